@@ -1,0 +1,50 @@
+"""The format registry: a plain dict from name to `Format`, and detection of a source's format."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import FormatError, UsageError
+from .base import Format
+
+FORMATS: dict[str, Format] = {}
+
+
+def register(fmt: Format) -> None:
+    """Add a format under its name; a name can be registered once."""
+    if fmt.name in FORMATS:
+        raise ValueError(f"format {fmt.name!r} is already registered")
+    FORMATS[fmt.name] = fmt
+
+
+def get_format(name: str) -> Format:
+    try:
+        return FORMATS[name]
+    except KeyError:
+        raise UsageError(f"unknown format {name!r}; known formats: {', '.join(FORMATS)}") from None
+
+
+def detect_format(src: Path) -> Format:
+    """The one registered format that `src` looks like; an error naming the candidates otherwise."""
+    if not src.exists():
+        raise FormatError("no such file or folder", file=src)
+    matches = [fmt for fmt in FORMATS.values() if fmt.detect(src)]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise FormatError(f"cannot tell the format; known formats: {', '.join(FORMATS)} (say which with --from)",
+                          file=src)
+    names = ", ".join(fmt.name for fmt in matches)
+    raise FormatError(f"looks like more than one format ({names}); say which with --from", file=src)
+
+
+def _register_builtins() -> None:
+    from . import coco, labelme, voc, yolo
+
+    for module in (coco, voc, yolo, labelme):
+        register(module.FORMAT)
+
+
+_register_builtins()
+
+__all__ = ["FORMATS", "Format", "detect_format", "get_format", "register"]
