@@ -106,7 +106,7 @@ def safe_relative_name(name: str, *, file: object, field: str) -> str:
     while cleaned.startswith("./"):
         cleaned = cleaned[2:]
     path = PurePosixPath(cleaned)
-    if not cleaned or path.is_absolute() or ".." in path.parts or ":" in path.parts[0]:
+    if not path.parts or path.is_absolute() or ".." in path.parts or ":" in path.parts[0]:
         raise AnnotationError(f"unsafe or empty image path {name!r}: expected a relative path inside the dataset",
                               file=file, field=field)
     return str(path)
