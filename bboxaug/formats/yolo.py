@@ -1,0 +1,610 @@
+"""YOLO text labels in the Ultralytics layout (`data.yaml`, `images/<split>/`, `labels/<split>/`) and the Darknet
+layout (`obj.data`, `obj.names`, `obj_train_data/` or `train.txt` lists).
+
+Each label line is `class cx cy w h`, normalised by the image size, or `class x0 y0 x1 y1 ...` (a polygon, read as
+its envelope). YOLO stores no image sizes, so every size comes from the image header. Writing gives the
+Ultralytics layout; the contract is formats/yolo.md.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from ..dataset import Boxes, ClassInfo, Dataset, ImageRecord, object_column
+from ..errors import AnnotationError, FormatError, ImageError, UsageError
+from ..io import atomic_write_text, is_image_file, read_header, safe_relative_name
+from ..report import Report
+from .base import Format
+from .layout import split_folders
+
+#: Normalised values at most this far outside [0, 1] are float noise from the tool that wrote them: snapped.
+ROUNDING = 1e-6
+#: data.yaml keys that name a split, and the split name each gives.
+SPLIT_KEYS = {"train": "train", "val": "val", "validation": "val", "test": "test", "minival": "minival"}
+#: data.yaml keys that never name a split.
+NOT_SPLITS = frozenset({"path", "names", "nc", "download", "channels", "kpt_shape", "flip_idx", "task", "roboflow",
+                        "yaml_file"})
+SPLIT_ALIASES = {"val": ("valid", "validation"), "valid": ("val", "validation"), "validation": ("val", "valid")}
+CLASS_FILES = ("obj.names", "classes.txt")
+IMAGE_DIRS = ("images", "Images")
+LABEL_DIRS = ("labels", "Labels", "annotations", "Annotations")
+OBB_LABEL_DIRS = ("labelTxt",)
+#: Text files that may sit beside images without being labels.
+NOT_LABELS = frozenset({"classes.txt", "train.txt", "val.txt", "valid.txt", "test.txt", "readme.txt"})
+#: Split names (lower case) written under a standard data.yaml key, and the order they are written in.
+WRITTEN_KEYS = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
+WRITE_ORDER = {"train": 0, "val": 1, "valid": 1, "validation": 1, "test": 2}
+#: Images whose label lines are computed in one numpy pass when writing (bounds the memory used).
+WRITE_BATCH = 4096
+#: obj.data keys naming a split, and the split name each gives.
+DARKNET_SPLITS = (("train", "train"), ("valid", "val"), ("test", "test"))
+
+
+# --- label lines <-> boxes (pure) -----------------------------------------------------------------------------
+
+def _snap(value: float) -> float:
+    """`value` pulled onto 0 or 1 when it lies outside [0, 1] by rounding noise only."""
+    if -ROUNDING <= value < 0.0:
+        return 0.0
+    if 1.0 < value <= 1.0 + ROUNDING:
+        return 1.0
+    return value
+
+
+def _number(token: str) -> float | None:
+    try:
+        value = float(token)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _oriented(file: object, line: str, what: str) -> AnnotationError:
+    return AnnotationError(f"oriented boxes are not supported ({what}); bboxaug reads axis-aligned boxes and "
+                           "polygons only: convert the labels to `class cx cy w h` first", file=file, field=line)
+
+
+def _is_dota(tokens: Sequence[str]) -> bool:
+    """A DOTA header (`imagesource:`, `gsd:`) or box line (`x1 y1 ... x4 y4 name [difficulty]`)."""
+    if tokens[0].startswith(("imagesource:", "gsd:")):
+        return True
+    return len(tokens) in (9, 10) and _number(tokens[8]) is None and None not in map(_number, tokens[:8])
+
+
+def _class_position(token: str, positions: Mapping[int, int], file: object, line: str) -> int:
+    index = _number(token)
+    if index is None or not index.is_integer():
+        raise AnnotationError(f"class index {token!r} is not an integer", file=file, field=line)
+    if int(index) not in positions:
+        known = f"{min(positions)}..{max(positions)}" if positions else "none"
+        raise AnnotationError(f"class index {int(index)} is not in the class list (known: {known})",
+                              file=file, field=line)
+    return positions[int(index)]
+
+
+def parse_line(tokens: Sequence[str], positions: Mapping[int, int], *, file: object = None, line: str = "",
+               oriented: bool = False, keypoint_values: int = 0) -> tuple[int, list[float], list[float] | None]:
+    """One label line as (class position, normalised [x1, y1, x2, y2], normalised polygon or None).
+
+    4 values after the class are a box; an even number >= 6 of coordinates is a polygon (as Ultralytics reads
+    it), except in an oriented-box dataset, where 8 coordinates are refused. DOTA lines are always refused.
+    """
+    if _is_dota(tokens):
+        raise _oriented(file, line, "a DOTA line `x1 y1 x2 y2 x3 y3 x4 y4 name difficulty`")
+    label = _class_position(tokens[0], positions, file, line)
+    try:
+        values = [float(token) for token in tokens[1:]]
+    except ValueError:
+        values = []
+    if len(values) != len(tokens) - 1 or not all(map(math.isfinite, values)):
+        bad = next(token for token in tokens[1:] if _number(token) is None)
+        raise AnnotationError(f"non-numeric value {bad!r}", file=file, field=line)
+    coords = [_snap(value) for value in values]
+    count = len(coords)
+    if keypoint_values and count == 4 + keypoint_values:
+        coords, count = coords[:4], 4
+    if count == 4:
+        cx, cy, w, h = coords
+        if w < 0 or h < 0:
+            raise AnnotationError(f"negative {'width' if w < 0 else 'height'} ({w if w < 0 else h})",
+                                  file=file, field=line)
+        return label, [_snap(cx - w / 2), _snap(cy - h / 2), _snap(cx + w / 2), _snap(cy + h / 2)], None
+    if keypoint_values or count < 6 or count % 2:
+        expected = f"4 + {keypoint_values} keypoint values" if keypoint_values else \
+            "4 (`class cx cy w h`) or an even number >= 6 (a polygon)"
+        raise AnnotationError(f"expected {expected} after the class, found {count}", file=file, field=line)
+    if oriented and count == 8:
+        raise _oriented(file, line, "`class x1 y1 x2 y2 x3 y3 x4 y4` in an oriented-box dataset")
+    xs, ys = coords[0::2], coords[1::2]
+    return label, [min(xs), min(ys), max(xs), max(ys)], coords
+
+
+def parse_labels(text: str, width: int, height: int, positions: Mapping[int, int], *, file: object = None,
+                 oriented: bool = False, keypoint_values: int = 0) -> Boxes:
+    """A label file's text as boxes in absolute pixels; polygons are kept in the `segmentation` column."""
+    labels, edges, polygons = [], [], []
+    for number, line in enumerate(text.splitlines(), 1):
+        tokens = line.split()
+        if tokens:
+            label, box, polygon = parse_line(tokens, positions, file=file, line=f"line {number}",
+                                             oriented=oriented, keypoint_values=keypoint_values)
+            labels.append(label)
+            edges.append(box)
+            polygons.append(polygon)
+    if not labels:
+        return Boxes.empty()
+    xyxy = np.array(edges, dtype=np.float64) * np.array([width, height, width, height], dtype=np.float64)
+    if all(polygon is None for polygon in polygons):
+        return Boxes(xyxy, labels)
+    scale = np.array([width, height], dtype=np.float64)
+    segmentation = [None if p is None else [(np.array(p).reshape(-1, 2) * scale).ravel().tolist()]
+                    for p in polygons]
+    return Boxes(xyxy, labels, {"segmentation": object_column(segmentation)})
+
+
+LINE = "%d %.6f %.6f %.6f %.6f\n"
+
+
+def format_label_texts(images: Sequence[ImageRecord]) -> list[str]:
+    """Each image's label lines `idx cx cy w h` (6 decimals, clamped to [0, 1]; "" for a negative). The whole
+    batch is computed in one numpy pass and each image formatted with one `%`: no per-box numpy scalars."""
+    counts = [len(image.boxes) for image in images]
+    if not sum(counts):
+        return [""] * len(images)
+    xyxy = np.concatenate([image.boxes.xyxy for image in images])
+    sizes = np.repeat(np.array([(image.width, image.height) for image in images], dtype=np.float64), counts, axis=0)
+    table = np.empty((len(xyxy), 5), dtype=np.float64)
+    table[:, 0] = np.concatenate([image.boxes.labels for image in images])
+    table[:, 1:3] = (xyxy[:, :2] + xyxy[:, 2:]) / (2 * sizes)
+    table[:, 3:5] = (xyxy[:, 2:] - xyxy[:, :2]) / sizes
+    np.clip(table[:, 1:], 0.0, 1.0, out=table[:, 1:])
+    table[:, 1:] += 0.0  # -0.0 would print as "-0.000000"
+    flat = table.ravel().tolist()
+    texts, start = [], 0
+    for count in counts:
+        texts.append(LINE * count % tuple(flat[start:start + 5 * count]) if count else "")
+        start += 5 * count
+    return texts
+
+
+def format_labels(boxes: Boxes, width: int, height: int) -> str:
+    """One image's label file text."""
+    return format_label_texts([ImageRecord("", "", width, height, boxes)])[0]
+
+
+# --- class lists and data.yaml (pure) --------------------------------------------------------------------------
+
+def parse_names_file(text: str) -> tuple[ClassInfo, ...]:
+    """obj.names / classes.txt: one name per line (blank lines skipped); ids are line positions."""
+    names = [line.strip() for line in text.splitlines() if line.strip()]
+    return tuple(ClassInfo(index, name) for index, name in enumerate(names))
+
+
+def classes_from_yaml(data: Mapping, *, file: object, report: Report) -> tuple[ClassInfo, ...]:
+    """`names` as a list or an {index: name} map (gaps kept as ids), else `nc` generic names."""
+    names, nc = data.get("names"), data.get("nc")
+    if isinstance(names, list):
+        pairs = list(enumerate(names))
+    elif isinstance(names, dict):
+        try:
+            pairs = sorted((int(key), value) for key, value in names.items())
+        except (TypeError, ValueError):
+            raise FormatError("`names` keys must be class indices (integers)", file=file, field="names") from None
+    elif names is None and isinstance(nc, int) and nc >= 0:
+        pairs = [(index, f"class_{index}") for index in range(nc)]
+    else:
+        raise FormatError("expected `names` as a list or a mapping of index to name (or `nc`)", file=file,
+                          field="names")
+    if isinstance(nc, int) and names is not None and nc != len(pairs):
+        report.warn(file, "nc", f"nc is {nc} but `names` has {len(pairs)} entries; `names` is used")
+    return tuple(ClassInfo(index, str(name)) for index, name in pairs)
+
+
+def yaml_key(split: str, taken: set[str]) -> str:
+    """The data.yaml key a split is written under: train, val (also for valid/validation), test, else its name
+    (prefixed `split_` where the name is taken or is a data.yaml field such as `names`)."""
+    key = WRITTEN_KEYS.get(split.lower(), split)
+    if key in taken or key in NOT_SPLITS:
+        key = split if split not in taken and split not in NOT_SPLITS else f"split_{split}"
+    return key
+
+
+def _yaml(mapping: Mapping) -> str:
+    return yaml.safe_dump(dict(mapping), sort_keys=False, allow_unicode=True, width=1 << 30)
+
+
+def data_yaml(class_names: Sequence[str], splits: Sequence[str]) -> str:
+    """The data.yaml Ultralytics loads from any working directory: no `path` key (the root is this file's folder),
+    train and val always present (pointing at the first split, with a comment, when the dataset lacks them)."""
+    ordered = sorted(splits, key=lambda split: WRITE_ORDER.get(split.lower(), len(WRITE_ORDER)))
+    entries: dict[str, str] = {}
+    for split in ordered:
+        entries[yaml_key(split, set(entries))] = f"images/{split}"
+    text = "# YOLO dataset written by bboxaug. No `path` key: paths are relative to this file's folder.\n"
+    text += _yaml(entries) if entries else ""
+    for key in ("train", "val"):
+        if key not in entries and ordered:
+            text += f"# no {key} split: {key} points at images/{ordered[0]} (Ultralytics requires train and val)\n"
+            text += _yaml({key: f"images/{ordered[0]}"})
+    return text + _yaml({"nc": len(class_names), "names": dict(enumerate(class_names))})
+
+
+def parse_darknet_data(text: str) -> dict[str, str]:
+    """obj.data `key = value` lines."""
+    pairs = (line.split("=", 1) for line in text.splitlines() if "=" in line and not line.lstrip().startswith("#"))
+    return {key.strip(): value.strip() for key, value in pairs if key.strip() and value.strip()}
+
+
+# --- finding files ---------------------------------------------------------------------------------------------
+
+def _absolute(path: Path) -> Path:
+    """`path` made absolute and normalised, without following symlinks (linked images keep their own place)."""
+    return Path(os.path.abspath(path))
+
+
+def _resolve(entry: str, bases: Sequence[Path]) -> Path | None:
+    """A path named in a yaml, obj.data or list file, found where it was meant to be: as written, below each
+    base, then with leading components dropped (`../train/images`, `data/obj_train_data/1.jpg`, another
+    machine's absolute path; a folder keeps two components), then with a split folder renamed (valid <-> val)."""
+    path = Path(entry.strip().replace("\\", "/"))
+    if path.is_absolute() and path.exists():
+        return _absolute(path)
+    parts = [part for part in path.parts if part != path.anchor]
+    variants = [parts] + [parts[:i] + [alias] + parts[i + 1:] for i, part in enumerate(parts)
+                          for alias in SPLIT_ALIASES.get(part.lower(), ())]
+    keep = 1 if path.suffix else 2  # `../train/images` must not become `images`
+    for variant in variants:
+        for start in range(max(1, len(variant) - keep + 1)):
+            tail = variant[start:]
+            if start and ".." in tail:
+                continue
+            for base in bases:
+                candidate = base.joinpath(*tail)
+                if candidate.exists():
+                    return _absolute(candidate)
+    return None
+
+
+def _label_folder(folder: Path, root: Path) -> tuple[Path, bool]:
+    """Where the labels of the images in `folder` are, and whether they are oriented boxes: the last `images`
+    component below `root` replaced by `labels` (Ultralytics), `Annotations` or `labelTxt` (DOTA); else
+    beside the images (Darknet)."""
+    parts = folder.parts
+    start = len(root.parts) if folder.is_relative_to(root) else 0
+    for index in range(len(parts) - 1, start - 1, -1):
+        if parts[index] in IMAGE_DIRS:
+            for name in LABEL_DIRS + OBB_LABEL_DIRS:
+                candidate = Path(*parts[:index], name, *parts[index + 1:])
+                if candidate.is_dir():
+                    return candidate, name in OBB_LABEL_DIRS
+            break
+    return folder, False
+
+
+def _image_files(folder: Path) -> list[Path]:
+    return sorted((path for path in folder.rglob("*") if is_image_file(path) and path.is_file()),
+                  key=lambda path: path.as_posix())
+
+
+def _text(path: Path) -> str:
+    """A list, obj.data or class file's text; a file that cannot be read stops the read (no item is known)."""
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        raise FormatError(f"unreadable file ({error})", file=path) from None
+
+
+@dataclass
+class _Split:
+    """One split's images, in read order, and the folders they were listed from."""
+
+    name: str
+    images: list[Path] = field(default_factory=list)
+    folders: list[Path] = field(default_factory=list)
+
+
+def _collect(name: str, sources: Sequence[Path], bases: Sequence[Path], report: Report,
+             done: set[tuple[Path, ...]]) -> list[_Split]:
+    """A split from its folders (every image below, sorted) and list files (one image path a line); nothing when
+    the same sources were already read under another key (Ultralytics lets train and val name one folder)."""
+    if tuple(sources) in done or not sources:
+        return []
+    done.add(tuple(sources))
+    split = _Split(name)
+    for source in sources:
+        if source.is_dir():
+            split.folders.append(source)
+            split.images.extend(_image_files(source))
+            continue
+        for number, entry in enumerate(_text(source).splitlines(), 1):
+            if not entry.strip():
+                continue
+            with report.item():
+                found = _resolve(entry, [source.parent, *bases])
+                if found is None or not found.is_file():
+                    raise ImageError(f"listed image not found: {entry.strip()!r}", file=source,
+                                     field=f"line {number}")
+                split.images.append(found)
+    return [split]
+
+
+# --- reading ---------------------------------------------------------------------------------------------------
+
+@dataclass
+class _Layout:
+    """What the reader needs besides the splits: the class list and where each image folder's labels are."""
+
+    classes: tuple[ClassInfo, ...]
+    label_folder: Callable[[Path], tuple[Path, bool]]
+    oriented: bool = False
+    keypoint_values: int = 0
+
+
+def _read_label(label: Path) -> str | None:
+    """A label file's text, or None when the image has none (a negative)."""
+    try:
+        return label.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as error:
+        raise AnnotationError(f"unreadable label file ({error})", file=label) from None
+
+
+def _read_splits(splits: Sequence[_Split], layout: _Layout, report: Report) -> Dataset:
+    """Every image of every split with its labels, each image once; label files without an image reported."""
+    positions = {c.id: index for index, c in enumerate(layout.classes)}
+    label_folders: dict[Path, tuple[Path, bool]] = {}
+    records: list[ImageRecord] = []
+    seen: set[Path] = set()
+    for split in splits:
+        if not split.images:
+            continue
+        base = Path(os.path.commonpath([*split.folders, *(path.parent for path in split.images)]))
+        labelled = tried = 0
+        for path in split.images:
+            if path in seen:
+                report.count("duplicate_image")
+                report.warn(path, split.name, "image listed again; read once, in its first split")
+                continue
+            seen.add(path)
+            if path.parent not in label_folders:
+                label_folders[path.parent] = layout.label_folder(path.parent)
+            label_dir, oriented = label_folders[path.parent]
+            tried += 1
+            with report.item():
+                name = safe_relative_name(path.relative_to(base).as_posix(), file=path, field="name")
+                label = label_dir / f"{path.stem}.txt"
+                text = _read_label(label)
+                labelled += text is not None
+                header = read_header(path)
+                boxes = parse_labels(text or "", header.width, header.height, positions, file=label,
+                                     oriented=layout.oriented or oriented, keypoint_values=layout.keypoint_values)
+                report.count("keypoints_dropped", len(boxes) if layout.keypoint_values else 0)
+                records.append(ImageRecord(name, split.name, header.width, header.height, boxes, source=path))
+        if tried and not labelled:
+            report.warn(base, split.name, "no label file found for any image of this split (looked in "
+                        f"{label_folders[split.images[0].parent][0]}): every image is read as a negative")
+    for folder in sorted({*label_folders, *(f for split in splits for f in split.folders)}):
+        _report_orphans(folder, label_folders.get(folder) or layout.label_folder(folder), report)
+    return Dataset(layout.classes, tuple(records))
+
+
+def _report_orphans(folder: Path, label_folder: tuple[Path, bool], report: Report) -> None:
+    """Warn about each label file in `folder`'s label folder whose image does not exist; they are not read."""
+    labels = label_folder[0]
+    if not labels.is_dir():
+        return
+    stems = {path.stem for path in folder.iterdir() if is_image_file(path)} if folder.is_dir() else set()
+    for path in sorted(labels.glob("*.txt")):
+        if path.stem not in stems and not (labels == folder and path.name.lower() in NOT_LABELS):
+            report.warn(path, None, "label file without an image; not read")
+            report.count("orphan_label")
+
+
+def _read_ultralytics(yaml_file: Path, report: Report) -> Dataset:
+    try:
+        data = yaml.safe_load(_text(yaml_file))
+    except yaml.YAMLError as error:
+        raise FormatError(f"unreadable data.yaml ({error})", file=yaml_file) from None
+    if not isinstance(data, dict):
+        raise FormatError("expected a mapping with train/val/names keys", file=yaml_file)
+    classes = classes_from_yaml(data, file=yaml_file, report=report)
+    here = root = yaml_file.parent
+    if isinstance(data.get("path"), str) and data["path"].strip():
+        declared = Path(data["path"].strip())
+        candidate = declared if declared.is_absolute() else here / declared
+        root = _absolute(candidate) if candidate.is_dir() else here  # another machine's path: the yaml's folder
+    bases = list(dict.fromkeys([root, here, here.parent]))
+    splits: list[_Split] = []
+    done: set[tuple[Path, ...]] = set()
+    for key, value in data.items():
+        entries = value if isinstance(value, list) else [value]
+        if not isinstance(key, str) or key in NOT_SPLITS or not entries or \
+                not all(isinstance(entry, str) and entry.strip() for entry in entries):
+            continue
+        found = [_resolve(entry, bases) for entry in entries]
+        found = [p if p is not None and (p.is_dir() or p.suffix.lower() == ".txt") else None for p in found]
+        if key not in SPLIT_KEYS and None in found:
+            continue  # a free key whose value is no folder or list here: not a split
+        for entry, path in zip(entries, found):
+            if path is None:
+                report.warn(yaml_file, key, f"split folder or list {entry!r} not found; not read")
+                report.count("missing_split")
+        splits += _collect(SPLIT_KEYS.get(key, key), [p for p in found if p is not None], bases, report, done)
+    if not splits:
+        raise FormatError("no train/val/test folder or list found", file=yaml_file)
+    kpt = data.get("kpt_shape")
+    keypoint_values = int(np.prod(kpt)) if isinstance(kpt, list) and all(isinstance(k, int) for k in kpt) else 0
+    layout = _Layout(classes, lambda folder: _label_folder(folder, root), data.get("task") == "obb", keypoint_values)
+    return _read_splits(splits, layout, report)
+
+
+def _class_list(root: Path, declared: str | None = None) -> tuple[ClassInfo, ...]:
+    """The classes from obj.data's `names=` file, else obj.names or classes.txt in `root`."""
+    path = (_resolve(declared, [root]) if declared else None) or next(
+        (root / name for name in CLASS_FILES if (root / name).is_file()), None)
+    if path is None or not path.is_file():
+        raise FormatError(f"no class list found (expected {' or '.join(CLASS_FILES)}, or a data.yaml)", file=root)
+    return parse_names_file(_text(path))
+
+
+def _read_darknet(root: Path, data_file: Path | None, report: Report) -> Dataset:
+    """obj.data (`train=`, `valid=`, `names=`) or, without it, train.txt / obj_train_data/ beside a class list."""
+    config = parse_darknet_data(_text(data_file)) if data_file else {}
+    classes = _class_list(root, config.get("names"))
+    splits: list[_Split] = []
+    done: set[tuple[Path, ...]] = set()
+    for key, split in DARKNET_SPLITS:
+        if key in config:
+            source = _resolve(config[key], [root])
+            if source is None:
+                report.warn(data_file, key, f"split list {config[key]!r} not found; not read")
+                report.count("missing_split")
+        else:
+            candidates = [root / f"{key}.txt", root / f"{split}.txt", root / f"obj_{key}_data",
+                          root / f"obj_{split}_data"]
+            source = next((path for path in candidates if path.exists()), None)
+        splits += _collect(split, [source] if source else [], [root], report, done)
+    return _read_splits(splits, _Layout(classes, lambda folder: _label_folder(folder, root)), report)
+
+
+def _read_folders(root: Path, image_dir: Path | None, report: Report) -> Dataset:
+    """`images/<split>/` + `labels/<split>/` (or Images/ + Annotations/) beside a class list, no yaml; with
+    `image_dir`, the images are there and the labels below `root`."""
+    classes = _class_list(root)
+    image_root = image_dir or next((root / n for n in IMAGE_DIRS if (root / n).is_dir()), root)
+    label_root, oriented = next(((root / n, n in OBB_LABEL_DIRS) for n in LABEL_DIRS + OBB_LABEL_DIRS
+                                 if (root / n).is_dir()), (root if image_dir else image_root, False))
+
+    def label_folder(folder: Path) -> tuple[Path, bool]:
+        if folder.is_relative_to(image_root):
+            return label_root / folder.relative_to(image_root), oriented
+        return folder, False
+
+    done: set[tuple[Path, ...]] = set()
+    splits = [s for name, folder in split_folders(image_root) for s in _collect(name, [folder], [root], report, done)]
+    return _read_splits(splits, _Layout(classes, label_folder), report)
+
+
+def _looks_like_data_yaml(path: Path) -> bool:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False
+    return isinstance(data, dict) and ("names" in data or "nc" in data) and ("train" in data or "val" in data)
+
+
+def _find_yaml(folder: Path) -> Path | None:
+    named = [folder / name for name in ("data.yaml", "data.yml")]
+    others = sorted(p for p in [*folder.glob("*.yaml"), *folder.glob("*.yml")] if p not in named)
+    return next((path for path in named + others if path.is_file() and _looks_like_data_yaml(path)), None)
+
+
+def read(src: Path, *, report: Report, image_dir: Path | None = None) -> Dataset:
+    """Read a data.yaml (or a folder holding one), an obj.data layout, or images/ + labels/ beside a class list."""
+    src = _absolute(Path(src))
+    if src.is_file():
+        if src.suffix.lower() in (".yaml", ".yml"):
+            layout, yaml_file, data_file, root = "yaml", src, None, src.parent
+        elif src.suffix.lower() == ".data":
+            layout, yaml_file, data_file, root = "darknet", None, src, src.parent
+        else:
+            raise FormatError("expected a data.yaml, an obj.data or a dataset folder", file=src)
+    elif src.is_dir():
+        root, yaml_file = src, _find_yaml(src)
+        data_file = src / "obj.data" if (src / "obj.data").is_file() else None
+        darknet = data_file or any((src / f"obj_{k}_data").is_dir() for k, _ in DARKNET_SPLITS)
+        layout = "yaml" if yaml_file else "darknet" if darknet else "folders"
+    else:
+        raise FormatError("no such file or folder", file=src)
+    if image_dir is not None and layout != "folders":
+        raise UsageError("image_dir applies to images/ + labels/ folders only: the "
+                         f"{'data.yaml' if layout == 'yaml' else 'obj.data'} already says where the images are")
+    if layout == "yaml":
+        return _read_ultralytics(yaml_file, report)  # type: ignore[arg-type]
+    if layout == "darknet":
+        return _read_darknet(root, data_file, report)
+    return _read_folders(root, None if image_dir is None else _absolute(image_dir), report)
+
+
+def _has_yolo_labels(folder: Path) -> bool:
+    """A few .txt files below `folder` that are empty or start with a numeric line."""
+    for count, path in enumerate(folder.rglob("*.txt")):
+        if count == 20:
+            break
+        try:
+            first = next((line.split() for line in path.read_text(encoding="utf-8-sig").splitlines()
+                          if line.strip()), None)
+        except (OSError, UnicodeDecodeError):
+            continue
+        if first is None or (len(first) >= 5 and all(_number(token) is not None for token in first[:5])):
+            return True
+    return False
+
+
+def detect(path: Path) -> bool:
+    """A data.yaml (file or in the folder), obj.data / obj.names, or images/ + labels/ holding YOLO .txt files."""
+    if path.is_file():
+        if path.suffix.lower() == ".data" and path.stat().st_size < 1 << 16:
+            return "names" in parse_darknet_data(path.read_text(errors="replace"))
+        return path.suffix.lower() in (".yaml", ".yml") and _looks_like_data_yaml(path)
+    if not path.is_dir():
+        return False
+    if _find_yaml(path) or (path / "obj.data").is_file() or (path / "obj.names").is_file():
+        return True
+    has_images = any((path / name).is_dir() for name in IMAGE_DIRS)
+    return has_images and any((path / name).is_dir() and _has_yolo_labels(path / name) for name in LABEL_DIRS)
+
+
+# --- writing ---------------------------------------------------------------------------------------------------
+
+def _stem(name: str) -> str:
+    dot = name.rfind(".")
+    return name[:dot] if dot > name.rfind("/") + 1 else name
+
+
+def write(dataset: Dataset, dst: Path, *, report: Report) -> None:
+    """data.yaml plus `labels/<split>/<stem>.txt` for every image (empty for a negative). Class indices are
+    positions in the class list; images are placed by the caller at `images/<split>/<name>`."""
+    for split in dataset.splits:
+        safe_relative_name(split, file=dst, field="split")
+    atomic_write_text(Path(dst) / "data.yaml", data_yaml(dataset.class_names, dataset.splits))
+    labels_root = os.path.join(os.fspath(dst), "labels")
+    made: set[str] = set()
+    for start in range(0, len(dataset.images), WRITE_BATCH):
+        batch = dataset.images[start:start + WRITE_BATCH]
+        for image, text in zip(batch, format_label_texts(batch)):
+            path = f"{labels_root}/{image.split}/{_stem(image.name)}.txt"
+            folder = path[:path.rfind("/")]
+            if folder not in made:
+                os.makedirs(folder, exist_ok=True)
+                made.add(folder)
+            with open(path, "wb") as out:
+                out.write(text.encode("utf-8"))
+
+
+def tolerance(image: ImageRecord) -> float:
+    """Pixels a coordinate may move in one write and read: x1 = (cx - w/2) * W with cx and w each rounded to
+    6 decimals moves by up to (0.5 + 0.25) * 1e-6 * W."""
+    return 0.75e-6 * max(image.width or 0, image.height or 0) + 1e-9
+
+
+FORMAT = Format(
+    name="yolo",
+    description="YOLO txt labels: Ultralytics data.yaml + images/ + labels/, or Darknet obj.data / obj.names",
+    read=read,
+    write=write,
+    detect=detect,
+    image_path=lambda split, name: f"images/{split}/{name}",
+    annotation_key=lambda split, name: f"{split}/{_stem(name)}",
+    tolerance=tolerance,
+    keeps_crowd=False,
+    class_ids=lambda classes: list(range(len(classes))),
+)
