@@ -14,6 +14,7 @@ import os
 import shutil
 import tempfile
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Literal
@@ -49,26 +50,42 @@ def is_image_file(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS
 
 
-def read_header(path: Path) -> ImageHeader:
-    """Size and orientation of an image, from its header only."""
+def _orientation(image: Image.Image) -> int:
+    """The EXIF orientation from the already-parsed header. `getexif()` would decode a whole PNG to look for a
+    late eXIf chunk, so for formats other than TIFF only the EXIF block met before the pixels is read."""
+    if image.format == "TIFF":
+        exif = image.getexif()
+    else:
+        exif = Image.Exif()
+        raw = image.info.get("exif")
+        if raw:
+            exif.load(raw)
+    value = exif.get(_EXIF_ORIENTATION, 1)
+    return value if isinstance(value, int) and value in range(1, 9) else 1
+
+
+def _header(opener: Callable[[], Image.Image], where: object, field: str | None) -> ImageHeader:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
+            with opener() as image:
                 width, height = image.size
-                orientation = int(image.getexif().get(_EXIF_ORIENTATION, 1) or 1)
+                orientation = _orientation(image)
                 image_format = image.format
     except FileNotFoundError:
-        raise ImageError("image file not found", file=path) from None
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as error:
-        raise ImageError(f"unreadable image header ({error})", file=path) from None
+        raise ImageError("image file not found", file=where, field=field) from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
+        raise ImageError(f"unreadable image header ({error})", file=where, field=field) from None
     if width <= 0 or height <= 0 or width * height > MAX_PIXELS:
-        raise ImageError(f"impossible image size {width}x{height}", file=path)
-    if orientation not in range(1, 9):
-        orientation = 1
+        raise ImageError(f"impossible image size {width}x{height}", file=where, field=field)
     if orientation in _SWAPS_AXES:
         width, height = height, width
     return ImageHeader(width, height, orientation, image_format)
+
+
+def read_header(path: Path) -> ImageHeader:
+    """Size and orientation of an image, from its header only."""
+    return _header(lambda: Image.open(path), path, None)
 
 
 def embedded_bytes(source: EmbeddedImage) -> bytes:
@@ -88,16 +105,7 @@ def header_of(source: Path | EmbeddedImage) -> ImageHeader:
     if isinstance(source, Path):
         return read_header(source)
     data = embedded_bytes(source)
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            width, height = image.size
-            orientation = int(image.getexif().get(_EXIF_ORIENTATION, 1) or 1)
-            image_format = image.format
-    except (UnidentifiedImageError, OSError, ValueError) as error:
-        raise ImageError(f"unreadable embedded image ({error})", file=source.annotation, field=source.key) from None
-    if orientation in _SWAPS_AXES:
-        width, height = height, width
-    return ImageHeader(width, height, orientation if orientation in range(1, 9) else 1, image_format)
+    return _header(lambda: Image.open(io.BytesIO(data)), source.annotation, source.key)
 
 
 def safe_relative_name(name: str, *, file: object, field: str) -> str:
