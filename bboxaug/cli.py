@@ -1,0 +1,148 @@
+"""The `bboxaug` command line: thin click commands over the library functions.
+
+Our errors become one-line messages with exit code 1 (data) or 2 (usage); click's own usage errors exit 2 too.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from . import __version__
+from .convert import REPORT_FILE, ConvertResult, convert
+from .errors import BboxaugError
+from .formats import FORMATS
+from .io import IMAGE_MODES
+from .parallel import show_progress
+from .report import Report
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+FORMAT_CHOICE = click.Choice(sorted(FORMATS))
+SHOWN_PROBLEMS = 10
+
+
+class BboxaugGroup(click.Group):
+    """Turns bboxaug errors and OS errors raised by any command into a one-line message and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BboxaugError as error:
+            click.echo(f"error: {error}", err=True)
+            ctx.exit(error.exit_code)
+        except OSError as error:
+            where = f"{error.filename}: " if error.filename else ""
+            click.echo(f"error: {where}{error.strerror or error}", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=BboxaugGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="bboxaug")
+def main() -> None:
+    """Prepare object-detection datasets offline: convert between COCO, Pascal VOC, YOLO and Labelme without
+    losing an image, a class or a pixel of a box."""
+
+
+@main.command("formats")
+def formats_command() -> None:
+    """List the formats bboxaug reads and writes."""
+    for name in sorted(FORMATS):
+        click.echo(f"{name:<8} {FORMATS[name].description}")
+
+
+def common_output_options(command: F) -> F:
+    """Options every command that writes a dataset shares."""
+    options = [
+        click.option("--jobs", "-j", type=int, default=1, show_default=True,
+                     help="Parallel workers for image work (-1: every core)."),
+        click.option("--overwrite", is_flag=True, help="Replace DST if it exists (only once the new output is complete)."),
+        click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+@main.command("convert")
+@click.argument("src", type=click.Path(exists=True, path_type=Path))
+@click.argument("dst", type=click.Path(path_type=Path))
+@click.option("--to", "to", type=FORMAT_CHOICE, required=True, help="Format to write.")
+@click.option("--from", "fmt_from", type=FORMAT_CHOICE, help="Format of SRC (detected when not given).")
+@click.option("--image-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Where the images are, when not where SRC's layout puts them.")
+@click.option("--images", type=click.Choice(IMAGE_MODES), default="copy", show_default=True,
+              help="How images reach DST: copied, hard-linked, symlinked, or not at all (annotations only).")
+@click.option("--on-error", type=click.Choice(["fail", "skip"]), default="fail", show_default=True,
+              help="On a malformed annotation or missing image: stop, or skip the item and report it.")
+@click.option("--class-map", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="YAML/JSON mapping class name -> output id, overriding the source's numbering.")
+@click.option("--keep-crowd", is_flag=True, help="Write COCO iscrowd regions as boxes in formats without crowd.")
+@common_output_options
+def convert_command(src: Path, dst: Path, to: str, fmt_from: str | None, image_dir: Path | None, images: str,
+                    on_error: str, class_map: Path | None, keep_crowd: bool, jobs: int, overwrite: bool,
+                    quiet: bool) -> None:
+    """Convert the dataset at SRC into format --to in the new folder DST.
+
+    SRC is a COCO JSON file, a YOLO data.yaml, or a folder in any supported layout. DST is written atomically in
+    the target's conventional layout, with convert.json recording counts, class ids, skips, clips and renames.
+    """
+    result = convert(src, dst, to=to, fmt_from=fmt_from, image_dir=image_dir, images=images,  # type: ignore[arg-type]
+                     on_error=on_error, class_map=class_map, keep_crowd=keep_crowd,  # type: ignore[arg-type]
+                     overwrite=overwrite, jobs=jobs, progress=show_progress(quiet))
+    if not quiet:
+        click.echo(format_summary(result, dst))
+    if result.report.skipped:
+        sys.exit(1)
+
+
+def _problems(title: str, problems: list[Any]) -> list[str]:
+    lines = [f"  {title:<10} {len(problems)}"] if problems else []
+    lines += [f"    {problem}" for problem in problems[:SHOWN_PROBLEMS]]
+    if len(problems) > SHOWN_PROBLEMS:
+        lines.append(f"    ... and {len(problems) - SHOWN_PROBLEMS} more (see {REPORT_FILE})")
+    return lines
+
+
+def format_summary(result: ConvertResult, dst: Path) -> str:
+    """The terminal summary of a conversion: what was written and everything skipped, dropped or renamed."""
+    dataset, report = result.dataset, result.report
+    splits = ", ".join(f"{split} {len(dataset.in_split(split))}" for split in dataset.splits)
+    classes = ", ".join(c["name"] if c["output_id"] is None else f"{c['name']}={c['output_id']}"
+                        for c in result.classes)
+    lines = [
+        f"converted {result.source_format} -> {result.target_format}: {dst}",
+        f"  images     {len(dataset.images)}" + (f" ({splits})" if splits else ""),
+        f"  boxes      {dataset.box_count}",
+        f"  negatives  {dataset.negative_count}",
+        f"  classes    {len(dataset.classes)}: {classes}",
+    ]
+    lines += _count_lines(report)
+    lines += _problems("skipped", report.skipped)
+    lines += _problems("warnings", report.warnings)
+    lines.append(f"  report     {dst / REPORT_FILE}")
+    return "\n".join(lines)
+
+
+COUNT_LABELS = {
+    "clipped": "boxes clipped to their image",
+    "dropped_degenerate": "boxes dropped: no area inside the image",
+    "dropped_crowd": "crowd regions dropped (--keep-crowd keeps them)",
+    "renamed": "images renamed to avoid overwriting (see renamed in the report)",
+    "exif_rotated": "images re-encoded upright (EXIF orientation applied)",
+    "size_mismatch": "declared sizes that disagree with the image",
+}
+
+
+def _count_lines(report: Report) -> list[str]:
+    lines = []
+    for key, count in sorted(report.counts.items()):
+        if key == "skipped_items":
+            continue
+        label = COUNT_LABELS.get(key, key.replace("_", " "))
+        lines.append(f"  {count:>9}  {label}")
+    return lines

@@ -1,0 +1,34 @@
+"""Shared fixtures: where the golden cases and the real corpus live, and a tiny image maker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+GOLDEN = REPO / "formats"
+CORPUS = REPO.parent / "shared" / "corpus"
+
+
+@pytest.fixture
+def corpus() -> Path:
+    """The real datasets beside the checkout; tests that need them skip where a clone has none."""
+    if not CORPUS.is_dir():
+        pytest.skip(f"real corpus not found at {CORPUS} (it sits beside the checkout in CI)")
+    return CORPUS
+
+
+def make_image(path: Path, width: int, height: int, *, color: tuple[int, int, int] = (90, 120, 150),
+               orientation: int | None = None) -> Path:
+    """Write a small solid image (JPEG or PNG by extension), optionally with an EXIF orientation tag."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image = Image.new("RGB", (width, height), color)
+    options = {}
+    if orientation is not None:
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        options["exif"] = exif.tobytes()
+    image.save(path, **options)
+    return path
