@@ -31,7 +31,10 @@ def voc_truth(annotations: list[Path]) -> dict[str, list[tuple[str, list[float]]
         for obj in root.iter("object"):
             box = obj.find("bndbox")
             xmin, ymin, xmax, ymax = (float(box.find(tag).text) for tag in ("xmin", "ymin", "xmax", "ymax"))
-            boxes.append((obj.find("name").text, [xmin - 1, ymin - 1, xmax, ymax]))
+            # 1-based inclusive corners; equal corners are a click without a drag (zero extent, see formats/voc.md)
+            x1 = xmin - 1 if xmax > xmin else xmax
+            y1 = ymin - 1 if ymax > ymin else ymax
+            boxes.append((obj.find("name").text, [x1, y1, xmax, ymax]))
         truth[root.find("filename").text] = boxes
     return truth
 

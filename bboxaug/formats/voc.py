@@ -1,0 +1,574 @@
+"""Pascal VOC detection XML: one `<annotation>` file per image, boxes as 1-based inclusive integer pixels.
+
+The model's continuous corners are `x1 = xmin - 1, y1 = ymin - 1, x2 = xmax, y2 = ymax`, so a box ending on the
+last pixel column (`xmax == width`) has `x2 == width`. Layouts read: `Annotations/` + `JPEGImages/` (+
+`ImageSets/Main/<split>.txt`), XML files beside their images (in split folders or not), and XML and images in
+sibling folders under other common names. Every policy is written down in formats/voc.md.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from itertools import islice, repeat
+from pathlib import Path
+from typing import Any
+from xml.etree.ElementTree import Element, TreeBuilder
+from xml.sax.saxutils import escape
+
+import numpy as np
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import DefusedXMLParser, ParseError
+
+from ..dataset import Boxes, Dataset, ImageRecord
+from ..errors import AnnotationError, FormatError
+from ..io import IMAGE_EXTENSIONS, is_image_file, read_header, safe_relative_name
+from ..report import Report
+from .base import Format
+from .layout import DEFAULT_SPLIT, ImageIndex, classes_from_names, posix_relative, split_folders
+
+ANNOTATION_DIRS = ("annotations", "annotation", "xml", "xmls")
+IMAGE_DIRS = ("jpegimages", "images", "imgs", "img")
+FLAGS = ("truncated", "difficult", "occluded")
+#: An id in two split lists stays in the first of these; other lists come after them, alphabetically.
+SPLIT_ORDER = ("train", "val", "test")
+_FLAG_TEXT = {"0": False, "1": True, "false": False, "true": True, "no": False, "yes": True, "": False}
+_CORNERS = ("xmin", "ymin", "xmax", "ymax")
+_KNOWN_CHILDREN = frozenset({"name", "bndbox", "pose", *FLAGS})
+_ATTRIBUTE_TAG = re.compile(r"(?![Xx][Mm][Ll])[A-Za-z_][A-Za-z0-9_.-]*\Z")
+_PEEK = 3
+
+
+# --- pure parsing: XML text -> what it says ---------------------------------------------------------------------
+
+class _Parser(DefusedXMLParser):
+    """defusedxml's parser (entity declarations and external references still refused) whose element events go
+    straight to the C TreeBuilder. The stock one calls a Python method per element to expand namespace prefixes,
+    which VOC does not use; skipping it halves the parse time of a VOC file."""
+
+    def __init__(self) -> None:
+        super().__init__(target=TreeBuilder())
+        self.parser.ordered_attributes = False
+        self.parser.StartElementHandler = self.target.start
+        self.parser.EndElementHandler = self.target.end
+
+
+def parse_xml(data: bytes | str, *, file: object) -> Element:
+    """The root element of an XML document, parsed safely (no entities, no external references)."""
+    parser = _Parser()
+    try:
+        parser.feed(data)
+        return parser.close()
+    except (ParseError, DefusedXmlException) as error:
+        raise AnnotationError(f"malformed or unsafe XML ({type(error).__name__}: {error})", file=file) from None
+
+
+@dataclass(frozen=True)
+class VocAnnotation:
+    """What one VOC file says: the image file name, the declared size (None when missing, zero or not a
+    positive integer), and the objects in file order as model corners, class names and per-box columns."""
+
+    filename: str | None
+    width: int | None
+    height: int | None
+    names: list[str]
+    xyxy: np.ndarray
+    columns: dict[str, list[Any]] = field(default_factory=dict)
+    ignored: list[str] = field(default_factory=list)
+
+
+def parse_flag(text: str | None, *, file: object, field: str) -> bool:
+    """A VOC 0/1 flag; `true`/`false` and `yes`/`no` (any case) are accepted too; an empty element is 0."""
+    value = _FLAG_TEXT.get(text or "")
+    if value is None:
+        value = _FLAG_TEXT.get(text.strip().lower()) if text else None
+        if value is None:
+            raise AnnotationError(f"expected 0 or 1, found {text!r}", file=file, field=field)
+    return value
+
+
+def _finite(text: str | None) -> float | None:
+    try:
+        value = float(text)  # type: ignore[arg-type]  # None is a TypeError, caught
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def voc_corners(bndbox: Element, *, file: object, field: str) -> list[float]:
+    """Model corners `[xmin - 1, ymin - 1, xmax, ymax]` of a `<bndbox>` (integer or float text alike).
+
+    A side with `xmax <= xmin` (or `ymax <= ymin`) as written is read as zero extent at `xmax`: annotation tools
+    write equal corners for a click without a drag, so such a box covers nothing and is dropped (and counted)
+    as degenerate on conversion, rather than becoming a one-pixel box nobody drew."""
+    texts = {child.tag: child.text for child in bndbox}
+    try:
+        xmin, ymin, xmax, ymax = corners = [float(texts[tag]) for tag in _CORNERS]
+        if math.isfinite(sum(corners)):
+            return [xmin - 1.0 if xmax > xmin else xmax, ymin - 1.0 if ymax > ymin else ymax, xmax, ymax]
+    except (KeyError, TypeError, ValueError):
+        pass
+    tag = next((tag for tag in _CORNERS if _finite(texts.get(tag)) is None), _CORNERS[0])
+    raise AnnotationError(f"expected a number, found {(texts.get(tag) or '').strip()!r}", file=file,
+                          field=f"{field}/{tag}")
+
+
+def _positive_int(text: str | None) -> int | None:
+    value = _finite(text)
+    return int(value) if value is not None and value.is_integer() and value > 0 else None
+
+
+def parse_annotation(data: bytes | str, *, file: object) -> VocAnnotation:
+    """Parse one VOC XML document. Errors name the file and the field, e.g. `object[2]/bndbox/xmin`."""
+    root = parse_xml(data, file=file)
+    if root.tag != "annotation":
+        raise AnnotationError(f"root element is <{root.tag}>, expected <annotation>", file=file)
+    size = root.find("size")
+    width = height = None
+    if size is not None:
+        width, height = _positive_int(size.findtext("width")), _positive_int(size.findtext("height"))
+        if width is None or height is None:
+            width = height = None
+    names: list[str] = []
+    corners: list[list[float]] = []
+    flags: list[dict[str, bool]] = []
+    attributes: list[dict[str, str] | None] = []
+    ignored: list[str] = []
+    for number, obj in enumerate(root.iterfind("object"), 1):
+        where = f"object[{number}]"
+        name, bndbox, flag, extra = None, None, {}, {}
+        for child in obj:
+            tag = child.tag
+            if tag == "name":
+                name = (child.text or "").strip()
+            elif tag == "bndbox":
+                bndbox = child
+            elif tag in FLAGS:
+                flag[tag] = parse_flag(child.text, file=file, field=f"{where}/{tag}")
+            elif len(child):
+                ignored.append(tag)
+            else:
+                extra[tag] = (child.text or "").strip()
+        if extra.get("pose") == "Unspecified":
+            del extra["pose"]  # the pose written when none is given: keeping it would add nothing
+        if not name:
+            raise AnnotationError("missing or empty <name>", file=file, field=f"{where}/name")
+        if bndbox is None:
+            raise AnnotationError("missing <bndbox>", file=file, field=f"{where}/bndbox")
+        corners.append(voc_corners(bndbox, file=file, field=f"{where}/bndbox"))
+        names.append(name)
+        flags.append(flag)
+        attributes.append(extra or None)
+    present = [tag for tag in FLAGS if any(tag in flag for flag in flags)]
+    columns: dict[str, list[Any]] = {tag: [flag.get(tag, False) for flag in flags] for tag in present}
+    if any(attributes):
+        columns["attributes"] = attributes
+    filename = (root.findtext("filename") or "").strip() or None
+    return VocAnnotation(filename, width, height, names, np.array(corners, dtype=np.float64).reshape(-1, 4),
+                         columns, ignored)
+
+
+def parse_split_list(text: str) -> list[str]:
+    """Ids of an `ImageSets/Main` list: the first word of each line; blank lines and `#` comments skipped."""
+    return [line.split()[0] for line in map(str.strip, text.splitlines()) if line and not line.startswith("#")]
+
+
+def parse_labelmap(text: str) -> list[str]:
+    """Class names of a Datumaro `labelmap.txt` (`name:color:parts:actions` lines, `#` comments)."""
+    return [line.split(":", 1)[0].strip() for line in map(str.strip, text.splitlines())
+            if line and not line.startswith("#")]
+
+
+def parse_class_names(text: str) -> list[str]:
+    """Class names of a `classes.txt`: one per line, blank lines skipped."""
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def main_lists(stems: Sequence[str]) -> list[str]:
+    """The split lists among `ImageSets/Main` file stems. `<class>_<split>` (`cat_train` beside `train`) is a
+    per-class presence list, not a split."""
+    names = set(stems)
+    return sorted(s for s in names if not any(s.endswith(f"_{other}") for other in names if other != s))
+
+
+def _priority(split: str) -> tuple[int, str]:
+    return (SPLIT_ORDER.index(split) if split in SPLIT_ORDER else len(SPLIT_ORDER), split)
+
+
+def resolve_splits(lists: Mapping[str, Sequence[str]]) -> tuple[dict[str, str], list[str], Counter[tuple[str, str]]]:
+    """One split per listed id. A list that is exactly the union of the lists it strictly contains (`trainval` =
+    `train` + `val`) is ignored; an id left in two lists goes to the first by `SPLIT_ORDER`, then alphabetical.
+    Returns the assignment, the ignored lists, and how many ids each (kept, dropped) pair of lists shared."""
+    sets = {name: set(ids) for name, ids in lists.items()}
+    ignored = sorted(name for name, ids in sets.items()
+                     if (parts := [other for key, other in sets.items() if key != name and other < ids])
+                     and set().union(*parts) == ids)
+    assignment: dict[str, str] = {}
+    shared: Counter[tuple[str, str]] = Counter()
+    for split in sorted((name for name in lists if name not in ignored), key=_priority):
+        for item in dict.fromkeys(lists[split]):
+            kept = assignment.setdefault(item, split)
+            if kept != split:
+                shared[(kept, split)] += 1
+    return assignment, ignored, shared
+
+
+# --- pure writing: model -> XML text ----------------------------------------------------------------------------
+
+_HEAD = ("<annotation>\n\t<folder>JPEGImages</folder>\n\t<filename>%s</filename>\n\t<size>\n\t\t<width>%d</width>\n"
+         "\t\t<height>%d</height>\n\t\t<depth>3</depth>\n\t</size>\n\t<segmented>0</segmented>\n")
+_OBJECT = ("\t<object>\n\t\t<name>%s</name>\n\t\t<pose>%s</pose>\n\t\t<truncated>%d</truncated>\n"
+           "\t\t<difficult>%d</difficult>\n%s\t\t<bndbox>\n\t\t\t<xmin>%d</xmin>\n\t\t\t<ymin>%d</ymin>\n"
+           "\t\t\t<xmax>%d</xmax>\n\t\t\t<ymax>%d</ymax>\n\t\t</bndbox>\n\t</object>\n")
+_TAIL = "</annotation>\n"
+_OCCLUDED = {False: "\t\t<occluded>0</occluded>\n", True: "\t\t<occluded>1</occluded>\n"}
+_TO_VOC = np.array([1, 1, 0, 0], dtype=np.int64)
+
+
+def voc_integers(xyxy: np.ndarray) -> np.ndarray:
+    """VOC `xmin, ymin, xmax, ymax` of model corners: `round(x1) + 1, round(y1) + 1, round(x2), round(y2)`.
+
+    A side one pixel long would come out with equal corners, which reads back as nothing (see `voc_corners`), so
+    it is written two pixels long instead: VOC cannot hold a box narrower than 2 px. (A side of no length comes
+    out with `xmax < xmin`, which reads back as no length, as it should.)"""
+    corners = np.rint(np.asarray(xyxy, dtype=np.float64)).astype(np.int64).reshape(-1, 4) + _TO_VOC
+    low, high = corners[:, :2], corners[:, 2:]
+    corners[:, 2:] = np.where(high == low, low + 1, high)
+    return corners
+
+
+@lru_cache(maxsize=4096, typed=True)
+def _text(value: str | int | float) -> str:
+    return escape(str(int(value)) if isinstance(value, bool) else str(value))
+
+
+def _object_extras(attributes: object) -> tuple[str, str]:
+    """The `<pose>` text of one box's attributes, and the rest as simple elements (scalar values under plain
+    XML names; anything else is not written)."""
+    if not attributes or not isinstance(attributes, Mapping):
+        return "Unspecified", ""
+    pose = attributes.get("pose", "Unspecified")
+    pose = _text(pose) if isinstance(pose, (str, int, float)) else "Unspecified"
+    if len(attributes) == 1 and "pose" in attributes:
+        return pose, ""
+    return pose, "".join(f"\t\t<{key}>{_text(value)}</{key}>\n" for key, value in attributes.items()
+                         if isinstance(key, str) and key not in _KNOWN_CHILDREN and _ATTRIBUTE_TAG.match(key)
+                         and isinstance(value, (str, int, float)))
+
+
+def format_annotation(image: ImageRecord, class_names: Sequence[str], corners: list[int] | None = None) -> str:
+    """The VOC XML of one image (tab-indented, deterministic). `class_names` are XML-escaped already; `corners`
+    are the boxes' `voc_integers` as one flat list, when the caller computed them for many images at once."""
+    boxes = image.boxes
+    head = _HEAD % (escape(image.name.rpartition("/")[2]), image.width, image.height)
+    if not len(boxes):
+        return head + _TAIL
+    columns = boxes.columns
+    flat = iter(voc_integers(boxes.xyxy).ravel().tolist() if corners is None else corners)
+    labels = boxes.labels.tolist()
+    truncated, difficult = (columns[key].tolist() if key in columns else repeat(False)
+                            for key in ("truncated", "difficult"))
+    parts = [head]
+    if "occluded" not in columns and "attributes" not in columns:
+        parts += [_OBJECT % (class_names[label], "Unspecified", trunc, diff, "", x1, y1, x2, y2)
+                  for label, trunc, diff, x1, y1, x2, y2 in zip(labels, truncated, difficult, flat, flat, flat, flat)]
+    else:
+        occluded, attributes = (columns[key].tolist() if key in columns else repeat(None)
+                                for key in ("occluded", "attributes"))
+        for label, trunc, diff, occl, attrs, x1, y1, x2, y2 in zip(labels, truncated, difficult, occluded,
+                                                                    attributes, flat, flat, flat, flat):
+            pose, extras = _object_extras(attrs)
+            if occl is not None:
+                extras = _OCCLUDED[occl] + extras
+            parts.append(_OBJECT % (class_names[label], pose, trunc, diff, extras, x1, y1, x2, y2))
+    parts.append(_TAIL)
+    return "".join(parts)
+
+
+# --- layouts ----------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Source:
+    """One folder of XML files and where their images are. With `sets` (`ImageSets/Main`) splits come from its
+    lists; without, every file is in `split`."""
+
+    split: str
+    annotations: Path
+    images: Path
+    sets: Path | None = None
+
+
+def _child(folder: Path | None, names: Sequence[str]) -> Path | None:
+    """The subfolder of `folder` named one of `names` (any letter case), earlier names first."""
+    if folder is None:
+        return None
+    with os.scandir(folder) as entries:  # scandir: no stat per file in a folder of many images
+        children = sorted(entry.name for entry in entries if entry.is_dir())
+    found = {name.lower(): name for name in reversed(children)}
+    return next((folder / found[name] for name in names if name in found), None)
+
+
+def _sources(root: Path, image_dir: Path | None) -> list[_Source]:
+    annotations = _child(root, ANNOTATION_DIRS)
+    if annotations is not None:
+        images = image_dir or _child(root, IMAGE_DIRS) or root / "JPEGImages"
+        return [_Source(DEFAULT_SPLIT, annotations, images, _child(_child(root, ("imagesets",)), ("main",)))]
+    sources = []
+    for split, folder in split_folders(root):
+        annotations = _child(folder, ANNOTATION_DIRS)
+        images = image_dir or (_child(folder, IMAGE_DIRS) or folder / "JPEGImages" if annotations else folder)
+        sources.append(_Source(split, annotations or folder, images))
+    return sources
+
+
+def _xml_files(folder: Path, max_depth: int | None = None) -> Iterator[tuple[str, str]]:
+    """`(id, path)` of the XML files below `folder`, where id is the relative path without `.xml`; hidden files
+    and folders (`.ipynb_checkpoints`, `._a.xml`) are skipped."""
+    for top, dirs, files in os.walk(folder):
+        relative = os.path.relpath(top, folder)
+        prefix = "" if relative == "." else relative.replace(os.sep, "/") + "/"
+        deeper = max_depth is None or prefix.count("/") < max_depth
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".")) if deeper else []
+        for name in sorted(files):
+            if name.lower().endswith(".xml") and not name.startswith("."):
+                yield prefix + name[:-4], os.path.join(top, name)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        raise FormatError(f"cannot read ({error})", file=path) from None
+
+
+def _declared_classes(root: Path) -> list[str]:
+    """Class names from the root's `labelmap.txt`, then its `classes.txt`."""
+    names: list[str] = []
+    for file_name, parse in (("labelmap.txt", parse_labelmap), ("classes.txt", parse_class_names)):
+        if (root / file_name).is_file():
+            names += parse(_read_text(root / file_name))
+    return names
+
+
+# --- reading ----------------------------------------------------------------------------------------------------
+
+def _items(source: _Source, report: Report) -> list[tuple[str, str, str | None]]:
+    """`(id, split, XML path or None)` for every annotation file and every listed id, in id order."""
+    xml = dict(_xml_files(source.annotations))
+    lists = {}
+    if source.sets is not None:
+        stems = [path.stem for path in source.sets.glob("*.txt") if path.is_file()]
+        lists = {stem: parse_split_list(_read_text(source.sets / f"{stem}.txt")) for stem in main_lists(stems)}
+    if not lists:
+        return [(item, source.split, xml[item]) for item in sorted(xml)]
+    assignment, ignored, shared = resolve_splits(lists)
+    report.count("ignored_split_lists", len(ignored))
+    for (kept, dropped), count in sorted(shared.items()):
+        report.warn(source.sets / f"{dropped}.txt", None, f"{count} ids are also in {kept}.txt; kept in '{kept}'")
+        report.count("ids_in_several_splits", count)
+    unlisted = sum(1 for item in xml if item not in assignment)
+    if unlisted:
+        report.warn(source.sets, None, f"{unlisted} annotation files are in no split list; put in '{DEFAULT_SPLIT}'")
+        report.count("unlisted_annotations", unlisted)
+    return [(item, assignment.get(item, DEFAULT_SPLIT), xml.get(item)) for item in sorted(xml.keys() | assignment)]
+
+
+def _resolve_image(filename: str | None, item: str, index: ImageIndex, file: str) -> tuple[str, Path | None]:
+    """The image's name (relative to the images folder) and file, None if not found. `<filename>` is read as a
+    base name and looked for in the XML's own subfolder first; without it the XML's path stands for it."""
+    folder = item.rpartition("/")[0]
+    base = filename.replace("\\", "/").rpartition("/")[2].strip() if filename else ""
+    wanted = safe_relative_name(f"{folder}/{base}" if folder and base else base or item, file=file,
+                                field="filename")
+    found = index.find(wanted) or (index.find(base) if folder and base else None)
+    if found is not None:
+        return posix_relative(found, index.folder), found
+    return (wanted if Path(wanted).suffix.lower() in IMAGE_EXTENSIONS else f"{wanted}.jpg"), None
+
+
+def _image_size(parsed: VocAnnotation, found: Path | None, file: str, report: Report) -> tuple[int, int]:
+    """The image's size: the header's when the image exists (warning when `<size>` disagrees), else `<size>`."""
+    width, height = parsed.width, parsed.height
+    if found is None:
+        if width is None or height is None:
+            raise AnnotationError("image size unknown: <size> is missing or invalid and the image was not found",
+                                  file=file, field="size")
+        report.count("image_not_found")
+        return width, height
+    header = read_header(found)
+    if width is None or height is None:
+        report.count("size_from_image")
+    elif (width, height) != (header.width, header.height):
+        report.warn(file, "size", f"declared {width}x{height}, image is {header.width}x{header.height}")
+        report.count("size_mismatch")
+    return header.width, header.height
+
+
+def _read_file(path: str, item: str, split: str, index: ImageIndex, classes: dict[str, int],
+               report: Report) -> ImageRecord:
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as error:
+        raise AnnotationError(f"cannot read ({error.strerror or error})", file=path) from None
+    parsed = parse_annotation(data, file=path)
+    name, found = _resolve_image(parsed.filename, item, index, path)
+    width, height = _image_size(parsed, found, path, report)
+    if parsed.ignored:
+        report.warn(path, "object", f"nested elements not read: {', '.join(dict.fromkeys(parsed.ignored))}")
+        report.count("ignored_object_elements", len(parsed.ignored))
+    labels = [classes.setdefault(label, len(classes)) for label in parsed.names]
+    return ImageRecord(name, split, width, height, Boxes(parsed.xyxy, labels, parsed.columns), source=found)
+
+
+def _read_listed(item: str, split: str, index: ImageIndex, listed_in: Path, report: Report) -> ImageRecord | None:
+    """An id listed in a split file that has no annotation file: a negative image if its image exists."""
+    found = index.find(safe_relative_name(item, file=listed_in, field=item))
+    if found is None:
+        report.warn(listed_in, item, "listed, but has no annotation file and no image; not read")
+        report.count("listed_without_files")
+        return None
+    header = read_header(found)
+    report.count("listed_without_annotation")
+    return ImageRecord(posix_relative(found, index.folder), split, header.width, header.height, source=found)
+
+
+def read(src: Path, *, report: Report, image_dir: Path | None = None) -> Dataset:
+    """Read a VOC dataset folder in any of the layouts of the module docstring."""
+    src = Path(src)
+    if not src.is_dir():
+        raise FormatError("a VOC dataset is a folder (Annotations/, or XML files beside images)", file=src)
+    classes = {name: position for position, name in enumerate(dict.fromkeys(_declared_classes(src)))}
+    images: list[ImageRecord] = []
+    indexes: dict[Path, ImageIndex] = {}
+    used: set[Path] = set()
+    seen: dict[tuple[str, str], str] = {}  # (split, name) -> the id that annotated it first
+    for source in _sources(src, image_dir):
+        if source.images not in indexes:
+            indexes[source.images] = ImageIndex(source.images)
+        index = indexes[source.images]
+        for item, split, path in _items(source, report):
+            with report.item():
+                record = (_read_file(path, item, split, index, classes, report) if path is not None else
+                          _read_listed(item, split, index, source.sets / f"{split}.txt", report))
+                if record is None:
+                    continue
+                earlier = seen.setdefault((split, record.name), item)
+                if earlier != item:
+                    report.warn(path, "filename", f"{record.name} (split '{split}') is also annotated by {earlier}")
+                images.append(record)
+                if record.source is not None:
+                    used.add(record.source)
+    unread = sum(1 for index in indexes.values() for image in index.paths() if image not in used)
+    if unread:
+        report.warn(src, None, f"{unread} images have no annotation file and were not read")
+        report.count("images_without_annotation", unread)
+    return Dataset(classes_from_names(classes), tuple(images))
+
+
+# --- writing ----------------------------------------------------------------------------------------------------
+
+def annotation_key(split: str, name: str) -> str:
+    """`Annotations/<key>.xml`: the name without extension, subfolders kept. One folder serves every split."""
+    dot = name.rfind(".")
+    return name[:dot] if dot > name.rfind("/") + 1 else name
+
+
+def image_path(split: str, name: str) -> str:
+    return f"JPEGImages/{name}"
+
+
+def _check_writable(dataset: Dataset) -> None:
+    """Refuse, before any file is written, what would overwrite a file or not read back the same."""
+    for name in dataset.class_names:
+        if not name.strip() or "\n" in name or "\r" in name:
+            raise FormatError(f"class name {name!r} cannot be written to classes.txt and <name>")
+    keys: set[str] = set()
+    for image in dataset.images:
+        if not image.split or image.split in (".", "..") or any(c in image.split for c in "/\\\n\r"):
+            raise FormatError(f"split name {image.split!r} cannot name an ImageSets/Main file", file=image.name)
+        name = image.name
+        if name.startswith(("/", ".")) or any(c in name for c in "\\:") or "/." in name:
+            safe_relative_name(name, file=name, field="name")
+        key = annotation_key(image.split, name)
+        if key in keys:
+            raise FormatError(f"two images share Annotations/{key}.xml (save() renames them first)", file=name)
+        if not image.has_size:
+            raise FormatError("image size unknown (save() fills it from the image header)", file=name)
+        keys.add(key)
+
+
+def write(dataset: Dataset, dst: Path, *, report: Report) -> None:
+    """Write `Annotations/<stem>.xml` per image, `ImageSets/Main/<split>.txt` per split and `classes.txt`."""
+    _check_writable(dataset)
+    class_names = [escape(name) for name in dataset.class_names]
+    xyxy = [image.boxes.xyxy for image in dataset.images]
+    corners = voc_integers(np.concatenate(xyxy)).ravel().tolist() if xyxy else []  # flat: no list per box
+    annotations = os.path.join(dst, "Annotations")
+    lists: dict[str, list[str]] = {}
+    made: set[str] = set()
+    start = 0
+    for image in dataset.images:
+        key = annotation_key(image.split, image.name)
+        path = os.path.join(annotations, f"{key}.xml")
+        folder = os.path.dirname(path)
+        if folder not in made:
+            os.makedirs(folder, exist_ok=True)
+            made.add(folder)
+        end = start + 4 * len(image.boxes)
+        with open(path, "wb") as handle:
+            handle.write(format_annotation(image, class_names, corners[start:end]).encode("utf-8"))
+        start = end
+        lists.setdefault(image.split, []).append(key)
+    sets = Path(dst, "ImageSets", "Main")
+    sets.mkdir(parents=True, exist_ok=True)
+    for split, keys in lists.items():
+        (sets / f"{split}.txt").write_text("".join(f"{key}\n" for key in keys), encoding="utf-8")
+    Path(dst, "classes.txt").write_text("".join(f"{name}\n" for name in dataset.class_names), encoding="utf-8")
+
+
+# --- detection --------------------------------------------------------------------------------------------------
+
+def _looks_like_voc(path: str) -> bool:
+    """A VOC `<annotation>`, not MIT LabelMe's (which has `<imagesize>`, and polygons instead of `<bndbox>`)."""
+    try:
+        with open(path, "rb") as handle:
+            root = parse_xml(handle.read(), file=path)
+    except (OSError, AnnotationError):
+        return False
+    return (root.tag == "annotation" and root.find("imagesize") is None
+            and all(obj.find("bndbox") is not None for obj in root.iterfind("object")))
+
+
+def detect(path: Path) -> bool:
+    """A folder whose first few XML files (in an `Annotations/`-like folder, or beside images) are VOC."""
+    path = Path(path)
+    if not path.is_dir():
+        return False
+    try:
+        for source in _sources(path, None):
+            peeked = [file for _, file in islice(_xml_files(source.annotations, max_depth=1), _PEEK)]
+            beside = source.annotations == source.images
+            if peeked and all(map(_looks_like_voc, peeked)) and (
+                    not beside or any(map(is_image_file, Path(peeked[0]).parent.iterdir()))):
+                return True
+    except OSError:
+        return False
+    return False
+
+
+FORMAT = Format(
+    name="voc",
+    description="Pascal VOC XML (Annotations/, JPEGImages/, ImageSets/Main), 1-based inclusive pixel corners",
+    read=read,
+    write=write,
+    detect=detect,
+    image_path=image_path,
+    annotation_key=annotation_key,
+    tolerance=lambda image: 0.5,
+)
