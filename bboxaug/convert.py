@@ -102,6 +102,24 @@ def sanitize_boxes(image: ImageRecord, report: Report, *, drop_crowd: bool) -> I
     return image if boxes is image.boxes else image.replace(boxes=boxes)
 
 
+def _needs_sanitizing(images: tuple[ImageRecord, ...], drop_crowd: bool) -> list[bool]:
+    """For each image, whether `sanitize_boxes` would change it: one vectorised pass over every box, so the
+    common case (every box inside its image) costs no per-image work."""
+    with_boxes = [image for image in images if len(image.boxes)]
+    if not with_boxes:
+        return [False] * len(images)
+    counts = np.array([len(image.boxes) for image in with_boxes])
+    xyxy = np.concatenate([image.boxes.xyxy for image in with_boxes])
+    sizes = np.repeat(np.array([(image.width, image.height) for image in with_boxes], dtype=np.float64), counts, 0)
+    fine = ((xyxy[:, :2] >= 0).all(axis=1) & (xyxy[:, 2] <= sizes[:, 0]) & (xyxy[:, 3] <= sizes[:, 1])
+            & (xyxy[:, 2] > xyxy[:, 0]) & (xyxy[:, 3] > xyxy[:, 1]))
+    if drop_crowd:
+        fine &= ~np.concatenate([image.boxes.column("iscrowd") for image in with_boxes])
+    per_image = np.add.reduceat(~fine, np.concatenate([[0], np.cumsum(counts)[:-1]])) > 0
+    flagged = {id(image) for image, flag in zip(with_boxes, per_image) if flag}
+    return [id(image) in flagged for image in images]
+
+
 def _free_name(name: str, taken: set[str], key_of: Any) -> str:
     path = PurePosixPath(name)
     counter = 1
@@ -137,7 +155,9 @@ def prepare(dataset: Dataset, target: Format, report: Report, *, keep_crowd: boo
     """Apply every conversion rule so `target.write` gets a dataset it can write as is."""
     dataset = fill_sizes(dataset, report, jobs=jobs, progress=progress)
     drop_crowd = not (target.keeps_crowd or keep_crowd)
-    images = tuple(sanitize_boxes(image, report, drop_crowd=drop_crowd) for image in dataset.images)
+    flags = _needs_sanitizing(dataset.images, drop_crowd)
+    images = tuple(sanitize_boxes(image, report, drop_crowd=drop_crowd) if flag else image
+                   for image, flag in zip(dataset.images, flags))
     return rename_collisions(dataset.replace(images=images), target, report)
 
 

@@ -42,6 +42,7 @@ BOX_TYPES = {"rectangle": 2, "polygon": 3, "oriented_rectangle": 4, "circle": 2,
 CIRCLE_VERTICES = 32
 TOLERANCE = 1e-6
 DETECT_PEEK = 5
+PEEK_BYTES = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -381,9 +382,14 @@ def _walk_json(root: Path) -> Iterator[Path]:
 
 
 def _peek(path: Path) -> Any:
+    """The document, when its first 64 KiB mention `"shapes"` (Labelme writes it before the large `imageData`);
+    None otherwise, so a large COCO file is not parsed just to be told apart."""
     try:
+        with open(path, "rb") as handle:
+            if b'"shapes"' not in handle.read(PEEK_BYTES):
+                return None
         return _load_json(path)
-    except AnnotationError:
+    except (OSError, AnnotationError):
         return None
 
 

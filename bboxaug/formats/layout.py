@@ -32,21 +32,26 @@ def posix_relative(path: Path, root: Path) -> str:
 class ImageIndex:
     """Finds image files under a folder by a name from an annotation, forgiving what annotations get wrong.
 
-    Tried in order: the exact relative path; the same path in another letter case (`IMG_1.JPG` for `IMG_1.jpg`);
-    the name with any image extension when it has none or the wrong one (VOC `<filename>` without extension);
-    and, for a bare file name, a unique file of that name anywhere below the folder.
+    Tried in order: the exact relative path (any file, whatever its extension); the same path in another letter
+    case (`IMG_1.JPG` for `IMG_1.jpg`); the name with any image extension when it has none or the wrong one (VOC
+    `<filename>` without extension); and, for a bare file name, a unique file of that name anywhere below the
+    folder. The folder is listed once, so finding a name costs no file-system call.
     """
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
+        self._by_exact: dict[str, Path] = {}
         self._by_lower: dict[str, Path] = {}
         self._by_stem: dict[str, list[Path]] = {}
         self._by_basename: dict[str, list[Path]] = {}
         if folder.is_dir():
             for path in sorted(folder.rglob("*")):
-                if not is_image_file(path) or not path.is_file():
+                if not path.is_file():
                     continue
                 relative = posix_relative(path, folder)
+                self._by_exact[relative] = path
+                if not is_image_file(path):
+                    continue
                 self._by_lower.setdefault(relative.lower(), path)
                 self._by_stem.setdefault(relative.rsplit(".", 1)[0].lower(), []).append(path)
                 self._by_basename.setdefault(path.name.lower(), []).append(path)
@@ -58,8 +63,9 @@ class ImageIndex:
         return sorted(self._by_lower.values())
 
     def find(self, name: str) -> Path | None:
-        exact = self.folder / name
-        if exact.is_file():
+        """The image file `name` stands for, or None. Looks only in the index: no file-system call per name."""
+        exact = self._by_exact.get(name)
+        if exact is not None:
             return exact
         lower = name.lower()
         if lower in self._by_lower:
