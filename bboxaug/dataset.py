@@ -82,6 +82,10 @@ class Boxes:
         object.__setattr__(self, "labels", _read_only(labels))
         object.__setattr__(self, "columns", MappingProxyType(columns))
 
+    def __reduce__(self) -> tuple[type[Boxes], tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]]:
+        """Pickle as the constructor's arguments (worker processes send boxes back this way)."""
+        return Boxes, (self.xyxy, self.labels, dict(self.columns))
+
     @classmethod
     def empty(cls) -> Boxes:
         return cls(np.zeros((0, 4)), np.zeros(0, dtype=np.int64))
