@@ -203,7 +203,8 @@ def class_table(dataset: Dataset, target: Format) -> list[dict[str, Any]]:
 
 # --- writing ---------------------------------------------------------------------------------------------------
 
-def _check_destination(dst: Path, overwrite: bool) -> None:
+def check_destination(dst: Path, overwrite: bool) -> None:
+    """Refuse an output that is a file, or a non-empty folder unless `overwrite`: nothing is replaced silently."""
     if dst.exists() and not dst.is_dir():
         raise UsageError("the output exists and is not a folder", file=dst)
     if dst.is_dir() and any(dst.iterdir()) and not overwrite:
@@ -250,7 +251,7 @@ def place_images(dataset: Dataset, target: Format, root: Path, mode: ImageMode, 
     return dataset.replace(images=tuple(images))
 
 
-def _publish(temp: Path, dst: Path) -> None:
+def publish(temp: Path, dst: Path) -> None:
     """Move the finished temporary folder to `dst`, replacing an old `dst` only once the new one is complete."""
     if not dst.exists():
         os.replace(temp, dst)
@@ -281,7 +282,7 @@ def save(dataset: Dataset, dst: Path | str, *, fmt: str, images: ImageMode = "co
     dst = Path(dst)
     target = get_format(fmt)
     report = report or Report()
-    _check_destination(dst, overwrite)
+    check_destination(dst, overwrite)
     dst.parent.mkdir(parents=True, exist_ok=True)
     temp = Path(tempfile.mkdtemp(prefix=f".{dst.name}.tmp.", dir=dst.parent))
     try:
@@ -292,14 +293,15 @@ def save(dataset: Dataset, dst: Path | str, *, fmt: str, images: ImageMode = "co
         for name, data in (extra_files or {}).items():
             payload = data(prepared, report, classes) if callable(data) else data
             atomic_write_text(temp / name, json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
-        _publish(temp, dst)
+        publish(temp, dst)
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)
         raise
     return SaveResult(prepared, report, classes)
 
 
-def _ensure_apart(src: Path, dst: Path) -> None:
+def ensure_apart(src: Path, dst: Path) -> None:
+    """Refuse an output that is, holds or lies inside the source: replacing it could destroy the source."""
     src_resolved, dst_resolved = src.resolve(), dst.resolve()
     if src_resolved == dst_resolved or dst_resolved in src_resolved.parents or src_resolved in dst_resolved.parents:
         raise UsageError(f"the output {dst} must not be, contain, or lie inside the source {src}")
@@ -323,8 +325,8 @@ def convert(src: Path | str, dst: Path | str, *, to: str, fmt_from: str | None =
     """Convert the dataset at `src` to format `to` in the new folder `dst`, writing `convert.json` beside it."""
     src, dst = Path(src), Path(dst)
     target = get_format(to)
-    _ensure_apart(src, dst)
-    _check_destination(dst, overwrite)
+    ensure_apart(src, dst)
+    check_destination(dst, overwrite)
     source = get_format(fmt_from) if fmt_from else detect_format(src)
     report = Report(on_error=on_error)
     dataset = source.read(src, report=report, image_dir=None if image_dir is None else Path(image_dir))

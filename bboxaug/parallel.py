@@ -7,8 +7,8 @@ processes, or a Dask cluster through `joblib.parallel_backend`) runs the same co
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable, Sequence
-from typing import Literal, TypeVar
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Literal, TypeVar
 
 from joblib import Parallel, delayed
 from tqdm import tqdm
@@ -22,7 +22,7 @@ def show_progress(quiet: bool) -> bool:
     return not quiet and sys.stderr.isatty()
 
 
-def run_parallel(
+def iter_parallel(
     function: Callable[[Item], Result],
     items: Sequence[Item] | Iterable[Item],
     *,
@@ -31,23 +31,24 @@ def run_parallel(
     description: str = "",
     progress: bool = False,
     total: int | None = None,
-) -> list[Result]:
-    """`[function(item) for item in items]`, on `jobs` workers (-1: every core), results in input order."""
+) -> Iterator[Result]:
+    """`function(item)` for each item, on `jobs` workers (-1: every core), yielded in input order as they finish.
+
+    Closing the iterator early (an error in the caller) stops the workers."""
     if total is None and isinstance(items, Sequence):
         total = len(items)
-    bar = tqdm(total=total, desc=description, unit="img", disable=not progress, dynamic_ncols=True)
-    try:
+    with tqdm(total=total, desc=description, unit="img", disable=not progress, dynamic_ncols=True) as bar:
         if jobs == 1:
-            results = []
-            for item in items:
-                results.append(function(item))
-                bar.update()
-            return results
-        runner = Parallel(n_jobs=jobs, prefer=prefer, return_as="generator", batch_size="auto")
-        results = []
-        for result in runner(delayed(function)(item) for item in items):
-            results.append(result)
+            results: Iterable[Result] = (function(item) for item in items)
+        else:
+            runner = Parallel(n_jobs=jobs, prefer=prefer, return_as="generator", batch_size="auto")
+            results = runner(delayed(function)(item) for item in items)
+        for result in results:
             bar.update()
-        return results
-    finally:
-        bar.close()
+            yield result
+
+
+def run_parallel(function: Callable[[Item], Result], items: Sequence[Item] | Iterable[Item], **options: Any
+                 ) -> list[Result]:
+    """All of `iter_parallel`'s results as a list."""
+    return list(iter_parallel(function, items, **options))
