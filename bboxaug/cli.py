@@ -100,6 +100,68 @@ def convert_command(src: Path, dst: Path, to: str, fmt_from: str | None, image_d
         sys.exit(1)
 
 
+@main.command("augment")
+@click.argument("src", type=click.Path(exists=True, path_type=Path))
+@click.argument("dst", type=click.Path(path_type=Path))
+@click.option("--policy", "-p", default="auto", show_default=True,
+              help="A preset (light, medium, heavy, auto: strength by dataset size) or a YAML/JSON policy file.")
+@click.option("--copies", "-n", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Augmented copies per image.")
+@click.option("--to", "to", type=FORMAT_CHOICE, help="Format to write (default: SRC's).")
+@click.option("--from", "fmt_from", type=FORMAT_CHOICE, help="Format of SRC (detected when not given).")
+@click.option("--image-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Where the images are, when not where SRC's layout puts them.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Same seed, same bytes, whatever --jobs is.")
+@click.option("--no-originals", is_flag=True, help="Write only the augmented copies.")
+@click.option("--resume", is_flag=True, help="Finish an interrupted run with the same settings.")
+@click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True,
+              help="JPEG/WebP quality of the copies.")
+@click.option("--on-error", type=click.Choice(["fail", "skip"]), default="fail", show_default=True,
+              help="On a malformed annotation or unreadable image: stop, or skip the item and report it.")
+@click.option("--dry-run", is_flag=True, help="Show the policy and how many images would be written; write nothing.")
+@common_output_options
+def augment_command(src: Path, dst: Path, policy: str, copies: int, to: str | None, fmt_from: str | None,
+                    image_dir: Path | None, seed: int, no_originals: bool, resume: bool, quality: int,
+                    on_error: str, dry_run: bool, jobs: int, overwrite: bool, quiet: bool) -> None:
+    """Write SRC plus N augmented copies of every image into the new folder DST.
+
+    Boxes follow the pixels (polygons where the source has them), are clipped to the image, and are dropped below
+    the policy's visibility and size thresholds. Copies are named <stem>_aug<k>.<ext> and stay in their source's
+    split. DST/augment.json records the policy, the seed, and every copy's source, seed and dropped boxes.
+    """
+    from .augment.engine import MANIFEST, augment
+
+    if dry_run:
+        from .augment.policy import describe, load_policy
+        from .convert import load
+
+        chosen = None if policy == "auto" else load_policy(policy)
+        dataset = load(src, fmt=fmt_from, image_dir=image_dir, report=Report(on_error=on_error))  # type: ignore[arg-type]
+        chosen = chosen or load_policy("auto", dataset_size=len(dataset.images))
+        originals = 0 if no_originals else len(dataset.images)
+        click.echo(describe(chosen))
+        click.echo(f"would write {originals} originals and {copies * len(dataset.images)} copies to {dst}")
+        return
+    result = augment(src, dst, policy=policy, copies=copies, to=to, fmt_from=fmt_from, image_dir=image_dir,
+                     seed=seed, jobs=jobs, originals=not no_originals, resume=resume, quality=quality,
+                     on_error=on_error, overwrite=overwrite, progress=show_progress(quiet))  # type: ignore[arg-type]
+    if not quiet:
+        dataset = result.dataset
+        lines = [f"augmented {result.source_format} -> {result.target_format} with {result.policy.source}: {dst}",
+                 f"  images     {len(dataset.images)} "
+                 f"({result.report.counts['copies_written']} copies)",
+                 f"  boxes      {dataset.box_count}",
+                 f"  negatives  {dataset.negative_count}"]
+        lines += _count_lines(result.report)
+        lines += _problems("skipped", result.report.skipped)
+        lines += _problems("warnings", result.report.warnings)
+        lines.append(f"  manifest   {dst / MANIFEST}")
+        click.echo("\n".join(lines))
+    if result.report.skipped:
+        sys.exit(1)
+
+
 def _problems(title: str, problems: list[Any]) -> list[str]:
     lines = [f"  {title:<10} {len(problems)}"] if problems else []
     lines += [f"    {problem}" for problem in problems[:SHOWN_PROBLEMS]]
@@ -129,6 +191,8 @@ def format_summary(result: ConvertResult, dst: Path) -> str:
 
 
 COUNT_LABELS = {
+    "copies_written": "augmented copies written",
+    "copies_dropped": "copies dropped: they lost every box of a class they were made for",
     "clipped": "boxes clipped to their image",
     "dropped_degenerate": "boxes dropped: no area inside the image",
     "dropped_crowd": "crowd regions dropped (--keep-crowd keeps them)",
@@ -141,8 +205,12 @@ COUNT_LABELS = {
 def _count_lines(report: Report) -> list[str]:
     lines = []
     for key, count in sorted(report.counts.items()):
-        if key == "skipped_items":
+        if key in ("skipped_items", "copies_written"):
             continue
         label = COUNT_LABELS.get(key, key.replace("_", " "))
         lines.append(f"  {count:>9}  {label}")
     return lines
+
+
+if __name__ == "__main__":
+    main()

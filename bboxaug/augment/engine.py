@@ -1,0 +1,340 @@
+"""The augmentation engine: N copies of every image, boxes following the pixels, on every core, reproducibly.
+
+Every output is a pure function of (input, policy, seed, image key, copy index): the seed of each copy is derived
+from those alone, so the bytes written do not depend on the number of workers or how work is split. Workers build
+the pipeline once, decode one image at a time, write its copies atomically, and then a small progress record, so
+`resume` can finish an interrupted run without redoing or trusting half-written work. Only the coordinator writes
+annotation files and the manifest, once the copies are done; the output folder appears only when complete.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import pickle
+import shutil
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import cv2
+import numpy as np
+
+from .. import __version__
+from ..convert import check_destination, dataset_counts, ensure_apart, place_images, prepare, publish, \
+    rename_collisions
+from ..dataset import Boxes, Dataset, ImageRecord, object_column
+from ..errors import BboxaugError, ImageError, UsageError
+from ..formats import Format, detect_format, get_format
+from ..io import atomic_write_bytes, atomic_write_text
+from ..parallel import iter_parallel
+from ..report import OnError, Problem, Report
+from .geometry import box_shapes, follow, keep_rows, pack, unpack
+from .images import encode_picture, read_picture
+from .policy import BoxRules, Policy, load_policy
+
+MANIFEST = "augment.json"
+RUN_FILE = "run.json"
+PROGRESS = ".progress"
+MAX_ATTEMPTS = 3
+#: Columns that describe the source shape or identity, not the moved box: copies do not inherit them.
+SOURCE_ONLY_COLUMNS = ("area", "shape", "source_id")
+#: Extensions a copy keeps; other sources (GIF, ...) are written as PNG.
+_COPY_EXTENSIONS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".bmp": "BMP", ".tif": "TIFF",
+                    ".tiff": "TIFF", ".webp": "WEBP"}
+
+
+def derive_seed(seed: int, key: str, copy: int, attempt: int) -> int:
+    """The 32-bit seed of one attempt at one copy: a hash of the run seed, image key, copy index and attempt."""
+    digest = hashlib.blake2b(f"{seed}\0{key}\0{copy}\0{attempt}".encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "little")
+
+
+@dataclass(frozen=True)
+class CopyPlan:
+    """One copy to make: its index, its name in the split, and its path in the output layout."""
+
+    index: int
+    name: str
+    path: str
+
+
+@dataclass(frozen=True)
+class ImageJob:
+    """One source image and the copies to make of it. `required` are the labels every copy must keep at least
+    one box of (None: every label the image has)."""
+
+    image: ImageRecord
+    copies: tuple[CopyPlan, ...]
+    required: frozenset[int] | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.image.split}/{self.image.name}"
+
+
+@dataclass(frozen=True)
+class CopyResult:
+    """What became of one planned copy: its boxes and size, or why it was given up."""
+
+    plan: CopyPlan
+    seed: int
+    attempts: int
+    width: int = 0
+    height: int = 0
+    boxes: Boxes | None = None
+    dropped: Mapping[str, int] = field(default_factory=dict)
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class JobResult:
+    key: str
+    copies: tuple[CopyResult, ...] = ()
+    error: Problem | None = None
+
+
+# --- worker side -------------------------------------------------------------------------------------------
+
+_PIPELINES: dict[str, Any] = {}
+
+
+def _pipeline(policy_json: str) -> tuple[Any, BoxRules]:
+    """The policy's pipeline, built once per process (OpenCV kept to one thread so workers don't fight)."""
+    if policy_json not in _PIPELINES:
+        from .backends import get_backend
+
+        cv2.setNumThreads(1)
+        policy = load_policy(json.loads(policy_json))
+        _PIPELINES[policy_json] = (get_backend(policy.backend).build(policy), policy.boxes)
+    return _PIPELINES[policy_json]
+
+
+def moved_boxes(source: Boxes, rows: np.ndarray, xyxy: np.ndarray, polygons: list[list[np.ndarray]]) -> Boxes:
+    """The kept rows of `source` at their new place, every per-box column carried along; polygon segmentations
+    become the moved, clipped polygons; columns describing the source shape are left behind."""
+    kept = source.take(rows)
+    columns = {name: values for name, values in kept.columns.items() if name not in SOURCE_ONLY_COLUMNS}
+    if "segmentation" in columns:
+        columns["segmentation"] = object_column(
+            [[part.ravel().tolist() for part in polygons[row] if len(part) >= 3] or None
+             if isinstance(original, list) and original else None
+             for row, original in zip(rows, kept.columns["segmentation"])])
+    return Boxes(xyxy[rows], kept.labels, columns)
+
+
+def make_copies(job: ImageJob, *, policy_json: str, seed: int, root: str, quality: int) -> JobResult:
+    """Decode one image, make its copies, write them, then record the result for `resume`."""
+    pipeline, rules = _pipeline(policy_json)
+    try:
+        picture = read_picture(job.image.source)  # type: ignore[arg-type]
+    except BboxaugError as error:
+        return JobResult(job.key, error=Problem.from_error(error))
+    boxes = job.image.boxes
+    points, layout = pack(box_shapes(boxes, rules.box_shape))
+    required = set(boxes.labels.tolist()) if job.required is None else set(job.required)
+    results = []
+    for plan in job.copies:
+        result = None
+        for attempt in range(MAX_ATTEMPTS):
+            copy_seed = derive_seed(seed, job.key, plan.index, attempt)
+            pixels, moved = pipeline(picture.pixels, points, boxes.xyxy, copy_seed)
+            height, width = pixels.shape[:2]
+            followed = follow(unpack(moved, layout), width, height)
+            rows, dropped = keep_rows(followed, rules)
+            lost = required - set(boxes.labels[rows].tolist())
+            if not lost:
+                data = encode_picture(pixels, _COPY_EXTENSIONS[PurePosixPath(plan.path).suffix.lower()], quality)
+                atomic_write_bytes(Path(root) / plan.path, data)
+                result = CopyResult(plan, copy_seed, attempt + 1, width, height,
+                                    moved_boxes(boxes, rows, followed.xyxy, followed.polygons), dropped)
+                break
+        results.append(result or CopyResult(
+            plan, copy_seed, MAX_ATTEMPTS,
+            problem=f"every box of label {sorted(lost)} was lost in {MAX_ATTEMPTS} attempts; copy dropped"))
+    outcome = JobResult(job.key, tuple(results))
+    atomic_write_bytes(_progress_file(Path(root), job.key), pickle.dumps(outcome, protocol=5))
+    return outcome
+
+
+def _progress_file(root: Path, key: str) -> Path:
+    return root / PROGRESS / f"{hashlib.blake2b(key.encode(), digest_size=16).hexdigest()}.pickle"
+
+
+# --- coordinator side -----------------------------------------------------------------------------------------
+
+def copy_name(name: str, index: int) -> str:
+    """`<stem>_aug<k>.<ext>`, subfolders kept; sources in formats that cannot be written back become PNG."""
+    path = PurePosixPath(name)
+    suffix = path.suffix if path.suffix.lower() in _COPY_EXTENSIONS else ".png"
+    return str(path.with_name(f"{path.stem}_aug{index}{suffix}"))
+
+
+def plan_jobs(dataset: Dataset, target: Format, copies: Mapping[str, int], originals: bool, report: Report,
+              required: Mapping[str, frozenset[int]] | None = None) -> tuple[Dataset, list[ImageJob]]:
+    """The originals to write and one job per image with copies; every output name is unique in the target
+    layout (later names renamed, as conversion does)."""
+    placeholders = []
+    for image in dataset.images:
+        key = f"{image.split}/{image.name}"
+        placeholders += [image.replace(name=copy_name(image.name, k), boxes=Boxes.empty())
+                         for k in range(1, copies.get(key, 0) + 1)]
+    kept_originals = list(dataset.images) if originals else []
+    named = rename_collisions(dataset.replace(images=(*kept_originals, *placeholders)), target, report).images
+    copy_names = iter(named[len(kept_originals):])
+    jobs = []
+    for image in dataset.images:
+        key = f"{image.split}/{image.name}"
+        plans = tuple(CopyPlan(k, record.name, target.image_path(record.split, record.name))
+                      for k, record in zip(range(1, copies.get(key, 0) + 1), copy_names))
+        if plans:
+            jobs.append(ImageJob(image, plans, None if required is None else required.get(key)))
+    return dataset.replace(images=tuple(named[:len(kept_originals)])), jobs
+
+
+@dataclass
+class AugmentResult:
+    """A finished run: the dataset as written (originals and copies) and what happened."""
+
+    source_format: str
+    target_format: str
+    policy: Policy
+    dataset: Dataset
+    report: Report
+    outputs: list[dict[str, Any]]
+
+
+def _settings(src: Path, target: Format, policy: Policy, seed: int, copies: Any, originals: bool,
+              quality: int) -> dict[str, Any]:
+    return {"bboxaug": __version__, "source": str(src.resolve()), "to": target.name, "policy": policy.to_json(),
+            "seed": seed, "copies": copies, "originals": originals, "quality": quality}
+
+
+def _open_staging(dst: Path, settings: dict[str, Any], resume: bool, overwrite: bool) -> Path:
+    """The folder the run writes into before it becomes `dst`; on resume, the interrupted run's, if its settings
+    are the same."""
+    staging = dst.parent / f".{dst.name}.partial"
+    run_file = staging / RUN_FILE
+    if resume and run_file.is_file():
+        previous = json.loads(run_file.read_text(encoding="utf-8"))
+        changed = [key for key in settings if previous.get(key) != settings[key]]
+        if changed:
+            raise UsageError(f"cannot resume: the interrupted run used other {', '.join(changed)}; run without "
+                             "--resume to start again", file=staging)
+        for leftover in staging.rglob(".*.tmp"):  # files a killed worker was in the middle of writing
+            leftover.unlink()
+        return staging
+    if resume and dst.is_dir() and not staging.exists():
+        raise UsageError("nothing to resume: the output is complete", file=dst)
+    check_destination(dst, overwrite)
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    atomic_write_text(run_file, json.dumps(settings, indent=2, sort_keys=True))
+    return staging
+
+
+def run_jobs(jobs: list[ImageJob], staging: Path, policy: Policy, seed: int, quality: int, report: Report, *,
+             workers: int, progress: bool) -> dict[str, JobResult]:
+    """Make every job's copies (skipping jobs an interrupted run finished), failing or skipping unreadable
+    images as the report's policy says."""
+    finished: dict[str, JobResult] = {}
+    for job in jobs:
+        record = _progress_file(staging, job.key)
+        if record.is_file():
+            finished[job.key] = pickle.loads(record.read_bytes())
+    todo = [job for job in jobs if job.key not in finished]
+    worker = functools.partial(make_copies, policy_json=json.dumps(policy.to_json(), sort_keys=True), seed=seed,
+                               root=str(staging), quality=quality)
+    results = iter_parallel(worker, todo, jobs=workers, prefer="processes", description="augmenting",
+                            progress=progress)
+    try:
+        for result in results:
+            finished[result.key] = result
+    finally:
+        results.close()
+    for job in jobs:
+        error = finished[job.key].error
+        if error is not None:
+            with report.item():
+                raise ImageError(error.message, file=error.file, field=error.field)
+    return finished
+
+
+def collect(originals: Dataset, jobs: list[ImageJob], finished: dict[str, JobResult], staging: Path,
+            report: Report) -> tuple[Dataset, list[dict[str, Any]]]:
+    """The written dataset (each original followed by its copies) and the manifest's output entries."""
+    copies_of: dict[str, list[ImageRecord]] = {}
+    outputs = []
+    for job in jobs:
+        result = finished[job.key]
+        if result.error is not None:
+            continue
+        for copy in result.copies:
+            entry = {"image": f"{job.image.split}/{copy.plan.name}", "source": job.key, "copy": copy.plan.index,
+                     "seed": copy.seed, "attempts": copy.attempts, "dropped_boxes": dict(copy.dropped)}
+            for reason, count in copy.dropped.items():
+                report.count(f"boxes_dropped:{reason}", count)
+            if copy.boxes is None:
+                report.warn(job.key, f"copy {copy.plan.index}", copy.problem or "dropped")
+                report.count("copies_dropped")
+                entry["dropped"] = copy.problem
+            else:
+                copies_of.setdefault(job.key, []).append(ImageRecord(
+                    copy.plan.name, job.image.split, copy.width, copy.height, copy.boxes, staging / copy.plan.path))
+                report.count("copies_written")
+            outputs.append(entry)
+    images: list[ImageRecord] = []
+    originals_by_key = {f"{i.split}/{i.name}": i for i in originals.images}
+    for job_key in dict.fromkeys([*originals_by_key, *(job.key for job in jobs)]):
+        if job_key in originals_by_key:
+            images.append(originals_by_key[job_key])
+        images += copies_of.get(job_key, [])
+    return originals.replace(images=tuple(images)), outputs
+
+
+def augment(src: Path | str, dst: Path | str, *, policy: str | Path | Mapping[str, Any] = "auto", copies: int = 1,
+            to: str | None = None, fmt_from: str | None = None, image_dir: Path | str | None = None, seed: int = 0,
+            jobs: int = 1, originals: bool = True, resume: bool = False, quality: int = 95,
+            on_error: OnError = "fail", overwrite: bool = False, progress: bool = False) -> AugmentResult:
+    """Write the dataset at `src` plus `copies` augmented copies of every image into the new folder `dst`.
+
+    Copies are named `<stem>_aug<k>.<ext>` and stay in their source's split; the output is in `src`'s format
+    unless `to` names another. `augment.json` in `dst` records the policy, the seed, and for every copy its source,
+    seed and the boxes dropped with reasons.
+    """
+    src, dst = Path(src), Path(dst)
+    if copies < 1:
+        raise UsageError(f"copies must be at least 1, not {copies}")
+    if not 1 <= quality <= 100:
+        raise UsageError(f"quality must be between 1 and 100, not {quality}")
+    ensure_apart(src, dst)
+    chosen = None if policy == "auto" else load_policy(policy)  # every policy mistake before any image is read
+    source_format = get_format(fmt_from) if fmt_from else detect_format(src)
+    target = get_format(to or source_format.name)
+    report = Report(on_error=on_error)
+    dataset = source_format.read(src, report=report, image_dir=None if image_dir is None else Path(image_dir))
+    chosen = chosen or load_policy("auto", dataset_size=len(dataset.images))
+    settings = _settings(src, target, chosen, seed, copies, originals, quality)
+    # From here on, an interrupted or failed run leaves its staging folder for `resume`.
+    staging = _open_staging(dst, settings, resume, overwrite)
+    dataset = prepare(dataset, target, report, jobs=max(jobs, 1), progress=progress)
+    per_image = {f"{image.split}/{image.name}": copies for image in dataset.images}
+    kept, planned = plan_jobs(dataset, target, per_image, originals, report)
+    finished = run_jobs(planned, staging, chosen, seed, quality, report, workers=jobs, progress=progress)
+    kept = place_images(kept, target, staging, "copy", report, jobs=max(jobs, 1), progress=progress)
+    written, outputs = collect(kept, planned, finished, staging, report)
+    target.write(written, staging, report=report)
+    manifest = {**settings, "from": source_format.name, **dataset_counts(written), "outputs": outputs,
+                **report.to_json()}
+    atomic_write_text(staging / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    shutil.rmtree(staging / PROGRESS, ignore_errors=True)
+    (staging / RUN_FILE).unlink()
+    publish(staging, dst)
+    return AugmentResult(source_format.name, target.name, chosen, written, report, outputs)
+
+
+__all__ = ["AugmentResult", "CopyPlan", "ImageJob", "augment", "copy_name", "derive_seed", "make_copies",
+           "plan_jobs", "run_jobs"]
