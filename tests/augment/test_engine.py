@@ -176,3 +176,13 @@ def test_resume_refuses_other_settings(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["augment", str(source), str(tmp_path / "out"), "--policy", "light",
                                        "--resume"])
     assert result.exit_code == 2 and "cannot resume" in result.output
+
+
+def test_the_package_is_the_function(source: Path, tmp_path: Path) -> None:
+    import bboxaug
+
+    result = bboxaug.augment(source, tmp_path / "out", policy=POLICY, copies=1, seed=3)
+    assert result.report.counts["copies_written"] == len(load(source, fmt="voc").images)
+    from bboxaug.augment.policy import load_policy
+
+    assert load_policy("light").backend == "albumentations"
