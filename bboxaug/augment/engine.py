@@ -15,7 +15,7 @@ import json
 import pickle
 import shutil
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -207,10 +207,10 @@ class AugmentResult:
     outputs: list[dict[str, Any]]
 
 
-def _settings(src: Path, target: Format, policy: Policy, seed: int, copies: Any, originals: bool,
-              quality: int) -> dict[str, Any]:
+def _settings(src: Path, target: Format, policy: Policy, seed: int, originals: bool, quality: int,
+              extra: Mapping[str, Any]) -> dict[str, Any]:
     return {"bboxaug": __version__, "source": str(src.resolve()), "to": target.name, "policy": policy.to_json(),
-            "seed": seed, "copies": copies, "originals": originals, "quality": quality}
+            "seed": seed, **extra, "originals": originals, "quality": quality}
 
 
 def _open_staging(dst: Path, settings: dict[str, Any], resume: bool, overwrite: bool) -> Path:
@@ -295,6 +295,70 @@ def collect(originals: Dataset, jobs: list[ImageJob], finished: dict[str, JobRes
     return originals.replace(images=tuple(images)), outputs
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What a run makes of the prepared dataset: copies per image key ("split/name"), the labels each image's
+    copies must keep (None: every label the image has), and anything the run's `finish` step needs."""
+
+    copies: Mapping[str, int]
+    required: Mapping[str, frozenset[int]] | None = None
+    extra: Any = None
+
+
+#: plan(prepared dataset, report) -> Plan
+Planner = Callable[[Dataset, Report], Plan]
+#: finish(prepared dataset, written dataset, plan, staging folder, target, report) -> (dataset to write, keys
+#: added to the manifest, output entries added to the manifest); runs after the copies, before anything is written
+Finisher = Callable[[Dataset, Dataset, Plan, Path, Format, Report], tuple[Dataset, dict[str, Any], list[dict]]]
+
+
+def read_source(src: Path, *, to: str | None, fmt_from: str | None, image_dir: Path | str | None,
+                on_error: OnError) -> tuple[Format, Format, Dataset, Report]:
+    """The source format, the target format (the source's unless `to`), the dataset read, and its report."""
+    source_format = get_format(fmt_from) if fmt_from else detect_format(src)
+    target = get_format(to or source_format.name)
+    report = Report(on_error=on_error)
+    dataset = source_format.read(src, report=report, image_dir=None if image_dir is None else Path(image_dir))
+    return source_format, target, dataset, report
+
+
+def run_augmentation(src: Path, dst: Path, *, policy: Policy | None, plan: Planner, settings: Mapping[str, Any],
+                     manifest: str = MANIFEST, finish: Finisher | None = None, to: str | None = None,
+                     fmt_from: str | None = None, image_dir: Path | str | None = None, seed: int = 0, jobs: int = 1,
+                     originals: bool = True, resume: bool = False, quality: int = 95, on_error: OnError = "fail",
+                     overwrite: bool = False, progress: bool = False) -> AugmentResult:
+    """The flow every augmenting command shares: read, prepare, plan, make the copies, place the originals,
+    finish, write the annotations and the manifest, publish. `policy` None means `auto` (chosen by dataset size);
+    `settings` are the command's own settings, recorded in the manifest and compared on resume."""
+    if not 1 <= quality <= 100:
+        raise UsageError(f"quality must be between 1 and 100, not {quality}")
+    ensure_apart(src, dst)
+    source_format, target, dataset, report = read_source(src, to=to, fmt_from=fmt_from, image_dir=image_dir,
+                                                         on_error=on_error)
+    chosen = policy or load_policy("auto", dataset_size=len(dataset.images))
+    run_settings = _settings(src, target, chosen, seed, originals, quality, settings)
+    # From here on, an interrupted or failed run leaves its staging folder for `resume`.
+    staging = _open_staging(dst, run_settings, resume, overwrite)
+    dataset = prepare(dataset, target, report, jobs=max(jobs, 1), progress=progress)
+    chosen_plan = plan(dataset, report)
+    kept, planned = plan_jobs(dataset, target, chosen_plan.copies, originals, report, chosen_plan.required)
+    finished = run_jobs(planned, staging, chosen, seed, quality, report, workers=jobs, progress=progress)
+    kept = place_images(kept, target, staging, "copy", report, jobs=max(jobs, 1), progress=progress)
+    written, outputs = collect(kept, planned, finished, staging, report)
+    extra: dict[str, Any] = {}
+    if finish is not None:
+        written, extra, more = finish(dataset, written, chosen_plan, staging, target, report)
+        outputs = [*outputs, *more]
+    target.write(written, staging, report=report)
+    document = {**run_settings, "from": source_format.name, **dataset_counts(written), **extra, "outputs": outputs,
+                **report.to_json()}
+    atomic_write_text(staging / manifest, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    shutil.rmtree(staging / PROGRESS, ignore_errors=True)
+    (staging / RUN_FILE).unlink()
+    publish(staging, dst)
+    return AugmentResult(source_format.name, target.name, chosen, written, report, outputs)
+
+
 def augment(src: Path | str, dst: Path | str, *, policy: str | Path | Mapping[str, Any] = "auto", copies: int = 1,
             to: str | None = None, fmt_from: str | None = None, image_dir: Path | str | None = None, seed: int = 0,
             jobs: int = 1, originals: bool = True, resume: bool = False, quality: int = 95,
@@ -305,36 +369,18 @@ def augment(src: Path | str, dst: Path | str, *, policy: str | Path | Mapping[st
     unless `to` names another. `augment.json` in `dst` records the policy, the seed, and for every copy its source,
     seed and the boxes dropped with reasons.
     """
-    src, dst = Path(src), Path(dst)
     if copies < 1:
         raise UsageError(f"copies must be at least 1, not {copies}")
-    if not 1 <= quality <= 100:
-        raise UsageError(f"quality must be between 1 and 100, not {quality}")
-    ensure_apart(src, dst)
     chosen = None if policy == "auto" else load_policy(policy)  # every policy mistake before any image is read
-    source_format = get_format(fmt_from) if fmt_from else detect_format(src)
-    target = get_format(to or source_format.name)
-    report = Report(on_error=on_error)
-    dataset = source_format.read(src, report=report, image_dir=None if image_dir is None else Path(image_dir))
-    chosen = chosen or load_policy("auto", dataset_size=len(dataset.images))
-    settings = _settings(src, target, chosen, seed, copies, originals, quality)
-    # From here on, an interrupted or failed run leaves its staging folder for `resume`.
-    staging = _open_staging(dst, settings, resume, overwrite)
-    dataset = prepare(dataset, target, report, jobs=max(jobs, 1), progress=progress)
-    per_image = {f"{image.split}/{image.name}": copies for image in dataset.images}
-    kept, planned = plan_jobs(dataset, target, per_image, originals, report)
-    finished = run_jobs(planned, staging, chosen, seed, quality, report, workers=jobs, progress=progress)
-    kept = place_images(kept, target, staging, "copy", report, jobs=max(jobs, 1), progress=progress)
-    written, outputs = collect(kept, planned, finished, staging, report)
-    target.write(written, staging, report=report)
-    manifest = {**settings, "from": source_format.name, **dataset_counts(written), "outputs": outputs,
-                **report.to_json()}
-    atomic_write_text(staging / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
-    shutil.rmtree(staging / PROGRESS, ignore_errors=True)
-    (staging / RUN_FILE).unlink()
-    publish(staging, dst)
-    return AugmentResult(source_format.name, target.name, chosen, written, report, outputs)
+
+    def every_image(dataset: Dataset, report: Report) -> Plan:
+        return Plan({f"{image.split}/{image.name}": copies for image in dataset.images})
+
+    return run_augmentation(Path(src), Path(dst), policy=chosen, plan=every_image, settings={"copies": copies},
+                            to=to, fmt_from=fmt_from, image_dir=image_dir, seed=seed, jobs=jobs,
+                            originals=originals, resume=resume, quality=quality, on_error=on_error,
+                            overwrite=overwrite, progress=progress)
 
 
-__all__ = ["AugmentResult", "CopyPlan", "ImageJob", "augment", "copy_name", "derive_seed", "make_copies",
-           "plan_jobs", "run_jobs"]
+__all__ = ["AugmentResult", "CopyPlan", "ImageJob", "Plan", "augment", "copy_name", "derive_seed", "make_copies",
+           "plan_jobs", "read_source", "run_augmentation", "run_jobs"]
