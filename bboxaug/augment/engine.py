@@ -9,6 +9,8 @@ annotation files and the manifest, once the copies are done; the output folder a
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import functools
 import hashlib
 import json
@@ -100,14 +102,33 @@ class JobResult:
 # --- worker side -------------------------------------------------------------------------------------------
 
 _PIPELINES: dict[str, Any] = {}
+#: glibc mallopt parameters: M_TRIM_THRESHOLD (-1) and M_MMAP_THRESHOLD (-3).
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+
+
+def _keep_freed_image_memory() -> None:
+    """Let glibc reuse freed image buffers instead of unmapping and re-mapping them for every copy.
+
+    Each copy allocates several multi-megabyte arrays; with glibc's defaults every one is a fresh mmap whose pages
+    fault in again (measured: a third of a worker's CPU on 1280x720 images). Raising the mmap and trim thresholds
+    keeps that memory in the worker's heap. A no-op where the C library is not glibc."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt(_M_MMAP_THRESHOLD, 64 << 20)
+    mallopt(_M_TRIM_THRESHOLD, 256 << 20)
 
 
 def _pipeline(policy_json: str) -> tuple[Any, BoxRules]:
-    """The policy's pipeline, built once per process (OpenCV kept to one thread so workers don't fight)."""
+    """The policy's pipeline, built once per process (OpenCV kept to one thread so workers don't fight, freed
+    image memory kept for reuse)."""
     if policy_json not in _PIPELINES:
         from .backends import get_backend
 
         cv2.setNumThreads(1)
+        _keep_freed_image_memory()
         policy = load_policy(json.loads(policy_json))
         _PIPELINES[policy_json] = (get_backend(policy.backend).build(policy), policy.boxes)
     return _PIPELINES[policy_json]
