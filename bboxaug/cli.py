@@ -45,7 +45,8 @@ class BboxaugGroup(click.Group):
 @click.version_option(__version__, prog_name="bboxaug")
 def main() -> None:
     """Prepare object-detection datasets offline: convert between COCO, Pascal VOC, YOLO and Labelme without
-    losing an image, a class or a pixel of a box."""
+    losing an image, a class or a pixel of a box; augment with boxes that follow the pixels; balance rare
+    classes; tile large images; and look at the data (stats, validate, preview)."""
 
 
 @main.command("formats")
@@ -211,6 +212,17 @@ def _count_lines(report: Report) -> list[str]:
         lines.append(f"  {count:>9}  {label}")
     return lines
 
+
+
+def _register_commands() -> None:
+    """The commands that live in modules of their own (inspection, balancing, tiling) join the group."""
+    from . import cli_balance, cli_inspect, cli_tile
+
+    for module in (cli_inspect, cli_balance, cli_tile):
+        module.register(main)
+
+
+_register_commands()
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,128 @@
+"""The `bboxaug tile` and `bboxaug resize` commands, added to the main group by `register`.
+
+The commands are made inside `register`, which `bboxaug.cli` calls once its own helpers exist, so importing this
+module first (or alone) never meets a half-imported `bboxaug.cli`.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from .errors import UsageError
+from .report import Report
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def register(group: click.Group) -> None:
+    """Add `tile` and `resize` to `group` (the `bboxaug` command group)."""
+    from .cli import FORMAT_CHOICE, _count_lines, _problems, common_output_options
+    from .parallel import show_progress
+    from .resize import MANIFEST as RESIZE_MANIFEST
+    from .resize import MODES, parse_sizes, resize
+    from .tile import MANIFEST as TILE_MANIFEST
+    from .render import parse_size
+    from .tile import PARTIAL_POLICIES, tile
+
+    def parsed_by(parse: Callable[[str], Any]) -> Callable[[click.Context, click.Parameter, str], Any]:
+        """A click callback turning our parser's UsageError into a click usage error (exit 2)."""
+        def convert(ctx: click.Context, param: click.Parameter, value: str) -> Any:
+            try:
+                return parse(value)
+            except UsageError as error:
+                raise click.BadParameter(error.message) from None
+        return convert
+
+    def source_options(command: F) -> F:
+        """SRC, DST and the options `augment` has too."""
+        command = common_output_options(command)
+        for option in reversed([
+            click.argument("src", type=click.Path(exists=True, path_type=Path)),
+            click.argument("dst", type=click.Path(path_type=Path)),
+            click.option("--to", "to", type=FORMAT_CHOICE, help="Format to write (default: SRC's)."),
+            click.option("--from", "fmt_from", type=FORMAT_CHOICE, help="Format of SRC (detected when not given)."),
+            click.option("--image-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+                         help="Where the images are, when not where SRC's layout puts them."),
+            click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True,
+                         help="JPEG/WebP quality of the images written."),
+            click.option("--on-error", type=click.Choice(["fail", "skip"]), default="fail", show_default=True,
+                         help="On a malformed annotation or unreadable image: stop, or skip the item and report it."),
+        ]):
+            command = option(command)
+        return command
+
+    def finish(lines: list[str], report: Report, manifest: Path, quiet: bool) -> None:
+        """Print the summary (unless quiet); exit 1 when anything was skipped."""
+        if not quiet:
+            lines += _count_lines(report) + _problems("skipped", report.skipped)
+            lines += _problems("warnings", report.warnings)
+            lines.append(f"  manifest   {manifest}")
+            click.echo("\n".join(lines))
+        if report.skipped:
+            sys.exit(1)
+
+    @group.command("tile")
+    @click.option("--size", required=True, callback=parsed_by(parse_size), metavar="W[xH]",
+                  help="Tile size in pixels: 512 or 640x480.")
+    @click.option("--overlap", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.2, show_default=True,
+                  help="Share of a tile that neighbouring tiles overlap by.")
+    @click.option("--min-visibility", type=click.FloatRange(0.0, 1.0), default=0.5, show_default=True,
+                  help="Visible share of a cut box's area from which it is kept (clipped).")
+    @click.option("--partial", type=click.Choice(PARTIAL_POLICIES), default="reject", show_default=True,
+                  help="A box visible under --min-visibility: drop it, keep it clipped, or reject the whole tile "
+                       "(no tile then shows an object without its label).")
+    @click.option("--negatives", type=click.FloatRange(0.0, 1.0), default=1.0, show_default=True,
+                  help="Share of the tiles without boxes to keep, chosen by --seed.")
+    @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the choice of negative tiles.")
+    @source_options
+    def tile_command(src: Path, dst: Path, size: tuple[int, int], overlap: float, min_visibility: float,
+                     partial: str, negatives: float, seed: int, to: str | None, fmt_from: str | None,
+                     image_dir: Path | None, quality: int, on_error: str, jobs: int, overwrite: bool,
+                     quiet: bool) -> None:
+        """Cut every image of SRC into overlapping tiles of --size, written with their boxes to the new folder DST.
+
+        Edge tiles are shifted back inside the image; images smaller than a tile are padded. A box cut by a tile
+        border is kept clipped when its visible share reaches --min-visibility, else --partial decides. A box no
+        grid tile keeps whole gets an extra tile around it where one fits. Tiles are named <stem>_<x>_<y>.<ext>
+        and stay in their source's split; DST/tiles.json gives each tile's source, offset, size and padding.
+        """
+        result = tile(src, dst, size=size, overlap=overlap, min_visibility=min_visibility,
+                      partial=partial, negatives=negatives, to=to, fmt_from=fmt_from,  # type: ignore[arg-type]
+                      image_dir=image_dir, seed=seed, quality=quality, jobs=jobs,
+                      on_error=on_error, overwrite=overwrite, progress=show_progress(quiet))  # type: ignore[arg-type]
+        counts = result.manifest["tile_counts"]
+        finish([f"tiled {result.source_format} -> {result.target_format} at {size[0]}x{size[1]}: {dst}",
+                f"  tiles      {counts['written']} of {counts['planned']} planned ({counts['extra']} extra)",
+                f"  boxes      {result.dataset.box_count}",
+                f"  negatives  {result.dataset.negative_count}"], result.report, dst / TILE_MANIFEST, quiet)
+
+    @group.command("resize")
+    @click.option("--size", "sizes", required=True, callback=parsed_by(parse_sizes), metavar="S[,S2,...]",
+                  help="Sizes to write, each S or WxH: 640 or 640,1024 or 1280x720.")
+    @click.option("--mode", type=click.Choice(MODES), default="letterbox", show_default=True,
+                  help="letterbox: scale to fit and pad to the size; fit: scale to fit, no padding; "
+                       "stretch: scale each axis to the size.")
+    @click.option("--min-box-size", type=click.FloatRange(min=0.0), default=2.0, show_default=True,
+                  help="Boxes whose shorter side is under this many pixels once resized are dropped (counted).")
+    @source_options
+    def resize_command(src: Path, dst: Path, sizes: list[tuple[int, int]], mode: str, min_box_size: float,
+                       to: str | None, fmt_from: str | None, image_dir: Path | None, quality: int, on_error: str,
+                       jobs: int, overwrite: bool, quiet: bool) -> None:
+        """Write SRC at every --size into the new folder DST, one dataset per size in DST/<size>/.
+
+        Boxes are scaled exactly; DST/<size>/resize.json gives every image's scale and padding, so boxes found
+        on a resized image can be mapped back (bboxaug.resize.resized_to_source).
+        """
+        result = resize(src, dst, sizes=sizes, mode=mode, min_box_size=min_box_size, to=to,  # type: ignore[arg-type]
+                        fmt_from=fmt_from, image_dir=image_dir, quality=quality, jobs=jobs,
+                        on_error=on_error, overwrite=overwrite, progress=show_progress(quiet))  # type: ignore[arg-type]
+        lines = [f"resized {result.source_format} -> {result.target_format} ({mode}): {dst}"]
+        for folder, written in result.datasets.items():
+            lines.append(f"  {folder:<10} {len(written.images)} images, {written.box_count} boxes, "
+                         f"{result.manifests[folder]['tiny_boxes_dropped']} boxes under {min_box_size:g} px dropped")
+        finish(lines, result.report, dst / "<size>" / RESIZE_MANIFEST, quiet)

@@ -1,0 +1,176 @@
+"""Decode each source image once and write every image made from it: the half of `tile` and `resize` that
+touches pixels, and the staging that makes their output appear only when complete.
+
+A `RenderJob` names one source and the `Render`s to make from it: a window of the source, scaled to a size and
+placed on a canvas of the usual letterbox grey (`PAD_VALUE`). Workers (`run_renders`, joblib threads) read the
+source upright (`bboxaug.augment.images.read_picture`: EXIF applied, greyscale kept), keep OpenCV's channel
+order, and write each output atomically in its source's format; the coordinator only counts failures, which the
+report's policy turns into a stop or a skip. The whole output is written in a folder beside the destination and
+renamed to it at the end (`staged_output`).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import cv2
+import numpy as np
+
+from .augment.engine import _COPY_EXTENSIONS
+from .augment.images import extension_for, read_picture
+from .convert import check_destination, ensure_apart, prepare, publish
+from .dataset import Dataset, EmbeddedImage
+from .errors import BboxaugError, ImageError, UsageError
+from .formats import Format, detect_format, get_format
+from .io import atomic_write_bytes
+from .parallel import iter_parallel
+from .report import OnError, Problem, Report
+
+#: Grey of the padding added where an image is smaller than its tile or letterbox (the usual letterbox grey).
+PAD_VALUE = 114
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """`"512"` -> (512, 512); `"640x480"` -> (640, 480): width then height, both positive."""
+    match = re.fullmatch(r"\s*(\d+)\s*(?:[xX]\s*(\d+))?\s*", text)
+    if not match or int(match[1]) < 1 or (match[2] is not None and int(match[2]) < 1):
+        raise UsageError(f"size must be W or WxH in whole pixels above 0, like 512 or 640x480, not {text!r}")
+    return int(match[1]), int(match[2] or match[1])
+
+
+def writable_name(name: str, suffix: str = "") -> str:
+    """`name` with `suffix` added to its stem, and `.png` for an extension OpenCV cannot write (GIF)."""
+    path = PurePosixPath(name)
+    extension = path.suffix if path.suffix.lower() in _COPY_EXTENSIONS else ".png"
+    return str(path.with_name(f"{path.stem}{suffix}{extension}"))
+
+
+@dataclass(frozen=True)
+class Render:
+    """One output image made from a source: the window `(x0, y0, x1, y1)` of the source it shows, scaled to
+    `scaled` (w, h) and placed at `place` (left, top) on a canvas of `canvas` (w, h); the rest is padding."""
+
+    path: str
+    window: tuple[int, int, int, int]
+    scaled: tuple[int, int]
+    canvas: tuple[int, int]
+    place: tuple[int, int] = (0, 0)
+
+
+@dataclass(frozen=True)
+class RenderJob:
+    """One source image (of the upright size the plan assumed) and the images to make from it."""
+
+    key: str
+    source: Path | EmbeddedImage | None
+    width: int
+    height: int
+    renders: tuple[Render, ...]
+
+
+def render(pixels: np.ndarray, spec: Render) -> np.ndarray:
+    """The pixels of one output: area-averaged when shrinking, bilinear when enlarging, padded with PAD_VALUE."""
+    x0, y0, x1, y1 = spec.window
+    part = pixels[y0:y1, x0:x1]
+    if spec.scaled != (x1 - x0, y1 - y0):
+        shrinking = spec.scaled[0] * spec.scaled[1] < (x1 - x0) * (y1 - y0)
+        part = cv2.resize(part, spec.scaled, interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+    if spec.canvas == spec.scaled:
+        return part
+    canvas = np.full((spec.canvas[1], spec.canvas[0], *part.shape[2:]), PAD_VALUE, dtype=np.uint8)
+    left, top = spec.place
+    canvas[top:top + part.shape[0], left:left + part.shape[1]] = part
+    return canvas
+
+
+def encode_bgr(pixels: np.ndarray, image_format: str, quality: int) -> bytes:
+    """`encode_picture` for pixels in OpenCV's own channel order (BGR, or grey): converting every tile back
+    from RGB would cost about half as much as encoding it."""
+    extension = extension_for(image_format)
+    parameters = {".jpg": [cv2.IMWRITE_JPEG_QUALITY, quality], ".webp": [cv2.IMWRITE_WEBP_QUALITY, quality],
+                  ".png": [cv2.IMWRITE_PNG_COMPRESSION, 3]}.get(extension, [])
+    ok, encoded = cv2.imencode(extension, pixels, parameters)
+    if not ok:
+        raise ImageError(f"cannot encode a {image_format} image")
+    return encoded.tobytes()
+
+
+def render_job(job: RenderJob, *, root: str, quality: int) -> tuple[str, Problem | None]:
+    """Decode one source once and write every image made from it (each atomically), or say why it failed."""
+    cv2.setNumThreads(1)  # one image per worker: OpenCV's own threads would fight the other workers
+    try:
+        if job.source is None:
+            raise ImageError("image file not found", file=job.key, field="image")
+        picture = read_picture(job.source)
+        if (picture.width, picture.height) != (job.width, job.height):
+            raise ImageError(f"declared {job.width}x{job.height}, upright image is {picture.width}x{picture.height}",
+                             file=job.source if isinstance(job.source, Path) else job.source.annotation,
+                             field="size")
+        pixels = picture.pixels if picture.pixels.ndim == 2 else cv2.cvtColor(picture.pixels, cv2.COLOR_RGB2BGR)
+        for spec in job.renders:
+            image_format = _COPY_EXTENSIONS[PurePosixPath(spec.path).suffix.lower()]
+            atomic_write_bytes(Path(root) / spec.path, encode_bgr(render(pixels, spec), image_format, quality))
+    except BboxaugError as error:
+        return job.key, Problem.from_error(error)
+    return job.key, None
+
+
+def run_renders(jobs: list[RenderJob], root: Path, quality: int, report: Report, *, workers: int, progress: bool,
+                description: str) -> set[str]:
+    """Run every job on `workers` threads; returns the keys of sources that failed (and were skipped, if the
+    report's policy allows; otherwise the first failure stops the run). Threads, not processes: decoding,
+    resizing and encoding run in OpenCV with the GIL released, so threads use every core without the second a
+    worker process takes to start and import."""
+    worker = functools.partial(render_job, root=str(root), quality=quality)
+    failed = set()
+    results = iter_parallel(worker, jobs, jobs=workers, prefer="threads", description=description,
+                            progress=progress)
+    try:
+        for key, problem in results:
+            if problem is not None:
+                failed.add(key)
+                with report.item():
+                    raise ImageError(problem.message, file=problem.file, field=problem.field)
+    finally:
+        results.close()
+    return failed
+
+
+@contextmanager
+def staged_output(dst: Path, overwrite: bool) -> Iterator[Path]:
+    """A temporary folder beside `dst` that becomes `dst` when the block ends well, and is removed otherwise."""
+    check_destination(dst, overwrite)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    temp = Path(tempfile.mkdtemp(prefix=f".{dst.name}.tmp.", dir=dst.parent))
+    try:
+        yield temp
+        publish(temp, dst)
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
+
+
+def read_prepared(src: Path, dst: Path, *, to: str | None, fmt_from: str | None, image_dir: Path | str | None,
+                  on_error: OnError, overwrite: bool, jobs: int, progress: bool
+                  ) -> tuple[Format, Format, Dataset, Report]:
+    """The source format, the target format, and the dataset read and prepared for the target (sizes known,
+    boxes clipped, crowds dropped where the target cannot mark them, names unique)."""
+    ensure_apart(src, dst)
+    check_destination(dst, overwrite)
+    source_format = get_format(fmt_from) if fmt_from else detect_format(src)
+    target = get_format(to or source_format.name)
+    report = Report(on_error=on_error)
+    dataset = source_format.read(src, report=report, image_dir=None if image_dir is None else Path(image_dir))
+    dataset = prepare(dataset, target, report, jobs=max(jobs, 1), progress=progress)
+    return source_format, target, dataset, report
+
+
+__all__ = ["PAD_VALUE", "Render", "RenderJob", "encode_bgr", "parse_size", "read_prepared", "render", "render_job",
+           "run_renders", "staged_output", "writable_name"]
