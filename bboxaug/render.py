@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from .augment.engine import _COPY_EXTENSIONS
-from .augment.images import extension_for, read_picture
+from .augment.images import encode_picture, read_picture
 from .convert import check_destination, ensure_apart, prepare, publish
 from .dataset import Dataset, EmbeddedImage
 from .errors import BboxaugError, ImageError, UsageError
@@ -90,33 +90,21 @@ def render(pixels: np.ndarray, spec: Render) -> np.ndarray:
     return canvas
 
 
-def encode_bgr(pixels: np.ndarray, image_format: str, quality: int) -> bytes:
-    """`encode_picture` for pixels in OpenCV's own channel order (BGR, or grey): converting every tile back
-    from RGB would cost about half as much as encoding it."""
-    extension = extension_for(image_format)
-    parameters = {".jpg": [cv2.IMWRITE_JPEG_QUALITY, quality], ".webp": [cv2.IMWRITE_WEBP_QUALITY, quality],
-                  ".png": [cv2.IMWRITE_PNG_COMPRESSION, 3]}.get(extension, [])
-    ok, encoded = cv2.imencode(extension, pixels, parameters)
-    if not ok:
-        raise ImageError(f"cannot encode a {image_format} image")
-    return encoded.tobytes()
-
-
 def render_job(job: RenderJob, *, root: str, quality: int) -> tuple[str, Problem | None]:
     """Decode one source once and write every image made from it (each atomically), or say why it failed."""
     cv2.setNumThreads(1)  # one image per worker: OpenCV's own threads would fight the other workers
     try:
         if job.source is None:
             raise ImageError("image file not found", file=job.key, field="image")
-        picture = read_picture(job.source)
+        picture = read_picture(job.source, bgr=True)  # crops and scales only: no need for RGB
         if (picture.width, picture.height) != (job.width, job.height):
             raise ImageError(f"declared {job.width}x{job.height}, upright image is {picture.width}x{picture.height}",
                              file=job.source if isinstance(job.source, Path) else job.source.annotation,
                              field="size")
-        pixels = picture.pixels if picture.pixels.ndim == 2 else cv2.cvtColor(picture.pixels, cv2.COLOR_RGB2BGR)
         for spec in job.renders:
             image_format = _COPY_EXTENSIONS[PurePosixPath(spec.path).suffix.lower()]
-            atomic_write_bytes(Path(root) / spec.path, encode_bgr(render(pixels, spec), image_format, quality))
+            encoded = encode_picture(render(picture.pixels, spec), image_format, quality, bgr=True)
+            atomic_write_bytes(Path(root) / spec.path, encoded)
     except BboxaugError as error:
         return job.key, Problem.from_error(error)
     return job.key, None
@@ -172,5 +160,5 @@ def read_prepared(src: Path, dst: Path, *, to: str | None, fmt_from: str | None,
     return source_format, target, dataset, report
 
 
-__all__ = ["PAD_VALUE", "Render", "RenderJob", "encode_bgr", "parse_size", "read_prepared", "render", "render_job",
+__all__ = ["PAD_VALUE", "Render", "RenderJob", "parse_size", "read_prepared", "render", "render_job",
            "run_renders", "staged_output", "writable_name"]

@@ -61,8 +61,9 @@ def upright(pixels: np.ndarray, orientation: int) -> np.ndarray:
     return pixels
 
 
-def read_picture(source: Path | EmbeddedImage) -> Picture:
-    """Decode an image upright; greyscale stays 2-D, colour becomes RGB (an alpha channel is dropped)."""
+def read_picture(source: Path | EmbeddedImage, *, bgr: bool = False) -> Picture:
+    """Decode an image upright; greyscale stays 2-D, colour becomes RGB, or stays in OpenCV's BGR order when
+    `bgr` (for callers that only crop and scale, sparing two full-image conversions); alpha is dropped."""
     header = header_of(source)
     where = source if isinstance(source, Path) else source.annotation
     try:
@@ -76,9 +77,10 @@ def read_picture(source: Path | EmbeddedImage) -> Picture:
         raise ImageError(f"{pixels.dtype} pixels are not supported; expected 8-bit images", file=where)
     if pixels.ndim == 3 and pixels.shape[2] == 1:
         pixels = pixels[:, :, 0]
-    elif pixels.ndim == 3:
-        conversion = cv2.COLOR_BGRA2RGB if pixels.shape[2] == 4 else cv2.COLOR_BGR2RGB
-        pixels = cv2.cvtColor(pixels, conversion)
+    elif pixels.ndim == 3 and pixels.shape[2] == 4:
+        pixels = cv2.cvtColor(pixels, cv2.COLOR_BGRA2BGR if bgr else cv2.COLOR_BGRA2RGB)
+    elif pixels.ndim == 3 and not bgr:
+        pixels = cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB)
     pixels = np.ascontiguousarray(upright(pixels, header.orientation))
     image_format = header.format if header.format in _ENCODERS else "PNG"
     return Picture(pixels, image_format)
@@ -89,10 +91,12 @@ def extension_for(image_format: str) -> str:
     return _ENCODERS.get(image_format, ".png")
 
 
-def encode_picture(pixels: np.ndarray, image_format: str, quality: int) -> bytes:
-    """Encode pixels in `image_format` (JPEG and WebP at `quality`); deterministic for the same input."""
+def encode_picture(pixels: np.ndarray, image_format: str, quality: int, *, bgr: bool = False) -> bytes:
+    """Encode RGB (or, when `bgr`, BGR) or greyscale pixels in `image_format` (JPEG and WebP at `quality`);
+    deterministic for the same input."""
     extension = extension_for(image_format)
-    bgr = pixels if pixels.ndim == 2 else cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR)
+    if pixels.ndim == 3 and not bgr:
+        pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR)
     parameters: list[int] = []
     if extension == ".jpg":
         parameters = [cv2.IMWRITE_JPEG_QUALITY, quality]
@@ -100,7 +104,7 @@ def encode_picture(pixels: np.ndarray, image_format: str, quality: int) -> bytes
         parameters = [cv2.IMWRITE_WEBP_QUALITY, quality]
     elif extension == ".png":
         parameters = [cv2.IMWRITE_PNG_COMPRESSION, 3]
-    ok, encoded = cv2.imencode(extension, bgr, parameters)
+    ok, encoded = cv2.imencode(extension, pixels, parameters)
     if not ok:
         raise ImageError(f"cannot encode a {image_format} image")
     return encoded.tobytes()
