@@ -8,7 +8,6 @@ down this module alone; `test_real_backend_*` use the real one once it exists.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import inspect
 import json
 import pickle
@@ -511,25 +510,14 @@ def test_describe_a_serialized_pipeline() -> None:
     assert "p=0.4" in lines[3] and lines[4].startswith("      Affine")
 
 
-# --- with the real backend (written in parallel; skipped until it exists) --------------------------------------
-
-def real_backends() -> None:
-    """Skip until the real albumentations backend can be loaded."""
-    try:
-        module = importlib.import_module("bboxaug.augment.backends")
-        module.get_backend("albumentations")
-    except (ImportError, AttributeError, PolicyError) as err:
-        pytest.skip(f"the albumentations backend is not available yet: {err}")
-
+# --- with the real backend ------------------------------------------------------------------------------------
 
 def test_real_backend_accepts_every_preset() -> None:
-    real_backends()
     for name in ("light", "medium", "heavy"):
         assert load_policy(name).source == f"preset:{name}"
 
 
 def test_real_backend_names_file_and_line_of_a_bad_parameter(tmp_path: Path) -> None:
-    real_backends()
     path = write(tmp_path, "transforms:\n  - HorizontalFlip: {p: 0.5}\n\n  - Affine: {rotation: 10}\n")
     with pytest.raises(PolicyError) as caught:
         load_policy(path)
