@@ -17,13 +17,13 @@ from contextlib import contextmanager
 from itertools import chain, repeat
 from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 
 from ..dataset import COLUMN_DEFAULTS, Boxes, ClassInfo, Dataset, ImageRecord
 from ..errors import AnnotationError, FormatError
-from ..io import atomic_write_text, read_header, safe_relative_name
+from ..io import atomic_text_file, read_header, safe_relative_name
 from ..report import Report
 from .base import Format
 from .layout import DEFAULT_SPLIT, ImageIndex
@@ -459,14 +459,14 @@ def _joined(tables: Sequence[Boxes], name: str, total: int) -> np.ndarray:
 
 
 def annotation_entries(images: Sequence[ImageRecord], image_ids: Sequence[int], category_ids: Sequence[int],
-                       *, keep_extras: bool) -> tuple[list[dict[str, Any]], bool]:
-    """The annotation objects of some images (whole-column work, then one dict per box), and whether their ids
-    were assigned. `area` is the stored one when finite, else the box's; `segmentation` as stored, or `[]`."""
+                       annotation_ids: Sequence[int], *, keep_extras: bool) -> list[dict[str, Any]]:
+    """The annotation objects of some images (whole-column work, then one dict per box), numbered
+    `annotation_ids`. `area` is the stored one when finite, else the box's; `segmentation` as stored, or `[]`."""
     tables = [image.boxes for image in images]
     counts = [len(table) for table in tables]
     total = sum(counts)
     if not total:
-        return [], False
+        return []
     xyxy = np.concatenate([table.xyxy for table in tables])
     sizes = box_sizes(xyxy)
     bboxes = compact_array(np.concatenate([xyxy[:, :2], sizes], axis=1))
@@ -474,21 +474,27 @@ def annotation_entries(images: Sequence[ImageRecord], image_ids: Sequence[int], 
     areas = compact_array(np.where(np.isfinite(area), area, sizes[:, 0] * sizes[:, 1]))
     crowd = _joined(tables, "iscrowd", total).astype(np.int64).tolist()
     shapes = [() if shape is None else shape for shape in _joined(tables, "segmentation", total).tolist()]
-    ids, assigned = assign_ids(_joined(tables, "source_id", total).tolist())
     owners = np.repeat(np.asarray(image_ids, dtype=np.int64), counts).tolist()
     categories = np.asarray(category_ids, dtype=np.int64)[np.concatenate([table.labels for table in tables])]
     entries = [{"id": a, "image_id": o, "category_id": c, "bbox": b, "area": ar, "segmentation": s, "iscrowd": cr}
-               for a, o, c, b, ar, s, cr in zip(ids, owners, categories.tolist(), bboxes, areas, shapes, crowd)]
+               for a, o, c, b, ar, s, cr in zip(annotation_ids, owners, categories.tolist(), bboxes, areas, shapes,
+                                                crowd)]
     if keep_extras and any("attributes" in table.columns for table in tables):
         for entry, extra in zip(entries, _joined(tables, "attributes", total).tolist()):
             _with_extras(entry, extra)
-    return entries, assigned
+    return entries
 
 
-def split_document(images: Sequence[ImageRecord], categories: list[dict[str, Any]], category_ids: Sequence[int],
-                   top: Mapping[str, Any] | None, *, keep_extras: bool, report: Report) -> dict[str, Any]:
+#: Images whose annotations are built and encoded at a time: the whole split's annotation objects would take
+#: about 1 KB per box at once (55 MB for 48,000 boxes), so they are written in chunks.
+ANNOTATION_CHUNK = 500
+
+
+def write_split(handle: TextIO, images: Sequence[ImageRecord], categories: list[dict[str, Any]],
+                category_ids: Sequence[int], top: Mapping[str, Any] | None, *, keep_extras: bool, report: Report,
+                file: object) -> None:
     """One split's COCO object: its stored top-level keys (`top`, or a minimal `info`), then images, annotations
-    and categories."""
+    (encoded a chunk of images at a time) and categories, as one line of compact JSON."""
     image_ids, assigned = assign_ids([image.source_id for image in images])
     report.count("coco_image_ids_assigned", len(image_ids) if assigned else 0)
     entries = []
@@ -497,10 +503,24 @@ def split_document(images: Sequence[ImageRecord], categories: list[dict[str, Any
             raise AnnotationError("image size unknown: COCO needs width and height", file=image.name)
         entry = {"id": image_id, "file_name": image.name, "width": int(image.width), "height": int(image.height)}
         entries.append(_with_extras(entry, image.attributes) if keep_extras else entry)
-    annotations, assigned = annotation_entries(images, image_ids, category_ids, keep_extras=keep_extras)
-    report.count("coco_annotation_ids_assigned", len(annotations) if assigned else 0)
+    source_ids = [value for image in images if len(image.boxes) for value in image.boxes.column("source_id")]
+    annotation_ids, assigned = assign_ids(source_ids)
+    report.count("coco_annotation_ids_assigned", len(annotation_ids) if assigned else 0)
     head = {k: v for k, v in (MINIMAL_TOP if top is None else top).items() if k not in _LISTS}
-    return {**head, "images": entries, "annotations": annotations, "categories": categories}
+    handle.write(dumps({**head, "images": entries}, file=file)[:-2])  # all but the closing "}\n"
+    handle.write(',"annotations":[')
+    first, start = True, 0
+    for begin in range(0, len(images), ANNOTATION_CHUNK):
+        chunk = images[begin:begin + ANNOTATION_CHUNK]
+        count = sum(len(image.boxes) for image in chunk)
+        if not count:
+            continue
+        annotations = annotation_entries(chunk, image_ids[begin:begin + ANNOTATION_CHUNK], category_ids,
+                                         annotation_ids[start:start + count], keep_extras=keep_extras)
+        start += count
+        handle.write(("" if first else ",") + dumps(annotations, file=file)[1:-2])  # the items, without [ and ]\n
+        first = False
+    handle.write('],"categories":' + dumps(categories, file=file)[:-1] + "}\n")
 
 
 def _json_value(value: Any) -> Any:
@@ -512,7 +532,8 @@ def _json_value(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-def dumps(document: Mapping[str, Any], *, file: object) -> str:
+def dumps(document: Any, *, file: object) -> str:
+    """Compact JSON of `document` and a newline; numpy values and read-only mappings included."""
     try:
         return json.dumps(document, ensure_ascii=False, separators=(",", ":"), allow_nan=False,
                           default=_json_value) + "\n"
@@ -533,10 +554,10 @@ def write(dataset: Dataset, dst: Path, *, report: Report) -> None:
         for split in dataset.splits or [DEFAULT_SPLIT]:
             top = stored.get(split) if keep_extras else None
             target = Path(dst) / "annotations" / f"instances_{split}.json"
-            document = split_document(dataset.in_split(split), categories, category_ids,
-                                      top if isinstance(top, Mapping) else None, keep_extras=keep_extras,
-                                      report=report)
-            atomic_write_text(target, dumps(document, file=target))
+            with atomic_text_file(target) as handle:
+                write_split(handle, dataset.in_split(split), categories, category_ids,
+                            top if isinstance(top, Mapping) else None, keep_extras=keep_extras, report=report,
+                            file=target)
 
 
 FORMAT = Format(

@@ -568,3 +568,25 @@ def test_corpus_files_without_boxes_fail_clearly(corpus: Path, task: str) -> Non
 def test_corpus_image_info_files_read_as_negatives(corpus: Path) -> None:
     dataset = read(corpus / "datumaro_assets/tests/assets/coco_dataset/coco_image_info")
     assert [(i.split, i.name, len(i.boxes)) for i in dataset.images] == [("train", "a.jpg", 0), ("val", "b.jpg", 0)]
+
+
+def test_annotations_written_in_chunks_are_one_valid_document(tmp_path: Path, monkeypatch) -> None:
+    """Splits larger than one chunk, with chunks of negatives only, come out as a single well-formed file
+    whose annotations are every box, in order, numbered once, each on its own image."""
+    monkeypatch.setattr(coco, "ANNOTATION_CHUNK", 3)
+    rng = np.random.default_rng(0)
+    images = []
+    for index in range(11):
+        count = 0 if index in (3, 4, 5, 9) else int(rng.integers(1, 4))
+        corner = rng.uniform(0, 50, (count, 2))
+        xyxy = np.concatenate([corner, corner + rng.uniform(1, 20, (count, 2))], axis=1)
+        images.append(ImageRecord(f"i{index}.png", "train", 80, 80, Boxes(xyxy, [0] * count)))
+    coco.write(Dataset((ClassInfo(7, "dent"),), tuple(images)), tmp_path, report=Report())
+    document = json.loads((tmp_path / "annotations" / "instances_train.json").read_text())
+    assert [a["id"] for a in document["annotations"]] == list(range(1, sum(len(i.boxes) for i in images) + 1))
+    by_image = {entry["id"]: entry["file_name"] for entry in document["images"]}
+    expected = [(image.name, [x1, y1, x2 - x1, y2 - y1]) for image in images for x1, y1, x2, y2 in image.boxes.xyxy]
+    got = [(by_image[a["image_id"]], a["bbox"]) for a in document["annotations"]]
+    assert [name for name, _ in got] == [name for name, _ in expected]
+    np.testing.assert_allclose([box for _, box in got], [box for _, box in expected], atol=1e-9)
+    assert document["categories"] == [{"id": 7, "name": "dent"}]
