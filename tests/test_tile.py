@@ -130,7 +130,9 @@ def same_boxes(found: list, expected: list) -> bool:
     """Equal as multisets of (label, xyxy), coordinates within TOLERANCE."""
     if len(found) != len(expected):
         return False
-    key = lambda item: (str(item[0]), [round(v, 3) for v in item[1]])  # noqa: E731
+    def key(item: tuple) -> tuple:
+        return str(item[0]), [round(v, 3) for v in item[1]]
+
     return all(a[0] == b[0] and max(abs(p - q) for p, q in zip(a[1], b[1])) <= TOLERANCE
                for a, b in zip(sorted(found, key=key), sorted(expected, key=key)))
 
