@@ -164,10 +164,11 @@ def augment_command(src: Path, dst: Path, policy: str, copies: int, to: str | No
 
 
 def _problems(title: str, problems: list[Any]) -> list[str]:
+    """A count and the first few problems; every command's JSON report in the output folder lists them all."""
     lines = [f"  {title:<10} {len(problems)}"] if problems else []
     lines += [f"    {problem}" for problem in problems[:SHOWN_PROBLEMS]]
     if len(problems) > SHOWN_PROBLEMS:
-        lines.append(f"    ... and {len(problems) - SHOWN_PROBLEMS} more (see {REPORT_FILE})")
+        lines.append(f"    ... and {len(problems) - SHOWN_PROBLEMS} more (all are in the JSON report in the output)")
     return lines
 
 

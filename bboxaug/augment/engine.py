@@ -16,7 +16,6 @@ import hashlib
 import json
 import pickle
 import shutil
-from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
