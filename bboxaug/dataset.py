@@ -41,6 +41,13 @@ _COLUMN_DTYPES: Mapping[str, Any] = MappingProxyType(
 )
 
 
+def name_stem(name: str) -> str:
+    """An image name without its extension, subfolders kept (`sub/a.jpg` -> `sub/a`; `.hidden` stays): what
+    per-image annotation files are named after."""
+    dot = name.rfind(".")
+    return name[:dot] if dot > name.rfind("/") + 1 else name
+
+
 def object_column(values: Iterable[Any]) -> np.ndarray:
     """A 1-D object array of `values`, even when they are equal-length lists (which numpy would stack)."""
     items = list(values)
@@ -158,8 +165,7 @@ class ImageRecord:
     @property
     def stem(self) -> str:
         """The name without its extension (subfolders kept): what annotation files are named after."""
-        dot = self.name.rfind(".")
-        return self.name[:dot] if dot > self.name.rfind("/") + 1 else self.name
+        return name_stem(self.name)
 
     @property
     def has_size(self) -> bool:

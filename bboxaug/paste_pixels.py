@@ -12,14 +12,13 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
-from .augment.engine import _COPY_EXTENSIONS
-from .augment.images import encode_picture, read_picture
+from .augment.images import encode_picture, format_of, read_picture, writable_name
 from .convert import rename_collisions
 from .dataset import Dataset, ImageRecord
 from .errors import BboxaugError, ImageError
@@ -181,9 +180,7 @@ class PasteJob:
 
 def paste_name(name: str, index: int) -> str:
     """`<stem>_paste<k>.<ext>`, subfolders kept; hosts in formats that cannot be written back become PNG."""
-    path = PurePosixPath(name)
-    suffix = path.suffix if path.suffix.lower() in _COPY_EXTENSIONS else ".png"
-    return str(path.with_name(f"{path.stem}_paste{index}{suffix}"))
+    return writable_name(name, f"_paste{index}")
 
 
 def make_paste(job: PasteJob, *, root: str, quality: int) -> Problem | None:
@@ -195,8 +192,7 @@ def make_paste(job: PasteJob, *, root: str, quality: int) -> Problem | None:
             if placement.cutout.key not in sources:
                 sources[placement.cutout.key] = read_picture(placement.cutout.source).pixels
         pixels = render(host.pixels, job.host.boxes.xyxy, list(job.placements), sources)
-        image_format = _COPY_EXTENSIONS[PurePosixPath(job.path).suffix.lower()]
-        atomic_write_bytes(Path(root) / job.path, encode_picture(pixels, image_format, quality))
+        atomic_write_bytes(Path(root) / job.path, encode_picture(pixels, format_of(job.path), quality))
     except BboxaugError as error:
         return Problem.from_error(error)
     return None

@@ -18,13 +18,12 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import cv2
 import numpy as np
 
-from .augment.engine import _COPY_EXTENSIONS
-from .augment.images import encode_picture, read_picture
+from .augment.images import encode_picture, format_of, read_picture
 from .convert import check_destination, ensure_apart, prepare, publish
 from .dataset import Dataset, EmbeddedImage
 from .errors import BboxaugError, ImageError, UsageError
@@ -43,13 +42,6 @@ def parse_size(text: str) -> tuple[int, int]:
     if not match or int(match[1]) < 1 or (match[2] is not None and int(match[2]) < 1):
         raise UsageError(f"size must be W or WxH in whole pixels above 0, like 512 or 640x480, not {text!r}")
     return int(match[1]), int(match[2] or match[1])
-
-
-def writable_name(name: str, suffix: str = "") -> str:
-    """`name` with `suffix` added to its stem, and `.png` for an extension OpenCV cannot write (GIF)."""
-    path = PurePosixPath(name)
-    extension = path.suffix if path.suffix.lower() in _COPY_EXTENSIONS else ".png"
-    return str(path.with_name(f"{path.stem}{suffix}{extension}"))
 
 
 @dataclass(frozen=True)
@@ -102,8 +94,7 @@ def render_job(job: RenderJob, *, root: str, quality: int) -> tuple[str, Problem
                              file=job.source if isinstance(job.source, Path) else job.source.annotation,
                              field="size")
         for spec in job.renders:
-            image_format = _COPY_EXTENSIONS[PurePosixPath(spec.path).suffix.lower()]
-            encoded = encode_picture(render(picture.pixels, spec), image_format, quality, bgr=True)
+            encoded = encode_picture(render(picture.pixels, spec), format_of(spec.path), quality, bgr=True)
             atomic_write_bytes(Path(root) / spec.path, encoded)
     except BboxaugError as error:
         return job.key, Problem.from_error(error)
@@ -161,4 +152,4 @@ def read_prepared(src: Path, dst: Path, *, to: str | None, fmt_from: str | None,
 
 
 __all__ = ["PAD_VALUE", "Render", "RenderJob", "parse_size", "read_prepared", "render", "render_job",
-           "run_renders", "staged_output", "writable_name"]
+           "run_renders", "staged_output"]

@@ -37,8 +37,8 @@ from .dataset import Boxes, Dataset, object_column
 from .errors import UsageError
 from .io import atomic_write_text
 from .report import OnError, Report
-from .render import PAD_VALUE, Render, RenderJob, parse_size, read_prepared, run_renders, staged_output, \
-    writable_name
+from .augment.images import writable_name
+from .render import PAD_VALUE, Render, RenderJob, parse_size, read_prepared, run_renders, staged_output
 
 MANIFEST = "resize.json"
 Mode = Literal["letterbox", "fit", "stretch"]

@@ -54,8 +54,8 @@ from .dataset import Boxes, Dataset, ImageRecord, object_column
 from .errors import UsageError
 from .formats import Format
 from .io import atomic_write_text
-from .render import PAD_VALUE, Render, RenderJob, parse_size, read_prepared, run_renders, staged_output, \
-    writable_name
+from .augment.images import writable_name
+from .render import PAD_VALUE, Render, RenderJob, parse_size, read_prepared, run_renders, staged_output
 from .report import OnError, Report
 
 MANIFEST = "tiles.json"

@@ -18,7 +18,7 @@ import pickle
 import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -34,7 +34,7 @@ from ..io import atomic_write_bytes, atomic_write_text
 from ..parallel import iter_parallel
 from ..report import OnError, Problem, Report
 from .geometry import box_shapes, follow, keep_rows, pack, unpack
-from .images import encode_picture, read_picture
+from .images import encode_picture, format_of, read_picture, writable_name
 from .policy import BoxRules, Policy, load_policy
 
 MANIFEST = "augment.json"
@@ -43,9 +43,6 @@ PROGRESS = ".progress"
 MAX_ATTEMPTS = 3
 #: Columns that describe the source shape or identity, not the moved box: copies do not inherit them.
 SOURCE_ONLY_COLUMNS = ("area", "shape", "source_id")
-#: Extensions a copy keeps; other sources (GIF, ...) are written as PNG.
-_COPY_EXTENSIONS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".bmp": "BMP", ".tif": "TIFF",
-                    ".tiff": "TIFF", ".webp": "WEBP"}
 
 
 def derive_seed(seed: int, key: str, copy: int, attempt: int) -> int:
@@ -167,7 +164,7 @@ def make_copies(job: ImageJob, *, policy_json: str, seed: int, root: str, qualit
             rows, dropped = keep_rows(followed, rules)
             lost = required - set(boxes.labels[rows].tolist())
             if not lost:
-                data = encode_picture(pixels, _COPY_EXTENSIONS[PurePosixPath(plan.path).suffix.lower()], quality)
+                data = encode_picture(pixels, format_of(plan.path), quality)
                 atomic_write_bytes(Path(root) / plan.path, data)
                 result = CopyResult(plan, copy_seed, attempt + 1, width, height,
                                     moved_boxes(boxes, rows, followed.xyxy, followed.polygons), dropped)
@@ -188,9 +185,7 @@ def _progress_file(root: Path, key: str) -> Path:
 
 def copy_name(name: str, index: int) -> str:
     """`<stem>_aug<k>.<ext>`, subfolders kept; sources in formats that cannot be written back become PNG."""
-    path = PurePosixPath(name)
-    suffix = path.suffix if path.suffix.lower() in _COPY_EXTENSIONS else ".png"
-    return str(path.with_name(f"{path.stem}_aug{index}{suffix}"))
+    return writable_name(name, f"_aug{index}")
 
 
 def plan_jobs(dataset: Dataset, target: Format, copies: Mapping[str, int], originals: bool, report: Report,

@@ -7,7 +7,7 @@ the header (`bboxaug.io`) and is applied with exact array flips and rotations, s
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import cv2
 import numpy as np
@@ -16,14 +16,11 @@ from ..dataset import EmbeddedImage
 from ..errors import ImageError
 from ..io import embedded_bytes, header_of
 
-#: Output extension and OpenCV encoder parameters per source format. Formats OpenCV cannot write become PNG.
-_ENCODERS = {
-    "JPEG": ".jpg",
-    "PNG": ".png",
-    "BMP": ".bmp",
-    "TIFF": ".tiff",
-    "WEBP": ".webp",
-}
+#: The format a written image keeps, by its file extension; an image in any other format is written as PNG.
+WRITABLE_EXTENSIONS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".bmp": "BMP", ".tif": "TIFF",
+                       ".tiff": "TIFF", ".webp": "WEBP"}
+#: The extension each writable format is encoded with.
+_ENCODERS = {"JPEG": ".jpg", "PNG": ".png", "BMP": ".bmp", "TIFF": ".tiff", "WEBP": ".webp"}
 
 
 @dataclass(frozen=True)
@@ -84,6 +81,19 @@ def read_picture(source: Path | EmbeddedImage, *, bgr: bool = False) -> Picture:
     pixels = np.ascontiguousarray(upright(pixels, header.orientation))
     image_format = header.format if header.format in _ENCODERS else "PNG"
     return Picture(pixels, image_format)
+
+
+def writable_name(name: str, suffix: str = "") -> str:
+    """`name` with `suffix` added to its stem (subfolders kept), and `.png` for an extension OpenCV cannot write
+    (GIF): the name of an image made from `name` (`a_aug1.jpg`, `a_512_0.jpg`, `a_paste2.png`)."""
+    path = PurePosixPath(name)
+    extension = path.suffix if path.suffix.lower() in WRITABLE_EXTENSIONS else ".png"
+    return str(path.with_name(f"{path.stem}{suffix}{extension}"))
+
+
+def format_of(name: str) -> str:
+    """The format an image named by `writable_name` is encoded in."""
+    return WRITABLE_EXTENSIONS[PurePosixPath(name).suffix.lower()]
 
 
 def extension_for(image_format: str) -> str:

@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 from pycocotools import mask as mask_utils
 
-from ..dataset import Boxes, Dataset, EmbeddedImage, ImageRecord
+from ..dataset import Boxes, Dataset, EmbeddedImage, ImageRecord, name_stem
 from ..errors import AnnotationError, FormatError
 from ..io import IMAGE_EXTENSIONS, atomic_write_text, header_of, read_header, safe_relative_name
 from ..report import Report
@@ -413,8 +413,7 @@ def image_path(split: str, name: str) -> str:
 
 
 def annotation_key(split: str, name: str) -> str:
-    dot = name.rfind(".")
-    return f"{split}/{name[:dot] if dot > name.rfind('/') + 1 else name}"
+    return f"{split}/{name_stem(name)}"
 
 
 FORMAT = Format(

@@ -25,7 +25,7 @@ import numpy as np
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser, ParseError
 
-from ..dataset import Boxes, Dataset, ImageRecord
+from ..dataset import Boxes, Dataset, ImageRecord, name_stem
 from ..errors import AnnotationError, FormatError
 from ..io import IMAGE_EXTENSIONS, is_image_file, read_header, safe_relative_name
 from ..report import Report
@@ -475,8 +475,7 @@ def read(src: Path, *, report: Report, image_dir: Path | None = None) -> Dataset
 
 def annotation_key(split: str, name: str) -> str:
     """`Annotations/<key>.xml`: the name without extension, subfolders kept. One folder serves every split."""
-    dot = name.rfind(".")
-    return name[:dot] if dot > name.rfind("/") + 1 else name
+    return name_stem(name)
 
 
 def image_path(split: str, name: str) -> str:

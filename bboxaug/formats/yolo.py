@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from ..dataset import Boxes, ClassInfo, Dataset, ImageRecord, object_column
+from ..dataset import Boxes, ClassInfo, Dataset, ImageRecord, name_stem, object_column
 from ..errors import AnnotationError, FormatError, ImageError, UsageError
 from ..io import atomic_write_text, is_image_file, read_header, safe_relative_name
 from ..report import Report
@@ -565,11 +565,6 @@ def detect(path: Path) -> bool:
 
 # --- writing ---------------------------------------------------------------------------------------------------
 
-def _stem(name: str) -> str:
-    dot = name.rfind(".")
-    return name[:dot] if dot > name.rfind("/") + 1 else name
-
-
 def write(dataset: Dataset, dst: Path, *, report: Report) -> None:
     """data.yaml plus `labels/<split>/<stem>.txt` for every image (empty for a negative). Class indices are
     positions in the class list; images are placed by the caller at `images/<split>/<name>`."""
@@ -581,7 +576,7 @@ def write(dataset: Dataset, dst: Path, *, report: Report) -> None:
     for start in range(0, len(dataset.images), WRITE_BATCH):
         batch = dataset.images[start:start + WRITE_BATCH]
         for image, text in zip(batch, format_label_texts(batch)):
-            path = f"{labels_root}/{image.split}/{_stem(image.name)}.txt"
+            path = f"{labels_root}/{image.split}/{name_stem(image.name)}.txt"
             folder = path[:path.rfind("/")]
             if folder not in made:
                 os.makedirs(folder, exist_ok=True)
@@ -603,7 +598,7 @@ FORMAT = Format(
     write=write,
     detect=detect,
     image_path=lambda split, name: f"images/{split}/{name}",
-    annotation_key=lambda split, name: f"{split}/{_stem(name)}",
+    annotation_key=lambda split, name: f"{split}/{name_stem(name)}",
     tolerance=tolerance,
     keeps_crowd=False,
     class_ids=lambda classes: list(range(len(classes))),
