@@ -148,12 +148,11 @@ def augment_command(src: Path, dst: Path, policy: str, copies: int, to: str | No
                      seed=seed, jobs=jobs, originals=not no_originals, resume=resume, quality=quality,
                      on_error=on_error, overwrite=overwrite, progress=show_progress(quiet))  # type: ignore[arg-type]
     if not quiet:
-        dataset = result.dataset
+        counts = result.counts
         lines = [f"augmented {result.source_format} -> {result.target_format} with {result.policy.source}: {dst}",
-                 f"  images     {len(dataset.images)} "
-                 f"({result.report.counts['copies_written']} copies)",
-                 f"  boxes      {dataset.box_count}",
-                 f"  negatives  {dataset.negative_count}"]
+                 f"  images     {counts['images']} ({result.report.counts['copies_written']} copies)",
+                 f"  boxes      {counts['boxes']}",
+                 f"  negatives  {counts['negatives']}"]
         lines += _count_lines(result.report)
         lines += _problems("skipped", result.report.skipped)
         lines += _problems("warnings", result.report.warnings)

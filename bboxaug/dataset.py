@@ -10,6 +10,7 @@ Filtering goes through `Boxes.take`, so a box never loses its label or attribute
 from __future__ import annotations
 
 import dataclasses
+from abc import abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -175,6 +176,19 @@ class ImageRecord:
         return dataclasses.replace(self, **changes)
 
 
+class StoredImages(Sequence[ImageRecord]):
+    """A read-only sequence of records kept elsewhere (on disk) and built when asked for, so that a writer can
+    stream a dataset larger than it should hold in memory. Knows each record's split without building it."""
+
+    @abstractmethod
+    def split_of(self, index: int) -> str:
+        """The split of the record at `index`."""
+
+    @abstractmethod
+    def subset(self, indices: Sequence[int]) -> StoredImages:
+        """The records at `indices`, still stored."""
+
+
 @dataclass(frozen=True)
 class Dataset:
     """An ordered class list and the images, each in a split.
@@ -189,16 +203,22 @@ class Dataset:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "classes", tuple(self.classes))
-        object.__setattr__(self, "images", tuple(self.images))
+        if not isinstance(self.images, StoredImages):
+            object.__setattr__(self, "images", tuple(self.images))
 
     @property
     def class_names(self) -> list[str]:
         return [c.name for c in self.classes]
 
+    def _split_names(self) -> Iterable[str]:
+        if isinstance(self.images, StoredImages):
+            return map(self.images.split_of, range(len(self.images)))
+        return (image.split for image in self.images)
+
     @property
     def splits(self) -> list[str]:
         """Split names in order of first appearance."""
-        return list(dict.fromkeys(image.split for image in self.images))
+        return list(dict.fromkeys(self._split_names()))
 
     @property
     def box_count(self) -> int:
@@ -208,7 +228,10 @@ class Dataset:
     def negative_count(self) -> int:
         return sum(1 for image in self.images if len(image.boxes) == 0)
 
-    def in_split(self, split: str) -> list[ImageRecord]:
+    def in_split(self, split: str) -> Sequence[ImageRecord]:
+        """The split's records in order (still stored, when the dataset's are)."""
+        if isinstance(self.images, StoredImages):
+            return self.images.subset([i for i, name in enumerate(self._split_names()) if name == split])
         return [image for image in self.images if image.split == split]
 
     def replace(self, **changes: Any) -> Dataset:

@@ -13,10 +13,11 @@ import ctypes
 import ctypes.util
 import functools
 import hashlib
+import itertools
 import json
 import pickle
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,10 +28,10 @@ import numpy as np
 from .. import __version__
 from ..convert import check_destination, dataset_counts, ensure_apart, place_images, prepare, publish, \
     rename_collisions
-from ..dataset import Boxes, Dataset, ImageRecord, object_column
+from ..dataset import Boxes, Dataset, ImageRecord, StoredImages, object_column
 from ..errors import BboxaugError, ImageError, UsageError
 from ..formats import Format, detect_format, get_format
-from ..io import atomic_write_bytes, atomic_write_text
+from ..io import atomic_text_file, atomic_write_bytes, atomic_write_text
 from ..parallel import iter_parallel
 from ..report import OnError, Problem, Report
 from .geometry import box_shapes, follow, keep_rows, pack, unpack
@@ -212,14 +213,14 @@ def plan_jobs(dataset: Dataset, target: Format, copies: Mapping[str, int], origi
 
 @dataclass
 class AugmentResult:
-    """A finished run: the dataset as written (originals and copies) and what happened."""
+    """A finished run: what was written (images, boxes and negatives, overall and per split, as in the
+    manifest) and what happened."""
 
     source_format: str
     target_format: str
     policy: Policy
-    dataset: Dataset
+    counts: dict[str, Any]
     report: Report
-    outputs: list[dict[str, Any]]
 
 
 def _settings(src: Path, target: Format, policy: Policy, seed: int, originals: bool, quality: int,
@@ -252,62 +253,125 @@ def _open_staging(dst: Path, settings: dict[str, Any], resume: bool, overwrite: 
 
 
 def run_jobs(jobs: list[ImageJob], staging: Path, policy: Policy, seed: int, quality: int, report: Report, *,
-             workers: int, progress: bool) -> dict[str, JobResult]:
+             workers: int, progress: bool) -> dict[str, Problem]:
     """Make every job's copies (skipping jobs an interrupted run finished), failing or skipping unreadable
-    images as the report's policy says."""
-    finished: dict[str, JobResult] = {}
-    for job in jobs:
-        record = _progress_file(staging, job.key)
-        if record.is_file():
-            finished[job.key] = pickle.loads(record.read_bytes())
-    todo = [job for job in jobs if job.key not in finished]
+    images as the report's policy says; returns the images that could not be read. What became of each copy
+    stays in the jobs' progress files, so the coordinator holds nothing per copy."""
+    todo = [job for job in jobs if not _progress_file(staging, job.key).is_file()]
     worker = functools.partial(make_copies, policy_json=json.dumps(policy.to_json(), sort_keys=True), seed=seed,
                                root=str(staging), quality=quality)
+    failed: dict[str, Problem] = {}
     results = iter_parallel(worker, todo, jobs=workers, prefer="processes", description="augmenting",
                             progress=progress)
     try:
         for result in results:
-            finished[result.key] = result
+            if result.error is not None:
+                failed[result.key] = result.error
     finally:
         results.close()
     for job in jobs:
-        error = finished[job.key].error
+        error = failed.get(job.key)
         if error is not None:
             with report.item():
                 raise ImageError(error.message, file=error.file, field=error.field)
-    return finished
+    return failed
 
 
-def collect(originals: Dataset, jobs: list[ImageJob], finished: dict[str, JobResult], staging: Path,
-            report: Report) -> tuple[Dataset, list[dict[str, Any]]]:
-    """The written dataset (each original followed by its copies) and the manifest's output entries."""
-    copies_of: dict[str, list[ImageRecord]] = {}
-    outputs = []
-    for job in jobs:
-        result = finished[job.key]
-        if result.error is not None:
+def load_result(staging: Path, job: ImageJob) -> JobResult:
+    """A finished job's result, from its progress file."""
+    result: JobResult = pickle.loads(_progress_file(staging, job.key).read_bytes())
+    return result
+
+
+def copy_record(job: ImageJob, copy: CopyResult, staging: Path) -> ImageRecord:
+    """The written copy as a record of the output dataset."""
+    return ImageRecord(copy.plan.name, job.image.split, copy.width, copy.height, copy.boxes,
+                       staging / copy.plan.path)
+
+
+class WrittenImages(StoredImages):
+    """The written dataset's records in order, each original followed by its copies. A copy's record is built
+    from its job's progress file when asked for, so writing 10x more copies needs no more memory."""
+
+    def __init__(self, entries: list[ImageRecord | tuple[int, int]], jobs: list[ImageJob], staging: Path):
+        self._entries = entries  # an original's record, or (job index, position among the job's copies)
+        self._jobs = jobs
+        self._staging = staging
+        self._loaded: tuple[int, JobResult] | None = None  # copies of one job are read together
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __getitem__(self, index):  # type: ignore[no-untyped-def, override]
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        entry = self._entries[index]
+        if isinstance(entry, ImageRecord):
+            return entry
+        job_index, position = entry
+        if self._loaded is None or self._loaded[0] != job_index:
+            self._loaded = (job_index, load_result(self._staging, self._jobs[job_index]))
+        job = self._jobs[job_index]
+        return copy_record(job, self._loaded[1].copies[position], self._staging)
+
+    def split_of(self, index: int) -> str:
+        entry = self._entries[index]
+        return entry.split if isinstance(entry, ImageRecord) else self._jobs[entry[0]].image.split
+
+    def subset(self, indices: Sequence[int]) -> WrittenImages:
+        return WrittenImages([self._entries[i] for i in indices], self._jobs, self._staging)
+
+
+def collect(originals: Dataset, jobs: list[ImageJob], failed: Mapping[str, Problem], staging: Path,
+            report: Report) -> Dataset:
+    """The written dataset, each original followed by its copies, counting and warning about dropped boxes and
+    copies on the way."""
+    copies_of: dict[str, list[tuple[int, int]]] = {}
+    for job_index, job in enumerate(jobs):
+        if job.key in failed:
             continue
-        for copy in result.copies:
-            entry = {"image": f"{job.image.split}/{copy.plan.name}", "source": job.key, "copy": copy.plan.index,
-                     "seed": copy.seed, "attempts": copy.attempts, "dropped_boxes": dict(copy.dropped)}
+        for position, copy in enumerate(load_result(staging, job).copies):
             for reason, count in copy.dropped.items():
                 report.count(f"boxes_dropped:{reason}", count)
             if copy.boxes is None:
                 report.warn(job.key, f"copy {copy.plan.index}", copy.problem or "dropped")
                 report.count("copies_dropped")
-                entry["dropped"] = copy.problem
             else:
-                copies_of.setdefault(job.key, []).append(ImageRecord(
-                    copy.plan.name, job.image.split, copy.width, copy.height, copy.boxes, staging / copy.plan.path))
+                copies_of.setdefault(job.key, []).append((job_index, position))
                 report.count("copies_written")
-            outputs.append(entry)
-    images: list[ImageRecord] = []
+    entries: list[ImageRecord | tuple[int, int]] = []
     originals_by_key = {f"{i.split}/{i.name}": i for i in originals.images}
     for job_key in dict.fromkeys([*originals_by_key, *(job.key for job in jobs)]):
         if job_key in originals_by_key:
-            images.append(originals_by_key[job_key])
-        images += copies_of.get(job_key, [])
-    return originals.replace(images=tuple(images)), outputs
+            entries.append(originals_by_key[job_key])
+        entries += copies_of.get(job_key, [])
+    return originals.replace(images=WrittenImages(entries, jobs, staging))
+
+
+def output_entries(jobs: list[ImageJob], failed: Mapping[str, Problem], staging: Path) -> Iterator[dict[str, Any]]:
+    """The manifest's entry for every planned copy: its source, seed, attempts and dropped boxes, read back from
+    the progress files one job at a time."""
+    for job in jobs:
+        if job.key in failed:
+            continue
+        for copy in load_result(staging, job).copies:
+            entry = {"image": f"{job.image.split}/{copy.plan.name}", "source": job.key, "copy": copy.plan.index,
+                     "seed": copy.seed, "attempts": copy.attempts, "dropped_boxes": dict(copy.dropped)}
+            if copy.boxes is None:
+                entry["dropped"] = copy.problem
+            yield entry
+
+
+def write_manifest(path: Path, document: Mapping[str, Any], outputs: Iterable[dict[str, Any]]) -> None:
+    """`document` with an `outputs` list written entry by entry, one line each, so the manifest of a large run
+    is never held in memory whole."""
+    with atomic_text_file(path) as handle:
+        handle.write(json.dumps(document, indent=2, ensure_ascii=False)[:-2] + ',\n  "outputs": [')
+        separator = "\n    "
+        for entry in outputs:
+            handle.write(separator + json.dumps(entry, ensure_ascii=False))
+            separator = ",\n    "
+        handle.write("\n  ]\n}\n")
 
 
 @dataclass(frozen=True)
@@ -357,21 +421,21 @@ def run_augmentation(src: Path, dst: Path, *, policy: Policy | None, plan: Plann
     dataset = prepare(dataset, target, report, jobs=max(jobs, 1), progress=progress)
     chosen_plan = plan(dataset, report)
     kept, planned = plan_jobs(dataset, target, chosen_plan.copies, originals, report, chosen_plan.required)
-    finished = run_jobs(planned, staging, chosen, seed, quality, report, workers=jobs, progress=progress)
+    failed = run_jobs(planned, staging, chosen, seed, quality, report, workers=jobs, progress=progress)
     kept = place_images(kept, target, staging, "copy", report, jobs=max(jobs, 1), progress=progress)
-    written, outputs = collect(kept, planned, finished, staging, report)
+    written = collect(kept, planned, failed, staging, report)
     extra: dict[str, Any] = {}
+    more: list[dict[str, Any]] = []
     if finish is not None:
         written, extra, more = finish(dataset, written, chosen_plan, staging, target, report)
-        outputs = [*outputs, *more]
     target.write(written, staging, report=report)
-    document = {**run_settings, "from": source_format.name, **dataset_counts(written), **extra, "outputs": outputs,
-                **report.to_json()}
-    atomic_write_text(staging / manifest, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    counts = dataset_counts(written)
+    document = {**run_settings, "from": source_format.name, **counts, **extra, **report.to_json()}
+    write_manifest(staging / manifest, document, itertools.chain(output_entries(planned, failed, staging), more))
     shutil.rmtree(staging / PROGRESS, ignore_errors=True)
     (staging / RUN_FILE).unlink()
     publish(staging, dst)
-    return AugmentResult(source_format.name, target.name, chosen, written, report, outputs)
+    return AugmentResult(source_format.name, target.name, chosen, counts, report)
 
 
 def augment(src: Path | str, dst: Path | str, *, policy: str | Path | Mapping[str, Any] = "auto", copies: int = 1,

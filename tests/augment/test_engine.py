@@ -110,6 +110,30 @@ def test_manifest_records_every_copy_with_a_seed_that_reproduces_it(source: Path
     assert not (tmp_path / "out" / "run.json").exists() and not (tmp_path / "out" / ".progress").exists()
 
 
+def test_copies_written_from_progress_files_land_beside_their_originals(source: Path, tmp_path: Path) -> None:
+    """The coordinator hands writers the copies from the workers' progress files, split by split: each COCO file
+    lists every original of its split followed by its own mirrored copies, and the counts agree."""
+    flip = {"transforms": [{"HorizontalFlip": {"p": 1}}]}
+    result = augment(source, tmp_path / "out", policy=flip, copies=2, to="coco", seed=4, jobs=2)
+    originals = load(source, fmt="voc")
+    for split in ("train", "val"):
+        document = json.loads((tmp_path / "out" / "annotations" / f"instances_{split}.json").read_text())
+        boxes_of: dict[int, list[list[float]]] = {}
+        for annotation in document["annotations"]:
+            boxes_of.setdefault(annotation["image_id"], []).append(annotation["bbox"])
+        listed = [(entry["file_name"], boxes_of.get(entry["id"], [])) for entry in document["images"]]
+        expected = []
+        for image in originals.in_split(split):
+            mirrored = [[96 - x2, y1, x2 - x1, y2 - y1] for x1, y1, x2, y2 in image.boxes.xyxy.tolist()]
+            expected += [(image.name, [[x1, y1, x2 - x1, y2 - y1] for x1, y1, x2, y2 in image.boxes.xyxy.tolist()])]
+            expected += [(copy_name(image.name, k), mirrored) for k in (1, 2)]
+        assert [name for name, _ in listed] == [name for name, _ in expected]
+        for (name, found), (_, wanted) in zip(listed, expected):
+            assert np.allclose(sorted(found), sorted(wanted), atol=1e-6), name
+        assert result.counts["splits"][split]["images"] == len(document["images"])
+        assert result.counts["splits"][split]["boxes"] == len(document["annotations"])
+
+
 def test_every_box_stays_inside_its_image_and_keeps_its_label(source: Path, tmp_path: Path) -> None:
     augment(source, tmp_path / "out", policy=POLICY, copies=3, seed=9)
     for image in load(tmp_path / "out", fmt="voc").images:
