@@ -16,15 +16,21 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
+from bboxaug.augment.backends import get_backend
+from bboxaug.augment.geometry import box_shapes, pack
+from bboxaug.augment.images import read_picture
+from bboxaug.augment.policy import load_policy
 from bboxaug.balance import Goal, allocate, balance, max_min_ratio, plan_balance
 from bboxaug.cli import main
 from bboxaug.cli_balance import format_plan
-from bboxaug.convert import convert, load
+from bboxaug.convert import convert, load, prepare
 from bboxaug.dataset import Boxes, ClassInfo, Dataset, ImageRecord
 from bboxaug.errors import UsageError
+from bboxaug.formats import get_format
 from bboxaug.paste import MAX_COVER, decode_rle
+from bboxaug.report import Report
 
-from .augment.oracle import COLOURS, Scene, iou, scene_dataset
+from .augment.oracle import COLOURS, Scene, iou, replayed_envelopes, scene_dataset
 from .conftest import CORPUS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -113,6 +119,44 @@ def check_balanced(src_counts: np.ndarray, out: Dataset, split: str, report: dic
             if unmet["limits"]["at_max_copies"]:
                 assert "--max-copies" in unmet["stopped_by"] and f"--max-copies {max_copies}" in unmet["message"]
     return ratio
+
+
+def check_copies_follow_their_pixels(src: Path, dst: Path) -> int:
+    """The oracle checks on real photos, through masks replayed with each copy's seed (`replayed_envelopes`):
+    every box of every augmented copy matches the replayed mask of a source box of its class (IoU >= 0.9, or
+    within a pixel on every side for boxes under 20 px, which VOC's whole pixels and the mask's pixel grid cannot
+    resolve better), and every source box whose mask keeps half its pixels or more has its box. Returns the
+    number of boxes checked."""
+    manifest = json.loads((dst / "balance.json").read_text())
+    policy = load_policy(manifest["policy"])
+    pipeline = get_backend(policy.backend).build(policy)
+    prepared = prepare(load(src, fmt="voc"), get_format("voc"), Report())
+    sources = {f"{image.split}/{image.name}": image for image in prepared.images}
+    written = {f"{image.split}/{image.name}": image for image in load(dst, fmt="voc").images}
+    checked = 0
+    for entry in manifest["outputs"]:
+        if "copy" not in entry or "dropped" in entry:
+            continue
+        source, copy = sources[entry["source"]], written[entry["image"]]
+        shape = read_picture(source.source).pixels.shape
+        points, _ = pack(box_shapes(source.boxes, policy.boxes.box_shape))
+        masks = replayed_envelopes(pipeline, shape, source.boxes, points, entry["seed"])
+        matched = set()
+        for xyxy, label in zip(copy.boxes.xyxy.tolist(), copy.boxes.labels.tolist()):
+            candidates = [(iou(tuple(xyxy), envelope), row) for row, ((envelope, _), own) in
+                          enumerate(zip(masks, source.boxes.labels.tolist())) if own == label and envelope]
+            score, row = max(candidates, default=(0.0, -1))
+            envelope = masks[row][0] if row >= 0 else None
+            close = envelope is not None and min(xyxy[2] - xyxy[0], xyxy[3] - xyxy[1]) < 20 and max(
+                abs(a - b) for a, b in zip(xyxy, envelope)) <= 1.0
+            assert score >= 0.9 or close, f"{entry['image']}: box {xyxy} vs its pixels {envelope}"
+            matched.add(row)
+            checked += 1
+        for row, (x1, y1, x2, y2) in enumerate(source.boxes.xyxy.tolist()):
+            area = (round(x2) - round(x1)) * (round(y2) - round(y1))
+            if masks[row][1] >= 0.5 * area:
+                assert row in matched, f"{entry['image']}: visible object {row} of {entry['source']} has no box"
+    return checked
 
 
 def check_untouched_voc(src: Path, dst: Path, splits: list[str], tmp: Path) -> None:
@@ -230,6 +274,7 @@ def test_samples_target_max(kind: str, samples_runs: dict, tmp_path: Path) -> No
         assert ratio > 1.5 and {u["class"] for u in report["unmet"]} >= {"inclusion"}
     assert [row["after"] for row in report["classes"]] == counts_of(out, "train").tolist()
     check_untouched_voc(SAMPLES, dst, ["val"], tmp_path)
+    assert check_copies_follow_their_pixels(SAMPLES, dst) >= 3 * len(new_images_per_source(out, "train"))
     for image in out.images:  # every box inside its image, with an area
         xyxy = image.boxes.xyxy
         assert (xyxy[:, :2] >= 0).all() and (xyxy[:, 2] <= image.width).all() and (xyxy[:, 3] <= image.height).all()
@@ -262,6 +307,7 @@ def test_bccd_target_max(corpus: Path, tmp_path: Path) -> None:
     ratio = check_balanced(before, out, "train", report, 10)
     assert ratio < max_min_ratio(before) / 1.8
     check_untouched_voc(src, dst, ["val", "test"], tmp_path)
+    assert check_copies_follow_their_pixels(src, dst) >= 1000
 
 
 # --- oracle scenes ---------------------------------------------------------------------------------------------------

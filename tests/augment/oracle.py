@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -81,3 +82,21 @@ def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
     inter = ix * iy
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return inter / union if union > 0 else 0.0
+
+
+def replayed_envelopes(pipeline: Any, shape: tuple[int, ...], boxes: Boxes, points: np.ndarray,
+                       seed: int) -> list[tuple[tuple[float, ...] | None, int]]:
+    """An oracle for real photos, which have no colour to measure: each box painted alone as a white mask on a black
+    image of the photo's shape and put through the pipeline with the copy's seed (the same random draws, as they
+    depend on the shape, the boxes and the seed, not on the pixels). Returns, per box, the envelope of the mask's
+    pixels after the transform (None when none is left) and its pixel count."""
+    found = []
+    for x1, y1, x2, y2 in boxes.xyxy:
+        mask = np.zeros(shape, np.uint8)
+        mask[int(round(y1)):int(round(y2)), int(round(x1)):int(round(x2))] = 255
+        pixels, _ = pipeline(mask, points, boxes.xyxy, seed)
+        lit = (pixels if pixels.ndim == 2 else pixels.max(axis=2)) > 127
+        ys, xs = np.nonzero(lit)
+        found.append(((float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)) if len(xs) else None,
+                      len(xs)))
+    return found
