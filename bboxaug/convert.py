@@ -30,6 +30,7 @@ from . import __version__
 from .dataset import ClassInfo, Dataset, ImageRecord
 from .errors import BboxaugError, ImageError, UsageError
 from .formats import Format, detect_format, get_format
+from .gcpause import gc_paused
 from .io import ImageMode, IMAGE_MODES, atomic_write_text, export_image, header_of
 from .parallel import run_parallel
 from .report import OnError, Problem, Report
@@ -38,11 +39,12 @@ REPORT_FILE = "convert.json"
 
 
 def load(src: Path | str, *, fmt: str | None = None, image_dir: Path | str | None = None,
-         report: Report | None = None) -> Dataset:
-    """Read a dataset from `src` in format `fmt` (detected when None)."""
+         report: Report | None = None, jobs: int = 1) -> Dataset:
+    """Read a dataset from `src` in format `fmt` (detected when None), on `jobs` workers where the format can."""
     src = Path(src)
     reader = get_format(fmt) if fmt else detect_format(src)
-    return reader.read(src, report=report or Report(), image_dir=None if image_dir is None else Path(image_dir))
+    return reader.read(src, report=report or Report(), image_dir=None if image_dir is None else Path(image_dir),
+                       jobs=jobs)
 
 
 # --- the rules every write keeps ------------------------------------------------------------------------------
@@ -108,13 +110,15 @@ def _needs_sanitizing(images: tuple[ImageRecord, ...], drop_crowd: bool) -> list
     with_boxes = [image for image in images if len(image.boxes)]
     if not with_boxes:
         return [False] * len(images)
-    counts = np.array([len(image.boxes) for image in with_boxes])
-    xyxy = np.concatenate([image.boxes.xyxy for image in with_boxes])
-    sizes = np.repeat(np.array([(image.width, image.height) for image in with_boxes], dtype=np.float64), counts, 0)
-    fine = ((xyxy[:, :2] >= 0).all(axis=1) & (xyxy[:, 2] <= sizes[:, 0]) & (xyxy[:, 3] <= sizes[:, 1])
+    tables = [image.boxes for image in with_boxes]
+    counts = np.fromiter(map(len, tables), np.int64, len(tables))
+    xyxy = np.concatenate([table.xyxy for table in tables])
+    widths = np.repeat(np.fromiter((image.width for image in with_boxes), np.float64, len(tables)), counts)
+    heights = np.repeat(np.fromiter((image.height for image in with_boxes), np.float64, len(tables)), counts)
+    fine = ((xyxy[:, :2] >= 0).all(axis=1) & (xyxy[:, 2] <= widths) & (xyxy[:, 3] <= heights)
             & (xyxy[:, 2] > xyxy[:, 0]) & (xyxy[:, 3] > xyxy[:, 1]))
-    if drop_crowd:
-        fine &= ~np.concatenate([image.boxes.column("iscrowd") for image in with_boxes])
+    if drop_crowd and any("iscrowd" in table.columns for table in tables):
+        fine &= ~np.concatenate([table.column("iscrowd") for table in tables])
     per_image = np.add.reduceat(~fine, np.concatenate([[0], np.cumsum(counts)[:-1]])) > 0
     flagged = {id(image) for image, flag in zip(with_boxes, per_image) if flag}
     return [id(image) in flagged for image in images]
@@ -139,13 +143,16 @@ def rename_collisions(dataset: Dataset, target: Format, report: Report) -> Datas
         def keys(name: str, split: str = image.split) -> tuple[str, str]:
             return target.annotation_key(split, name), target.image_path(split, name)
 
-        name = image.name
-        if not taken.isdisjoint(keys(name)):
-            name = _free_name(name, taken, lambda candidate: next((k for k in keys(candidate) if k in taken), None))
+        annotation, path = keys(image.name)
+        if annotation in taken or path in taken:
+            name = _free_name(image.name, taken,
+                              lambda candidate: next((k for k in keys(candidate) if k in taken), None))
             report.renamed[f"{image.split}/{image.name}"] = f"{image.split}/{name}"
             report.count("renamed")
             image = image.replace(name=name)
-        taken.update(keys(name))
+            annotation, path = keys(name)
+        taken.add(annotation)
+        taken.add(path)
         images.append(image)
     return dataset.replace(images=tuple(images))
 
@@ -318,6 +325,7 @@ class ConvertResult:
     classes: list[dict[str, Any]]
 
 
+@gc_paused()
 def convert(src: Path | str, dst: Path | str, *, to: str, fmt_from: str | None = None,
             image_dir: Path | str | None = None, images: ImageMode = "copy", on_error: OnError = "fail",
             class_map: Mapping[str, int] | Path | str | None = None, keep_crowd: bool = False,
@@ -329,7 +337,7 @@ def convert(src: Path | str, dst: Path | str, *, to: str, fmt_from: str | None =
     check_destination(dst, overwrite)
     source = get_format(fmt_from) if fmt_from else detect_format(src)
     report = Report(on_error=on_error)
-    dataset = source.read(src, report=report, image_dir=None if image_dir is None else Path(image_dir))
+    dataset = source.read(src, report=report, image_dir=None if image_dir is None else Path(image_dir), jobs=jobs)
     if class_map is not None:
         origin = class_map if not isinstance(class_map, Mapping) else "class map"
         mapping = class_map if isinstance(class_map, Mapping) else read_class_map(class_map)
@@ -350,14 +358,16 @@ def convert(src: Path | str, dst: Path | str, *, to: str, fmt_from: str | None =
 
 
 def dataset_counts(dataset: Dataset) -> dict[str, Any]:
-    """Images, boxes and negatives, overall and per split."""
-    splits = {}
-    for split in dataset.splits:
-        images = dataset.in_split(split)
-        splits[split] = {"images": len(images), "boxes": sum(len(i.boxes) for i in images),
-                         "negatives": sum(1 for i in images if not len(i.boxes))}
-    return {"images": len(dataset.images), "boxes": dataset.box_count, "negatives": dataset.negative_count,
-            "splits": splits}
+    """Images, boxes and negatives, overall and per split (in order of first appearance), in one pass."""
+    splits: dict[str, dict[str, int]] = {}
+    for image in dataset.images:
+        boxes = len(image.boxes)
+        counts = splits.get(image.split) or splits.setdefault(image.split, {"images": 0, "boxes": 0, "negatives": 0})
+        counts["images"] += 1
+        counts["boxes"] += boxes
+        counts["negatives"] += boxes == 0
+    totals = {key: sum(counts[key] for counts in splits.values()) for key in ("images", "boxes", "negatives")}
+    return {**totals, "splits": splits}
 
 
 __all__ = ["BboxaugError", "ConvertResult", "SaveResult", "apply_class_map", "convert", "dataset_counts", "load",

@@ -110,6 +110,17 @@ class Boxes:
             return _read_only(np.full(len(self), default, dtype=_COLUMN_DTYPES[name]))
         return _read_only(object_column([default] * len(self)))
 
+    def rows(self, start: int, stop: int, columns: Iterable[str] | None = None) -> Boxes:
+        """Rows `start:stop` as read-only views of this table, with all its columns or only those named, neither
+        copied nor checked again (they were checked when this table was made). A reader builds one table per
+        file and slices each image's boxes from it, because checking a table per image is a large share of the
+        time of reading a big file."""
+        names = self.columns if columns is None else columns
+        boxes = object.__new__(Boxes)
+        boxes.__dict__.update(xyxy=self.xyxy[start:stop], labels=self.labels[start:stop],
+                              columns=MappingProxyType({name: self.columns[name][start:stop] for name in names}))
+        return boxes
+
     def take(self, rows: Sequence[int] | np.ndarray) -> Boxes:
         """The boxes at `rows` (indices or a boolean mask), every column kept in step."""
         rows = np.asarray(rows)

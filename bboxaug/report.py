@@ -8,8 +8,6 @@ Readers and steps never crash half-way through a dataset. Each item is processed
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -38,6 +36,24 @@ class Problem:
         return {"file": self.file, "field": self.field, "message": self.message}
 
 
+class _Item:
+    """The context of one item: a plain class rather than a generator, as readers enter one per image."""
+
+    __slots__ = ("report",)
+
+    def __init__(self, report: Report) -> None:
+        self.report = report
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: object) -> bool:
+        if not isinstance(error, BboxaugError) or self.report.on_error == "fail":
+            return False
+        self.report.skip(error)
+        return True
+
+
 @dataclass
 class Report:
     """Collects skipped items, warnings, counters and renames for one run."""
@@ -52,15 +68,10 @@ class Report:
         if self.on_error not in ("fail", "skip"):
             raise UsageError(f"on_error must be 'fail' or 'skip', not {self.on_error!r}")
 
-    @contextmanager
-    def item(self) -> Iterator[None]:
-        """Run one item's work; on a bboxaug error, fail or record the skip as the policy says."""
-        try:
-            yield
-        except BboxaugError as error:
-            if self.on_error == "fail":
-                raise
-            self.skip(error)
+    def item(self) -> _Item:
+        """Run one item's work (`with report.item(): ...`); on a bboxaug error, fail or record the skip as the
+        policy says."""
+        return _Item(self)
 
     def skip(self, error: BboxaugError) -> None:
         self.skipped.append(Problem.from_error(error))

@@ -18,6 +18,10 @@ carries a process's memory high-water mark from before ``exec`` over into it, so
 driver would report the driver's memory.) Every output is checked against the generated boxes after every run;
 a tool whose output is wrong is reported as such and never counted as the fastest peer.
 
+bboxaug runs once per value of ``--jobs`` (``--jobs 1,2``: single-process, and on two worker processes), shown as
+``bboxaug --jobs N``. With N > 1 its CPU time includes its worker processes', and its peak memory is that of the
+largest single process (the main one or a worker), not their sum. The peers and the floor run in one process.
+
 The floor is the least any converter must do, single-process, in plain Python:
 
 - COCO -> YOLO: ``json.load`` the file, group the annotations by image, compute each box's normalised centre
@@ -30,6 +34,7 @@ Usage::
 
     python benchmarks/convert.py --setup            # make benchmarks/.venv, then run
     python benchmarks/convert.py --images 2000 --repeat 1 --tools floor,bboxaug
+    python benchmarks/convert.py --jobs 1,2         # bboxaug single-process and on two workers
 
 Prints a Markdown table and writes the same results to ``WORKDIR/results.json``.
 """
@@ -77,6 +82,27 @@ COCO_TOLERANCE_PX = 1.0
 DIRECTIONS = {"coco2yolo": "COCO → YOLO", "voc2coco": "VOC → COCO"}
 TOOLS = ("bboxaug", "datumaro", "globox", "floor")
 PEERS = ("datumaro", "globox")
+
+
+def runner_names(tools: list[str], jobs: list[int]) -> list[str]:
+    """What is run, in order: each tool, bboxaug once per `--jobs` value (named `bboxaug:<jobs>`)."""
+    names = []
+    for tool in tools:
+        names += [f"bboxaug:{count}" for count in jobs] if tool == "bboxaug" else [tool]
+    return names
+
+
+def tool_of(runner: str) -> str:
+    return runner.partition(":")[0]
+
+
+def jobs_of(runner: str) -> int:
+    return int(runner.partition(":")[2] or 1)
+
+
+def label(runner: str) -> str:
+    """How a runner is shown: `bboxaug --jobs 2`, or the tool's name."""
+    return f"bboxaug --jobs {jobs_of(runner)}" if tool_of(runner) == "bboxaug" else runner
 
 
 # --- synthetic data -------------------------------------------------------------------------------------------
@@ -221,15 +247,15 @@ def write_inputs(images: list[Image], workdir: Path) -> None:
 Converter = Callable[[Path, Path], None]
 
 
-def load_bboxaug(direction: str) -> Converter:
-    """bboxaug's Python API with both formats named (as for the peers), annotations only (`images="none"`),
-    everything else at its defaults."""
+def load_bboxaug(direction: str, jobs: int = 1) -> Converter:
+    """bboxaug's Python API with both formats named (as for the peers), annotations only (`images="none"`), on
+    `jobs` worker processes (`--jobs`), everything else at its defaults."""
     from bboxaug.convert import convert
 
     source, target = {"coco2yolo": ("coco", "yolo"), "voc2coco": ("voc", "coco")}[direction]
 
     def run(src: Path, dst: Path) -> None:
-        convert(src, dst, fmt_from=source, to=target, images="none")
+        convert(src, dst, fmt_from=source, to=target, images="none", jobs=jobs)
 
     return run
 
@@ -328,12 +354,23 @@ def peak_rss_mb() -> float:
     return max(own_kb, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
 
 
-def worker(tool: str, direction: str, src: Path, dst: Path, result: Path) -> int:
+def workers_cpu_s() -> float:
+    """CPU time (user + system) of the worker processes bboxaug started, once stopped: joblib keeps its workers for
+    reuse, and a process's time is counted only when it has ended."""
+    from joblib.externals.loky import get_reusable_executor
+
+    get_reusable_executor().shutdown(wait=True)
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def worker(runner: str, direction: str, src: Path, dst: Path, result: Path) -> int:
     """Import one tool and run one conversion in this (fresh) process; write timings or the error to `result`."""
     outcome: dict[str, object] = {"python": sys.version.split()[0]}
+    tool, jobs = tool_of(runner), jobs_of(runner)
     try:
         started = time.perf_counter()
-        run = LOADERS[tool](direction)
+        run = load_bboxaug(direction, jobs) if tool == "bboxaug" else LOADERS[tool](direction)
         outcome["import_s"] = time.perf_counter() - started
         if tool != "floor":
             from importlib.metadata import version
@@ -342,7 +379,7 @@ def worker(tool: str, direction: str, src: Path, dst: Path, result: Path) -> int
         started, cpu_started = time.perf_counter(), time.process_time()
         run(src, dst)
         outcome["convert_s"] = time.perf_counter() - started
-        outcome["cpu_s"] = time.process_time() - cpu_started
+        outcome["cpu_s"] = time.process_time() - cpu_started + (workers_cpu_s() if jobs != 1 else 0.0)
     except BaseException as error:  # any failure is the tool's result, reported as such
         outcome["error"] = f"{type(error).__name__}: {error}"
         outcome["unavailable"] = isinstance(error, (NotImplementedError, ImportError))
@@ -371,8 +408,8 @@ class Run:
     python: str | None = None
 
 
-def measure(python: Path, tool: str, direction: str, src: Path, dst: Path) -> Run:
-    """Run `tool` on `direction` in a fresh process of `python`."""
+def measure(python: Path, runner: str, direction: str, src: Path, dst: Path) -> Run:
+    """Run `runner` (a tool, or `bboxaug:<jobs>`) on `direction` in a fresh process of `python`."""
     shutil.rmtree(dst, ignore_errors=True)
     dst.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
@@ -380,7 +417,7 @@ def measure(python: Path, tool: str, direction: str, src: Path, dst: Path) -> Ru
         with open(log, "wb") as output:
             started = time.perf_counter()
             process = subprocess.run(
-                [str(python), str(Path(__file__).resolve()), "--worker", tool, direction, str(src), str(dst),
+                [str(python), str(Path(__file__).resolve()), "--worker", runner, direction, str(src), str(dst),
                  str(result)],
                 stdout=output, stderr=subprocess.STDOUT, cwd=scratch, check=False)
             wall = time.perf_counter() - started
@@ -560,7 +597,8 @@ CHECKS: dict[str, Callable[[list[Image], Path], str]] = {"coco2yolo": check_yolo
 
 @dataclass
 class Result:
-    """All runs of one tool in one direction and what is reported of them."""
+    """All runs of one tool in one direction and what is reported of them; `tool` is the runner's name
+    (`bboxaug:2` for bboxaug with `--jobs 2`)."""
 
     direction: str
     tool: str
@@ -617,19 +655,19 @@ def set_up(venv_dir: Path) -> None:
                     str(REPO), *PEER_PINS], check=True)
 
 
-def run_benchmark(python: Path, workdir: Path, images: list[Image], tools: list[str], directions: list[str],
+def run_benchmark(python: Path, workdir: Path, images: list[Image], runners: list[str], directions: list[str],
                   repeat: int) -> list[Result]:
     """Interleave the runs: each repeat runs every tool once per direction. Stops repeating a tool that failed."""
     sources = {"coco2yolo": coco_source(workdir), "voc2coco": voc_source(workdir)}
-    results = {(d, t): Result(DIRECTIONS[d], t) for d in directions for t in tools}
+    results = {(d, r): Result(DIRECTIONS[d], r) for d in directions for r in runners}
     for attempt in range(1, repeat + 1):
         for direction in directions:
-            for tool in tools:
-                result = results[direction, tool]
+            for runner in runners:
+                result = results[direction, runner]
                 if result.failure:
                     continue
-                dst = workdir / "out" / direction / tool
-                run = measure(python, tool, direction, sources[direction], dst)
+                dst = workdir / "out" / direction / runner.replace(":", "-j")
+                run = measure(python, runner, direction, sources[direction], dst)
                 if not run.error:
                     try:
                         run.check, run.ok = CHECKS[direction](images, dst), True
@@ -638,7 +676,7 @@ def run_benchmark(python: Path, workdir: Path, images: list[Image], tools: list[
                 result.runs.append(run)
                 shown = (run.error if run.error else
                          f"{run.convert_s:.2f} s ({run.cpu_s:.2f} s CPU), {run.peak_rss_mb:.0f} MB, {run.check}")
-                print(f"  [{attempt}/{repeat}] {DIRECTIONS[direction]} {tool}: {shown}", flush=True)
+                print(f"  [{attempt}/{repeat}] {DIRECTIONS[direction]} {label(runner)}: {shown}", flush=True)
     return list(results.values())
 
 
@@ -652,7 +690,8 @@ def ratios(results: list[Result]) -> dict[tuple[str, str], dict[str, float | Non
         best = result.valid_s
         table[result.direction, result.tool] = {
             "vs_floor": best / floor if best is not None and floor else None,
-            "speedup_vs_fastest_peer": (min(peers) / best if result.tool == "bboxaug" and best and peers else None),
+            "speedup_vs_fastest_peer": (min(peers) / best if tool_of(result.tool) == "bboxaug" and best and peers
+                                        else None),
         }
     return table
 
@@ -670,7 +709,7 @@ def markdown(results: list[Result], repeat: int) -> str:
     for result in results:
         extra = derived[result.direction, result.tool]
         output = (result.failure or result.runs[-1].check).replace("|", "/")
-        cells = [result.direction, result.tool, cell(result.best_s, ".2f"), cell(result.cpu_s, ".2f"),
+        cells = [result.direction, label(result.tool), cell(result.best_s, ".2f"), cell(result.cpu_s, ".2f"),
                  cell(result.import_s, ".2f"), cell(result.peak_rss_mb, ".0f"), cell(extra["vs_floor"], ".2f", "×"),
                  cell(extra["speedup_vs_fastest_peer"], ".1f", "×"), output]
         lines.append("| " + " | ".join(cells) + " |")
@@ -688,8 +727,9 @@ def to_json(results: list[Result], command: str, images: list[Image], repeat: in
         "repeat": repeat,
         "cpus": os.cpu_count(),
         "python": next((run.python for r in results for run in r.runs if run.python), None),
-        "versions": {r.tool: r.version for r in results if r.version},
-        "results": [{"direction": r.direction, "tool": r.tool, "best_s": r.best_s, "valid": r.failure is None,
+        "versions": {tool_of(r.tool): r.version for r in results if r.version},
+        "results": [{"direction": r.direction, "tool": tool_of(r.tool), "jobs": jobs_of(r.tool), "best_s": r.best_s,
+                     "valid": r.failure is None,
                      "failure": r.failure, "cpu_s": r.cpu_s, "import_s": r.import_s, "peak_rss_mb": r.peak_rss_mb,
                      **derived[r.direction, r.tool], "runs": [asdict(run) for run in r.runs]} for r in results],
     }
@@ -707,6 +747,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--venv", type=Path, default=DEFAULT_VENV,
                         help="the venv the tools run in (default: %(default)s)")
     parser.add_argument("--tools", default=",".join(TOOLS), help="comma-separated subset of: " + ", ".join(TOOLS))
+    parser.add_argument("--jobs", default="1",
+                        help="bboxaug's --jobs, comma-separated for one run each, e.g. 1,2 (default: %(default)s)")
     parser.add_argument("--directions", default=",".join(DIRECTIONS),
                         help="comma-separated subset of: " + ", ".join(DIRECTIONS))
     parser.add_argument("--worker", nargs=5, metavar=("TOOL", "DIRECTION", "SRC", "DST", "RESULT"),
@@ -720,6 +762,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         if unknown or not chosen:
             parser.error(f"--{name}: choose from {', '.join(known)}")
         setattr(args, name, [item for item in known if item in chosen])
+    try:
+        args.jobs = [int(value) for value in args.jobs.split(",")]
+    except ValueError:
+        args.jobs = []
+    if not args.jobs or any(value < 1 for value in args.jobs):
+        parser.error("--jobs: comma-separated positive integers, e.g. 1,2")
+    args.venv = args.venv.absolute()  # the worker runs in a scratch folder
     return args
 
 
@@ -746,7 +795,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"inputs: {len(images)} images ({sum(1 for i in images if not i.boxes)} negatives), {boxes} boxes, "
           f"{len(CLASSES)} classes, written to {workdir} in {time.perf_counter() - started:.1f} s", flush=True)
 
-    results = run_benchmark(python, workdir, images, args.tools, args.directions, args.repeat)
+    results = run_benchmark(python, workdir, images, runner_names(args.tools, args.jobs), args.directions,
+                            args.repeat)
     report = to_json(results, command, images, args.repeat)
     (workdir / "results.json").write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
     print()

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bboxaug.convert import apply_class_map, convert, load, save
+from bboxaug.convert import apply_class_map, convert, dataset_counts, load, save
 from bboxaug.dataset import Boxes, ClassInfo, Dataset, ImageRecord
 from bboxaug.errors import ImageError, UsageError
 from bboxaug.formats import FORMATS
@@ -208,3 +208,14 @@ def test_output_inside_the_source_is_refused(tmp_path: Path) -> None:
     save(dataset, tmp_path / "coco", fmt="coco")
     with pytest.raises(UsageError, match="must not be"):
         convert(tmp_path / "coco", tmp_path / "coco" / "yolo", to="yolo")
+
+
+def test_counts_per_split_in_order_of_appearance(tmp_path: Path) -> None:
+    dataset = Dataset(classes("scratch"), (
+        record(tmp_path, "a.png", [[1, 1, 5, 5], [2, 2, 6, 6]], [0, 0], split="val"),
+        record(tmp_path, "b.png", [], [], split="train"),
+        record(tmp_path, "c.png", [[1, 1, 5, 5]], [0], split="val"),
+    ))
+    assert dataset_counts(dataset) == {"images": 3, "boxes": 3, "negatives": 1, "splits": {
+        "val": {"images": 2, "boxes": 3, "negatives": 0}, "train": {"images": 1, "boxes": 0, "negatives": 1}}}
+    assert list(dataset_counts(dataset)["splits"]) == ["val", "train"]

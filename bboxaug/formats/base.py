@@ -12,7 +12,7 @@ from ..report import Report
 
 
 class Reader(Protocol):
-    def __call__(self, src: Path, *, report: Report, image_dir: Path | None = None) -> Dataset: ...
+    def __call__(self, src: Path, *, report: Report, image_dir: Path | None = None, jobs: int = 1) -> Dataset: ...
 
 
 def names_only(classes: tuple[ClassInfo, ...]) -> list[int | None]:
@@ -28,8 +28,10 @@ class Writer(Protocol):
 class Format:
     """One annotation format: pure parse/format logic lives in its module; this record is what the rest sees.
 
-    - `read(src, report=, image_dir=)` reads a file or folder into the model (per-item errors go through
-      `report.item()`); `image_dir` points at the images when they are not where the layout puts them.
+    - `read(src, report=, image_dir=, jobs=1)` reads a file or folder into the model (per-item errors go through
+      `report.item()`); `image_dir` points at the images when they are not where the layout puts them. A reader
+      whose per-file work is independent (VOC's XML files) spreads it over `jobs` worker processes through
+      `bboxaug.parallel`; the others read in this process. The dataset and report are the same for any `jobs`.
     - `write(dataset, dst, report=)` writes the annotation files under the folder `dst` (images are placed by
       `bboxaug.convert.save`, at `image_path`). It never changes `dataset`.
     - `detect(path)` says whether `path` looks like this format (cheap: a few files are peeked at).

@@ -9,11 +9,8 @@ whole columns per file rather than box by box. The contract people read is forma
 
 from __future__ import annotations
 
-import gc
-import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from itertools import chain, repeat
 from operator import itemgetter
 from pathlib import Path
@@ -21,8 +18,10 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from .. import jsontext
 from ..dataset import COLUMN_DEFAULTS, Boxes, ClassInfo, Dataset, ImageRecord
 from ..errors import AnnotationError, FormatError
+from ..gcpause import gc_paused
 from ..io import atomic_text_file, read_header, safe_relative_name
 from ..report import Report
 from .base import Format
@@ -39,23 +38,8 @@ _ANNOTATION_KEYS = frozenset({"id", "image_id", "category_id", "bbox", "area", "
 _PEEK_BYTES = 64 * 1024
 _DETECT_FILES = 10
 _KEY = re.compile(rb'"(?:images|annotations)"\s*:\s*\[')
-#: A bare file name that `safe_relative_name` would return unchanged (tested first: it is much cheaper).
-_PLAIN_NAME = re.compile(r"[^\s./\\:][^/\\:]*(?<=\S)")
 
 Problems = dict[int, tuple[str, str]]
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector: parsing, building and dumping millions of small acyclic JSON objects
-    otherwise triggers full collections that rescan them all, costing about as much as the parsing itself."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 # ---------------------------------------------------------------- layout
@@ -127,7 +111,7 @@ def load_json(path: Path) -> dict[str, Any]:
     """A COCO file's top-level object, checked for the lists a detection file has."""
     try:
         with open(path, "rb") as handle:
-            data = json.load(handle)
+            data = jsontext.loads(handle.read())
     except OSError as error:
         raise FormatError(f"cannot read file ({error.strerror})", file=path) from None
     except ValueError as error:
@@ -245,8 +229,7 @@ def _numbers(values: list[Any], problems: Problems) -> np.ndarray:
 def parse_annotations(annotations: Sequence[dict[str, Any]], class_index: Mapping[int, int]
                       ) -> tuple[np.ndarray, np.ndarray, dict[str, Any], Problems]:
     """One table for many annotation objects: xyxy, labels (`class_index` maps category id to class position),
-    the columns holding anything but defaults (object columns as lists: cheap to slice), and the problems found,
-    by row: `{row: (key, message)}`."""
+    the columns holding anything but defaults, and the problems found, by row: `{row: (key, message)}`."""
     problems: Problems = {}
     xywh = _bbox_array(_values(annotations, "bbox"), problems)
     categories = _values(annotations, "category_id")
@@ -294,29 +277,38 @@ def _image_id(entry: Any, i: int, seen: dict[Any, int], file: Path) -> int | str
     return image_id
 
 
+def _declared_size(entry: dict[str, Any], i: int, file: Path) -> tuple[int | None, int | None]:
+    """`width` and `height` as positive integers (`640.0` is 640), None where absent."""
+    size = []
+    for key in ("width", "height"):
+        value = entry.get(key)
+        number = int(value) if type(value) is float and value.is_integer() else value
+        if number is not None and (type(number) is not int or number <= 0):
+            raise AnnotationError(f"{key} must be a positive integer, found {value!r}", file=file,
+                                  field=f"images[{i}].{key}")
+        size.append(number)
+    return size[0], size[1]
+
+
 def _image_record(entry: dict[str, Any], i: int, image_id: int | str, split: str, boxes: Boxes,
                   index: ImageIndex | None, file: Path) -> ImageRecord:
     name, field = entry.get("file_name"), f"images[{i}].file_name"
     if not isinstance(name, str):
         raise AnnotationError(f"file_name must be a string, found {name!r}", file=file, field=field)
-    if not _PLAIN_NAME.fullmatch(name):
-        name = safe_relative_name(name, file=file, field=field)
-    size = {key: entry.get(key) for key in ("width", "height")}
-    for key, value in size.items():
-        size[key] = int(value) if type(value) is float and value.is_integer() else value
-        if size[key] is not None and (type(size[key]) is not int or size[key] <= 0):
-            raise AnnotationError(f"{key} must be a positive integer, found {value!r}", file=file,
-                                  field=f"images[{i}].{key}")
+    name = safe_relative_name(name, file=file, field=field)
+    width, height = entry.get("width"), entry.get("height")
+    if type(width) is not int or type(height) is not int or width <= 0 or height <= 0:  # not the usual case
+        width, height = _declared_size(entry, i, file)
     source = index.find(name) if index else None
-    if None in size.values():
+    if width is None or height is None:
         if source is None:
-            missing = "width" if size["width"] is None else "height"
+            missing = "width" if width is None else "height"
             raise AnnotationError(f"no {missing}, and no image file {name!r} to read the size from", file=file,
                                   field=f"images[{i}].{missing}")
         header = read_header(source)
-        size = {"width": header.width, "height": header.height}
+        width, height = header.width, header.height
     attributes = {k: v for k, v in entry.items() if k not in _IMAGE_KEYS}
-    return ImageRecord(name, split, size["width"], size["height"], boxes, source, image_id, attributes)
+    return ImageRecord(name, split, width, height, boxes, source, image_id, attributes)
 
 
 def _group(annotations: list[Any], slots: Mapping[Any, int], file: Path, report: Report
@@ -352,6 +344,7 @@ def _read_split(data: dict[str, Any], split: str, file: Path, class_index: Mappi
     annotations = data.get("annotations", [])
     order, counts = _group(annotations, {image_id: k for k, (_, _, image_id) in enumerate(entries)}, file, report)
     xyxy, labels, columns, problems = parse_annotations(list(map(annotations.__getitem__, order)), class_index)
+    table = Boxes(xyxy, labels, columns)
     records: list[ImageRecord] = []
     start = 0
     for (i, entry, image_id), count in zip(entries, counts):
@@ -361,8 +354,7 @@ def _read_split(data: dict[str, Any], split: str, file: Path, class_index: Mappi
             if bad:
                 key, message = problems[bad[0]]
                 raise AnnotationError(message, file=file, field=f"annotations[{order[bad[0]]}].{key}")
-            boxes = Boxes(xyxy[start:end], labels[start:end], {k: v[start:end] for k, v in columns.items()})
-            records.append(_image_record(entry, i, image_id, split, boxes, index, file))
+            records.append(_image_record(entry, i, image_id, split, table.rows(start, end), index, file))
             done = True
         if not done:
             report.count("coco_annotations_skipped", count)
@@ -370,8 +362,9 @@ def _read_split(data: dict[str, Any], split: str, file: Path, class_index: Mappi
     return records
 
 
-def read(src: Path, *, report: Report, image_dir: Path | None = None) -> Dataset:
-    """Read a COCO file, or every split file of a COCO folder, into one dataset."""
+def read(src: Path, *, report: Report, image_dir: Path | None = None, jobs: int = 1) -> Dataset:
+    """Read a COCO file, or every split file of a COCO folder, into one dataset (in this process: `jobs` is
+    unused, as a file is one JSON document)."""
     src = Path(src)
     if not src.exists():
         raise FormatError("no such file or folder", file=src)
@@ -389,7 +382,7 @@ def read(src: Path, *, report: Report, image_dir: Path | None = None) -> Dataset
     images: list[ImageRecord] = []
     meta: dict[str, dict[str, Any]] = {}
     indexes: dict[Path, ImageIndex] = {}
-    with _gc_paused():
+    with gc_paused():
         for split, file in files.items():
             with report.item():
                 data = load_json(file)
@@ -503,8 +496,8 @@ def write_split(handle: TextIO, images: Sequence[ImageRecord], categories: list[
             raise AnnotationError("image size unknown: COCO needs width and height", file=image.name)
         entry = {"id": image_id, "file_name": image.name, "width": int(image.width), "height": int(image.height)}
         entries.append(_with_extras(entry, image.attributes) if keep_extras else entry)
-    source_ids = [value for image in images if len(image.boxes) for value in image.boxes.column("source_id")]
-    annotation_ids, assigned = assign_ids(source_ids)
+    tables = [image.boxes for image in images]
+    annotation_ids, assigned = assign_ids(_joined(tables, "source_id", sum(map(len, tables))).tolist())
     report.count("coco_annotation_ids_assigned", len(annotation_ids) if assigned else 0)
     head = {k: v for k, v in (MINIMAL_TOP if top is None else top).items() if k not in _LISTS}
     handle.write(dumps({**head, "images": entries}, file=file)[:-2])  # all but the closing "}\n"
@@ -535,8 +528,7 @@ def _json_value(value: Any) -> Any:
 def dumps(document: Any, *, file: object) -> str:
     """Compact JSON of `document` and a newline; numpy values and read-only mappings included."""
     try:
-        return json.dumps(document, ensure_ascii=False, separators=(",", ":"), allow_nan=False,
-                          default=_json_value) + "\n"
+        return jsontext.dumps(document, _json_value) + "\n"
     except (TypeError, ValueError) as error:
         raise FormatError(f"cannot write as JSON ({error})", file=file) from None
 
@@ -550,7 +542,7 @@ def write(dataset: Dataset, dst: Path, *, report: Report) -> None:
                   for category_id, info in zip(category_ids, dataset.classes)]
     stored = dataset.meta.get("coco")
     keep_extras = isinstance(stored, Mapping)
-    with _gc_paused():
+    with gc_paused():
         for split in dataset.splits or [DEFAULT_SPLIT]:
             top = stored.get(split) if keep_extras else None
             target = Path(dst) / "annotations" / f"instances_{split}.json"

@@ -326,8 +326,9 @@ def _json_files(folder: Path) -> list[Path]:
     return sorted(path for path in folder.rglob("*") if path.suffix.lower() == ".json" and path.is_file())
 
 
-def read(src: Path, *, report: Report, image_dir: Path | None = None) -> Dataset:
-    """A Labelme JSON file, or a folder of them (split subfolders become splits), as a dataset."""
+def read(src: Path, *, report: Report, image_dir: Path | None = None, jobs: int = 1) -> Dataset:
+    """A Labelme JSON file, or a folder of them (split subfolders become splits), as a dataset (read in this
+    process: `jobs` is unused)."""
     src = Path(os.path.abspath(src))
     if src.is_file():
         root, jobs = src.parent, [(DEFAULT_SPLIT, src.parent, [src])]

@@ -19,7 +19,7 @@ import yaml
 
 from ..dataset import Boxes, ClassInfo, Dataset, ImageRecord, name_stem, object_column
 from ..errors import AnnotationError, FormatError, ImageError, UsageError
-from ..io import atomic_write_text, is_image_file, read_header, safe_relative_name
+from ..io import atomic_write_text, is_image_file, read_header, safe_relative_name, write_file
 from ..report import Report
 from .base import Format
 from .layout import split_folders
@@ -507,8 +507,9 @@ def _find_yaml(folder: Path) -> Path | None:
     return next((path for path in named + others if path.is_file() and _looks_like_data_yaml(path)), None)
 
 
-def read(src: Path, *, report: Report, image_dir: Path | None = None) -> Dataset:
-    """Read a data.yaml (or a folder holding one), an obj.data layout, or images/ + labels/ beside a class list."""
+def read(src: Path, *, report: Report, image_dir: Path | None = None, jobs: int = 1) -> Dataset:
+    """Read a data.yaml (or a folder holding one), an obj.data layout, or images/ + labels/ beside a class list
+    (in this process: `jobs` is unused)."""
     src = _absolute(Path(src))
     if src.is_file():
         if src.suffix.lower() in (".yaml", ".yml"):
@@ -581,8 +582,7 @@ def write(dataset: Dataset, dst: Path, *, report: Report) -> None:
             if folder not in made:
                 os.makedirs(folder, exist_ok=True)
                 made.add(folder)
-            with open(path, "wb") as out:
-                out.write(text.encode("utf-8"))
+            write_file(path, text.encode("utf-8"))
 
 
 def tolerance(image: ImageRecord) -> float:

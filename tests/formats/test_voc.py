@@ -7,8 +7,10 @@ Expected coordinates are computed here independently (the stdlib parser and the 
 
 from __future__ import annotations
 
+import pickle
 import xml.etree.ElementTree as ET
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -81,6 +83,21 @@ def test_equal_corners_are_read_as_zero_extent() -> None:
     np.testing.assert_array_equal(parse(xml(obj(box=(10, 5, 10, 9)))).xyxy, [[10, 4, 10, 9]])
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["xmin", "ymin", "xmax", "ymax", "zmin"]),
+                          st.sampled_from(["3", " 7.5 ", "12", "0", "-2", "1e308", "nan", "x", ""])), max_size=5))
+def test_quick_corner_path_gives_the_full_rules_answer(children: list[tuple[str, str]]) -> None:
+    bndbox = ET.fromstring("<bndbox>" + "".join(f"<{tag}>{text}</{tag}>" for tag, text in children) + "</bndbox>")
+    quick = voc._usual_corners(bndbox)
+    try:
+        full = voc.voc_corners(bndbox, file="a.xml", field="object[1]/bndbox")
+    except AnnotationError:
+        full = None
+    assert quick is None or quick == full
+    if [tag for tag, _ in children] == ["xmin", "ymin", "xmax", "ymax"] and full is not None:
+        assert quick == full, "the usual layout takes the quick path"
+
+
 def test_one_pixel_sides_are_written_two_pixels_long() -> None:
     """Equal corners would read back as nothing, so a 1 px side is widened to 2 px rather than lost."""
     np.testing.assert_array_equal(voc.voc_integers(np.array([[3.0, 4.0, 4.0, 9.0]])), [[4, 5, 5, 9]])
@@ -150,6 +167,68 @@ def test_malformed_xml_and_wrong_root_name_the_file() -> None:
 def test_entities_and_external_references_are_refused(document: str) -> None:
     with pytest.raises(AnnotationError, match="unsafe"):
         parse(document)
+
+
+def tree(element: ET.Element) -> tuple:
+    """An element's tag, text and tail and its children's, recursively (attributes left out: VOC reads none)."""
+    return element.tag, element.text, element.tail, [tree(child) for child in element]
+
+
+def parsed_or_error(parse: Callable[[bytes], ET.Element], data: bytes) -> tuple | str:
+    try:
+        return tree(parse(data))
+    except AnnotationError as error:
+        return error.message
+
+
+def defused_only(data: bytes) -> ET.Element:
+    """parse_xml's defusedxml branch alone, the reference for the C parser's fast path."""
+    parser = voc._Parser()
+    try:
+        parser.feed(data)
+        return parser.close()
+    except Exception as error:
+        raise AnnotationError(f"malformed or unsafe XML ({type(error).__name__}: {error})") from None
+
+
+_TEXT = st.sampled_from(["", "x", " 12 ", "\n\t", "&amp;", "&#60;", "é", "&lt;b&gt;", "&nope;", "<", "]]>"])
+_TAGS = st.sampled_from(["annotation", "object", "name", "bndbox", "a", "b:c", "xml-x"])
+_ELEMENTS = st.recursive(
+    st.builds(lambda tag, text: f"<{tag}>{text}</{tag}>", _TAGS, _TEXT),
+    lambda children: st.builds(lambda tag, attribute, kids, tail: f"<{tag}{attribute}>{''.join(kids)}</{tag}>{tail}",
+                               _TAGS, st.sampled_from(["", ' a="1"', ' xml:lang="en"', ' a="&amp;"']),
+                               st.lists(children, max_size=3), _TEXT),
+    max_leaves=8)
+_HEADS = st.sampled_from(["", '<?xml version="1.0"?>', '<?xml version="1.0" encoding="utf-8"?>\n',
+                          "<?xml version='1.0' encoding='UTF-8'?>", '<?pi data?>', "\ufeff", "  "])
+
+
+@settings(max_examples=300, deadline=None)
+@given(_HEADS, _ELEMENTS, st.sampled_from(["", "\n", "<?pi?>", "<x/>"]))
+def test_c_parser_path_reads_what_defusedxml_reads(head: str, body: str, end: str) -> None:
+    data = (head + body + end).encode("utf-8")
+    assert voc.has_no_dtd(data)
+    assert parsed_or_error(lambda d: voc.parse_xml(d, file=None), data) == parsed_or_error(defused_only, data)
+
+
+@pytest.mark.parametrize(("data", "plain"), [
+    (b"<annotation/>", True),
+    (b'<?xml version="1.0" encoding="UTF-8"?><annotation/>', True),
+    (b'<!DOCTYPE annotation><annotation/>', False),
+    (b"<annotation><!-- a comment --></annotation>", False),
+    ('<?xml version="1.0" encoding="UTF-16"?><annotation/>'.encode("utf-16"), False),
+    (b'<?xml version="1.0" encoding="ISO-8859-1"?><annotation/>', False),
+    (b'<annotation xmlns="http://example.com/voc"/>', False),
+    ("<annotation/>", False),
+])
+def test_only_documents_certainly_without_a_dtd_skip_defusedxml(data: bytes | str, plain: bool) -> None:
+    assert voc.has_no_dtd(data) == plain
+
+
+def test_entities_are_refused_in_utf16_too() -> None:
+    document = '<!DOCTYPE a [<!ENTITY x "xx">]><annotation><filename>&x;</filename></annotation>'
+    with pytest.raises(AnnotationError, match="unsafe"):
+        voc.parse_xml(document.encode("utf-16"), file="a.xml")
 
 
 @pytest.mark.parametrize(("size", "expected"), [
@@ -233,6 +312,11 @@ def test_written_xml_is_the_documented_text() -> None:
         f"{t}{t}<truncated>0</truncated>\n{t}{t}<difficult>1</difficult>\n{t}{t}<bndbox>\n"
         f"{t}{t}{t}<xmin>3</xmin>\n{t}{t}{t}<ymin>5</ymin>\n{t}{t}{t}<xmax>10</xmax>\n{t}{t}{t}<ymax>12</ymax>\n"
         f"{t}{t}</bndbox>\n{t}</object>\n</annotation>\n")
+
+
+def test_text_is_escaped_as_xml_requires() -> None:
+    assert voc.escape("R&D <x> &amp;") == "R&amp;D &lt;x&gt; &amp;amp;"
+    assert "<filename>a&amp;b.jpg</filename>" in voc.format_annotation(image("sub/a&b.jpg"), [])
 
 
 def test_rounding_rule() -> None:
@@ -397,6 +481,106 @@ def test_bad_file_is_skipped_with_its_field(tmp_path: Path) -> None:
     assert [(Path(p.file).name, p.field) for p in report.skipped] == [("a.xml", "object[2]/bndbox/xmin"),
                                                                       ("b.xml", None)]
     assert dataset.class_names == ["dog"], "a skipped file adds no class"
+
+
+def test_parse_files_keeps_each_files_rows_columns_and_error(tmp_path: Path) -> None:
+    write_voc(tmp_path, {"a.xml": xml(obj() + obj("dog", (3, 4, 10, 12), "<difficult>1</difficult>")),
+                         "b.xml": "<annotation><object></annotation>",
+                         "c.xml": xml(obj(box=(5, 6, 7, 8), extra="<score>0.9</score>"))})
+    paths = [str(tmp_path / name) for name in ("a.xml", "b.xml", "c.xml")]
+    batch = pickle.loads(pickle.dumps(voc.parse_files(paths)))  # as a worker process sends it back
+    assert isinstance(batch.files[1], AnnotationError) and batch.files[1].file == paths[1]
+    assert batch.bounds == [0, 2, 2, 3]
+    assert [batch.names[k] for k in batch.boxes.labels] == ["cat", "dog", "cat"]
+    np.testing.assert_array_equal(batch.boxes.xyxy, [[0, 1, 10, 20], [2, 3, 10, 12], [4, 5, 7, 8]])
+    assert batch.boxes.columns["difficult"].tolist() == [False, True, False]
+    assert batch.boxes.columns["attributes"].tolist() == [None, None, {"score": "0.9"}]
+    assert (batch.files[0].columns, batch.files[2].columns) == (("difficult",), ("attributes",))
+
+
+def voc_folder_with_traps(root: Path) -> Path:
+    """Fourteen annotation files and two listed ids, with a trap in every few: read in batches of three, the traps
+    fall in different batches."""
+    make_image(root / "JPEGImages" / "f03.png", 50, 40)
+    make_image(root / "JPEGImages" / "f04b.png", 12, 10)
+    files = {f"Annotations/f{k:02d}.xml": xml(obj(box=(1, 1, 5 + k, 6)), filename=f"f{k:02d}.jpg") for k in range(14)}
+    files.update({
+        "Annotations/f02.xml": xml(obj("dog", extra="<difficult>1</difficult><pose>Left</pose>") + obj(),
+                                   filename="f02.jpg"),
+        "Annotations/f03.xml": xml(obj(extra="<part><name>hand</name></part>"), filename="f03.png", size=None),
+        "Annotations/f05.xml": "<annotation><object></annotation>",
+        "Annotations/f06.xml": xml(obj("ghost"), filename="f06.jpg", size=None),
+        "Annotations/f08.xml": xml(obj("bird", extra="<truncated>yes</truncated>"), filename="f07.jpg"),
+        "ImageSets/Main/train.txt": "".join(f"f{k:02d}\n" for k in range(14)) + "f04b\nnothing\n",
+    })
+    return write_voc(root, files)
+
+
+def read_summary(root: Path, *, jobs: int) -> tuple[list[str], list[tuple], dict]:
+    """Everything a read gives, as plain data: classes, each image with its boxes and columns, the report."""
+    report = Report(on_error="skip")
+    dataset = voc.read(root, report=report, jobs=jobs)
+    images = [(i.split, i.name, i.width, i.height, i.source, i.boxes.xyxy.tolist(),
+               [dataset.class_names[label] for label in i.boxes.labels],
+               {name: column.tolist() for name, column in i.boxes.columns.items()}) for i in dataset.images]
+    return dataset.class_names, images, report.to_json()
+
+
+def test_parsing_on_worker_processes_reads_the_same_dataset_and_report(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    root = voc_folder_with_traps(tmp_path)
+    monkeypatch.setattr(voc, "PARSE_BATCH", 3)
+    monkeypatch.setattr(voc, "MIN_FILES_FOR_WORKERS", 2)
+    tasks = []
+    run = voc.iter_parallel
+
+    def spy(function: Callable, items: list, **options: object) -> object:
+        tasks.append((len(items), options["jobs"], options["prefer"]))
+        return run(function, items, **options)
+
+    monkeypatch.setattr(voc, "iter_parallel", spy)
+    in_process, on_workers = read_summary(root, jobs=1), read_summary(root, jobs=2)
+    assert tasks == [(5, 1, "processes"), (5, 2, "processes")]
+    assert on_workers == in_process
+    classes, images, report = on_workers
+    assert classes == ["cat", "dog", "bird"], "ghost is only in a skipped file"
+    assert [(Path(p["file"]).name, p["field"]) for p in report["skipped"]] == [("f05.xml", None), ("f06.xml", "size")]
+    names = [name for _, name, *_ in images]
+    assert names[:6] == ["f00.jpg", "f01.jpg", "f02.jpg", "f03.png", "f04.jpg", "f04b.png"]
+    assert len(images) == 13 and names.count("f07.jpg") == 2
+    f02, f03 = images[2], images[3]
+    assert f02[6:] == (["dog", "cat"], {"difficult": [True, False], "attributes": [{"pose": "Left"}, None]})
+    assert f03[2:4] == (50, 40) and f03[7] == {} and images[0][7] == {}
+    assert images[names.index("f07.jpg") + 1][6:] == (["bird"], {"truncated": [True]}), "f08.xml names f07.jpg"
+    assert report["counts"]["ignored_object_elements"] == 1 and report["counts"]["listed_without_files"] == 1
+    assert any("also annotated by f07" in w["message"] for w in report["warnings"])
+
+
+def test_a_small_folder_is_parsed_in_this_process_whatever_jobs_is(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    root = voc_folder_with_traps(tmp_path)
+    jobs = []
+    run = voc.iter_parallel
+
+    def spy(function: Callable, items: list, **options: object) -> object:
+        jobs.append(options["jobs"])
+        return run(function, items, **options)
+
+    monkeypatch.setattr(voc, "iter_parallel", spy)
+    assert len(voc.read(root, report=Report(on_error="skip"), jobs=2).images) == 13
+    assert jobs == [1]
+
+
+def test_parsing_on_worker_processes_stops_at_the_same_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = voc_folder_with_traps(tmp_path)
+    monkeypatch.setattr(voc, "PARSE_BATCH", 3)
+    monkeypatch.setattr(voc, "MIN_FILES_FOR_WORKERS", 2)
+    errors = []
+    for jobs in (1, 2):
+        with pytest.raises(AnnotationError) as error:
+            voc.read(root, report=Report(), jobs=jobs)
+        errors.append((Path(error.value.file).name, error.value.field, error.value.message))
+    assert errors[0] == errors[1] and errors[0][:2] == ("f05.xml", None) and "malformed" in errors[0][2]
 
 
 def test_unreadable_image_header_fails_the_item(tmp_path: Path) -> None:
