@@ -5,6 +5,7 @@ Our errors become one-line messages with exit code 1 (data) or 2 (usage); click'
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -57,33 +58,84 @@ def formats_command() -> None:
 
 
 def common_output_options(command: F) -> F:
-    """Options every command that writes a dataset shares."""
+    """Options every command that writes a dataset shares; with --scheduler the command runs on a Dask cluster."""
     options = [
         click.option("--jobs", "-j", type=int, default=1, show_default=True,
-                     help="Parallel workers for image work (-1: every core)."),
+                     help="Parallel workers for image work (-1: every core). With --scheduler local: the local "
+                          "cluster's worker processes, one per core unless N is above 1."),
+        click.option("--scheduler", metavar="ADDRESS", envvar="BBOXAUG_SCHEDULER", show_envvar=True,
+                     help="Run the image work on the Dask scheduler at ADDRESS (tcp://host:8786), or on a new "
+                          "cluster on this machine with 'local'. SRC and DST must be on storage every worker "
+                          "mounts at the same path. Needs pip install 'bboxaug[dask]'."),
         click.option("--overwrite", is_flag=True, help="Replace DST if it exists (only once the new output is complete)."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary."),
     ]
+    command = on_scheduler(command)
     for option in reversed(options):
         command = option(command)
     return command
 
 
+def on_scheduler(command: F) -> F:
+    """The command as given, or, when --scheduler names a Dask scheduler, run inside
+    `bboxaug.cluster.use_scheduler`: SRC, DST and --image-dir made absolute (workers may start elsewhere), and
+    the workers checked to see them before any work. A dry run stays on this machine."""
+
+    @functools.wraps(command)
+    def run(*args: Any, scheduler: str | None, **params: Any) -> Any:
+        if not scheduler or params.get("dry_run"):
+            return command(*args, **params)
+        from .cluster import describe, use_scheduler
+
+        for name in ("src", "dst", "image_dir"):
+            if params.get(name) is not None:
+                params[name] = params[name].absolute()
+        reads = [path for path in (params["src"], params.get("image_dir")) if path is not None]
+        with use_scheduler(scheduler, reads=reads, writes=params["dst"], workers=params["jobs"]) as client:
+            if not params["quiet"]:
+                click.echo(describe(client), err=True)
+            return command(*args, **params)
+
+    return run  # type: ignore[return-value]
+
+
+def dataset_options(*, to_required: bool = False, quality_of: str | None = "the images written",
+                    on_error_about: str = "unreadable image") -> Callable[[F], F]:
+    """SRC, DST, the options every command that reads one dataset and writes another shares, and
+    `common_output_options`. `quality_of` says what --quality applies to (None: no --quality); `on_error_about`
+    names the image problem --on-error decides on besides malformed annotations."""
+    to_help = "Format to write." if to_required else "Format to write (default: SRC's)."
+    options = [
+        click.argument("src", type=click.Path(exists=True, path_type=Path)),
+        click.argument("dst", type=click.Path(path_type=Path)),
+        click.option("--to", "to", type=FORMAT_CHOICE, required=to_required, help=to_help),
+        click.option("--from", "fmt_from", type=FORMAT_CHOICE, help="Format of SRC (detected when not given)."),
+        click.option("--image-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+                     help="Where the images are, when not where SRC's layout puts them."),
+    ]
+    if quality_of is not None:
+        options.append(click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True,
+                                    help=f"JPEG/WebP quality of {quality_of}."))
+    options.append(click.option("--on-error", type=click.Choice(["fail", "skip"]), default="fail", show_default=True,
+                                help=f"On a malformed annotation or {on_error_about}: stop, or skip the item and "
+                                     "report it."))
+
+    def decorate(command: F) -> F:
+        command = common_output_options(command)
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
 @main.command("convert")
-@click.argument("src", type=click.Path(exists=True, path_type=Path))
-@click.argument("dst", type=click.Path(path_type=Path))
-@click.option("--to", "to", type=FORMAT_CHOICE, required=True, help="Format to write.")
-@click.option("--from", "fmt_from", type=FORMAT_CHOICE, help="Format of SRC (detected when not given).")
-@click.option("--image-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Where the images are, when not where SRC's layout puts them.")
 @click.option("--images", type=click.Choice(IMAGE_MODES), default="copy", show_default=True,
               help="How images reach DST: copied, hard-linked, symlinked, or not at all (annotations only).")
-@click.option("--on-error", type=click.Choice(["fail", "skip"]), default="fail", show_default=True,
-              help="On a malformed annotation or missing image: stop, or skip the item and report it.")
 @click.option("--class-map", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="YAML/JSON mapping class name -> output id, overriding the source's numbering.")
 @click.option("--keep-crowd", is_flag=True, help="Write COCO iscrowd regions as boxes in formats without crowd.")
-@common_output_options
+@dataset_options(to_required=True, quality_of=None, on_error_about="missing image")
 def convert_command(src: Path, dst: Path, to: str, fmt_from: str | None, image_dir: Path | None, images: str,
                     on_error: str, class_map: Path | None, keep_crowd: bool, jobs: int, overwrite: bool,
                     quiet: bool) -> None:
@@ -102,26 +154,16 @@ def convert_command(src: Path, dst: Path, to: str, fmt_from: str | None, image_d
 
 
 @main.command("augment")
-@click.argument("src", type=click.Path(exists=True, path_type=Path))
-@click.argument("dst", type=click.Path(path_type=Path))
 @click.option("--policy", "-p", default="auto", show_default=True,
               help="A preset (light, medium, heavy, auto: strength by dataset size) or a YAML/JSON policy file.")
 @click.option("--copies", "-n", type=click.IntRange(min=1), default=1, show_default=True,
               help="Augmented copies per image.")
-@click.option("--to", "to", type=FORMAT_CHOICE, help="Format to write (default: SRC's).")
-@click.option("--from", "fmt_from", type=FORMAT_CHOICE, help="Format of SRC (detected when not given).")
-@click.option("--image-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Where the images are, when not where SRC's layout puts them.")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Same seed, same bytes, whatever --jobs is.")
 @click.option("--no-originals", is_flag=True, help="Write only the augmented copies.")
 @click.option("--resume", is_flag=True, help="Finish an interrupted run with the same settings.")
-@click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True,
-              help="JPEG/WebP quality of the copies.")
-@click.option("--on-error", type=click.Choice(["fail", "skip"]), default="fail", show_default=True,
-              help="On a malformed annotation or unreadable image: stop, or skip the item and report it.")
 @click.option("--dry-run", is_flag=True, help="Show the policy and how many images would be written; write nothing.")
-@common_output_options
+@dataset_options(quality_of="the copies")
 def augment_command(src: Path, dst: Path, policy: str, copies: int, to: str | None, fmt_from: str | None,
                     image_dir: Path | None, seed: int, no_originals: bool, resume: bool, quality: int,
                     on_error: str, dry_run: bool, jobs: int, overwrite: bool, quiet: bool) -> None:

@@ -55,7 +55,7 @@ def warning_lines(plan: BalancePlan) -> list[str]:
 
 def register(group: click.Group) -> None:
     """Add `balance` to `group` (the `bboxaug` command group)."""
-    from .cli import FORMAT_CHOICE, _count_lines, _problems, common_output_options
+    from .cli import _count_lines, _problems, dataset_options
     from .parallel import show_progress
 
     def target_value(ctx: click.Context, param: click.Parameter, value: str | None) -> int | str | None:
@@ -70,8 +70,6 @@ def register(group: click.Group) -> None:
         return tuple(dict.fromkeys(names)) or ("train",)
 
     @group.command("balance")
-    @click.argument("src", type=click.Path(exists=True, path_type=Path))
-    @click.argument("dst", type=click.Path(path_type=Path))
     @click.option("--target", callback=target_value, metavar="N|max",
                   help="Instances every class should reach: a number, or 'max' for as many as the largest class "
                        "has (the default unless only --ratio is given).")
@@ -87,17 +85,9 @@ def register(group: click.Group) -> None:
                   help="Splits to balance, comma-separated or repeated (default: train); others are copied as "
                        "they are.")
     @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same bytes, whatever --jobs is.")
-    @click.option("--to", "to", type=FORMAT_CHOICE, help="Format to write (default: SRC's).")
-    @click.option("--from", "fmt_from", type=FORMAT_CHOICE, help="Format of SRC (detected when not given).")
-    @click.option("--image-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
-                  help="Where the images are, when not where SRC's layout puts them.")
-    @click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True,
-                  help="JPEG/WebP quality of the new images.")
-    @click.option("--on-error", type=click.Choice(["fail", "skip"]), default="fail", show_default=True,
-                  help="On a malformed annotation or unreadable image: stop, or skip the item and report it.")
     @click.option("--resume", is_flag=True, help="Finish an interrupted run with the same settings.")
     @click.option("--dry-run", is_flag=True, help="Print the plan; write nothing.")
-    @common_output_options
+    @dataset_options(quality_of="the new images")
     def balance_command(src: Path, dst: Path, target: int | str | None, ratio: float | None, policy: str,
                         max_copies: int, paste: bool, splits: tuple[str, ...], seed: int, to: str | None,
                         fmt_from: str | None, image_dir: Path | None, quality: int, on_error: str, resume: bool,

@@ -9,19 +9,17 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from .errors import UsageError
 from .report import Report
 
-F = TypeVar("F", bound=Callable[..., Any])
-
 
 def register(group: click.Group) -> None:
     """Add `tile` and `resize` to `group` (the `bboxaug` command group)."""
-    from .cli import FORMAT_CHOICE, _count_lines, _problems, common_output_options
+    from .cli import _count_lines, _problems, dataset_options
     from .parallel import show_progress
     from .resize import MANIFEST as RESIZE_MANIFEST
     from .resize import MODES, parse_sizes, resize
@@ -37,24 +35,6 @@ def register(group: click.Group) -> None:
             except UsageError as error:
                 raise click.BadParameter(error.message) from None
         return convert
-
-    def source_options(command: F) -> F:
-        """SRC, DST and the options `augment` has too."""
-        command = common_output_options(command)
-        for option in reversed([
-            click.argument("src", type=click.Path(exists=True, path_type=Path)),
-            click.argument("dst", type=click.Path(path_type=Path)),
-            click.option("--to", "to", type=FORMAT_CHOICE, help="Format to write (default: SRC's)."),
-            click.option("--from", "fmt_from", type=FORMAT_CHOICE, help="Format of SRC (detected when not given)."),
-            click.option("--image-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
-                         help="Where the images are, when not where SRC's layout puts them."),
-            click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True,
-                         help="JPEG/WebP quality of the images written."),
-            click.option("--on-error", type=click.Choice(["fail", "skip"]), default="fail", show_default=True,
-                         help="On a malformed annotation or unreadable image: stop, or skip the item and report it."),
-        ]):
-            command = option(command)
-        return command
 
     def finish(lines: list[str], report: Report, manifest: Path, quiet: bool) -> None:
         """Print the summary (unless quiet); exit 1 when anything was skipped."""
@@ -79,7 +59,7 @@ def register(group: click.Group) -> None:
     @click.option("--negatives", type=click.FloatRange(0.0, 1.0), default=1.0, show_default=True,
                   help="Share of the tiles without boxes to keep, chosen by --seed.")
     @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the choice of negative tiles.")
-    @source_options
+    @dataset_options()
     def tile_command(src: Path, dst: Path, size: tuple[int, int], overlap: float, min_visibility: float,
                      partial: str, negatives: float, seed: int, to: str | None, fmt_from: str | None,
                      image_dir: Path | None, quality: int, on_error: str, jobs: int, overwrite: bool,
@@ -109,7 +89,7 @@ def register(group: click.Group) -> None:
                        "stretch: scale each axis to the size.")
     @click.option("--min-box-size", type=click.FloatRange(min=0.0), default=2.0, show_default=True,
                   help="Boxes whose shorter side is under this many pixels once resized are dropped (counted).")
-    @source_options
+    @dataset_options()
     def resize_command(src: Path, dst: Path, sizes: list[tuple[int, int]], mode: str, min_box_size: float,
                        to: str | None, fmt_from: str | None, image_dir: Path | None, quality: int, on_error: str,
                        jobs: int, overwrite: bool, quiet: bool) -> None:

@@ -242,7 +242,8 @@ def place_images(dataset: Dataset, target: Format, root: Path, mode: ImageMode, 
     if mode == "none":
         return dataset
     jobs_list = [(image, root / target.image_path(image.split, image.name), mode) for image in dataset.images]
-    results = run_parallel(_place_image, jobs_list, jobs=jobs, description="writing images", progress=progress)
+    results = run_parallel(_place_image, jobs_list, jobs=jobs, description="writing images", progress=progress,
+                           writes_into=root)
     images = []
     for image, problem, orientation in results:
         if problem is not None and problem.field == "size":
@@ -349,7 +350,7 @@ def convert(src: Path | str, dst: Path | str, *, to: str, fmt_from: str | None =
                              file=origin)
 
     def summary(written: Dataset, final_report: Report, classes: list[dict[str, Any]]) -> dict[str, Any]:
-        return {"bboxaug": __version__, "source": str(src), "from": source.name, "to": target.name,
+        return {"bboxaug": __version__, "source": str(src.resolve()), "from": source.name, "to": target.name,
                 **dataset_counts(written), "classes": classes, **final_report.to_json()}
 
     result = save(dataset, dst, fmt=target.name, images=images, report=report, keep_crowd=keep_crowd,

@@ -35,6 +35,10 @@ class ImageError(BboxaugError):
     """An image is missing, unreadable, or has an impossible size."""
 
 
+class ClusterError(BboxaugError):
+    """A Dask cluster cannot be reached, or its workers cannot run the work (they do not see the data)."""
+
+
 class UsageError(BboxaugError):
     """The command or function was called with options that cannot work together."""
 

@@ -141,6 +141,14 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+def remove_partial_writes(root: Path) -> None:
+    """Delete, anywhere under `root`, the hidden temporary files (`.NAME.*.tmp`) that `atomic_write_bytes` and
+    `atomic_text_file` leave behind when their process is killed in the middle of a write."""
+    for leftover in root.rglob(".*.tmp"):
+        if leftover.is_file():
+            leftover.unlink(missing_ok=True)
+
+
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 
 
@@ -185,6 +193,8 @@ def export_image(source: Path | EmbeddedImage, target: Path, mode: ImageMode, *,
     if mode == "none":
         return header
     target.parent.mkdir(parents=True, exist_ok=True)
+    if mode in ("hardlink", "symlink"):
+        target.unlink(missing_ok=True)  # left by an earlier attempt at the same task (a worker that died after it)
     if header.orientation != 1:
         _write_upright(source, target, quality)
     elif isinstance(source, EmbeddedImage):

@@ -1,17 +1,21 @@
 """Run a function over many items with joblib, showing a tqdm progress bar on a terminal.
 
-All parallel work in bboxaug goes through `run_parallel`, so a joblib backend chosen by the caller (threads,
-processes, or a Dask cluster through `joblib.parallel_backend`) runs the same code unchanged.
+All parallel work in bboxaug goes through `iter_parallel`, so the same code runs on local processes or threads,
+or, inside `bboxaug.cluster.use_scheduler`, on a Dask cluster through joblib's Dask backend.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from joblib import Parallel, delayed
 from tqdm import tqdm
+
+from .cluster import cluster_runner
+from .io import remove_partial_writes
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -31,21 +35,30 @@ def iter_parallel(
     description: str = "",
     progress: bool = False,
     total: int | None = None,
+    writes_into: Path | None = None,
 ) -> Iterator[Result]:
     """`function(item)` for each item, on `jobs` workers (-1: every core), yielded in input order as they finish.
 
-    Closing the iterator early (an error in the caller) stops the workers."""
+    Inside `use_scheduler` every item goes to the Dask cluster, whatever `jobs` is. There a task whose worker
+    died runs again on another worker; `writes_into` names the folder the function writes files into, so the
+    temporary files the dead worker left there are removed once every task is done. Closing the iterator early
+    (an error in the caller) stops the workers."""
     if total is None and isinstance(items, Sequence):
         total = len(items)
+    runner = cluster_runner()
+    on_cluster = runner is not None
+    if runner is None and jobs != 1:
+        runner = Parallel(n_jobs=jobs, prefer=prefer, return_as="generator", batch_size="auto")
     with tqdm(total=total, desc=description, unit="img", disable=not progress, dynamic_ncols=True) as bar:
-        if jobs == 1:
+        if runner is None:
             results: Iterable[Result] = (function(item) for item in items)
         else:
-            runner = Parallel(n_jobs=jobs, prefer=prefer, return_as="generator", batch_size="auto")
             results = runner(delayed(function)(item) for item in items)
         for result in results:
             bar.update()
             yield result
+    if on_cluster and writes_into is not None:
+        remove_partial_writes(writes_into)
 
 
 def run_parallel(function: Callable[[Item], Result], items: Sequence[Item] | Iterable[Item], **options: Any

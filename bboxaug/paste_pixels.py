@@ -210,7 +210,7 @@ def write_pastes(pastes: list[tuple[ImageRecord, int, list[Placement]]], written
             for (host, index, placements), record in zip(pastes, named[len(written.images):])]
     worker = functools.partial(make_paste, root=str(staging), quality=quality)
     problems = list(iter_parallel(worker, todo, jobs=jobs, prefer="processes", description="pasting",
-                                  progress=progress))
+                                  progress=progress, writes_into=staging))
     records, outputs = [], []
     for job, problem in zip(todo, problems):
         if problem is not None:

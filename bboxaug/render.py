@@ -110,7 +110,7 @@ def run_renders(jobs: list[RenderJob], root: Path, quality: int, report: Report,
     worker = functools.partial(render_job, root=str(root), quality=quality)
     failed = set()
     results = iter_parallel(worker, jobs, jobs=workers, prefer="threads", description=description,
-                            progress=progress)
+                            progress=progress, writes_into=root)
     try:
         for key, problem in results:
             if problem is not None:

@@ -31,7 +31,7 @@ from ..convert import check_destination, dataset_counts, ensure_apart, place_ima
 from ..dataset import Boxes, Dataset, ImageRecord, StoredImages, object_column
 from ..errors import BboxaugError, ImageError, UsageError
 from ..formats import Format, detect_format, get_format
-from ..io import atomic_text_file, atomic_write_bytes, atomic_write_text
+from ..io import atomic_text_file, atomic_write_bytes, atomic_write_text, remove_partial_writes
 from ..parallel import iter_parallel
 from ..report import OnError, Problem, Report
 from .geometry import box_shapes, follow, keep_rows, pack, unpack
@@ -240,8 +240,7 @@ def _open_staging(dst: Path, settings: dict[str, Any], resume: bool, overwrite: 
         if changed:
             raise UsageError(f"cannot resume: the interrupted run used other {', '.join(changed)}; run without "
                              "--resume to start again", file=staging)
-        for leftover in staging.rglob(".*.tmp"):  # files a killed worker was in the middle of writing
-            leftover.unlink()
+        remove_partial_writes(staging)  # files a killed worker was in the middle of writing
         return staging
     if resume and dst.is_dir() and not staging.exists():
         raise UsageError("nothing to resume: the output is complete", file=dst)
@@ -262,7 +261,7 @@ def run_jobs(jobs: list[ImageJob], staging: Path, policy: Policy, seed: int, qua
                                root=str(staging), quality=quality)
     failed: dict[str, Problem] = {}
     results = iter_parallel(worker, todo, jobs=workers, prefer="processes", description="augmenting",
-                            progress=progress)
+                            progress=progress, writes_into=staging)
     try:
         for result in results:
             if result.error is not None:
