@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
 
-from .augment.engine import SOURCE_ONLY_COLUMNS, derive_seed
+from .augment.worker import SOURCE_ONLY_COLUMNS, derive_seed
 from .dataset import Boxes, EmbeddedImage, ImageRecord, object_column
 
 MAX_IOU = 0.1          # a pasted box's IoU with every box already in the image stays below this

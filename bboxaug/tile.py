@@ -47,7 +47,7 @@ from typing import Any, Literal
 import numpy as np
 
 from . import __version__
-from .augment.engine import SOURCE_ONLY_COLUMNS
+from .augment.worker import SOURCE_ONLY_COLUMNS
 from .augment.geometry import RULE_TOLERANCE, _polygon_parts, clip_polygon
 from .convert import dataset_counts, rename_collisions
 from .dataset import Boxes, Dataset, ImageRecord, object_column

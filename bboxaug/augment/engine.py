@@ -1,188 +1,41 @@
-"""The augmentation engine: N copies of every image, boxes following the pixels, on every core, reproducibly.
+"""The augmentation engine's coordinator: N copies of every image, boxes following the pixels, on every core,
+reproducibly.
 
 Every output is a pure function of (input, policy, seed, image key, copy index): the seed of each copy is derived
-from those alone, so the bytes written do not depend on the number of workers or how work is split. Workers build
-the pipeline once, decode one image at a time, write its copies atomically, and then a small progress record, so
-`resume` can finish an interrupted run without redoing or trusting half-written work. Only the coordinator writes
-annotation files and the manifest, once the copies are done; the output folder appears only when complete.
+from those alone, so the bytes written do not depend on the number of workers or how work is split. Workers
+(`worker.make_copies`) build the pipeline once, decode one image at a time, write its copies atomically, and then
+a small progress record, so `resume` can finish an interrupted run without redoing or trusting half-written work.
+Only the coordinator writes annotation files and the manifest, once the copies are done, reading the copies back
+from the progress records; the output folder appears only when complete.
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import functools
-import hashlib
 import itertools
 import json
 import pickle
 import shutil
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import cv2
-import numpy as np
 
 from .. import __version__
 from ..convert import check_destination, dataset_counts, ensure_apart, place_images, prepare, publish, \
     rename_collisions
-from ..dataset import Boxes, Dataset, ImageRecord, StoredImages, object_column
-from ..errors import BboxaugError, ImageError, UsageError
+from ..dataset import Boxes, Dataset, ImageRecord, StoredImages
+from ..errors import ImageError, UsageError
 from ..formats import Format, detect_format, get_format
-from ..io import atomic_text_file, atomic_write_bytes, atomic_write_text, remove_partial_writes
+from ..io import atomic_text_file, atomic_write_text, remove_partial_writes
 from ..parallel import iter_parallel
 from ..report import OnError, Problem, Report
-from .geometry import box_shapes, follow, keep_rows, pack, unpack
-from .images import encode_picture, format_of, read_picture, writable_name
-from .policy import BoxRules, Policy, load_policy
+from .images import writable_name
+from .policy import Policy, load_policy
+from .worker import PROGRESS, CopyPlan, CopyResult, ImageJob, JobResult, derive_seed, make_copies, progress_file
 
 MANIFEST = "augment.json"
 RUN_FILE = "run.json"
-PROGRESS = ".progress"
-MAX_ATTEMPTS = 3
-#: Columns that describe the source shape or identity, not the moved box: copies do not inherit them.
-SOURCE_ONLY_COLUMNS = ("area", "shape", "source_id")
-
-
-def derive_seed(seed: int, key: str, copy: int, attempt: int) -> int:
-    """The 32-bit seed of one attempt at one copy: a hash of the run seed, image key, copy index and attempt."""
-    digest = hashlib.blake2b(f"{seed}\0{key}\0{copy}\0{attempt}".encode(), digest_size=4).digest()
-    return int.from_bytes(digest, "little")
-
-
-@dataclass(frozen=True)
-class CopyPlan:
-    """One copy to make: its index, its name in the split, and its path in the output layout."""
-
-    index: int
-    name: str
-    path: str
-
-
-@dataclass(frozen=True)
-class ImageJob:
-    """One source image and the copies to make of it. `required` are the labels every copy must keep at least
-    one box of (None: every label the image has)."""
-
-    image: ImageRecord
-    copies: tuple[CopyPlan, ...]
-    required: frozenset[int] | None = None
-
-    @property
-    def key(self) -> str:
-        return f"{self.image.split}/{self.image.name}"
-
-
-@dataclass(frozen=True)
-class CopyResult:
-    """What became of one planned copy: its boxes and size, or why it was given up."""
-
-    plan: CopyPlan
-    seed: int
-    attempts: int
-    width: int = 0
-    height: int = 0
-    boxes: Boxes | None = None
-    dropped: Mapping[str, int] = field(default_factory=dict)
-    problem: str | None = None
-
-
-@dataclass(frozen=True)
-class JobResult:
-    key: str
-    copies: tuple[CopyResult, ...] = ()
-    error: Problem | None = None
-
-
-# --- worker side -------------------------------------------------------------------------------------------
-
-_PIPELINES: dict[str, Any] = {}
-#: glibc mallopt parameters: M_TRIM_THRESHOLD (-1) and M_MMAP_THRESHOLD (-3).
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-
-
-def _keep_freed_image_memory() -> None:
-    """Let glibc reuse freed image buffers instead of unmapping and re-mapping them for every copy.
-
-    Each copy allocates several multi-megabyte arrays; with glibc's defaults every one is a fresh mmap whose pages
-    fault in again (measured: a third of a worker's CPU on 1280x720 images). Raising the mmap and trim thresholds
-    keeps that memory in the worker's heap. A no-op where the C library is not glibc."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return
-    mallopt(_M_MMAP_THRESHOLD, 64 << 20)
-    mallopt(_M_TRIM_THRESHOLD, 256 << 20)
-
-
-def _pipeline(policy_json: str) -> tuple[Any, BoxRules]:
-    """The policy's pipeline, built once per process (OpenCV kept to one thread so workers don't fight, freed
-    image memory kept for reuse)."""
-    if policy_json not in _PIPELINES:
-        from .backends import get_backend
-
-        cv2.setNumThreads(1)
-        _keep_freed_image_memory()
-        policy = load_policy(json.loads(policy_json))
-        _PIPELINES[policy_json] = (get_backend(policy.backend).build(policy), policy.boxes)
-    return _PIPELINES[policy_json]
-
-
-def moved_boxes(source: Boxes, rows: np.ndarray, xyxy: np.ndarray, polygons: list[list[np.ndarray]]) -> Boxes:
-    """The kept rows of `source` at their new place, every per-box column carried along; polygon segmentations
-    become the moved, clipped polygons; columns describing the source shape are left behind."""
-    kept = source.take(rows)
-    columns = {name: values for name, values in kept.columns.items() if name not in SOURCE_ONLY_COLUMNS}
-    if "segmentation" in columns:
-        columns["segmentation"] = object_column(
-            [[part.ravel().tolist() for part in polygons[row] if len(part) >= 3] or None
-             if isinstance(original, list) and original else None
-             for row, original in zip(rows, kept.columns["segmentation"])])
-    return Boxes(xyxy[rows], kept.labels, columns)
-
-
-def make_copies(job: ImageJob, *, policy_json: str, seed: int, root: str, quality: int) -> JobResult:
-    """Decode one image, make its copies, write them, then record the result for `resume`."""
-    pipeline, rules = _pipeline(policy_json)
-    try:
-        picture = read_picture(job.image.source)  # type: ignore[arg-type]
-    except BboxaugError as error:
-        return JobResult(job.key, error=Problem.from_error(error))
-    boxes = job.image.boxes
-    points, layout = pack(box_shapes(boxes, rules.box_shape))
-    required = set(boxes.labels.tolist()) if job.required is None else set(job.required)
-    results = []
-    for plan in job.copies:
-        result = None
-        for attempt in range(MAX_ATTEMPTS):
-            copy_seed = derive_seed(seed, job.key, plan.index, attempt)
-            pixels, moved = pipeline(picture.pixels, points, boxes.xyxy, copy_seed)
-            height, width = pixels.shape[:2]
-            followed = follow(unpack(moved, layout), width, height)
-            rows, dropped = keep_rows(followed, rules)
-            lost = required - set(boxes.labels[rows].tolist())
-            if not lost:
-                data = encode_picture(pixels, format_of(plan.path), quality)
-                atomic_write_bytes(Path(root) / plan.path, data)
-                result = CopyResult(plan, copy_seed, attempt + 1, width, height,
-                                    moved_boxes(boxes, rows, followed.xyxy, followed.polygons), dropped)
-                break
-        results.append(result or CopyResult(
-            plan, copy_seed, MAX_ATTEMPTS,
-            problem=f"every box of label {sorted(lost)} was lost in {MAX_ATTEMPTS} attempts; copy dropped"))
-    outcome = JobResult(job.key, tuple(results))
-    atomic_write_bytes(_progress_file(Path(root), job.key), pickle.dumps(outcome, protocol=5))
-    return outcome
-
-
-def _progress_file(root: Path, key: str) -> Path:
-    return root / PROGRESS / f"{hashlib.blake2b(key.encode(), digest_size=16).hexdigest()}.pickle"
-
-
-# --- coordinator side -----------------------------------------------------------------------------------------
 
 def copy_name(name: str, index: int) -> str:
     """`<stem>_aug<k>.<ext>`, subfolders kept; sources in formats that cannot be written back become PNG."""
@@ -256,7 +109,7 @@ def run_jobs(jobs: list[ImageJob], staging: Path, policy: Policy, seed: int, qua
     """Make every job's copies (skipping jobs an interrupted run finished), failing or skipping unreadable
     images as the report's policy says; returns the images that could not be read. What became of each copy
     stays in the jobs' progress files, so the coordinator holds nothing per copy."""
-    todo = [job for job in jobs if not _progress_file(staging, job.key).is_file()]
+    todo = [job for job in jobs if not progress_file(staging, job.key).is_file()]
     worker = functools.partial(make_copies, policy_json=json.dumps(policy.to_json(), sort_keys=True), seed=seed,
                                root=str(staging), quality=quality)
     failed: dict[str, Problem] = {}
@@ -278,7 +131,7 @@ def run_jobs(jobs: list[ImageJob], staging: Path, policy: Policy, seed: int, qua
 
 def load_result(staging: Path, job: ImageJob) -> JobResult:
     """A finished job's result, from its progress file."""
-    result: JobResult = pickle.loads(_progress_file(staging, job.key).read_bytes())
+    result: JobResult = pickle.loads(progress_file(staging, job.key).read_bytes())
     return result
 
 

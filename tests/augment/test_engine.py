@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from bboxaug.augment import engine
+from bboxaug.augment import engine, worker
 from bboxaug.augment.engine import augment, copy_name, derive_seed
 from bboxaug.cli import main
 from bboxaug.convert import load, save
@@ -153,7 +153,7 @@ def test_policy_mistakes_exit_2_before_any_image_is_read(mistake: dict, source: 
     def no_reading(*args: object, **kwargs: object) -> None:
         raise AssertionError("an image was read")
 
-    monkeypatch.setattr(engine, "read_picture", no_reading)
+    monkeypatch.setattr(worker, "read_picture", no_reading)
     monkeypatch.setattr(engine, "place_images", no_reading)
     policy_file = tmp_path / "policy.yaml"
     policy_file.write_text(json.dumps(mistake))
