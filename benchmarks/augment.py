@@ -678,15 +678,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def announce(workdir: Path) -> tuple[str, Path]:
+    """Print the command line that started this benchmark; return it and the workdir, made absolute and created."""
+    command = shlex.join(sys.orig_argv)
+    print(f"$ {command}\n", flush=True)
+    workdir = workdir.resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    return command, workdir
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.worker:
         return worker(json.loads(args.worker))
 
-    command = shlex.join(sys.orig_argv)
-    print(f"$ {command}\n", flush=True)
-    workdir = args.workdir.resolve()
-    workdir.mkdir(parents=True, exist_ok=True)
+    command, workdir = announce(args.workdir)
     check_same_transforms()
     policy = write_policy(workdir)
     counts = [args.images, 10 * args.images] if args.memory else [args.images]

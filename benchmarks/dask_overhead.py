@@ -37,7 +37,6 @@ import argparse
 import hashlib
 import json
 import os
-import shlex
 import shutil
 import subprocess
 import sys
@@ -49,7 +48,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from augment import QUALITY, WIDTH, HEIGHT, dataset, write_policy  # benchmarks/augment.py: same images, same policy
+from augment import QUALITY, WIDTH, HEIGHT, announce, dataset, write_policy  # benchmarks/augment.py: same images, same policy
 
 DEFAULT_WORKDIR = Path(tempfile.gettempdir()) / "bboxaug-dask-bench"
 MODES = ("local", "dask", "dask-quiet")
@@ -311,10 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.worker:
         return worker(json.loads(args.worker))
-    command = shlex.join(sys.orig_argv)
-    print(f"$ {command}\n", flush=True)
-    workdir = args.workdir.resolve()
-    workdir.mkdir(parents=True, exist_ok=True)
+    command, workdir = announce(args.workdir)
     policy = write_policy(workdir)
     sources = {"set": dataset(workdir, args.images), "warmup": dataset(workdir, WARMUP_IMAGES)}
     print(f"{args.images} images of {WIDTH}x{HEIGHT}, {args.copies} copies each; {os.cpu_count()} cores; load "
