@@ -57,6 +57,16 @@ def active_client() -> Any:
     return _CLIENT.get()
 
 
+def lost_worker_errors() -> tuple[type[BaseException], ...]:
+    """The error a cluster raises for a task that took down `allowed-failures` workers in a row; none when
+    `distributed` is not installed (no cluster can have run the task)."""
+    try:
+        from distributed import KilledWorker
+    except ImportError:
+        return ()
+    return (KilledWorker,)
+
+
 def cluster_runner() -> Parallel | None:
     """A joblib runner that sends tasks to the active cluster, results in input order, or None outside
     `use_scheduler`. joblib keeps twice as many batches of tasks in flight as the cluster has worker threads when
@@ -234,4 +244,4 @@ def check_workers(client: Any, reads: Sequence[Path | str], output_folder: Path 
 
 
 __all__ = ["INSTALL_HINT", "LOCAL", "QUIET_CONFIG", "active_client", "check_workers", "cluster_runner",
-           "describe", "fingerprint", "installed_version", "look", "quiet_environment", "use_scheduler"]
+           "describe", "fingerprint", "installed_version", "look", "lost_worker_errors", "quiet_environment", "use_scheduler"]

@@ -39,6 +39,10 @@ class ClusterError(BboxaugError):
     """A Dask cluster cannot be reached, or its workers cannot run the work (they do not see the data)."""
 
 
+class WorkerLost(BboxaugError):
+    """A worker process died (killed, out of memory) and its work could not be finished."""
+
+
 class UsageError(BboxaugError):
     """The command or function was called with options that cannot work together."""
 

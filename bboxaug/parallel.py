@@ -14,7 +14,10 @@ from typing import Any, Literal, TypeVar
 from joblib import Parallel, delayed
 from tqdm import tqdm
 
-from .cluster import cluster_runner
+from joblib.externals.loky.process_executor import TerminatedWorkerError
+
+from .cluster import cluster_runner, lost_worker_errors
+from .errors import WorkerLost
 from .io import remove_partial_writes
 
 Item = TypeVar("Item")
@@ -42,7 +45,8 @@ def iter_parallel(
     Inside `use_scheduler` every item goes to the Dask cluster, whatever `jobs` is. There a task whose worker
     died runs again on another worker; `writes_into` names the folder the function writes files into, so the
     temporary files the dead worker left there are removed once every task is done. Closing the iterator early
-    (an error in the caller) stops the workers."""
+    (an error in the caller) stops the workers. A local worker that dies, or a task that takes down
+    several cluster workers in a row, ends the run with `WorkerLost`."""
     if total is None and isinstance(items, Sequence):
         total = len(items)
     runner = cluster_runner()
@@ -54,9 +58,14 @@ def iter_parallel(
             results: Iterable[Result] = (function(item) for item in items)
         else:
             results = runner(delayed(function)(item) for item in items)
-        for result in results:
-            bar.update()
-            yield result
+        try:
+            for result in results:
+                bar.update()
+                yield result
+        except (TerminatedWorkerError, *lost_worker_errors()) as error:
+            raise WorkerLost(f"{description or 'the work'} stopped: a worker process died (killed, or out of "
+                             f"memory?) - {type(error).__name__}; bboxaug augment and balance can --resume"
+                             ) from None
     if on_cluster and writes_into is not None:
         remove_partial_writes(writes_into)
 
