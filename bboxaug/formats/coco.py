@@ -483,6 +483,15 @@ def annotation_entries(images: Sequence[ImageRecord], image_ids: Sequence[int], 
 ANNOTATION_CHUNK = 500
 
 
+def _box_source_ids(stored: Sequence[tuple[int, np.ndarray]], total: int) -> list[Any]:
+    """Every box's source id in order (None where its image's boxes have none), from the (first row, ids) pairs of
+    the images that have them."""
+    ids: list[Any] = [COLUMN_DEFAULTS["source_id"]] * total
+    for start, column in stored:
+        ids[start:start + len(column)] = column.tolist()
+    return ids
+
+
 def write_split(handle: TextIO, images: Sequence[ImageRecord], categories: list[dict[str, Any]],
                 category_ids: Sequence[int], top: Mapping[str, Any] | None, *, keep_extras: bool, report: Report,
                 file: object) -> None:
@@ -491,13 +500,18 @@ def write_split(handle: TextIO, images: Sequence[ImageRecord], categories: list[
     image_ids, assigned = assign_ids([image.source_id for image in images])
     report.count("coco_image_ids_assigned", len(image_ids) if assigned else 0)
     entries = []
+    stored_ids: list[tuple[int, np.ndarray]] = []  # (first row, ids) of the images whose boxes carry source ids
+    total = 0
     for image_id, image in zip(image_ids, images):
         if image.width is None or image.height is None:
             raise AnnotationError("image size unknown: COCO needs width and height", file=image.name)
         entry = {"id": image_id, "file_name": image.name, "width": int(image.width), "height": int(image.height)}
         entries.append(_with_extras(entry, image.attributes) if keep_extras else entry)
-    tables = [image.boxes for image in images]
-    annotation_ids, assigned = assign_ids(_joined(tables, "source_id", sum(map(len, tables))).tolist())
+        boxes = image.boxes  # read once: the images may be stored on disk, so no table is kept beyond its ids
+        if "source_id" in boxes.columns:
+            stored_ids.append((total, boxes.columns["source_id"]))
+        total += len(boxes)
+    annotation_ids, assigned = assign_ids(_box_source_ids(stored_ids, total))
     report.count("coco_annotation_ids_assigned", len(annotation_ids) if assigned else 0)
     head = {k: v for k, v in (MINIMAL_TOP if top is None else top).items() if k not in _LISTS}
     handle.write(dumps({**head, "images": entries}, file=file)[:-2])  # all but the closing "}\n"
