@@ -7,14 +7,14 @@ or, inside `bboxaug.cluster.use_scheduler`, on a Dask cluster through joblib's D
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import warnings
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from joblib import Parallel, delayed
-from tqdm import tqdm
-
 from joblib.externals.loky.process_executor import TerminatedWorkerError
+from tqdm import tqdm
 
 from .cluster import cluster_runner, lost_worker_errors
 from .errors import WorkerLost
@@ -55,7 +55,7 @@ def iter_parallel(
         runner = Parallel(n_jobs=jobs, prefer=prefer, return_as="generator", batch_size="auto")
     with tqdm(total=total, desc=description, unit="img", disable=not progress, dynamic_ncols=True) as bar:
         if runner is None:
-            results: Iterable[Result] = (function(item) for item in items)
+            results: Generator[Result, None, None] = (function(item) for item in items)
         else:
             results = runner(delayed(function)(item) for item in items)
         try:
@@ -66,8 +66,18 @@ def iter_parallel(
             raise WorkerLost(f"{description or 'the work'} stopped: a worker process died (killed, or out of "
                              f"memory?) - {type(error).__name__}; bboxaug augment and balance can --resume"
                              ) from None
+        finally:
+            _stop(results)
     if on_cluster and writes_into is not None:
         remove_partial_writes(writes_into)
+
+
+def _stop(results: Generator[Result, None, None]) -> None:
+    """Stop the workers now, also when the caller stops early (an error, a failed item); joblib then warns that
+    it cancels the tasks still running, which is what was asked for."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", r"\d+ tasks which were still being processed", UserWarning)
+        results.close()
 
 
 def run_parallel(function: Callable[[Item], Result], items: Sequence[Item] | Iterable[Item], **options: Any

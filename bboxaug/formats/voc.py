@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import warnings
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -577,15 +576,7 @@ def _parsed_items(items: list[tuple[str, str, str | None]], jobs: int) -> Iterat
         for _, _, path in items:
             yield None if path is None else next(files)
     finally:
-        _stop(batches)
-
-
-def _stop(batches: Iterator[ParsedBatch]) -> None:
-    """Stop the workers, also when a read ends early (a bad file with on_error="fail"); joblib then warns that it
-    cancels the tasks still running, which is what is wanted."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", r"\d+ tasks which were still being processed", UserWarning)
-        batches.close()
+        batches.close()  # stops the workers when a read ends early (a bad file with on_error="fail")
 
 
 def _accept(batch: _Batch, k: int, item: str, split: str, path: str, index: ImageIndex, classes: dict[str, int],
