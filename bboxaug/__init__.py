@@ -1,15 +1,66 @@
 """bboxaug: prepare object-detection datasets offline.
 
-Read COCO, Pascal VOC, YOLO and Labelme into one model (`Dataset`), convert between them without loss
-(`convert`, `load`, `save`), and write augmented copies whose boxes follow the pixels (`augment`).
+Read COCO, Pascal VOC, YOLO and Labelme into one model (`Dataset`), convert between them without loss (`convert`,
+`load`, `save`), write augmented copies whose boxes follow the pixels (`augment`), balance rare classes
+(`balance.balance`), tile and resize (`tile.tile`, `resize.resize`), and look at the data (`stats`, `validate`,
+`preview`). The package tree shows the layers, lowest first: core, io, formats, geometry, augmentation, balancing,
+pipeline, inspection, commands, cli (ARCHITECTURE.md).
+
+This module is the public face of the package and imports nothing heavy: each name below loads its module on
+first use, so `import bboxaug` and a worker process's imports stay light.
 """
 
-__version__ = "0.1.0"
+from __future__ import annotations
 
-from . import augment  # noqa: E402  (callable: bboxaug.augment(src, dst, policy=..., copies=...))
-from .convert import convert, load, save  # noqa: E402
-from .dataset import Boxes, ClassInfo, Dataset, ImageRecord  # noqa: E402
-from .errors import BboxaugError  # noqa: E402
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["BboxaugError", "Boxes", "ClassInfo", "Dataset", "ImageRecord", "__version__", "augment", "convert", "load",
-           "save"]
+from bboxaug.core.version import __version__
+
+if TYPE_CHECKING:
+    from bboxaug.commands import balance, resize, tile
+    from bboxaug.commands.augment import augment
+    from bboxaug.commands.convert import convert, save
+    from bboxaug.core.errors import BboxaugError
+    from bboxaug.core.model import Boxes, ClassInfo, Dataset, ImageRecord
+    from bboxaug.inspection import preview, stats, validate
+    from bboxaug.pipeline import cluster
+    from bboxaug.pipeline.source import load
+
+#: Public name -> (module, attribute in it; None for the module itself).
+_PUBLIC: dict[str, tuple[str, str | None]] = {
+    "load": ("bboxaug.pipeline.source", "load"),
+    "save": ("bboxaug.commands.convert", "save"),
+    "convert": ("bboxaug.commands.convert", "convert"),
+    "augment": ("bboxaug.commands.augment", "augment"),
+    "balance": ("bboxaug.commands.balance", None),
+    "tile": ("bboxaug.commands.tile", None),
+    "resize": ("bboxaug.commands.resize", None),
+    "stats": ("bboxaug.inspection.stats", None),
+    "validate": ("bboxaug.inspection.validate", None),
+    "preview": ("bboxaug.inspection.preview", None),
+    "cluster": ("bboxaug.pipeline.cluster", None),
+    "BboxaugError": ("bboxaug.core.errors", "BboxaugError"),
+    "Boxes": ("bboxaug.core.model", "Boxes"),
+    "ClassInfo": ("bboxaug.core.model", "ClassInfo"),
+    "Dataset": ("bboxaug.core.model", "Dataset"),
+    "ImageRecord": ("bboxaug.core.model", "ImageRecord"),
+}
+
+__all__ = ["BboxaugError", "Boxes", "ClassInfo", "Dataset", "ImageRecord", "__version__", "augment", "balance", "cluster",
+           "convert", "load", "preview", "resize", "save", "stats", "tile", "validate"]
+
+
+def __getattr__(name: str) -> Any:
+    """Load a public name's module on first use (PEP 562)."""
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'bboxaug' has no attribute {name!r}")
+    module_name, attribute = _PUBLIC[name]
+    module = importlib.import_module(module_name)
+    value = module if attribute is None else getattr(module, attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

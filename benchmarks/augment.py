@@ -7,7 +7,7 @@ box) with one COCO file. All tools make `--copies` augmented copies of every ima
 transforms (HorizontalFlip, Affine, RandomBrightnessContrast, HueSaturationValue, GaussianBlur), boxes kept
 at `min_visibility` 0.3, written as JPEG quality 95:
 
-- bboxaug: `bboxaug.augment.engine.augment` with a policy file written by this script, `jobs` = the cores,
+- bboxaug: `bboxaug.commands.augment.augment` with a policy file written by this script, `jobs` = the cores,
   `originals=False`, COCO in and out.
 - hand-written: the script users write (`handwritten`): read the COCO file, one `joblib.Parallel(n_jobs=-1)`
   task per image and copy that reads, converts to RGB, runs an `A.Compose` with `A.BboxParams`, converts
@@ -285,7 +285,7 @@ def handwritten(src: Path, dst: Path, copies: int) -> None:
 
 
 def run_bboxaug(src: Path, dst: Path, copies: int, policy: Path) -> None:
-    from bboxaug.augment.engine import augment
+    from bboxaug.commands.augment import augment
 
     augment(src, dst, policy=str(policy), copies=copies, seed=0, jobs=cores(), originals=False, quality=QUALITY)
 
@@ -326,7 +326,7 @@ def worker(spec: dict[str, Any]) -> int:
         import joblib  # noqa: F401
 
         if spec["tool"] == "bboxaug":
-            import bboxaug.augment.engine  # noqa: F401
+            import bboxaug.commands.augment  # noqa: F401
         outcome["import_s"] = time.perf_counter() - started
         outcome["setup_cpu_s"] = time.process_time()  # start-up and imports: not part of the work's CPU time
         started = time.perf_counter()

@@ -250,7 +250,7 @@ Converter = Callable[[Path, Path], None]
 def load_bboxaug(direction: str, jobs: int = 1) -> Converter:
     """bboxaug's Python API with both formats named (as for the peers), annotations only (`images="none"`), on
     `jobs` worker processes (`--jobs`), everything else at its defaults."""
-    from bboxaug.convert import convert
+    from bboxaug.commands.convert import convert
 
     source, target = {"coco2yolo": ("coco", "yolo"), "voc2coco": ("voc", "coco")}[direction]
 

@@ -5,7 +5,7 @@ Generates (once, cached in the workdir) `--images` JPEGs of 4000x3000 (smooth mu
 grain, 40 small defects of 8-30 px each, quality 90) with one COCO file, then cuts every image into 512 px tiles
 with the default overlap of 0.2 (80 tiles per image), written as JPEG quality 95:
 
-- bboxaug keep: `bboxaug.tile.tile(..., partial="keep")`, COCO in and out: every grid tile is written, so it
+- bboxaug keep: `bboxaug.commands.tile.tile(..., partial="keep")`, COCO in and out: every grid tile is written, so it
   encodes exactly the tiles the floor encodes;
 - bboxaug: the same with the defaults (`partial="reject"`: tiles cutting a defect below half its area are not
   written, and an extra tile is placed around a defect that no kept tile holds whole);
@@ -167,7 +167,7 @@ def worker(spec: dict[str, Any]) -> int:
         import cv2  # noqa: F401
 
         if spec["tool"] not in FLOORS:
-            from bboxaug.tile import tile
+            from bboxaug.commands.tile import tile
         outcome["import_s"] = time.perf_counter() - started
         cpu_started = time.process_time()
         started = time.perf_counter()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import FormatError, UsageError
-from .base import Format
+from bboxaug.core.errors import FormatError, UsageError
+from bboxaug.formats.base import Format
 
 FORMATS: dict[str, Format] = {}
 
@@ -39,12 +39,10 @@ def detect_format(src: Path) -> Format:
 
 
 def _register_builtins() -> None:
-    from . import coco, labelme, voc, yolo
+    from bboxaug.formats import coco, labelme, voc, yolo
 
     for module in (coco, voc, yolo, labelme):
         register(module.FORMAT)
 
 
 _register_builtins()
-
-__all__ = ["FORMATS", "Format", "detect_format", "get_format", "register"]

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from ..dataset import ClassInfo, Dataset, ImageRecord
-from ..report import Report
+from bboxaug.core.model import ClassInfo, Dataset, ImageRecord
+from bboxaug.core.report import Report
 
 
 class Reader(Protocol):
@@ -31,9 +31,9 @@ class Format:
     - `read(src, report=, image_dir=, jobs=1)` reads a file or folder into the model (per-item errors go through
       `report.item()`); `image_dir` points at the images when they are not where the layout puts them. A reader
       whose per-file work is independent (VOC's XML files) spreads it over `jobs` worker processes through
-      `bboxaug.parallel`; the others read in this process. The dataset and report are the same for any `jobs`.
+      `bboxaug.pipeline.parallel`; the others read in this process. The dataset and report are the same for any `jobs`.
     - `write(dataset, dst, report=)` writes the annotation files under the folder `dst` (images are placed by
-      `bboxaug.convert.save`, at `image_path`). It never changes `dataset`.
+      `bboxaug.pipeline.output.place_images`, at `image_path`). It never changes `dataset`.
     - `detect(path)` says whether `path` looks like this format (cheap: a few files are peeked at).
     - `image_path(split, name)` is where the layout puts an image, relative to the dataset root.
     - `annotation_key(split, name)` names the annotation slot an image owns in the layout (its label or XML

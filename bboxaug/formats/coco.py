@@ -18,31 +18,47 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from .. import jsontext
-from ..dataset import COLUMN_DEFAULTS, Boxes, ClassInfo, Dataset, ImageRecord
-from ..errors import AnnotationError, FormatError
-from ..gcpause import gc_paused
-from ..io import atomic_text_file, read_header, safe_relative_name
-from ..report import Report
-from .base import Format
-from .layout import DEFAULT_SPLIT, ImageIndex
+from bboxaug.core.errors import AnnotationError, FormatError
+from bboxaug.core.model import COLUMN_DEFAULTS, Boxes, ClassInfo, Dataset, ImageRecord
+from bboxaug.core.report import Report
+from bboxaug.formats.base import Format
+from bboxaug.formats.layout import DEFAULT_SPLIT, ImageIndex
+from bboxaug.io import jsontext
+from bboxaug.io.files import atomic_text_file
+from bboxaug.io.headers import read_header
+from bboxaug.io.names import safe_relative_name
+from bboxaug.pipeline.gcpause import gc_paused
 
 ROBOFLOW_FILE = "_annotations.coco.json"
+
+
 #: COCO's own file prefixes (`instances_train2017.json`): what follows one is the split name.
 TASK_PREFIXES = ("instances_", "person_keypoints_", "stuff_", "labels_", "captions_", "panoptic_", "image_info_")
+
+
 #: The top-level keys written for a split that was not read from COCO.
 MINIMAL_TOP: Mapping[str, Any] = {"info": {"description": "written by bboxaug"}}
+
+
 _LISTS = ("images", "annotations", "categories")
+
+
 _IMAGE_KEYS = frozenset({"id", "file_name", "width", "height"})
+
+
 _ANNOTATION_KEYS = frozenset({"id", "image_id", "category_id", "bbox", "area", "iscrowd", "segmentation"})
+
+
 _PEEK_BYTES = 64 * 1024
+
+
 _DETECT_FILES = 10
+
+
 _KEY = re.compile(rb'"(?:images|annotations)"\s*:\s*\[')
 
+
 Problems = dict[int, tuple[str, str]]
-
-
-# ---------------------------------------------------------------- layout
 
 
 def split_name(path: Path) -> str:
@@ -102,9 +118,6 @@ def detect(path: Path) -> bool:
         return path.suffix.lower() == ".json" and looks_like_coco(path)
     files = annotation_files(path, peek_limit=_DETECT_FILES) if path.is_dir() else []
     return any(looks_like_coco(file) for file in files[:_DETECT_FILES])
-
-
-# ---------------------------------------------------------------- parsing
 
 
 def load_json(path: Path) -> dict[str, Any]:
@@ -262,9 +275,6 @@ def _has_data(name: str, values: Any) -> bool:
     return any(value is not None for value in values)
 
 
-# ---------------------------------------------------------------- reading
-
-
 def _image_id(entry: Any, i: int, seen: dict[Any, int], file: Path) -> int | str:
     if not isinstance(entry, dict):
         raise AnnotationError(f"expected an object, found {entry!r}", file=file, field=f"images[{i}]")
@@ -398,9 +408,6 @@ def read(src: Path, *, report: Report, image_dir: Path | None = None, jobs: int 
                 images += _read_split(data, split, file, class_index, index, report)
                 meta[split] = {k: v for k, v in data.items() if k not in _LISTS}
     return Dataset(tuple(classes), tuple(images), {"coco": meta})
-
-
-# ---------------------------------------------------------------- writing
 
 
 def box_sizes(xyxy: np.ndarray) -> np.ndarray:

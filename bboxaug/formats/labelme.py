@@ -24,24 +24,44 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 from pycocotools import mask as mask_utils
 
-from ..dataset import Boxes, Dataset, EmbeddedImage, ImageRecord, name_stem
-from ..errors import AnnotationError, FormatError
-from ..io import IMAGE_EXTENSIONS, atomic_write_text, header_of, read_header, safe_relative_name
-from ..report import Report
-from .base import Format
-from .layout import DEFAULT_SPLIT, ImageIndex, classes_from_names, compact_number, split_folders
+from bboxaug.core.errors import AnnotationError, FormatError
+from bboxaug.core.model import Boxes, Dataset, EmbeddedImage, ImageRecord, name_stem
+from bboxaug.core.report import Report
+from bboxaug.formats.base import Format
+from bboxaug.formats.layout import DEFAULT_SPLIT, ImageIndex, classes_from_names, compact_number, split_folders
+from bboxaug.io.files import atomic_write_text
+from bboxaug.io.headers import IMAGE_EXTENSIONS, header_of, read_header
+from bboxaug.io.names import safe_relative_name
 
 VERSION = "5.5.0"
+
+
 LABELS_FILE = "labels.txt"
+
+
 #: Labelme's own scripts (labelme2voc, labelme2coco) expect these two lines first in labels.txt.
 LABELS_HEADER = ("__ignore__", "_background_")
+
+
 DOCUMENT_KEYS = ("version", "flags", "shapes", "imagePath", "imageData", "imageHeight", "imageWidth")
+
+
 SHAPE_KEYS = ("label", "points", "group_id", "description", "shape_type", "flags", "mask")
+
+
 #: Shape types read as boxes, and the fewest points each needs (circle and mask need exactly two).
 BOX_TYPES = {"rectangle": 2, "polygon": 3, "oriented_rectangle": 4, "circle": 2, "mask": 2}
+
+
 CIRCLE_VERTICES = 32
+
+
 TOLERANCE = 1e-6
+
+
 DETECT_PEEK = 5
+
+
 PEEK_BYTES = 1 << 16
 
 
@@ -54,9 +74,6 @@ class Shape:
     segmentation: list[list[float]] | dict[str, Any] | None
     attributes: dict[str, Any]
     shape: dict[str, Any]
-
-
-# ----------------------------------------------------------------------------------------------- pure parsing
 
 
 def parse_points(raw: Any, shape_type: str, *, file: object, field: str) -> np.ndarray:
@@ -176,9 +193,6 @@ def parse_labels(text: str) -> list[str]:
     return [name for name in (line.strip() for line in text.splitlines()) if name and name not in LABELS_HEADER]
 
 
-# ---------------------------------------------------------------------------------------------- pure writing
-
-
 def _same_polygons(a: Any, b: list[list[float]]) -> bool:
     return (isinstance(a, list) and len(a) == len(b)
             and all(len(p) == len(q) and np.allclose(p, q, rtol=0, atol=TOLERANCE) for p, q in zip(a, b)))
@@ -226,9 +240,6 @@ def format_document(image: ImageRecord, class_names: Sequence[str]) -> dict[str,
         "imageHeight": image.height, "imageWidth": image.width}
     document.update((key, value) for key, value in image.attributes.items() if key not in DOCUMENT_KEYS)
     return document
-
-
-# -------------------------------------------------------------------------------------------------- file I/O
 
 
 def _load_json(path: Path) -> Any:

@@ -8,10 +8,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from ..dataset import ClassInfo
-from ..io import is_image_file
+from bboxaug.core.model import ClassInfo
+from bboxaug.io.headers import is_image_file
 
 DEFAULT_SPLIT = "default"
+
 
 #: Folder names read as split names when they sit directly under a dataset root.
 SPLIT_NAMES = frozenset({"train", "training", "val", "valid", "validation", "test", "testing", "trainval", "dev",

@@ -24,28 +24,44 @@ import numpy as np
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser, ParseError
 
-from ..dataset import COLUMN_DEFAULTS, Boxes, Dataset, ImageRecord, name_stem
-from ..errors import AnnotationError, FormatError
-from ..gcpause import gc_paused
-from ..io import IMAGE_EXTENSIONS, is_image_file, read_header, safe_relative_name, write_file
-from ..parallel import iter_parallel
-from ..report import Report
-from .base import Format
-from .layout import DEFAULT_SPLIT, ImageIndex, classes_from_names, posix_relative, split_folders
+from bboxaug.core.errors import AnnotationError, FormatError
+from bboxaug.core.model import COLUMN_DEFAULTS, Boxes, Dataset, ImageRecord, name_stem
+from bboxaug.core.report import Report
+from bboxaug.formats.base import Format
+from bboxaug.formats.layout import DEFAULT_SPLIT, ImageIndex, classes_from_names, posix_relative, split_folders
+from bboxaug.io.files import write_file
+from bboxaug.io.headers import IMAGE_EXTENSIONS, is_image_file, read_header
+from bboxaug.io.names import safe_relative_name
+from bboxaug.pipeline.gcpause import gc_paused
+from bboxaug.pipeline.parallel import iter_parallel
 
 ANNOTATION_DIRS = ("annotations", "annotation", "xml", "xmls")
+
+
 IMAGE_DIRS = ("jpegimages", "images", "imgs", "img")
+
+
 FLAGS = ("truncated", "difficult", "occluded")
+
+
 #: An id in two split lists stays in the first of these; other lists come after them, alphabetically.
 SPLIT_ORDER = ("train", "val", "test")
+
+
 _FLAG_TEXT = {"0": False, "1": True, "false": False, "true": True, "no": False, "yes": True, "": False}
+
+
 _CORNERS = ("xmin", "ymin", "xmax", "ymax")
+
+
 _KNOWN_CHILDREN = frozenset({"name", "bndbox", "pose", *FLAGS})
+
+
 _ATTRIBUTE_TAG = re.compile(r"(?![Xx][Mm][Ll])[A-Za-z_][A-Za-z0-9_.-]*\Z")
+
+
 _PEEK = 3
 
-
-# --- pure parsing: XML text -> what it says ---------------------------------------------------------------------
 
 class _Parser(DefusedXMLParser):
     """defusedxml's parser (entity declarations and external references still refused) whose element events go
@@ -61,6 +77,8 @@ class _Parser(DefusedXMLParser):
 
 #: The encoding an XML declaration at the start of a document names.
 _DECLARED_ENCODING = re.compile(rb"(?:\xef\xbb\xbf)?<\?xml[^>]*?encoding\s*=\s*[\"']([^\"']*)")
+
+
 _ASCII_COMPATIBLE = frozenset({b"utf-8", b"utf8", b"us-ascii", b"ascii"})
 
 
@@ -259,15 +277,21 @@ def resolve_splits(lists: Mapping[str, Sequence[str]]) -> tuple[dict[str, str], 
     return assignment, ignored, shared
 
 
-# --- pure writing: model -> XML text ----------------------------------------------------------------------------
-
 _HEAD = ("<annotation>\n\t<folder>JPEGImages</folder>\n\t<filename>%s</filename>\n\t<size>\n\t\t<width>%d</width>\n"
          "\t\t<height>%d</height>\n\t\t<depth>3</depth>\n\t</size>\n\t<segmented>0</segmented>\n")
+
+
 _OBJECT = ("\t<object>\n\t\t<name>%s</name>\n\t\t<pose>%s</pose>\n\t\t<truncated>%d</truncated>\n"
            "\t\t<difficult>%d</difficult>\n%s\t\t<bndbox>\n\t\t\t<xmin>%d</xmin>\n\t\t\t<ymin>%d</ymin>\n"
            "\t\t\t<xmax>%d</xmax>\n\t\t\t<ymax>%d</ymax>\n\t\t</bndbox>\n\t</object>\n")
+
+
 _TAIL = "</annotation>\n"
+
+
 _OCCLUDED = {False: "\t\t<occluded>0</occluded>\n", True: "\t\t<occluded>1</occluded>\n"}
+
+
 _TO_VOC = np.array([1, 1, 0, 0], dtype=np.int64)
 
 
@@ -337,8 +361,6 @@ def format_annotation(image: ImageRecord, class_names: Sequence[str], corners: l
     return "".join(parts)
 
 
-# --- layouts ----------------------------------------------------------------------------------------------------
-
 @dataclass(frozen=True)
 class _Source:
     """One folder of XML files and where their images are. With `sets` (`ImageSets/Main`) splits come from its
@@ -402,8 +424,6 @@ def _declared_classes(root: Path) -> list[str]:
     return names
 
 
-# --- reading ----------------------------------------------------------------------------------------------------
-
 def _items(source: _Source, report: Report) -> list[tuple[str, str, str | None]]:
     """`(id, split, XML path or None)` for every annotation file and every listed id, in id order."""
     xml = dict(_xml_files(source.annotations))
@@ -459,6 +479,8 @@ def _image_size(parsed: FileSummary, found: Path | None, file: str, report: Repo
 #: XML files parsed per task: sending a task and its result costs little next to parsing it, and the workers
 #: stay evenly busy.
 PARSE_BATCH = 500
+
+
 #: Fewer files are parsed in this process whatever `jobs` is: starting a worker process and importing bboxaug
 #: there takes 0.5-1 s, about what parsing 5,000 files takes (measured on 2 cores: 10,000 files took as long on
 #: two workers as in one process).
@@ -643,8 +665,6 @@ def read(src: Path, *, report: Report, image_dir: Path | None = None, jobs: int 
     return Dataset(classes_from_names(classes), images)
 
 
-# --- writing ----------------------------------------------------------------------------------------------------
-
 def annotation_key(split: str, name: str) -> str:
     """`Annotations/<key>.xml`: the name without extension, subfolders kept. One folder serves every split."""
     return name_stem(name)
@@ -701,8 +721,6 @@ def write(dataset: Dataset, dst: Path, *, report: Report) -> None:
         (sets / f"{split}.txt").write_text("".join(f"{key}\n" for key in keys), encoding="utf-8")
     Path(dst, "classes.txt").write_text("".join(f"{name}\n" for name in dataset.class_names), encoding="utf-8")
 
-
-# --- detection --------------------------------------------------------------------------------------------------
 
 def _looks_like_voc(path: str) -> bool:
     """A VOC `<annotation>`, not MIT LabelMe's (which has `<imagesize>`, and polygons instead of `<bndbox>`)."""

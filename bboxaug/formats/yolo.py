@@ -17,37 +17,61 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from ..dataset import Boxes, ClassInfo, Dataset, ImageRecord, name_stem, object_column
-from ..errors import AnnotationError, FormatError, ImageError, UsageError
-from ..io import atomic_write_text, is_image_file, read_header, safe_relative_name, write_file
-from ..report import Report
-from .base import Format
-from .layout import split_folders
+from bboxaug.core.errors import AnnotationError, FormatError, ImageError, UsageError
+from bboxaug.core.model import Boxes, ClassInfo, Dataset, ImageRecord, name_stem, object_column
+from bboxaug.core.report import Report
+from bboxaug.formats.base import Format
+from bboxaug.formats.layout import split_folders
+from bboxaug.io.files import atomic_write_text, write_file
+from bboxaug.io.headers import is_image_file, read_header
+from bboxaug.io.names import safe_relative_name
 
 #: Normalised values at most this far outside [0, 1] are float noise from the tool that wrote them: snapped.
 ROUNDING = 1e-6
+
+
 #: data.yaml keys that name a split, and the split name each gives.
 SPLIT_KEYS = {"train": "train", "val": "val", "validation": "val", "test": "test", "minival": "minival"}
+
+
 #: data.yaml keys that never name a split.
 NOT_SPLITS = frozenset({"path", "names", "nc", "download", "channels", "kpt_shape", "flip_idx", "task", "roboflow",
                         "yaml_file"})
+
+
 SPLIT_ALIASES = {"val": ("valid", "validation"), "valid": ("val", "validation"), "validation": ("val", "valid")}
+
+
 CLASS_FILES = ("obj.names", "classes.txt")
+
+
 IMAGE_DIRS = ("images", "Images")
+
+
 LABEL_DIRS = ("labels", "Labels", "annotations", "Annotations")
+
+
 OBB_LABEL_DIRS = ("labelTxt",)
+
+
 #: Text files that may sit beside images without being labels.
 NOT_LABELS = frozenset({"classes.txt", "train.txt", "val.txt", "valid.txt", "test.txt", "readme.txt"})
+
+
 #: Split names (lower case) written under a standard data.yaml key, and the order they are written in.
 WRITTEN_KEYS = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
+
+
 WRITE_ORDER = {"train": 0, "val": 1, "valid": 1, "validation": 1, "test": 2}
+
+
 #: Images whose label lines are computed in one numpy pass when writing (bounds the memory used).
 WRITE_BATCH = 4096
+
+
 #: obj.data keys naming a split, and the split name each gives.
 DARKNET_SPLITS = (("train", "train"), ("valid", "val"), ("test", "test"))
 
-
-# --- label lines <-> boxes (pure) -----------------------------------------------------------------------------
 
 def _snap(value: float) -> float:
     """`value` pulled onto 0 or 1 when it lies outside [0, 1] by rounding noise only."""
@@ -179,8 +203,6 @@ def format_labels(boxes: Boxes, width: int, height: int) -> str:
     return format_label_texts([ImageRecord("", "", width, height, boxes)])[0]
 
 
-# --- class lists and data.yaml (pure) --------------------------------------------------------------------------
-
 def parse_names_file(text: str) -> tuple[ClassInfo, ...]:
     """obj.names / classes.txt: one name per line (blank lines skipped); ids are line positions."""
     names = [line.strip() for line in text.splitlines() if line.strip()]
@@ -241,8 +263,6 @@ def parse_darknet_data(text: str) -> dict[str, str]:
     pairs = (line.split("=", 1) for line in text.splitlines() if "=" in line and not line.lstrip().startswith("#"))
     return {key.strip(): value.strip() for key, value in pairs if key.strip() and value.strip()}
 
-
-# --- finding files ---------------------------------------------------------------------------------------------
 
 def _absolute(path: Path) -> Path:
     """`path` made absolute and normalised, without following symlinks (linked images keep their own place)."""
@@ -334,8 +354,6 @@ def _collect(name: str, sources: Sequence[Path], bases: Sequence[Path], report: 
                 split.images.append(found)
     return [split]
 
-
-# --- reading ---------------------------------------------------------------------------------------------------
 
 @dataclass
 class _Layout:
@@ -563,8 +581,6 @@ def detect(path: Path) -> bool:
     has_images = any((path / name).is_dir() for name in IMAGE_DIRS)
     return has_images and any((path / name).is_dir() and _has_yolo_labels(path / name) for name in LABEL_DIRS)
 
-
-# --- writing ---------------------------------------------------------------------------------------------------
 
 def write(dataset: Dataset, dst: Path, *, report: Report) -> None:
     """data.yaml plus `labels/<split>/<stem>.txt` for every image (empty for a negative). Class indices are

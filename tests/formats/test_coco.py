@@ -16,12 +16,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bboxaug.dataset import Boxes, ClassInfo, Dataset, ImageRecord
-from bboxaug.errors import AnnotationError, FormatError
+from bboxaug.core.errors import AnnotationError, FormatError
+from bboxaug.core.model import Boxes, ClassInfo, Dataset, ImageRecord
+from bboxaug.core.report import Report
 from bboxaug.formats import FORMATS, coco
-from bboxaug.report import Report
-
-from ..conftest import GOLDEN, make_image
+from tests.conftest import GOLDEN, make_image
 
 CASES = GOLDEN / "coco" / "cases"
 

@@ -23,16 +23,23 @@ from hypothesis import strategies as st
 from PIL import Image
 from pycocotools import mask as mask_utils
 
-from bboxaug.dataset import Boxes, ClassInfo, Dataset, EmbeddedImage, ImageRecord
-from bboxaug.errors import AnnotationError
+from bboxaug.core.errors import AnnotationError
+from bboxaug.core.model import Boxes, ClassInfo, Dataset, EmbeddedImage, ImageRecord
+from bboxaug.core.report import Report
 from bboxaug.formats import labelme
+from bboxaug.formats.labelme import (
+    FORMAT,
+    declared_size,
+    detect,
+    format_document,
+    format_shape,
+    parse_labels,
+    parse_shape,
+    read,
+    write,
+)
 from bboxaug.formats.layout import ImageIndex
-from bboxaug.formats.labelme import (FORMAT, declared_size, detect, format_document, format_shape, parse_labels,
-                                     parse_shape, read, write)
-from bboxaug.report import Report
-
-from ..conftest import CORPUS, make_image
-
+from tests.conftest import CORPUS, make_image
 
 # ------------------------------------------------------------------------------------------------ builders
 

@@ -18,12 +18,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bboxaug.dataset import Boxes, ClassInfo, Dataset, ImageRecord, object_column
-from bboxaug.errors import AnnotationError, FormatError, ImageError
+from bboxaug.core.errors import AnnotationError, FormatError, ImageError
+from bboxaug.core.model import Boxes, ClassInfo, Dataset, ImageRecord, object_column
+from bboxaug.core.report import Report
 from bboxaug.formats import FORMATS, voc
-from bboxaug.report import Report
-
-from ..conftest import make_image
+from tests.conftest import make_image
 
 
 def xml(objects: str = "", *, filename: str | None = "a.jpg", size: str | None = "<size><width>40</width>"

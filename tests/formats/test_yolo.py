@@ -15,13 +15,11 @@ import pytest
 import yaml
 from PIL import Image
 
-from bboxaug.dataset import Boxes, ClassInfo, Dataset, ImageRecord
-from bboxaug.errors import AnnotationError, FormatError, ImageError, UsageError
-from bboxaug.formats import FORMATS
-from bboxaug.formats import yolo
-from bboxaug.report import Report
-
-from ..conftest import GOLDEN, make_image
+from bboxaug.core.errors import AnnotationError, FormatError, ImageError, UsageError
+from bboxaug.core.model import Boxes, ClassInfo, Dataset, ImageRecord
+from bboxaug.core.report import Report
+from bboxaug.formats import FORMATS, yolo
+from tests.conftest import GOLDEN, make_image
 
 POSITIONS = {0: 0, 1: 1, 2: 2}
 

@@ -1,0 +1,174 @@
+"""The worker side of the augmentation engine: make one image's copies, write them, and leave the result in a
+progress file.
+
+Kept apart from the coordinator (`engine`) so that a worker process imports only what pixel work needs: the
+policy, the backend, the box geometry and image codecs, not the format adapters and conversion rules. Every copy
+is a pure function of (image, policy, seed, image key, copy index), so the bytes do not depend on which worker
+makes it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import hashlib
+import json
+import pickle
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from bboxaug.augmentation.policy import load_policy
+from bboxaug.augmentation.seeds import derive_seed
+from bboxaug.core.errors import BboxaugError
+from bboxaug.core.model import Boxes, ImageRecord, object_column
+from bboxaug.core.report import Problem
+from bboxaug.geometry.shapes import BoxRules, box_shapes, follow, keep_rows, pack, unpack
+from bboxaug.io.files import atomic_write_bytes
+from bboxaug.io.names import format_of
+from bboxaug.io.pixels import encode_picture, read_picture
+
+#: The folder in the staging folder that holds one progress file per finished job.
+PROGRESS = ".progress"
+
+
+MAX_ATTEMPTS = 3
+
+
+#: Columns that describe the source shape or identity, not the moved box: copies do not inherit them.
+SOURCE_ONLY_COLUMNS = ("area", "shape", "source_id")
+
+
+@dataclass(frozen=True)
+class CopyPlan:
+    """One copy to make: its index, its name in the split, and its path in the output layout."""
+
+    index: int
+    name: str
+    path: str
+
+
+@dataclass(frozen=True)
+class ImageJob:
+    """One source image and the copies to make of it. `required` are the labels every copy must keep at least
+    one box of (None: every label the image has)."""
+
+    image: ImageRecord
+    copies: tuple[CopyPlan, ...]
+    required: frozenset[int] | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.image.split}/{self.image.name}"
+
+
+@dataclass(frozen=True)
+class CopyResult:
+    """What became of one planned copy: its boxes and size, or why it was given up."""
+
+    plan: CopyPlan
+    seed: int
+    attempts: int
+    width: int = 0
+    height: int = 0
+    boxes: Boxes | None = None
+    dropped: Mapping[str, int] = field(default_factory=dict)
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class JobResult:
+    key: str
+    copies: tuple[CopyResult, ...] = ()
+    error: Problem | None = None
+
+
+_PIPELINES: dict[str, Any] = {}
+
+
+#: glibc mallopt parameters: M_TRIM_THRESHOLD (-1) and M_MMAP_THRESHOLD (-3).
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+
+
+def _keep_freed_image_memory() -> None:
+    """Let glibc reuse freed image buffers instead of unmapping and re-mapping them for every copy.
+
+    Each copy allocates several multi-megabyte arrays; with glibc's defaults every one is a fresh mmap whose pages
+    fault in again (measured: a third of a worker's CPU on 1280x720 images). Raising the mmap and trim thresholds
+    keeps that memory in the worker's heap. A no-op where the C library is not glibc."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt(_M_MMAP_THRESHOLD, 64 << 20)
+    mallopt(_M_TRIM_THRESHOLD, 256 << 20)
+
+
+def _pipeline(policy_json: str) -> tuple[Any, BoxRules]:
+    """The policy's pipeline, built once per process (OpenCV kept to one thread so workers don't fight, freed
+    image memory kept for reuse)."""
+    if policy_json not in _PIPELINES:
+        from bboxaug.augmentation.backends import get_backend
+
+        cv2.setNumThreads(1)
+        _keep_freed_image_memory()
+        policy = load_policy(json.loads(policy_json))
+        _PIPELINES[policy_json] = (get_backend(policy.backend).build(policy), policy.boxes)
+    return _PIPELINES[policy_json]
+
+
+def moved_boxes(source: Boxes, rows: np.ndarray, xyxy: np.ndarray, polygons: list[list[np.ndarray]]) -> Boxes:
+    """The kept rows of `source` at their new place, every per-box column carried along; polygon segmentations
+    become the moved, clipped polygons; columns describing the source shape are left behind."""
+    kept = source.take(rows)
+    columns = {name: values for name, values in kept.columns.items() if name not in SOURCE_ONLY_COLUMNS}
+    if "segmentation" in columns:
+        columns["segmentation"] = object_column(
+            [[part.ravel().tolist() for part in polygons[row] if len(part) >= 3] or None
+             if isinstance(original, list) and original else None
+             for row, original in zip(rows, kept.columns["segmentation"])])
+    return Boxes(xyxy[rows], kept.labels, columns)
+
+
+def make_copies(job: ImageJob, *, policy_json: str, seed: int, root: str, quality: int) -> JobResult:
+    """Decode one image, make its copies, write them, then record the result for `resume`."""
+    pipeline, rules = _pipeline(policy_json)
+    try:
+        picture = read_picture(job.image.source)  # type: ignore[arg-type]
+    except BboxaugError as error:
+        return JobResult(job.key, error=Problem.from_error(error))
+    boxes = job.image.boxes
+    points, layout = pack(box_shapes(boxes, rules.box_shape))
+    required = set(boxes.labels.tolist()) if job.required is None else set(job.required)
+    results = []
+    for plan in job.copies:
+        result = None
+        for attempt in range(MAX_ATTEMPTS):
+            copy_seed = derive_seed(seed, job.key, plan.index, attempt)
+            pixels, moved = pipeline(picture.pixels, points, boxes.xyxy, copy_seed)
+            height, width = pixels.shape[:2]
+            followed = follow(unpack(moved, layout), width, height)
+            rows, dropped = keep_rows(followed, rules)
+            lost = required - set(boxes.labels[rows].tolist())
+            if not lost:
+                data = encode_picture(pixels, format_of(plan.path), quality)
+                atomic_write_bytes(Path(root) / plan.path, data)
+                result = CopyResult(plan, copy_seed, attempt + 1, width, height,
+                                    moved_boxes(boxes, rows, followed.xyxy, followed.polygons), dropped)
+                break
+        results.append(result or CopyResult(
+            plan, copy_seed, MAX_ATTEMPTS,
+            problem=f"every box of label {sorted(lost)} was lost in {MAX_ATTEMPTS} attempts; copy dropped"))
+    outcome = JobResult(job.key, tuple(results))
+    atomic_write_bytes(progress_file(Path(root), job.key), pickle.dumps(outcome, protocol=5))
+    return outcome
+
+
+def progress_file(root: Path, key: str) -> Path:
+    """Where the result of the job for image `key` ("split/name") is kept in the staging folder `root`."""
+    return root / PROGRESS / f"{hashlib.blake2b(key.encode(), digest_size=16).hexdigest()}.pickle"

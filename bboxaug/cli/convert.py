@@ -1,0 +1,57 @@
+"""`bboxaug convert` and `bboxaug formats`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from bboxaug.cli.options import dataset_options
+from bboxaug.cli.summary import finish
+from bboxaug.commands.convert import REPORT_FILE, ConvertResult, convert
+from bboxaug.formats import FORMATS
+from bboxaug.io.pixels import IMAGE_MODES
+from bboxaug.pipeline.parallel import show_progress
+
+
+@click.command("formats")
+def formats_command() -> None:
+    """List the formats bboxaug reads and writes."""
+    for name in sorted(FORMATS):
+        click.echo(f"{name:<8} {FORMATS[name].description}")
+
+
+@click.command("convert")
+@click.option("--images", type=click.Choice(IMAGE_MODES), default="copy", show_default=True,
+              help="How images reach DST: copied, hard-linked, symlinked, or not at all (annotations only).")
+@click.option("--class-map", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="YAML/JSON mapping class name -> output id, overriding the source's numbering.")
+@click.option("--keep-crowd", is_flag=True, help="Write COCO iscrowd regions as boxes in formats without crowd.")
+@dataset_options(to_required=True, quality_of=None, on_error_about="missing image")
+def convert_command(src: Path, dst: Path, to: str, fmt_from: str | None, image_dir: Path | None, images: str,
+                    on_error: str, class_map: Path | None, keep_crowd: bool, jobs: int, overwrite: bool,
+                    quiet: bool) -> None:
+    """Convert the dataset at SRC into format --to in the new folder DST.
+
+    SRC is a COCO JSON file, a YOLO data.yaml, or a folder in any supported layout. DST is written atomically in
+    the target's conventional layout, with convert.json recording counts, class ids, skips, clips and renames.
+    """
+    result = convert(src, dst, to=to, fmt_from=fmt_from, image_dir=image_dir, images=images,  # type: ignore[arg-type]
+                     on_error=on_error, class_map=class_map, keep_crowd=keep_crowd,  # type: ignore[arg-type]
+                     overwrite=overwrite, jobs=jobs, progress=show_progress(quiet))
+    finish(summary_lines(result, dst), result.report, dst / REPORT_FILE, quiet, label="report")
+
+
+def summary_lines(result: ConvertResult, dst: Path) -> list[str]:
+    """What a conversion wrote: images per split, boxes, negatives and the classes with their output ids."""
+    dataset = result.dataset
+    splits = ", ".join(f"{split} {len(dataset.in_split(split))}" for split in dataset.splits)
+    classes = ", ".join(c["name"] if c["output_id"] is None else f"{c['name']}={c['output_id']}"
+                        for c in result.classes)
+    return [
+        f"converted {result.source_format} -> {result.target_format}: {dst}",
+        f"  images     {len(dataset.images)}" + (f" ({splits})" if splits else ""),
+        f"  boxes      {dataset.box_count}",
+        f"  negatives  {dataset.negative_count}",
+        f"  classes    {len(dataset.classes)}: {classes}",
+    ]

@@ -1,0 +1,106 @@
+"""The options the commands share, each declared once: how a source is read (SRC, --from, --image-dir,
+--on-error), how an output is written (DST, --to, --quality, --overwrite), and how the work runs (--jobs,
+--scheduler, --quiet)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from bboxaug.formats import FORMATS
+from bboxaug.pipeline.parallel import usable_cores
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+FORMAT_CHOICE = click.Choice(sorted(FORMATS))
+
+
+def _apply(command: F, options: list[Callable[[F], F]]) -> F:
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def jobs_option(about: str = "image work") -> Callable[[F], F]:
+    """--jobs: parallel workers, every core this process may use unless told."""
+    return click.option("--jobs", "-j", type=int, default=usable_cores, show_default="every core this process may use",
+                        help=f"Parallel workers for {about} (-1: every core). With --scheduler local: the local "
+                             "cluster's worker processes.")
+
+
+def on_error_option(about: str = "unreadable image") -> Callable[[F], F]:
+    """--on-error: what a malformed annotation or bad image does to the run."""
+    return click.option("--on-error", type=click.Choice(["fail", "skip"]), default="fail", show_default=True,
+                        help=f"On a malformed annotation or {about}: stop, or skip the item and report it.")
+
+
+QUIET = click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
+
+
+def source_options(command: F) -> F:
+    """SRC and how to read it: --from and --image-dir."""
+    return _apply(command, [
+        click.argument("src", type=click.Path(exists=True, path_type=Path)),
+        click.option("--from", "fmt_from", type=FORMAT_CHOICE, help="Format of SRC (detected when not given)."),
+        click.option("--image-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+                     help="Where the images are, when not where SRC's layout puts them."),
+    ])
+
+
+def dataset_options(*, to_required: bool = False, quality_of: str | None = "the images written",
+                    on_error_about: str = "unreadable image") -> Callable[[F], F]:
+    """SRC, DST and every option a command that reads one dataset and writes another shares. `quality_of` says
+    what --quality applies to (None: no --quality); `on_error_about` names the image problem --on-error decides
+    on besides malformed annotations. With --scheduler the command runs on a Dask cluster."""
+    to_help = "Format to write." if to_required else "Format to write (default: SRC's)."
+    options: list[Callable[[F], F]] = [
+        source_options,
+        click.argument("dst", type=click.Path(path_type=Path)),
+        click.option("--to", "to", type=FORMAT_CHOICE, required=to_required, help=to_help),
+    ]
+    if quality_of is not None:
+        options.append(click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True,
+                                    help=f"JPEG/WebP quality of {quality_of}."))
+    options += [
+        on_error_option(on_error_about),
+        jobs_option(),
+        click.option("--scheduler", metavar="ADDRESS", envvar="BBOXAUG_SCHEDULER", show_envvar=True,
+                     help="Run the image work on the Dask scheduler at ADDRESS (tcp://host:8786), or on a new "
+                          "cluster on this machine with 'local'. SRC and DST must be on storage every worker "
+                          "mounts at the same path. Needs pip install 'bboxaug[dask]'."),
+        click.option("--overwrite", is_flag=True,
+                     help="Replace DST if it exists (only once the new output is complete)."),
+        QUIET,
+    ]
+
+    def decorate(command: F) -> F:
+        return _apply(on_scheduler(command), options)
+
+    return decorate
+
+
+def on_scheduler(command: F) -> F:
+    """The command as given, or, when --scheduler names a Dask scheduler, run inside
+    `bboxaug.pipeline.cluster.use_scheduler`: SRC, DST and --image-dir made absolute (workers may start
+    elsewhere), and the workers checked to see them before any work. A dry run stays on this machine."""
+
+    @functools.wraps(command)
+    def run(*args: Any, scheduler: str | None, **params: Any) -> Any:
+        if not scheduler or params.get("dry_run"):
+            return command(*args, **params)
+        from bboxaug.pipeline.cluster import describe, use_scheduler
+
+        for name in ("src", "dst", "image_dir"):
+            if params.get(name) is not None:
+                params[name] = params[name].absolute()
+        reads = [path for path in (params["src"], params.get("image_dir")) if path is not None]
+        with use_scheduler(scheduler, reads=reads, writes=params["dst"], workers=params["jobs"]) as client:
+            if not params["quiet"]:
+                click.echo(describe(client), err=True)
+            return command(*args, **params)
+
+    return run  # type: ignore[return-value]

@@ -1,0 +1,251 @@
+"""The one annotation model every format reads into and writes from.
+
+A `Dataset` is an ordered class list plus one `ImageRecord` per image. Each record holds its boxes as a columnar
+`Boxes` table: `xyxy` (float64, absolute pixels, origin at the top-left corner of the top-left pixel, so a box
+covering pixel columns 0..W-1 is `[0, W]`), `labels` (positions in the class list) and optional per-box columns.
+Filtering goes through `Boxes.take`, so a box never loses its label or attributes. Arrays are read-only and every
+"change" returns a new object: readers, transforms and writers cannot corrupt each other's input.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import abstractmethod
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+#: Per-box columns with a meaning every format agrees on, and the value a box has when its source lacks it.
+#: `segmentation` is COCO's shape: a list of flat polygons `[[x0, y0, x1, y1, ...], ...]` in absolute pixels, or
+#: an RLE dict `{"size": [h, w], "counts": ...}`. `attributes` holds free per-box data (VOC `pose`, Labelme
+#: `group_id`, unknown COCO keys); `shape` holds the source's own shape (Labelme's `shape_type` and points) so a
+#: writer of the same format can give it back unchanged.
+COLUMN_DEFAULTS: Mapping[str, Any] = MappingProxyType(
+    {
+        "iscrowd": False,
+        "difficult": False,
+        "truncated": False,
+        "occluded": False,
+        "area": float("nan"),
+        "segmentation": None,
+        "source_id": None,
+        "attributes": None,
+        "shape": None,
+    }
+)
+
+
+_COLUMN_DTYPES: Mapping[str, Any] = MappingProxyType(
+    {"iscrowd": bool, "difficult": bool, "truncated": bool, "occluded": bool, "area": np.float64}
+)
+
+
+def name_stem(name: str) -> str:
+    """An image name without its extension, subfolders kept (`sub/a.jpg` -> `sub/a`; `.hidden` stays): what
+    per-image annotation files are named after."""
+    dot = name.rfind(".")
+    return name[:dot] if dot > name.rfind("/") + 1 else name
+
+
+def object_column(values: Iterable[Any]) -> np.ndarray:
+    """A 1-D object array of `values`, even when they are equal-length lists (which numpy would stack)."""
+    items = list(values)
+    column = np.empty(len(items), dtype=object)
+    column[:] = items
+    return column
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    array.setflags(write=False)
+    return array
+
+
+def _as_column(name: str, values: Any, rows: int) -> np.ndarray:
+    if name not in COLUMN_DEFAULTS:
+        raise ValueError(f"unknown box column {name!r}; known: {', '.join(COLUMN_DEFAULTS)}")
+    dtype = _COLUMN_DTYPES.get(name)
+    column = np.array(values, dtype=dtype) if dtype else object_column(values)
+    if column.shape != (rows,):
+        raise ValueError(f"box column {name!r} has shape {column.shape}, expected ({rows},)")
+    return _read_only(column)
+
+
+@dataclass(frozen=True, eq=False)
+class Boxes:
+    """One image's boxes as a table: `xyxy` (N, 4) float64, `labels` (N,) int64, and optional named columns."""
+
+    xyxy: np.ndarray
+    labels: np.ndarray
+    columns: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        xyxy = np.array(self.xyxy, dtype=np.float64).reshape(-1, 4)
+        labels = np.array(self.labels, dtype=np.int64).reshape(-1)
+        if len(labels) != len(xyxy):
+            raise ValueError(f"{len(xyxy)} boxes but {len(labels)} labels")
+        columns = {name: _as_column(name, values, len(xyxy)) for name, values in self.columns.items()}
+        object.__setattr__(self, "xyxy", _read_only(xyxy))
+        object.__setattr__(self, "labels", _read_only(labels))
+        object.__setattr__(self, "columns", MappingProxyType(columns))
+
+    def __reduce__(self) -> tuple[type[Boxes], tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]]:
+        """Pickle as the constructor's arguments (worker processes send boxes back this way)."""
+        return Boxes, (self.xyxy, self.labels, dict(self.columns))
+
+    @classmethod
+    def empty(cls) -> Boxes:
+        return cls(np.zeros((0, 4)), np.zeros(0, dtype=np.int64))
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def column(self, name: str) -> np.ndarray:
+        """The named column, or a column of its default value when the source had none."""
+        if name in self.columns:
+            return self.columns[name]
+        default = COLUMN_DEFAULTS[name]
+        if name in _COLUMN_DTYPES:
+            return _read_only(np.full(len(self), default, dtype=_COLUMN_DTYPES[name]))
+        return _read_only(object_column([default] * len(self)))
+
+    def rows(self, start: int, stop: int, columns: Iterable[str] | None = None) -> Boxes:
+        """Rows `start:stop` as read-only views of this table, with all its columns or only those named, neither
+        copied nor checked again (they were checked when this table was made). A reader builds one table per
+        file and slices each image's boxes from it, because checking a table per image is a large share of the
+        time of reading a big file."""
+        names = self.columns if columns is None else columns
+        boxes = object.__new__(Boxes)
+        boxes.__dict__.update(xyxy=self.xyxy[start:stop], labels=self.labels[start:stop],
+                              columns=MappingProxyType({name: self.columns[name][start:stop] for name in names}))
+        return boxes
+
+    def take(self, rows: Sequence[int] | np.ndarray) -> Boxes:
+        """The boxes at `rows` (indices or a boolean mask), every column kept in step."""
+        rows = np.asarray(rows)
+        return Boxes(self.xyxy[rows], self.labels[rows], {k: v[rows] for k, v in self.columns.items()})
+
+    def with_xyxy(self, xyxy: np.ndarray) -> Boxes:
+        """The same boxes with new coordinates (same rows, same order)."""
+        return Boxes(xyxy, self.labels, self.columns)
+
+    def with_columns(self, **columns: Any) -> Boxes:
+        """The same boxes with some columns added or replaced."""
+        return Boxes(self.xyxy, self.labels, {**self.columns, **columns})
+
+    def with_labels(self, labels: np.ndarray) -> Boxes:
+        return Boxes(self.xyxy, labels, self.columns)
+
+
+@dataclass(frozen=True)
+class ClassInfo:
+    """A class: its id in the source (COCO category id, YOLO index; None where the format has no ids), its name,
+    and any extra keys the source gave it (COCO `supercategory`)."""
+
+    id: int | None
+    name: str
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EmbeddedImage:
+    """Pixels stored inside an annotation file (Labelme's base64 `imageData`) rather than beside it."""
+
+    annotation: Path
+    key: str = "imageData"
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """One image and its boxes.
+
+    `name` is the image's path relative to its split's image folder, with `/` separators (subfolders kept);
+    `source` says where the pixels are now. `width` and `height` are the EXIF-oriented size in pixels, or None
+    until a header has been read. `attributes` keeps the source's extra per-image keys for a same-format writer.
+    """
+
+    name: str
+    split: str
+    width: int | None
+    height: int | None
+    boxes: Boxes = field(default_factory=Boxes.empty)
+    source: Path | EmbeddedImage | None = None
+    source_id: int | str | None = None
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def stem(self) -> str:
+        """The name without its extension (subfolders kept): what annotation files are named after."""
+        return name_stem(self.name)
+
+    @property
+    def has_size(self) -> bool:
+        return self.width is not None and self.height is not None
+
+    def replace(self, **changes: Any) -> ImageRecord:
+        return dataclasses.replace(self, **changes)
+
+
+class StoredImages(Sequence[ImageRecord]):
+    """A read-only sequence of records kept elsewhere (on disk) and built when asked for, so that a writer can
+    stream a dataset larger than it should hold in memory. Knows each record's split without building it."""
+
+    @abstractmethod
+    def split_of(self, index: int) -> str:
+        """The split of the record at `index`."""
+
+    @abstractmethod
+    def subset(self, indices: Sequence[int]) -> StoredImages:
+        """The records at `indices`, still stored."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """An ordered class list and the images, each in a split.
+
+    `meta` keeps format-level extras keyed by format name (COCO `info`, `licenses` and unknown top-level keys per
+    split), so a writer of the same format can give them back.
+    """
+
+    classes: tuple[ClassInfo, ...]
+    images: tuple[ImageRecord, ...]
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "classes", tuple(self.classes))
+        if not isinstance(self.images, StoredImages):
+            object.__setattr__(self, "images", tuple(self.images))
+
+    @property
+    def class_names(self) -> list[str]:
+        return [c.name for c in self.classes]
+
+    def _split_names(self) -> Iterable[str]:
+        if isinstance(self.images, StoredImages):
+            return map(self.images.split_of, range(len(self.images)))
+        return (image.split for image in self.images)
+
+    @property
+    def splits(self) -> list[str]:
+        """Split names in order of first appearance."""
+        return list(dict.fromkeys(self._split_names()))
+
+    @property
+    def box_count(self) -> int:
+        return sum(len(image.boxes) for image in self.images)
+
+    @property
+    def negative_count(self) -> int:
+        return sum(1 for image in self.images if len(image.boxes) == 0)
+
+    def in_split(self, split: str) -> Sequence[ImageRecord]:
+        """The split's records in order (still stored, when the dataset's are)."""
+        if isinstance(self.images, StoredImages):
+            return self.images.subset([i for i, name in enumerate(self._split_names()) if name == split])
+        return [image for image in self.images if image.split == split]
+
+    def replace(self, **changes: Any) -> Dataset:
+        return dataclasses.replace(self, **changes)

@@ -1,0 +1,227 @@
+"""Augmentation policies: which transforms to apply, with which parameters, and which boxes to keep afterwards.
+
+A policy is a preset name, a YAML/JSON file or a mapping, always of this shape:
+
+    backend: albumentations                # optional, the default
+    boxes: {min_visibility: 0.3}           # optional, the BoxRules fields
+    transforms:                            # a list of one-key mappings `Name: {params}`
+      - HorizontalFlip: {p: 0.5}
+
+This module checks the shape and keeps the file line of every transform, so each mistake reads
+`file: line N: ...` before any image is read. Whether a transform and its parameters exist is the backend's
+business (backends.get_backend(name).validate, asked last by load_policy); nothing here knows a backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from bboxaug.core.model import Boxes
+
+
+@dataclass(frozen=True)
+class BoxRules:
+    """Which transformed boxes to keep (judged once, on the final clipped shape)."""
+
+    min_visibility: float = 0.0  # visible share (0..1] of the transformed shape's area; below it dropped
+    min_area: float = 0.0  # px^2 of the clipped box; below it dropped
+    min_size: float = 1.0  # px, the clipped box's shorter side; below it dropped
+    box_shape: Literal["corners", "ellipse"] = "corners"  # shape moved for boxes without a polygon
+
+
+ELLIPSE_VERTICES = 32
+
+
+#: Slack when comparing with the box rules, so a box cut to exactly the threshold is not lost to rounding.
+RULE_TOLERANCE = 1e-9
+
+
+DROP_REASONS = ("invisible", "min_visibility", "min_area", "min_size")
+
+
+Shapes = list[list[np.ndarray]]  # per box, its polygon parts, each (M, 2)
+
+
+def box_shapes(boxes: Boxes, box_shape: str) -> Shapes:
+    """Per box, the polygon parts to move: the polygons of a polygon `segmentation` (parts of fewer than three
+    points are ignored), else the 4 corners, or a 32-vertex inscribed ellipse when `box_shape` is "ellipse".
+    RLE segmentations use the corners too."""
+    x1, y1, x2, y2 = boxes.xyxy.T
+    if box_shape == "ellipse":
+        angles = np.linspace(0.0, 2.0 * np.pi, ELLIPSE_VERTICES, endpoint=False)
+        cx, cy, rx, ry = (x1 + x2) / 2, (y1 + y2) / 2, (x2 - x1) / 2, (y2 - y1) / 2
+        outlines = np.stack([cx[:, None] + rx[:, None] * np.cos(angles),
+                             cy[:, None] + ry[:, None] * np.sin(angles)], axis=2)
+    elif box_shape == "corners":
+        outlines = np.stack([np.stack([x1, y1], 1), np.stack([x2, y1], 1), np.stack([x2, y2], 1),
+                             np.stack([x1, y2], 1)], axis=1)
+    else:
+        raise ValueError(f"box_shape must be 'corners' or 'ellipse', not {box_shape!r}")
+    shapes = [[outline] for outline in outlines]
+    for row, segmentation in enumerate(boxes.columns.get("segmentation", ())):
+        parts = _polygon_parts(segmentation)
+        if parts:
+            shapes[row] = parts
+    return shapes
+
+
+def _polygon_parts(segmentation: object) -> list[np.ndarray]:
+    """The (M, 2) parts of a COCO polygon segmentation `[[x0, y0, x1, y1, ...], ...]`; [] for RLE or nothing."""
+    if not isinstance(segmentation, list):
+        return []
+    parts = []
+    for flat in segmentation:
+        if isinstance(flat, (list, tuple)) and len(flat) >= 6 and len(flat) % 2 == 0:
+            parts.append(np.asarray(flat, dtype=np.float64).reshape(-1, 2))
+    return parts
+
+
+def pack(shapes: Shapes) -> tuple[np.ndarray, list[list[int]]]:
+    """All vertices in one (K, 2) float64 array plus the part lengths to `unpack` them, so one pipeline call
+    moves every shape of an image."""
+    layout = [[len(part) for part in parts] for parts in shapes]
+    flat = [np.asarray(part, dtype=np.float64).reshape(-1, 2) for parts in shapes for part in parts]
+    points = np.concatenate(flat) if flat else np.zeros((0, 2))
+    return points, layout
+
+
+def unpack(points: np.ndarray, layout: Sequence[Sequence[int]]) -> Shapes:
+    """The inverse of `pack`: per box, its parts, cut from `points` by the lengths in `layout`."""
+    points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    ends = np.cumsum([length for lengths in layout for length in lengths], dtype=np.int64)
+    if len(points) != (ends[-1] if len(ends) else 0):
+        raise ValueError(f"{len(points)} points do not match a layout of {int(ends[-1]) if len(ends) else 0}")
+    pieces = iter(np.split(points, ends[:-1]) if len(ends) else [])
+    return [[next(pieces) for _ in lengths] for lengths in layout]
+
+
+def clip_polygon(polygon: np.ndarray, width: float, height: float) -> np.ndarray:
+    """The part of `polygon` inside [0, width] x [0, height] (Sutherland-Hodgman, one pass per image side, each
+    pass vectorised over the vertices); an empty (0, 2) array when nothing is inside. Points on the border count
+    as inside, and edge crossings land exactly on it."""
+    points = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
+    for axis, bound, keep_below in ((0, 0.0, False), (0, float(width), True), (1, 0.0, False),
+                                    (1, float(height), True)):
+        if not len(points):
+            break
+        distance = (bound - points[:, axis]) if keep_below else (points[:, axis] - bound)
+        inside = distance >= 0
+        if inside.all():
+            continue
+        before = np.arange(-1, len(points) - 1)  # index of each vertex's predecessor (-1 wraps around)
+        previous, previous_distance = points[before], distance[before]
+        crossing = inside != inside[before]
+        with np.errstate(divide="ignore", invalid="ignore"):  # only crossing edges' values are used
+            t = previous_distance / (previous_distance - distance)
+            cut = previous + t[:, None] * (points - previous)
+        cut[:, axis] = bound
+        # Vertex i contributes [crossing point of edge (i-1, i)] then [vertex i if inside], in that order.
+        candidates = np.stack([cut, points], axis=1).reshape(-1, 2)
+        points = candidates[np.stack([crossing, inside], axis=1).ravel()]
+    return points
+
+
+def polygon_area(polygon: np.ndarray) -> float:
+    """The shoelace area, absolute (0 for fewer than three vertices)."""
+    points = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
+    if len(points) < 3:
+        return 0.0
+    x, y = points[:, 0], points[:, 1]
+    twice = np.dot(x[:-1], y[1:]) - np.dot(x[1:], y[:-1]) + x[-1] * y[0] - x[0] * y[-1]
+    return float(abs(twice) / 2.0)
+
+
+@dataclass(frozen=True)
+class FollowedBoxes:
+    """Where the moved shapes leave their boxes.
+
+    xyxy: (N, 4) envelope of each clipped shape (NaN rows where nothing is visible). visibility: (N,) visible area
+    / full area of the moved shape, 0 when nothing is visible; for a degenerate (zero-area) shape, 1 if its
+    envelope lies inside the image, else 0. polygons: per box, its clipped non-empty parts.
+    """
+
+    xyxy: np.ndarray
+    visibility: np.ndarray
+    polygons: Shapes
+
+
+def follow(shapes_after: Shapes, width: float, height: float) -> FollowedBoxes:
+    """Clip every moved shape to the image and take its envelope. Shapes wholly inside (the usual case) or wholly
+    beyond one side are handled with array operations; only shapes crossing the border are clipped one by one."""
+    count = len(shapes_after)
+    xyxy = np.full((count, 4), np.nan)
+    visibility = np.zeros(count)
+    polygons: Shapes = [[] for _ in range(count)]
+    parts = [np.asarray(part, dtype=np.float64).reshape(-1, 2) for shape in shapes_after for part in shape]
+    if not parts:
+        return FollowedBoxes(xyxy, visibility, polygons)
+    part_box = np.repeat(np.arange(count), [len(shape) for shape in shapes_after])
+    vertex_box = np.repeat(part_box, [len(part) for part in parts])
+    points = np.concatenate(parts)
+    x, y = points[:, 0], points[:, 1]
+    outside = ~((x >= 0) & (x <= width) & (y >= 0) & (y <= height))  # NaN counts as outside
+    vertices = np.bincount(vertex_box, minlength=count)
+    inside = (vertices > 0) & (np.bincount(vertex_box, weights=outside, minlength=count) == 0)
+    beyond = np.zeros(count, dtype=bool)  # every vertex strictly beyond the same side: nothing visible
+    for side in (x < 0, x > width, y < 0, y > height):
+        beyond |= np.bincount(vertex_box, weights=side, minlength=count) == vertices
+    if inside.any():
+        starts = np.concatenate([[0], np.cumsum(vertices)[:-1]])[vertices > 0]
+        boxes_with_points = np.flatnonzero(vertices > 0)
+        envelope = np.stack([np.minimum.reduceat(x, starts), np.minimum.reduceat(y, starts),
+                             np.maximum.reduceat(x, starts), np.maximum.reduceat(y, starts)], axis=1)
+        xyxy[boxes_with_points] = envelope
+        xyxy[~inside] = np.nan
+        visibility[inside] = 1.0
+    for row in np.flatnonzero(inside):
+        polygons[row] = [part for part in shapes_after[row] if len(part)]
+    for row in np.flatnonzero(~inside & ~beyond & (vertices > 0)):
+        xyxy[row], visibility[row], polygons[row] = _follow_crossing(shapes_after[row], width, height)
+    return FollowedBoxes(xyxy, visibility, polygons)
+
+
+def _follow_crossing(parts: list[np.ndarray], width: float, height: float
+                     ) -> tuple[np.ndarray, float, list[np.ndarray]]:
+    """Envelope, visibility and clipped parts of one shape that is not wholly inside the image."""
+    full = visible = 0.0
+    clipped = []
+    for part in parts:
+        part = np.asarray(part, dtype=np.float64).reshape(-1, 2)
+        if not len(part) or not np.isfinite(part).all():
+            continue
+        full += polygon_area(part)
+        inner = clip_polygon(part, width, height)
+        if len(inner):
+            clipped.append(inner)
+            visible += polygon_area(inner)
+    if not clipped or (full > 0 and visible <= 0):
+        return np.full(4, np.nan), 0.0, []
+    inner_points = np.concatenate(clipped)
+    envelope = np.concatenate([inner_points.min(axis=0), inner_points.max(axis=0)])
+    share = min(visible / full, 1.0) if full > 0 else 0.0  # a degenerate shape wholly inside took the fast path
+    return envelope, share, clipped
+
+
+def keep_rows(followed: FollowedBoxes, rules: BoxRules) -> tuple[np.ndarray, dict[str, int]]:
+    """Indices (ascending) of the boxes that pass the rules, and how many were dropped for each reason; a box is
+    counted once, under the first reason of: invisible, min_visibility, min_area, min_size."""
+    xyxy = np.asarray(followed.xyxy, dtype=np.float64).reshape(-1, 4)
+    invisible = ~np.isfinite(xyxy).all(axis=1)
+    sides = np.where(invisible[:, None], 0.0, xyxy[:, 2:] - xyxy[:, :2])
+    failures = {
+        "invisible": invisible,
+        "min_visibility": np.asarray(followed.visibility) < rules.min_visibility - RULE_TOLERANCE,
+        "min_area": sides[:, 0] * sides[:, 1] < rules.min_area - RULE_TOLERANCE,
+        "min_size": sides.min(axis=1, initial=np.inf) < rules.min_size - RULE_TOLERANCE,
+    }
+    dropped = np.zeros(len(xyxy), dtype=bool)
+    counts = {}
+    for reason in DROP_REASONS:
+        fails = failures[reason] & ~dropped
+        counts[reason] = int(fails.sum())
+        dropped |= fails
+    return np.flatnonzero(~dropped), counts

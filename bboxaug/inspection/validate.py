@@ -1,0 +1,284 @@
+"""Every problem a trainer would trip on, each as a `Finding` with a stable code, a severity, the image and the box.
+
+Reading never stops at the first problem: the dataset is read with `on_error="skip"`, and what the reader
+skipped or warned about is turned into findings, beside the checks made here on the model (boxes, classes) and on
+the image files (headers only, unless `deep` asks for decoding and hashing the pixels).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import re
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from bboxaug.core.errors import ImageError
+from bboxaug.core.model import Dataset, EmbeddedImage, ImageRecord
+from bboxaug.core.report import Problem, Report
+from bboxaug.inspection.stats import BoxTable
+from bboxaug.io.headers import ImageHeader, embedded_bytes, header_of
+from bboxaug.pipeline.parallel import run_parallel
+from bboxaug.pipeline.source import load
+
+ERROR, WARNING = "error", "warning"
+
+
+#: Every code, its severity and what it means, in the order findings are listed. `duplicate_image` is an error
+#: when the copies sit in different splits (leakage: the model is tested on what it trained on), else a warning.
+CODES: Mapping[str, tuple[str, str]] = {
+    "missing_image": (ERROR, "the annotation names an image file that does not exist"),
+    "unreadable_image": (ERROR, "the image header (with --deep: the pixels) cannot be read"),
+    "size_mismatch": (ERROR, "the declared image size differs from the real, EXIF-oriented one"),
+    "out_of_bounds": (ERROR, "a box reaches outside its image"),
+    "degenerate_box": (ERROR, "a box has no area (x2 <= x1 or y2 <= y1) or a coordinate that is not finite"),
+    "unknown_class": (ERROR, "a box's class is not in the class list"),
+    "orphan_label": (ERROR, "a label file has no image, so its boxes are never trained on"),
+    "unreadable_annotation": (ERROR, "an annotation file or record the reader could not use (it was skipped)"),
+    "duplicate_image": (WARNING, "the same pixels under two names; an error when in two splits (leakage)"),
+    "duplicate_box": (WARNING, "two boxes of one class in the same place (equal, or IoU above 0.99)"),
+    "unused_class": (WARNING, "a class in the class list has no box"),
+    "reader_note": (WARNING, "anything else the reader reported"),
+}
+
+
+DUPLICATE_IOU = 0.99
+
+
+#: Coordinates this far past the border still count as inside (float noise in `x + w`).
+BOUNDS_TOLERANCE = 1e-6
+
+
+#: How a reader's skip or warning becomes a finding: the first pattern found in its message decides the code;
+#: None drops it because a check on the model reports the same thing with the image's name.
+READER_PATTERNS: tuple[tuple[str | None, re.Pattern[str]], ...] = (
+    (None, re.compile(r"not found and no imageData")),
+    ("orphan_label", re.compile(r"label file without an image")),
+    ("unknown_class", re.compile(r"not in the class list|not declared in categories")),
+    ("size_mismatch", re.compile(r"^declared \d+x\d+")),
+    ("duplicate_image", re.compile(r"image listed again")),
+    ("unreadable_image", re.compile(r"unreadable image|impossible image size|cannot decode|no usable embedded")),
+    ("missing_image", re.compile(r"not found|no image file|has no annotation file and no image")),
+)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem: its code and severity, what is wrong, and where (image as `split/name`, box row, file)."""
+
+    code: str
+    severity: str
+    message: str
+    image: str | None = None
+    box: int | None = None
+    file: str | None = None
+    field: str | None = None
+    details: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        data = {"code": self.code, "severity": self.severity, "image": self.image, "box": self.box,
+                "file": self.file, "field": self.field, "message": self.message}
+        return {**data, **self.details}
+
+    def __str__(self) -> str:
+        where = self.image or ": ".join(part for part in (self.file, self.field) if part)
+        if self.box is not None:
+            where += f" box {self.box}"
+        return f"{self.severity:<7}  {self.code:<21}  {where}: {self.message}"
+
+
+def finding(code: str, message: str, **where: Any) -> Finding:
+    """A finding with its code's usual severity (`severity=` overrides it)."""
+    severity = where.pop("severity", None) or CODES[code][0]
+    return Finding(code, severity, message, **where)
+
+
+def image_key(image: ImageRecord) -> str:
+    return f"{image.split}/{image.name}"
+
+
+def reader_code(problem: Problem, default: str) -> str | None:
+    for code, pattern in READER_PATTERNS:
+        if pattern.search(problem.message):
+            return code
+    return default
+
+
+def reader_findings(report: Report, dataset: Dataset) -> list[Finding]:
+    """The reader's skipped items (errors) and warnings as findings."""
+    by_source = {image.source: image for image in dataset.images if isinstance(image.source, Path)}
+    found = []
+    for problems, default in ((report.skipped, "unreadable_annotation"), (report.warnings, "reader_note")):
+        for problem in problems:
+            code = reader_code(problem, default)
+            if code is None:
+                continue
+            where: dict[str, Any] = {"file": problem.file, "field": problem.field}
+            message = problem.message
+            if code == "duplicate_image":  # YOLO: the file is listed again in split `field`; read in its first
+                kept = by_source.get(Path(problem.file or ""))
+                if kept is not None:
+                    leakage = kept.split != problem.field
+                    message += f"; listed in split '{problem.field}' too" + (": leakage" if leakage else "")
+                    where.update(image=image_key(kept), severity=ERROR if leakage else WARNING,
+                                 details={"other": f"{problem.field}/{kept.name}", "leakage": leakage})
+            found.append(finding(code, message, **where))
+    return found
+
+
+def box_findings(dataset: Dataset) -> list[Finding]:
+    """Out-of-bounds, degenerate and unknown-class boxes (one vectorised pass), duplicate boxes, unused classes."""
+    table = BoxTable.of(dataset)
+    first_row = np.concatenate([[0], np.cumsum(table.counts)[:-1]]).astype(np.int64)
+    xyxy, labels, classes = table.xyxy, table.labels, len(dataset.classes)
+    sizes = table.sizes[table.image]
+    finite = np.isfinite(xyxy).all(axis=1)
+    with np.errstate(invalid="ignore"):
+        degenerate = ~finite | (xyxy[:, 2] <= xyxy[:, 0]) | (xyxy[:, 3] <= xyxy[:, 1])
+        outside = finite & ((xyxy[:, :2] < -BOUNDS_TOLERANCE).any(axis=1)
+                            | (xyxy[:, 2:] > sizes + BOUNDS_TOLERANCE).any(axis=1))
+    unknown = (labels < 0) | (labels >= classes)
+    found = []
+    for code, rows, describe in (
+            ("out_of_bounds", outside, lambda r: f"box {_box(xyxy[r])} reaches outside the "
+                                                 f"{sizes[r, 0]:g}x{sizes[r, 1]:g} image"),
+            ("degenerate_box", degenerate, lambda r: f"box {_box(xyxy[r])} has no area"),
+            ("unknown_class", unknown, lambda r: f"class index {labels[r]} is not in the class list of {classes}")):
+        for row in np.flatnonzero(rows).tolist():
+            owner = int(table.image[row])
+            found.append(finding(code, describe(row), image=image_key(dataset.images[owner]),
+                                 box=row - int(first_row[owner])))
+    for image in dataset.images:
+        found += duplicate_boxes(image)
+    used = np.bincount(labels[~unknown], minlength=classes)
+    found += [finding("unused_class", f"class {c.name!r} (id {c.id}) has no box", field=f"classes[{k}]")
+              for k, c in enumerate(dataset.classes) if used[k] == 0]
+    return found
+
+
+def _box(xyxy: np.ndarray) -> str:
+    return "[" + ", ".join(f"{value:g}" for value in xyxy) + "]"
+
+
+def duplicate_boxes(image: ImageRecord) -> list[Finding]:
+    """Each box equal to, or overlapping with IoU above `DUPLICATE_IOU`, an earlier box of the same class."""
+    boxes = image.boxes
+    if len(boxes) < 2 or len(np.unique(boxes.labels)) == len(boxes):
+        return []
+    xyxy = boxes.xyxy
+    low = np.maximum(xyxy[:, None, :2], xyxy[None, :, :2])
+    high = np.minimum(xyxy[:, None, 2:], xyxy[None, :, 2:])
+    inter = np.clip(high - low, 0, None).prod(axis=2)
+    area = np.clip(xyxy[:, 2:] - xyxy[:, :2], 0, None).prod(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        iou = inter / (area[:, None] + area[None, :] - inter)
+    same = (boxes.labels[:, None] == boxes.labels[None, :]) & (
+        (iou > DUPLICATE_IOU) | (xyxy[:, None, :] == xyxy[None, :, :]).all(axis=2))
+    same &= np.tri(len(boxes), k=-1, dtype=bool)  # pairs (later, earlier)
+    return [finding("duplicate_box", f"same class and place as box {int(np.argmax(same[row]))}",
+                    image=image_key(image), box=row, details={"same_as": int(np.argmax(same[row]))})
+            for row in np.flatnonzero(same.any(axis=1)).tolist()]
+
+
+@dataclass(frozen=True)
+class FileCheck:
+    """What reading one image file found: its header, the digest of its upright pixels (deep only), the error."""
+
+    header: ImageHeader | None
+    digest: str | None
+    error: ImageError | None
+
+
+def pixel_digest(source: Path | EmbeddedImage) -> str:
+    """SHA-256 of the decoded, upright RGB pixels and their size: equal for the same picture in any file."""
+    data = source.read_bytes() if isinstance(source, Path) else embedded_bytes(source)
+    where = source if isinstance(source, Path) else source.annotation
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                image.load()
+                pixels = ImageOps.exif_transpose(image).convert("RGB")
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
+        raise ImageError(f"cannot decode image ({error})", file=where) from None
+    digest = hashlib.sha256(f"{pixels.width}x{pixels.height}".encode())
+    digest.update(pixels.tobytes())
+    return digest.hexdigest()
+
+
+def check_file(job: tuple[Path | EmbeddedImage, bool]) -> FileCheck:
+    source, deep = job
+    try:
+        header = header_of(source)
+        return FileCheck(header, pixel_digest(source) if deep else None, None)
+    except ImageError as error:
+        return FileCheck(None, None, error)
+    except OSError as error:
+        return FileCheck(None, None, ImageError(f"cannot read image ({error.strerror or error})", file=source))
+
+
+def file_findings(dataset: Dataset, *, deep: bool = False, jobs: int = 1, progress: bool = False) -> list[Finding]:
+    """Missing and unreadable images, declared sizes against headers, and duplicate images: the same file under
+    two names, or with `deep`, the same decoded pixels."""
+    found = [finding("missing_image", "no image file found for this annotation", image=image_key(image))
+             for image in dataset.images if image.source is None]
+    present = [image for image in dataset.images if image.source is not None]
+    checks = run_parallel(check_file, [(image.source, deep) for image in present], jobs=jobs,
+                          description="decoding images" if deep else "reading headers", progress=progress)
+    first: dict[Any, ImageRecord] = {}
+    for image, check in zip(present, checks):
+        key = image_key(image)
+        if check.error is not None:
+            code = "missing_image" if "not found" in check.error.message else "unreadable_image"
+            found.append(finding(code, check.error.message, image=key, file=check.error.file))
+            continue
+        header = check.header
+        if header is not None and image.has_size and (header.width, header.height) != (image.width, image.height):
+            found.append(finding("size_mismatch", f"declared {image.width}x{image.height}, the image "
+                                 f"(EXIF-oriented) is {header.width}x{header.height}", image=key))
+        same = check.digest if deep else image.source
+        earlier = first.setdefault(same, image)
+        if earlier is not image:
+            leakage = earlier.split != image.split
+            what = "the same pixels" if deep else "the same file"
+            found.append(finding("duplicate_image", f"{what} as {image_key(earlier)}" + (
+                f" in split '{earlier.split}': leakage" if leakage else ""), image=key,
+                severity=ERROR if leakage else WARNING, details={"other": image_key(earlier), "leakage": leakage}))
+    return found
+
+
+def check_dataset(dataset: Dataset, *, deep: bool = False, jobs: int = 1, progress: bool = False) -> list[Finding]:
+    """Every check on an already-read dataset, listed by code (in `CODES` order), then as found."""
+    found = file_findings(dataset, deep=deep, jobs=jobs, progress=progress) + box_findings(dataset)
+    return sort_findings(found)
+
+
+def sort_findings(found: Sequence[Finding]) -> list[Finding]:
+    order = {code: k for k, code in enumerate(CODES)}
+    return sorted(found, key=lambda f: order[f.code])
+
+
+def validate(src: Path | str, *, fmt: str | None = None, image_dir: Path | str | None = None, deep: bool = False,
+             jobs: int = 1, progress: bool = False) -> list[Finding]:
+    """Read the dataset at `src` without stopping at problems and return every finding."""
+    report = Report(on_error="skip")
+    dataset = load(src, fmt=fmt, image_dir=image_dir, report=report)
+    return sort_findings(reader_findings(report, dataset)
+                         + check_dataset(dataset, deep=deep, jobs=jobs, progress=progress))
+
+
+def summarize(findings: Sequence[Finding]) -> dict[str, Any]:
+    """The JSON form: totals, counts per code, and every finding."""
+    counts: dict[str, int] = {}
+    for item in findings:
+        counts[item.code] = counts.get(item.code, 0) + 1
+    return {"errors": sum(f.severity == ERROR for f in findings),
+            "warnings": sum(f.severity == WARNING for f in findings),
+            "counts": counts, "findings": [f.to_json() for f in findings]}

@@ -1,0 +1,104 @@
+"""Image sizes and EXIF orientation from file headers, without decoding pixels.
+
+PIL opens lazily and decodes no pixels. EXIF orientation is applied once: the size reported is the upright one.
+Pixels embedded in an annotation (Labelme's `imageData`) are read the same way.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+from bboxaug.core.errors import ImageError
+from bboxaug.core.model import EmbeddedImage
+
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif"})
+
+
+#: Larger images are refused: decoding one would take more memory than a dataset tool should ask for.
+MAX_PIXELS = 50_000 * 50_000
+
+
+_EXIF_ORIENTATION = 0x0112
+
+
+_SWAPS_AXES = frozenset({5, 6, 7, 8})
+
+
+@dataclass(frozen=True)
+class ImageHeader:
+    """What an image file's header says: its upright size and its EXIF orientation (1 = as stored)."""
+
+    width: int
+    height: int
+    orientation: int
+    format: str | None
+
+
+def is_image_file(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_EXTENSIONS
+
+
+def _orientation(image: Image.Image) -> int:
+    """The EXIF orientation from the already-parsed header. `getexif()` would decode a whole PNG to look for a
+    late eXIf chunk, so for formats other than TIFF only the EXIF block met before the pixels is read."""
+    if image.format == "TIFF":
+        exif = image.getexif()
+    else:
+        exif = Image.Exif()
+        raw = image.info.get("exif")
+        if raw:
+            exif.load(raw)
+    value = exif.get(_EXIF_ORIENTATION, 1)
+    return value if isinstance(value, int) and value in range(1, 9) else 1
+
+
+def _header(opener: Callable[[], Image.Image], where: object, field: str | None) -> ImageHeader:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with opener() as image:
+                width, height = image.size
+                orientation = _orientation(image)
+                image_format = image.format
+    except FileNotFoundError:
+        raise ImageError("image file not found", file=where, field=field) from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
+        raise ImageError(f"unreadable image header ({error})", file=where, field=field) from None
+    if width <= 0 or height <= 0 or width * height > MAX_PIXELS:
+        raise ImageError(f"impossible image size {width}x{height}", file=where, field=field)
+    if orientation in _SWAPS_AXES:
+        width, height = height, width
+    return ImageHeader(width, height, orientation, image_format)
+
+
+def read_header(path: Path) -> ImageHeader:
+    """Size and orientation of an image, from its header only."""
+    return _header(lambda: Image.open(path), path, None)
+
+
+def embedded_bytes(source: EmbeddedImage) -> bytes:
+    """The image bytes stored base64-encoded inside an annotation file."""
+    try:
+        with open(source.annotation, "rb") as handle:
+            data = json.load(handle).get(source.key)
+        if not isinstance(data, str) or not data:
+            raise ValueError("empty")
+        return base64.b64decode(data, validate=False)
+    except (OSError, ValueError, AttributeError) as error:
+        raise ImageError(f"no usable embedded image ({error})", file=source.annotation, field=source.key) from None
+
+
+def header_of(source: Path | EmbeddedImage) -> ImageHeader:
+    """`read_header` for a file or for pixels embedded in an annotation."""
+    if isinstance(source, Path):
+        return read_header(source)
+    data = embedded_bytes(source)
+    return _header(lambda: Image.open(io.BytesIO(data)), source.annotation, source.key)

@@ -1,0 +1,72 @@
+"""Names of images and of the images made from them: one home for every naming rule.
+
+An input name is checked to stay inside its folder (`safe_relative_name`); an output image made from a source
+keeps the source's stem, subfolders and format where OpenCV can write it (`writable_name`), with a suffix saying
+what it is: `<stem>_aug<k>` for augmented copies, `<stem>_<x>_<y>` for tiles, `<stem>_paste<k>` for paste images.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePosixPath
+
+from bboxaug.core.errors import AnnotationError
+
+#: A bare file name that `safe_relative_name` returns unchanged: tested first, as it is much cheaper.
+_PLAIN_NAME = re.compile(r"[^\s./\\:][^/\\:]*(?<=\S)")
+
+
+def safe_relative_name(name: str, *, file: object, field: str) -> str:
+    """`name` as a clean relative POSIX path (backslashes become `/`), or an error if it would leave its folder."""
+    if _PLAIN_NAME.fullmatch(name):
+        return name
+    cleaned = name.replace("\\", "/").strip()
+    while cleaned.startswith("./"):
+        cleaned = cleaned[2:]
+    path = PurePosixPath(cleaned)
+    if not path.parts or path.is_absolute() or ".." in path.parts or ":" in path.parts[0]:
+        raise AnnotationError(f"unsafe or empty image path {name!r}: expected a relative path inside the dataset",
+                              file=file, field=field)
+    return str(path)
+
+
+#: The format a written image keeps, by its file extension; an image in any other format is written as PNG.
+WRITABLE_EXTENSIONS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".bmp": "BMP", ".tif": "TIFF",
+                       ".tiff": "TIFF", ".webp": "WEBP"}
+
+
+#: The extension each writable format is encoded with.
+_ENCODERS = {"JPEG": ".jpg", "PNG": ".png", "BMP": ".bmp", "TIFF": ".tiff", "WEBP": ".webp"}
+
+
+def writable_name(name: str, suffix: str = "") -> str:
+    """`name` with `suffix` added to its stem (subfolders kept), and `.png` for an extension OpenCV cannot write
+    (GIF): the name of an image made from `name` (`a_aug1.jpg`, `a_512_0.jpg`, `a_paste2.png`)."""
+    path = PurePosixPath(name)
+    extension = path.suffix if path.suffix.lower() in WRITABLE_EXTENSIONS else ".png"
+    return str(path.with_name(f"{path.stem}{suffix}{extension}"))
+
+
+def format_of(name: str) -> str:
+    """The format an image named by `writable_name` is encoded in."""
+    return WRITABLE_EXTENSIONS[PurePosixPath(name).suffix.lower()]
+
+
+def extension_for(image_format: str) -> str:
+    """The file extension an augmented copy of an image in `image_format` is written with."""
+    return _ENCODERS.get(image_format, ".png")
+
+
+def copy_name(name: str, index: int) -> str:
+    """`<stem>_aug<k>.<ext>`, subfolders kept; sources in formats that cannot be written back become PNG."""
+    return writable_name(name, f"_aug{index}")
+
+
+def tile_name(name: str, x: int, y: int) -> str:
+    """`<stem>_<x>_<y>.<ext>`, subfolders kept."""
+    return writable_name(name, f"_{x}_{y}")
+
+
+def paste_name(name: str, index: int) -> str:
+    """`<stem>_paste<k>.<ext>`, subfolders kept; hosts in formats that cannot be written back become PNG."""
+    return writable_name(name, f"_paste{index}")

@@ -1,0 +1,46 @@
+"""The JSON report every command writes beside its output: the counts of what was written, and a streaming
+writer for manifests whose per-image entries are too many to hold."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from bboxaug.augmentation.policy import Policy
+from bboxaug.core.model import Dataset
+from bboxaug.core.version import __version__
+from bboxaug.formats.base import Format
+from bboxaug.io.files import atomic_text_file
+
+
+def dataset_counts(dataset: Dataset) -> dict[str, Any]:
+    """Images, boxes and negatives, overall and per split (in order of first appearance), in one pass."""
+    splits: dict[str, dict[str, int]] = {}
+    for image in dataset.images:
+        boxes = len(image.boxes)
+        counts = splits.get(image.split) or splits.setdefault(image.split, {"images": 0, "boxes": 0, "negatives": 0})
+        counts["images"] += 1
+        counts["boxes"] += boxes
+        counts["negatives"] += boxes == 0
+    totals = {key: sum(counts[key] for counts in splits.values()) for key in ("images", "boxes", "negatives")}
+    return {**totals, "splits": splits}
+
+
+def _settings(src: Path, target: Format, policy: Policy, seed: int, originals: bool, quality: int,
+              extra: Mapping[str, Any]) -> dict[str, Any]:
+    return {"bboxaug": __version__, "source": str(src.resolve()), "to": target.name, "policy": policy.to_json(),
+            "seed": seed, **extra, "originals": originals, "quality": quality}
+
+
+def write_manifest(path: Path, document: Mapping[str, Any], outputs: Iterable[dict[str, Any]]) -> None:
+    """`document` with an `outputs` list written entry by entry, one line each, so the manifest of a large run
+    is never held in memory whole."""
+    with atomic_text_file(path) as handle:
+        handle.write(json.dumps(document, indent=2, ensure_ascii=False)[:-2] + ',\n  "outputs": [')
+        separator = "\n    "
+        for entry in outputs:
+            handle.write(separator + json.dumps(entry, ensure_ascii=False))
+            separator = ",\n    "
+        handle.write("\n  ]\n}\n")

@@ -1,0 +1,128 @@
+"""The output folder: refused when it would overwrite something silently or touch the source, written in a
+staging folder beside it (resumable for long runs), images placed into it, and published by renaming at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from bboxaug.core.errors import ImageError, UsageError
+from bboxaug.core.model import Dataset, ImageRecord
+from bboxaug.core.report import Problem, Report
+from bboxaug.formats.base import Format
+from bboxaug.io.files import atomic_write_text, remove_partial_writes
+from bboxaug.io.pixels import ImageMode, export_image
+from bboxaug.pipeline.parallel import run_parallel
+
+
+def check_destination(dst: Path, overwrite: bool) -> None:
+    """Refuse an output that is a file, or a non-empty folder unless `overwrite`: nothing is replaced silently."""
+    if dst.exists() and not dst.is_dir():
+        raise UsageError("the output exists and is not a folder", file=dst)
+    if dst.is_dir() and any(dst.iterdir()) and not overwrite:
+        raise UsageError("the output folder is not empty; choose another or pass --overwrite", file=dst)
+
+
+def _place_image(job: tuple[ImageRecord, Path, ImageMode]) -> tuple[ImageRecord, Problem | None, int]:
+    """Put one image into the output; returns the record, a problem if it failed, and its EXIF orientation."""
+    image, target, mode = job
+    if image.source is None:
+        return image, Problem(image.name, "image", "image file not found"), 1
+    try:
+        header = export_image(image.source, target, mode)
+    except (ImageError, OSError) as error:
+        problem = Problem.from_error(error) if isinstance(error, ImageError) else Problem(
+            str(image.source), "image", f"cannot write {target.name} ({error.strerror or error})")
+        return image, problem, 1
+    if (header.width, header.height) != (image.width, image.height):
+        return image, Problem(str(image.source), "size", f"declared {image.width}x{image.height}, "
+                                                         f"upright image is {header.width}x{header.height}"), 0
+    return image, None, header.orientation
+
+
+def place_images(dataset: Dataset, target: Format, root: Path, mode: ImageMode, report: Report, *, jobs: int = 1,
+                 progress: bool = False) -> Dataset:
+    """Copy, link or re-encode every image into `root` where `target` puts it; images that fail are skipped
+    (or stop the run, as the report's policy says). Size mismatches are warned about, not fatal."""
+    if mode == "none":
+        return dataset
+    jobs_list = [(image, root / target.image_path(image.split, image.name), mode) for image in dataset.images]
+    results = run_parallel(_place_image, jobs_list, jobs=jobs, description="writing images", progress=progress,
+                           writes_into=root)
+    images = []
+    for image, problem, orientation in results:
+        if problem is not None and problem.field == "size":
+            report.warnings.append(problem)
+            report.count("size_mismatch")
+        elif problem is not None:
+            with report.item():
+                raise ImageError(problem.message, file=problem.file, field=problem.field)
+            continue
+        if orientation > 1:
+            report.count("exif_rotated")
+        images.append(image)
+    return dataset.replace(images=tuple(images))
+
+
+def publish(temp: Path, dst: Path) -> None:
+    """Move the finished temporary folder to `dst`, replacing an old `dst` only once the new one is complete."""
+    if not dst.exists():
+        os.replace(temp, dst)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{dst.name}.old.", dir=dst.parent))
+    os.replace(dst, old / dst.name)
+    os.replace(temp, dst)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def ensure_apart(src: Path, dst: Path) -> None:
+    """Refuse an output that is, holds or lies inside the source: replacing it could destroy the source."""
+    src_resolved, dst_resolved = src.resolve(), dst.resolve()
+    if src_resolved == dst_resolved or dst_resolved in src_resolved.parents or src_resolved in dst_resolved.parents:
+        raise UsageError(f"the output {dst} must not be, contain, or lie inside the source {src}")
+
+
+@contextmanager
+def staged_output(dst: Path, overwrite: bool) -> Iterator[Path]:
+    """A temporary folder beside `dst` that becomes `dst` when the block ends well, and is removed otherwise."""
+    check_destination(dst, overwrite)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    temp = Path(tempfile.mkdtemp(prefix=f".{dst.name}.tmp.", dir=dst.parent))
+    try:
+        yield temp
+        publish(temp, dst)
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
+
+
+RUN_FILE = "run.json"
+
+
+def _open_staging(dst: Path, settings: dict[str, Any], resume: bool, overwrite: bool) -> Path:
+    """The folder the run writes into before it becomes `dst`; on resume, the interrupted run's, if its settings
+    are the same."""
+    staging = dst.parent / f".{dst.name}.partial"
+    run_file = staging / RUN_FILE
+    if resume and run_file.is_file():
+        previous = json.loads(run_file.read_text(encoding="utf-8"))
+        changed = [key for key in settings if previous.get(key) != settings[key]]
+        if changed:
+            raise UsageError(f"cannot resume: the interrupted run used other {', '.join(changed)}; run without "
+                             "--resume to start again", file=staging)
+        remove_partial_writes(staging)  # files a killed worker was in the middle of writing
+        return staging
+    if resume and dst.is_dir() and not staging.exists():
+        raise UsageError("nothing to resume: the output is complete", file=dst)
+    check_destination(dst, overwrite)
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    atomic_write_text(run_file, json.dumps(settings, indent=2, sort_keys=True))
+    return staging

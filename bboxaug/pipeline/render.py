@@ -1,0 +1,108 @@
+"""Decode each source image once and write every image made from it: the half of `tile` and `resize` that
+touches pixels, and the staging that makes their output appear only when complete.
+
+A `RenderJob` names one source and the `Render`s to make from it: a window of the source, scaled to a size and
+placed on a canvas of the usual letterbox grey (`PAD_VALUE`). Workers (`run_renders`, joblib threads) read the
+source upright (`bboxaug.io.pixels.read_picture`: EXIF applied, greyscale kept), keep OpenCV's channel
+order, and write each output atomically in its source's format; the coordinator only counts failures, which the
+report's policy turns into a stop or a skip. The whole output is written in a folder beside the destination and
+renamed to it at the end (`staged_output`).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from bboxaug.core.errors import BboxaugError, ImageError
+from bboxaug.core.model import EmbeddedImage
+from bboxaug.core.report import Problem, Report
+from bboxaug.io.files import atomic_write_bytes
+from bboxaug.io.names import format_of
+from bboxaug.io.pixels import encode_picture, read_picture
+from bboxaug.pipeline.parallel import iter_parallel
+
+#: Grey of the padding added where an image is smaller than its tile or letterbox (the usual letterbox grey).
+PAD_VALUE = 114
+
+
+@dataclass(frozen=True)
+class Render:
+    """One output image made from a source: the window `(x0, y0, x1, y1)` of the source it shows, scaled to
+    `scaled` (w, h) and placed at `place` (left, top) on a canvas of `canvas` (w, h); the rest is padding."""
+
+    path: str
+    window: tuple[int, int, int, int]
+    scaled: tuple[int, int]
+    canvas: tuple[int, int]
+    place: tuple[int, int] = (0, 0)
+
+
+@dataclass(frozen=True)
+class RenderJob:
+    """One source image (of the upright size the plan assumed) and the images to make from it."""
+
+    key: str
+    source: Path | EmbeddedImage | None
+    width: int
+    height: int
+    renders: tuple[Render, ...]
+
+
+def render(pixels: np.ndarray, spec: Render) -> np.ndarray:
+    """The pixels of one output: area-averaged when shrinking, bilinear when enlarging, padded with PAD_VALUE."""
+    x0, y0, x1, y1 = spec.window
+    part = pixels[y0:y1, x0:x1]
+    if spec.scaled != (x1 - x0, y1 - y0):
+        shrinking = spec.scaled[0] * spec.scaled[1] < (x1 - x0) * (y1 - y0)
+        part = cv2.resize(part, spec.scaled, interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+    if spec.canvas == spec.scaled:
+        return part
+    canvas = np.full((spec.canvas[1], spec.canvas[0], *part.shape[2:]), PAD_VALUE, dtype=np.uint8)
+    left, top = spec.place
+    canvas[top:top + part.shape[0], left:left + part.shape[1]] = part
+    return canvas
+
+
+def render_job(job: RenderJob, *, root: str, quality: int) -> tuple[str, Problem | None]:
+    """Decode one source once and write every image made from it (each atomically), or say why it failed."""
+    cv2.setNumThreads(1)  # one image per worker: OpenCV's own threads would fight the other workers
+    try:
+        if job.source is None:
+            raise ImageError("image file not found", file=job.key, field="image")
+        picture = read_picture(job.source, bgr=True)  # crops and scales only: no need for RGB
+        if (picture.width, picture.height) != (job.width, job.height):
+            raise ImageError(f"declared {job.width}x{job.height}, upright image is {picture.width}x{picture.height}",
+                             file=job.source if isinstance(job.source, Path) else job.source.annotation,
+                             field="size")
+        for spec in job.renders:
+            encoded = encode_picture(render(picture.pixels, spec), format_of(spec.path), quality, bgr=True)
+            atomic_write_bytes(Path(root) / spec.path, encoded)
+    except BboxaugError as error:
+        return job.key, Problem.from_error(error)
+    return job.key, None
+
+
+def run_renders(jobs: list[RenderJob], root: Path, quality: int, report: Report, *, workers: int, progress: bool,
+                description: str) -> set[str]:
+    """Run every job on `workers` threads; returns the keys of sources that failed (and were skipped, if the
+    report's policy allows; otherwise the first failure stops the run). Threads, not processes: decoding,
+    resizing and encoding run in OpenCV with the GIL released, so threads use every core without the second a
+    worker process takes to start and import."""
+    worker = functools.partial(render_job, root=str(root), quality=quality)
+    failed = set()
+    results = iter_parallel(worker, jobs, jobs=workers, prefer="threads", description=description,
+                            progress=progress, writes_into=root)
+    try:
+        for key, problem in results:
+            if problem is not None:
+                failed.add(key)
+                with report.item():
+                    raise ImageError(problem.message, file=problem.file, field=problem.field)
+    finally:
+        results.close()
+    return failed

@@ -1,0 +1,216 @@
+"""The engine: reproducible bytes for any number of workers, resume after a kill, formats and splits kept,
+policy mistakes refused before any work, and a manifest that accounts for every copy."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from bboxaug.augmentation import worker
+from bboxaug.augmentation.seeds import derive_seed
+from bboxaug.cli.main import main
+from bboxaug.commands.augment import augment
+from bboxaug.commands.convert import save
+from bboxaug.core.model import Boxes, ClassInfo, Dataset, ImageRecord
+from bboxaug.io.names import copy_name
+from bboxaug.pipeline import copies as engine
+from bboxaug.pipeline.source import load
+
+POLICY = {
+    "backend": "albumentations",
+    "boxes": {"min_visibility": 0.3, "min_area": 4, "min_size": 2},
+    "transforms": [{"HorizontalFlip": {"p": 0.5}}, {"Affine": {"rotate": [-20, 20], "scale": [0.9, 1.1], "p": 0.9}},
+                   {"RandomBrightnessContrast": {"p": 0.5}}],
+}
+
+
+def textured(width: int, height: int, seed: int, mode: str = "RGB") -> Image.Image:
+    rng = np.random.default_rng(seed)
+    shape = (height, width) if mode == "L" else (height, width, 3)
+    return Image.fromarray(rng.integers(0, 255, shape, dtype=np.uint8), mode=mode)
+
+
+def make_source(root: Path, count: int = 6, *, fmt: str = "voc") -> Path:
+    """A small dataset in two splits: JPEG and PNG, colour and greyscale, one negative."""
+    images = []
+    for index in range(count):
+        extension = ".png" if index % 3 == 2 else ".jpg"
+        mode = "L" if index % 3 == 1 else "RGB"
+        path = root / "pixels" / f"img{index}{extension}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        textured(96, 72, index, mode).save(path)
+        boxes = Boxes.empty() if index == count - 1 else Boxes([[10, 10, 40, 30], [50, 20, 90, 60]], [0, 1])
+        images.append(ImageRecord(path.name, "train" if index % 2 else "val", 96, 72, boxes, path))
+    dataset = Dataset((ClassInfo(1, "scratch"), ClassInfo(2, "spot")), tuple(images))
+    save(dataset, root / "src", fmt=fmt)
+    return root / "src"
+
+
+def tree_bytes(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_source(tmp_path_factory.mktemp("engine"))
+
+
+def test_same_seed_gives_identical_bytes_for_one_or_two_workers(source: Path, tmp_path: Path) -> None:
+    augment(source, tmp_path / "one", policy=POLICY, copies=3, seed=11, jobs=1)
+    augment(source, tmp_path / "two", policy=POLICY, copies=3, seed=11, jobs=2)
+    one, two = tree_bytes(tmp_path / "one"), tree_bytes(tmp_path / "two")
+    assert sorted(one) == sorted(two)
+    assert one == two
+    assert sum(1 for name in one if "_aug" in name and name.startswith("JPEGImages")) == 18
+
+
+def test_copies_differ_from_each_other_and_from_another_seed(source: Path, tmp_path: Path) -> None:
+    augment(source, tmp_path / "a", policy=POLICY, copies=3, seed=1)
+    augment(source, tmp_path / "b", policy=POLICY, copies=3, seed=2)
+    a, b = tree_bytes(tmp_path / "a"), tree_bytes(tmp_path / "b")
+    copies = [name for name in a if "_aug" in name and name.startswith("JPEGImages")]
+    assert len({a[name] for name in copies}) == len(copies), "two copies came out identical"
+    assert sum(a[name] != b[name] for name in copies) >= len(copies) - 1
+
+
+def test_formats_modes_splits_and_names_are_kept(source: Path, tmp_path: Path) -> None:
+    result = augment(source, tmp_path / "out", policy=POLICY, copies=2, seed=3, quality=80)
+    out = tmp_path / "out"
+    original = load(source, fmt="voc")
+    written = load(out, fmt="voc")
+    assert len(written.images) == 3 * len(original.images)
+    splits = {image.name: image.split for image in original.images}
+    for image in written.images:
+        stem = image.name.split("_aug")[0] if "_aug" in image.name else image.name.rsplit(".", 1)[0]
+        source_name = next(name for name in splits if name.startswith(stem + "."))
+        assert image.split == splits[source_name]
+        with Image.open(out / "JPEGImages" / image.name) as picture, \
+                Image.open(source / "JPEGImages" / source_name) as before:
+            assert picture.format == before.format
+            assert picture.mode == before.mode
+    assert copy_name("sub/a.JPG", 2) == "sub/a_aug2.JPG"
+    assert copy_name("a.gif", 1) == "a_aug1.png"
+    assert result.report.counts["copies_written"] == 2 * len(original.images)
+
+
+def test_manifest_records_every_copy_with_a_seed_that_reproduces_it(source: Path, tmp_path: Path) -> None:
+    augment(source, tmp_path / "out", policy=POLICY, copies=2, seed=5)
+    manifest = json.loads((tmp_path / "out" / "augment.json").read_text())
+    assert manifest["seed"] == 5 and manifest["policy"]["transforms"]
+    assert len(manifest["outputs"]) == 2 * len(load(source, fmt="voc").images)
+    for entry in manifest["outputs"]:
+        assert entry["seed"] == derive_seed(5, entry["source"], entry["copy"], entry["attempts"] - 1)
+        assert (tmp_path / "out" / "JPEGImages" / entry["image"].split("/", 1)[1]).is_file()
+    assert not (tmp_path / "out" / "run.json").exists() and not (tmp_path / "out" / ".progress").exists()
+
+
+def test_copies_written_from_progress_files_land_beside_their_originals(source: Path, tmp_path: Path) -> None:
+    """The coordinator hands writers the copies from the workers' progress files, split by split: each COCO file
+    lists every original of its split followed by its own mirrored copies, and the counts agree."""
+    flip = {"transforms": [{"HorizontalFlip": {"p": 1}}]}
+    result = augment(source, tmp_path / "out", policy=flip, copies=2, to="coco", seed=4, jobs=2)
+    originals = load(source, fmt="voc")
+    for split in ("train", "val"):
+        document = json.loads((tmp_path / "out" / "annotations" / f"instances_{split}.json").read_text())
+        boxes_of: dict[int, list[list[float]]] = {}
+        for annotation in document["annotations"]:
+            boxes_of.setdefault(annotation["image_id"], []).append(annotation["bbox"])
+        listed = [(entry["file_name"], boxes_of.get(entry["id"], [])) for entry in document["images"]]
+        expected = []
+        for image in originals.in_split(split):
+            mirrored = [[96 - x2, y1, x2 - x1, y2 - y1] for x1, y1, x2, y2 in image.boxes.xyxy.tolist()]
+            expected += [(image.name, [[x1, y1, x2 - x1, y2 - y1] for x1, y1, x2, y2 in image.boxes.xyxy.tolist()])]
+            expected += [(copy_name(image.name, k), mirrored) for k in (1, 2)]
+        assert [name for name, _ in listed] == [name for name, _ in expected]
+        for (name, found), (_, wanted) in zip(listed, expected):
+            assert np.allclose(sorted(found), sorted(wanted), atol=1e-6), name
+        assert result.counts["splits"][split]["images"] == len(document["images"])
+        assert result.counts["splits"][split]["boxes"] == len(document["annotations"])
+
+
+def test_every_box_stays_inside_its_image_and_keeps_its_label(source: Path, tmp_path: Path) -> None:
+    augment(source, tmp_path / "out", policy=POLICY, copies=3, seed=9)
+    for image in load(tmp_path / "out", fmt="voc").images:
+        xyxy = image.boxes.xyxy
+        assert (xyxy[:, :2] >= 0).all() and (xyxy[:, 2] <= image.width).all() and (xyxy[:, 3] <= image.height).all()
+        assert set(image.boxes.labels.tolist()) <= {0, 1}
+
+
+@pytest.mark.parametrize("mistake", [
+    {"transforms": [{"NoSuchTransform": {}}]},
+    {"transforms": [{"Affine": {"rotation": 10}}]},
+    {"backend": "nope", "transforms": []},
+    {"transforms": [{"HorizontalFlip": {"p": 0.5}}], "boxes": {"min_visibility": 2}},
+])
+def test_policy_mistakes_exit_2_before_any_image_is_read(mistake: dict, source: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_reading(*args: object, **kwargs: object) -> None:
+        raise AssertionError("an image was read")
+
+    monkeypatch.setattr(worker, "read_picture", no_reading)
+    monkeypatch.setattr(engine, "place_images", no_reading)
+    policy_file = tmp_path / "policy.yaml"
+    policy_file.write_text(json.dumps(mistake))
+    result = CliRunner().invoke(main, ["augment", str(source), str(tmp_path / "out"), "--policy", str(policy_file)])
+    assert result.exit_code == 2, result.output
+    assert len(result.output.strip().splitlines()) == 1 and "policy.yaml" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_policy_file_is_a_usage_error(source: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["augment", str(source), str(tmp_path / "o"), "--policy", "nofile.yaml"])
+    assert result.exit_code == 2 and "nofile.yaml" in result.output
+
+
+def test_sigkill_then_resume_gives_the_same_output(tmp_path: Path) -> None:
+    source = make_source(tmp_path / "data", count=40)
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps(POLICY))
+    command = [sys.executable, "-m", "bboxaug.cli", "augment", str(source), str(tmp_path / "killed"),
+               "--policy", str(policy), "--copies", "3", "--seed", "4", "--jobs", "2", "--quiet"]
+    augment(source, tmp_path / "whole", policy=POLICY, copies=3, seed=4)
+
+    process = subprocess.Popen(command, start_new_session=True)
+    progress = tmp_path / ".killed.partial" / ".progress"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list(progress.glob("*.pickle"))) < 5:
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    done = len(list(progress.glob("*.pickle")))
+    assert 5 <= done < 40, f"the kill came at a useless moment ({done} images done)"
+    assert not (tmp_path / "killed").exists()
+
+    subprocess.run([*command, "--resume"], check=True)
+    assert tree_bytes(tmp_path / "killed") == tree_bytes(tmp_path / "whole")
+    assert not (tmp_path / ".killed.partial").exists()
+
+
+def test_resume_refuses_other_settings(tmp_path: Path) -> None:
+    source = make_source(tmp_path / "data", count=3)
+    staging = tmp_path / ".out.partial"
+    staging.mkdir()
+    (staging / "run.json").write_text(json.dumps({"seed": 99}))
+    result = CliRunner().invoke(main, ["augment", str(source), str(tmp_path / "out"), "--policy", "light",
+                                       "--resume"])
+    assert result.exit_code == 2 and "cannot resume" in result.output
+
+
+def test_the_package_is_the_function(source: Path, tmp_path: Path) -> None:
+    import bboxaug
+
+    result = bboxaug.augment(source, tmp_path / "out", policy=POLICY, copies=1, seed=3)
+    assert result.report.counts["copies_written"] == len(load(source, fmt="voc").images)
+    from bboxaug.augmentation.policy import load_policy
+
+    assert load_policy("light").backend == "albumentations"
