@@ -63,7 +63,7 @@ class ImageJob:
 
     @property
     def key(self) -> str:
-        return f"{self.image.split}/{self.image.name}"
+        return self.image.key
 
 
 @dataclass(frozen=True)

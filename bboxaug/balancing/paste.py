@@ -131,7 +131,7 @@ def object_mask(segmentation: Any, width: int, height: int) -> tuple[int, int, n
 def cut(image: ImageRecord, row: int) -> Cutout | None:
     """The cutout of box `row` of `image` (whose size is known): by its mask, else its whole-pixel box."""
     width, height = int(image.width), int(image.height)  # type: ignore[arg-type]
-    where = (f"{image.split}/{image.name}", row, int(image.boxes.labels[row]), image.source, (width, height))
+    where = (image.key, row, int(image.boxes.labels[row]), image.source, (width, height))
     found = object_mask(image.boxes.column("segmentation")[row], width, height)
     if found is not None:
         x0, y0, mask = found
@@ -247,7 +247,7 @@ def place_objects(host: ImageRecord, cutouts: list[Cutout], seed: int, index: in
     occupied = np.asarray(host.boxes.xyxy, np.float64).reshape(-1, 4)
     placed = []
     for slot, cutout in enumerate(cutouts):
-        rng = np.random.default_rng(paste_seed(seed, f"{host.split}/{host.name}", index, slot))
+        rng = np.random.default_rng(paste_seed(seed, host.key, index, slot))
         placement = place(cutout, (int(host.width), int(host.height)), occupied, rng,  # type: ignore[arg-type]
                           max_iou=max_iou, max_cover=max_cover)
         if placement is not None:

@@ -18,7 +18,7 @@ import numpy as np
 
 from bboxaug.balancing.paste import FEATHER, Placement, inverse_map
 from bboxaug.core.errors import BboxaugError
-from bboxaug.core.model import ImageRecord
+from bboxaug.core.model import ImageRecord, image_key
 from bboxaug.core.report import Problem
 from bboxaug.io.files import atomic_write_bytes
 from bboxaug.io.names import format_of
@@ -177,7 +177,7 @@ class PasteJob:
 
     @property
     def key(self) -> str:
-        return f"{self.host.split}/{self.name}"
+        return image_key(self.host.split, self.name)
 
 
 def make_paste(job: PasteJob, *, root: str, quality: int) -> Problem | None:

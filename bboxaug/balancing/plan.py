@@ -333,7 +333,7 @@ def plan_balance(dataset: Dataset, *, target: int | Literal["max"] | None = "max
                                int(allocation.copies.sum()), int(allocation.pastes.sum()), rows, unmet, few))
         for image, n, held in zip(images, allocation.copies.tolist(), counts > 0):
             if n:
-                key = f"{image.split}/{image.name}"
+                key = image.key
                 copies[key] = n
                 required[key] = frozenset(np.flatnonzero(held & allocation.wanted).tolist())
     return BalancePlan(plans, copies, required, pastes)

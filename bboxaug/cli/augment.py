@@ -6,9 +6,11 @@ from pathlib import Path
 
 import click
 
+from bboxaug.augmentation.policy import describe
 from bboxaug.cli.options import dataset_options
 from bboxaug.cli.summary import finish
-from bboxaug.core.report import Report
+from bboxaug.commands.augment import augment, plan_augment
+from bboxaug.pipeline.copies import MANIFEST
 from bboxaug.pipeline.parallel import show_progress
 
 
@@ -32,19 +34,12 @@ def augment_command(src: Path, dst: Path, policy: str, copies: int, to: str | No
     the policy's visibility and size thresholds. Copies are named <stem>_aug<k>.<ext> and stay in their source's
     split. DST/augment.json records the policy, the seed, and every copy's source, seed and dropped boxes.
     """
-    from bboxaug.commands.augment import augment
-    from bboxaug.pipeline.copies import MANIFEST
-
     if dry_run:
-        from bboxaug.augmentation.policy import describe, load_policy
-        from bboxaug.pipeline.source import load
-
-        chosen = None if policy == "auto" else load_policy(policy)
-        dataset = load(src, fmt=fmt_from, image_dir=image_dir, report=Report(on_error=on_error))  # type: ignore[arg-type]
-        chosen = chosen or load_policy("auto", dataset_size=len(dataset.images))
-        originals = 0 if no_originals else len(dataset.images)
-        click.echo(describe(chosen))
-        click.echo(f"would write {originals} originals and {copies * len(dataset.images)} copies to {dst}")
+        plan = plan_augment(src, dst, policy=policy, copies=copies, to=to, fmt_from=fmt_from, image_dir=image_dir,
+                            on_error=on_error, jobs=jobs)  # type: ignore[arg-type]
+        images = len(plan.counts.copies)
+        click.echo(describe(plan.policy))
+        click.echo(f"would write {0 if no_originals else images} originals and {copies * images} copies to {dst}")
         return
     result = augment(src, dst, policy=policy, copies=copies, to=to, fmt_from=fmt_from, image_dir=image_dir,
                      seed=seed, jobs=jobs, originals=not no_originals, resume=resume, quality=quality,

@@ -1,36 +1,110 @@
-"""`bboxaug augment`: the dataset plus N augmented copies of every image."""
+"""`bboxaug augment`: the dataset plus N augmented copies of every image, each a pure function of (image,
+policy, seed, image key, copy index), so the bytes do not depend on `jobs`; resumable."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bboxaug.augmentation.policy import load_policy
+from bboxaug.augmentation.policy import Policy, load_policy
+from bboxaug.augmentation.worker import PROGRESS
 from bboxaug.core.errors import UsageError
 from bboxaug.core.model import Dataset
 from bboxaug.core.report import OnError, Report
-from bboxaug.pipeline.copies import AugmentResult, Plan, run_augmentation
+from bboxaug.pipeline.copies import MANIFEST, CopyCounts, make_all_copies
+from bboxaug.pipeline.run import Context, Output, RunResult, Written, run
+from bboxaug.pipeline.source import Source
+
+PolicySpec = str | Path | Mapping[str, Any]
 
 
-def augment(src: Path | str, dst: Path | str, *, policy: str | Path | Mapping[str, Any] = "auto", copies: int = 1,
-            to: str | None = None, fmt_from: str | None = None, image_dir: Path | str | None = None, seed: int = 0,
-            jobs: int = 1, originals: bool = True, resume: bool = False, quality: int = 95,
-            on_error: OnError = "fail", overwrite: bool = False, progress: bool = False) -> AugmentResult:
+def choose_policy(chosen: Policy | None, dataset: Dataset) -> Policy:
+    """The policy checked up front, or, for `auto` (None), the preset the dataset's size calls for."""
+    return chosen or load_policy("auto", dataset_size=len(dataset.images))
+
+
+@dataclass(frozen=True)
+class AugmentPlan:
+    """The policy the copies are made with and how many copies each image gets."""
+
+    policy: Policy
+    counts: CopyCounts
+
+
+@dataclass(frozen=True)
+class AugmentStep:
+    """`copies` copies of every image with `policy` (None: `auto`), the originals too unless told otherwise."""
+
+    policy: Policy | None
+    copies: int
+    seed: int = 0
+    originals: bool = True
+    manifest: str = MANIFEST
+    resumable: bool = True
+    scratch: tuple[str, ...] = (PROGRESS,)
+
+    def plan(self, dataset: Dataset, context: Context) -> AugmentPlan:
+        return AugmentPlan(choose_policy(self.policy, dataset),
+                           CopyCounts({image.key: self.copies for image in dataset.images}))
+
+    def settings(self, plan: AugmentPlan, context: Context) -> dict[str, Any]:
+        return {"policy": plan.policy.to_json(), "seed": self.seed, "copies": self.copies,
+                "originals": self.originals, "quality": context.output.quality}
+
+    def run(self, plan: AugmentPlan, dataset: Dataset, context: Context) -> list[Written]:
+        written, entries = make_all_copies(dataset, plan.counts, plan.policy, context, seed=self.seed,
+                                           originals=self.originals)
+        return [Written(written, entries=entries)]
+
+
+@dataclass
+class AugmentResult:
+    """A finished run: what was written (images, boxes and negatives, overall and per split, as in the
+    manifest) and what happened."""
+
+    source_format: str
+    target_format: str
+    policy: Policy
+    counts: dict[str, Any]
+    report: Report
+
+    @classmethod
+    def of(cls, result: RunResult[Any], policy: Policy) -> AugmentResult:
+        """The result of a run that made copies with `policy`."""
+        counts = {key: result.manifests[0][key] for key in ("images", "boxes", "negatives", "splits")}
+        return cls(result.source_format, result.target_format, policy, counts, result.report)
+
+
+def augment(src: Path | str, dst: Path | str, *, policy: PolicySpec = "auto", copies: int = 1, to: str | None = None,
+            fmt_from: str | None = None, image_dir: Path | str | None = None, seed: int = 0, jobs: int = 1,
+            originals: bool = True, resume: bool = False, quality: int = 95, on_error: OnError = "fail",
+            overwrite: bool = False, progress: bool = False) -> AugmentResult:
     """Write the dataset at `src` plus `copies` augmented copies of every image into the new folder `dst`.
 
     Copies are named `<stem>_aug<k>.<ext>` and stay in their source's split; the output is in `src`'s format
     unless `to` names another. `augment.json` in `dst` records the policy, the seed, and for every copy its source,
     seed and the boxes dropped with reasons.
     """
+    step = augment_step(policy, copies, seed, originals)
+    source = Source(Path(src), fmt_from, None if image_dir is None else Path(image_dir), on_error)
+    result = run(step, source, Output(Path(dst), to, overwrite=overwrite, resume=resume, jobs=jobs,
+                                      progress=progress, quality=quality))
+    return AugmentResult.of(result, result.plan.policy)
+
+
+def augment_step(policy: PolicySpec, copies: int, seed: int = 0, originals: bool = True) -> AugmentStep:
+    """The step, its options checked (every policy mistake before any image is read)."""
     if copies < 1:
         raise UsageError(f"copies must be at least 1, not {copies}")
-    chosen = None if policy == "auto" else load_policy(policy)  # every policy mistake before any image is read
+    return AugmentStep(None if policy == "auto" else load_policy(policy), copies, seed, originals)
 
-    def every_image(dataset: Dataset, report: Report) -> Plan:
-        return Plan({f"{image.split}/{image.name}": copies for image in dataset.images})
 
-    return run_augmentation(Path(src), Path(dst), policy=chosen, plan=every_image, settings={"copies": copies},
-                            to=to, fmt_from=fmt_from, image_dir=image_dir, seed=seed, jobs=jobs,
-                            originals=originals, resume=resume, quality=quality, on_error=on_error,
-                            overwrite=overwrite, progress=progress)
+def plan_augment(src: Path | str, dst: Path | str, *, policy: PolicySpec = "auto", copies: int = 1,
+                 to: str | None = None, fmt_from: str | None = None, image_dir: Path | str | None = None,
+                 on_error: OnError = "fail", jobs: int = 1) -> AugmentPlan:
+    """What `augment` would do with the dataset at `src` (the policy, `auto` resolved, and the copies per
+    image), without writing anything."""
+    source = Source(Path(src), fmt_from, None if image_dir is None else Path(image_dir), on_error)
+    return run(augment_step(policy, copies), source, Output(Path(dst), to, jobs=jobs), dry_run=True).plan

@@ -5,31 +5,102 @@ then write the plan, the before/after table and the chart beside the output."""
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from bboxaug.augmentation.policy import load_policy
+from bboxaug.augmentation.policy import Policy, load_policy
+from bboxaug.augmentation.worker import PROGRESS
 from bboxaug.balancing.paste import Placement, pasted_boxes
 from bboxaug.balancing.paste_pixels import PasteJob, make_paste
 from bboxaug.balancing.plan import MAX_COPIES, BalancePlan, plan_balance
+from bboxaug.commands.augment import AugmentResult, PolicySpec, choose_policy
 from bboxaug.core.errors import ImageError, UsageError
 from bboxaug.core.model import Dataset, ImageRecord
 from bboxaug.core.report import OnError, Report
-from bboxaug.formats.base import Format
 from bboxaug.inspection.balance_chart import chart_png
 from bboxaug.io.files import atomic_write_bytes
 from bboxaug.io.names import paste_name
-from bboxaug.pipeline.copies import AugmentResult, Plan, run_augmentation
+from bboxaug.pipeline.copies import CopyCounts, WrittenImages, make_all_copies
 from bboxaug.pipeline.parallel import iter_parallel
-from bboxaug.pipeline.prepare import prepare, rename_collisions
-from bboxaug.pipeline.source import read_source
+from bboxaug.pipeline.prepare import OutputNames
+from bboxaug.pipeline.run import Context, Output, Written, run
+from bboxaug.pipeline.source import Source
 
 BALANCE_FILE = "balance.json"
-
-
 CHART_FILE = "balance.png"
+
+
+@dataclass(frozen=True)
+class BalanceOptions:
+    """What every class should reach, and what may be done to get there (see `balance`)."""
+
+    target: int | Literal["max"] | None = "max"
+    ratio: float | None = None
+    max_copies: int = MAX_COPIES
+    paste: bool = False
+    splits: tuple[str, ...] = ("train",)
+
+    def __post_init__(self) -> None:
+        target, ratio = self.target, self.ratio
+        if target is None and ratio is None:
+            raise UsageError("give a target (a number of instances or 'max'), a ratio, or both")
+        if target is not None and target != "max" and (not isinstance(target, int) or target < 1):
+            raise UsageError(f"target must be 'max' or a positive number of instances, not {target!r}")
+        if ratio is not None and not ratio >= 1:
+            raise UsageError(f"ratio must be at least 1, not {ratio}")
+        if self.max_copies < 0:
+            raise UsageError(f"max_copies must be 0 or more, not {self.max_copies}")
+        if not self.splits:
+            raise UsageError("name at least one split to balance")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"target": self.target, "ratio": self.ratio, "max_copies": self.max_copies, "paste": self.paste,
+                "splits": list(self.splits)}
+
+
+@dataclass(frozen=True)
+class BalanceRun:
+    """The policy the new images are made with, and the balancing plan."""
+
+    policy: Policy
+    plan: BalancePlan
+
+
+@dataclass(frozen=True)
+class BalanceStep:
+    """The originals of every split plus the planned copies and paste images of the balanced splits."""
+
+    policy: Policy | None
+    options: BalanceOptions
+    seed: int = 0
+    manifest: str = BALANCE_FILE
+    resumable: bool = True
+    scratch: tuple[str, ...] = (PROGRESS,)
+
+    def plan(self, dataset: Dataset, context: Context) -> BalanceRun:
+        options = self.options
+        plan = plan_balance(dataset, target=options.target, ratio=options.ratio, max_copies=options.max_copies,
+                            splits=options.splits, paste=options.paste, seed=self.seed)
+        for split in plan.splits:
+            for warning in split.few:
+                context.report.warn(split.split, warning["class"], warning["message"])
+        return BalanceRun(choose_policy(self.policy, dataset), plan)
+
+    def settings(self, plan: BalanceRun, context: Context) -> dict[str, Any]:
+        return {"policy": plan.policy.to_json(), "seed": self.seed, "balance": self.options.to_json(),
+                "originals": True, "quality": context.output.quality}
+
+    def run(self, plan: BalanceRun, dataset: Dataset, context: Context) -> list[Written]:
+        balance = plan.plan
+        written, copy_entries = make_all_copies(dataset, CopyCounts(balance.copies, balance.required), plan.policy,
+                                                context, seed=self.seed)
+        written, paste_entries = write_pastes(balance.pastes, written, context)
+        balance.measure(written)
+        atomic_write_bytes(context.root / CHART_FILE, chart_png(balance))
+        return [Written(written, {"balance": balance.to_json()}, itertools.chain(copy_entries, paste_entries))]
 
 
 @dataclass
@@ -42,7 +113,7 @@ class BalanceResult:
 
 
 def balance(src: Path | str, dst: Path | str, *, target: int | Literal["max"] | None = "max",
-            ratio: float | None = None, policy: str | Path | dict[str, Any] = "auto", max_copies: int = MAX_COPIES,
+            ratio: float | None = None, policy: PolicySpec = "auto", max_copies: int = MAX_COPIES,
             paste: bool = False, splits: Sequence[str] = ("train",), seed: int = 0, jobs: int = 1,
             to: str | None = None, fmt_from: str | None = None, image_dir: Path | str | None = None,
             quality: int = 95, on_error: OnError = "fail", overwrite: bool = False, resume: bool = False,
@@ -53,61 +124,33 @@ def balance(src: Path | str, dst: Path | str, *, target: int | Literal["max"] | 
     `dst/balance.json` holds the plan, the before/planned/written table per class, what was left unmet and why,
     and the warnings; `dst/balance.png` charts the counts. `dry_run` plans and writes nothing.
     """
-    if target is None and ratio is None:
-        raise UsageError("give a target (a number of instances or 'max'), a ratio, or both")
-    if target is not None and target != "max" and (not isinstance(target, int) or target < 1):
-        raise UsageError(f"target must be 'max' or a positive number of instances, not {target!r}")
-    if ratio is not None and not ratio >= 1:
-        raise UsageError(f"ratio must be at least 1, not {ratio}")
-    if max_copies < 0:
-        raise UsageError(f"max_copies must be 0 or more, not {max_copies}")
-    if not splits:
-        raise UsageError("name at least one split to balance")
+    options = BalanceOptions(target, ratio, max_copies, paste, tuple(splits))
     chosen = None if policy == "auto" else load_policy(policy)  # every policy mistake before any image is read
-    options = {"target": target, "ratio": ratio, "max_copies": max_copies, "paste": paste, "splits": list(splits)}
-    made: list[BalancePlan] = []
-
-    def planner(dataset: Dataset, report: Report) -> Plan:
-        made.append(plan_balance(dataset, **options, seed=seed))  # type: ignore[arg-type]
-        for split in made[-1].splits:
-            for warning in split.few:
-                report.warn(split.split, warning["class"], warning["message"])
-        return Plan(made[-1].copies, made[-1].required, made[-1])
-
-    if dry_run:
-        _, target_format, dataset, report = read_source(Path(src), to=to, fmt_from=fmt_from, image_dir=image_dir,
-                                                        on_error=on_error)
-        planner(prepare(dataset, target_format, report, jobs=max(jobs, 1), progress=progress), report)
-        return BalanceResult(made[-1], report)
-
-    def finish(prepared: Dataset, written: Dataset, plan: Plan, staging: Path, target_format: Format,
-               report: Report) -> tuple[Dataset, dict[str, Any], list[dict[str, Any]]]:
-        written, outputs = write_pastes(plan.extra.pastes, written, staging, target_format, report,
-                                        quality=quality, jobs=jobs, progress=progress)
-        plan.extra.measure(written)
-        atomic_write_bytes(staging / CHART_FILE, chart_png(plan.extra))
-        return written, {"balance": plan.extra.to_json()}, outputs
-
-    run = run_augmentation(Path(src), Path(dst), policy=chosen, plan=planner, settings={"balance": options},
-                           manifest=BALANCE_FILE, finish=finish, to=to, fmt_from=fmt_from, image_dir=image_dir,
-                           seed=seed, jobs=jobs, resume=resume, quality=quality, on_error=on_error,
-                           overwrite=overwrite, progress=progress)
-    return BalanceResult(made[-1], run.report, run)
+    source = Source(Path(src), fmt_from, None if image_dir is None else Path(image_dir), on_error)
+    output = Output(Path(dst), to, overwrite=overwrite, resume=resume, jobs=jobs, progress=progress,
+                    quality=quality)
+    result = run(BalanceStep(chosen, options, seed), source, output, dry_run=dry_run)
+    made = None if dry_run else AugmentResult.of(result, result.plan.policy)
+    return BalanceResult(result.plan.plan, result.report, made)
 
 
-def write_pastes(pastes: list[tuple[ImageRecord, int, list[Placement]]], written: Dataset, staging: Path,
-                 target: Format, report: Report, *, quality: int, jobs: int, progress: bool
+def write_pastes(pastes: list[tuple[ImageRecord, int, list[Placement]]], written: Dataset, context: Context
                  ) -> tuple[Dataset, list[dict[str, Any]]]:
-    """Write the paste images (host, index among the host's paste images, placements) into `staging`, named
-    `<stem>_paste<k>.<ext>` (renamed where taken), on `jobs` workers; add them to the written dataset; return it
-    with the manifest entry of each."""
-    placeholders = [host.replace(name=paste_name(host.name, index)) for host, index, _ in pastes]
-    named = rename_collisions(written.replace(images=(*written.images, *placeholders)), target, report).images
-    todo = [PasteJob(host, index, record.name, target.image_path(record.split, record.name), tuple(placements))
-            for (host, index, placements), record in zip(pastes, named[len(written.images):])]
-    worker = functools.partial(make_paste, root=str(staging), quality=quality)
-    problems = list(iter_parallel(worker, todo, jobs=jobs, prefer="processes", description="pasting",
-                                  progress=progress, writes_into=staging))
+    """Write the paste images (host, index among the host's paste images, placements) into the staging folder,
+    named `<stem>_paste<k>.<ext>` (renamed where taken), on every worker; add them to the written dataset, still
+    stored; return it with the manifest entry of each."""
+    target, report, output, staging = context.target, context.report, context.output, context.root
+    names = OutputNames(target, report)
+    for image in written.images:  # streamed: the copies' records are built one job at a time
+        names.claim(image)
+    todo = []
+    for host, index, placements in pastes:
+        record = names.claim(host.replace(name=paste_name(host.name, index)))
+        todo.append(PasteJob(host, index, record.name, target.image_path(record.split, record.name),
+                             tuple(placements)))
+    worker = functools.partial(make_paste, root=str(staging), quality=output.quality)
+    problems = list(iter_parallel(worker, todo, jobs=output.jobs, prefer="processes", description="pasting",
+                                  progress=output.progress, writes_into=staging))
     records, outputs = [], []
     for job, problem in zip(todo, problems):
         if problem is not None:
@@ -117,8 +160,10 @@ def write_pastes(pastes: list[tuple[ImageRecord, int, list[Placement]]], written
         size = (int(job.host.width), int(job.host.height))  # type: ignore[arg-type]
         records.append(ImageRecord(job.name, job.host.split, size[0], size[1],
                                    pasted_boxes(job.host.boxes, list(job.placements), size), staging / job.path))
-        outputs.append({"image": job.key, "source": f"{job.host.split}/{job.host.name}", "paste": job.index,
+        outputs.append({"image": job.key, "source": job.host.key, "paste": job.index,
                         "objects": [placement.to_json() for placement in job.placements]})
         report.count("paste_images_written")
         report.count("objects_pasted", len(job.placements))
-    return written.replace(images=(*written.images, *records)), outputs
+    images = written.images
+    extended = images.extended(records) if isinstance(images, WrittenImages) else (*images, *records)
+    return written.replace(images=extended), outputs

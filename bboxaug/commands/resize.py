@@ -23,26 +23,98 @@ bilinearly.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bboxaug.core.errors import UsageError
-from bboxaug.core.model import Dataset
+from bboxaug.core.model import Dataset, ImageRecord
 from bboxaug.core.report import OnError, Report
-from bboxaug.core.version import __version__
-from bboxaug.geometry.letterbox import MODES, Mode, parse_sizes, placement, resize_boxes, size_folder
-from bboxaug.io.files import atomic_write_text
+from bboxaug.geometry.letterbox import MODES, Mode, Scaling, parse_sizes, resize_boxes, scaling, size_folder
 from bboxaug.io.names import writable_name
-from bboxaug.pipeline.manifest import dataset_counts
-from bboxaug.pipeline.output import staged_output
 from bboxaug.pipeline.prepare import rename_collisions
 from bboxaug.pipeline.render import PAD_VALUE, Render, RenderJob, run_renders
-from bboxaug.pipeline.source import read_prepared
+from bboxaug.pipeline.run import Context, Output, Written, run
+from bboxaug.pipeline.source import Source
 
 MANIFEST = "resize.json"
+
+
+@dataclass(frozen=True)
+class ResizePlan:
+    """Every image's name in the output and where it lands at each size."""
+
+    named: tuple[ImageRecord, ...]
+    places: list[list[Scaling]]
+
+
+@dataclass(frozen=True)
+class ResizeStep:
+    """The dataset at every size of `sizes`, one dataset per size in `<size>/` (see the module docstring)."""
+
+    sizes: tuple[tuple[int, int], ...]
+    mode: Mode = "letterbox"
+    min_box_size: float = 2.0
+    manifest: str = MANIFEST
+    resumable: bool = False
+    scratch: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.sizes or len(set(self.sizes)) != len(self.sizes) or min(min(s) for s in self.sizes) < 1:
+            raise UsageError(f"sizes must be distinct and at least 1 pixel, not {list(self.sizes)!r}")
+        if self.mode not in MODES:
+            raise UsageError(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}")
+        if self.min_box_size < 0:
+            raise UsageError(f"min_box_size must be at least 0, not {self.min_box_size}")
+
+    def plan(self, dataset: Dataset, context: Context) -> ResizePlan:
+        named = rename_collisions(dataset.replace(images=tuple(
+            image.replace(name=writable_name(image.name)) for image in dataset.images)), context.target,
+            context.report).images
+        places = [[scaling(image.width, image.height, size, self.mode) for size in self.sizes]  # type: ignore[arg-type]
+                  for image in dataset.images]
+        return ResizePlan(tuple(named), places)
+
+    def _settings_of(self, size: tuple[int, int] | None, quality: int) -> dict[str, Any]:
+        sizes = {"sizes": [list(s) for s in self.sizes]} if size is None else {"size": list(size)}
+        return {**sizes, "mode": self.mode, "min_box_size": self.min_box_size, "pad_value": PAD_VALUE,
+                "quality": quality}
+
+    def settings(self, plan: ResizePlan, context: Context) -> dict[str, Any]:
+        return {"resize": self._settings_of(None, context.output.quality)}
+
+    def run(self, plan: ResizePlan, dataset: Dataset, context: Context) -> list[Written]:
+        target, report, output = context.target, context.report, context.output
+        folders = [size_folder(size) for size in self.sizes]
+        jobs = [RenderJob(image.key, image.source, image.width, image.height,  # type: ignore[arg-type]
+                          tuple(Render(f"{folder}/{target.image_path(record.split, record.name)}",
+                                       (0, 0, image.width, image.height), where.content, (where.width, where.height),
+                                       where.padding[:2]) for folder, where in zip(folders, wheres)))
+                for image, record, wheres in zip(dataset.images, plan.named, plan.places)]
+        failed = run_renders(jobs, context.root, output.quality, report, workers=output.jobs,
+                             progress=output.progress, description="resizing")
+        written = []
+        for index, (folder, size) in enumerate(zip(folders, self.sizes)):
+            records, entries, tiny = [], [], 0
+            for image, record, wheres in zip(dataset.images, plan.named, plan.places):
+                if image.key in failed:
+                    continue
+                where = wheres[index]
+                boxes, dropped = resize_boxes(image.boxes, where, self.min_box_size)
+                tiny += dropped
+                path = target.image_path(record.split, record.name)
+                records.append(record.replace(width=where.width, height=where.height, boxes=boxes,
+                                              source=output.path / folder / path))
+                entries.append({"image": record.key, "path": path, "source": image.key,
+                                "source_size": [image.width, image.height], "size": [where.width, where.height],
+                                "scale": list(where.scale), "padding": list(where.padding),
+                                "tiny_boxes_dropped": dropped})
+            report.count("tiny_boxes_dropped", tiny)
+            manifest = {"resize": self._settings_of(size, output.quality), "tiny_boxes_dropped": tiny,
+                        "outputs": entries}
+            written.append(Written(dataset.replace(images=tuple(records)), manifest, folder=folder))
+        return written
 
 
 @dataclass
@@ -62,58 +134,13 @@ def resize(src: Path | str, dst: Path | str, *, sizes: str | Sequence[int | tupl
            overwrite: bool = False, progress: bool = False) -> ResizeResult:
     """Write the dataset at `src` at every size of `sizes` (`"640,1024"`, `[640, (640, 480)]`) into
     `dst/<size>/`, in `src`'s format unless `to` names another."""
-    src, dst = Path(src), Path(dst)
     chosen = parse_sizes(sizes) if isinstance(sizes, str) else [
-        (size, size) if isinstance(size, int) else tuple(size) for size in sizes]  # type: ignore[misc]
-    if not chosen or len(set(chosen)) != len(chosen) or min(min(size) for size in chosen) < 1:
-        raise UsageError(f"sizes must be distinct and at least 1 pixel, not {sizes!r}")
-    if mode not in MODES:
-        raise UsageError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
-    if min_box_size < 0 or not 1 <= quality <= 100:
-        raise UsageError("min_box_size must be at least 0 and quality between 1 and 100")
-    source_format, target, dataset, report = read_prepared(
-        src, dst, to=to, fmt_from=fmt_from, image_dir=image_dir, on_error=on_error, overwrite=overwrite, jobs=jobs,
-        progress=progress)
-    named = rename_collisions(dataset.replace(images=tuple(
-        image.replace(name=writable_name(image.name)) for image in dataset.images)), target, report).images
-    folders = [size_folder(size) for size in chosen]
-    places = [[placement(image.width, image.height, size, mode) for size in chosen]  # type: ignore[arg-type]
-              for image in dataset.images]
-    jobs_list = [RenderJob(f"{image.split}/{image.name}", image.source, image.width, image.height,  # type: ignore
-                           tuple(Render(f"{folder}/{target.image_path(record.split, record.name)}",
-                                        (0, 0, image.width, image.height), where.content, (where.width, where.height),
-                                        where.padding[:2]) for folder, where in zip(folders, wheres)))
-                 for image, record, wheres in zip(dataset.images, named, places)]
-    datasets, manifests = {}, {}
-    with staged_output(dst, overwrite) as staging:
-        failed = run_renders(jobs_list, staging, quality, report, workers=jobs, progress=progress,
-                             description="resizing")
-        for index, (folder, size) in enumerate(zip(folders, chosen)):
-            records, entries, tiny = [], [], 0
-            for image, record, wheres in zip(dataset.images, named, places):
-                if f"{image.split}/{image.name}" in failed:
-                    continue
-                where = wheres[index]
-                boxes, dropped = resize_boxes(image.boxes, where, min_box_size)
-                tiny += dropped
-                path = target.image_path(record.split, record.name)
-                records.append(record.replace(width=where.width, height=where.height, boxes=boxes,
-                                              source=dst / folder / path))
-                entries.append({"image": f"{record.split}/{record.name}", "path": path,
-                                "source": f"{image.split}/{image.name}", "source_size": [image.width, image.height],
-                                "size": [where.width, where.height], "scale": list(where.scale),
-                                "padding": list(where.padding), "tiny_boxes_dropped": dropped})
-            written = dataset.replace(images=tuple(records))
-            (staging / folder).mkdir(exist_ok=True)
-            target.write(written, staging / folder, report=report)
-            report.count("tiny_boxes_dropped", tiny)
-            manifests[folder] = {
-                "bboxaug": __version__, "source": str(src.resolve()), "from": source_format.name, "to": target.name,
-                "resize": {"size": list(size), "mode": mode, "min_box_size": min_box_size, "pad_value": PAD_VALUE,
-                           "quality": quality},
-                **dataset_counts(written), "tiny_boxes_dropped": tiny, "outputs": entries}
-            datasets[folder] = written
-        for folder, manifest in manifests.items():
-            manifest.update(report.to_json())  # the whole run's report, in every size's manifest
-            atomic_write_text(staging / folder / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
-    return ResizeResult(source_format.name, target.name, datasets, manifests, report)
+        (size, size) if isinstance(size, int) else (int(size[0]), int(size[1])) for size in sizes]
+    step = ResizeStep(tuple(chosen), mode, min_box_size)
+    source = Source(Path(src), fmt_from, None if image_dir is None else Path(image_dir), on_error)
+    result = run(step, source, Output(Path(dst), to, overwrite=overwrite, jobs=jobs, progress=progress,
+                                      quality=quality))
+    return ResizeResult(result.source_format, result.target_format,
+                        {written.folder: written.dataset for written in result.written},
+                        {written.folder: manifest for written, manifest in zip(result.written, result.manifests)},
+                        result.report)

@@ -34,7 +34,6 @@ Decoding and writing the pixels is `bboxaug.pipeline.render`'s, shared with `bbo
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,17 +42,14 @@ from typing import Any
 from bboxaug.core.errors import UsageError
 from bboxaug.core.model import Dataset, ImageRecord
 from bboxaug.core.report import OnError, Report
-from bboxaug.core.version import __version__
 from bboxaug.formats.base import Format
 from bboxaug.geometry.letterbox import parse_size
 from bboxaug.geometry.tiling import PARTIAL_POLICIES, Partial, TileCut, TileSpec, cut_image, sample_negatives
-from bboxaug.io.files import atomic_write_text
 from bboxaug.io.names import tile_name
-from bboxaug.pipeline.manifest import dataset_counts
-from bboxaug.pipeline.output import staged_output
 from bboxaug.pipeline.prepare import rename_collisions
 from bboxaug.pipeline.render import PAD_VALUE, Render, RenderJob, run_renders
-from bboxaug.pipeline.source import read_prepared
+from bboxaug.pipeline.run import Context, Output, Written, run
+from bboxaug.pipeline.source import Source
 
 MANIFEST = "tiles.json"
 
@@ -82,7 +78,7 @@ def plan_tiles(dataset: Dataset, spec: TileSpec, *, min_visibility: float, parti
             if cut.rejected:
                 tile_counts["rejected"] += 1
                 box_counts["rejected"] += cut.visible
-                rejected.append({"source": _key(image), "offset": list(cut.offset), "partial_boxes": cut.partial})
+                rejected.append({"source": image.key, "offset": list(cut.offset), "partial_boxes": cut.partial})
             else:
                 box_counts["kept"] += cut.visible - cut.partial
                 box_counts["kept_partial" if partial == "keep" else "dropped"] += cut.partial
@@ -97,12 +93,9 @@ def plan_tiles(dataset: Dataset, spec: TileSpec, *, min_visibility: float, parti
     return TilePlan(tiles, tile_counts, box_counts, rejected)
 
 
-def _key(image: ImageRecord) -> str:
-    return f"{image.split}/{image.name}"
-
 
 def _tile_key(image: ImageRecord, cut: TileCut) -> str:
-    return f"{_key(image)}@{cut.window[0]},{cut.window[1]}"
+    return f"{image.key}@{cut.window[0]},{cut.window[1]}"
 
 
 def _render_jobs(named: list[tuple[ImageRecord, TileCut, ImageRecord]], target: Format, spec: TileSpec
@@ -110,7 +103,7 @@ def _render_jobs(named: list[tuple[ImageRecord, TileCut, ImageRecord]], target: 
     """One job per source image: its tiles, each a crop written at its place in the target layout."""
     groups: dict[str, list[tuple[ImageRecord, TileCut, ImageRecord]]] = {}
     for item in named:
-        groups.setdefault(_key(item[0]), []).append(item)
+        groups.setdefault(item[0].key, []).append(item)
     jobs = []
     for key, group in groups.items():
         source = group[0][0]
@@ -125,26 +118,99 @@ def _source_boxes(dataset: Dataset, written: list[tuple[ImageRecord, TileCut, Im
     """Source boxes lying whole in some written tile, in none (each image warned about), or in failed images."""
     whole: dict[str, set[int]] = {}
     for image, cut, _ in written:
-        whole.setdefault(_key(image), set()).update(cut.whole)
+        whole.setdefault(image.key, set()).update(cut.whole)
     counts = {"total": dataset.box_count, "whole_in_a_tile": 0, "whole_in_no_tile": 0, "in_failed_images": 0}
     for image in dataset.images:
-        if _key(image) in failed:
+        if image.key in failed:
             counts["in_failed_images"] += len(image.boxes)
             continue
-        missing = len(image.boxes) - len(whole.get(_key(image), ()))
+        missing = len(image.boxes) - len(whole.get(image.key, ()))
         counts["whole_in_a_tile"] += len(image.boxes) - missing
         counts["whole_in_no_tile"] += missing
         if missing:
-            report.warn(_key(image), "boxes", f"{missing} box(es) lie whole in no written tile (larger than the "
+            report.warn(image.key, "boxes", f"{missing} box(es) lie whole in no written tile (larger than the "
                                               "overlap, or their tiles were rejected)")
     return counts
 
 
 def _tile_entry(image: ImageRecord, cut: TileCut, record: ImageRecord, target: Format, spec: TileSpec
                 ) -> dict[str, Any]:
-    return {"image": _key(record), "path": target.image_path(record.split, record.name), "source": _key(image),
+    return {"image": record.key, "path": target.image_path(record.split, record.name), "source": image.key,
             "source_size": [image.width, image.height], "offset": list(cut.offset), "size": [spec.width, spec.height],
             "padding": [0, 0, spec.width - cut.size[0], spec.height - cut.size[1]], "extra": cut.extra}
+
+
+@dataclass(frozen=True)
+class NamedTiles:
+    """The tiling plan and, for every tile to write, its source image, its cut and its record in the output
+    (named, renamed where two would collide)."""
+
+    plan: TilePlan
+    named: list[tuple[ImageRecord, TileCut, ImageRecord]]
+
+
+@dataclass(frozen=True)
+class TileStep:
+    """Every image cut into tiles of `spec` (see the module docstring for the rules)."""
+
+    spec: TileSpec
+    min_visibility: float = 0.5
+    partial: Partial = "reject"
+    negatives: float = 1.0
+    seed: int = 0
+    manifest: str = MANIFEST
+    resumable: bool = False
+    scratch: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.partial not in PARTIAL_POLICIES:
+            raise UsageError(f"partial must be one of {', '.join(PARTIAL_POLICIES)}, not {self.partial!r}")
+        for name, value in (("min_visibility", self.min_visibility), ("negatives", self.negatives)):
+            if not 0.0 <= value <= 1.0:
+                raise UsageError(f"{name} must be between 0 and 1, not {value}")
+
+    def plan(self, dataset: Dataset, context: Context) -> NamedTiles:
+        spec = self.spec
+        plan = plan_tiles(dataset, spec, min_visibility=self.min_visibility, partial=self.partial,
+                          negatives=self.negatives, seed=self.seed)
+        placeholders = dataset.replace(images=tuple(
+            image.replace(name=tile_name(image.name, *cut.offset), width=spec.width, height=spec.height,
+                          boxes=cut.boxes, source=None, source_id=None) for image, cut in plan.tiles))
+        records = rename_collisions(placeholders, context.target, context.report).images
+        return NamedTiles(plan, [(image, cut, record) for (image, cut), record in zip(plan.tiles, records)])
+
+    def settings(self, plan: NamedTiles, context: Context) -> dict[str, Any]:
+        spec = self.spec
+        return {"tiling": {"size": [spec.width, spec.height], "overlap": spec.overlap,
+                           "overlap_px": list(spec.overlap_px), "stride": list(spec.stride),
+                           "min_visibility": self.min_visibility, "partial": self.partial,
+                           "negatives": self.negatives, "seed": self.seed, "quality": context.output.quality,
+                           "pad_value": PAD_VALUE}}
+
+    def run(self, plan: NamedTiles, dataset: Dataset, context: Context) -> list[Written]:
+        target, report, output = context.target, context.report, context.output
+        failed = run_renders(_render_jobs(plan.named, target, self.spec), context.root, output.quality, report,
+                             workers=output.jobs, progress=output.progress, description="tiling")
+        written = [(image, cut, record.replace(source=output.path / target.image_path(record.split, record.name)))
+                   for image, cut, record in plan.named if image.key not in failed]
+        tile_counts, box_counts = plan.plan.tile_counts, plan.plan.box_counts
+        tile_counts["written"], tile_counts["failed"] = len(written), len(plan.named) - len(written)
+        source_boxes = _source_boxes(dataset, written, failed, report)
+        for name, value in (("tiles_rejected", tile_counts["rejected"]),
+                            ("negative_tiles_skipped", tile_counts["negatives_skipped"]),
+                            ("tile_boxes_dropped", box_counts["dropped"]),
+                            ("tile_boxes_kept_partial", box_counts["kept_partial"]),
+                            ("boxes_whole_in_no_tile", source_boxes["whole_in_no_tile"])):
+            report.count(name, value)
+        manifest = {
+            "tile_counts": {k: tile_counts[k] for k in ("planned", "written", "rejected", "negatives_skipped",
+                                                        "failed", "extra")},
+            "box_counts": {k: box_counts[k] for k in ("visible", "kept", "kept_partial", "dropped", "rejected")},
+            "source_boxes": source_boxes,
+            "tiles": [_tile_entry(image, cut, record, target, self.spec) for image, cut, record in written],
+            "rejected": plan.plan.rejected,
+        }
+        return [Written(dataset.replace(images=tuple(record for _, _, record in written)), manifest)]
 
 
 @dataclass
@@ -164,55 +230,10 @@ def tile(src: Path | str, dst: Path | str, *, size: int | str | tuple[int, int],
          jobs: int = 1, on_error: OnError = "fail", overwrite: bool = False, progress: bool = False) -> TileResult:
     """Write the dataset at `src` as tiles of `size` (pixels: `W`, `(W, H)` or `"WxH"`) into the new folder
     `dst`, in `src`'s format unless `to` names another; `tiles.json` in `dst` maps every tile to its source."""
-    src, dst = Path(src), Path(dst)
     width, height = parse_size(size) if isinstance(size, str) else (size, size) if isinstance(size, int) else size
-    spec = TileSpec(width, height, overlap)
-    if partial not in PARTIAL_POLICIES:
-        raise UsageError(f"partial must be one of {', '.join(PARTIAL_POLICIES)}, not {partial!r}")
-    for name, value in (("min_visibility", min_visibility), ("negatives", negatives)):
-        if not 0.0 <= value <= 1.0:
-            raise UsageError(f"{name} must be between 0 and 1, not {value}")
-    if not 1 <= quality <= 100:
-        raise UsageError(f"quality must be between 1 and 100, not {quality}")
-    source_format, target, dataset, report = read_prepared(
-        src, dst, to=to, fmt_from=fmt_from, image_dir=image_dir, on_error=on_error, overwrite=overwrite, jobs=jobs,
-        progress=progress)
-    plan = plan_tiles(dataset, spec, min_visibility=min_visibility, partial=partial, negatives=negatives, seed=seed)
-    placeholders = dataset.replace(images=tuple(
-        image.replace(name=tile_name(image.name, *cut.offset), width=spec.width, height=spec.height, boxes=cut.boxes,
-                      source=None, source_id=None) for image, cut in plan.tiles))
-    named = [(image, cut, record) for (image, cut), record
-             in zip(plan.tiles, rename_collisions(placeholders, target, report).images)]
-
-    with staged_output(dst, overwrite) as staging:
-        failed = run_renders(_render_jobs(named, target, spec), staging, quality, report, workers=jobs,
-                             progress=progress, description="tiling")
-        written = [(image, cut, record.replace(source=dst / target.image_path(record.split, record.name)))
-                   for image, cut, record in named if _key(image) not in failed]
-        tile_counts, box_counts = plan.tile_counts, plan.box_counts
-        tile_counts["written"], tile_counts["failed"] = len(written), len(named) - len(written)
-        source_boxes = _source_boxes(dataset, written, failed, report)
-        result = dataset.replace(images=tuple(record for _, _, record in written))
-        target.write(result, staging, report=report)
-        for name, value in (("tiles_rejected", tile_counts["rejected"]),
-                            ("negative_tiles_skipped", tile_counts["negatives_skipped"]),
-                            ("tile_boxes_dropped", box_counts["dropped"]),
-                            ("tile_boxes_kept_partial", box_counts["kept_partial"]),
-                            ("boxes_whole_in_no_tile", source_boxes["whole_in_no_tile"])):
-            report.count(name, value)
-        manifest = {
-            "bboxaug": __version__, "source": str(src.resolve()), "from": source_format.name, "to": target.name,
-            "tiling": {"size": [spec.width, spec.height], "overlap": overlap, "overlap_px": list(spec.overlap_px),
-                       "stride": list(spec.stride), "min_visibility": min_visibility, "partial": partial,
-                       "negatives": negatives, "seed": seed, "quality": quality, "pad_value": PAD_VALUE},
-            **dataset_counts(result),
-            "tile_counts": {k: tile_counts[k] for k in ("planned", "written", "rejected", "negatives_skipped",
-                                                        "failed", "extra")},
-            "box_counts": {k: box_counts[k] for k in ("visible", "kept", "kept_partial", "dropped", "rejected")},
-            "source_boxes": source_boxes,
-            "tiles": [_tile_entry(image, cut, record, target, spec) for image, cut, record in written],
-            "rejected": plan.rejected,
-            **report.to_json(),
-        }
-        atomic_write_text(staging / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
-    return TileResult(source_format.name, target.name, result, report, manifest)
+    step = TileStep(TileSpec(width, height, overlap), min_visibility, partial, negatives, seed)
+    source = Source(Path(src), fmt_from, None if image_dir is None else Path(image_dir), on_error)
+    result = run(step, source, Output(Path(dst), to, overwrite=overwrite, jobs=jobs, progress=progress,
+                                      quality=quality))
+    return TileResult(result.source_format, result.target_format, result.written[0].dataset, result.report,
+                      result.manifests[0])

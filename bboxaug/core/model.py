@@ -51,6 +51,11 @@ def name_stem(name: str) -> str:
     return name[:dot] if dot > name.rfind("/") + 1 else name
 
 
+def image_key(split: str, name: str) -> str:
+    """The key of the image `name` in `split`: `split/name` (the one place that spells it)."""
+    return f"{split}/{name}"
+
+
 def object_column(values: Iterable[Any]) -> np.ndarray:
     """A 1-D object array of `values`, even when they are equal-length lists (which numpy would stack)."""
     items = list(values)
@@ -175,6 +180,11 @@ class ImageRecord:
     source: Path | EmbeddedImage | None = None
     source_id: int | str | None = None
     attributes: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        """`split/name`: what names the image in reports, manifests and seeds, unique in a dataset."""
+        return image_key(self.split, self.name)
 
     @property
     def stem(self) -> str:

@@ -35,7 +35,7 @@ UNSCALED_COLUMNS = ("area", "shape")
 
 
 @dataclass(frozen=True)
-class Placement:
+class Scaling:
     """Where a source lands in its resized image: `(x, y) -> (x * scale[0] + left, y * scale[1] + top)` on a
     `width x height` image whose `padding` is `(left, top, right, bottom)`."""
 
@@ -64,23 +64,23 @@ def size_folder(size: tuple[int, int]) -> str:
     return str(size[0]) if size[0] == size[1] else f"{size[0]}x{size[1]}"
 
 
-def placement(width: int, height: int, size: tuple[int, int], mode: Mode) -> Placement:
+def scaling(width: int, height: int, size: tuple[int, int], mode: Mode) -> Scaling:
     """How a `width x height` source is placed at `size` in `mode` (see the module docstring)."""
     if mode not in MODES:
         raise UsageError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
     target_w, target_h = size
     if mode == "stretch":
-        return Placement(target_w, target_h, (target_w / width, target_h / height))
+        return Scaling(target_w, target_h, (target_w / width, target_h / height))
     factor = min(target_w / width, target_h / height)
     content_w, content_h = max(1, round(width * factor)), max(1, round(height * factor))
     scale = (content_w / width, content_h / height)
     if mode == "fit":
-        return Placement(content_w, content_h, scale)
+        return Scaling(content_w, content_h, scale)
     left, top = (target_w - content_w) // 2, (target_h - content_h) // 2
-    return Placement(target_w, target_h, scale, (left, top, target_w - content_w - left, target_h - content_h - top))
+    return Scaling(target_w, target_h, scale, (left, top, target_w - content_w - left, target_h - content_h - top))
 
 
-def to_resized(xyxy: np.ndarray | Sequence[Sequence[float]], where: Placement) -> np.ndarray:
+def to_resized(xyxy: np.ndarray | Sequence[Sequence[float]], where: Scaling) -> np.ndarray:
     """Source boxes (xyxy pixels) in the resized image, kept inside its content (float rounding only)."""
     left, top = where.padding[:2]
     factors = np.tile(np.asarray(where.scale, np.float64), 2)
@@ -97,7 +97,7 @@ def resized_to_source(xyxy: np.ndarray | Sequence[Sequence[float]], scale: Seque
     return (np.asarray(xyxy, dtype=np.float64).reshape(-1, 4) - (left, top, left, top)) / factors
 
 
-def _scale_segmentation(segmentation: Any, where: Placement) -> Any:
+def _scale_segmentation(segmentation: Any, where: Scaling) -> Any:
     """Polygon parts scaled and shifted like the boxes; anything else (RLE) is not carried."""
     if not isinstance(segmentation, list) or not segmentation:
         return None
@@ -106,7 +106,7 @@ def _scale_segmentation(segmentation: Any, where: Placement) -> Any:
             if isinstance(flat, (list, tuple)) and len(flat) >= 6 and len(flat) % 2 == 0] or None
 
 
-def resize_boxes(boxes: Boxes, where: Placement, min_box_size: float) -> tuple[Boxes, int]:
+def resize_boxes(boxes: Boxes, where: Scaling, min_box_size: float) -> tuple[Boxes, int]:
     """The boxes at their place in the resized image, less those whose shorter side is under `min_box_size`
     pixels there; and how many were dropped."""
     xyxy = to_resized(boxes.xyxy, where)

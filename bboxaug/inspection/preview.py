@@ -53,9 +53,6 @@ MISSING = (128, 128, 128)
 SHEET = (235, 235, 235)
 
 
-def image_key(image: ImageRecord) -> str:
-    return f"{image.split}/{image.name}"
-
 
 @dataclass(frozen=True)
 class Copies:
@@ -205,7 +202,7 @@ def render_preview(dataset: Dataset, *, n: int = 16, classes: Sequence[str] | No
     colour_of = {name: class_colour(k) for k, name in enumerate([*names, *extra])}
     shown = set(classes) if classes is not None else None
     own = [colour_of[name] for name in names]
-    among = [i for i in dataset.images if copies.by_source.get(image_key(i))] if copies else None
+    among = [i for i in dataset.images if copies.by_source.get(i.key)] if copies else None
     if copies and not among:
         raise UsageError("no image of the dataset has a copy in the augment manifest: was it made from this one?")
     chosen = choose_images(dataset, n, classes=classes, seed=seed, among=among)
@@ -213,13 +210,13 @@ def render_preview(dataset: Dataset, *, n: int = 16, classes: Sequence[str] | No
         raise UsageError("no image to show" + (f" with classes {', '.join(classes)}" if classes else ""))
     if copies is None:
         columns = max(1, math.ceil(math.sqrt(len(chosen))))
-        tiles = [render_tile(image, cell, image_key(image), own, names, shown) for image in chosen]
+        tiles = [render_tile(image, cell, image.key, own, names, shown) for image in chosen]
         return sheet([tiles[k:k + columns] for k in range(0, len(tiles), columns)], cell)
     theirs = [colour_of[name] for name in copies.class_names]
     rows = []
     for image in chosen:
-        row = [render_tile(image, cell, image_key(image), own, names, shown)]
-        for k, copy in enumerate(copies.by_source[image_key(image)][:MAX_COPIES], start=1):
+        row = [render_tile(image, cell, image.key, own, names, shown)]
+        for k, copy in enumerate(copies.by_source[image.key][:MAX_COPIES], start=1):
             row.append(render_tile(copy, cell, f"copy {k}: {copy.name}", theirs, copies.class_names, shown))
         rows.append(row)
     return sheet(rows, cell)
@@ -236,7 +233,7 @@ def load_copies(other: Path | str) -> Copies:
         raise UsageError(f"not a dataset made by bboxaug augment: cannot read {MANIFEST} ({error})",
                          file=manifest_file) from None
     dataset = load(other, fmt=manifest.get("to"), report=Report(on_error="skip"))
-    by_key = {image_key(image): image for image in dataset.images}
+    by_key = {image.key: image for image in dataset.images}
     by_source: dict[str, list[ImageRecord]] = {}
     for entry in manifest.get("outputs", []):
         record = by_key.get(entry.get("image")) if isinstance(entry, dict) else None

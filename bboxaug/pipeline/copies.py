@@ -11,27 +11,24 @@ done, reading the copies back from the progress records; the output folder appea
 from __future__ import annotations
 
 import functools
-import itertools
 import json
 import pickle
-import shutil
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bboxaug.augmentation.policy import Policy, load_policy
-from bboxaug.augmentation.worker import PROGRESS, CopyPlan, CopyResult, ImageJob, JobResult, make_copies, progress_file
-from bboxaug.core.errors import ImageError, UsageError
-from bboxaug.core.model import Boxes, Dataset, ImageRecord, StoredImages
-from bboxaug.core.report import OnError, Problem, Report
+from bboxaug.augmentation.policy import Policy
+from bboxaug.augmentation.worker import CopyPlan, CopyResult, ImageJob, JobResult, make_copies, progress_file
+from bboxaug.core.errors import ImageError
+from bboxaug.core.model import Boxes, Dataset, ImageRecord, StoredImages, image_key
+from bboxaug.core.report import Problem, Report
 from bboxaug.formats.base import Format
 from bboxaug.io.names import copy_name
-from bboxaug.pipeline.manifest import _settings, dataset_counts, write_manifest
-from bboxaug.pipeline.output import RUN_FILE, _open_staging, ensure_apart, place_images, publish
+from bboxaug.pipeline.output import place_images
 from bboxaug.pipeline.parallel import iter_parallel
-from bboxaug.pipeline.prepare import prepare, rename_collisions
-from bboxaug.pipeline.source import read_source
+from bboxaug.pipeline.prepare import rename_collisions
+from bboxaug.pipeline.run import Context
 
 MANIFEST = "augment.json"
 
@@ -42,7 +39,7 @@ def plan_jobs(dataset: Dataset, target: Format, copies: Mapping[str, int], origi
     layout (later names renamed, as conversion does)."""
     placeholders = []
     for image in dataset.images:
-        key = f"{image.split}/{image.name}"
+        key = image.key
         placeholders += [image.replace(name=copy_name(image.name, k), boxes=Boxes.empty())
                          for k in range(1, copies.get(key, 0) + 1)]
     kept_originals = list(dataset.images) if originals else []
@@ -50,24 +47,12 @@ def plan_jobs(dataset: Dataset, target: Format, copies: Mapping[str, int], origi
     copy_names = iter(named[len(kept_originals):])
     jobs = []
     for image in dataset.images:
-        key = f"{image.split}/{image.name}"
+        key = image.key
         plans = tuple(CopyPlan(k, record.name, target.image_path(record.split, record.name))
                       for k, record in zip(range(1, copies.get(key, 0) + 1), copy_names))
         if plans:
             jobs.append(ImageJob(image, plans, None if required is None else required.get(key)))
     return dataset.replace(images=tuple(named[:len(kept_originals)])), jobs
-
-
-@dataclass
-class AugmentResult:
-    """A finished run: what was written (images, boxes and negatives, overall and per split, as in the
-    manifest) and what happened."""
-
-    source_format: str
-    target_format: str
-    policy: Policy
-    counts: dict[str, Any]
-    report: Report
 
 
 def run_jobs(jobs: list[ImageJob], staging: Path, policy: Policy, seed: int, quality: int, report: Report, *,
@@ -139,6 +124,10 @@ class WrittenImages(StoredImages):
     def subset(self, indices: Sequence[int]) -> WrittenImages:
         return WrittenImages([self._entries[i] for i in indices], self._jobs, self._staging)
 
+    def extended(self, records: Sequence[ImageRecord]) -> WrittenImages:
+        """These records followed by `records` (images made after the copies, such as paste images)."""
+        return WrittenImages([*self._entries, *records], self._jobs, self._staging)
+
 
 def collect(originals: Dataset, jobs: list[ImageJob], failed: Mapping[str, Problem], staging: Path,
             report: Report) -> Dataset:
@@ -158,7 +147,7 @@ def collect(originals: Dataset, jobs: list[ImageJob], failed: Mapping[str, Probl
                 copies_of.setdefault(job.key, []).append((job_index, position))
                 report.count("copies_written")
     entries: list[ImageRecord | tuple[int, int]] = []
-    originals_by_key = {f"{i.split}/{i.name}": i for i in originals.images}
+    originals_by_key = {i.key: i for i in originals.images}
     for job_key in dict.fromkeys([*originals_by_key, *(job.key for job in jobs)]):
         if job_key in originals_by_key:
             entries.append(originals_by_key[job_key])
@@ -173,7 +162,7 @@ def output_entries(jobs: list[ImageJob], failed: Mapping[str, Problem], staging:
         if job.key in failed:
             continue
         for copy in load_result(staging, job).copies:
-            entry = {"image": f"{job.image.split}/{copy.plan.name}", "source": job.key, "copy": copy.plan.index,
+            entry = {"image": image_key(job.image.split, copy.plan.name), "source": job.key, "copy": copy.plan.index,
                      "seed": copy.seed, "attempts": copy.attempts, "dropped_boxes": dict(copy.dropped)}
             if copy.boxes is None:
                 entry["dropped"] = copy.problem
@@ -181,56 +170,23 @@ def output_entries(jobs: list[ImageJob], failed: Mapping[str, Problem], staging:
 
 
 @dataclass(frozen=True)
-class Plan:
-    """What a run makes of the prepared dataset: copies per image key ("split/name"), the labels each image's
-    copies must keep (None: every label the image has), and anything the run's `finish` step needs."""
+class CopyCounts:
+    """How many copies each image gets, by image key ("split/name"), and the labels each image's copies must keep
+    (None: every label the image has)."""
 
     copies: Mapping[str, int]
     required: Mapping[str, frozenset[int]] | None = None
-    extra: Any = None
 
 
-#: plan(prepared dataset, report) -> Plan
-Planner = Callable[[Dataset, Report], Plan]
-
-
-#: finish(prepared dataset, written dataset, plan, staging folder, target, report) -> (dataset to write, keys
-#: added to the manifest, output entries added to the manifest); runs after the copies, before anything is written
-Finisher = Callable[[Dataset, Dataset, Plan, Path, Format, Report], tuple[Dataset, dict[str, Any], list[dict]]]
-
-
-def run_augmentation(src: Path, dst: Path, *, policy: Policy | None, plan: Planner, settings: Mapping[str, Any],
-                     manifest: str = MANIFEST, finish: Finisher | None = None, to: str | None = None,
-                     fmt_from: str | None = None, image_dir: Path | str | None = None, seed: int = 0, jobs: int = 1,
-                     originals: bool = True, resume: bool = False, quality: int = 95, on_error: OnError = "fail",
-                     overwrite: bool = False, progress: bool = False) -> AugmentResult:
-    """The flow every augmenting command shares: read, prepare, plan, make the copies, place the originals,
-    finish, write the annotations and the manifest, publish. `policy` None means `auto` (chosen by dataset size);
-    `settings` are the command's own settings, recorded in the manifest and compared on resume."""
-    if not 1 <= quality <= 100:
-        raise UsageError(f"quality must be between 1 and 100, not {quality}")
-    ensure_apart(src, dst)
-    source_format, target, dataset, report = read_source(src, to=to, fmt_from=fmt_from, image_dir=image_dir,
-                                                         on_error=on_error)
-    chosen = policy or load_policy("auto", dataset_size=len(dataset.images))
-    run_settings = _settings(src, target, chosen, seed, originals, quality, settings)
-    # From here on, an interrupted or failed run leaves its staging folder for `resume`.
-    staging = _open_staging(dst, run_settings, resume, overwrite)
-    dataset = prepare(dataset, target, report, jobs=max(jobs, 1), progress=progress)
-    chosen_plan = plan(dataset, report)
-    kept, planned = plan_jobs(dataset, target, chosen_plan.copies, originals, report, chosen_plan.required)
-    failed = run_jobs(planned, staging, chosen, seed, quality, report, workers=jobs, progress=progress)
-    kept = place_images(kept, target, staging, "copy", report, jobs=max(jobs, 1), progress=progress)
-    written = collect(kept, planned, failed, staging, report)
-    extra: dict[str, Any] = {}
-    more: list[dict[str, Any]] = []
-    if finish is not None:
-        written, extra, more = finish(dataset, written, chosen_plan, staging, target, report)
-    target.write(written, staging, report=report)
-    counts = dataset_counts(written)
-    document = {**run_settings, "from": source_format.name, **counts, **extra, **report.to_json()}
-    write_manifest(staging / manifest, document, itertools.chain(output_entries(planned, failed, staging), more))
-    shutil.rmtree(staging / PROGRESS, ignore_errors=True)
-    (staging / RUN_FILE).unlink()
-    publish(staging, dst)
-    return AugmentResult(source_format.name, target.name, chosen, counts, report)
+def make_all_copies(dataset: Dataset, counts: CopyCounts, policy: Policy, context: Context, *, seed: int,
+                    originals: bool = True) -> tuple[Dataset, Iterator[dict[str, Any]]]:
+    """Make every planned copy into the staging folder (finishing an interrupted run's work when resuming) and
+    place the originals beside them; returns the written dataset, each original followed by its copies, and the
+    manifest entries of the copies (read back from the progress files as they are iterated)."""
+    output, report, staging = context.output, context.report, context.root
+    kept, planned = plan_jobs(dataset, context.target, counts.copies, originals, report, counts.required)
+    failed = run_jobs(planned, staging, policy, seed, output.quality, report, workers=output.jobs,
+                      progress=output.progress)
+    kept = place_images(kept, context.target, staging, "copy", report, jobs=max(output.jobs, 1),
+                        progress=output.progress)
+    return collect(kept, planned, failed, staging, report), output_entries(planned, failed, staging)

@@ -8,11 +8,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from bboxaug.augmentation.policy import Policy
 from bboxaug.core.model import Dataset
-from bboxaug.core.version import __version__
-from bboxaug.formats.base import Format
-from bboxaug.io.files import atomic_text_file
+from bboxaug.io.files import atomic_text_file, atomic_write_text
 
 
 def dataset_counts(dataset: Dataset) -> dict[str, Any]:
@@ -28,15 +25,13 @@ def dataset_counts(dataset: Dataset) -> dict[str, Any]:
     return {**totals, "splits": splits}
 
 
-def _settings(src: Path, target: Format, policy: Policy, seed: int, originals: bool, quality: int,
-              extra: Mapping[str, Any]) -> dict[str, Any]:
-    return {"bboxaug": __version__, "source": str(src.resolve()), "to": target.name, "policy": policy.to_json(),
-            "seed": seed, **extra, "originals": originals, "quality": quality}
-
-
-def write_manifest(path: Path, document: Mapping[str, Any], outputs: Iterable[dict[str, Any]]) -> None:
-    """`document` with an `outputs` list written entry by entry, one line each, so the manifest of a large run
-    is never held in memory whole."""
+def write_manifest(path: Path, document: Mapping[str, Any], outputs: Iterable[dict[str, Any]] | None = None
+                   ) -> None:
+    """`document` as indented JSON, atomically; with `outputs`, an `outputs` list written after it entry by
+    entry, one line each, so the manifest of a large run is never held in memory whole."""
+    if outputs is None:
+        atomic_write_text(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+        return
     with atomic_text_file(path) as handle:
         handle.write(json.dumps(document, indent=2, ensure_ascii=False)[:-2] + ',\n  "outputs": [')
         separator = "\n    "

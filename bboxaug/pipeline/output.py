@@ -8,8 +8,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -89,40 +88,62 @@ def ensure_apart(src: Path, dst: Path) -> None:
         raise UsageError(f"the output {dst} must not be, contain, or lie inside the source {src}")
 
 
-@contextmanager
-def staged_output(dst: Path, overwrite: bool) -> Iterator[Path]:
-    """A temporary folder beside `dst` that becomes `dst` when the block ends well, and is removed otherwise."""
-    check_destination(dst, overwrite)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    temp = Path(tempfile.mkdtemp(prefix=f".{dst.name}.tmp.", dir=dst.parent))
-    try:
-        yield temp
-        publish(temp, dst)
-    except BaseException:
-        shutil.rmtree(temp, ignore_errors=True)
-        raise
-
-
 RUN_FILE = "run.json"
 
 
-def _open_staging(dst: Path, settings: dict[str, Any], resume: bool, overwrite: bool) -> Path:
-    """The folder the run writes into before it becomes `dst`; on resume, the interrupted run's, if its settings
-    are the same."""
-    staging = dst.parent / f".{dst.name}.partial"
-    run_file = staging / RUN_FILE
-    if resume and run_file.is_file():
-        previous = json.loads(run_file.read_text(encoding="utf-8"))
-        changed = [key for key in settings if previous.get(key) != settings[key]]
-        if changed:
-            raise UsageError(f"cannot resume: the interrupted run used other {', '.join(changed)}; run without "
-                             "--resume to start again", file=staging)
-        remove_partial_writes(staging)  # files a killed worker was in the middle of writing
+class Staging:
+    """The folder a run writes into beside `dst`, which becomes `dst` only when the run ends well.
+
+    A resumable run stages in `.DST.partial` with its settings in `run.json`; when it fails the folder stays, and
+    `resume` reuses it if the settings are the same (what a killed worker was writing is removed). Any other run
+    stages in a new hidden folder, removed when the run fails. `dst` is refused when it would replace something
+    silently (a file, or a non-empty folder without `overwrite`). The `scratch` folders in it (work files of the
+    run, such as progress records) are removed before it is published."""
+
+    def __init__(self, dst: Path, settings: Mapping[str, Any], *, resumable: bool = False, resume: bool = False,
+                 overwrite: bool = False, scratch: Sequence[str] = ()) -> None:
+        self.dst, self.settings, self.resumable, self.scratch = dst, settings, resumable, tuple(scratch)
+        self.resume, self.overwrite = resume and resumable, overwrite
+        self.folder: Path | None = None
+
+    def __enter__(self) -> Path:
+        self.folder = self._open()
+        return self.folder
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: object) -> None:
+        folder = self.folder
+        if folder is None:
+            return
+        if kind is not None:
+            if not self.resumable:
+                shutil.rmtree(folder, ignore_errors=True)
+            return
+        for name in self.scratch:
+            shutil.rmtree(folder / name, ignore_errors=True)
+        if self.resumable:
+            (folder / RUN_FILE).unlink()
+        publish(folder, self.dst)
+
+    def _open(self) -> Path:
+        dst = self.dst
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if not self.resumable:
+            check_destination(dst, self.overwrite)
+            return Path(tempfile.mkdtemp(prefix=f".{dst.name}.tmp.", dir=dst.parent))
+        staging = dst.parent / f".{dst.name}.partial"
+        run_file = staging / RUN_FILE
+        if self.resume and run_file.is_file():
+            previous = json.loads(run_file.read_text(encoding="utf-8"))
+            changed = [key for key in self.settings if previous.get(key) != self.settings[key]]
+            if changed:
+                raise UsageError(f"cannot resume: the interrupted run used other {', '.join(changed)}; run "
+                                 "without --resume to start again", file=staging)
+            remove_partial_writes(staging)  # files a killed worker was in the middle of writing
+            return staging
+        if self.resume and dst.is_dir() and not staging.exists():
+            raise UsageError("nothing to resume: the output is complete", file=dst)
+        check_destination(dst, self.overwrite)
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        atomic_write_text(run_file, json.dumps(self.settings, indent=2, sort_keys=True))
         return staging
-    if resume and dst.is_dir() and not staging.exists():
-        raise UsageError("nothing to resume: the output is complete", file=dst)
-    check_destination(dst, overwrite)
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    atomic_write_text(run_file, json.dumps(settings, indent=2, sort_keys=True))
-    return staging

@@ -17,7 +17,7 @@ import numpy as np
 import yaml
 
 from bboxaug.core.errors import ImageError, UsageError
-from bboxaug.core.model import ClassInfo, Dataset, ImageRecord
+from bboxaug.core.model import ClassInfo, Dataset, ImageRecord, image_key
 from bboxaug.core.report import Problem, Report
 from bboxaug.formats.base import Format
 from bboxaug.io.headers import header_of
@@ -99,37 +99,39 @@ def _needs_sanitizing(images: tuple[ImageRecord, ...], drop_crowd: bool) -> list
     return [id(image) in flagged for image in images]
 
 
-def _free_name(name: str, taken: set[str], key_of: Any) -> str:
-    path = PurePosixPath(name)
-    counter = 1
-    while True:
-        candidate = str(path.with_name(f"{path.stem}_{counter}{path.suffix}"))
-        if key_of(candidate) not in taken:
-            return candidate
-        counter += 1
+class OutputNames:
+    """The annotation slots and image paths taken so far in a target layout. An image that would take one
+    already taken gets a new name (`a_1.png`), so nothing is overwritten; every rename is recorded."""
+
+    def __init__(self, target: Format, report: Report) -> None:
+        self.target, self.report = target, report
+        self.taken: set[str] = set()
+
+    def _keys(self, split: str, name: str) -> tuple[str, str]:
+        return self.target.annotation_key(split, name), self.target.image_path(split, name)
+
+    def _free(self, split: str, name: str) -> bool:
+        return not any(key in self.taken for key in self._keys(split, name))
+
+    def claim(self, image: ImageRecord) -> ImageRecord:
+        """The image under a name free in the layout (its own when free), which is then taken."""
+        if not self._free(image.split, image.name):
+            path = PurePosixPath(image.name)
+            counter = 1
+            while not self._free(image.split, name := str(path.with_name(f"{path.stem}_{counter}{path.suffix}"))):
+                counter += 1
+            self.report.renamed[image.key] = image_key(image.split, name)
+            self.report.count("renamed")
+            image = image.replace(name=name)
+        self.taken.update(self._keys(image.split, image.name))
+        return image
 
 
 def rename_collisions(dataset: Dataset, target: Format, report: Report) -> Dataset:
-    """Give a new name (`a_1.png`) to each image whose annotation slot or image path in the target layout is
-    already taken by an earlier image, so nothing is overwritten; record every rename."""
-    taken: set[str] = set()
-    images = []
-    for image in dataset.images:
-        def keys(name: str, split: str = image.split) -> tuple[str, str]:
-            return target.annotation_key(split, name), target.image_path(split, name)
-
-        annotation, path = keys(image.name)
-        if annotation in taken or path in taken:
-            name = _free_name(image.name, taken,
-                              lambda candidate: next((k for k in keys(candidate) if k in taken), None))
-            report.renamed[f"{image.split}/{image.name}"] = f"{image.split}/{name}"
-            report.count("renamed")
-            image = image.replace(name=name)
-            annotation, path = keys(name)
-        taken.add(annotation)
-        taken.add(path)
-        images.append(image)
-    return dataset.replace(images=tuple(images))
+    """The dataset with a new name (`a_1.png`) for each image whose annotation slot or image path in the target
+    layout is already taken by an earlier image; every rename recorded."""
+    names = OutputNames(target, report)
+    return dataset.replace(images=tuple(names.claim(image) for image in dataset.images))
 
 
 def prepare(dataset: Dataset, target: Format, report: Report, *, keep_crowd: bool = False, jobs: int = 1,
@@ -172,6 +174,20 @@ def apply_class_map(dataset: Dataset, mapping: Mapping[str, int], *, origin: obj
     images = tuple(image.replace(boxes=image.boxes.with_labels(lookup[image.boxes.labels])) if len(image.boxes)
                    else image for image in dataset.images)
     return dataset.replace(classes=classes, images=images)
+
+
+def map_classes(dataset: Dataset, class_map: Mapping[str, int] | Path, target: Format) -> Dataset:
+    """The dataset renumbered by a class map (a mapping, or a `--class-map` file), which `target` must be able to
+    write as asked: a format that numbers classes by position (YOLO) takes only the ids 0, 1, 2, ..."""
+    origin: object = "class map" if isinstance(class_map, Mapping) else class_map
+    mapping = class_map if isinstance(class_map, Mapping) else read_class_map(class_map)
+    dataset = apply_class_map(dataset, mapping, origin=origin)
+    wanted = [mapping[c.name] for c in dataset.classes]
+    given = target.class_ids(dataset.classes)
+    if any(g is not None and g != w for g, w in zip(given, wanted)):
+        raise UsageError(f"{target.name} numbers these classes {given}, not {wanted} as the class map asks",
+                         file=origin)
+    return dataset
 
 
 def class_table(dataset: Dataset, target: Format) -> list[dict[str, Any]]:

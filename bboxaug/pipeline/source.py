@@ -1,46 +1,51 @@
-"""Opening a source: its format (given, or detected) and the dataset read from it."""
+"""Opening a source: its format (given, or detected) and the dataset read from it, or a dataset already in
+memory; and `load`, the same for a caller who wants only the dataset."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from bboxaug.core.model import Dataset
 from bboxaug.core.report import OnError, Report
 from bboxaug.formats import detect_format, get_format
-from bboxaug.formats.base import Format
-from bboxaug.pipeline.output import check_destination, ensure_apart
-from bboxaug.pipeline.prepare import prepare
+
+
+@dataclass(frozen=True)
+class Source:
+    """What a run reads: a file or folder in format `fmt` (detected when None) with its images in `image_dir`
+    when they are not where the layout puts them, or a dataset already in memory (`origin`). `on_error`
+    decides what a malformed item does (stop, or skip it and report it) unless a `report` to add to is given;
+    `class_map` (a mapping or a YAML/JSON file of class name -> output id) renumbers the classes."""
+
+    origin: Path | Dataset
+    fmt: str | None = None
+    image_dir: Path | None = None
+    on_error: OnError = "fail"
+    class_map: Mapping[str, int] | Path | None = None
+    report: Report | None = None
+
+    @property
+    def path(self) -> Path | None:
+        return self.origin if isinstance(self.origin, Path) else None
+
+    def describe(self) -> str:
+        """The source as the manifest records it: its absolute path."""
+        return str(self.origin.resolve()) if isinstance(self.origin, Path) else "<dataset in memory>"
+
+
+def open_source(source: Source, *, jobs: int = 1) -> tuple[str | None, Dataset, Report]:
+    """The source's format name (None for a dataset in memory), the dataset, and the report reading began."""
+    report = source.report or Report(on_error=source.on_error)
+    if isinstance(source.origin, Dataset):
+        return source.fmt, source.origin, report
+    reader = get_format(source.fmt) if source.fmt else detect_format(source.origin)
+    return reader.name, reader.read(source.origin, report=report, image_dir=source.image_dir, jobs=jobs), report
 
 
 def load(src: Path | str, *, fmt: str | None = None, image_dir: Path | str | None = None,
          report: Report | None = None, jobs: int = 1) -> Dataset:
     """Read a dataset from `src` in format `fmt` (detected when None), on `jobs` workers where the format can."""
-    src = Path(src)
-    reader = get_format(fmt) if fmt else detect_format(src)
-    return reader.read(src, report=report or Report(), image_dir=None if image_dir is None else Path(image_dir),
-                       jobs=jobs)
-
-
-def read_source(src: Path, *, to: str | None, fmt_from: str | None, image_dir: Path | str | None,
-                on_error: OnError) -> tuple[Format, Format, Dataset, Report]:
-    """The source format, the target format (the source's unless `to`), the dataset read, and its report."""
-    source_format = get_format(fmt_from) if fmt_from else detect_format(src)
-    target = get_format(to or source_format.name)
-    report = Report(on_error=on_error)
-    dataset = source_format.read(src, report=report, image_dir=None if image_dir is None else Path(image_dir))
-    return source_format, target, dataset, report
-
-
-def read_prepared(src: Path, dst: Path, *, to: str | None, fmt_from: str | None, image_dir: Path | str | None,
-                  on_error: OnError, overwrite: bool, jobs: int, progress: bool
-                  ) -> tuple[Format, Format, Dataset, Report]:
-    """The source format, the target format, and the dataset read and prepared for the target (sizes known,
-    boxes clipped, crowds dropped where the target cannot mark them, names unique)."""
-    ensure_apart(src, dst)
-    check_destination(dst, overwrite)
-    source_format = get_format(fmt_from) if fmt_from else detect_format(src)
-    target = get_format(to or source_format.name)
-    report = Report(on_error=on_error)
-    dataset = source_format.read(src, report=report, image_dir=None if image_dir is None else Path(image_dir))
-    dataset = prepare(dataset, target, report, jobs=max(jobs, 1), progress=progress)
-    return source_format, target, dataset, report
+    source = Source(Path(src), fmt, None if image_dir is None else Path(image_dir), report=report)
+    return open_source(source, jobs=jobs)[1]

@@ -20,11 +20,11 @@ from bboxaug.commands.resize import resize
 from bboxaug.core.errors import UsageError
 from bboxaug.core.model import Boxes
 from bboxaug.geometry.letterbox import (
-    Placement,
+    Scaling,
     parse_sizes,
-    placement,
     resize_boxes,
     resized_to_source,
+    scaling,
     size_folder,
     to_resized,
 )
@@ -35,13 +35,13 @@ HALF_PIXEL = 0.5
 
 
 def test_placements_by_hand() -> None:
-    assert placement(4000, 3000, (640, 640), "letterbox") == Placement(640, 640, (0.16, 0.16), (0, 80, 0, 80))
-    assert placement(4000, 3000, (640, 640), "fit") == Placement(640, 480, (0.16, 0.16))
-    assert placement(4000, 3000, (640, 640), "stretch") == Placement(640, 640, (0.16, 640 / 3000))
-    assert placement(1371, 2048, (640, 640), "letterbox") == Placement(640, 640, (428 / 1371, 0.3125),
+    assert scaling(4000, 3000, (640, 640), "letterbox") == Scaling(640, 640, (0.16, 0.16), (0, 80, 0, 80))
+    assert scaling(4000, 3000, (640, 640), "fit") == Scaling(640, 480, (0.16, 0.16))
+    assert scaling(4000, 3000, (640, 640), "stretch") == Scaling(640, 640, (0.16, 640 / 3000))
+    assert scaling(1371, 2048, (640, 640), "letterbox") == Scaling(640, 640, (428 / 1371, 0.3125),
                                                                        (106, 0, 106, 0))
-    assert placement(2048, 1371, (1024, 768), "letterbox") == Placement(1024, 768, (0.5, 686 / 1371), (0, 41, 0, 41))
-    assert placement(300, 200, (640, 640), "letterbox") == Placement(640, 640, (640 / 300, 427 / 200),
+    assert scaling(2048, 1371, (1024, 768), "letterbox") == Scaling(1024, 768, (0.5, 686 / 1371), (0, 41, 0, 41))
+    assert scaling(300, 200, (640, 640), "letterbox") == Scaling(640, 640, (640 / 300, 427 / 200),
                                                                      (0, 106, 0, 107))
     assert parse_sizes("640,1024x768") == [(640, 640), (1024, 768)]
     assert [size_folder(size) for size in [(640, 640), (1024, 768)]] == ["640", "1024x768"]
@@ -49,14 +49,14 @@ def test_placements_by_hand() -> None:
         with pytest.raises(UsageError):
             parse_sizes(bad)
     with pytest.raises(UsageError):
-        placement(10, 10, (5, 5), "squash")  # type: ignore[arg-type]
+        scaling(10, 10, (5, 5), "squash")  # type: ignore[arg-type]
 
 
 @given(width=st.integers(1, 5000), height=st.integers(1, 5000), target=st.integers(1, 2000),
        mode=st.sampled_from(["letterbox", "fit", "stretch"]),
        corners=st.lists(st.floats(0, 1), min_size=4, max_size=4))
 def test_boxes_map_there_and_back(width: int, height: int, target: int, mode: str, corners: list[float]) -> None:
-    where = placement(width, height, (target, target), mode)  # type: ignore[arg-type]
+    where = scaling(width, height, (target, target), mode)  # type: ignore[arg-type]
     a, b, c, d = corners
     box = np.array([[min(a, c) * width, min(b, d) * height, max(a, c) * width, max(b, d) * height]])
     moved = to_resized(box, where)
@@ -95,7 +95,7 @@ def test_columns_follow_and_tiny_boxes_are_dropped_and_counted() -> None:
     boxes = Boxes([[0, 0, 100, 50], [10, 10, 20, 12], [200, 100, 300, 400]], [0, 1, 0],
                   {"difficult": [True, False, False], "area": [5000.0, 20.0, 30000.0], "source_id": [1, 2, 3],
                    "segmentation": [[[0, 0, 100, 0, 100, 50]], None, {"size": [1, 1], "counts": "a"}]})
-    where = Placement(640, 640, (0.1, 0.2), (0, 80, 0, 80))
+    where = Scaling(640, 640, (0.1, 0.2), (0, 80, 0, 80))
     moved, dropped = resize_boxes(boxes, where, 2.0)
     assert dropped == 1  # 1 x 0.4 px
     assert np.allclose(moved.xyxy, [[0, 80, 10, 90], [20, 100, 30, 160]], atol=1e-12)

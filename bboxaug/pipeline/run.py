@@ -1,0 +1,172 @@
+"""The one pipeline: source -> prepare -> plan -> run -> write -> publish. Every command is a `Step` run by `run`.
+
+`run(step, source, output)`:
+1. refuses an output that is, holds or lies inside the source, or that would replace something silently;
+2. opens the source (its format given or detected, or a dataset already in memory) and applies the class map;
+3. prepares the dataset for the target format (`bboxaug.pipeline.prepare`: sizes from headers, boxes clipped,
+   crowds dropped where the target cannot mark them, colliding names renamed), all counted in the report;
+4. asks the step for its plan (pure: no pixel is touched), and for the settings the manifest records;
+5. opens the staging folder beside the output (resumable steps: `.DST.partial`, kept when a run fails, reused by
+   `resume` when the settings are the same), and lets the step do its image work into it;
+6. writes each dataset the step made with the target format, and its manifest: the common header (bboxaug
+   version, source, formats, the step's settings), the counts, the class table, the step's own keys and the
+   report, with the per-image entries streamed;
+7. publishes the staging folder as the output, atomically.
+
+A step knows only its own work: nothing else opens a source, stages, writes a manifest header or publishes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, Protocol, TypeVar
+
+from bboxaug.core.errors import UsageError
+from bboxaug.core.model import Dataset
+from bboxaug.core.report import Report
+from bboxaug.core.version import __version__
+from bboxaug.formats import get_format
+from bboxaug.formats.base import Format
+from bboxaug.pipeline.manifest import dataset_counts, write_manifest
+from bboxaug.pipeline.output import Staging, check_destination, ensure_apart
+from bboxaug.pipeline.prepare import class_table, map_classes, prepare
+from bboxaug.pipeline.source import Source, open_source
+
+PlanT = TypeVar("PlanT")
+
+
+@dataclass(frozen=True)
+class Output:
+    """Where and how a run writes: the output folder, the target format (None: the source's), whether an old
+    output may be replaced, whether an interrupted run is finished, the workers, whether to show progress,
+    whether crowd regions are kept as boxes in formats that cannot mark them, and the JPEG/WebP quality of the
+    images a step encodes."""
+
+    path: Path
+    to: str | None = None
+    overwrite: bool = False
+    resume: bool = False
+    jobs: int = 1
+    progress: bool = False
+    keep_crowd: bool = False
+    quality: int = 95
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.quality <= 100:
+            raise UsageError(f"quality must be between 1 and 100, not {self.quality}")
+
+
+@dataclass
+class Context:
+    """What a step sees of the run: the formats, the report, the output, and (while the step runs) the staging
+    folder its files go into."""
+
+    source: Source
+    source_format: str
+    target: Format
+    report: Report
+    output: Output
+    staging: Path | None = None
+
+    @property
+    def root(self) -> Path:
+        """The staging folder; only a step's `run` writes there."""
+        if self.staging is None:
+            raise RuntimeError("the staging folder exists only while the step runs")
+        return self.staging
+
+
+@dataclass
+class Written:
+    """A dataset a step made, to be written with the target format into `folder` of the output (the output
+    itself when ""), with the manifest keys that are the step's own and its per-image entries (streamed)."""
+
+    dataset: Dataset
+    manifest: Mapping[str, Any] = field(default_factory=dict)
+    entries: Iterable[dict[str, Any]] | None = None
+    folder: str = ""
+
+
+class Step(Protocol[PlanT]):
+    """One command's work. `manifest` names the JSON report written beside each dataset (None: none);
+    `resumable` steps keep their staging folder when they fail, so `resume` can finish them; `scratch` names the
+    folders in the staging folder that hold the step's work files, removed before the output is published."""
+
+    @property
+    def manifest(self) -> str | None: ...
+
+    @property
+    def resumable(self) -> bool: ...
+
+    @property
+    def scratch(self) -> tuple[str, ...]: ...
+
+    def plan(self, dataset: Dataset, context: Context) -> PlanT:
+        """What the step will make of the prepared dataset; touches no pixel and writes nothing."""
+        ...
+
+    def settings(self, plan: PlanT, context: Context) -> dict[str, Any]:
+        """The step's settings: recorded in the manifest, and compared on resume."""
+        ...
+
+    def run(self, plan: PlanT, dataset: Dataset, context: Context) -> list[Written]:
+        """Do the image work into `context.root` and return the datasets to write."""
+        ...
+
+
+@dataclass
+class RunResult(Generic[PlanT]):
+    """A finished (or, for a dry run, only planned) run."""
+
+    source_format: str
+    target_format: str
+    plan: PlanT
+    report: Report
+    written: list[Written] = field(default_factory=list)
+    classes: list[dict[str, Any]] = field(default_factory=list)
+    manifests: list[dict[str, Any]] = field(default_factory=list)
+
+
+def run(step: Step[PlanT], source: Source, output: Output, *, dry_run: bool = False) -> RunResult[PlanT]:
+    """Run `step` from `source` to `output` through the pipeline's stages (see the module docstring); with
+    `dry_run`, stop after the plan and write nothing."""
+    if output.to is not None:
+        get_format(output.to)  # an unknown target name fails before anything is read
+    if source.path is not None:
+        ensure_apart(source.path, output.path)
+    if not (dry_run or (step.resumable and output.resume)):
+        check_destination(output.path, output.overwrite)
+    source_format, dataset, report = open_source(source, jobs=output.jobs)
+    target_name = output.to or source_format
+    if target_name is None:
+        raise UsageError("name the format to write: a dataset in memory has none of its own")
+    target = get_format(target_name)
+    if source.class_map is not None:
+        dataset = map_classes(dataset, source.class_map, target)
+    dataset = prepare(dataset, target, report, keep_crowd=output.keep_crowd, jobs=max(output.jobs, 1),
+                      progress=output.progress)
+    context = Context(source, source_format, target, report, output)
+    plan = step.plan(dataset, context)
+    result = RunResult(source_format, target.name, plan, report)
+    if dry_run:
+        return result
+    header = {"bboxaug": __version__, "source": source.describe(), "from": source_format, "to": target.name,
+              **step.settings(plan, context)}
+    with Staging(output.path, header, resumable=step.resumable, resume=output.resume, overwrite=output.overwrite,
+                 scratch=step.scratch) as staging:
+        context.staging = staging
+        result.written = step.run(plan, dataset, context)
+        for written in result.written:
+            folder = staging / written.folder
+            folder.mkdir(parents=True, exist_ok=True)
+            target.write(written.dataset, folder, report=report)
+        result.classes = class_table(dataset, target)
+        for written in result.written:  # after every write: the report is the whole run's
+            document = {**header, **dataset_counts(written.dataset), "classes": result.classes,
+                        **written.manifest, **report.to_json()}
+            result.manifests.append(document)
+            if step.manifest is not None:
+                write_manifest(staging / written.folder / step.manifest, document, written.entries)
+    return result
