@@ -1,7 +1,7 @@
 """The worker side of the augmentation engine: make one image's copies, write them, and leave the result in a
 progress file.
 
-Kept apart from the coordinator (`engine`) so that a worker process imports only what pixel work needs: the
+Kept apart from the coordinator (`bboxaug.pipeline.copies`) so that a worker process imports only what pixel work needs: the
 policy, the backend, the box geometry and image codecs, not the format adapters and conversion rules. Every copy
 is a pure function of (image, policy, seed, image key, copy index), so the bytes do not depend on which worker
 makes it.
@@ -24,10 +24,11 @@ import numpy as np
 
 from bboxaug.augmentation.policy import load_policy
 from bboxaug.augmentation.seeds import derive_seed
+from bboxaug.core.columns import carried_columns
 from bboxaug.core.errors import BboxaugError
-from bboxaug.core.model import Boxes, ImageRecord, object_column
+from bboxaug.core.model import Boxes, ImageRecord
 from bboxaug.core.report import Problem
-from bboxaug.geometry.shapes import BoxRules, box_shapes, follow, keep_rows, pack, unpack
+from bboxaug.geometry.shapes import BoxRules, box_shapes, follow, keep_rows, pack, polygon_segmentation, unpack
 from bboxaug.io.files import atomic_write_bytes
 from bboxaug.io.names import format_of
 from bboxaug.io.pixels import encode_picture, read_picture
@@ -39,8 +40,6 @@ PROGRESS = ".progress"
 MAX_ATTEMPTS = 3
 
 
-#: Columns that describe the source shape or identity, not the moved box: copies do not inherit them.
-SOURCE_ONLY_COLUMNS = ("area", "shape", "source_id")
 
 
 @dataclass(frozen=True)
@@ -126,12 +125,8 @@ def moved_boxes(source: Boxes, rows: np.ndarray, xyxy: np.ndarray, polygons: lis
     """The kept rows of `source` at their new place, every per-box column carried along; polygon segmentations
     become the moved, clipped polygons; columns describing the source shape are left behind."""
     kept = source.take(rows)
-    columns = {name: values for name, values in kept.columns.items() if name not in SOURCE_ONLY_COLUMNS}
-    if "segmentation" in columns:
-        columns["segmentation"] = object_column(
-            [[part.ravel().tolist() for part in polygons[row] if len(part) >= 3] or None
-             if isinstance(original, list) and original else None
-             for row, original in zip(rows, kept.columns["segmentation"])])
+    columns = carried_columns(kept, "warp", lambda position, segmentation: polygon_segmentation(
+        polygons[rows[position]]) if isinstance(segmentation, list) and segmentation else None)
     return Boxes(xyxy[rows], kept.labels, columns)
 
 

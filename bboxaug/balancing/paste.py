@@ -24,7 +24,7 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 from bboxaug.augmentation.seeds import derive_seed
-from bboxaug.augmentation.worker import SOURCE_ONLY_COLUMNS
+from bboxaug.core.columns import carried_columns
 from bboxaug.core.model import Boxes, EmbeddedImage, ImageRecord, object_column
 
 MAX_IOU = 0.1          # a pasted box's IoU with every box already in the image stays below this
@@ -308,8 +308,7 @@ class Paster:
 def pasted_boxes(host: Boxes, placements: list[Placement], image_size: tuple[int, int]) -> Boxes:
     """The host's boxes (columns describing the source annotation left behind, as for copies) followed by one
     box per pasted object: its exact mask bounds, and for masked objects the mask as COCO RLE and its area."""
-    kept = Boxes(host.xyxy, host.labels,
-                 {name: values for name, values in host.columns.items() if name not in SOURCE_ONLY_COLUMNS})
+    kept = Boxes(host.xyxy, host.labels, carried_columns(host, "warp", lambda row, segmentation: segmentation))
     columns: dict[str, Any] = {}
     if any(placement.mask is not None for placement in placements):
         columns["segmentation"] = object_column(_rle(p, image_size) for p in placements)

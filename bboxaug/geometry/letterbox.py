@@ -8,12 +8,14 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 
+from bboxaug.core.columns import carried_columns
 from bboxaug.core.errors import UsageError
-from bboxaug.core.model import Boxes, object_column
+from bboxaug.core.model import Boxes
+from bboxaug.geometry.shapes import move_segmentation
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -30,8 +32,6 @@ Mode = Literal["letterbox", "fit", "stretch"]
 MODES: tuple[Mode, ...] = ("letterbox", "fit", "stretch")
 
 
-#: Columns describing the object at its source scale, which a resized copy does not carry.
-UNSCALED_COLUMNS = ("area", "shape")
 
 
 @dataclass(frozen=True)
@@ -97,22 +97,13 @@ def resized_to_source(xyxy: np.ndarray | Sequence[Sequence[float]], scale: Seque
     return (np.asarray(xyxy, dtype=np.float64).reshape(-1, 4) - (left, top, left, top)) / factors
 
 
-def _scale_segmentation(segmentation: Any, where: Scaling) -> Any:
-    """Polygon parts scaled and shifted like the boxes; anything else (RLE) is not carried."""
-    if not isinstance(segmentation, list) or not segmentation:
-        return None
-    factors, shift = np.asarray(where.scale), np.asarray(where.padding[:2])
-    return [(np.asarray(flat, np.float64).reshape(-1, 2) * factors + shift).ravel().tolist() for flat in segmentation
-            if isinstance(flat, (list, tuple)) and len(flat) >= 6 and len(flat) % 2 == 0] or None
-
-
 def resize_boxes(boxes: Boxes, where: Scaling, min_box_size: float) -> tuple[Boxes, int]:
     """The boxes at their place in the resized image, less those whose shorter side is under `min_box_size`
     pixels there; and how many were dropped."""
     xyxy = to_resized(boxes.xyxy, where)
     keep = np.flatnonzero((xyxy[:, 2:] - xyxy[:, :2]).min(axis=1, initial=np.inf) >= min_box_size)
     kept = boxes.take(keep)
-    columns = {name: values for name, values in kept.columns.items() if name not in UNSCALED_COLUMNS}
-    if "segmentation" in columns:
-        columns["segmentation"] = object_column(_scale_segmentation(s, where) for s in columns["segmentation"])
+    factors, shift = np.asarray(where.scale), np.asarray(where.padding[:2])
+    columns = carried_columns(kept, "scale", lambda row, segmentation: move_segmentation(
+        segmentation, lambda part: part * factors + shift))
     return Boxes(xyxy[keep], kept.labels, columns), len(boxes) - len(keep)

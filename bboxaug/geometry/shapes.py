@@ -14,9 +14,9 @@ business (backends.get_backend(name).validate, asked last by load_policy); nothi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -63,13 +63,13 @@ def box_shapes(boxes: Boxes, box_shape: str) -> Shapes:
         raise ValueError(f"box_shape must be 'corners' or 'ellipse', not {box_shape!r}")
     shapes = [[outline] for outline in outlines]
     for row, segmentation in enumerate(boxes.columns.get("segmentation", ())):
-        parts = _polygon_parts(segmentation)
+        parts = polygon_parts(segmentation)
         if parts:
             shapes[row] = parts
     return shapes
 
 
-def _polygon_parts(segmentation: object) -> list[np.ndarray]:
+def polygon_parts(segmentation: object) -> list[np.ndarray]:
     """The (M, 2) parts of a COCO polygon segmentation `[[x0, y0, x1, y1, ...], ...]`; [] for RLE or nothing."""
     if not isinstance(segmentation, list):
         return []
@@ -78,6 +78,18 @@ def _polygon_parts(segmentation: object) -> list[np.ndarray]:
         if isinstance(flat, (list, tuple)) and len(flat) >= 6 and len(flat) % 2 == 0:
             parts.append(np.asarray(flat, dtype=np.float64).reshape(-1, 2))
     return parts
+
+
+def polygon_segmentation(parts: Sequence[np.ndarray]) -> list[list[float]] | None:
+    """`parts` as a COCO polygon segmentation, leaving out parts of fewer than three points; None if none is
+    left."""
+    return [np.asarray(part).ravel().tolist() for part in parts if len(part) >= 3] or None
+
+
+def move_segmentation(segmentation: Any, move: Callable[[np.ndarray], np.ndarray]) -> list[list[float]] | None:
+    """A polygon segmentation with every part moved by `move` ((M, 2) points to (K, 2) points, e.g. clipped);
+    None for RLE or nothing, which cannot follow a geometric operation."""
+    return polygon_segmentation([move(part) for part in polygon_parts(segmentation)])
 
 
 def pack(shapes: Shapes) -> tuple[np.ndarray, list[list[int]]]:

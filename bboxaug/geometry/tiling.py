@@ -10,14 +10,14 @@ import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 
-from bboxaug.augmentation.worker import SOURCE_ONLY_COLUMNS
+from bboxaug.core.columns import carried_columns
 from bboxaug.core.errors import UsageError
-from bboxaug.core.model import Boxes, ImageRecord, object_column
-from bboxaug.geometry.shapes import RULE_TOLERANCE, _polygon_parts, clip_polygon
+from bboxaug.core.model import Boxes, ImageRecord
+from bboxaug.geometry.shapes import RULE_TOLERANCE, clip_polygon, move_segmentation
 
 Partial = Literal["drop", "keep", "reject"]
 
@@ -97,13 +97,6 @@ def tile_to_source(xyxy: np.ndarray | Sequence[Sequence[float]], offset: Sequenc
     return shifted
 
 
-def _cut_segmentation(segmentation: Any, window: Sequence[int]) -> Any:
-    """A polygon segmentation cut to the window, in tile coordinates (None if nothing or RLE is left)."""
-    x0, y0, x1, y1 = window
-    parts = [clip_polygon(part - (x0, y0), x1 - x0, y1 - y0) for part in _polygon_parts(segmentation)]
-    return [part.ravel().tolist() for part in parts if len(part) >= 3] or None
-
-
 @dataclass(frozen=True)
 class TileCut:
     """One tile of an image: its window, its boxes in tile coordinates, and what became of its visible boxes."""
@@ -136,12 +129,12 @@ def cut_tile(boxes: Boxes, window: tuple[int, int, int, int], min_visibility: fl
     under = visible & ~enough
     rows = np.flatnonzero(enough | under if partial == "keep" else enough)
     kept = boxes.take(rows)
-    columns = {name: values for name, values in kept.columns.items() if name not in SOURCE_ONLY_COLUMNS}
+    x0, y0, x1, y1 = window
+    columns = carried_columns(kept, "cut", lambda row, segmentation: move_segmentation(
+        segmentation, lambda part: clip_polygon(part - (x0, y0), x1 - x0, y1 - y0)))
     cut = fraction[rows] < 1.0
     if cut.any() or "truncated" in columns:
         columns["truncated"] = kept.column("truncated") | cut
-    if "segmentation" in columns:
-        columns["segmentation"] = object_column(_cut_segmentation(s, window) for s in columns["segmentation"])
     x0, y0 = window[:2]
     moved = Boxes(clipped[rows] - (x0, y0, x0, y0), kept.labels, columns)
     return TileCut(window, moved, frozenset(np.flatnonzero(fraction == 1.0).tolist()), int(visible.sum()),

@@ -25,7 +25,7 @@ from bboxaug.core.model import Dataset, EmbeddedImage, ImageRecord
 from bboxaug.core.report import Report
 from bboxaug.inspection.drawing import INK, class_colour, fit_text, font, text_colour, text_size
 from bboxaug.io.files import atomic_write_bytes
-from bboxaug.io.headers import embedded_bytes, header_of
+from bboxaug.io.headers import embedded_bytes, image_size
 from bboxaug.pipeline.copies import MANIFEST
 from bboxaug.pipeline.source import load
 
@@ -112,13 +112,10 @@ def fit(width: int, height: int, cell: int) -> tuple[int, int]:
 
 def upright_size(image: ImageRecord) -> tuple[int, int] | None:
     """The image's size: declared, else from its header; None when neither is known."""
-    if image.has_size:
-        return image.width, image.height  # type: ignore[return-value]
     try:
-        header = header_of(image.source) if image.source is not None else None
+        return image_size(image)
     except ImageError:
         return None
-    return (header.width, header.height) if header else None
 
 
 def read_upright(source: Path | EmbeddedImage | None, size: tuple[int, int]) -> Image.Image | None:

@@ -14,11 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from bboxaug.core.errors import ImageError
-from bboxaug.core.model import Dataset, ImageRecord
+from bboxaug.core.model import Dataset
 from bboxaug.core.report import Report
-from bboxaug.io.headers import header_of
-from bboxaug.pipeline.parallel import run_parallel
+from bboxaug.pipeline.prepare import fill_sizes
 from bboxaug.pipeline.source import load
 
 #: COCO's object size groups, by box area in px²: small below 32², medium below 96², large from 96².
@@ -188,35 +186,12 @@ def compute_stats(dataset: Dataset, *, anchors: int = 9, img_size: int = 640, se
     return result
 
 
-def _header_size(image: ImageRecord) -> tuple[int, int] | None:
-    try:
-        header = header_of(image.source)  # type: ignore[arg-type]
-    except ImageError:
-        return None
-    return header.width, header.height
-
-
-def with_sizes(dataset: Dataset, *, jobs: int = 1, progress: bool = False) -> Dataset:
-    """The dataset with sizes read from image headers where the annotation gave none; an image whose header
-    cannot be read keeps no size (it is counted as unknown, not dropped)."""
-    missing = [k for k, image in enumerate(dataset.images) if not image.has_size and image.source is not None]
-    if not missing:
-        return dataset
-    found = run_parallel(_header_size, [dataset.images[k] for k in missing], jobs=jobs,
-                         description="reading sizes", progress=progress)
-    images = list(dataset.images)
-    for k, size in zip(missing, found):
-        if size is not None:
-            images[k] = images[k].replace(width=size[0], height=size[1])
-    return dataset.replace(images=tuple(images))
-
-
 def stats_for(src: Path | str, *, fmt: str | None = None, image_dir: Path | str | None = None, anchors: int = 9,
               img_size: int = 640, seed: int = 0, jobs: int = 1, report: Report | None = None,
               progress: bool = False) -> tuple[Dataset, dict[str, Any]]:
     """Read the dataset at `src` and compute its statistics; returns the dataset (sizes filled) and the stats."""
-    dataset = with_sizes(load(src, fmt=fmt, image_dir=image_dir, report=report or Report()), jobs=jobs,
-                         progress=progress)
+    dataset = fill_sizes(load(src, fmt=fmt, image_dir=image_dir, report=report or Report()), Report(),
+                         unknown="keep", jobs=jobs, progress=progress)
     return dataset, compute_stats(dataset, anchors=anchors, img_size=img_size, seed=seed)
 
 

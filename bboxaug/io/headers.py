@@ -17,7 +17,7 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 
 from bboxaug.core.errors import ImageError
-from bboxaug.core.model import EmbeddedImage
+from bboxaug.core.model import EmbeddedImage, ImageRecord
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif"})
 
@@ -102,3 +102,15 @@ def header_of(source: Path | EmbeddedImage) -> ImageHeader:
         return read_header(source)
     data = embedded_bytes(source)
     return _header(lambda: Image.open(io.BytesIO(data)), source.annotation, source.key)
+
+
+def image_size(image: ImageRecord) -> tuple[int, int]:
+    """An image's upright size: declared in its annotation, else read from its file's header (no decoding).
+    ImageError when neither is known. The one way every command learns a size the annotation lacks."""
+    if image.width is not None and image.height is not None:
+        return image.width, image.height
+    if image.source is None:
+        raise ImageError("image size unknown: not in the annotation and no image file found", file=image.name,
+                         field="size")
+    header = header_of(image.source)
+    return header.width, header.height

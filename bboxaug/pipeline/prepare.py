@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import yaml
@@ -20,38 +20,40 @@ from bboxaug.core.errors import ImageError, UsageError
 from bboxaug.core.model import ClassInfo, Dataset, ImageRecord, image_key
 from bboxaug.core.report import Problem, Report
 from bboxaug.formats.base import Format
-from bboxaug.io.headers import header_of
+from bboxaug.io.headers import image_size
 from bboxaug.pipeline.parallel import run_parallel
 
 
-def _fill_size(image: ImageRecord) -> tuple[ImageRecord | None, Problem | None]:
-    """The record with its size read from the image header, or the problem that prevented it."""
-    if image.has_size:
-        return image, None
-    if image.source is None:
-        return None, Problem(image.name, "size", "image size unknown: not in the annotation and no image file found")
+def _size_or_problem(image: ImageRecord) -> tuple[int, int] | Problem:
+    """`image_size`, or the problem that prevented it (a problem travels back from a worker; an error would lose
+    its file and field)."""
     try:
-        header = header_of(image.source)
+        return image_size(image)
     except ImageError as error:
-        return None, Problem.from_error(error)
-    return image.replace(width=header.width, height=header.height), None
+        return Problem.from_error(error)
 
 
-def fill_sizes(dataset: Dataset, report: Report, *, jobs: int = 1, progress: bool = False) -> Dataset:
-    """Every image's size, from its header where the annotation has none; images with no size are skipped."""
-    missing = [image for image in dataset.images if not image.has_size]
+def fill_sizes(dataset: Dataset, report: Report, *, unknown: Literal["skip", "keep"] = "skip", jobs: int = 1,
+               progress: bool = False) -> Dataset:
+    """Every image's size, from its header where the annotation has none. An image whose size cannot be known is
+    skipped as the report's policy says, or, with `unknown="keep"`, kept without a size (figures that count it
+    as unknown)."""
+    missing = [k for k, image in enumerate(dataset.images) if not image.has_size]
     if not missing:
         return dataset
-    filled = dict(zip(map(id, missing), run_parallel(_fill_size, missing, jobs=jobs, description="reading sizes",
-                                                     progress=progress)))
+    found = dict(zip(missing, run_parallel(_size_or_problem, [dataset.images[k] for k in missing], jobs=jobs,
+                                           description="reading sizes", progress=progress)))
     images = []
-    for image in dataset.images:
-        record, problem = filled.get(id(image), (image, None))
-        if problem is not None:
+    for k, image in enumerate(dataset.images):
+        size = found.get(k)
+        if isinstance(size, Problem):
+            if unknown == "keep":
+                images.append(image)
+                continue
             with report.item():
-                raise ImageError(problem.message, file=problem.file, field=problem.field)
+                raise ImageError(size.message, file=size.file, field=size.field)
             continue
-        images.append(record)
+        images.append(image if size is None else image.replace(width=size[0], height=size[1]))
     return dataset.replace(images=tuple(images))
 
 

@@ -17,9 +17,11 @@ from PIL import Image
 
 from bboxaug.cli.main import main
 from bboxaug.core.model import Boxes, ClassInfo, Dataset, ImageRecord
+from bboxaug.core.report import Report
 from bboxaug.inspection.drawing import class_colour
 from bboxaug.inspection.plot import render_stats_plot
-from bboxaug.inspection.stats import compute_stats, format_stats, kmeans_anchors, stats_for, with_sizes
+from bboxaug.inspection.stats import compute_stats, format_stats, kmeans_anchors, stats_for
+from bboxaug.pipeline.prepare import fill_sizes
 from bboxaug.pipeline.source import load
 from tests.conftest import make_image
 
@@ -169,7 +171,7 @@ def test_sizes_from_headers_and_unknown_sizes_kept(tmp_path: Path) -> None:
         record("ok.png", "train", None, [[0, 0, 4, 4]], [0], source=make_image(tmp_path / "ok.png", 30, 20)),
         record("bad.png", "train", None, [[0, 0, 4, 4]], [0], source=garbage),
     ))
-    filled = with_sizes(dataset)
+    filled = fill_sizes(dataset, Report(), unknown="keep")
     assert [(i.width, i.height) for i in filled.images] == [(30, 20), (None, None)]
     assert compute_stats(filled)["image_sizes"]["unknown"] == 1
 
