@@ -6,11 +6,8 @@ from pathlib import Path
 
 import click
 
-from bboxaug.augmentation.policy import describe
 from bboxaug.cli.options import dataset_options
 from bboxaug.cli.summary import finish
-from bboxaug.commands.augment import augment, plan_augment
-from bboxaug.pipeline.copies import MANIFEST
 from bboxaug.pipeline.parallel import show_progress
 
 
@@ -34,6 +31,10 @@ def augment_command(src: Path, dst: Path, policy: str, copies: int, to: str | No
     the policy's visibility and size thresholds. Copies are named <stem>_aug<k>.<ext> and stay in their source's
     split. DST/augment.json records the policy, the seed, and every copy's source, seed and dropped boxes.
     """
+    from bboxaug.augmentation.policy import describe
+    from bboxaug.commands.augment import augment, plan_augment
+    from bboxaug.pipeline.copies import MANIFEST
+
     if dry_run:
         plan = plan_augment(src, dst, policy=policy, copies=copies, to=to, fmt_from=fmt_from, image_dir=image_dir,
                             on_error=on_error, jobs=jobs)  # type: ignore[arg-type]

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from bboxaug.balancing.plan import BalancePlan
 from bboxaug.cli.options import dataset_options
 from bboxaug.cli.summary import count_lines, problem_lines
 from bboxaug.pipeline.parallel import show_progress
+
+if TYPE_CHECKING:
+    from bboxaug.balancing.plan import BalancePlan
 
 
 def _number(value: float | None) -> str:

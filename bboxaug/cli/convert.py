@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from bboxaug.cli.options import dataset_options
 from bboxaug.cli.summary import finish
-from bboxaug.commands.convert import REPORT_FILE, ConvertResult, convert
 from bboxaug.formats import FORMATS
-from bboxaug.io.pixels import IMAGE_MODES
+from bboxaug.io.files import IMAGE_MODES
 from bboxaug.pipeline.parallel import show_progress
+
+if TYPE_CHECKING:
+    from bboxaug.commands.convert import ConvertResult
 
 
 @click.command("formats")
@@ -36,6 +39,8 @@ def convert_command(src: Path, dst: Path, to: str, fmt_from: str | None, image_d
     SRC is a COCO JSON file, a YOLO data.yaml, or a folder in any supported layout. DST is written atomically in
     the target's conventional layout, with convert.json recording counts, class ids, skips, clips and renames.
     """
+    from bboxaug.commands.convert import REPORT_FILE, convert
+
     result = convert(src, dst, to=to, fmt_from=fmt_from, image_dir=image_dir, images=images,  # type: ignore[arg-type]
                      on_error=on_error, class_map=class_map, keep_crowd=keep_crowd,  # type: ignore[arg-type]
                      overwrite=overwrite, jobs=jobs, progress=show_progress(quiet))

@@ -10,10 +10,6 @@ import click
 
 from bboxaug.cli.options import dataset_options
 from bboxaug.cli.summary import finish
-from bboxaug.commands.resize import MANIFEST as RESIZE_MANIFEST
-from bboxaug.commands.resize import resize
-from bboxaug.commands.tile import MANIFEST as TILE_MANIFEST
-from bboxaug.commands.tile import tile
 from bboxaug.core.errors import UsageError
 from bboxaug.geometry.letterbox import MODES, parse_size, parse_sizes
 from bboxaug.geometry.tiling import PARTIAL_POLICIES
@@ -55,6 +51,8 @@ def tile_command(src: Path, dst: Path, size: tuple[int, int], overlap: float, mi
     grid tile keeps whole gets an extra tile around it where one fits. Tiles are named <stem>_<x>_<y>.<ext>
     and stay in their source's split; DST/tiles.json gives each tile's source, offset, size and padding.
     """
+    from bboxaug.commands.tile import MANIFEST, tile
+
     result = tile(src, dst, size=size, overlap=overlap, min_visibility=min_visibility,
                   partial=partial, negatives=negatives, to=to, fmt_from=fmt_from,  # type: ignore[arg-type]
                   image_dir=image_dir, seed=seed, quality=quality, jobs=jobs,
@@ -63,7 +61,7 @@ def tile_command(src: Path, dst: Path, size: tuple[int, int], overlap: float, mi
     finish([f"tiled {result.source_format} -> {result.target_format} at {size[0]}x{size[1]}: {dst}",
             f"  tiles      {counts['written']} of {counts['planned']} planned ({counts['extra']} extra)",
             f"  boxes      {result.dataset.box_count}",
-            f"  negatives  {result.dataset.negative_count}"], result.report, dst / TILE_MANIFEST, quiet)
+            f"  negatives  {result.dataset.negative_count}"], result.report, dst / MANIFEST, quiet)
 
 @click.command("resize")
 @click.option("--size", "sizes", required=True, callback=parsed_by(parse_sizes), metavar="S[,S2,...]",
@@ -82,6 +80,8 @@ def resize_command(src: Path, dst: Path, sizes: list[tuple[int, int]], mode: str
     Boxes are scaled exactly; DST/<size>/resize.json gives every image's scale and padding, so boxes found
     on a resized image can be mapped back (bboxaug.resize.resized_to_source).
     """
+    from bboxaug.commands.resize import MANIFEST, resize
+
     result = resize(src, dst, sizes=sizes, mode=mode, min_box_size=min_box_size, to=to,  # type: ignore[arg-type]
                     fmt_from=fmt_from, image_dir=image_dir, quality=quality, jobs=jobs,
                     on_error=on_error, overwrite=overwrite, progress=show_progress(quiet))  # type: ignore[arg-type]
@@ -89,4 +89,4 @@ def resize_command(src: Path, dst: Path, sizes: list[tuple[int, int]], mode: str
     for folder, written in result.datasets.items():
         lines.append(f"  {folder:<10} {len(written.images)} images, {written.box_count} boxes, "
                      f"{result.manifests[folder]['tiny_boxes_dropped']} boxes under {min_box_size:g} px dropped")
-    finish(lines, result.report, dst / "<size>" / RESIZE_MANIFEST, quiet)
+    finish(lines, result.report, dst / "<size>" / MANIFEST, quiet)

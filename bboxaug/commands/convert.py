@@ -11,7 +11,7 @@ from typing import Any
 from bboxaug.core.errors import UsageError
 from bboxaug.core.model import Dataset
 from bboxaug.core.report import OnError, Report
-from bboxaug.io.pixels import IMAGE_MODES, ImageMode
+from bboxaug.io.files import IMAGE_MODES, ImageMode
 from bboxaug.pipeline.gcpause import gc_paused
 from bboxaug.pipeline.output import place_images
 from bboxaug.pipeline.run import Context, Output, Written, run

@@ -216,12 +216,15 @@ class StoredImages(Sequence[ImageRecord]):
 class Dataset:
     """An ordered class list and the images, each in a split.
 
+    `images` is a sequence that may be lazy: a tuple of records, or `StoredImages` whose records are built from
+    disk when asked for (the copies an augmentation run wrote), so that a dataset larger than memory can be
+    written by streaming it. Code that goes through it once (writers, counts) never turns it into a list.
     `meta` keeps format-level extras keyed by format name (COCO `info`, `licenses` and unknown top-level keys per
     split), so a writer of the same format can give them back.
     """
 
     classes: tuple[ClassInfo, ...]
-    images: tuple[ImageRecord, ...]
+    images: Sequence[ImageRecord]
     meta: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -9,7 +9,11 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import Literal, TextIO
+
+#: How an image reaches an output: copied, hard-linked, symbolic-linked, or not at all (annotations only).
+ImageMode = Literal["copy", "hardlink", "symlink", "none"]
+IMAGE_MODES: tuple[ImageMode, ...] = ("copy", "hardlink", "symlink", "none")
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

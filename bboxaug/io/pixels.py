@@ -12,7 +12,6 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import cv2
 import numpy as np
@@ -20,6 +19,7 @@ from PIL import Image, ImageOps
 
 from bboxaug.core.errors import ImageError
 from bboxaug.core.model import EmbeddedImage
+from bboxaug.io.files import ImageMode
 from bboxaug.io.headers import _EXIF_ORIENTATION, ImageHeader, embedded_bytes, header_of
 from bboxaug.io.names import _ENCODERS, extension_for
 
@@ -103,10 +103,6 @@ def encode_picture(pixels: np.ndarray, image_format: str, quality: int, *, bgr: 
     return encoded.tobytes()
 
 
-ImageMode = Literal["copy", "hardlink", "symlink", "none"]
-
-
-IMAGE_MODES: tuple[ImageMode, ...] = ("copy", "hardlink", "symlink", "none")
 
 
 def export_image(source: Path | EmbeddedImage, target: Path, mode: ImageMode, *, quality: int = 95) -> ImageHeader:
