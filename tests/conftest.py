@@ -1,8 +1,9 @@
-"""Shared fixtures: where the golden cases and the real corpus live, and a tiny image maker."""
+"""Shared fixtures: where the golden cases and the real corpus live, a tiny image maker, and a plain VOC reader."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 from PIL import Image
@@ -32,3 +33,13 @@ def make_image(path: Path, width: int, height: int, *, color: tuple[int, int, in
         options["exif"] = exif.tobytes()
     image.save(path, **options)
     return path
+
+
+def voc_objects(xml_file: Path) -> list[tuple[str, float, float, float, float]]:
+    """Each object of a VOC XML file as (class name, x1, y1, x2, y2), read with the standard library (not bboxaug's
+    reader) and moved from VOC's 1-based inclusive corners to continuous pixels (x1 = xmin - 1, x2 = xmax)."""
+    objects = []
+    for element in ElementTree.parse(xml_file).getroot().iter("object"):
+        corners = [float(element.findtext(f"bndbox/{tag}")) for tag in ("xmin", "ymin", "xmax", "ymax")]
+        objects.append((element.findtext("name"), corners[0] - 1, corners[1] - 1, corners[2], corners[3]))
+    return objects
