@@ -25,11 +25,12 @@ def _apply(command: F, options: list[Callable[[F], F]]) -> F:
     return command
 
 
-def jobs_option(about: str = "image work") -> Callable[[F], F]:
-    """--jobs: parallel workers, every core this process may use unless told."""
+def jobs_option(about: str = "image work", *, scheduler: bool = False) -> Callable[[F], F]:
+    """--jobs: parallel workers, every core this process may use unless told; `scheduler` when the command has
+    --scheduler too."""
+    local = " With --scheduler local: the local cluster's worker processes." if scheduler else ""
     return click.option("--jobs", "-j", type=int, default=usable_cores, show_default="every core this process may use",
-                        help=f"Parallel workers for {about} (-1: every core). With --scheduler local: the local "
-                             "cluster's worker processes.")
+                        help=f"Parallel workers for {about} (-1: every core).{local}")
 
 
 def on_error_option(about: str = "unreadable image") -> Callable[[F], F]:
@@ -67,7 +68,7 @@ def dataset_options(*, to_required: bool = False, quality_of: str | None = "the 
                                     help=f"JPEG/WebP quality of {quality_of}."))
     options += [
         on_error_option(on_error_about),
-        jobs_option(),
+        jobs_option(scheduler=True),
         click.option("--scheduler", metavar="ADDRESS", envvar="BBOXAUG_SCHEDULER", show_envvar=True,
                      help="Run the image work on the Dask scheduler at ADDRESS (tcp://host:8786), or on a new "
                           "cluster on this machine with 'local'. SRC and DST must be on storage every worker "

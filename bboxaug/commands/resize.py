@@ -31,7 +31,16 @@ from typing import Any
 from bboxaug.core.errors import UsageError
 from bboxaug.core.model import Dataset, ImageRecord
 from bboxaug.core.report import OnError, Report
-from bboxaug.geometry.letterbox import MODES, Mode, Scaling, parse_sizes, resize_boxes, scaling, size_folder
+from bboxaug.geometry.letterbox import (
+    MODES,
+    Mode,
+    Scaling,
+    parse_sizes,
+    resize_boxes,
+    resized_to_source,
+    scaling,
+    size_folder,
+)
 from bboxaug.io.names import writable_name
 from bboxaug.pipeline.prepare import rename_collisions
 from bboxaug.pipeline.render import PAD_VALUE, Render, RenderJob, run_renders
@@ -144,3 +153,6 @@ def resize(src: Path | str, dst: Path | str, *, sizes: str | Sequence[int | tupl
                         {written.folder: written.dataset for written in result.written},
                         {written.folder: manifest for written, manifest in zip(result.written, result.manifests)},
                         result.report)
+
+
+__all__ = ["MANIFEST", "ResizeResult", "ResizeStep", "resize", "resized_to_source"]

@@ -44,7 +44,15 @@ from bboxaug.core.model import Dataset, ImageRecord
 from bboxaug.core.report import OnError, Report
 from bboxaug.formats.base import Format
 from bboxaug.geometry.letterbox import parse_size
-from bboxaug.geometry.tiling import PARTIAL_POLICIES, Partial, TileCut, TileSpec, cut_image, sample_negatives
+from bboxaug.geometry.tiling import (
+    PARTIAL_POLICIES,
+    Partial,
+    TileCut,
+    TileSpec,
+    cut_image,
+    sample_negatives,
+    tile_to_source,
+)
 from bboxaug.io.names import tile_name
 from bboxaug.pipeline.prepare import rename_collisions
 from bboxaug.pipeline.render import PAD_VALUE, Render, RenderJob, run_renders
@@ -237,3 +245,6 @@ def tile(src: Path | str, dst: Path | str, *, size: int | str | tuple[int, int],
                                       quality=quality))
     return TileResult(result.source_format, result.target_format, result.written[0].dataset, result.report,
                       result.manifests[0])
+
+
+__all__ = ["MANIFEST", "TilePlan", "TileResult", "TileStep", "plan_tiles", "tile", "tile_to_source"]

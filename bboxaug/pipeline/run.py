@@ -54,6 +54,7 @@ class Output:
     quality: int = 95
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "path", self.path.absolute())  # workers may run in another folder
         if not 1 <= self.quality <= 100:
             raise UsageError(f"quality must be between 1 and 100, not {self.quality}")
 

@@ -26,6 +26,12 @@ class Source:
     class_map: Mapping[str, int] | Path | None = None
     report: Report | None = None
 
+    def __post_init__(self) -> None:
+        if isinstance(self.origin, Path):  # workers may run in another folder (reused processes, a cluster)
+            object.__setattr__(self, "origin", self.origin.absolute())
+        if self.image_dir is not None:
+            object.__setattr__(self, "image_dir", self.image_dir.absolute())
+
     @property
     def path(self) -> Path | None:
         return self.origin if isinstance(self.origin, Path) else None

@@ -78,8 +78,6 @@ def test_jobs_defaults_to_every_core_this_process_may_use(command: str) -> None:
     assert jobs.get_default(click.Context(main.commands[command])) == len(os.sched_getaffinity(0))
 
 
-@pytest.mark.xfail(strict=True, reason="bug: jobs_option's help says 'With --scheduler local: ...' also on stats "
-                                       "and validate, which have no --scheduler (bboxaug/cli/options.py)")
 @pytest.mark.parametrize("command", sorted(set(having("--jobs")) - set(having("--scheduler"))))
 def test_jobs_help_names_scheduler_only_where_the_command_has_it(command: str) -> None:
     assert "--scheduler" not in help_line(command, "--jobs")
