@@ -14,6 +14,7 @@ from bboxaug.augmentation.policy import load_policy
 from bboxaug.balancing.paste import Placement, pasted_boxes
 from bboxaug.balancing.paste_pixels import PasteJob, make_paste
 from bboxaug.balancing.plan import MAX_COPIES, BalancePlan, plan_balance
+from bboxaug.core import codes
 from bboxaug.core.errors import ImageError, UsageError
 from bboxaug.core.model import Dataset, ImageRecord
 from bboxaug.core.report import OnError, Report
@@ -71,7 +72,7 @@ def balance(src: Path | str, dst: Path | str, *, target: int | Literal["max"] | 
         made.append(plan_balance(dataset, **options, seed=seed))  # type: ignore[arg-type]
         for split in made[-1].splits:
             for warning in split.few:
-                report.warn(split.split, warning["class"], warning["message"])
+                report.warn(split.split, warning["class"], warning["message"], codes.FEW_INSTANCES)
         return Plan(made[-1].copies, made[-1].required, made[-1])
 
     if dry_run:
@@ -112,7 +113,7 @@ def write_pastes(pastes: list[tuple[ImageRecord, int, list[Placement]]], written
     for job, problem in zip(todo, problems):
         if problem is not None:
             with report.item():
-                raise ImageError(problem.message, file=problem.file, field=problem.field)
+                raise ImageError(problem.message, file=problem.file, field=problem.field, code=problem.code)
             continue
         size = (int(job.host.width), int(job.host.height))  # type: ignore[arg-type]
         records.append(ImageRecord(job.name, job.host.split, size[0], size[1],

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bboxaug.core import codes
 from bboxaug.core.errors import UsageError
 from bboxaug.core.model import Dataset, ImageRecord
 from bboxaug.core.report import OnError, Report
@@ -136,7 +137,7 @@ def _source_boxes(dataset: Dataset, written: list[tuple[ImageRecord, TileCut, Im
         counts["whole_in_no_tile"] += missing
         if missing:
             report.warn(_key(image), "boxes", f"{missing} box(es) lie whole in no written tile (larger than the "
-                                              "overlap, or their tiles were rejected)")
+                                              "overlap, or their tiles were rejected)", codes.BOXES_WHOLE_IN_NO_TILE)
     return counts
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from bboxaug.core import codes
 from bboxaug.core.errors import ImageError, UsageError
 from bboxaug.core.model import ClassInfo, Dataset, ImageRecord
 from bboxaug.core.report import Problem, Report
@@ -29,7 +30,8 @@ def _fill_size(image: ImageRecord) -> tuple[ImageRecord | None, Problem | None]:
     if image.has_size:
         return image, None
     if image.source is None:
-        return None, Problem(image.name, "size", "image size unknown: not in the annotation and no image file found")
+        return None, Problem(image.name, "size", "image size unknown: not in the annotation and no image file found",
+                             codes.UNKNOWN_SIZE.name)
     try:
         header = header_of(image.source)
     except ImageError as error:
@@ -49,7 +51,7 @@ def fill_sizes(dataset: Dataset, report: Report, *, jobs: int = 1, progress: boo
         record, problem = filled.get(id(image), (image, None))
         if problem is not None:
             with report.item():
-                raise ImageError(problem.message, file=problem.file, field=problem.field)
+                raise ImageError(problem.message, file=problem.file, field=problem.field, code=problem.code)
             continue
         images.append(record)
     return dataset.replace(images=tuple(images))
