@@ -12,7 +12,7 @@ skipped (`skipped_shapes:point`, or any type a tool invented); each member has t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 Severity = Literal["error", "warning"]
 
@@ -31,7 +31,7 @@ class Code:
         return {"severity": self.severity, "label": self.label}
 
 
-CodeLike = Union[Code, str]
+CodeLike = Code | str
 
 
 REGISTRY: dict[str, Code] = {}
@@ -67,12 +67,18 @@ def member(family: Code, key: str) -> Code:
     return lookup(family.name[:-len(FAMILY)] + ":" + key)
 
 
-def problem_code(code: CodeLike) -> str:
-    """The name of a registered code that can name a problem (it has a severity)."""
+def severity_of(code: CodeLike) -> Severity:
+    """The severity of a registered code that can name a problem (a counter has none: it raises)."""
     found = lookup(code)
     if found.severity is None:
         raise LookupError(f"code {found.name!r} is a counter, not a problem")
-    return found.name
+    return found.severity
+
+
+def problem_code(code: CodeLike) -> str:
+    """The name of a registered code that can name a problem."""
+    severity_of(code)
+    return code.name if isinstance(code, Code) else code
 
 
 # --- what validate reports, in the order it lists them -----------------------------------------------------
