@@ -100,7 +100,8 @@ def convert(src: Path | str, dst: Path | str, *, to: str, fmt_from: str | None =
 
     def summary(written: Dataset, final_report: Report, classes: list[dict[str, Any]]) -> dict[str, Any]:
         return {"bboxaug": __version__, "source": str(src.resolve()), "from": source.name, "to": target.name,
-                **dataset_counts(written), "classes": classes, **final_report.to_json()}
+                **dataset_counts(written), "classes": classes, **final_report.to_json(),
+                "codes": final_report.code_table()}
 
     result = save(dataset, dst, fmt=target.name, images=images, report=report, keep_crowd=keep_crowd,
                   overwrite=overwrite, jobs=jobs, progress=progress, extra_files={REPORT_FILE: summary})
