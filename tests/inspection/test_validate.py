@@ -20,7 +20,7 @@ from bboxaug.core.errors import BboxaugError
 from bboxaug.core.model import Boxes, ClassInfo, Dataset, ImageRecord
 from bboxaug.core.report import Report
 from bboxaug.inspection.validate import CODES, ERROR, WARNING, box_findings, check_dataset, summarize, validate
-from tests.conftest import make_image
+from tests.conftest import REPO, make_image
 
 ISSUE_CODES = {"missing_image", "unreadable_image", "size_mismatch", "out_of_bounds", "degenerate_box",
                "duplicate_box", "duplicate_image", "unknown_class", "unused_class", "orphan_label"}
@@ -309,6 +309,14 @@ def test_every_code_is_documented_with_a_severity() -> None:
     assert ISSUE_CODES <= set(CODES)
     assert all(code.severity in (ERROR, WARNING) and code.label for code in CODES.values())
     assert all(codes.lookup(name) is code for name, code in CODES.items())
+
+
+def test_the_readme_table_lists_the_registry() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    rows = [line for line in readme.splitlines() if line.startswith("| `") and line.split("`")[1] in CODES]
+    assert [row.split("`")[1] for row in rows] == list(CODES)
+    for row, code in zip(rows, CODES.values()):
+        assert code.label in row and code.severity in row, row
 
 
 # --- the command -------------------------------------------------------------------------------------------
