@@ -50,14 +50,17 @@ def register(name: str, severity: Severity | None, label: str) -> Code:
 def lookup(code: CodeLike) -> Code:
     """The registered code of this name (or this code, checked to be the registered one)."""
     name = code.name if isinstance(code, Code) else code
-    found = REGISTRY.get(name)
-    if found is None and ":" in name:
-        family = REGISTRY.get(name.partition(":")[0] + FAMILY)
-        if family is not None:
-            found = Code(name, family.severity, f"{family.label}: {name.partition(':')[2]}")
-    if found is None or (isinstance(code, Code) and code != found):
+    found = REGISTRY.get(name) or _family_member(name)
+    if found is None or (isinstance(code, Code) and code is not found and code != found):
         raise LookupError(f"unknown code {name!r}; known: {', '.join(sorted(REGISTRY))}")
     return found
+
+
+def _family_member(name: str) -> Code | None:
+    """`name` as a member of a registered family (`skipped_shapes:point` of `skipped_shapes:*`), if it is one."""
+    prefix, colon, key = name.partition(":")
+    family = REGISTRY.get(prefix + FAMILY) if colon else None
+    return None if family is None else Code(name, family.severity, f"{family.label}: {key}")
 
 
 def member(family: Code, key: str) -> Code:

@@ -18,7 +18,7 @@ class BboxaugError(Exception):
     """Root of every error bboxaug raises on purpose."""
 
     exit_code = 1
-    default_code: ClassVar[Code] = codes.UNREADABLE_ANNOTATION
+    default_code: ClassVar[Code] = codes.UNREADABLE_ANNOTATION  # kept by the annotation and format errors
 
     def __init__(self, message: str, *, file: object = None, field: str | None = None,
                  code: CodeLike | None = None) -> None:
