@@ -89,16 +89,16 @@ def problem_code(code: CodeLike) -> str:
 MISSING_IMAGE = register("missing_image", "error", "the annotation names an image file that does not exist")
 UNREADABLE_IMAGE = register("unreadable_image", "error",
                             "an image that cannot be read (validate reads headers; with --deep, the pixels)")
-SIZE_MISMATCH = register("size_mismatch", "error", "the declared image size differs from the real, EXIF-oriented one")
+SIZE_MISMATCH = register("size_mismatch", "error", "declared image sizes that differ from the real, EXIF-oriented size")
 OUT_OF_BOUNDS = register("out_of_bounds", "error", "a box reaches outside its image")
 DEGENERATE_BOX = register("degenerate_box", "error",
                           "a box has no area (x2 <= x1 or y2 <= y1) or a coordinate that is not finite")
 UNKNOWN_CLASS = register("unknown_class", "error", "a box's class is not in the class list")
-ORPHAN_LABEL = register("orphan_label", "error", "a label file has no image, so its boxes are never trained on")
+ORPHAN_LABEL = register("orphan_label", "error", "label files without an image: their boxes are never trained on")
 UNREADABLE_ANNOTATION = register("unreadable_annotation", "error",
                                  "an annotation file or record the reader could not use (it was skipped)")
-DUPLICATE_IMAGE = register("duplicate_image", "warning", "the same image file (with --deep, the same pixels) under "
-                           "two names or in two splits; an error when in two splits (leakage)")
+DUPLICATE_IMAGE = register("duplicate_image", "warning", "images found twice: one file (with --deep, the same pixels) "
+                           "under two names or listed in two splits; an error across splits (leakage)")
 DUPLICATE_BOX = register("duplicate_box", "warning",
                          "two boxes of one class in the same place (equal, or IoU above 0.99)")
 UNUSED_CLASS = register("unused_class", "warning", "a class in the class list has no box")
