@@ -8,20 +8,14 @@ from pathlib import Path
 
 import click
 
+from bboxaug.core import codes
 from bboxaug.core.report import Problem, Report
 
 SHOWN_PROBLEMS = 10
 
-COUNT_LABELS = {
-    "copies_written": "augmented copies written",
-    "copies_dropped": "copies dropped: they lost every box of a class they were made for",
-    "clipped": "boxes clipped to their image",
-    "dropped_degenerate": "boxes dropped: no area inside the image",
-    "dropped_crowd": "crowd regions dropped (--keep-crowd keeps them)",
-    "renamed": "images renamed to avoid overwriting (see renamed in the report)",
-    "exif_rotated": "images re-encoded upright (EXIF orientation applied)",
-    "size_mismatch": "declared sizes that disagree with the image",
-}
+
+#: Counters the summary leaves out: the skips are listed below the counts, and each command states its copies.
+NOT_SHOWN = (codes.SKIPPED_ITEMS.name, codes.COPIES_WRITTEN.name)
 
 
 def problem_lines(title: str, problems: Sequence[Problem]) -> list[str]:
@@ -34,14 +28,9 @@ def problem_lines(title: str, problems: Sequence[Problem]) -> list[str]:
 
 
 def count_lines(report: Report) -> list[str]:
-    """One line per counter of the report, labelled."""
-    lines = []
-    for key, count in sorted(report.counts.items()):
-        if key in ("skipped_items", "copies_written"):
-            continue
-        label = COUNT_LABELS.get(key, key.replace("_", " "))
-        lines.append(f"  {count:>9}  {label}")
-    return lines
+    """One line per counter of the report, labelled by its code."""
+    return [f"  {count:>9}  {codes.lookup(key).label}" for key, count in sorted(report.counts.items())
+            if key not in NOT_SHOWN]
 
 
 def finish(lines: list[str], report: Report, manifest: Path | str, quiet: bool, *, label: str = "manifest") -> None:

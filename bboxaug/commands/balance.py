@@ -17,6 +17,7 @@ from bboxaug.balancing.paste import Placement, pasted_boxes
 from bboxaug.balancing.paste_pixels import PasteJob, make_paste
 from bboxaug.balancing.plan import MAX_COPIES, BalancePlan, plan_balance
 from bboxaug.commands.augment import AugmentResult, PolicySpec, choose_policy
+from bboxaug.core import codes
 from bboxaug.core.errors import ImageError, UsageError
 from bboxaug.core.model import Dataset, ImageRecord
 from bboxaug.core.report import OnError, Report
@@ -86,7 +87,7 @@ class BalanceStep:
                             splits=options.splits, paste=options.paste, seed=self.seed)
         for split in plan.splits:
             for warning in split.few:
-                context.report.warn(split.split, warning["class"], warning["message"])
+                context.report.warn(split.split, warning["class"], warning["message"], codes.FEW_INSTANCES)
         return BalanceRun(choose_policy(self.policy, dataset), plan)
 
     def settings(self, plan: BalanceRun, context: Context) -> dict[str, Any]:
@@ -155,7 +156,7 @@ def write_pastes(pastes: list[tuple[ImageRecord, int, list[Placement]]], written
     for job, problem in zip(todo, problems):
         if problem is not None:
             with report.item():
-                raise ImageError(problem.message, file=problem.file, field=problem.field)
+                raise ImageError(problem.message, file=problem.file, field=problem.field, code=problem.code)
             continue
         size = (int(job.host.width), int(job.host.height))  # type: ignore[arg-type]
         records.append(ImageRecord(job.name, job.host.split, size[0], size[1],

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bboxaug.core import codes
 from bboxaug.core.errors import UsageError
 from bboxaug.core.model import Dataset, ImageRecord
 from bboxaug.core.report import OnError, Report
@@ -137,7 +138,7 @@ def _source_boxes(dataset: Dataset, written: list[tuple[ImageRecord, TileCut, Im
         counts["whole_in_no_tile"] += missing
         if missing:
             report.warn(image.key, "boxes", f"{missing} box(es) lie whole in no written tile (larger than the "
-                                              "overlap, or their tiles were rejected)")
+                                              "overlap, or their tiles were rejected)", codes.BOXES_WHOLE_IN_NO_TILE)
     return counts
 
 

@@ -2,7 +2,8 @@
 
 Readers and steps never crash half-way through a dataset. Each item is processed inside `Report.item`; a
 `BboxaugError` there either stops the run (`on_error="fail"`) or is recorded and the item skipped
-(`on_error="skip"`), so every skipped item appears in the report and the counts add up.
+(`on_error="skip"`), so every skipped item appears in the report and the counts add up. Every skip, warning and
+counter has a registered code (`bboxaug.core.codes`); what reads a report goes by the codes, not the messages.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from bboxaug.core import codes
+from bboxaug.core.codes import CodeLike
 from bboxaug.core.errors import BboxaugError, UsageError
 
 OnError = Literal["fail", "skip"]
@@ -18,22 +21,26 @@ OnError = Literal["fail", "skip"]
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing that went wrong or looks wrong, and where."""
+    """One thing that went wrong or looks wrong, where, and the name of its code (a registered problem code)."""
 
     file: str | None
     field: str | None
     message: str
+    code: str
+
+    def __post_init__(self) -> None:
+        codes.problem_code(self.code)  # refuses a name never registered, or a counter's
 
     @classmethod
     def from_error(cls, error: BboxaugError) -> Problem:
-        return cls(error.file, error.field, error.message)
+        return cls(error.file, error.field, error.message, error.code)
 
     def __str__(self) -> str:
         where = ": ".join(part for part in (self.file, self.field) if part)
         return f"{where}: {self.message}" if where else self.message
 
     def to_json(self) -> dict[str, Any]:
-        return {"file": self.file, "field": self.field, "message": self.message}
+        return {"code": self.code, "file": self.file, "field": self.field, "message": self.message}
 
 
 class _Item:
@@ -75,14 +82,16 @@ class Report:
 
     def skip(self, error: BboxaugError) -> None:
         self.skipped.append(Problem.from_error(error))
-        self.counts["skipped_items"] += 1
+        self.counts[codes.SKIPPED_ITEMS.name] += 1
 
-    def warn(self, file: object, field: str | None, message: str) -> None:
-        self.warnings.append(Problem(None if file is None else str(file), field, message))
+    def warn(self, file: object, field: str | None, message: str, code: CodeLike) -> None:
+        self.warnings.append(Problem(None if file is None else str(file), field, message, codes.problem_code(code)))
 
-    def count(self, key: str, amount: int = 1) -> None:
+    def count(self, code: CodeLike, amount: int = 1) -> None:
+        """Add `amount` to a registered counter (an unregistered one raises, even for 0)."""
+        name = codes.lookup(code).name
         if amount:
-            self.counts[key] += amount
+            self.counts[name] += amount
 
     def merge(self, other: Report) -> None:
         """Add another report's findings (from a worker) to this one."""
@@ -98,3 +107,8 @@ class Report:
             "warnings": [p.to_json() for p in self.warnings],
             "renamed": dict(self.renamed),
         }
+
+    def code_table(self) -> dict[str, dict[str, Any]]:
+        """Each code this report uses (counters, skips, warnings), by name, with its severity and label."""
+        used = {*self.counts, *(problem.code for problem in (*self.skipped, *self.warnings))}
+        return {name: codes.lookup(name).to_json() for name in sorted(used)}

@@ -18,6 +18,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from bboxaug.core import codes
 from bboxaug.core.errors import AnnotationError, FormatError
 from bboxaug.core.model import COLUMN_DEFAULTS, Boxes, ClassInfo, Dataset, ImageRecord
 from bboxaug.core.report import Report
@@ -59,6 +60,11 @@ _KEY = re.compile(rb'"(?:images|annotations)"\s*:\s*\[')
 
 
 Problems = dict[int, tuple[str, str]]
+
+
+#: The code of an annotation skipped for its field, where more precise than `unreadable_annotation`: a
+#: `category_id` is at fault only when it names no declared category.
+FIELD_CODES = {"category_id": codes.UNKNOWN_CLASS}
 
 
 def split_name(path: Path) -> str:
@@ -314,7 +320,7 @@ def _image_record(entry: dict[str, Any], i: int, image_id: int | str, split: str
         if source is None:
             missing = "width" if width is None else "height"
             raise AnnotationError(f"no {missing}, and no image file {name!r} to read the size from", file=file,
-                                  field=f"images[{i}].{missing}")
+                                  field=f"images[{i}].{missing}", code=codes.UNKNOWN_SIZE)
         header = read_header(source)
         width, height = header.width, header.height
     attributes = {k: v for k, v in entry.items() if k not in _IMAGE_KEYS}
@@ -363,11 +369,12 @@ def _read_split(data: dict[str, Any], split: str, file: Path, class_index: Mappi
             bad = [k for k in range(start, end) if k in problems] if problems else []
             if bad:
                 key, message = problems[bad[0]]
-                raise AnnotationError(message, file=file, field=f"annotations[{order[bad[0]]}].{key}")
+                raise AnnotationError(message, file=file, field=f"annotations[{order[bad[0]]}].{key}",
+                                      code=FIELD_CODES.get(key))
             records.append(_image_record(entry, i, image_id, split, table.rows(start, end), index, file))
             done = True
         if not done:
-            report.count("coco_annotations_skipped", count)
+            report.count(codes.COCO_ANNOTATIONS_SKIPPED, count)
         start = end
     return records
 
@@ -399,7 +406,8 @@ def read(src: Path, *, report: Report, image_dir: Path | None = None, jobs: int 
                 categories = parse_categories(data.get("categories", []), file=file)
                 classes, difference = merge_classes(classes, categories) if meta else (categories, None)
                 if difference:
-                    report.warn(file, "categories", f"{difference} (first file: {files[next(iter(meta))].name})")
+                    report.warn(file, "categories", f"{difference} (first file: {files[next(iter(meta))].name})",
+                                codes.CATEGORIES_DIFFER)
                 folder = image_folder(file, split, image_dir)
                 if folder is not None and folder not in indexes:
                     indexes[folder] = ImageIndex(folder)
@@ -505,13 +513,14 @@ def write_split(handle: TextIO, images: Sequence[ImageRecord], categories: list[
     """One split's COCO object: its stored top-level keys (`top`, or a minimal `info`), then images, annotations
     (encoded a chunk of images at a time) and categories, as one line of compact JSON."""
     image_ids, assigned = assign_ids([image.source_id for image in images])
-    report.count("coco_image_ids_assigned", len(image_ids) if assigned else 0)
+    report.count(codes.COCO_IMAGE_IDS_ASSIGNED, len(image_ids) if assigned else 0)
     entries = []
     stored_ids: list[tuple[int, np.ndarray]] = []  # (first row, ids) of the images whose boxes carry source ids
     total = 0
     for image_id, image in zip(image_ids, images):
         if image.width is None or image.height is None:
-            raise AnnotationError("image size unknown: COCO needs width and height", file=image.name)
+            raise AnnotationError("image size unknown: COCO needs width and height", file=image.name,
+                                  code=codes.UNKNOWN_SIZE)
         entry = {"id": image_id, "file_name": image.name, "width": int(image.width), "height": int(image.height)}
         entries.append(_with_extras(entry, image.attributes) if keep_extras else entry)
         boxes = image.boxes  # read once: the images may be stored on disk, so no table is kept beyond its ids
@@ -519,7 +528,7 @@ def write_split(handle: TextIO, images: Sequence[ImageRecord], categories: list[
             stored_ids.append((total, boxes.columns["source_id"]))
         total += len(boxes)
     annotation_ids, assigned = assign_ids(_box_source_ids(stored_ids, total))
-    report.count("coco_annotation_ids_assigned", len(annotation_ids) if assigned else 0)
+    report.count(codes.COCO_ANNOTATION_IDS_ASSIGNED, len(annotation_ids) if assigned else 0)
     head = {k: v for k, v in (MINIMAL_TOP if top is None else top).items() if k not in _LISTS}
     handle.write(dumps({**head, "images": entries}, file=file)[:-2])  # all but the closing "}\n"
     handle.write(',"annotations":[')
@@ -558,7 +567,7 @@ def write(dataset: Dataset, dst: Path, *, report: Report) -> None:
     """`annotations/instances_<split>.json` per split. Unknown image and annotation keys are written only for a
     dataset read from COCO (it has `meta["coco"]`): other formats' attributes are their own fields."""
     category_ids, assigned = assign_ids([info.id for info in dataset.classes])
-    report.count("coco_category_ids_assigned", len(category_ids) if assigned else 0)
+    report.count(codes.COCO_CATEGORY_IDS_ASSIGNED, len(category_ids) if assigned else 0)
     categories = [_with_extras({"id": category_id, "name": info.name}, info.attributes)
                   for category_id, info in zip(category_ids, dataset.classes)]
     stored = dataset.meta.get("coco")

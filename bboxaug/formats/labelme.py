@@ -24,6 +24,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 from pycocotools import mask as mask_utils
 
+from bboxaug.core import codes
 from bboxaug.core.errors import AnnotationError, FormatError
 from bboxaug.core.model import Boxes, Dataset, EmbeddedImage, ImageRecord, name_stem
 from bboxaug.core.report import Report
@@ -287,8 +288,8 @@ def _image_size(declared: tuple[int, int] | None, source: Path | EmbeddedImage |
         actual = (header.width, header.height)
         if declared and declared != actual:
             report.warn(file, "imageWidth/imageHeight", f"declared {declared[0]}x{declared[1]} but the image "
-                        f"(EXIF-oriented) is {actual[0]}x{actual[1]}; using the image's size")
-            report.count("size_mismatch")
+                        f"(EXIF-oriented) is {actual[0]}x{actual[1]}; using the image's size", codes.SIZE_MISMATCH)
+            report.count(codes.SIZE_MISMATCH)
         return actual
     if declared or source is None:
         return declared
@@ -301,8 +302,8 @@ def _read_file(path: Path, split: str, folder: Path, index: ImageIndex, classes:
     """One JSON file as an image record (None for a JSON that is not Labelme's); registers its class names."""
     document = _load_json(path)
     if not is_labelme(document):
-        report.warn(path, None, "not a Labelme JSON (no 'shapes' list and 'imagePath'); skipped")
-        report.count("skipped_files:not_labelme")
+        report.warn(path, None, "not a Labelme JSON (no 'shapes' list and 'imagePath'); skipped", codes.NOT_LABELME)
+        report.count(codes.NOT_LABELME)
         return None
     found, name = locate_image(path, document["imagePath"], folder, index)
     name = safe_relative_name(name, file=path, field="imagePath")
@@ -314,13 +315,14 @@ def _read_file(path: Path, split: str, folder: Path, index: ImageIndex, classes:
         source = EmbeddedImage(path)
     size = _image_size(declared_size(document, file=path), source, file=path, report=report)
     if source is None:
-        report.warn(path, "imagePath", f"image {document['imagePath']!r} not found and no imageData")
-        report.count("missing_images")
+        report.warn(path, "imagePath", f"image {document['imagePath']!r} not found and no imageData",
+                    codes.MISSING_IMAGES)
+        report.count(codes.MISSING_IMAGES)
     shapes: list[Shape] = []
     for number, raw in enumerate(document["shapes"]):
         parsed = parse_shape(raw, size=size, file=path, field=f"shapes[{number}]")
         if isinstance(parsed, str):
-            report.count(f"skipped_shapes:{parsed}")
+            report.count(codes.member(codes.SKIPPED_SHAPES, parsed))
         else:
             shapes.append(parsed)
     labels = [classes.setdefault(shape.label, len(classes)) for shape in shapes]
@@ -349,8 +351,9 @@ def read(src: Path, *, report: Report, image_dir: Path | None = None, jobs: int 
         outside = [p for p in _json_files(src) if split_roots and not any(_relative(p, f) for f in split_roots)
                    and is_labelme(_peek(p))]
         if outside:
-            report.warn(src, None, f"{len(outside)} Labelme JSON file(s) outside the split folders were not read")
-            report.count("skipped_files:outside_splits", len(outside))
+            report.warn(src, None, f"{len(outside)} Labelme JSON file(s) outside the split folders were not read",
+                        codes.OUTSIDE_SPLITS)
+            report.count(codes.OUTSIDE_SPLITS, len(outside))
     else:
         raise FormatError("no such file or folder", file=src)
     labels_file = root / LABELS_FILE

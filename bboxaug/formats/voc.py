@@ -24,6 +24,7 @@ import numpy as np
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser, ParseError
 
+from bboxaug.core import codes
 from bboxaug.core.errors import AnnotationError, FormatError
 from bboxaug.core.model import COLUMN_DEFAULTS, Boxes, Dataset, ImageRecord, name_stem
 from bboxaug.core.report import Report
@@ -434,14 +435,16 @@ def _items(source: _Source, report: Report) -> list[tuple[str, str, str | None]]
     if not lists:
         return [(item, source.split, xml[item]) for item in sorted(xml)]
     assignment, ignored, shared = resolve_splits(lists)
-    report.count("ignored_split_lists", len(ignored))
+    report.count(codes.IGNORED_SPLIT_LISTS, len(ignored))
     for (kept, dropped), count in sorted(shared.items()):
-        report.warn(source.sets / f"{dropped}.txt", None, f"{count} ids are also in {kept}.txt; kept in '{kept}'")
-        report.count("ids_in_several_splits", count)
+        report.warn(source.sets / f"{dropped}.txt", None, f"{count} ids are also in {kept}.txt; kept in '{kept}'",
+                    codes.IDS_IN_SEVERAL_SPLITS)
+        report.count(codes.IDS_IN_SEVERAL_SPLITS, count)
     unlisted = sum(1 for item in xml if item not in assignment)
     if unlisted:
-        report.warn(source.sets, None, f"{unlisted} annotation files are in no split list; put in '{DEFAULT_SPLIT}'")
-        report.count("unlisted_annotations", unlisted)
+        report.warn(source.sets, None, f"{unlisted} annotation files are in no split list; put in '{DEFAULT_SPLIT}'",
+                    codes.UNLISTED_ANNOTATIONS)
+        report.count(codes.UNLISTED_ANNOTATIONS, unlisted)
     return [(item, assignment.get(item, DEFAULT_SPLIT), xml.get(item)) for item in sorted(xml.keys() | assignment)]
 
 
@@ -464,15 +467,16 @@ def _image_size(parsed: FileSummary, found: Path | None, file: str, report: Repo
     if found is None:
         if width is None or height is None:
             raise AnnotationError("image size unknown: <size> is missing or invalid and the image was not found",
-                                  file=file, field="size")
-        report.count("image_not_found")
+                                  file=file, field="size", code=codes.UNKNOWN_SIZE)
+        report.count(codes.IMAGE_NOT_FOUND)
         return width, height
     header = read_header(found)
     if width is None or height is None:
-        report.count("size_from_image")
+        report.count(codes.SIZE_FROM_IMAGE)
     elif (width, height) != (header.width, header.height):
-        report.warn(file, "size", f"declared {width}x{height}, image is {header.width}x{header.height}")
-        report.count("size_mismatch")
+        report.warn(file, "size", f"declared {width}x{height}, image is {header.width}x{header.height}",
+                    codes.SIZE_MISMATCH)
+        report.count(codes.SIZE_MISMATCH)
     return header.width, header.height
 
 
@@ -611,8 +615,9 @@ def _accept(batch: _Batch, k: int, item: str, split: str, path: str, index: Imag
     name, found = _resolve_image(summary.filename, item, index, path)
     width, height = _image_size(summary, found, path, report)
     if summary.ignored:
-        report.warn(path, "object", f"nested elements not read: {', '.join(dict.fromkeys(summary.ignored))}")
-        report.count("ignored_object_elements", len(summary.ignored))
+        report.warn(path, "object", f"nested elements not read: {', '.join(dict.fromkeys(summary.ignored))}",
+                    codes.IGNORED_OBJECT_ELEMENTS)
+        report.count(codes.IGNORED_OBJECT_ELEMENTS, len(summary.ignored))
     batch.accept(k, classes)
     return _Accepted(name, split, width, height, found, batch, k, summary.columns)
 
@@ -621,11 +626,12 @@ def _read_listed(item: str, split: str, index: ImageIndex, listed_in: Path, repo
     """An id listed in a split file that has no annotation file: a negative image if its image exists."""
     found = index.find(safe_relative_name(item, file=listed_in, field=item))
     if found is None:
-        report.warn(listed_in, item, "listed, but has no annotation file and no image; not read")
-        report.count("listed_without_files")
+        report.warn(listed_in, item, "listed, but has no annotation file and no image; not read",
+                    codes.LISTED_WITHOUT_FILES)
+        report.count(codes.LISTED_WITHOUT_FILES)
         return None
     header = read_header(found)
-    report.count("listed_without_annotation")
+    report.count(codes.LISTED_WITHOUT_ANNOTATION)
     return ImageRecord(posix_relative(found, index.folder), split, header.width, header.height, source=found)
 
 
@@ -653,14 +659,16 @@ def read(src: Path, *, report: Report, image_dir: Path | None = None, jobs: int 
                     continue
                 earlier = seen.setdefault((split, entry.name), item)
                 if earlier != item:
-                    report.warn(path, "filename", f"{entry.name} (split '{split}') is also annotated by {earlier}")
+                    report.warn(path, "filename", f"{entry.name} (split '{split}') is also annotated by {earlier}",
+                                codes.ANNOTATED_TWICE)
                 accepted.append(entry)
                 if entry.source is not None:
                     used.add(entry.source)
     unread = sum(1 for index in indexes.values() for image in index.paths() if image not in used)
     if unread:
-        report.warn(src, None, f"{unread} images have no annotation file and were not read")
-        report.count("images_without_annotation", unread)
+        report.warn(src, None, f"{unread} images have no annotation file and were not read",
+                    codes.IMAGES_WITHOUT_ANNOTATION)
+        report.count(codes.IMAGES_WITHOUT_ANNOTATION, unread)
     images = tuple(entry if isinstance(entry, ImageRecord) else entry.record() for entry in accepted)
     return Dataset(classes_from_names(classes), images)
 

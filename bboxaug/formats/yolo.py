@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from bboxaug.core import codes
 from bboxaug.core.errors import AnnotationError, FormatError, ImageError, UsageError
 from bboxaug.core.model import Boxes, ClassInfo, Dataset, ImageRecord, name_stem, object_column
 from bboxaug.core.report import Report
@@ -109,7 +110,7 @@ def _class_position(token: str, positions: Mapping[int, int], file: object, line
     if int(index) not in positions:
         known = f"{min(positions)}..{max(positions)}" if positions else "none"
         raise AnnotationError(f"class index {int(index)} is not in the class list (known: {known})",
-                              file=file, field=line)
+                              file=file, field=line, code=codes.UNKNOWN_CLASS)
     return positions[int(index)]
 
 
@@ -225,7 +226,8 @@ def classes_from_yaml(data: Mapping, *, file: object, report: Report) -> tuple[C
         raise FormatError("expected `names` as a list or a mapping of index to name (or `nc`)", file=file,
                           field="names")
     if isinstance(nc, int) and names is not None and nc != len(pairs):
-        report.warn(file, "nc", f"nc is {nc} but `names` has {len(pairs)} entries; `names` is used")
+        report.warn(file, "nc", f"nc is {nc} but `names` has {len(pairs)} entries; `names` is used",
+                    codes.CLASS_COUNT_MISMATCH)
     return tuple(ClassInfo(index, str(name)) for index, name in pairs)
 
 
@@ -350,7 +352,7 @@ def _collect(name: str, sources: Sequence[Path], bases: Sequence[Path], report: 
                 found = _resolve(entry, [source.parent, *bases])
                 if found is None or not found.is_file():
                     raise ImageError(f"listed image not found: {entry.strip()!r}", file=source,
-                                     field=f"line {number}")
+                                     field=f"line {number}", code=codes.MISSING_IMAGE)
                 split.images.append(found)
     return [split]
 
@@ -388,8 +390,9 @@ def _read_splits(splits: Sequence[_Split], layout: _Layout, report: Report) -> D
         labelled = tried = 0
         for path in split.images:
             if path in seen:
-                report.count("duplicate_image")
-                report.warn(path, split.name, "image listed again; read once, in its first split")
+                report.count(codes.DUPLICATE_IMAGE)
+                report.warn(path, split.name, "image listed again; read once, in its first split",
+                            codes.DUPLICATE_IMAGE)
                 continue
             seen.add(path)
             if path.parent not in label_folders:
@@ -404,11 +407,12 @@ def _read_splits(splits: Sequence[_Split], layout: _Layout, report: Report) -> D
                 header = read_header(path)
                 boxes = parse_labels(text or "", header.width, header.height, positions, file=label,
                                      oriented=layout.oriented or oriented, keypoint_values=layout.keypoint_values)
-                report.count("keypoints_dropped", len(boxes) if layout.keypoint_values else 0)
+                report.count(codes.KEYPOINTS_DROPPED, len(boxes) if layout.keypoint_values else 0)
                 records.append(ImageRecord(name, split.name, header.width, header.height, boxes, source=path))
         if tried and not labelled:
             report.warn(base, split.name, "no label file found for any image of this split (looked in "
-                        f"{label_folders[split.images[0].parent][0]}): every image is read as a negative")
+                        f"{label_folders[split.images[0].parent][0]}): every image is read as a negative",
+                        codes.SPLIT_WITHOUT_LABELS)
     for folder in sorted({*label_folders, *(f for split in splits for f in split.folders)}):
         _report_orphans(folder, label_folders.get(folder) or layout.label_folder(folder), report)
     return Dataset(layout.classes, tuple(records))
@@ -422,8 +426,8 @@ def _report_orphans(folder: Path, label_folder: tuple[Path, bool], report: Repor
     stems = {path.stem for path in folder.iterdir() if is_image_file(path)} if folder.is_dir() else set()
     for path in sorted(labels.glob("*.txt")):
         if path.stem not in stems and not (labels == folder and path.name.lower() in NOT_LABELS):
-            report.warn(path, None, "label file without an image; not read")
-            report.count("orphan_label")
+            report.warn(path, None, "label file without an image; not read", codes.ORPHAN_LABEL)
+            report.count(codes.ORPHAN_LABEL)
 
 
 def _read_ultralytics(yaml_file: Path, report: Report) -> Dataset:
@@ -453,8 +457,8 @@ def _read_ultralytics(yaml_file: Path, report: Report) -> Dataset:
             continue  # a free key whose value is no folder or list here: not a split
         for entry, path in zip(entries, found):
             if path is None:
-                report.warn(yaml_file, key, f"split folder or list {entry!r} not found; not read")
-                report.count("missing_split")
+                report.warn(yaml_file, key, f"split folder or list {entry!r} not found; not read", codes.MISSING_SPLIT)
+                report.count(codes.MISSING_SPLIT)
         splits += _collect(SPLIT_KEYS.get(key, key), [p for p in found if p is not None], bases, report, done)
     if not splits:
         raise FormatError("no train/val/test folder or list found", file=yaml_file)
@@ -483,8 +487,8 @@ def _read_darknet(root: Path, data_file: Path | None, report: Report) -> Dataset
         if key in config:
             source = _resolve(config[key], [root])
             if source is None:
-                report.warn(data_file, key, f"split list {config[key]!r} not found; not read")
-                report.count("missing_split")
+                report.warn(data_file, key, f"split list {config[key]!r} not found; not read", codes.MISSING_SPLIT)
+                report.count(codes.MISSING_SPLIT)
         else:
             candidates = [root / f"{key}.txt", root / f"{split}.txt", root / f"obj_{key}_data",
                           root / f"obj_{split}_data"]

@@ -1,8 +1,9 @@
 """Every problem a trainer would trip on, each as a `Finding` with a stable code, a severity, the image and the box.
 
 Reading never stops at the first problem: the dataset is read with `on_error="skip"`, and what the reader
-skipped or warned about is turned into findings, beside the checks made here on the model (boxes, classes) and on
-the image files (headers only, unless `deep` asks for decoding and hashing the pixels).
+skipped or warned about is turned into findings by its code (never its message), beside the checks made here on
+the model (boxes, classes) and on the image files (headers only, unless `deep` asks for decoding and hashing the
+pixels). The codes, their severities and meanings are `bboxaug.core.codes.FINDINGS`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
-import re
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -20,9 +20,11 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from bboxaug.core import codes
+from bboxaug.core.codes import Code
 from bboxaug.core.errors import ImageError
-from bboxaug.core.model import Dataset, EmbeddedImage, ImageRecord
-from bboxaug.core.report import Problem, Report
+from bboxaug.core.model import Dataset, EmbeddedImage, ImageRecord, image_key
+from bboxaug.core.report import Report
 from bboxaug.inspection.stats import BoxTable
 from bboxaug.io.headers import ImageHeader, embedded_bytes, header_of
 from bboxaug.pipeline.parallel import run_parallel
@@ -31,22 +33,10 @@ from bboxaug.pipeline.source import load
 ERROR, WARNING = "error", "warning"
 
 
-#: Every code, its severity and what it means, in the order findings are listed. `duplicate_image` is an error
-#: when the copies sit in different splits (leakage: the model is tested on what it trained on), else a warning.
-CODES: Mapping[str, tuple[str, str]] = {
-    "missing_image": (ERROR, "the annotation names an image file that does not exist"),
-    "unreadable_image": (ERROR, "the image header (with --deep: the pixels) cannot be read"),
-    "size_mismatch": (ERROR, "the declared image size differs from the real, EXIF-oriented one"),
-    "out_of_bounds": (ERROR, "a box reaches outside its image"),
-    "degenerate_box": (ERROR, "a box has no area (x2 <= x1 or y2 <= y1) or a coordinate that is not finite"),
-    "unknown_class": (ERROR, "a box's class is not in the class list"),
-    "orphan_label": (ERROR, "a label file has no image, so its boxes are never trained on"),
-    "unreadable_annotation": (ERROR, "an annotation file or record the reader could not use (it was skipped)"),
-    "duplicate_image": (WARNING, "the same pixels under two names; an error when in two splits (leakage)"),
-    "duplicate_box": (WARNING, "two boxes of one class in the same place (equal, or IoU above 0.99)"),
-    "unused_class": (WARNING, "a class in the class list has no box"),
-    "reader_note": (WARNING, "anything else the reader reported"),
-}
+#: Every code a finding can have, with its severity and meaning, in the order findings are listed.
+#: `duplicate_image` is an error when the copies sit in different splits (leakage: the model is tested on what it
+#: trained on), else a warning.
+CODES: Mapping[str, Code] = {code.name: code for code in codes.FINDINGS}
 
 
 DUPLICATE_IOU = 0.99
@@ -56,17 +46,16 @@ DUPLICATE_IOU = 0.99
 BOUNDS_TOLERANCE = 1e-6
 
 
-#: How a reader's skip or warning becomes a finding: the first pattern found in its message decides the code;
-#: None drops it because a check on the model reports the same thing with the image's name.
-READER_PATTERNS: tuple[tuple[str | None, re.Pattern[str]], ...] = (
-    (None, re.compile(r"not found and no imageData")),
-    ("orphan_label", re.compile(r"label file without an image")),
-    ("unknown_class", re.compile(r"not in the class list|not declared in categories")),
-    ("size_mismatch", re.compile(r"^declared \d+x\d+")),
-    ("duplicate_image", re.compile(r"image listed again")),
-    ("unreadable_image", re.compile(r"unreadable image|impossible image size|cannot decode|no usable embedded")),
-    ("missing_image", re.compile(r"not found|no image file|has no annotation file and no image")),
-)
+#: The finding of a reader's code that says more than a finding's code; None drops the problem because a check
+#: on the model reports it with the image's name. A finding's own code stays itself, and any other code becomes
+#: `unreadable_annotation` for a skipped item, `reader_note` for a warning.
+READER_FINDINGS: Mapping[str, str | None] = {
+    codes.MISSING_IMAGES.name: None,  # a Labelme image neither found nor embedded: the model check says missing_image
+    codes.UNKNOWN_SIZE.name: codes.MISSING_IMAGE.name,
+    codes.MISSING_SPLIT.name: codes.MISSING_IMAGE.name,
+    codes.LISTED_WITHOUT_FILES.name: codes.MISSING_IMAGE.name,
+    codes.UNUSABLE_EMBEDDED_IMAGE.name: codes.UNREADABLE_IMAGE.name,
+}
 
 
 @dataclass(frozen=True)
@@ -96,39 +85,36 @@ class Finding:
 
 def finding(code: str, message: str, **where: Any) -> Finding:
     """A finding with its code's usual severity (`severity=` overrides it)."""
-    severity = where.pop("severity", None) or CODES[code][0]
+    severity = where.pop("severity", None) or codes.severity_of(CODES[code])
     return Finding(code, severity, message, **where)
 
 
-def image_key(image: ImageRecord) -> str:
-    return f"{image.split}/{image.name}"
 
-
-def reader_code(problem: Problem, default: str) -> str | None:
-    for code, pattern in READER_PATTERNS:
-        if pattern.search(problem.message):
-            return code
-    return default
+def finding_code(code: str, default: str) -> str | None:
+    """The finding code of a problem's code (None: no finding), `default` for a code that is not a finding's."""
+    if code in READER_FINDINGS:
+        return READER_FINDINGS[code]
+    return code if code in CODES else default
 
 
 def reader_findings(report: Report, dataset: Dataset) -> list[Finding]:
     """The reader's skipped items (errors) and warnings as findings."""
     by_source = {image.source: image for image in dataset.images if isinstance(image.source, Path)}
     found = []
-    for problems, default in ((report.skipped, "unreadable_annotation"), (report.warnings, "reader_note")):
+    for problems, default in ((report.skipped, codes.UNREADABLE_ANNOTATION), (report.warnings, codes.READER_NOTE)):
         for problem in problems:
-            code = reader_code(problem, default)
+            code = finding_code(problem.code, default.name)
             if code is None:
                 continue
             where: dict[str, Any] = {"file": problem.file, "field": problem.field}
             message = problem.message
-            if code == "duplicate_image":  # YOLO: the file is listed again in split `field`; read in its first
+            if code == codes.DUPLICATE_IMAGE.name:  # YOLO: the file is listed again in split `field`; read in its first
                 kept = by_source.get(Path(problem.file or ""))
                 if kept is not None:
                     leakage = kept.split != problem.field
                     message += f"; listed in split '{problem.field}' too" + (": leakage" if leakage else "")
-                    where.update(image=image_key(kept), severity=ERROR if leakage else WARNING,
-                                 details={"other": f"{problem.field}/{kept.name}", "leakage": leakage})
+                    where.update(image=kept.key, severity=ERROR if leakage else WARNING,
+                                 details={"other": image_key(problem.field or "", kept.name), "leakage": leakage})
             found.append(finding(code, message, **where))
     return found
 
@@ -153,7 +139,7 @@ def box_findings(dataset: Dataset) -> list[Finding]:
             ("unknown_class", unknown, lambda r: f"class index {labels[r]} is not in the class list of {classes}")):
         for row in np.flatnonzero(rows).tolist():
             owner = int(table.image[row])
-            found.append(finding(code, describe(row), image=image_key(dataset.images[owner]),
+            found.append(finding(code, describe(row), image=dataset.images[owner].key,
                                  box=row - int(first_row[owner])))
     for image in dataset.images:
         found += duplicate_boxes(image)
@@ -183,7 +169,7 @@ def duplicate_boxes(image: ImageRecord) -> list[Finding]:
         (iou > DUPLICATE_IOU) | (xyxy[:, None, :] == xyxy[None, :, :]).all(axis=2))
     same &= np.tri(len(boxes), k=-1, dtype=bool)  # pairs (later, earlier)
     return [finding("duplicate_box", f"same class and place as box {int(np.argmax(same[row]))}",
-                    image=image_key(image), box=row, details={"same_as": int(np.argmax(same[row]))})
+                    image=image.key, box=row, details={"same_as": int(np.argmax(same[row]))})
             for row in np.flatnonzero(same.any(axis=1)).tolist()]
 
 
@@ -227,16 +213,16 @@ def check_file(job: tuple[Path | EmbeddedImage, bool]) -> FileCheck:
 def file_findings(dataset: Dataset, *, deep: bool = False, jobs: int = 1, progress: bool = False) -> list[Finding]:
     """Missing and unreadable images, declared sizes against headers, and duplicate images: the same file under
     two names, or with `deep`, the same decoded pixels."""
-    found = [finding("missing_image", "no image file found for this annotation", image=image_key(image))
+    found = [finding("missing_image", "no image file found for this annotation", image=image.key)
              for image in dataset.images if image.source is None]
     present = [image for image in dataset.images if image.source is not None]
     checks = run_parallel(check_file, [(image.source, deep) for image in present], jobs=jobs,
                           description="decoding images" if deep else "reading headers", progress=progress)
     first: dict[Any, ImageRecord] = {}
     for image, check in zip(present, checks):
-        key = image_key(image)
+        key = image.key
         if check.error is not None:
-            code = "missing_image" if "not found" in check.error.message else "unreadable_image"
+            code = finding_code(check.error.code, codes.UNREADABLE_IMAGE.name) or codes.UNREADABLE_IMAGE.name
             found.append(finding(code, check.error.message, image=key, file=check.error.file))
             continue
         header = check.header
@@ -248,9 +234,9 @@ def file_findings(dataset: Dataset, *, deep: bool = False, jobs: int = 1, progre
         if earlier is not image:
             leakage = earlier.split != image.split
             what = "the same pixels" if deep else "the same file"
-            found.append(finding("duplicate_image", f"{what} as {image_key(earlier)}" + (
+            found.append(finding("duplicate_image", f"{what} as {earlier.key}" + (
                 f" in split '{earlier.split}': leakage" if leakage else ""), image=key,
-                severity=ERROR if leakage else WARNING, details={"other": image_key(earlier), "leakage": leakage}))
+                severity=ERROR if leakage else WARNING, details={"other": earlier.key, "leakage": leakage}))
     return found
 
 

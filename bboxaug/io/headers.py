@@ -16,6 +16,7 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
+from bboxaug.core import codes
 from bboxaug.core.errors import ImageError
 from bboxaug.core.model import EmbeddedImage, ImageRecord
 
@@ -69,7 +70,7 @@ def _header(opener: Callable[[], Image.Image], where: object, field: str | None)
                 orientation = _orientation(image)
                 image_format = image.format
     except FileNotFoundError:
-        raise ImageError("image file not found", file=where, field=field) from None
+        raise ImageError("image file not found", file=where, field=field, code=codes.MISSING_IMAGE) from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
         raise ImageError(f"unreadable image header ({error})", file=where, field=field) from None
     if width <= 0 or height <= 0 or width * height > MAX_PIXELS:
@@ -93,7 +94,8 @@ def embedded_bytes(source: EmbeddedImage) -> bytes:
             raise ValueError("empty")
         return base64.b64decode(data, validate=False)
     except (OSError, ValueError, AttributeError) as error:
-        raise ImageError(f"no usable embedded image ({error})", file=source.annotation, field=source.key) from None
+        raise ImageError(f"no usable embedded image ({error})", file=source.annotation, field=source.key,
+                         code=codes.UNUSABLE_EMBEDDED_IMAGE) from None
 
 
 def header_of(source: Path | EmbeddedImage) -> ImageHeader:
@@ -111,6 +113,6 @@ def image_size(image: ImageRecord) -> tuple[int, int]:
         return image.width, image.height
     if image.source is None:
         raise ImageError("image size unknown: not in the annotation and no image file found", file=image.name,
-                         field="size")
+                         field="size", code=codes.UNKNOWN_SIZE)
     header = header_of(image.source)
     return header.width, header.height

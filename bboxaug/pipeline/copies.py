@@ -20,6 +20,7 @@ from typing import Any
 
 from bboxaug.augmentation.policy import Policy
 from bboxaug.augmentation.worker import CopyPlan, CopyResult, ImageJob, JobResult, make_copies, progress_file
+from bboxaug.core import codes
 from bboxaug.core.errors import ImageError
 from bboxaug.core.model import Boxes, Dataset, ImageRecord, StoredImages, image_key
 from bboxaug.core.report import Problem, Report
@@ -76,7 +77,7 @@ def run_jobs(jobs: list[ImageJob], staging: Path, policy: Policy, seed: int, qua
         error = failed.get(job.key)
         if error is not None:
             with report.item():
-                raise ImageError(error.message, file=error.file, field=error.field)
+                raise ImageError(error.message, file=error.file, field=error.field, code=error.code)
     return failed
 
 
@@ -141,7 +142,7 @@ def collect(originals: Dataset, jobs: list[ImageJob], failed: Mapping[str, Probl
             for reason, count in copy.dropped.items():
                 report.count(f"boxes_dropped:{reason}", count)
             if copy.boxes is None:
-                report.warn(job.key, f"copy {copy.plan.index}", copy.problem or "dropped")
+                report.warn(job.key, f"copy {copy.plan.index}", copy.problem or "dropped", codes.COPIES_DROPPED)
                 report.count("copies_dropped")
             else:
                 copies_of.setdefault(job.key, []).append((job_index, position))

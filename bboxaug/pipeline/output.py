@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from bboxaug.core import codes
 from bboxaug.core.errors import ImageError, UsageError
 from bboxaug.core.model import Dataset, ImageRecord
 from bboxaug.core.report import Problem, Report
@@ -33,16 +34,18 @@ def _place_image(job: tuple[ImageRecord, Path, ImageMode]) -> tuple[ImageRecord,
     """Put one image into the output; returns the record, a problem if it failed, and its EXIF orientation."""
     image, target, mode = job
     if image.source is None:
-        return image, Problem(image.name, "image", "image file not found"), 1
+        return image, Problem(image.name, "image", "image file not found", codes.MISSING_IMAGE.name), 1
     try:
         header = export_image(image.source, target, mode)
     except (ImageError, OSError) as error:
         problem = Problem.from_error(error) if isinstance(error, ImageError) else Problem(
-            str(image.source), "image", f"cannot write {target.name} ({error.strerror or error})")
+            str(image.source), "image", f"cannot write {target.name} ({error.strerror or error})",
+            codes.UNWRITABLE_IMAGE.name)
         return image, problem, 1
     if (header.width, header.height) != (image.width, image.height):
         return image, Problem(str(image.source), "size", f"declared {image.width}x{image.height}, "
-                                                         f"upright image is {header.width}x{header.height}"), 0
+                                                         f"upright image is {header.width}x{header.height}",
+                              codes.SIZE_MISMATCH.name), 0
     return image, None, header.orientation
 
 
@@ -62,7 +65,7 @@ def place_images(dataset: Dataset, target: Format, root: Path, mode: ImageMode, 
             report.count("size_mismatch")
         elif problem is not None:
             with report.item():
-                raise ImageError(problem.message, file=problem.file, field=problem.field)
+                raise ImageError(problem.message, file=problem.file, field=problem.field, code=problem.code)
             continue
         if orientation > 1:
             report.count("exif_rotated")

@@ -51,7 +51,7 @@ def fill_sizes(dataset: Dataset, report: Report, *, unknown: Literal["skip", "ke
                 images.append(image)
                 continue
             with report.item():
-                raise ImageError(size.message, file=size.file, field=size.field)
+                raise ImageError(size.message, file=size.file, field=size.field, code=size.code)
             continue
         images.append(image if size is None else image.replace(width=size[0], height=size[1]))
     return dataset.replace(images=tuple(images))

@@ -18,6 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from bboxaug.core import codes
 from bboxaug.core.errors import BboxaugError, ImageError
 from bboxaug.core.model import EmbeddedImage
 from bboxaug.core.report import Problem, Report
@@ -73,12 +74,12 @@ def render_job(job: RenderJob, *, root: str, quality: int) -> tuple[str, Problem
     cv2.setNumThreads(1)  # one image per worker: OpenCV's own threads would fight the other workers
     try:
         if job.source is None:
-            raise ImageError("image file not found", file=job.key, field="image")
+            raise ImageError("image file not found", file=job.key, field="image", code=codes.MISSING_IMAGE)
         picture = read_picture(job.source, bgr=True)  # crops and scales only: no need for RGB
         if (picture.width, picture.height) != (job.width, job.height):
             raise ImageError(f"declared {job.width}x{job.height}, upright image is {picture.width}x{picture.height}",
                              file=job.source if isinstance(job.source, Path) else job.source.annotation,
-                             field="size")
+                             field="size", code=codes.SIZE_MISMATCH)
         for spec in job.renders:
             encoded = encode_picture(render(picture.pixels, spec), format_of(spec.path), quality, bgr=True)
             atomic_write_bytes(Path(root) / spec.path, encoded)
@@ -102,7 +103,7 @@ def run_renders(jobs: list[RenderJob], root: Path, quality: int, report: Report,
             if problem is not None:
                 failed.add(key)
                 with report.item():
-                    raise ImageError(problem.message, file=problem.file, field=problem.field)
+                    raise ImageError(problem.message, file=problem.file, field=problem.field, code=problem.code)
     finally:
         results.close()
     return failed

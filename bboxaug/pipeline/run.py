@@ -166,7 +166,7 @@ def run(step: Step[PlanT], source: Source, output: Output, *, dry_run: bool = Fa
         result.classes = class_table(dataset, target)
         for written in result.written:  # after every write: the report is the whole run's
             document = {**header, **dataset_counts(written.dataset), "classes": result.classes,
-                        **written.manifest, **report.to_json()}
+                        **written.manifest, **report.to_json(), "codes": report.code_table()}
             result.manifests.append(document)
             if step.manifest is not None:
                 write_manifest(staging / written.folder / step.manifest, document, written.entries)

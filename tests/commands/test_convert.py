@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bboxaug.commands.convert import convert, save
+from bboxaug.commands.convert import REPORT_FILE, convert, save
+from bboxaug.core import codes
 from bboxaug.core.errors import ImageError, UsageError
 from bboxaug.core.model import Boxes, ClassInfo, Dataset, ImageRecord
 from bboxaug.core.report import Report
@@ -190,6 +191,28 @@ def test_missing_image_fails_or_is_skipped_and_reported(tmp_path: Path) -> None:
     result = save(dataset, tmp_path / "skip", fmt="yolo", report=report)
     assert [image.name for image in result.dataset.images] == ["a.png"]
     assert report.counts["skipped_items"] == 1 and "nope.png" in str(report.skipped[0])
+
+
+def test_convert_json_gives_every_problem_its_code_and_describes_the_codes(tmp_path: Path) -> None:
+    src = tmp_path / "voc"
+    make_image(src / "JPEGImages" / "a.png", 64, 48)
+    (src / "Annotations").mkdir()
+    box = ("<object><name>dent</name><bndbox><xmin>50</xmin><ymin>2</ymin><xmax>90</xmax><ymax>9</ymax></bndbox>"
+           "</object>")
+    (src / "Annotations" / "a.xml").write_text(  # declares 80x48; its box reaches past the real 64 px
+        f"<annotation><filename>a.png</filename><size><width>80</width><height>48</height></size>{box}</annotation>")
+    (src / "Annotations" / "b.xml").write_text(f"<annotation><filename>b.png</filename>{box}</annotation>")
+    convert(src, tmp_path / "out", to="yolo", fmt_from="voc", on_error="skip")
+    report = json.loads((tmp_path / "out" / REPORT_FILE).read_text())
+    assert [(Path(p["file"]).name, p["field"], p["code"]) for p in report["skipped"]] == [("b.xml", "size",
+                                                                                          "unknown_size")]
+    assert [(Path(p["file"]).name, p["code"]) for p in report["warnings"]] == [("a.xml", "size_mismatch")]
+    assert report["counts"]["clipped"] == 1
+    assert set(report["codes"]) == {*report["counts"], "unknown_size", "size_mismatch"}
+    for name, description in report["codes"].items():
+        code = codes.lookup(name)
+        assert description == {"severity": code.severity, "label": code.label}, name
+    assert report["codes"]["unknown_size"]["severity"] == "error" and report["codes"]["clipped"]["severity"] is None
 
 
 def test_output_folder_is_never_overwritten_silently(tmp_path: Path) -> None:

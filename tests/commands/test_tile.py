@@ -521,6 +521,8 @@ def test_a_box_no_tile_can_hold_whole_without_a_rejection_is_counted_and_warned(
     manifest = json.loads((tmp_path / "out" / "tiles.json").read_text())
     assert [(entry["offset"], entry["partial_boxes"]) for entry in manifest["rejected"]] == [([488, 88], 1)]
     assert manifest["source_boxes"]["whole_in_no_tile"] == 1 and manifest["counts"]["boxes_whole_in_no_tile"] == 1
+    assert [(warning["code"], warning["file"]) for warning in manifest["warnings"]] == [
+        ("boxes_whole_in_no_tile", "src/corner.png")]
     assert "lie whole in no written tile" in result.output and "1 box(es)" in result.output
     keep = CliRunner().invoke(main, ["tile", str(tmp_path / "src"), str(tmp_path / "keep"), "--size", "512",
                                      "--partial", "keep", "-q"])
@@ -575,6 +577,8 @@ def test_an_unreadable_image_is_skipped_with_its_tiles_counted(defects: tuple[Pa
     assert counts["planned"] == counts["written"] + counts["rejected"] + counts["negatives_skipped"] + counts["failed"]
     assert {entry["source"] for entry in manifest["tiles"]} == {"train/board1.png", "train/board2.png"}
     assert manifest["source_boxes"]["in_failed_images"] == 40
+    assert {(Path(problem["file"]).name, problem["code"]) for problem in manifest["skipped"]} == {
+        ("board0.png", "unreadable_image")}
     failing = CliRunner().invoke(main, ["tile", str(src), str(tmp_path / "again"), "--size", "2048"])
     assert failing.exit_code == 1 and not (tmp_path / "again").exists()
     assert not list(tmp_path.glob(".again*"))

@@ -15,9 +15,12 @@ from click.testing import CliRunner
 from PIL import Image
 
 from bboxaug.cli.main import main
+from bboxaug.core import codes
+from bboxaug.core.errors import BboxaugError
 from bboxaug.core.model import Boxes, ClassInfo, Dataset, ImageRecord
-from bboxaug.inspection.validate import CODES, ERROR, WARNING, box_findings, check_dataset, validate
-from tests.conftest import make_image
+from bboxaug.core.report import Report
+from bboxaug.inspection.validate import CODES, ERROR, WARNING, box_findings, check_dataset, summarize, validate
+from tests.conftest import REPO, make_image
 
 ISSUE_CODES = {"missing_image", "unreadable_image", "size_mismatch", "out_of_bounds", "degenerate_box",
                "duplicate_box", "duplicate_image", "unknown_class", "unused_class", "orphan_label"}
@@ -207,6 +210,29 @@ def labelme(root: Path, *, image: bool, declared: tuple[int, int] = (64, 48)) ->
     return root
 
 
+def yolo_lists(root: Path) -> Path:
+    """A YOLO dataset read from list files: `b.png` in train and val (leakage), a listed image that does not
+    exist, and a label line whose class is not in the list."""
+    for seed, name in enumerate("ab"):
+        noise(root / "images" / f"{name}.png", 30, 20, seed)
+    (root / "labels").mkdir()
+    (root / "labels" / "a.txt").write_text("5 0.5 0.5 0.2 0.2\n")
+    (root / "labels" / "b.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    (root / "train.txt").write_text("images/a.png\nimages/b.png\nimages/gone.png\n")
+    (root / "val.txt").write_text("images/b.png\n")
+    (root / "data.yaml").write_text("path: .\ntrain: train.txt\nval: val.txt\nnames: [x]\n")
+    return root / "data.yaml"
+
+
+def coco_without_size(root: Path) -> Path:
+    """A COCO image with no width and no file to read it from."""
+    (root / "annotations").mkdir(parents=True)
+    (root / "annotations" / "instances_train.json").write_text(json.dumps({
+        "images": [{"id": 1, "file_name": "gone.png", "height": 48}], "annotations": [],
+        "categories": [{"id": 1, "name": "a"}]}))
+    return root
+
+
 @pytest.mark.parametrize("case, expected", [
     ("voc_size", [("size_mismatch", ERROR)]),
     ("voc_missing", [("missing_image", ERROR)]),
@@ -233,9 +259,64 @@ def test_reader_reports_map_to_codes(case: str, expected: list, tmp_path: Path) 
     assert [(f.code, f.severity) for f in findings] == expected
 
 
+def test_reader_codes_more_precise_than_a_finding_map_to_it(tmp_path: Path) -> None:
+    found = [(f.code, f.severity, f.image, f.field) for f in validate(yolo_lists(tmp_path / "yolo"))]
+    assert found == [("missing_image", ERROR, None, "line 3"), ("unknown_class", ERROR, None, "line 1"),
+                     ("duplicate_image", ERROR, "train/b.png", "val")]
+    found = [(f.code, f.field) for f in validate(coco_without_size(tmp_path / "coco"))]
+    assert found == [("missing_image", "images[0].width"), ("unused_class", "classes[0]")]
+
+
+def reword_reader_messages(monkeypatch: pytest.MonkeyPatch) -> None:
+    """From now on every message a reader warns with or raises is replaced by one sharing no word with it."""
+    warn, init = Report.warn, BboxaugError.__init__
+
+    def reworded_warn(self: Report, file: object, field: str | None, message: str, code: Any) -> None:
+        warn(self, file, field, f"reworded note of {len(message)} characters", code)
+
+    def reworded_init(self: BboxaugError, message: str, **where: Any) -> None:
+        init(self, f"reworded error of {len(message)} characters", **where)
+
+    monkeypatch.setattr(Report, "warn", reworded_warn)
+    monkeypatch.setattr(BboxaugError, "__init__", reworded_init)
+
+
+def test_rewording_reader_messages_leaves_the_report_unchanged(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    sources = [(planted_coco(tmp_path / "coco"), None, True), (planted_yolo(tmp_path / "orphan"), None, False),
+               (yolo_lists(tmp_path / "lists"), None, False), (coco_without_size(tmp_path / "sizeless"), None, False),
+               (voc(tmp_path / "voc", declared=(80, 48), image=True), "voc", False),
+               (labelme(tmp_path / "labelme", image=False), "labelme", False)]
+
+    def run() -> tuple[dict[str, Any], list[str]]:
+        """The JSON report of every source, its findings without their messages; and the messages."""
+        findings = [f for src, fmt, deep in sources for f in validate(src, fmt=fmt, deep=deep)]
+        summary = summarize(findings)
+        messages = [finding.pop("message") for finding in summary["findings"]]
+        return summary, messages
+
+    before, messages_before = run()
+    reword_reader_messages(monkeypatch)
+    after, messages_after = run()
+    assert after == before  # codes, severities, counts, images, boxes, files, fields, details
+    reader_problems = {f["code"] for f in before["findings"] if f["file"] is not None}
+    assert {"orphan_label", "missing_image", "unknown_class", "duplicate_image", "size_mismatch"} <= reader_problems
+    reworded = [(old, new) for old, new in zip(messages_before, messages_after) if new.startswith("reworded")]
+    assert len(reworded) >= len(reader_problems) and all(old != new for old, new in reworded)
+
+
 def test_every_code_is_documented_with_a_severity() -> None:
     assert ISSUE_CODES <= set(CODES)
-    assert all(severity in (ERROR, WARNING) and text for severity, text in CODES.values())
+    assert all(code.severity in (ERROR, WARNING) and code.label for code in CODES.values())
+    assert all(codes.lookup(name) is code for name, code in CODES.items())
+
+
+def test_the_readme_table_lists_the_registry() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    rows = [line for line in readme.splitlines() if line.startswith("| `") and line.split("`")[1] in CODES]
+    assert [row.split("`")[1] for row in rows] == list(CODES)
+    for row, code in zip(rows, CODES.values()):
+        assert code.label in row and code.severity in row, row
 
 
 # --- the command -------------------------------------------------------------------------------------------
