@@ -1,16 +1,14 @@
-"""Augmentation policies: which transforms to apply, with which parameters, and which boxes to keep afterwards.
+"""Box geometry for augmentation: the shapes that follow the pixels, and the boxes they leave after clipping.
 
-A policy is a preset name, a YAML/JSON file or a mapping, always of this shape:
+Every box is moved as a shape: its polygon parts where it has a polygon segmentation, else its four corners (or
+an inscribed ellipse). The backend moves all vertices at once (`pack` / `unpack`); `follow` then clips each moved
+shape to the image BEFORE taking its envelope, so a rotated object cut by the border gets the box of what is
+visible, and measures the visible share of its area; `keep_rows` applies the policy's box rules.
 
-    backend: albumentations                # optional, the default
-    boxes: {min_visibility: 0.3}           # optional, the BoxRules fields
-    transforms:                            # a list of one-key mappings `Name: {params}`
-      - HorizontalFlip: {p: 0.5}
-
-This module checks the shape and keeps the file line of every transform, so each mistake reads
-`file: line N: ...` before any image is read. Whether a transform and its parameters exist is the backend's
-business (backends.get_backend(name).validate, asked last by load_policy); nothing here knows a backend.
+Pure numpy, no backend knowledge. Coordinates are the model's: continuous pixels, origin at the top-left corner
+of the top-left pixel, the image being [0, W] x [0, H].
 """
+
 
 from __future__ import annotations
 

@@ -1,12 +1,12 @@
 """Decode each source image once and write every image made from it: the half of `tile` and `resize` that
-touches pixels, and the staging that makes their output appear only when complete.
+touches pixels.
 
 A `RenderJob` names one source and the `Render`s to make from it: a window of the source, scaled to a size and
 placed on a canvas of the usual letterbox grey (`PAD_VALUE`). Workers (`run_renders`, joblib threads) read the
 source upright (`bboxaug.io.pixels.read_picture`: EXIF applied, greyscale kept), keep OpenCV's channel
 order, and write each output atomically in its source's format; the coordinator only counts failures, which the
-report's policy turns into a stop or a skip. The whole output is written in a folder beside the destination and
-renamed to it at the end (`staged_output`).
+report's policy turns into a stop or a skip. The workers write into the run's staging folder
+(`bboxaug.pipeline.output.Staging`), which becomes the output only when complete.
 """
 
 from __future__ import annotations
