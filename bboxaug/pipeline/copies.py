@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bboxaug.augmentation.policy import Policy
+from bboxaug.augmentation.spec import Policy
 from bboxaug.augmentation.worker import CopyPlan, CopyResult, ImageJob, JobResult, make_copies, progress_file
 from bboxaug.core import codes
 from bboxaug.core.errors import ImageError

@@ -23,7 +23,8 @@ import numpy as np
 import pytest
 
 from bboxaug.augmentation import presets
-from bboxaug.augmentation.policy import PRESETS, Policy, TransformSpec, describe, load_policy, spec_field, suggest
+from bboxaug.augmentation.policy import PRESETS, describe, load_policy
+from bboxaug.augmentation.spec import Policy, TransformSpec, spec_field, suggest
 from bboxaug.core.errors import PolicyError
 from bboxaug.geometry.shapes import BoxRules
 

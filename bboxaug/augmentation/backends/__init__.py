@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import numpy as np
 
+from bboxaug.augmentation.spec import Policy, suggest
 from bboxaug.core.errors import PolicyError
-
-if TYPE_CHECKING:
-    from bboxaug.augmentation.policy import Policy
 
 
 class Pipeline(Protocol):
@@ -75,8 +73,6 @@ BACKENDS: Mapping[str, Backend] = _LazyBackends(_MODULES)
 def get_backend(name: str) -> Backend:
     """The backend called `name`; PolicyError listing the known ones otherwise."""
     if name not in _MODULES:
-        from bboxaug.augmentation.policy import suggest
-
         raise PolicyError(f"unknown backend {name!r}{suggest(name, list(_MODULES))}; known: {', '.join(_MODULES)}")
     try:
         return BACKENDS[name]

@@ -38,7 +38,7 @@ from albumentations.core.composition import BaseCompose
 from albumentations.core.transforms_interface import BasicTransform, DualTransform, Transform3D
 from albumentations.core.type_definitions import Targets
 
-from bboxaug.augmentation.policy import Policy, spec_field
+from bboxaug.augmentation.spec import Policy, spec_field
 from bboxaug.core.errors import PolicyError
 
 Transform = BasicTransform | BaseCompose

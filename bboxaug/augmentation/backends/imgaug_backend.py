@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from bboxaug.augmentation.policy import Policy, TransformSpec, spec_field, suggest
+from bboxaug.augmentation.spec import Policy, TransformSpec, spec_field, suggest
 from bboxaug.core.errors import PolicyError
 
 RESERVED = ("seed", "random_state", "name", "deterministic")

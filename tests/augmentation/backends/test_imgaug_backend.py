@@ -21,7 +21,8 @@ import numpy as np
 import pytest
 
 from bboxaug.augmentation.imgaug_compat import BROKEN_AUGMENTERS, INSTALL_HINT
-from bboxaug.augmentation.policy import Policy, TransformSpec, load_policy
+from bboxaug.augmentation.policy import load_policy
+from bboxaug.augmentation.spec import Policy, TransformSpec
 from bboxaug.core.errors import PolicyError
 from bboxaug.geometry.shapes import BoxRules
 from tests.conftest import REPO
@@ -278,7 +279,8 @@ def test_importing_the_backends_does_not_import_imgaug():
 
 def test_numpy_global_random_state_is_left_alone(backend):
     report = run_probe(
-        "import json\nimport numpy as np\nfrom bboxaug.augmentation.policy import BoxRules, Policy, TransformSpec\n"
+        "import json\nimport numpy as np\nfrom bboxaug.augmentation.spec import Policy, TransformSpec\n"
+        "from bboxaug.geometry.shapes import BoxRules\n"
         "from bboxaug.augmentation.backends.imgaug_backend import BACKEND\n"
         "np.random.seed(5)\nbefore = np.random.get_state()[1].tolist()\n"
         "p = Policy('imgaug', (TransformSpec('Affine', {'rotate': [-9, 9], 'p': 0.5}), "
