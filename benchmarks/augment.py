@@ -277,7 +277,7 @@ def handwritten(src: Path, dst: Path, copies: int) -> None:
     for image_id, result in enumerate(results, start=1):
         images.append({"id": image_id, "file_name": result["file_name"], "width": result["width"],
                        "height": result["height"]})
-        for (x0, y0, x1, y1), label in zip(result["bboxes"], result["labels"]):
+        for (x0, y0, x1, y1), label in zip(result["bboxes"], result["labels"], strict=True):
             annotations.append({"id": len(annotations) + 1, "image_id": image_id, "category_id": label,
                                 "bbox": [x0, y0, x1 - x0, y1 - y0], "area": (x1 - x0) * (y1 - y0), "iscrowd": 0})
     with open(dst / "annotations.json", "w") as f:
@@ -403,7 +403,7 @@ class TreeSampler(threading.Thread):
         stats = {int(pid): stat for pid in os.listdir("/proc") if pid.isdigit()
                  if (stat := _proc_stat(pid)) is not None}
         found = {}
-        for pid, (ppid, session, start, ticks) in stats.items():
+        for pid, (_, session, start, ticks) in stats.items():
             ancestor, hops = pid, 0
             while ancestor not in (self.root, 0, 1) and ancestor in stats and hops < 64:
                 ancestor, hops = stats[ancestor][0], hops + 1

@@ -48,7 +48,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from augment import QUALITY, WIDTH, HEIGHT, announce, dataset, write_policy  # benchmarks/augment.py: same images, same policy
+# benchmarks/augment.py: the same images and the same policy
+from augment import HEIGHT, QUALITY, WIDTH, announce, dataset, write_policy
 
 DEFAULT_WORKDIR = Path(tempfile.gettempdir()) / "bboxaug-dask-bench"
 MODES = ("local", "dask", "dask-quiet")
@@ -231,6 +232,11 @@ def cell(value: float | None, spec: str, suffix: str = "") -> str:
     return "—" if value is None else f"{value:{spec}}{suffix}"
 
 
+def change(mode: str, row: dict[str, Any], ms: str, percent: str) -> str:
+    """A row's overhead over the local run, in ms and percent (empty for the local run itself)."""
+    return "" if mode == "local" else f"{cell(row[ms], '+.1f', ' ms')} ({cell(row[percent], '+.1f', ' %')})"
+
+
 def overhead(value: float | None, local: float | None) -> tuple[float | None, float | None]:
     """(value - local) in milliseconds and in percent of local."""
     if value is None or not local:
@@ -277,14 +283,13 @@ def markdown(table: dict[str, dict[str, Any]], repeat: int) -> str:
     names = {"local": f"local, --jobs {WORKERS}", "dask": f"Dask, {WORKERS} workers x 1 thread (loopback)",
              "dask-quiet": f"Dask, {WORKERS} workers x 1 thread (loopback), quiet settings"}
     for mode, row in table.items():
-        def change(ms: str, percent: str) -> str:
-            return "" if mode == "local" else f"{cell(row[ms], '+.1f', ' ms')} ({cell(row[percent], '+.1f', ' %')})"
-
         same = "" if mode == "local" else ("yes" if row["identical"] else "NO")
         cells = [names[mode], cell(row["copies_per_s"], ".1f"), cell(row["seconds_per_image"], ".4f"),
-                 change("overhead_ms_per_image", "overhead_percent"), cell(row["cpu_seconds_per_image"], ".4f"),
+                 change(mode, row, "overhead_ms_per_image", "overhead_percent"),
+                 cell(row["cpu_seconds_per_image"], ".4f"),
                  " / ".join(f"{ms:.1f}" for ms in (row["cpu_ms_per_image_by_role"] or {}).values()),
-                 change("cpu_overhead_ms_per_image", "cpu_overhead_percent"), cell(row["startup_s"], ".1f"),
+                 change(mode, row, "cpu_overhead_ms_per_image", "cpu_overhead_percent"),
+                 cell(row["startup_s"], ".1f"),
                  ", ".join(f"{load:.2f}" for load in row["load_average"]), same]
         if row["errors"]:
             cells[-1] += " FAILED: " + row["errors"][0].replace("|", "/")

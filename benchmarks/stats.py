@@ -72,8 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"input: {len(images)} images, {sum(len(i.boxes) for i in images)} boxes, {source} "
           f"({source.stat().st_size / 1e6:.1f} MB)")
 
-    from bboxaug.pipeline.source import load
     from bboxaug.inspection.stats import compute_stats
+    from bboxaug.pipeline.source import load
 
     started = time.perf_counter()
     dataset = load(source, fmt="coco")

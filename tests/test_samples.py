@@ -1,4 +1,5 @@
-"""The committed sample dataset (samples/defects) is reproducible from samples/make_samples.py and its boxes are exact."""
+"""The committed sample dataset (samples/defects) is reproducible from samples/make_samples.py and its boxes are
+exact."""
 
 from __future__ import annotations
 
@@ -153,7 +154,7 @@ def test_boxes_are_the_bounds_of_the_drawn_pixels(samples, annotations):
         assert [o["name"] for o in objects] == [d.label for d in s.defects]
         changed = np.any(s.image != s.clean, axis=2)  # every pixel any defect altered
         covered = np.zeros_like(changed)
-        for o, d in zip(objects, s.defects):
+        for o, d in zip(objects, s.defects, strict=True):
             # VOC 1-based inclusive back to 0-based pixel columns/rows.
             x0, y0, x1, y1 = o["box"]
             c0, r0, c1, r1 = x0 - 1, y0 - 1, x1 - 1, y1 - 1

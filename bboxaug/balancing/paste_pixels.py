@@ -1,5 +1,5 @@
-"""The pixels of copy-paste (the side of `bboxaug.balancing.paste` that reads and writes images): cut a placed object out of
-its source, match its colours to the new place, blend it in, and write the paste images on every core.
+"""The pixels of copy-paste (the side of `bboxaug.balancing.paste` that reads and writes images): cut a placed object
+out of its source, match its colours to the new place, blend it in, and write the paste images on every core.
 
 Object pixels come only from the object (its edge is filled outward before interpolating, so the edge keeps the
 object's colours); an object cut by its box brings a soft edge of its own surroundings. Colours are matched by

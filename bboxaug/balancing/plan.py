@@ -108,6 +108,28 @@ def _pick(score: np.ndarray, used: np.ndarray) -> int:
     return int(np.argmin(np.where(score >= best - _EPSILON, used, np.iinfo(np.int64).max)))
 
 
+@dataclass(frozen=True)
+class _Shortfall:
+    """Where one planning step starts: the instances so far (`n`), the classes present and short, how far short
+    (`deficit`, and `weight`: the deficit relative to the level) and the balance ratio now (`current`)."""
+
+    n: np.ndarray
+    present: np.ndarray
+    short: np.ndarray
+    deficit: np.ndarray
+    weight: np.ndarray
+    current: float
+
+    def score(self, added: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each candidate's score (-1 where it is not allowed) and surplus (instances it adds to classes already at
+        their level), for candidates adding `added` (candidates x classes) instances."""
+        gain = (np.minimum(added, self.deficit) * self.weight)[:, self.short].sum(axis=1)
+        surplus = added[:, ~self.short].sum(axis=1) + np.maximum(added - self.deficit, 0)[:, self.short].sum(axis=1)
+        balanced = balance_ratio(self.n + added, self.present, self.short) <= self.current + _EPSILON
+        allowed = (gain > 0) & ((surplus == 0) | balanced)
+        return np.where(allowed, gain / (1 + surplus), -1.0), surplus
+
+
 def allocate(counts: np.ndarray, goal: Goal, max_copies: int, paste: PasteFunction | None = None,
              pastable: np.ndarray | None = None, pastes_per_image: int = PASTES_PER_IMAGE) -> Allocation:
     """Plan the new images of one split whose images hold `counts` (images x classes) instances.
@@ -130,24 +152,16 @@ def allocate(counts: np.ndarray, goal: Goal, max_copies: int, paste: PasteFuncti
         if not short.any():
             break
         wanted |= short
-        weight = deficit / max(level, 1.0)
-        current = balance_ratio(n[None], present, short)[0]
-
-        def score(added: np.ndarray) -> np.ndarray:
-            gain = (np.minimum(added, deficit) * weight)[:, short].sum(axis=1)
-            surplus = added[:, ~short].sum(axis=1) + np.maximum(added - deficit, 0)[:, short].sum(axis=1)
-            balanced = balance_ratio(n + added, present, short) <= current + _EPSILON
-            allowed = (gain > 0) & ((surplus == 0) | balanced)
-            return np.where(allowed, gain / (1 + surplus), -1.0), surplus
-
+        step = _Shortfall(n, present, short, deficit, deficit / max(level, 1.0),
+                          float(balance_ratio(n[None], present, short)[0]))
         used = copies + pastes
-        copy_score, surplus = score(counts)
+        copy_score, surplus = step.score(counts)
         copy_score[used >= max_copies] = -1.0
         free = (copy_score > 0) & (surplus == 0)
         if not free.any() and paste is not None:
             slots = [water_fill(deficit, pastable, e) for e in range(pastes_per_image + 1)]
             extra = np.array([np.bincount(chosen, minlength=classes) for chosen in slots])[room_to_paste]
-            paste_score, _ = score(counts + extra)
+            paste_score, _ = step.score(counts + extra)
             paste_score[(used >= max_copies) | (extra.sum(axis=1) == 0)] = -1.0
             host = _pick(paste_score, used)
             if paste_score[host] > max(copy_score.max(), 0.0):
@@ -224,7 +238,7 @@ class BalancePlan:
         """Fill each row's `after` with the instances in the written dataset."""
         for split in self.splits:
             counts = class_counts(written.in_split(split.split), len(split.rows))
-            for row, count in zip(split.rows, counts.sum(axis=0).tolist()):
+            for row, count in zip(split.rows, counts.sum(axis=0).tolist(), strict=True):
                 row.after = int(count)
 
     def to_json(self) -> dict[str, Any]:
@@ -331,7 +345,7 @@ def plan_balance(dataset: Dataset, *, target: int | Literal["max"] | None = "max
         largest = names[int(np.argmax(before))] if present.any() else "-"
         plans.append(SplitPlan(split, _rule(target, ratio, largest, int(before.max())), max_copies, len(images),
                                int(allocation.copies.sum()), int(allocation.pastes.sum()), rows, unmet, few))
-        for image, n, held in zip(images, allocation.copies.tolist(), counts > 0):
+        for image, n, held in zip(images, allocation.copies.tolist(), counts > 0, strict=True):
             if n:
                 key = image.key
                 copies[key] = n

@@ -363,7 +363,7 @@ def _read_split(data: dict[str, Any], split: str, file: Path, class_index: Mappi
     table = Boxes(xyxy, labels, columns)
     records: list[ImageRecord] = []
     start = 0
-    for (i, entry, image_id), count in zip(entries, counts):
+    for (i, entry, image_id), count in zip(entries, counts, strict=True):
         end, done = start + count, False
         with report.item():
             bad = [k for k in range(start, end) if k in problems] if problems else []
@@ -486,9 +486,9 @@ def annotation_entries(images: Sequence[ImageRecord], image_ids: Sequence[int], 
     categories = np.asarray(category_ids, dtype=np.int64)[np.concatenate([table.labels for table in tables])]
     entries = [{"id": a, "image_id": o, "category_id": c, "bbox": b, "area": ar, "segmentation": s, "iscrowd": cr}
                for a, o, c, b, ar, s, cr in zip(annotation_ids, owners, categories.tolist(), bboxes, areas, shapes,
-                                                crowd)]
+                                                crowd, strict=True)]
     if keep_extras and any("attributes" in table.columns for table in tables):
-        for entry, extra in zip(entries, _joined(tables, "attributes", total).tolist()):
+        for entry, extra in zip(entries, _joined(tables, "attributes", total).tolist(), strict=True):
             _with_extras(entry, extra)
     return entries
 
@@ -517,7 +517,7 @@ def write_split(handle: TextIO, images: Sequence[ImageRecord], categories: list[
     entries = []
     stored_ids: list[tuple[int, np.ndarray]] = []  # (first row, ids) of the images whose boxes carry source ids
     total = 0
-    for image_id, image in zip(image_ids, images):
+    for image_id, image in zip(image_ids, images, strict=True):
         if image.width is None or image.height is None:
             raise AnnotationError("image size unknown: COCO needs width and height", file=image.name,
                                   code=codes.UNKNOWN_SIZE)
@@ -569,7 +569,7 @@ def write(dataset: Dataset, dst: Path, *, report: Report) -> None:
     category_ids, assigned = assign_ids([info.id for info in dataset.classes])
     report.count(codes.COCO_CATEGORY_IDS_ASSIGNED, len(category_ids) if assigned else 0)
     categories = [_with_extras({"id": category_id, "name": info.name}, info.attributes)
-                  for category_id, info in zip(category_ids, dataset.classes)]
+                  for category_id, info in zip(category_ids, dataset.classes, strict=True)]
     stored = dataset.meta.get("coco")
     keep_extras = isinstance(stored, Mapping)
     with gc_paused():

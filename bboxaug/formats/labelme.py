@@ -196,7 +196,7 @@ def parse_labels(text: str) -> list[str]:
 
 def _same_polygons(a: Any, b: list[list[float]]) -> bool:
     return (isinstance(a, list) and len(a) == len(b)
-            and all(len(p) == len(q) and np.allclose(p, q, rtol=0, atol=TOLERANCE) for p, q in zip(a, b)))
+            and all(len(p) == len(q) and np.allclose(p, q, rtol=0, atol=TOLERANCE) for p, q in zip(a, b, strict=True)))
 
 
 def stored_shape_fits(stored: Any, xyxy: Sequence[float], segmentation: Any) -> bool:
@@ -234,7 +234,7 @@ def format_document(image: ImageRecord, class_names: Sequence[str]) -> dict[str,
     boxes = image.boxes
     columns = [boxes.column(name) for name in ("segmentation", "attributes", "shape")]
     shapes = [format_shape(class_names[label], [float(v) for v in xyxy], *(column[row] for column in columns))
-              for row, (xyxy, label) in enumerate(zip(boxes.xyxy, boxes.labels))]
+              for row, (xyxy, label) in enumerate(zip(boxes.xyxy, boxes.labels, strict=True))]
     document: dict[str, Any] = {
         "version": VERSION, "flags": image.attributes.get("flags") or {}, "shapes": shapes,
         "imagePath": PurePosixPath(image.name).name, "imageData": None,

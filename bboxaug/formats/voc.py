@@ -348,12 +348,13 @@ def format_annotation(image: ImageRecord, class_names: Sequence[str], corners: l
     parts = [head]
     if "occluded" not in columns and "attributes" not in columns:
         parts += [_OBJECT % (class_names[label], "Unspecified", trunc, diff, "", x1, y1, x2, y2)
-                  for label, trunc, diff, x1, y1, x2, y2 in zip(labels, truncated, difficult, flat, flat, flat, flat)]
+                  for label, trunc, diff, x1, y1, x2, y2
+                  in zip(labels, truncated, difficult, flat, flat, flat, flat, strict=False)]  # repeat() is endless
     else:
         occluded, attributes = (columns[key].tolist() if key in columns else repeat(None)
                                 for key in ("occluded", "attributes"))
         for label, trunc, diff, occl, attrs, x1, y1, x2, y2 in zip(labels, truncated, difficult, occluded,
-                                                                    attributes, flat, flat, flat, flat):
+                                                                    attributes, flat, flat, flat, flat, strict=False):
             pose, extras = _object_extras(attrs)
             if occl is not None:
                 extras = _OCCLUDED[occl] + extras
@@ -651,7 +652,7 @@ def read(src: Path, *, report: Report, image_dir: Path | None = None, jobs: int 
             indexes[source.images] = ImageIndex(source.images)
         index = indexes[source.images]
         items = _items(source, report)
-        for (item, split, path), parsed in zip(items, _parsed_items(items, jobs)):
+        for (item, split, path), parsed in zip(items, _parsed_items(items, jobs), strict=True):
             with report.item():
                 entry = (_accept(*parsed, item, split, path, index, classes, report) if parsed else
                          _read_listed(item, split, index, source.sets / f"{split}.txt", report))

@@ -279,7 +279,7 @@ def _resolve(entry: str, bases: Sequence[Path]) -> Path | None:
     if path.is_absolute() and path.exists():
         return _absolute(path)
     parts = [part for part in path.parts if part != path.anchor]
-    variants = [parts] + [parts[:i] + [alias] + parts[i + 1:] for i, part in enumerate(parts)
+    variants = [parts] + [[*parts[:i], alias, *parts[i + 1:]] for i, part in enumerate(parts)
                           for alias in SPLIT_ALIASES.get(part.lower(), ())]
     keep = 1 if path.suffix else 2  # `../train/images` must not become `images`
     for variant in variants:
@@ -455,7 +455,7 @@ def _read_ultralytics(yaml_file: Path, report: Report) -> Dataset:
         found = [p if p is not None and (p.is_dir() or p.suffix.lower() == ".txt") else None for p in found]
         if key not in SPLIT_KEYS and None in found:
             continue  # a free key whose value is no folder or list here: not a split
-        for entry, path in zip(entries, found):
+        for entry, path in zip(entries, found, strict=True):
             if path is None:
                 report.warn(yaml_file, key, f"split folder or list {entry!r} not found; not read", codes.MISSING_SPLIT)
                 report.count(codes.MISSING_SPLIT)
@@ -596,7 +596,7 @@ def write(dataset: Dataset, dst: Path, *, report: Report) -> None:
     made: set[str] = set()
     for start in range(0, len(dataset.images), WRITE_BATCH):
         batch = dataset.images[start:start + WRITE_BATCH]
-        for image, text in zip(batch, format_label_texts(batch)):
+        for image, text in zip(batch, format_label_texts(batch), strict=True):
             path = f"{labels_root}/{image.split}/{name_stem(image.name)}.txt"
             folder = path[:path.rfind("/")]
             if folder not in made:

@@ -58,7 +58,7 @@ def _panel(split: SplitPlan) -> Image.Image:
     draw.line([MARGIN[0] - 4, base, image.width - MARGIN[2], base], fill=INK)
     draw.text((4, base - 6), "0", fill=INK, font=font())
     draw.text((4, y(top) - 6), str(top), fill=INK, font=font())
-    for index, (row, value) in enumerate(zip(rows, after)):
+    for index, (row, value) in enumerate(zip(rows, after, strict=True)):
         left = MARGIN[0] + GAP // 2 + index * (2 * BAR + GAP)
         for offset, count, colour in ((0, row.before, BEFORE), (BAR, value, AFTER)):
             draw.rectangle([left + offset, y(count), left + offset + BAR - 2, base], fill=colour)

@@ -99,7 +99,7 @@ def class_bars(names: Sequence[str], counts: Sequence[int]) -> Image.Image:
     for position, _ in ticks[1:]:
         x = box[0] + position * PLOT
         draw.line([(x, box[1]), (x, box[3])], fill=GRID)
-    for k, (name, count) in enumerate(zip(shown, counts)):
+    for k, (name, count) in enumerate(zip(shown, counts, strict=True)):
         middle = box[1] + slot * k + slot / 2
         thickness = max(2, min(BAR_MAX, int(slot * 0.7)))
         end = box[0] + PLOT * count / axis_top

@@ -143,9 +143,9 @@ def draw_boxes(draw: ImageDraw.ImageDraw, image: ImageRecord, origin: tuple[int,
     to stay before `right_limit`)."""
     left, top = origin
     sx, sy = scale
-    for xyxy, label in zip(image.boxes.xyxy.tolist(), image.boxes.labels.tolist()):
+    for xyxy, label in zip(image.boxes.xyxy.tolist(), image.boxes.labels.tolist(), strict=True):
         name = names[label] if 0 <= label < len(names) else f"#{label}"
-        if shown is not None and name not in shown or not all(map(math.isfinite, xyxy)):
+        if (shown is not None and name not in shown) or not all(map(math.isfinite, xyxy)):
             continue
         colour = colours[label] if 0 <= label < len(colours) else (255, 0, 255)
         x1, y1 = left + round(xyxy[0] * sx), top + round(xyxy[1] * sy)

@@ -1,8 +1,8 @@
 """Run bboxaug's per-image work on a Dask cluster, through joblib's Dask backend.
 
 `use_scheduler(address)` connects to a running Dask scheduler (or, for "local", starts a cluster on this machine),
-checks that its workers run this bboxaug and see the data, and while the block runs every `bboxaug.pipeline.parallel` run
-goes to the cluster: the same functions, on the workers instead of local processes. Workers read the images from
+checks that its workers run this bboxaug and see the data, and while the block runs every `bboxaug.pipeline.parallel`
+run goes to the cluster: the same functions, on the workers instead of local processes. Workers read the images from
 SRC and write theirs into the staging folder beside DST, so both must lie on storage every worker mounts at the
 same path; only this process, the coordinator, writes annotation files and manifests. A worker that dies costs
 only its task, which Dask runs again on another worker; what it was writing is a hidden temporary file, removed
@@ -235,7 +235,7 @@ def check_workers(client: Any, reads: Sequence[Path | str], output_folder: Path 
         if found["bboxaug"] != __version__:
             wrong.append(f"a Dask worker runs bboxaug {found['bboxaug']}, this machine {__version__}: install the "
                          "same version on every worker")
-        for path, mine, theirs in zip(paths, expected, found["reads"]):
+        for path, mine, theirs in zip(paths, expected, found["reads"], strict=False):
             if theirs != mine:
                 seen = "cannot be seen" if theirs is None else "holds other files"
                 wrong.append(f"{path} {seen} on a Dask worker: SRC and DST must be on storage every worker mounts "

@@ -45,12 +45,12 @@ def plan_jobs(dataset: Dataset, target: Format, copies: Mapping[str, int], origi
                          for k in range(1, copies.get(key, 0) + 1)]
     kept_originals = list(dataset.images) if originals else []
     named = rename_collisions(dataset.replace(images=(*kept_originals, *placeholders)), target, report).images
-    copy_names = iter(named[len(kept_originals):])
+    copy_names = iter(named[len(kept_originals):])  # shared: each image takes its own copies' names from it
     jobs = []
     for image in dataset.images:
         key = image.key
         plans = tuple(CopyPlan(k, record.name, target.image_path(record.split, record.name))
-                      for k, record in zip(range(1, copies.get(key, 0) + 1), copy_names))
+                      for k, record in zip(range(1, copies.get(key, 0) + 1), copy_names, strict=False))
         if plans:
             jobs.append(ImageJob(image, plans, None if required is None else required.get(key)))
     return dataset.replace(images=tuple(named[:len(kept_originals)])), jobs

@@ -63,7 +63,7 @@ def test_boxes_match_the_moved_pixels(name: str, transform: dict, scenes: Path, 
         pixels = np.asarray(Image.open(out / "images" / image.split / image.name).convert("RGB"))
         source = image.name.rsplit("_aug", 1)[0] + ".png"
         boxed = set()
-        for xyxy, label in zip(image.boxes.xyxy, image.boxes.labels):
+        for xyxy, label in zip(image.boxes.xyxy, image.boxes.labels, strict=True):
             colour = int(dataset.class_names[label][3:])
             measured, _ = measured_box(pixels, colour)
             assert measured is not None, f"{name}: {image.name} has a box for obj{colour}, which is not visible"

@@ -257,7 +257,7 @@ def test_json_files_have_lines_too(tmp_path: Path) -> None:
 
     data["boxes"] = {"min_area": -1}
     path = write(tmp_path, json.dumps(data, indent=2), "bad.json")
-    with pytest.raises(PolicyError, match="boxes.min_area") as caught:
+    with pytest.raises(PolicyError, match=r"boxes\.min_area") as caught:
         load_policy(path)
     assert caught.value.field == "line 3: boxes.min_area"
 
@@ -346,7 +346,7 @@ def test_every_preset_builds_and_runs_with_albumentations(name: str) -> None:
     assert A.__version__ == "2.0.8"
     policy = load_policy(name)
     transforms = [build(spec) for spec in policy.transforms]
-    for spec, transform in zip(policy.transforms, transforms):
+    for spec, transform in zip(policy.transforms, transforms, strict=True):
         assert transform.p == spec.params["p"]
     forced = [build(dataclasses.replace(spec, params={**spec.params, "p": 1.0})) for spec in policy.transforms]
     pipeline = A.Compose(forced, bbox_params=A.BboxParams(format="pascal_voc", label_fields=["labels"]), seed=3)

@@ -96,7 +96,8 @@ def test_a_pasted_box_is_exactly_the_pasted_pixels(scene: tuple[ImageRecord, Ima
                 assert np.array_equal(decoded, colour)
                 ys, xs = np.nonzero(decoded)
                 assert (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1) == placement.box
-            for (x1, y1, x2, y2), label in zip(host.boxes.xyxy, host.boxes.labels):  # at most MAX_COVER hidden
+            # at most MAX_COVER of each host box is hidden
+            for (x1, y1, x2, y2), label in zip(host.boxes.xyxy, host.boxes.labels, strict=True):
                 assert measured_box(out, int(label))[1] >= (1 - MAX_COVER) * (x2 - x1) * (y2 - y1)
     assert min(placed.values()) >= 15, placed
     assert flips == {False, True}

@@ -132,7 +132,7 @@ def test_copies_written_from_progress_files_land_beside_their_originals(source: 
             expected += [(image.name, [[x1, y1, x2 - x1, y2 - y1] for x1, y1, x2, y2 in image.boxes.xyxy.tolist()])]
             expected += [(copy_name(image.name, k), mirrored) for k in (1, 2)]
         assert [name for name, _ in listed] == [name for name, _ in expected]
-        for (name, found), (_, wanted) in zip(listed, expected):
+        for (name, found), (_, wanted) in zip(listed, expected, strict=True):
             assert np.allclose(sorted(found), sorted(wanted), atol=1e-6), name
         assert result.counts["splits"][split]["images"] == len(document["images"])
         assert result.counts["splits"][split]["boxes"] == len(document["annotations"])

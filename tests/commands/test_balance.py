@@ -67,7 +67,7 @@ def synthetic_counts(seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     counts = np.zeros((300, 5), int)
     counts[:, 0] = rng.poisson(4, 300)
-    for k, p in zip(range(1, 5), (0.4, 0.2, 0.08, 0.03)):
+    for k, p in zip(range(1, 5), (0.4, 0.2, 0.08, 0.03), strict=True):
         counts[:, k] = rng.binomial(2, p, 300) * (rng.random(300) < 0.7)
     return counts
 
@@ -143,13 +143,13 @@ def check_copies_follow_their_pixels(src: Path, dst: Path) -> int:
         points, _ = pack(box_shapes(source.boxes, policy.boxes.box_shape))
         masks = replayed_envelopes(pipeline, shape, source.boxes, points, entry["seed"])
         matched = set()
-        for xyxy, label in zip(copy.boxes.xyxy.tolist(), copy.boxes.labels.tolist()):
+        for xyxy, label in zip(copy.boxes.xyxy.tolist(), copy.boxes.labels.tolist(), strict=True):
             candidates = [(iou(tuple(xyxy), envelope), row) for row, ((envelope, _), own) in
-                          enumerate(zip(masks, source.boxes.labels.tolist())) if own == label and envelope]
+                          enumerate(zip(masks, source.boxes.labels.tolist(), strict=True)) if own == label and envelope]
             score, row = max(candidates, default=(0.0, -1))
             envelope = masks[row][0] if row >= 0 else None
             close = envelope is not None and min(xyxy[2] - xyxy[0], xyxy[3] - xyxy[1]) < 20 and max(
-                abs(a - b) for a, b in zip(xyxy, envelope)) <= 1.0
+                abs(a - b) for a, b in zip(xyxy, envelope, strict=True)) <= 1.0
             assert score >= 0.9 or close, f"{entry['image']}: box {xyxy} vs its pixels {envelope}"
             matched.add(row)
             checked += 1
@@ -366,7 +366,7 @@ def test_every_box_of_a_balanced_oracle_dataset_is_where_its_pixels_are(scenes: 
             changed = (pixels != host_pixels).any(axis=2)
             for x1, y1, x2, y2 in host.boxes.xyxy.astype(int):
                 assert changed[y1:y2, x1:x2].mean() <= MAX_COVER
-        for row, (xyxy, label) in enumerate(zip(image.boxes.xyxy, image.boxes.labels)):
+        for row, (xyxy, label) in enumerate(zip(image.boxes.xyxy, image.boxes.labels, strict=True)):
             if entry and row < host_rows:
                 continue
             later = image.boxes.xyxy[row + 1:] if entry else np.zeros((0, 4))
@@ -377,7 +377,8 @@ def test_every_box_of_a_balanced_oracle_dataset_is_where_its_pixels_are(scenes: 
             region = colour_pixels(pixels, int(label))[top:y2 + 3, left:x2 + 3].copy()
             own = np.zeros_like(region)
             own[y1 - top:y2 - top, x1 - left:x2 - left] = True
-            for other, other_label in zip(image.boxes.xyxy, image.boxes.labels):  # neighbours' pixels around it
+            # neighbours' pixels around it
+            for other, other_label in zip(image.boxes.xyxy, image.boxes.labels, strict=True):
                 if other_label == label and not np.array_equal(other, xyxy):
                     ox1, oy1, ox2, oy2 = (int(v) for v in other)
                     theirs = np.zeros_like(region)

@@ -184,7 +184,7 @@ def test_missing_image_fails_or_is_skipped_and_reported(tmp_path: Path) -> None:
     present = record(tmp_path, "a.png", [[1, 1, 5, 5]], [0])
     missing = ImageRecord(name="gone.png", split="train", width=10, height=10, source=tmp_path / "nope.png")
     dataset = Dataset(classes("scratch"), (present, missing))
-    with pytest.raises(ImageError, match="nope.png"):
+    with pytest.raises(ImageError, match=r"nope\.png"):
         save(dataset, tmp_path / "fail", fmt="yolo")
     assert not (tmp_path / "fail").exists(), "a failed save must leave no output behind"
     report = Report(on_error="skip")

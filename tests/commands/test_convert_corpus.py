@@ -125,7 +125,7 @@ def test_second_hop_keeps_every_image_and_box(converted: dict, dataset: str, mid
         assert len(second.dataset.images) == len(first.dataset.images)
         assert second.dataset.box_count == first.dataset.box_count
         assert second.dataset.negative_count == first.dataset.negative_count
-        assert set(second.dataset.class_names) >= {name for name in first.dataset.class_names}
+        assert set(second.dataset.class_names) >= set(first.dataset.class_names)
 
 
 @pytest.mark.parametrize("dataset", ["bccd", "cards", "chess", "wagon"])
@@ -169,7 +169,8 @@ def test_globox_reads_our_yolo_and_voc_with_the_same_boxes(converted: dict, data
         got = theirs[stem(image.name)]
         assert [int(label) for label, _ in got] == list(image.boxes.labels)
         if len(image.boxes):
-            np.testing.assert_allclose([box for _, box in got], image.boxes.xyxy, atol=1e-3 * max(image.width, image.height))
+            np.testing.assert_allclose([box for _, box in got], image.boxes.xyxy,
+                                       atol=1e-3 * max(image.width, image.height))
 
     voc_set = globox.AnnotationSet.from_pascal_voc(folder=voc_out / "Annotations")
     theirs = _globox_boxes(voc_set)

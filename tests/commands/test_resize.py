@@ -151,7 +151,7 @@ def check_round_trip(folder: Path, truth: Truth, written: dict[str, list], min_b
         assert len(found) == len(expected)
         back = resized_to_source([xyxy for _, xyxy in found], entry["scale"], entry["padding"])
         left = list(expected)
-        for (label, _), xyxy in zip(found, back):
+        for (label, _), xyxy in zip(found, back, strict=True):
             errors = [np.abs(xyxy - np.array(box)).max() if name == label else np.inf for name, box in left]
             best = int(np.argmin(errors))
             assert errors[best] <= HALF_PIXEL, (entry["image"], label, xyxy)
@@ -163,7 +163,7 @@ def check_round_trip(folder: Path, truth: Truth, written: dict[str, list], min_b
 
 @pytest.mark.parametrize("mode", ["letterbox", "fit", "stretch"])
 def test_defects_round_trip_through_yolo(defects: tuple[Path, Truth], tmp_path: Path, mode: str) -> None:
-    result = resize(defects[0], tmp_path / "out", sizes="640,1024x768", mode=mode, to="yolo",  # type: ignore
+    result = resize(defects[0], tmp_path / "out", sizes="640,1024x768", mode=mode, to="yolo",  # type: ignore[arg-type]
                     jobs=2)
     assert set(result.datasets) == {"640", "1024x768"}
     for folder in ("640", "1024x768"):

@@ -8,6 +8,7 @@ the tiler and bboxaug's readers cannot hide.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import random
@@ -144,8 +145,8 @@ def same_boxes(found: list, expected: list) -> bool:
     def key(item: tuple) -> tuple:
         return str(item[0]), [round(v, 3) for v in item[1]]
 
-    return all(a[0] == b[0] and max(abs(p - q) for p, q in zip(a[1], b[1])) <= TOLERANCE
-               for a, b in zip(sorted(found, key=key), sorted(expected, key=key)))
+    return all(a[0] == b[0] and max(abs(p - q) for p, q in zip(a[1], b[1], strict=True)) <= TOLERANCE
+               for a, b in zip(sorted(found, key=key), sorted(expected, key=key), strict=True))
 
 
 def written_tiles(dst: Path) -> tuple[dict, dict[str, list]]:
@@ -172,7 +173,7 @@ def check_tiling(dst: Path, truth: Truth, size: tuple[int, int], min_visibility:
     manifest, boxes = written_tiles(dst)
     assert sorted(boxes) == sorted(entry["image"] for entry in manifest["tiles"])
     grid_tiles, visible_pairs, whole = 0, 0, Counter()
-    for key, source in truth.items():
+    for source in truth.values():
         width, height = source["size"]
         grid_tiles += len(grid_starts(width, size[0], 0.2)) * len(grid_starts(height, size[1], 0.2))
     for entry in manifest["tiles"]:
@@ -248,7 +249,7 @@ def test_every_interval_no_longer_than_the_overlap_lies_whole_in_a_tile(length: 
     starts = axis_offsets(length, tile_size, spec.stride[0])
     assert starts == grid_starts(length, tile_size, overlap)
     assert starts[0] == 0 and (starts[-1] + tile_size == length or length <= tile_size)
-    assert all(b - a <= spec.stride[0] for a, b in zip(starts, starts[1:]))
+    assert all(b - a <= spec.stride[0] for a, b in itertools.pairwise(starts))
     low = start * length
     high = min(length, low + extent * spec.overlap_px[0])
     assert any(s <= low and high <= s + tile_size for s in starts)
@@ -374,10 +375,10 @@ def test_tiles_are_written_in_every_format(defects: tuple[Path, Truth], tmp_path
     for image in loaded.images:
         expected = written[f"{image.split}/{image.name}"]
         assert (image.width, image.height) == (2048, 2048)
-        found = [(loaded.class_names[k], tuple(xyxy)) for k, xyxy in zip(image.boxes.labels,
-                                                                          image.boxes.xyxy.round(2).tolist())]
+        found = [(loaded.class_names[k], tuple(xyxy))
+                 for k, xyxy in zip(image.boxes.labels, image.boxes.xyxy.round(2).tolist(), strict=True)]
         assert sorted(found) == sorted((result.dataset.class_names[k], tuple(xyxy)) for k, xyxy in zip(
-            expected.boxes.labels, expected.boxes.xyxy.round(2).tolist()))
+            expected.boxes.labels, expected.boxes.xyxy.round(2).tolist(), strict=True))
 
 
 def test_same_bytes_for_one_or_two_workers(defects: tuple[Path, Truth], tmp_path: Path) -> None:
@@ -403,7 +404,8 @@ def test_drop_and_keep_write_every_grid_tile_and_count_what_they_did(defects: tu
     truth = defects[1]
     for image, cut in keep.tiles:
         expected, _ = expected_cut(truth[f"{image.split}/{image.name}"]["boxes"], cut.window, 0.0)
-        found = [(dataset.class_names[label], xyxy) for label, xyxy in zip(cut.boxes.labels, cut.boxes.xyxy.tolist())]
+        found = [(dataset.class_names[label], xyxy)
+                 for label, xyxy in zip(cut.boxes.labels, cut.boxes.xyxy.tolist(), strict=True)]
         assert same_boxes(found, expected)
 
 
@@ -470,7 +472,7 @@ def test_chess_at_640_holds_every_box_whole_in_a_tile_where_one_can(corpus: Path
     dataset = load(src)
     spec = TileSpec(640, 640)
     for partial in ("drop", "keep", "reject"):
-        plan = plan_tiles(dataset, spec, min_visibility=0.5, partial=partial, negatives=1.0, seed=0)  # type: ignore
+        plan = plan_tiles(dataset, spec, min_visibility=0.5, partial=partial, negatives=1.0, seed=0)  # type: ignore[arg-type]
         counts = plan.tile_counts
         assert counts["planned"] == 29 * 4 * 3 + counts["extra"] == len(plan.tiles) + counts["rejected"]
         for image in dataset.images:

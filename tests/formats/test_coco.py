@@ -166,7 +166,7 @@ def test_parse_annotations_leaves_out_columns_that_hold_only_defaults() -> None:
 ])
 def test_parse_annotations_reports_each_bad_value_by_row(row: dict, key: str) -> None:
     good = {"category_id": 1, "bbox": [1, 1, 2, 2]}
-    xyxy, labels, _, problems = coco.parse_annotations([good, {"image_id": 1, **row}, good], {1: 0})
+    xyxy, _, _, problems = coco.parse_annotations([good, {"image_id": 1, **row}, good], {1: 0})
     assert list(problems) == [1] and problems[1][0] == key
     np.testing.assert_array_equal(xyxy[[0, 2]], [[1, 1, 3, 3], [1, 1, 3, 3]])
 

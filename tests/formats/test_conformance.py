@@ -104,7 +104,7 @@ def test_golden_case(case: Path, tmp_path: Path) -> None:
     # Formats that number classes themselves (YOLO: positions) give the written ids back; the rest keep theirs.
     written_ids = FORMATS[fmt_name].class_ids(dataset.classes)
     after_save = {"classes": [{**c, "id": c["id"] if i is None else i}
-                              for c, i in zip(expected["classes"], written_ids)],
+                              for c, i in zip(expected["classes"], written_ids, strict=True)],
                   "images": [{**image, "boxes": [box for box in image["boxes"] if inside_with_area(box, image)]}
                              for image in expected["images"]]}
     assert_matches_expected(load(saved, fmt=fmt_name), after_save, fmt_name)
@@ -115,7 +115,7 @@ def inside_with_area(box: dict, image: dict) -> bool:
     x1, y1, x2, y2 = box["xyxy"]
     if not (x2 > x1 and y2 > y1):
         return False
-    assert 0 <= x1 and 0 <= y1 and x2 <= image["width"] and y2 <= image["height"], "golden boxes lie inside"
+    assert x1 >= 0 and y1 >= 0 and x2 <= image["width"] and y2 <= image["height"], "golden boxes lie inside"
     return True
 
 
@@ -133,7 +133,7 @@ def test_writers_do_not_change_their_input(tmp_path: Path) -> None:
         out.mkdir()
         FORMATS[fmt_name].write(dataset, out, report=Report())
         after = [(image.name, image.boxes.xyxy, image.boxes.labels) for image in dataset.images]
-        for (name_a, xyxy_a, labels_a), (name_b, xyxy_b, labels_b) in zip(before, after):
+        for (name_a, xyxy_a, labels_a), (name_b, xyxy_b, labels_b) in zip(before, after, strict=True):
             assert name_a == name_b
             np.testing.assert_array_equal(xyxy_a, xyxy_b)
             np.testing.assert_array_equal(labels_a, labels_b)

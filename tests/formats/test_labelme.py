@@ -467,7 +467,7 @@ def test_write_then_read_gives_back_shapes_boxes_and_classes(realistic: Path, tm
             shutil.copyfile(image.source, target)
     back = read(out, report=Report())
     assert back.class_names == dataset.class_names
-    for before, after in zip(dataset.images, back.images):
+    for before, after in zip(dataset.images, back.images, strict=True):
         assert (before.split, before.name, before.width, before.height) == (after.split, after.name, after.width,
                                                                             after.height)
         np.testing.assert_allclose(after.boxes.xyxy, before.boxes.xyxy, rtol=0, atol=1e-6)
@@ -571,7 +571,7 @@ def test_labelme_json_for_real_photos_reads_their_sizes_and_boxes(real_corpus: P
         labels = [o.findtext("name") for o in root.iter("object")]
         size = (int(root.findtext("size/width")), int(root.findtext("size/height")))
         truth[file_name] = (size, boxes, labels)
-        shapes = [shape(label, [[x2, y2], [x1, y1]]) for label, (x1, y1, x2, y2) in zip(labels, boxes)]
+        shapes = [shape(label, [[x2, y2], [x1, y1]]) for label, (x1, y1, x2, y2) in zip(labels, boxes, strict=True)]
         windows_path = str(cards / file_name).replace("/", "\\")
         put_json(tmp_path / "work" / "json" / f"{Path(file_name).stem}.json",
                  document(shapes, windows_path, None, None))

@@ -1,9 +1,9 @@
 """Property tests: any dataset survives a trip from any format to any other (all 12 directions).
 
 Datasets are drawn by hypothesis: images of random sizes in two splits, some without boxes, boxes on whole pixels
-(sides of 2 px or more) anywhere inside the image (touching the borders too), classes with some unused. After writing in format A,
-converting to format B and reading back: the same images, negatives, class names in order, and every box within
-the looser of the two formats' tolerances.
+(sides of 2 px or more) anywhere inside the image (touching the borders too), classes with some unused. After
+writing in format A, converting to format B and reading back: the same images, negatives, class names in order,
+and every box within the looser of the two formats' tolerances.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from bboxaug.formats import FORMATS
 from bboxaug.pipeline.source import load
 from tests.conftest import make_image
 
-DIRECTIONS = [pair for pair in itertools.permutations(sorted(FORMATS), 2)]
+DIRECTIONS = list(itertools.permutations(sorted(FORMATS), 2))
 CLASS_NAMES = st.lists(st.from_regex(r"[a-z][a-z0-9_-]{0,7}", fullmatch=True), min_size=1, max_size=4, unique=True)
 
 

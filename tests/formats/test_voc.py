@@ -393,7 +393,7 @@ def test_standard_layout_with_subfolders_lists_and_unlisted_files(tmp_path: Path
     assert report.counts["unlisted_annotations"] == 1
     assert report.counts["listed_without_annotation"] == 1
     assert report.counts["listed_without_files"] == 1
-    assert any("ghost" == w.field for w in report.warnings)
+    assert any(w.field == "ghost" for w in report.warnings)
     assert dataset.class_names == ["dog", "cat"], "files are read in sorted id order: b before sub/a"
 
 
@@ -654,7 +654,7 @@ def test_writing_is_deterministic_and_leaves_the_input_alone(tmp_path: Path) -> 
     voc.write(dataset, tmp_path / "two", report=Report())
     for path in sorted((tmp_path / "one").rglob("*.*")):
         assert path.read_bytes() == (tmp_path / "two" / path.relative_to(tmp_path / "one")).read_bytes()
-    for (name, xyxy), after in zip(before, dataset.images):
+    for (name, xyxy), after in zip(before, dataset.images, strict=True):
         assert name == after.name
         np.testing.assert_array_equal(xyxy, after.boxes.xyxy)
 
@@ -707,7 +707,7 @@ def test_bccd_voc_to_voc_keeps_boxes_and_splits(corpus: Path, tmp_path: Path) ->
     assert back.class_names == dataset.class_names
     assert [(i.split, i.name, i.width, i.height) for i in back.images] == [
         (i.split, i.name, i.width, i.height) for i in dataset.images]
-    for before, after in zip(dataset.images, back.images):
+    for before, after in zip(dataset.images, back.images, strict=True):
         np.testing.assert_array_equal(before.boxes.xyxy, after.boxes.xyxy)
         np.testing.assert_array_equal(before.boxes.column("truncated"), after.boxes.column("truncated"))
 

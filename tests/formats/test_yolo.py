@@ -146,7 +146,7 @@ def test_batch_formatting_equals_one_image_at_a_time() -> None:
             np.hstack([xy, xy + rng.uniform(0, 10, (count, 2))]), rng.integers(0, 3, count))))
     batch = yolo.format_label_texts(images)
     assert batch == [yolo.format_labels(image.boxes, image.width, image.height) for image in images]
-    for image, text in zip(images, batch):
+    for image, text in zip(images, batch, strict=True):
         np.testing.assert_allclose(independent_boxes(text, image.width, image.height) or np.zeros((0, 4)),
                                    image.boxes.xyxy, atol=yolo.tolerance(image))
 

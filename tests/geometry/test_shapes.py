@@ -31,7 +31,7 @@ STEP = 0.05  # raster step in pixels
 def inside_polygon(xs: np.ndarray, ys: np.ndarray, polygon: np.ndarray) -> np.ndarray:
     """Even-odd rule: a horizontal ray from each point crosses the polygon's edges an odd number of times."""
     inside = np.zeros(xs.shape, dtype=bool)
-    for (x0, y0), (x1, y1) in zip(polygon, np.roll(polygon, -1, axis=0)):
+    for (x0, y0), (x1, y1) in zip(polygon, np.roll(polygon, -1, axis=0), strict=True):
         if y0 == y1:
             continue
         spans = (ys >= min(y0, y1)) & (ys < max(y0, y1))
@@ -216,10 +216,10 @@ def test_rotated_rectangle_cut_by_the_border(centre, degrees):
     followed = follow([[rectangle]], width, height)
     visible, full, envelope = raster(rectangle, width, height)
     assert followed.visibility[0] == pytest.approx(visible / full, abs=0.01)
-    np.testing.assert_allclose(followed.xyxy[0], envelope + [-STEP / 2, -STEP / 2, STEP / 2, STEP / 2],
+    np.testing.assert_allclose(followed.xyxy[0], envelope + np.array([-STEP, -STEP, STEP, STEP]) / 2,
                                atol=1.5 * STEP)
-    assert 0 <= followed.xyxy[0, 0] and followed.xyxy[0, 2] <= width
-    assert 0 <= followed.xyxy[0, 1] and followed.xyxy[0, 3] <= height
+    assert followed.xyxy[0, 0] >= 0 and followed.xyxy[0, 2] <= width
+    assert followed.xyxy[0, 1] >= 0 and followed.xyxy[0, 3] <= height
     # Never larger than the clipped envelope of the whole moved shape (what albumentations keeps).
     envelope_clipped = np.clip(np.concatenate([rectangle.min(axis=0), rectangle.max(axis=0)]), 0,
                                [width, height, width, height])

@@ -90,7 +90,7 @@ def test_boxes_are_drawn_on_the_upright_picture(tmp_path: Path) -> None:
     assert pixel(picture, left + 10, top + 30)[2] > 200 and pixel(picture, left + 10, top + 30)[0] < 60
     assert pixel(picture, left + 90, top + 55)[0] > 200 and pixel(picture, left + 90, top + 55)[2] < 60
     assert pixel(picture, left + 5, top - 2) == TILE_BACKGROUND  # letterbox band above the picture
-    x1, y1, x2, y2 = edges([70, 10, 110, 50], scale_x, scale_y, left, top)
+    _, y1, x2, y2 = edges([70, 10, 110, 50], scale_x, scale_y, left, top)
     assert pixel(picture, x2, (y1 + y2) // 2) == class_colour(0)
 
 

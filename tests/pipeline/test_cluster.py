@@ -34,6 +34,7 @@ from bboxaug.pipeline import cluster
 from bboxaug.pipeline.cluster import use_scheduler
 from bboxaug.pipeline.parallel import iter_parallel
 from tests.commands.test_augment import POLICY, make_source, textured, tree_bytes
+from tests.conftest import REPO
 
 distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
 import dask.config  # noqa: E402  (installed with distributed)
@@ -43,7 +44,6 @@ BBOXAUG = Path(sys.executable).with_name("bboxaug")
 START_TIMEOUT_S = 60
 STOP_TIMEOUT_S = 10
 RUN_TIMEOUT_S = 120
-from tests.conftest import REPO
 
 #: Run a command so that it is killed when this process dies, even by SIGKILL (util-linux; Linux only).
 DIE_WITH_PARENT = ["setpriv", "--pdeathsig", "KILL"] if shutil.which("setpriv") else []
@@ -198,10 +198,10 @@ def test_a_worker_killed_mid_run_costs_only_its_task(tmp_path: Path) -> None:
         finally:
             run.kill()
         assert victim.wait(STOP_TIMEOUT_S) == -signal.SIGKILL
-        with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):  # what is left is too small a cluster
-            with pytest.raises(ClusterError, match="has a single worker thread after 1 s; bboxaug needs 2 worker"):
-                with use_scheduler(running.address):
-                    pytest.fail("a cluster of one thread was accepted")
+        with (dask.config.set({"distributed.comm.timeouts.connect": "1s"}),  # what is left is too small a cluster
+              pytest.raises(ClusterError, match="has a single worker thread after 1 s; bboxaug needs 2 worker"),
+              use_scheduler(running.address)):
+            pytest.fail("a cluster of one thread was accepted")
     assert 3 <= done < 40, f"the kill came at a useless moment ({done} of 40 images done)"
     assert run.returncode == 0, errors
     assert tree_bytes(tmp_path / "remote") == tree_bytes(tmp_path / "local")
@@ -243,17 +243,17 @@ def test_relative_paths_are_looked_up_in_each_workers_own_folder(shared: Cluster
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "data").mkdir()
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(ClusterError, match=r"^data cannot be seen on a Dask worker: .*\(workers: tcp://127\.0\.0\.1"):
-        with use_scheduler(shared.address, reads=[Path("data")]):
-            pytest.fail("the block ran although the workers do not see the data")
+    with (pytest.raises(ClusterError, match=r"^data cannot be seen on a Dask worker: .*\(workers: tcp://127\.0\.0\.1"),
+          use_scheduler(shared.address, reads=[Path("data")])):
+        pytest.fail("the block ran although the workers do not see the data")
 
 
 def test_a_cluster_running_another_bboxaug_version_is_refused(shared: Cluster, source: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cluster, "__version__", "0.0.1")
-    with pytest.raises(ClusterError, match=f"^the Dask scheduler runs bboxaug {bboxaug_version}, this machine 0.0.1"):
-        with use_scheduler(shared.address, reads=[source]):
-            pytest.fail("the block ran although the workers run another version")
+    with (pytest.raises(ClusterError, match=f"^the Dask scheduler runs bboxaug {bboxaug_version}, this machine 0.0.1"),
+          use_scheduler(shared.address, reads=[source])):
+        pytest.fail("the block ran although the workers run another version")
 
 
 def test_without_dask_the_flag_says_how_to_install_it(source: Path, tmp_path: Path,

@@ -177,7 +177,7 @@ def _construct(name: str, params: Mapping[str, Any], place: _Place, *, serialize
             written = set(transform.to_dict_private()) if unknown else set()
     except Warning as warning:
         raise place.error(f"albumentations warns: {warning}") from None
-    except Exception as error:  # noqa: BLE001 - pydantic, TypeError, ...: all mean bad parameters
+    except Exception as error:  # pydantic, TypeError, ...: all mean bad parameters
         raise place.error(f"bad parameters: {_short(error)}") from None
     for key in unknown:
         if key not in written:
@@ -279,10 +279,10 @@ def _prepare(transform: Transform, greyscale: bool) -> Transform:
         return transform
     if greyscale and type(transform).__name__ in GREYSCALE_SKIPPED:
         return A.NoOp(p=transform.p)
-    function = transform._key2func.get("keypoints")  # noqa: SLF001 - the hook albumentations calls per target
+    function = transform._key2func.get("keypoints")  # the hook albumentations calls per target
     for family, fix in _KEYPOINT_FIXES:
         if function is not None and isinstance(transform, family):
-            transform._key2func["keypoints"] = functools.partial(fix, function)  # noqa: SLF001
+            transform._key2func["keypoints"] = functools.partial(fix, function)
             break
     return transform
 

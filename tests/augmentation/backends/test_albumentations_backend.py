@@ -179,7 +179,7 @@ def test_inputs_are_not_modified():
     pipeline = build({"HorizontalFlip": {"p": 1}}, {"RandomBrightnessContrast": {"p": 1}},
                      {"RandomSizedBBoxSafeCrop": {"height": 50, "width": 50, "p": 1}})
     pipeline(image, points, boxes, 1)
-    for array, copy in zip((image, points, boxes), copies):
+    for array, copy in zip((image, points, boxes), copies, strict=True):
         assert np.array_equal(array, copy)
 
 
