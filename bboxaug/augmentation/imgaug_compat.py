@@ -122,7 +122,7 @@ def import_imgaug() -> tuple[types.ModuleType, types.ModuleType]:
             setattr(np, name, value)
     added_sctypes = _lacks("sctypes")
     if added_sctypes:
-        np.sctypes = _legacy_sctypes()  # noqa: NPY201 - restoring the name imgaug reads is this shim's job
+        np.sctypes = _legacy_sctypes()  # type: ignore[attr-defined]  # noqa: NPY201 - gone in NumPy 2; imgaug reads it
     try:
         imgaug = importlib.import_module("imgaug")
         augmenters = importlib.import_module("imgaug.augmenters")
@@ -132,6 +132,6 @@ def import_imgaug() -> tuple[types.ModuleType, types.ModuleType]:
         raise PolicyError(f"imgaug is installed but cannot be imported ({exc}); {INSTALL_HINT}") from exc
     finally:
         if added_sctypes:
-            del np.sctypes  # noqa: NPY201 - and taking it away again
+            del np.sctypes  # type: ignore[attr-defined]  # noqa: NPY201 - lent to imgaug's import only
     _check_distribution()
     return imgaug, augmenters

@@ -52,7 +52,7 @@ _MAX_DEPTH = 32  # deeper than any real policy: a recursive YAML alias
 DocPath = tuple[str | int, ...]  # where a value sits in a document: ("transforms", 2), ("boxes", "min_area")
 
 
-def load_policy(spec: str | Path | Mapping, *, dataset_size: int | None = None) -> Policy:
+def load_policy(spec: str | Path | Mapping[str, Any], *, dataset_size: int | None = None) -> Policy:
     """Load and check a policy: a preset name, a .yaml/.yml/.json file, or an already loaded mapping.
 
     `dataset_size` (the number of input images) is needed by the preset `auto` and ignored otherwise. A string
@@ -107,7 +107,7 @@ class _Where:
         return PolicyError(message, file=self.source, field=": ".join(parts) or None)
 
 
-def _preset_data(name: str, dataset_size: int | None) -> tuple[Mapping, _Where]:
+def _preset_data(name: str, dataset_size: int | None) -> tuple[Mapping[str, Any], _Where]:
     if name != "auto":
         return presets.PRESET_DATA[name], _Where(f"preset:{name}")
     if dataset_size is None:
@@ -180,12 +180,14 @@ def _node_lines(node: yaml.Node | None, source: str) -> dict[DocPath, int]:
                 if key.value in first:
                     raise PolicyError(f"duplicate key '{key.value}' (first on line {first[key.value]})",
                                       file=source, field=f"line {line}")
-                first[key.value] = lines[(*path, key.value)] = line
-                walk(value, (*path, key.value))
+                key_path = (*path, key.value)
+                first[key.value] = lines[key_path] = line
+                walk(value, key_path)
         elif isinstance(node, yaml.SequenceNode):
             for index, item in enumerate(node.value):
-                lines[(*path, index)] = item.start_mark.line + 1
-                walk(item, (*path, index))
+                item_path = (*path, index)
+                lines[item_path] = item.start_mark.line + 1
+                walk(item, item_path)
 
     if node is not None:
         lines[()] = node.start_mark.line + 1
@@ -257,7 +259,8 @@ def _transforms(value: Any, where: _Where) -> tuple[TransformSpec, ...]:
                           ("transforms",))
     specs = []
     for index, entry in enumerate(value):
-        path, label = ("transforms", index), f"transforms[{index}]"
+        path: DocPath = ("transforms", index)
+        label = f"transforms[{index}]"
         if isinstance(entry, str):
             raise where.error(f"write `- {entry}: {{}}` (each entry maps a transform name to its parameters)",
                               path, label)

@@ -36,7 +36,7 @@ class Policy:
     source: str = field(compare=False)  # "preset:medium", "preset:auto:heavy", a file path or "<mapping>"
     serialized: Mapping[str, Any] | None = None  # an albumentations to_dict() pipeline, taken as is
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         """Plain JSON data with sorted keys, itself a valid policy: load_policy(p.to_json()) == p."""
         data: dict[str, Any] = {"backend": self.backend, "boxes": asdict(self.boxes)}
         if self.serialized is not None:

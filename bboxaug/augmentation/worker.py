@@ -134,7 +134,7 @@ def make_copies(job: ImageJob, *, policy_json: str, seed: int, root: str, qualit
     """Decode one image, make its copies, write them, then record the result for `resume`."""
     pipeline, rules = _pipeline(policy_json)
     try:
-        picture = read_picture(job.image.source)  # type: ignore[arg-type]
+        picture = read_picture(job.image.known_source())
     except BboxaugError as error:
         return JobResult(job.key, error=Problem.from_error(error))
     boxes = job.image.boxes

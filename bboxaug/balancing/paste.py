@@ -17,7 +17,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -26,6 +26,10 @@ from pycocotools import mask as mask_utils
 from bboxaug.augmentation.seeds import derive_seed
 from bboxaug.core.columns import carried_columns
 from bboxaug.core.model import Boxes, EmbeddedImage, ImageRecord, object_column
+
+if TYPE_CHECKING:
+    from pycocotools import _EncodedRLE  # a compressed RLE dict, as pycocotools' stubs call it
+
 
 MAX_IOU = 0.1          # a pasted box's IoU with every box already in the image stays below this
 
@@ -98,13 +102,15 @@ def _polygon_mask(parts: list[np.ndarray], width: int, height: int) -> tuple[int
 
 def decode_rle(rle: dict[str, Any], width: int, height: int) -> np.ndarray:
     """A COCO RLE mask (compressed, or uncompressed with a list of counts) as a (height, width) bool array."""
-    if isinstance(rle.get("counts"), list):
-        rle = mask_utils.frPyObjects(rle, height, width)
-    elif isinstance(rle.get("counts"), str):
-        rle = {"size": rle["size"], "counts": rle["counts"].encode("ascii")}
+    counts = rle["counts"]
+    encoded: _EncodedRLE
+    if isinstance(counts, list):
+        encoded = mask_utils.frPyObjects(rle, height, width)  # type: ignore[call-overload]  # stubs lack list counts
+    else:
+        encoded = {"size": rle["size"], "counts": counts.encode("ascii") if isinstance(counts, str) else counts}
     with warnings.catch_warnings():  # pycocotools' Cython layer under NumPy 2: harmless
         warnings.filterwarnings("ignore", "__array__ implementation doesn't accept a copy keyword", DeprecationWarning)
-        return mask_utils.decode(rle).astype(bool)
+        return mask_utils.decode(encoded).astype(bool)
 
 
 def object_mask(segmentation: Any, width: int, height: int) -> tuple[int, int, np.ndarray] | None:
@@ -130,25 +136,26 @@ def object_mask(segmentation: Any, width: int, height: int) -> tuple[int, int, n
 
 def cut(image: ImageRecord, row: int) -> Cutout | None:
     """The cutout of box `row` of `image` (whose size is known): by its mask, else its whole-pixel box."""
-    width, height = int(image.width), int(image.height)  # type: ignore[arg-type]
-    where = (image.key, row, int(image.boxes.labels[row]), image.source, (width, height))
+    width, height = image.known_size()
+    where = (image.key, row, int(image.boxes.labels[row]), image.known_source(), (width, height))
     found = object_mask(image.boxes.column("segmentation")[row], width, height)
     if found is not None:
         x0, y0, mask = found
         size = (mask.shape[1], mask.shape[0])
-        return Cutout(*where, (x0, y0), size, mask, image.boxes.xyxy)  # type: ignore[arg-type]
+        return Cutout(*where, (x0, y0), size, mask, image.boxes.xyxy)
     x1, y1, x2, y2 = image.boxes.xyxy[row]
     x0, y0 = max(0, math.floor(x1)), max(0, math.floor(y1))
     x3, y3 = min(width, math.ceil(x2)), min(height, math.ceil(y2))
     if x3 <= x0 or y3 <= y0:
         return None
-    return Cutout(*where, (x0, y0), (x3 - x0, y3 - y0), None, image.boxes.xyxy)  # type: ignore[arg-type]
+    return Cutout(*where, (x0, y0), (x3 - x0, y3 - y0), None, image.boxes.xyxy)
 
 
 def touches_border(image: ImageRecord, row: int) -> bool:
     """Whether a box reaches its image's edge (the object may be cut off: a poor thing to paste mid-image)."""
     x1, y1, x2, y2 = image.boxes.xyxy[row]
-    return bool(x1 <= 0 or y1 <= 0 or x2 >= image.width or y2 >= image.height)  # type: ignore[operator]
+    width, height = image.known_size()
+    return bool(x1 <= 0 or y1 <= 0 or x2 >= width or y2 >= height)
 
 
 def inverse_map(cutout: Cutout, scaled: tuple[int, int], flip: bool, pad: int) -> np.ndarray:
@@ -231,8 +238,8 @@ def place(cutout: Cutout, host_size: tuple[int, int], occupied: np.ndarray, rng:
     if not fine.any():
         return None
     chosen = int(np.argmax(fine))
-    return Placement(cutout, scaled, flip, (int(corners[chosen, 0]), int(corners[chosen, 1])), mask,
-                     tuple(float(v) for v in boxes[chosen]))  # type: ignore[arg-type]
+    x1, y1, x2, y2 = boxes[chosen].tolist()
+    return Placement(cutout, scaled, flip, (int(corners[chosen, 0]), int(corners[chosen, 1])), mask, (x1, y1, x2, y2))
 
 
 def paste_seed(seed: int, host_key: str, index: int, slot: int) -> int:
@@ -248,8 +255,7 @@ def place_objects(host: ImageRecord, cutouts: list[Cutout], seed: int, index: in
     placed = []
     for slot, cutout in enumerate(cutouts):
         rng = np.random.default_rng(paste_seed(seed, host.key, index, slot))
-        placement = place(cutout, (int(host.width), int(host.height)), occupied, rng,  # type: ignore[arg-type]
-                          max_iou=max_iou, max_cover=max_cover)
+        placement = place(cutout, host.known_size(), occupied, rng, max_iou=max_iou, max_cover=max_cover)
         if placement is not None:
             placed.append(placement)
             occupied = np.vstack([occupied, np.asarray(placement.box)[None]])
@@ -327,5 +333,6 @@ def _rle(placement: Placement, image_size: tuple[int, int]) -> dict[str, Any] | 
     full = np.zeros((image_size[1], image_size[0]), np.uint8)
     (x, y), (x0, y0, x1, y1) = placement.corner, (int(v) for v in placement.box)
     full[y0:y1, x0:x1] = placement.mask[y0 - y:y1 - y, x0 - x:x1 - x]  # the mask's bounds lie inside the host
-    rle = mask_utils.encode(np.asfortranarray(full))
-    return {"size": [image_size[1], image_size[0]], "counts": rle["counts"].decode("ascii")}
+    counts = mask_utils.encode(np.asfortranarray(full))["counts"]
+    text = counts.decode("ascii") if isinstance(counts, bytes) else counts
+    return {"size": [image_size[1], image_size[0]], "counts": text}

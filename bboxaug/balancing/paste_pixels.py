@@ -78,7 +78,8 @@ def _surroundings(size: tuple[int, int], box: tuple[int, int, int, int], boxes: 
     return (slice(top, bottom), slice(left, right)), background
 
 
-def match_colours(patch_lab: np.ndarray, source_stats: tuple | None, target_stats: tuple | None) -> np.ndarray:
+def match_colours(patch_lab: np.ndarray, source_stats: tuple[np.ndarray, np.ndarray] | None,
+                  target_stats: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
     """Map each channel's mean and spread from the source surroundings onto the target surroundings."""
     if source_stats is None or target_stats is None:
         return patch_lab
@@ -183,7 +184,7 @@ class PasteJob:
 def make_paste(job: PasteJob, *, root: str, quality: int) -> Problem | None:
     """Read the host and the sources, paste, encode and write one paste image; the problem if an image failed."""
     try:
-        host = read_picture(job.host.source)  # type: ignore[arg-type]
+        host = read_picture(job.host.known_source())
         sources = {}
         for placement in job.placements:
             if placement.cutout.key not in sources:

@@ -18,6 +18,9 @@ from types import MappingProxyType
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
+
+from bboxaug.core.errors import ImageError
 
 #: Per-box columns with a meaning every format agrees on, and the value a box has when its source lacks it.
 #: `segmentation` is COCO's shape: a list of flat polygons `[[x0, y0, x1, y1, ...], ...]` in absolute pixels, or
@@ -79,20 +82,22 @@ def _as_column(name: str, values: Any, rows: int) -> np.ndarray:
     return _read_only(column)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, init=False)
 class Boxes:
     """One image's boxes as a table: `xyxy` (N, 4) float64, `labels` (N,) int64, and optional named columns."""
 
     xyxy: np.ndarray
     labels: np.ndarray
-    columns: Mapping[str, np.ndarray] = field(default_factory=dict)
+    columns: Mapping[str, np.ndarray]
 
-    def __post_init__(self) -> None:
-        xyxy = np.array(self.xyxy, dtype=np.float64).reshape(-1, 4)
-        labels = np.array(self.labels, dtype=np.int64).reshape(-1)
+    def __init__(self, xyxy: ArrayLike, labels: ArrayLike, columns: Mapping[str, Any] | None = None) -> None:
+        """Read-only copies of the coordinates, labels and columns (any array-likes), checked to have one row per
+        box."""
+        xyxy = np.array(xyxy, dtype=np.float64).reshape(-1, 4)
+        labels = np.array(labels, dtype=np.int64).reshape(-1)
         if len(labels) != len(xyxy):
             raise ValueError(f"{len(xyxy)} boxes but {len(labels)} labels")
-        columns = {name: _as_column(name, values, len(xyxy)) for name, values in self.columns.items()}
+        columns = {name: _as_column(name, values, len(xyxy)) for name, values in (columns or {}).items()}
         object.__setattr__(self, "xyxy", _read_only(xyxy))
         object.__setattr__(self, "labels", _read_only(labels))
         object.__setattr__(self, "columns", MappingProxyType(columns))
@@ -194,6 +199,19 @@ class ImageRecord:
     @property
     def has_size(self) -> bool:
         return self.width is not None and self.height is not None
+
+    def known_size(self) -> tuple[int, int]:
+        """`(width, height)`, for code that runs once every size is known; ImageError if this one is not."""
+        if self.width is None or self.height is None:
+            raise ImageError(f"the size of {self.split}/{self.name} is unknown (no header has been read)",
+                             file=self.source)
+        return self.width, self.height
+
+    def known_source(self) -> Path | EmbeddedImage:
+        """Where the pixels are, for code that reads them; ImageError when no image was found for this record."""
+        if self.source is None:
+            raise ImageError(f"no image file found for {self.split}/{self.name}")
+        return self.source
 
     def replace(self, **changes: Any) -> ImageRecord:
         return dataclasses.replace(self, **changes)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -15,7 +15,7 @@ class Reader(Protocol):
     def __call__(self, src: Path, *, report: Report, image_dir: Path | None = None, jobs: int = 1) -> Dataset: ...
 
 
-def names_only(classes: tuple[ClassInfo, ...]) -> list[int | None]:
+def names_only(classes: Sequence[ClassInfo]) -> list[int | None]:
     """`Format.class_ids` of a format that stores class names, not ids."""
     return [None] * len(classes)
 
@@ -53,4 +53,4 @@ class Format:
     annotation_key: Callable[[str, str], str]
     tolerance: Callable[[ImageRecord], float]
     keeps_crowd: bool = False
-    class_ids: Callable[[tuple[ClassInfo, ...]], list[int | None]] = names_only
+    class_ids: Callable[[Sequence[ClassInfo]], Sequence[int | None]] = names_only

@@ -158,7 +158,8 @@ def parse_categories(categories: Sequence[Any], *, file: object) -> list[ClassIn
         category_id, name = entry.get("id"), entry.get("name")
         duplicate = type(category_id) is int and category_id in seen
         if type(category_id) is not int or duplicate:
-            problem = f"duplicate (also categories[{seen[category_id]}])" if duplicate else "not an integer"
+            problem = ("not an integer" if type(category_id) is not int
+                       else f"duplicate (also categories[{seen[category_id]}])")
             raise FormatError(f"category id {category_id!r} is {problem}", file=file, field=f"categories[{i}].id")
         if not isinstance(name, str) or not name:
             raise FormatError(f"category name must be a non-empty string, found {name!r}", file=file,
@@ -286,7 +287,7 @@ def _image_id(entry: Any, i: int, seen: dict[Any, int], file: Path) -> int | str
         raise AnnotationError(f"expected an object, found {entry!r}", file=file, field=f"images[{i}]")
     image_id = entry.get("id")
     duplicate = type(image_id) in (int, str) and image_id in seen
-    if type(image_id) not in (int, str) or duplicate:
+    if (type(image_id) is not int and type(image_id) is not str) or duplicate:
         problem = f"duplicate (also images[{seen[image_id]}])" if duplicate else "not an integer or a string"
         raise AnnotationError(f"image id {image_id!r} is {problem}", file=file, field=f"images[{i}].id")
     seen[image_id] = i
@@ -411,7 +412,7 @@ def read(src: Path, *, report: Report, image_dir: Path | None = None, jobs: int 
                 folder = image_folder(file, split, image_dir)
                 if folder is not None and folder not in indexes:
                     indexes[folder] = ImageIndex(folder)
-                class_index = {c.id: position for position, c in enumerate(classes)}
+                class_index = {c.id: position for position, c in enumerate(classes) if c.id is not None}
                 index = indexes.get(folder) if folder else None
                 images += _read_split(data, split, file, class_index, index, report)
                 meta[split] = {k: v for k, v in data.items() if k not in _LISTS}
@@ -574,7 +575,7 @@ def write(dataset: Dataset, dst: Path, *, report: Report) -> None:
     keep_extras = isinstance(stored, Mapping)
     with gc_paused():
         for split in dataset.splits or [DEFAULT_SPLIT]:
-            top = stored.get(split) if keep_extras else None
+            top = stored.get(split) if isinstance(stored, Mapping) else None
             target = Path(dst) / "annotations" / f"instances_{split}.json"
             with atomic_text_file(target) as handle:
                 write_split(handle, dataset.in_split(split), categories, category_ids,

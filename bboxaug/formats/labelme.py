@@ -128,8 +128,9 @@ def mask_rle(patch: np.ndarray, origin: tuple[int, int], width: int, height: int
     left, right = max(x0, 0), min(x0 + patch.shape[1], width)
     if top < bottom and left < right:
         full[top:bottom, left:right] = patch[top - y0:bottom - y0, left - x0:right - x0]
-    rle = mask_utils.encode(full)
-    return {"size": [int(height), int(width)], "counts": rle["counts"].decode("ascii")}
+    counts = mask_utils.encode(full)["counts"]
+    text = counts.decode("ascii") if isinstance(counts, bytes) else counts
+    return {"size": [int(height), int(width)], "counts": text}
 
 
 def parse_shape(raw: Any, *, size: tuple[int, int] | None, file: object, field: str) -> Shape | str:
@@ -214,7 +215,8 @@ def stored_shape_fits(stored: Any, xyxy: Sequence[float], segmentation: Any) -> 
                 and not _same_polygons(segmentation, parsed.segmentation))
 
 
-def format_shape(label: str, xyxy: Sequence[float], segmentation: Any, attributes: Any, stored: Any) -> dict:
+def format_shape(label: str, xyxy: Sequence[float], segmentation: Any, attributes: Any, stored: Any
+                 ) -> dict[str, Any]:
     """One box as a Labelme shape: the stored shape when it still fits the box, else a rectangle."""
     attributes = attributes if isinstance(attributes, Mapping) else {}
     if stored_shape_fits(stored, xyxy, segmentation):
@@ -270,7 +272,7 @@ def locate_image(json_path: Path, image_path: Any, folder: Path, index: ImageInd
         written = ""
     candidate = Path(os.path.normpath(json_path.parent / written)) if written else None
     inside = _relative(candidate, folder) if candidate else None
-    json_stem = _relative(json_path, folder).rsplit(".", 1)[0]
+    json_stem = (_relative(json_path, folder) or json_path.name).rsplit(".", 1)[0]  # the JSON lies in `folder`
     found = candidate if candidate and candidate.is_file() else None
     for name in (inside, PurePosixPath(written).name, json_stem):
         if found is None and name:
@@ -344,10 +346,10 @@ def read(src: Path, *, report: Report, image_dir: Path | None = None, jobs: int 
     process: `jobs` is unused)."""
     src = Path(os.path.abspath(src))
     if src.is_file():
-        root, jobs = src.parent, [(DEFAULT_SPLIT, src.parent, [src])]
+        root, splits = src.parent, [(DEFAULT_SPLIT, src.parent, [src])]
     elif src.is_dir():
-        root, jobs = src, [(split, folder, _json_files(folder)) for split, folder in split_folders(src)]
-        split_roots = [folder for _, folder, _ in jobs if folder != src]
+        root, splits = src, [(split, folder, _json_files(folder)) for split, folder in split_folders(src)]
+        split_roots = [folder for _, folder, _ in splits if folder != src]
         outside = [p for p in _json_files(src) if split_roots and not any(_relative(p, f) for f in split_roots)
                    and is_labelme(_peek(p))]
         if outside:
@@ -361,7 +363,7 @@ def read(src: Path, *, report: Report, image_dir: Path | None = None, jobs: int 
     classes = {name: position for position, name in enumerate(dict.fromkeys(declared))}
     images: list[ImageRecord] = []
     seen: dict[tuple[str, str], Path] = {}
-    for split, folder, files in jobs:
+    for split, folder, files in splits:
         images_folder = folder
         if image_dir is not None:
             images_folder = Path(os.path.abspath(image_dir))
@@ -372,7 +374,7 @@ def read(src: Path, *, report: Report, image_dir: Path | None = None, jobs: int 
                 record = _read_file(path, split, folder, index, classes, seen, report)
                 if record is not None:
                     images.append(record)
-    return Dataset(classes_from_names(classes), images)
+    return Dataset(classes_from_names(classes), tuple(images))
 
 
 def write(dataset: Dataset, dst: Path, *, report: Report) -> None:

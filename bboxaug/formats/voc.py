@@ -26,7 +26,7 @@ from defusedxml.ElementTree import DefusedXMLParser, ParseError
 
 from bboxaug.core import codes
 from bboxaug.core.errors import AnnotationError, FormatError
-from bboxaug.core.model import COLUMN_DEFAULTS, Boxes, Dataset, ImageRecord, name_stem
+from bboxaug.core.model import COLUMN_DEFAULTS, Boxes, Dataset, EmbeddedImage, ImageRecord, name_stem
 from bboxaug.core.report import Report
 from bboxaug.formats.base import Format
 from bboxaug.formats.layout import DEFAULT_SPLIT, ImageIndex, classes_from_names, posix_relative, split_folders
@@ -70,10 +70,11 @@ class _Parser(DefusedXMLParser):
     which VOC does not use; skipping it halves the parse time of a VOC file."""
 
     def __init__(self) -> None:
-        super().__init__(target=TreeBuilder())
+        builder = TreeBuilder()
+        super().__init__(target=builder)
         self.parser.ordered_attributes = False
-        self.parser.StartElementHandler = self.target.start
-        self.parser.EndElementHandler = self.target.end
+        self.parser.StartElementHandler = builder.start
+        self.parser.EndElementHandler = builder.end
 
 
 #: The encoding an XML declaration at the start of a document names.
@@ -136,9 +137,11 @@ def parse_flag(text: str | None, *, file: object, field: str) -> bool:
 
 
 def _finite(text: str | None) -> float | None:
+    if text is None:
+        return None
     try:
-        value = float(text)  # type: ignore[arg-type]  # None is a TypeError, caught
-    except (TypeError, ValueError):
+        value = float(text)
+    except ValueError:
         return None
     return value if math.isfinite(value) else None
 
@@ -149,7 +152,7 @@ def voc_corners(bndbox: Element, *, file: object, field: str) -> list[float]:
     A side with `xmax <= xmin` (or `ymax <= ymin`) as written is read as zero extent at `xmax`: annotation tools
     write equal corners for a click without a drag, so such a box covers nothing and is dropped (and counted)
     as degenerate on conversion, rather than becoming a one-pixel box nobody drew."""
-    texts = {child.tag: child.text for child in bndbox}
+    texts = {child.tag: child.text or "" for child in bndbox}  # an empty element is no number, as "" is not
     try:
         xmin, ymin, xmax, ymax = corners = [float(texts[tag]) for tag in _CORNERS]
         if math.isfinite(sum(corners)):
@@ -168,7 +171,8 @@ def _usual_corners(bndbox: Element) -> list[float] | None:
         first, second, third, fourth = bndbox
         if (first.tag, second.tag, third.tag, fourth.tag) != _CORNERS:
             return None
-        xmin, ymin, xmax, ymax = float(first.text), float(second.text), float(third.text), float(fourth.text)
+        xmin, ymin = float(first.text or ""), float(second.text or "")  # "" (an empty element): ValueError
+        xmax, ymax = float(third.text or ""), float(fourth.text or "")
     except (TypeError, ValueError):
         return None
     if not math.isfinite(xmin + ymin + xmax + ymax):
@@ -433,7 +437,7 @@ def _items(source: _Source, report: Report) -> list[tuple[str, str, str | None]]
     if source.sets is not None:
         stems = [path.stem for path in source.sets.glob("*.txt") if path.is_file()]
         lists = {stem: parse_split_list(_read_text(source.sets / f"{stem}.txt")) for stem in main_lists(stems)}
-    if not lists:
+    if source.sets is None or not lists:
         return [(item, source.split, xml[item]) for item in sorted(xml)]
     assignment, ignored, shared = resolve_splits(lists)
     report.count(codes.IGNORED_SPLIT_LISTS, len(ignored))
@@ -527,7 +531,8 @@ def parse_files(paths: Sequence[str]) -> ParsedBatch:
     """Parse VOC files: a pure function of their contents, so any worker can run it. A file that cannot be read
     or parsed gives its error, which the reader raises for that file's item, in order."""
     files: list[FileSummary | AnnotationError] = []
-    bounds, names, labels, corners = [0], {}, [], []
+    bounds, labels, corners = [0], [], []
+    names: dict[str, int] = {}
     columns: dict[str, list[Any]] = {}
     for path in paths:
         try:
@@ -623,6 +628,13 @@ def _accept(batch: _Batch, k: int, item: str, split: str, path: str, index: Imag
     return _Accepted(name, split, width, height, found, batch, k, summary.columns)
 
 
+def _split_list(source: _Source, split: str) -> Path:
+    """The list file of `split`: where an id without an annotation file comes from."""
+    if source.sets is None:
+        raise FormatError(f"an id of split '{split}' has no annotation file and no split list", file=source.annotations)
+    return source.sets / f"{split}.txt"
+
+
 def _read_listed(item: str, split: str, index: ImageIndex, listed_in: Path, report: Report) -> ImageRecord | None:
     """An id listed in a split file that has no annotation file: a negative image if its image exists."""
     found = index.find(safe_relative_name(item, file=listed_in, field=item))
@@ -645,7 +657,7 @@ def read(src: Path, *, report: Report, image_dir: Path | None = None, jobs: int 
     classes = {name: position for position, name in enumerate(dict.fromkeys(_declared_classes(src)))}
     accepted: list[ImageRecord | _Accepted] = []
     indexes: dict[Path, ImageIndex] = {}
-    used: set[Path] = set()
+    used: set[Path | EmbeddedImage] = set()
     seen: dict[tuple[str, str], str] = {}  # (split, name) -> the id that annotated it first
     for source in _sources(src, image_dir):
         if source.images not in indexes:
@@ -654,8 +666,11 @@ def read(src: Path, *, report: Report, image_dir: Path | None = None, jobs: int 
         items = _items(source, report)
         for (item, split, path), parsed in zip(items, _parsed_items(items, jobs), strict=True):
             with report.item():
-                entry = (_accept(*parsed, item, split, path, index, classes, report) if parsed else
-                         _read_listed(item, split, index, source.sets / f"{split}.txt", report))
+                entry: ImageRecord | _Accepted | None
+                if parsed is None or path is None:  # an id a split list names, without an annotation file
+                    entry = _read_listed(item, split, index, _split_list(source, split), report)
+                else:
+                    entry = _accept(*parsed, item, split, path, index, classes, report)
                 if entry is None:
                     continue
                 earlier = seen.setdefault((split, entry.name), item)

@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import yaml
@@ -210,7 +211,7 @@ def parse_names_file(text: str) -> tuple[ClassInfo, ...]:
     return tuple(ClassInfo(index, name) for index, name in enumerate(names))
 
 
-def classes_from_yaml(data: Mapping, *, file: object, report: Report) -> tuple[ClassInfo, ...]:
+def classes_from_yaml(data: Mapping[str, Any], *, file: object, report: Report) -> tuple[ClassInfo, ...]:
     """`names` as a list or an {index: name} map (gaps kept as ids), else `nc` generic names."""
     names, nc = data.get("names"), data.get("nc")
     if isinstance(names, list):
@@ -240,7 +241,7 @@ def yaml_key(split: str, taken: set[str]) -> str:
     return key
 
 
-def _yaml(mapping: Mapping) -> str:
+def _yaml(mapping: Mapping[str, Any]) -> str:
     return yaml.safe_dump(dict(mapping), sort_keys=False, allow_unicode=True, width=1 << 30)
 
 
@@ -379,7 +380,7 @@ def _read_label(label: Path) -> str | None:
 
 def _read_splits(splits: Sequence[_Split], layout: _Layout, report: Report) -> Dataset:
     """Every image of every split with its labels, each image once; label files without an image reported."""
-    positions = {c.id: index for index, c in enumerate(layout.classes)}
+    positions = {c.id: index for index, c in enumerate(layout.classes) if c.id is not None}
     label_folders: dict[Path, tuple[Path, bool]] = {}
     records: list[ImageRecord] = []
     seen: set[Path] = set()
@@ -550,8 +551,8 @@ def read(src: Path, *, report: Report, image_dir: Path | None = None, jobs: int 
     if image_dir is not None and layout != "folders":
         raise UsageError("image_dir applies to images/ + labels/ folders only: the "
                          f"{'data.yaml' if layout == 'yaml' else 'obj.data'} already says where the images are")
-    if layout == "yaml":
-        return _read_ultralytics(yaml_file, report)  # type: ignore[arg-type]
+    if yaml_file is not None:  # the layout is "yaml"
+        return _read_ultralytics(yaml_file, report)
     if layout == "darknet":
         return _read_darknet(root, data_file, report)
     return _read_folders(root, None if image_dir is None else _absolute(image_dir), report)

@@ -220,7 +220,7 @@ def keep_rows(followed: FollowedBoxes, rules: BoxRules) -> tuple[np.ndarray, dic
     """Indices (ascending) of the boxes that pass the rules, and how many were dropped for each reason; a box is
     counted once, under the first reason of: invisible, min_visibility, min_area, min_size."""
     xyxy = np.asarray(followed.xyxy, dtype=np.float64).reshape(-1, 4)
-    invisible = ~np.isfinite(xyxy).all(axis=1)
+    invisible = ~np.all(np.isfinite(xyxy), axis=1)
     sides = np.where(invisible[:, None], 0.0, xyxy[:, 2:] - xyxy[:, :2])
     failures = {
         "invisible": invisible,

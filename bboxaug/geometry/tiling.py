@@ -195,14 +195,13 @@ def extra_window(boxes: Boxes, row: int, width: int, height: int, spec: TileSpec
 def cut_image(image: ImageRecord, spec: TileSpec, min_visibility: float, partial: Partial) -> list[TileCut]:
     """The grid tiles of an image, then an extra tile around each box that no kept grid tile holds whole (a box
     larger than the overlap, or one whose tiles were rejected), where one fits."""
-    width, height = image.width, image.height
-    cuts = [cut_tile(image.boxes, window, min_visibility, partial)
-            for window in tile_windows(width, height, spec)]  # type: ignore[arg-type]
+    width, height = image.known_size()
+    cuts = [cut_tile(image.boxes, window, min_visibility, partial) for window in tile_windows(width, height, spec)]
     whole = set().union(*(cut.whole for cut in cuts if not cut.rejected))
     for row in range(len(image.boxes)):
         if row in whole:
             continue
-        window = extra_window(image.boxes, row, width, height, spec, min_visibility, partial)  # type: ignore[arg-type]
+        window = extra_window(image.boxes, row, width, height, spec, min_visibility, partial)
         cut = None if window is None else cut_tile(image.boxes, window, min_visibility, partial)
         if cut is not None and not cut.rejected:
             cuts.append(dataclasses.replace(cut, extra=True))

@@ -233,7 +233,8 @@ def load_copies(other: Path | str) -> Copies:
     by_key = {image.key: image for image in dataset.images}
     by_source: dict[str, list[ImageRecord]] = {}
     for entry in manifest.get("outputs", []):
-        record = by_key.get(entry.get("image")) if isinstance(entry, dict) else None
+        key = entry.get("image") if isinstance(entry, dict) else None
+        record = by_key.get(key) if isinstance(key, str) else None
         if record is not None:
             by_source.setdefault(entry.get("source"), []).append(record)
     return Copies(dataset.class_names, by_source)

@@ -12,7 +12,7 @@ import dataclasses
 import hashlib
 import io
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -132,11 +132,12 @@ def box_findings(dataset: Dataset) -> list[Finding]:
                             | (xyxy[:, 2:] > sizes + BOUNDS_TOLERANCE).any(axis=1))
     unknown = (labels < 0) | (labels >= classes)
     found = []
-    for code, rows, describe in (
-            ("out_of_bounds", outside, lambda r: f"box {_box(xyxy[r])} reaches outside the "
-                                                 f"{sizes[r, 0]:g}x{sizes[r, 1]:g} image"),
-            ("degenerate_box", degenerate, lambda r: f"box {_box(xyxy[r])} has no area"),
-            ("unknown_class", unknown, lambda r: f"class index {labels[r]} is not in the class list of {classes}")):
+    checks: tuple[tuple[str, np.ndarray, Callable[[int], str]], ...] = (
+        ("out_of_bounds", outside, lambda r: f"box {_box(xyxy[r])} reaches outside the "
+                                             f"{sizes[r, 0]:g}x{sizes[r, 1]:g} image"),
+        ("degenerate_box", degenerate, lambda r: f"box {_box(xyxy[r])} has no area"),
+        ("unknown_class", unknown, lambda r: f"class index {labels[r]} is not in the class list of {classes}"))
+    for code, rows, describe in checks:
         for row in np.flatnonzero(rows).tolist():
             owner = int(table.image[row])
             found.append(finding(code, describe(row), image=dataset.images[owner].key,
@@ -216,7 +217,7 @@ def file_findings(dataset: Dataset, *, deep: bool = False, jobs: int = 1, progre
     found = [finding("missing_image", "no image file found for this annotation", image=image.key)
              for image in dataset.images if image.source is None]
     present = [image for image in dataset.images if image.source is not None]
-    checks = run_parallel(check_file, [(image.source, deep) for image in present], jobs=jobs,
+    checks = run_parallel(check_file, [(image.known_source(), deep) for image in present], jobs=jobs,
                           description="decoding images" if deep else "reading headers", progress=progress)
     first: dict[Any, ImageRecord] = {}
     for image, check in zip(present, checks):

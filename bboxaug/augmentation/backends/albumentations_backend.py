@@ -138,7 +138,7 @@ class _Place:
         return PolicyError(message, file=self.source, field=self.field)
 
 
-def _transform_class(name: str, place: _Place) -> type:
+def _transform_class(name: str, place: _Place) -> type[Transform]:
     names = transform_names()
     if name not in names:
         lower = {known.lower(): known for known in names}
@@ -300,13 +300,12 @@ class AlbumentationsPipeline:
     def _compose(policy: Policy, greyscale: bool) -> A.Compose:
         transforms, p = _transforms(policy)
         transforms = [_prepare(transform, greyscale) for transform in transforms]
-        box_params = {}
+        box_params = None
         if any(_steered_by_boxes(transform) for transform in transforms):
-            box_params["bbox_params"] = A.BboxParams(format="pascal_voc", min_visibility=0, clip=True,
-                                                     filter_invalid_bboxes=True)
+            box_params = A.BboxParams(format="pascal_voc", min_visibility=0, clip=True, filter_invalid_bboxes=True)
         with warnings.catch_warnings():  # a policy of pixel-only transforms has no keypoints to move: fine
             warnings.filterwarnings("ignore", message="Got processor for .*, but no transform to process it")
-            return A.Compose(transforms, p=p, **box_params,
+            return A.Compose(transforms, p=p, bbox_params=box_params,
                              keypoint_params=A.KeypointParams(format="xy", remove_invisible=False))
 
     def __call__(self, image: np.ndarray, points: np.ndarray, boxes: np.ndarray, seed: int
@@ -314,7 +313,7 @@ class AlbumentationsPipeline:
         compose = self._composes[image.ndim == 2]
         compose.set_random_state(np.random.default_rng(seed), random.Random(seed))
         keypoints = np.asarray(points, dtype=np.float64).reshape(-1, 2) - 0.5
-        data = {"image": image, "keypoints": keypoints}
+        data: dict[str, Any] = {"image": image, "keypoints": keypoints}
         if self._steered:
             data["bboxes"] = _inside_boxes(boxes, image.shape[1], image.shape[0])
         with warnings.catch_warnings():

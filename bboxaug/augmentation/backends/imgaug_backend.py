@@ -63,7 +63,7 @@ _BORDER_ATTRIBUTES = ("mode", "pad_mode")
 
 
 @functools.cache
-def _imgaug() -> tuple[Any, Any, dict[str, type]]:
+def _imgaug() -> tuple[Any, Any, dict[str, type[Any]]]:
     """(imgaug, imgaug.augmenters, {policy name: augmenter class}), imported on first use."""
     from bboxaug.augmentation.imgaug_compat import import_imgaug
 
@@ -71,7 +71,9 @@ def _imgaug() -> tuple[Any, Any, dict[str, type]]:
     if ia.random.GLOBAL_RNG is None:  # else imgaug seeds it with a draw from NumPy's global RNG (augmenters built
         ia.random.GLOBAL_RNG = ia.random.RNG(0)  # inside others and Sometimes use it; outputs never depend on it)
 
-    class PerspectiveTransform(iaa.PerspectiveTransform):
+    imgaug_perspective: Any = iaa.PerspectiveTransform
+
+    class PerspectiveTransform(imgaug_perspective):  # type: ignore[misc]  # imgaug has no types: its classes are Any
         """imgaug's PerspectiveTransform with points moved as OpenCV moves the pixel centres."""
 
         def _augment_keypoints_by_samples(self, kpsois: Any, samples_images: Any) -> Any:
@@ -81,7 +83,7 @@ def _imgaug() -> tuple[Any, Any, dict[str, type]]:
             samples.matrices = [(shift @ m @ np.linalg.inv(shift)).astype(np.float32) for m in samples.matrices]
             return super()._augment_keypoints_by_samples(kpsois, samples)
 
-    catalogue: dict[str, type] = {}
+    catalogue: dict[str, type[Any]] = {}
     for prefix, module in (("", iaa), ("pillike.", iaa.pillike), ("imgcorruptlike.", iaa.imgcorruptlike)):
         for name, value in vars(module).items():
             if (inspect.isclass(value) and issubclass(value, iaa.Augmenter) and not name.startswith("_")
