@@ -58,7 +58,7 @@ def dataset_options(*, to_required: bool = False, quality_of: str | None = "the 
     what --quality applies to (None: no --quality); `on_error_about` names the image problem --on-error decides
     on besides malformed annotations. With --scheduler the command runs on a Dask cluster."""
     to_help = "Format to write." if to_required else "Format to write (default: SRC's)."
-    options: list[Callable[[F], F]] = [
+    options: list[Callable[[Any], Any]] = [
         source_options,
         click.argument("dst", type=click.Path(path_type=Path)),
         click.option("--to", "to", type=FORMAT_CHOICE, required=to_required, help=to_help),

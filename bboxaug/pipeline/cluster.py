@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from joblib import Parallel, parallel_config
 
@@ -75,7 +75,7 @@ def lost_worker_errors() -> tuple[type[BaseException], ...]:
     return (KilledWorker,)
 
 
-def cluster_runner() -> Parallel | None:
+def cluster_runner() -> Parallel[Literal["generator"]] | None:
     """A joblib runner that sends tasks to the active cluster, results in input order, or None outside
     `use_scheduler`. joblib keeps twice as many batches of tasks in flight as the cluster has worker threads when
     the run starts (workers that join later replace workers that leave, but add no parallelism), and sizes the

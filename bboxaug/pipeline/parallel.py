@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import warnings
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -51,7 +51,7 @@ def iter_parallel(
     progress: bool = False,
     total: int | None = None,
     writes_into: Path | None = None,
-) -> Iterator[Result]:
+) -> Generator[Result, None, None]:
     """`function(item)` for each item, on `jobs` workers (-1: every core), yielded in input order as they finish.
 
     Inside `use_scheduler` every item goes to the Dask cluster, whatever `jobs` is. There a task whose worker
