@@ -10,6 +10,7 @@ import click
 
 from bboxaug.cli.options import dataset_options
 from bboxaug.cli.summary import count_lines, problem_lines
+from bboxaug.core.report import OnError
 from bboxaug.pipeline.parallel import show_progress
 
 if TYPE_CHECKING:
@@ -85,7 +86,7 @@ def split_names(ctx: click.Context, param: click.Parameter, values: tuple[str, .
 @dataset_options(quality_of="the new images")
 def balance_command(src: Path, dst: Path, target: int | str | None, ratio: float | None, policy: str,
                     max_copies: int, paste: bool, splits: tuple[str, ...], seed: int, to: str | None,
-                    fmt_from: str | None, image_dir: Path | None, quality: int, on_error: str, resume: bool,
+                    fmt_from: str | None, image_dir: Path | None, quality: int, on_error: OnError, resume: bool,
                     dry_run: bool, jobs: int, overwrite: bool, quiet: bool) -> None:
     """Balance the classes of SRC's train split (or --splits) into the new folder DST.
 
@@ -99,7 +100,7 @@ def balance_command(src: Path, dst: Path, target: int | str | None, ratio: float
     chosen: Any = "max" if target is None and ratio is None else target
     result = balance(src, dst, target=chosen, ratio=ratio, policy=policy, max_copies=max_copies, paste=paste,
                      splits=splits, seed=seed, jobs=jobs, to=to, fmt_from=fmt_from, image_dir=image_dir,
-                     quality=quality, on_error=on_error,  # type: ignore[arg-type]
+                     quality=quality, on_error=on_error,
                      overwrite=overwrite, resume=resume, progress=show_progress(quiet), dry_run=dry_run)
     for line in warning_lines(result.plan):
         click.echo(line, err=True)

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from bboxaug.cli.options import jobs_option, on_error_option, source_options
-from bboxaug.core.report import Report
+from bboxaug.core.report import OnError, Report
 from bboxaug.io.files import atomic_write_bytes, atomic_write_text
 from bboxaug.pipeline.parallel import show_progress
 
@@ -48,14 +48,14 @@ def _skipped_lines(report: Report) -> list[str]:
 @jobs_option("reading image headers")
 @click.option("--quiet", "-q", is_flag=True, help="No table and no progress bar.")
 def stats_command(src: Path, fmt_from: str | None, image_dir: Path | None, json_file: str | None,
-                  plot: Path | None, anchors: int, img_size: int, seed: int, on_error: str, jobs: int,
+                  plot: Path | None, anchors: int, img_size: int, seed: int, on_error: OnError, jobs: int,
                   quiet: bool) -> None:
     """Count what is in the dataset at SRC: images, negatives and boxes per split and class, box and image sizes,
     COCO small/medium/large, and anchors for training at --img-size."""
     from bboxaug.inspection.plot import render_stats_plot
     from bboxaug.inspection.stats import format_stats, stats_for
 
-    report = Report(on_error=on_error)  # type: ignore[arg-type]
+    report = Report(on_error=on_error)
     dataset, result = stats_for(src, fmt=fmt_from, image_dir=image_dir, anchors=anchors, img_size=img_size,
                                 seed=seed, jobs=jobs, report=report, progress=show_progress(quiet))
     if json_file:
@@ -124,11 +124,11 @@ def validate_command(src: Path, fmt_from: str | None, image_dir: Path | None, de
               help="A dataset made from SRC by bboxaug augment: show each image beside its augmented copies.")
 @on_error_option("unreadable image")
 def preview_command(src: Path, out: Path, fmt_from: str | None, image_dir: Path | None, count: int,
-                    classes: str | None, seed: int, cell: int, compare: Path | None, on_error: str) -> None:
+                    classes: str | None, seed: int, cell: int, compare: Path | None, on_error: OnError) -> None:
     """Draw a grid of images from SRC with their boxes and class names into OUT (PNG), rare classes first."""
     from bboxaug.inspection.preview import preview
 
     names = [name.strip() for name in classes.split(",") if name.strip()] if classes else None
     picture = preview(src, out, fmt=fmt_from, image_dir=image_dir, n=count, classes=names, seed=seed, cell=cell,
-                      compare=compare, report=Report(on_error=on_error))  # type: ignore[arg-type]
+                      compare=compare, report=Report(on_error=on_error))
     click.echo(f"wrote {out} ({picture.width}x{picture.height})")

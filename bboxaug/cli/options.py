@@ -104,4 +104,4 @@ def on_scheduler(command: F) -> F:
                 click.echo(describe(client), err=True)
             return command(*args, **params)
 
-    return run  # type: ignore[return-value]
+    return run  # type: ignore[return-value]  # functools.wraps' stubs give a _Wrapped, not the F it wraps

@@ -118,7 +118,7 @@ def _render_jobs(named: list[tuple[ImageRecord, TileCut, ImageRecord]], target: 
         source = group[0][0]
         renders = tuple(Render(target.image_path(record.split, record.name), cut.window, cut.size,
                                (spec.width, spec.height)) for _, cut, record in group)
-        jobs.append(RenderJob(key, source.source, source.width, source.height, renders))  # type: ignore[arg-type]
+        jobs.append(RenderJob(key, source.source, *source.known_size(), renders))
     return jobs
 
 
