@@ -58,7 +58,7 @@ def run_inline(starting: str, root: Path | None = None, **names: Any) -> Any:
     """Evaluate README's inline expression that starts with `starting`, its paths under `root`, with `names` (and
     bboxaug) in scope."""
     code = inline_code(starting)
-    return eval(code if root is None else rooted(code, root), {"bboxaug": bboxaug, **names})  # noqa: S307
+    return eval(code if root is None else rooted(code, root), {"bboxaug": bboxaug, **names})
 
 
 def keywords(call: str) -> dict[str, Any]:
@@ -178,7 +178,7 @@ def yolo_boxes(dst: Path) -> dict[str, list[Box]]:
 def test_converting_block_loads_saves_and_converts(workdir: Path) -> None:
     write_coco_train_split(workdir / "data" / "coco")
     namespace: dict[str, Any] = {}
-    exec(compile(rooted(python_block("bboxaug.convert("), workdir), "README.md", "exec"), namespace)  # noqa: S102
+    exec(compile(rooted(python_block("bboxaug.convert("), workdir), "README.md", "exec"), namespace)
 
     dataset = namespace["dataset"]
     train = {name: image for name, image in sample().items() if image.split == "train"}
@@ -343,15 +343,16 @@ def test_use_scheduler_is_a_context_manager_factory(tmp_path: Path) -> None:
     statement = ast.parse(inline_code("with bboxaug.cluster.use_scheduler(")).body[0]
     assert isinstance(statement, ast.With)
     call = ast.unparse(statement.items[0].context_expr)
-    manager = eval(call, {"bboxaug": bboxaug, "src": tmp_path / "in", "dst": tmp_path / "out"})  # noqa: S307
+    manager = eval(call, {"bboxaug": bboxaug, "src": tmp_path / "in", "dst": tmp_path / "out"})
     assert isinstance(manager, contextlib.AbstractContextManager)  # made, not entered: no cluster is contacted
 
 
 def test_slurm_example_builds_its_job_prologue() -> None:
     block = ast.parse(python_block("SLURMCluster"))
-    ours = [node for node in block.body if isinstance(node, (ast.Import, ast.ImportFrom)) and "bboxaug" in ast.unparse(node)
-            or isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "quiet"]
+    ours = [node for node in block.body
+            if (isinstance(node, (ast.Import, ast.ImportFrom)) and "bboxaug" in ast.unparse(node))
+            or (isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "quiet")]
     namespace: dict[str, Any] = {}
-    exec(compile(ast.Module(body=ours, type_ignores=[]), "README.md", "exec"), namespace)  # noqa: S102
+    exec(compile(ast.Module(body=ours, type_ignores=[]), "README.md", "exec"), namespace)
     assert sorted(namespace["quiet"]) == sorted(f"export {name}={value}"
                                                 for name, value in quiet_settings_stated().items())

@@ -1,10 +1,10 @@
 """The worker side of the augmentation engine: make one image's copies, write them, and leave the result in a
 progress file.
 
-Kept apart from the coordinator (`bboxaug.pipeline.copies`) so that a worker process imports only what pixel work needs: the
-policy, the backend, the box geometry and image codecs, not the format adapters and conversion rules. Every copy
-is a pure function of (image, policy, seed, image key, copy index), so the bytes do not depend on which worker
-makes it.
+Kept apart from the coordinator (`bboxaug.pipeline.copies`) so that a worker process imports only what pixel work
+needs: the policy, the backend, the box geometry and image codecs, not the format adapters and conversion rules.
+Every copy is a pure function of (image, policy, seed, image key, copy index), so the bytes do not depend on which
+worker makes it.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ import click
 
 from bboxaug.cli.options import dataset_options
 from bboxaug.cli.summary import finish
+from bboxaug.core.report import OnError
 from bboxaug.pipeline.parallel import show_progress
 
 
@@ -24,7 +25,7 @@ from bboxaug.pipeline.parallel import show_progress
 @dataset_options(quality_of="the copies")
 def augment_command(src: Path, dst: Path, policy: str, copies: int, to: str | None, fmt_from: str | None,
                     image_dir: Path | None, seed: int, no_originals: bool, resume: bool, quality: int,
-                    on_error: str, dry_run: bool, jobs: int, overwrite: bool, quiet: bool) -> None:
+                    on_error: OnError, dry_run: bool, jobs: int, overwrite: bool, quiet: bool) -> None:
     """Write SRC plus N augmented copies of every image into the new folder DST.
 
     Boxes follow the pixels (polygons where the source has them), are clipped to the image, and are dropped below
@@ -37,14 +38,14 @@ def augment_command(src: Path, dst: Path, policy: str, copies: int, to: str | No
 
     if dry_run:
         plan = plan_augment(src, dst, policy=policy, copies=copies, to=to, fmt_from=fmt_from, image_dir=image_dir,
-                            on_error=on_error, jobs=jobs)  # type: ignore[arg-type]
+                            on_error=on_error, jobs=jobs)
         images = len(plan.counts.copies)
         click.echo(describe(plan.policy))
         click.echo(f"would write {0 if no_originals else images} originals and {copies * images} copies to {dst}")
         return
     result = augment(src, dst, policy=policy, copies=copies, to=to, fmt_from=fmt_from, image_dir=image_dir,
                      seed=seed, jobs=jobs, originals=not no_originals, resume=resume, quality=quality,
-                     on_error=on_error, overwrite=overwrite, progress=show_progress(quiet))  # type: ignore[arg-type]
+                     on_error=on_error, overwrite=overwrite, progress=show_progress(quiet))
     counts = result.counts
     finish([f"augmented {result.source_format} -> {result.target_format} with {result.policy.source}: {dst}",
             f"  images     {counts['images']} ({result.report.counts['copies_written']} copies)",

@@ -9,8 +9,9 @@ import click
 
 from bboxaug.cli.options import dataset_options
 from bboxaug.cli.summary import finish
+from bboxaug.core.report import OnError
 from bboxaug.formats import FORMATS
-from bboxaug.io.files import IMAGE_MODES
+from bboxaug.io.files import IMAGE_MODES, ImageMode
 from bboxaug.pipeline.parallel import show_progress
 
 if TYPE_CHECKING:
@@ -31,9 +32,9 @@ def formats_command() -> None:
               help="YAML/JSON mapping class name -> output id, overriding the source's numbering.")
 @click.option("--keep-crowd", is_flag=True, help="Write COCO iscrowd regions as boxes in formats without crowd.")
 @dataset_options(to_required=True, quality_of=None, on_error_about="missing image")
-def convert_command(src: Path, dst: Path, to: str, fmt_from: str | None, image_dir: Path | None, images: str,
-                    on_error: str, class_map: Path | None, keep_crowd: bool, jobs: int, overwrite: bool,
-                    quiet: bool) -> None:
+def convert_command(src: Path, dst: Path, to: str, fmt_from: str | None, image_dir: Path | None,
+                    images: ImageMode, on_error: OnError, class_map: Path | None, keep_crowd: bool, jobs: int,
+                    overwrite: bool, quiet: bool) -> None:
     """Convert the dataset at SRC into format --to in the new folder DST.
 
     SRC is a COCO JSON file, a YOLO data.yaml, or a folder in any supported layout. DST is written atomically in
@@ -41,8 +42,8 @@ def convert_command(src: Path, dst: Path, to: str, fmt_from: str | None, image_d
     """
     from bboxaug.commands.convert import REPORT_FILE, convert
 
-    result = convert(src, dst, to=to, fmt_from=fmt_from, image_dir=image_dir, images=images,  # type: ignore[arg-type]
-                     on_error=on_error, class_map=class_map, keep_crowd=keep_crowd,  # type: ignore[arg-type]
+    result = convert(src, dst, to=to, fmt_from=fmt_from, image_dir=image_dir, images=images,
+                     on_error=on_error, class_map=class_map, keep_crowd=keep_crowd,
                      overwrite=overwrite, jobs=jobs, progress=show_progress(quiet))
     finish(summary_lines(result, dst), result.report, dst / REPORT_FILE, quiet, label="report")
 

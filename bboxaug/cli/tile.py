@@ -11,8 +11,9 @@ import click
 from bboxaug.cli.options import dataset_options
 from bboxaug.cli.summary import finish
 from bboxaug.core.errors import UsageError
-from bboxaug.geometry.letterbox import MODES, parse_size, parse_sizes
-from bboxaug.geometry.tiling import PARTIAL_POLICIES
+from bboxaug.core.report import OnError
+from bboxaug.geometry.letterbox import MODES, Mode, parse_size, parse_sizes
+from bboxaug.geometry.tiling import PARTIAL_POLICIES, Partial
 from bboxaug.pipeline.parallel import show_progress
 
 
@@ -41,8 +42,8 @@ def parsed_by(parse: Callable[[str], Any]) -> Callable[[click.Context, click.Par
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the choice of negative tiles.")
 @dataset_options()
 def tile_command(src: Path, dst: Path, size: tuple[int, int], overlap: float, min_visibility: float,
-                 partial: str, negatives: float, seed: int, to: str | None, fmt_from: str | None,
-                 image_dir: Path | None, quality: int, on_error: str, jobs: int, overwrite: bool,
+                 partial: Partial, negatives: float, seed: int, to: str | None, fmt_from: str | None,
+                 image_dir: Path | None, quality: int, on_error: OnError, jobs: int, overwrite: bool,
                  quiet: bool) -> None:
     """Cut every image of SRC into overlapping tiles of --size, written with their boxes to the new folder DST.
 
@@ -54,9 +55,9 @@ def tile_command(src: Path, dst: Path, size: tuple[int, int], overlap: float, mi
     from bboxaug.commands.tile import MANIFEST, tile
 
     result = tile(src, dst, size=size, overlap=overlap, min_visibility=min_visibility,
-                  partial=partial, negatives=negatives, to=to, fmt_from=fmt_from,  # type: ignore[arg-type]
+                  partial=partial, negatives=negatives, to=to, fmt_from=fmt_from,
                   image_dir=image_dir, seed=seed, quality=quality, jobs=jobs,
-                  on_error=on_error, overwrite=overwrite, progress=show_progress(quiet))  # type: ignore[arg-type]
+                  on_error=on_error, overwrite=overwrite, progress=show_progress(quiet))
     counts = result.manifest["tile_counts"]
     finish([f"tiled {result.source_format} -> {result.target_format} at {size[0]}x{size[1]}: {dst}",
             f"  tiles      {counts['written']} of {counts['planned']} planned ({counts['extra']} extra)",
@@ -72,8 +73,8 @@ def tile_command(src: Path, dst: Path, size: tuple[int, int], overlap: float, mi
 @click.option("--min-box-size", type=click.FloatRange(min=0.0), default=2.0, show_default=True,
               help="Boxes whose shorter side is under this many pixels once resized are dropped (counted).")
 @dataset_options()
-def resize_command(src: Path, dst: Path, sizes: list[tuple[int, int]], mode: str, min_box_size: float,
-                   to: str | None, fmt_from: str | None, image_dir: Path | None, quality: int, on_error: str,
+def resize_command(src: Path, dst: Path, sizes: list[tuple[int, int]], mode: Mode, min_box_size: float,
+                   to: str | None, fmt_from: str | None, image_dir: Path | None, quality: int, on_error: OnError,
                    jobs: int, overwrite: bool, quiet: bool) -> None:
     """Write SRC at every --size into the new folder DST, one dataset per size in DST/<size>/.
 
@@ -82,9 +83,9 @@ def resize_command(src: Path, dst: Path, sizes: list[tuple[int, int]], mode: str
     """
     from bboxaug.commands.resize import MANIFEST, resize
 
-    result = resize(src, dst, sizes=sizes, mode=mode, min_box_size=min_box_size, to=to,  # type: ignore[arg-type]
+    result = resize(src, dst, sizes=sizes, mode=mode, min_box_size=min_box_size, to=to,
                     fmt_from=fmt_from, image_dir=image_dir, quality=quality, jobs=jobs,
-                    on_error=on_error, overwrite=overwrite, progress=show_progress(quiet))  # type: ignore[arg-type]
+                    on_error=on_error, overwrite=overwrite, progress=show_progress(quiet))
     lines = [f"resized {result.source_format} -> {result.target_format} ({mode}): {dst}"]
     for folder, written in result.datasets.items():
         lines.append(f"  {folder:<10} {len(written.images)} images, {written.box_count} boxes, "

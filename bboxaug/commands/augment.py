@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bboxaug.augmentation.policy import Policy, load_policy
+from bboxaug.augmentation.policy import load_policy
+from bboxaug.augmentation.spec import Policy
 from bboxaug.augmentation.worker import PROGRESS
 from bboxaug.core.errors import UsageError
 from bboxaug.core.model import Dataset
@@ -64,7 +65,7 @@ class AugmentResult:
     """A finished run: what was written (images, boxes and negatives, overall and per split, as in the
     manifest) and what happened."""
 
-    source_format: str
+    source_format: str | None
     target_format: str
     policy: Policy
     counts: dict[str, Any]

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from bboxaug.augmentation.policy import Policy, load_policy
+from bboxaug.augmentation.policy import load_policy
+from bboxaug.augmentation.spec import Policy
 from bboxaug.augmentation.worker import PROGRESS
 from bboxaug.balancing.paste import Placement, pasted_boxes
 from bboxaug.balancing.paste_pixels import PasteJob, make_paste
@@ -153,12 +154,12 @@ def write_pastes(pastes: list[tuple[ImageRecord, int, list[Placement]]], written
     problems = list(iter_parallel(worker, todo, jobs=output.jobs, prefer="processes", description="pasting",
                                   progress=output.progress, writes_into=staging))
     records, outputs = [], []
-    for job, problem in zip(todo, problems):
+    for job, problem in zip(todo, problems, strict=True):
         if problem is not None:
             with report.item():
                 raise ImageError(problem.message, file=problem.file, field=problem.field, code=problem.code)
             continue
-        size = (int(job.host.width), int(job.host.height))  # type: ignore[arg-type]
+        size = job.host.known_size()
         records.append(ImageRecord(job.name, job.host.split, size[0], size[1],
                                    pasted_boxes(job.host.boxes, list(job.placements), size), staging / job.path))
         outputs.append({"image": job.key, "source": job.host.key, "paste": job.index,

@@ -69,7 +69,7 @@ def save(dataset: Dataset, dst: Path | str, *, fmt: str, images: ImageMode = "co
 class ConvertResult:
     """A finished conversion: the formats, the dataset as written, and what happened on the way."""
 
-    source_format: str
+    source_format: str | None
     target_format: str
     dataset: Dataset
     report: Report

@@ -81,8 +81,7 @@ class ResizeStep:
         named = rename_collisions(dataset.replace(images=tuple(
             image.replace(name=writable_name(image.name)) for image in dataset.images)), context.target,
             context.report).images
-        places = [[scaling(image.width, image.height, size, self.mode) for size in self.sizes]  # type: ignore[arg-type]
-                  for image in dataset.images]
+        places = [[scaling(*image.known_size(), size, self.mode) for size in self.sizes] for image in dataset.images]
         return ResizePlan(tuple(named), places)
 
     def _settings_of(self, size: tuple[int, int] | None, quality: int) -> dict[str, Any]:
@@ -96,17 +95,17 @@ class ResizeStep:
     def run(self, plan: ResizePlan, dataset: Dataset, context: Context) -> list[Written]:
         target, report, output = context.target, context.report, context.output
         folders = [size_folder(size) for size in self.sizes]
-        jobs = [RenderJob(image.key, image.source, image.width, image.height,  # type: ignore[arg-type]
+        jobs = [RenderJob(image.key, image.source, *image.known_size(),
                           tuple(Render(f"{folder}/{target.image_path(record.split, record.name)}",
-                                       (0, 0, image.width, image.height), where.content, (where.width, where.height),
-                                       where.padding[:2]) for folder, where in zip(folders, wheres)))
-                for image, record, wheres in zip(dataset.images, plan.named, plan.places)]
+                                       (0, 0, *image.known_size()), where.content, (where.width, where.height),
+                                       where.padding[:2]) for folder, where in zip(folders, wheres, strict=True)))
+                for image, record, wheres in zip(dataset.images, plan.named, plan.places, strict=True)]
         failed = run_renders(jobs, context.root, output.quality, report, workers=output.jobs,
                              progress=output.progress, description="resizing")
         written = []
-        for index, (folder, size) in enumerate(zip(folders, self.sizes)):
+        for index, (folder, size) in enumerate(zip(folders, self.sizes, strict=True)):
             records, entries, tiny = [], [], 0
-            for image, record, wheres in zip(dataset.images, plan.named, plan.places):
+            for image, record, wheres in zip(dataset.images, plan.named, plan.places, strict=True):
                 if image.key in failed:
                     continue
                 where = wheres[index]
@@ -130,7 +129,7 @@ class ResizeStep:
 class ResizeResult:
     """A finished run: per size folder, the dataset as written and the manifest (`resize.json`) content."""
 
-    source_format: str
+    source_format: str | None
     target_format: str
     datasets: dict[str, Dataset]
     manifests: dict[str, dict[str, Any]]
@@ -151,7 +150,8 @@ def resize(src: Path | str, dst: Path | str, *, sizes: str | Sequence[int | tupl
                                       quality=quality))
     return ResizeResult(result.source_format, result.target_format,
                         {written.folder: written.dataset for written in result.written},
-                        {written.folder: manifest for written, manifest in zip(result.written, result.manifests)},
+                        {written.folder: manifest
+                         for written, manifest in zip(result.written, result.manifests, strict=True)},
                         result.report)
 
 

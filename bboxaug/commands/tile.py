@@ -186,7 +186,8 @@ class TileStep:
             image.replace(name=tile_name(image.name, *cut.offset), width=spec.width, height=spec.height,
                           boxes=cut.boxes, source=None, source_id=None) for image, cut in plan.tiles))
         records = rename_collisions(placeholders, context.target, context.report).images
-        return NamedTiles(plan, [(image, cut, record) for (image, cut), record in zip(plan.tiles, records)])
+        return NamedTiles(plan, [(image, cut, record)
+                                 for (image, cut), record in zip(plan.tiles, records, strict=True)])
 
     def settings(self, plan: NamedTiles, context: Context) -> dict[str, Any]:
         spec = self.spec
@@ -226,7 +227,7 @@ class TileStep:
 class TileResult:
     """A finished run: the dataset of tiles as written, the report, and the manifest (`tiles.json`) content."""
 
-    source_format: str
+    source_format: str | None
     target_format: str
     dataset: Dataset
     report: Report

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from bboxaug.core import codes
 from bboxaug.core.errors import ImageError
 
 #: Per-box columns with a meaning every format agrees on, and the value a box has when its source lacks it.
@@ -201,16 +202,17 @@ class ImageRecord:
         return self.width is not None and self.height is not None
 
     def known_size(self) -> tuple[int, int]:
-        """`(width, height)`, for code that runs once every size is known; ImageError if this one is not."""
+        """`(width, height)`, for code that runs once the sizes are filled (`io.headers.image_size` reads a
+        missing one); ImageError if this one is still unknown."""
         if self.width is None or self.height is None:
-            raise ImageError(f"the size of {self.split}/{self.name} is unknown (no header has been read)",
-                             file=self.source)
+            raise ImageError("image size unknown: not filled from the annotation or the image header",
+                             file=self.key, field="size", code=codes.UNKNOWN_SIZE)
         return self.width, self.height
 
     def known_source(self) -> Path | EmbeddedImage:
         """Where the pixels are, for code that reads them; ImageError when no image was found for this record."""
         if self.source is None:
-            raise ImageError(f"no image file found for {self.split}/{self.name}")
+            raise ImageError("no image file found for this annotation", file=self.key, code=codes.MISSING_IMAGE)
         return self.source
 
     def replace(self, **changes: Any) -> ImageRecord:

@@ -208,7 +208,7 @@ def aligned(rows: list[list[Any]]) -> list[str]:
     cells = [[_cell(value) for value in row] for row in rows]
     widths = [max(len(row[c]) for row in cells) for c in range(len(cells[0]))]
     return ["  ".join(cell.ljust(width) if c == 0 else cell.rjust(width)
-                      for c, (cell, width) in enumerate(zip(row, widths))).rstrip() for row in cells]
+                      for c, (cell, width) in enumerate(zip(row, widths, strict=True))).rstrip() for row in cells]
 
 
 def _percent(part: int, whole: int) -> str:
@@ -225,13 +225,13 @@ def format_stats(stats: dict[str, Any]) -> str:
         per_image = part["boxes_per_image"]
         rows.append([name, part["images"], part["negatives"], part["boxes"], per_image["min"],
                      per_image["median"], per_image["max"]])
-    lines += aligned(rows) + [""]
+    lines += [*aligned(rows), ""]
     several = len(splits) > 1
     rows = [["class", "images", "boxes", "share", *(f"{name} boxes" for name in splits if several)]]
     for name, counts in stats["classes"].items():
         rows.append([name, counts["images"], counts["boxes"], _percent(counts["boxes"], stats["boxes"]),
                      *(part["classes"][name]["boxes"] for part in splits.values() if several)])
-    lines += aligned(rows) + [""]
+    lines += [*aligned(rows), ""]
     rows = [["box (px)", "min", "p25", "median", "p75", "max", "mean"]]
     for key, label in (("box_width", "width"), ("box_height", "height"), ("box_area", "area"),
                        ("aspect_ratio", "aspect w/h")):

@@ -220,7 +220,7 @@ def file_findings(dataset: Dataset, *, deep: bool = False, jobs: int = 1, progre
     checks = run_parallel(check_file, [(image.known_source(), deep) for image in present], jobs=jobs,
                           description="decoding images" if deep else "reading headers", progress=progress)
     first: dict[Any, ImageRecord] = {}
-    for image, check in zip(present, checks):
+    for image, check in zip(present, checks, strict=True):
         key = image.key
         if check.error is not None:
             code = finding_code(check.error.code, codes.UNREADABLE_IMAGE.name) or codes.UNREADABLE_IMAGE.name

@@ -16,7 +16,7 @@ import pickle
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from bboxaug.augmentation.spec import Policy
 from bboxaug.augmentation.worker import CopyPlan, CopyResult, ImageJob, JobResult, make_copies, progress_file
@@ -89,6 +89,8 @@ def load_result(staging: Path, job: ImageJob) -> JobResult:
 
 def copy_record(job: ImageJob, copy: CopyResult, staging: Path) -> ImageRecord:
     """The written copy as a record of the output dataset."""
+    if copy.boxes is None:  # collect() lists written copies only
+        raise ImageError(f"copy {copy.plan.index} was dropped: {copy.problem}", file=job.key)
     return ImageRecord(copy.plan.name, job.image.split, copy.width, copy.height, copy.boxes,
                        staging / copy.plan.path)
 
@@ -106,7 +108,13 @@ class WrittenImages(StoredImages):
     def __len__(self) -> int:
         return len(self._entries)
 
-    def __getitem__(self, index):  # type: ignore[no-untyped-def, override]
+    @overload
+    def __getitem__(self, index: int) -> ImageRecord: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[ImageRecord]: ...
+
+    def __getitem__(self, index: int | slice) -> ImageRecord | list[ImageRecord]:
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
         entry = self._entries[index]

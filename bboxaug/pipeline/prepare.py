@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
@@ -42,7 +42,7 @@ def fill_sizes(dataset: Dataset, report: Report, *, unknown: Literal["skip", "ke
     if not missing:
         return dataset
     found = dict(zip(missing, run_parallel(_size_or_problem, [dataset.images[k] for k in missing], jobs=jobs,
-                                           description="reading sizes", progress=progress)))
+                                           description="reading sizes", progress=progress), strict=True))
     images = []
     for k, image in enumerate(dataset.images):
         size = found.get(k)
@@ -81,7 +81,7 @@ def sanitize_boxes(image: ImageRecord, report: Report, *, drop_crowd: bool) -> I
     return image if boxes is image.boxes else image.replace(boxes=boxes)
 
 
-def _needs_sanitizing(images: tuple[ImageRecord, ...], drop_crowd: bool) -> list[bool]:
+def _needs_sanitizing(images: Sequence[ImageRecord], drop_crowd: bool) -> list[bool]:
     """For each image, whether `sanitize_boxes` would change it: one vectorised pass over every box, so the
     common case (every box inside its image) costs no per-image work."""
     with_boxes = [image for image in images if len(image.boxes)]
@@ -97,7 +97,7 @@ def _needs_sanitizing(images: tuple[ImageRecord, ...], drop_crowd: bool) -> list
     if drop_crowd and any("iscrowd" in table.columns for table in tables):
         fine &= ~np.concatenate([table.column("iscrowd") for table in tables])
     per_image = np.add.reduceat(~fine, np.concatenate([[0], np.cumsum(counts)[:-1]])) > 0
-    flagged = {id(image) for image, flag in zip(with_boxes, per_image) if flag}
+    flagged = {id(image) for image, flag in zip(with_boxes, per_image, strict=True) if flag}
     return [id(image) in flagged for image in images]
 
 
@@ -143,7 +143,7 @@ def prepare(dataset: Dataset, target: Format, report: Report, *, keep_crowd: boo
     drop_crowd = not (target.keeps_crowd or keep_crowd)
     flags = _needs_sanitizing(dataset.images, drop_crowd)
     images = tuple(sanitize_boxes(image, report, drop_crowd=drop_crowd) if flag else image
-                   for image, flag in zip(dataset.images, flags))
+                   for image, flag in zip(dataset.images, flags, strict=True))
     return rename_collisions(dataset.replace(images=images), target, report)
 
 
@@ -186,7 +186,7 @@ def map_classes(dataset: Dataset, class_map: Mapping[str, int] | Path, target: F
     dataset = apply_class_map(dataset, mapping, origin=origin)
     wanted = [mapping[c.name] for c in dataset.classes]
     given = target.class_ids(dataset.classes)
-    if any(g is not None and g != w for g, w in zip(given, wanted)):
+    if any(g is not None and g != w for g, w in zip(given, wanted, strict=True)):
         raise UsageError(f"{target.name} numbers these classes {given}, not {wanted} as the class map asks",
                          file=origin)
     return dataset
@@ -196,4 +196,4 @@ def class_table(dataset: Dataset, target: Format) -> list[dict[str, Any]]:
     """Each class with its source id and the id the target format gives it (None where it stores names only)."""
     output_ids = target.class_ids(dataset.classes)
     return [{"name": c.name, "source_id": c.id, "output_id": output_id}
-            for c, output_id in zip(dataset.classes, output_ids)]
+            for c, output_id in zip(dataset.classes, output_ids, strict=True)]

@@ -65,7 +65,7 @@ class Context:
     folder its files go into."""
 
     source: Source
-    source_format: str
+    source_format: str | None  # None for a dataset in memory
     target: Format
     report: Report
     output: Output
@@ -121,7 +121,7 @@ class Step(Protocol[PlanT]):
 class RunResult(Generic[PlanT]):
     """A finished (or, for a dry run, only planned) run."""
 
-    source_format: str
+    source_format: str | None  # None for a dataset in memory
     target_format: str
     plan: PlanT
     report: Report

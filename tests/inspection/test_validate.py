@@ -301,12 +301,13 @@ def test_rewording_reader_messages_leaves_the_report_unchanged(tmp_path: Path,
     assert after == before  # codes, severities, counts, images, boxes, files, fields, details
     reader_problems = {f["code"] for f in before["findings"] if f["file"] is not None}
     assert {"orphan_label", "missing_image", "unknown_class", "duplicate_image", "size_mismatch"} <= reader_problems
-    reworded = [(old, new) for old, new in zip(messages_before, messages_after) if new.startswith("reworded")]
+    reworded = [(old, new) for old, new in zip(messages_before, messages_after, strict=True)
+                if new.startswith("reworded")]
     assert len(reworded) >= len(reader_problems) and all(old != new for old, new in reworded)
 
 
 def test_every_code_is_documented_with_a_severity() -> None:
-    assert ISSUE_CODES <= set(CODES)
+    assert set(CODES) >= ISSUE_CODES
     assert all(code.severity in (ERROR, WARNING) and code.label for code in CODES.values())
     assert all(codes.lookup(name) is code for name, code in CODES.items())
 
@@ -315,7 +316,7 @@ def test_the_readme_table_lists_the_registry() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     rows = [line for line in readme.splitlines() if line.startswith("| `") and line.split("`")[1] in CODES]
     assert [row.split("`")[1] for row in rows] == list(CODES)
-    for row, code in zip(rows, CODES.values()):
+    for row, code in zip(rows, CODES.values(), strict=True):
         assert code.label in row and code.severity in row, row
 
 
@@ -327,7 +328,7 @@ def test_command_exit_codes_and_json(tmp_path: Path) -> None:
     result = runner.invoke(main, ["validate", str(src), "--deep", "--json", str(tmp_path / "v.json")])
     assert result.exit_code == 1, result.output
     data = json.loads((tmp_path / "v.json").read_text())
-    assert data["counts"] == {code: 1 for code in ISSUE_CODES - {"orphan_label"}}
+    assert data["counts"] == dict.fromkeys(ISSUE_CODES - {"orphan_label"}, 1)
     assert (data["errors"], data["warnings"]) == (7, 2)
     assert "error    out_of_bounds" in result.output and "7 errors, 2 warnings" in result.output
     clean = planted_coco(tmp_path / "clean", clean=True)
