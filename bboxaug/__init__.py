@@ -24,8 +24,8 @@ if TYPE_CHECKING:
     from bboxaug.core.errors import BboxaugError
     from bboxaug.core.model import Boxes, ClassInfo, Dataset, ImageRecord
     from bboxaug.inspection import preview, stats, validate
-    from bboxaug.pipeline import cluster
     from bboxaug.pipeline.source import load
+    from bboxaug.runtime import cluster
 
 #: Public name -> (module, attribute in it; None for the module itself).
 _PUBLIC: dict[str, tuple[str, str | None]] = {
@@ -39,7 +39,7 @@ _PUBLIC: dict[str, tuple[str, str | None]] = {
     "stats": ("bboxaug.inspection.stats", None),
     "validate": ("bboxaug.inspection.validate", None),
     "preview": ("bboxaug.inspection.preview", None),
-    "cluster": ("bboxaug.pipeline.cluster", None),
+    "cluster": ("bboxaug.runtime.cluster", None),
     "BboxaugError": ("bboxaug.core.errors", "BboxaugError"),
     "Boxes": ("bboxaug.core.model", "Boxes"),
     "ClassInfo": ("bboxaug.core.model", "ClassInfo"),

@@ -6,10 +6,10 @@ generator and cached in the workdir) and the same policy, `--copies` copies of e
 left out. Two ways to run it on this machine's cores:
 
 - local: `augment(..., jobs=2)`, two joblib (loky) worker processes;
-- dask: the same call inside `bboxaug.pipeline.cluster.use_scheduler(ADDRESS)`, on a cluster this script starts on
+- dask: the same call inside `bboxaug.runtime.cluster.use_scheduler(ADDRESS)`, on a cluster this script starts on
   loopback for the run and stops after it (so none runs beside a local run): `dask scheduler` and
   `dask worker --nworkers 2 --nthreads 1` (two single-threaded workers, each under its nanny, as deployed);
-- dask-quiet: the same cluster started with `bboxaug.pipeline.cluster.quiet_environment()` (the settings the README
+- dask-quiet: the same cluster started with `bboxaug.runtime.cluster.quiet_environment()` (the settings the README
   recommends for workers that only run bboxaug: no stack profiler, slower health and memory polling).
 
 Each run is a fresh Python process. Inside it, only the augmentation of the whole set is timed; before it, the
@@ -99,7 +99,7 @@ def worker(spec: dict[str, Any]) -> int:
     try:
         started = time.perf_counter()
         from bboxaug.commands.augment import augment
-        from bboxaug.pipeline.cluster import use_scheduler
+        from bboxaug.runtime.cluster import use_scheduler
 
         def run(src: str, dst: str) -> None:
             augment(src, dst, policy=spec["policy"], copies=spec["copies"], seed=0, jobs=WORKERS, originals=False,
@@ -151,7 +151,7 @@ def loopback_cluster(workdir: Path, quiet: bool) -> Iterator[tuple[str, dict[str
     """A scheduler on 127.0.0.1 (a port it picks) and WORKERS single-threaded workers under nannies, with Dask's
     default settings or (`quiet`) those of `quiet_environment`: its address and the process ids of the scheduler
     and of the workers' launcher."""
-    from bboxaug.pipeline.cluster import quiet_environment
+    from bboxaug.runtime.cluster import quiet_environment
 
     environment = {**os.environ, **(quiet_environment() if quiet else {})}
     dask = Path(sys.executable).with_name("dask")

@@ -9,7 +9,7 @@ import click
 from bboxaug.cli.options import dataset_options
 from bboxaug.cli.summary import finish
 from bboxaug.core.report import OnError
-from bboxaug.pipeline.parallel import show_progress
+from bboxaug.runtime.parallel import show_progress
 
 
 @click.command("augment")

@@ -11,7 +11,7 @@ import click
 from bboxaug.cli.options import dataset_options
 from bboxaug.cli.summary import count_lines, problem_lines
 from bboxaug.core.report import OnError
-from bboxaug.pipeline.parallel import show_progress
+from bboxaug.runtime.parallel import show_progress
 
 if TYPE_CHECKING:
     from bboxaug.balancing.plan import BalancePlan

@@ -12,7 +12,7 @@ from bboxaug.cli.summary import finish
 from bboxaug.core.report import OnError
 from bboxaug.formats import FORMATS
 from bboxaug.io.files import IMAGE_MODES, ImageMode
-from bboxaug.pipeline.parallel import show_progress
+from bboxaug.runtime.parallel import show_progress
 
 if TYPE_CHECKING:
     from bboxaug.commands.convert import ConvertResult

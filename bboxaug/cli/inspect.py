@@ -14,7 +14,7 @@ import click
 from bboxaug.cli.options import jobs_option, on_error_option, source_options
 from bboxaug.core.report import OnError, Report
 from bboxaug.io.files import atomic_write_bytes, atomic_write_text
-from bboxaug.pipeline.parallel import show_progress
+from bboxaug.runtime.parallel import show_progress
 
 #: Findings of one code printed on the terminal before "... and N more".
 SHOWN_PER_CODE = 20

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import click
 
 from bboxaug.formats import FORMATS
-from bboxaug.pipeline.parallel import usable_cores
+from bboxaug.runtime.parallel import usable_cores
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -86,14 +86,14 @@ def dataset_options(*, to_required: bool = False, quality_of: str | None = "the 
 
 def on_scheduler(command: F) -> F:
     """The command as given, or, when --scheduler names a Dask scheduler, run inside
-    `bboxaug.pipeline.cluster.use_scheduler`: SRC, DST and --image-dir made absolute (workers may start
+    `bboxaug.runtime.cluster.use_scheduler`: SRC, DST and --image-dir made absolute (workers may start
     elsewhere), and the workers checked to see them before any work. A dry run stays on this machine."""
 
     @functools.wraps(command)
     def run(*args: Any, scheduler: str | None, **params: Any) -> Any:
         if not scheduler or params.get("dry_run"):
             return command(*args, **params)
-        from bboxaug.pipeline.cluster import describe, use_scheduler
+        from bboxaug.runtime.cluster import describe, use_scheduler
 
         for name in ("src", "dst", "image_dir"):
             if params.get(name) is not None:

@@ -14,7 +14,7 @@ from bboxaug.core.errors import UsageError
 from bboxaug.core.report import OnError
 from bboxaug.geometry.letterbox import MODES, Mode, parse_size, parse_sizes
 from bboxaug.geometry.tiling import PARTIAL_POLICIES, Partial
-from bboxaug.pipeline.parallel import show_progress
+from bboxaug.runtime.parallel import show_progress
 
 
 def parsed_by(parse: Callable[[str], Any]) -> Callable[[click.Context, click.Parameter, str], Any]:

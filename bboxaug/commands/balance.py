@@ -26,10 +26,10 @@ from bboxaug.inspection.balance_chart import chart_png
 from bboxaug.io.files import atomic_write_bytes
 from bboxaug.io.names import paste_name
 from bboxaug.pipeline.copies import CopyCounts, WrittenImages, make_all_copies
-from bboxaug.pipeline.parallel import iter_parallel
 from bboxaug.pipeline.prepare import OutputNames
 from bboxaug.pipeline.run import Context, Output, Written, run
 from bboxaug.pipeline.source import Source
+from bboxaug.runtime.parallel import iter_parallel
 
 BALANCE_FILE = "balance.json"
 CHART_FILE = "balance.png"

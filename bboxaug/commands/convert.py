@@ -12,10 +12,10 @@ from bboxaug.core.errors import UsageError
 from bboxaug.core.model import Dataset
 from bboxaug.core.report import OnError, Report
 from bboxaug.io.files import IMAGE_MODES, ImageMode
-from bboxaug.pipeline.gcpause import gc_paused
 from bboxaug.pipeline.output import place_images
 from bboxaug.pipeline.run import Context, Output, Written, run
 from bboxaug.pipeline.source import Source
+from bboxaug.runtime.gcpause import gc_paused
 
 REPORT_FILE = "convert.json"
 

@@ -31,7 +31,7 @@ class Format:
     - `read(src, report=, image_dir=, jobs=1)` reads a file or folder into the model (per-item errors go through
       `report.item()`); `image_dir` points at the images when they are not where the layout puts them. A reader
       whose per-file work is independent (VOC's XML files) spreads it over `jobs` worker processes through
-      `bboxaug.pipeline.parallel`; the others read in this process. The dataset and report are the same for any `jobs`.
+      `bboxaug.runtime.parallel`; the others read in this process. The dataset and report are the same for any `jobs`.
     - `write(dataset, dst, report=)` writes the annotation files under the folder `dst` (images are placed by
       `bboxaug.pipeline.output.place_images`, at `image_path`). It never changes `dataset`.
     - `detect(path)` says whether `path` looks like this format (cheap: a few files are peeked at).

@@ -28,7 +28,7 @@ from bboxaug.io import jsontext
 from bboxaug.io.files import atomic_text_file
 from bboxaug.io.headers import read_header
 from bboxaug.io.names import safe_relative_name
-from bboxaug.pipeline.gcpause import gc_paused
+from bboxaug.runtime.gcpause import gc_paused
 
 ROBOFLOW_FILE = "_annotations.coco.json"
 

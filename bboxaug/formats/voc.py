@@ -33,8 +33,8 @@ from bboxaug.formats.layout import DEFAULT_SPLIT, ImageIndex, classes_from_names
 from bboxaug.io.files import write_file
 from bboxaug.io.headers import IMAGE_EXTENSIONS, is_image_file, read_header
 from bboxaug.io.names import safe_relative_name
-from bboxaug.pipeline.gcpause import gc_paused
-from bboxaug.pipeline.parallel import iter_parallel
+from bboxaug.runtime.gcpause import gc_paused
+from bboxaug.runtime.parallel import iter_parallel
 
 ANNOTATION_DIRS = ("annotations", "annotation", "xml", "xmls")
 

@@ -27,8 +27,8 @@ from bboxaug.core.model import Dataset, EmbeddedImage, ImageRecord, image_key
 from bboxaug.core.report import Report
 from bboxaug.inspection.stats import BoxTable
 from bboxaug.io.headers import ImageHeader, embedded_bytes, header_of
-from bboxaug.pipeline.parallel import run_parallel
 from bboxaug.pipeline.source import load
+from bboxaug.runtime.parallel import run_parallel
 
 ERROR, WARNING = "error", "warning"
 

@@ -27,9 +27,9 @@ from bboxaug.core.report import Problem, Report
 from bboxaug.formats.base import Format
 from bboxaug.io.names import copy_name
 from bboxaug.pipeline.output import place_images
-from bboxaug.pipeline.parallel import iter_parallel
 from bboxaug.pipeline.prepare import rename_collisions
 from bboxaug.pipeline.run import Context
+from bboxaug.runtime.parallel import iter_parallel
 
 MANIFEST = "augment.json"
 

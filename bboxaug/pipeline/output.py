@@ -19,7 +19,7 @@ from bboxaug.core.report import Problem, Report
 from bboxaug.formats.base import Format
 from bboxaug.io.files import ImageMode, atomic_write_text, remove_partial_writes
 from bboxaug.io.pixels import export_image
-from bboxaug.pipeline.parallel import run_parallel
+from bboxaug.runtime.parallel import run_parallel
 
 
 def check_destination(dst: Path, overwrite: bool) -> None:

@@ -21,7 +21,7 @@ from bboxaug.core.model import ClassInfo, Dataset, ImageRecord, image_key
 from bboxaug.core.report import Problem, Report
 from bboxaug.formats.base import Format
 from bboxaug.io.headers import image_size
-from bboxaug.pipeline.parallel import run_parallel
+from bboxaug.runtime.parallel import run_parallel
 
 
 def _size_or_problem(image: ImageRecord) -> tuple[int, int] | Problem:

@@ -25,7 +25,7 @@ from bboxaug.core.report import Problem, Report
 from bboxaug.io.files import atomic_write_bytes
 from bboxaug.io.names import format_of
 from bboxaug.io.pixels import encode_picture, read_picture
-from bboxaug.pipeline.parallel import iter_parallel
+from bboxaug.runtime.parallel import iter_parallel
 
 #: Grey of the padding added where an image is smaller than its tile or letterbox (the usual letterbox grey).
 PAD_VALUE = 114

@@ -9,7 +9,7 @@ import signal
 import pytest
 
 from bboxaug.core.errors import WorkerLost
-from bboxaug.pipeline.parallel import run_parallel
+from bboxaug.runtime.parallel import run_parallel
 
 
 def doubled(item: int) -> int:

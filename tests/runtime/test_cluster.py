@@ -30,9 +30,9 @@ from bboxaug.commands.convert import save
 from bboxaug.core.errors import ClusterError
 from bboxaug.core.model import Boxes, ClassInfo, Dataset, ImageRecord
 from bboxaug.core.version import __version__ as bboxaug_version
-from bboxaug.pipeline import cluster
-from bboxaug.pipeline.cluster import use_scheduler
-from bboxaug.pipeline.parallel import iter_parallel
+from bboxaug.runtime import cluster
+from bboxaug.runtime.cluster import use_scheduler
+from bboxaug.runtime.parallel import iter_parallel
 from tests.commands.test_augment import POLICY, make_source, textured, tree_bytes
 from tests.conftest import REPO
 
@@ -299,7 +299,7 @@ def test_a_local_cluster_resizes_to_the_bytes_of_a_local_run(source: Path, tmp_p
 #: (in its own process: a cluster started inside pytest trips its warnings-as-errors on Dask's own sockets).
 LOCAL_WORKER_SETTINGS = """
 import json, dask.config
-from bboxaug.pipeline.cluster import QUIET_CONFIG, use_scheduler
+from bboxaug.runtime.cluster import QUIET_CONFIG, use_scheduler
 if __name__ == "__main__":
     with use_scheduler("local", workers=2) as client:
         found = client.run(lambda: {key: dask.config.get(key) for key in QUIET_CONFIG})

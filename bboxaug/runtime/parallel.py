@@ -1,7 +1,7 @@
 """Run a function over many items with joblib, showing a tqdm progress bar on a terminal.
 
 All parallel work in bboxaug goes through `iter_parallel`, so the same code runs on local processes or threads,
-or, inside `bboxaug.pipeline.cluster.use_scheduler`, on a Dask cluster through joblib's Dask backend.
+or, inside `bboxaug.runtime.cluster.use_scheduler`, on a Dask cluster through joblib's Dask backend.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from bboxaug.core.errors import WorkerLost
 from bboxaug.io.files import remove_partial_writes
-from bboxaug.pipeline.cluster import cluster_runner, lost_worker_errors
+from bboxaug.runtime.cluster import cluster_runner, lost_worker_errors
 
 Item = TypeVar("Item")
 

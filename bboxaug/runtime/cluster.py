@@ -1,7 +1,7 @@
 """Run bboxaug's per-image work on a Dask cluster, through joblib's Dask backend.
 
 `use_scheduler(address)` connects to a running Dask scheduler (or, for "local", starts a cluster on this machine),
-checks that its workers run this bboxaug and see the data, and while the block runs every `bboxaug.pipeline.parallel`
+checks that its workers run this bboxaug and see the data, and while the block runs every `bboxaug.runtime.parallel`
 run goes to the cluster: the same functions, on the workers instead of local processes. Workers read the images from
 SRC and write theirs into the staging folder beside DST, so both must lie on storage every worker mounts at the
 same path; only this process, the coordinator, writes annotation files and manifests. A worker that dies costs
@@ -90,7 +90,7 @@ def cluster_runner() -> Parallel[Literal["generator"]] | None:
 @contextmanager
 def use_scheduler(address: str, *, reads: Sequence[Path | str] = (), writes: Path | str | None = None,
                   workers: int = -1) -> Iterator[Any]:
-    """Run every `bboxaug.pipeline.parallel` run inside the block on the Dask cluster at `address` (`tcp://host:8786`),
+    """Run every `bboxaug.runtime.parallel` run inside the block on the Dask cluster at `address` (`tcp://host:8786`),
     or on a new cluster of `workers` single-threaded processes on this machine (every core for -1 or 1) when
     `address` is "local". Yields the `distributed.Client`.
 
