@@ -47,8 +47,25 @@ _PUBLIC: dict[str, tuple[str, str | None]] = {
     "ImageRecord": ("bboxaug.core.model", "ImageRecord"),
 }
 
-__all__ = ["BboxaugError", "Boxes", "ClassInfo", "Dataset", "ImageRecord", "__version__", "augment", "balance",
-           "cluster", "convert", "load", "preview", "resize", "save", "stats", "tile", "validate"]
+__all__ = [
+    "BboxaugError",
+    "Boxes",
+    "ClassInfo",
+    "Dataset",
+    "ImageRecord",
+    "__version__",
+    "augment",
+    "balance",
+    "cluster",
+    "convert",
+    "load",
+    "preview",
+    "resize",
+    "save",
+    "stats",
+    "tile",
+    "validate",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -173,11 +173,21 @@ def coco_content(count: int) -> dict[str, Any]:
     for index in range(count):
         images.append({"id": index + 1, "file_name": f"{index:06d}.jpg", "width": WIDTH, "height": HEIGHT})
         for label, x0, y0, x1, y1 in object_boxes(index):
-            annotations.append({"id": len(annotations) + 1, "image_id": index + 1, "category_id": label + 1,
-                                "bbox": [x0, y0, x1 - x0, y1 - y0], "area": (x1 - x0) * (y1 - y0),
-                                "iscrowd": 0})
-    return {"images": images, "annotations": annotations,
-            "categories": [{"id": i, "name": name} for i, name in enumerate(CLASSES, start=1)]}
+            annotations.append(
+                {
+                    "id": len(annotations) + 1,
+                    "image_id": index + 1,
+                    "category_id": label + 1,
+                    "bbox": [x0, y0, x1 - x0, y1 - y0],
+                    "area": (x1 - x0) * (y1 - y0),
+                    "iscrowd": 0,
+                }
+            )
+    return {
+        "images": images,
+        "annotations": annotations,
+        "categories": [{"id": i, "name": name} for i, name in enumerate(CLASSES, start=1)],
+    }
 
 
 def dataset(workdir: Path, count: int) -> Path:
@@ -237,8 +247,9 @@ def check_same_transforms() -> None:
         raise SystemExit("make_transforms() and POLICY differ: the tools would not run the same transforms")
 
 
-def augment_one(path: str, boxes: list[list[float]], labels: list[int], transform: Any, out_dir: str, k: int
-                ) -> dict[str, Any]:
+def augment_one(
+    path: str, boxes: list[list[float]], labels: list[int], transform: Any, out_dir: str, k: int
+) -> dict[str, Any]:
     """The hand-written script's task: one augmented copy of one image, written as JPEG; its boxes returned."""
     import cv2
 
@@ -246,11 +257,17 @@ def augment_one(path: str, boxes: list[list[float]], labels: list[int], transfor
     image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
     out = transform(image=image, bboxes=boxes, labels=labels)
     name = f"{Path(path).stem}_aug{k}.jpg"
-    cv2.imwrite(os.path.join(out_dir, name), cv2.cvtColor(out["image"], cv2.COLOR_RGB2BGR),
-                [cv2.IMWRITE_JPEG_QUALITY, QUALITY])
+    cv2.imwrite(
+        os.path.join(out_dir, name), cv2.cvtColor(out["image"], cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, QUALITY]
+    )
     height, width = out["image"].shape[:2]
-    return {"file_name": name, "width": width, "height": height,
-            "bboxes": [list(map(float, box)) for box in out["bboxes"]], "labels": [int(x) for x in out["labels"]]}
+    return {
+        "file_name": name,
+        "width": width,
+        "height": height,
+        "bboxes": [list(map(float, box)) for box in out["bboxes"]],
+        "labels": [int(x) for x in out["labels"]],
+    }
 
 
 def handwritten(src: Path, dst: Path, copies: int) -> None:
@@ -265,21 +282,40 @@ def handwritten(src: Path, dst: Path, copies: int) -> None:
         x, y, w, h = ann["bbox"]
         boxes[ann["image_id"]].append([x, y, x + w, y + h])
         labels[ann["image_id"]].append(ann["category_id"])
-    transform = A.Compose(make_transforms(), bbox_params=A.BboxParams(
-        format="pascal_voc", label_fields=["labels"], min_visibility=MIN_VISIBILITY))
+    transform = A.Compose(
+        make_transforms(),
+        bbox_params=A.BboxParams(format="pascal_voc", label_fields=["labels"], min_visibility=MIN_VISIBILITY),
+    )
     out_dir = dst / "images"
     out_dir.mkdir(parents=True)
     results = Parallel(n_jobs=-1)(
-        delayed(augment_one)(str(src / "images" / SPLIT / image["file_name"]), boxes[image["id"]],
-                             labels[image["id"]], transform, str(out_dir), k)
-        for image in coco["images"] for k in range(1, copies + 1))
+        delayed(augment_one)(
+            str(src / "images" / SPLIT / image["file_name"]),
+            boxes[image["id"]],
+            labels[image["id"]],
+            transform,
+            str(out_dir),
+            k,
+        )
+        for image in coco["images"]
+        for k in range(1, copies + 1)
+    )
     images, annotations = [], []
     for image_id, result in enumerate(results, start=1):
-        images.append({"id": image_id, "file_name": result["file_name"], "width": result["width"],
-                       "height": result["height"]})
+        images.append(
+            {"id": image_id, "file_name": result["file_name"], "width": result["width"], "height": result["height"]}
+        )
         for (x0, y0, x1, y1), label in zip(result["bboxes"], result["labels"], strict=True):
-            annotations.append({"id": len(annotations) + 1, "image_id": image_id, "category_id": label,
-                                "bbox": [x0, y0, x1 - x0, y1 - y0], "area": (x1 - x0) * (y1 - y0), "iscrowd": 0})
+            annotations.append(
+                {
+                    "id": len(annotations) + 1,
+                    "image_id": image_id,
+                    "category_id": label,
+                    "bbox": [x0, y0, x1 - x0, y1 - y0],
+                    "area": (x1 - x0) * (y1 - y0),
+                    "iscrowd": 0,
+                }
+            )
     with open(dst / "annotations.json", "w") as f:
         json.dump({"images": images, "annotations": annotations, "categories": coco["categories"]}, f)
 
@@ -372,8 +408,11 @@ def _proc_stat(pid: str) -> tuple[int, int, int, int] | None:
 def _status_kb(pid: int) -> dict[bytes, int]:
     """VmRSS and VmHWM (kB) of a process; empty if it is gone."""
     data = _read(f"/proc/{pid}/status") or b""
-    return {line.split(b":", 1)[0]: int(line.split()[1]) for line in data.splitlines()
-            if line.startswith((b"VmRSS:", b"VmHWM:"))}
+    return {
+        line.split(b":", 1)[0]: int(line.split()[1])
+        for line in data.splitlines()
+        if line.startswith((b"VmRSS:", b"VmHWM:"))
+    }
 
 
 def _command(pid: int) -> str:
@@ -400,8 +439,9 @@ class TreeSampler(threading.Thread):
 
     def members(self) -> dict[int, tuple[int, int]]:
         """pid -> (start time, CPU ticks) of every live process of the tree."""
-        stats = {int(pid): stat for pid in os.listdir("/proc") if pid.isdigit()
-                 if (stat := _proc_stat(pid)) is not None}
+        stats = {
+            int(pid): stat for pid in os.listdir("/proc") if pid.isdigit() if (stat := _proc_stat(pid)) is not None
+        }
         found = {}
         for pid, (_, session, start, ticks) in stats.items():
             ancestor, hops = pid, 0
@@ -432,9 +472,16 @@ class TreeSampler(threading.Thread):
     def per_process(self) -> list[dict[str, Any]]:
         """Each process seen: its pid, whether it is the tree's root, its command, last-seen VmHWM and CPU time."""
         tick = os.sysconf("SC_CLK_TCK")
-        return [{"pid": pid, "root": pid == self.root, "command": self.commands.get((pid, start), "?"),
-                 "hwm_mb": round(kb / 1024, 1), "cpu_s": self.cpu_ticks[pid, start] / tick}
-                for (pid, start), kb in self.hwm_kb.items()]
+        return [
+            {
+                "pid": pid,
+                "root": pid == self.root,
+                "command": self.commands.get((pid, start), "?"),
+                "hwm_mb": round(kb / 1024, 1),
+                "cpu_s": self.cpu_ticks[pid, start] / tick,
+            }
+            for (pid, start), kb in self.hwm_kb.items()
+        ]
 
     def stop(self) -> None:
         self._done.set()
@@ -487,12 +534,23 @@ def measure(tool: str, src: Path, dst: Path, images: int, copies: int, policy: P
     run = Run(tool, images, copies, load=os.getloadavg())
     with tempfile.TemporaryDirectory() as scratch:
         result, log = Path(scratch) / "result.json", Path(scratch) / "log.txt"
-        spec = {"tool": tool, "src": str(src), "dst": str(dst), "copies": copies, "policy": str(policy),
-                "result": str(result)}
+        spec = {
+            "tool": tool,
+            "src": str(src),
+            "dst": str(dst),
+            "copies": copies,
+            "policy": str(policy),
+            "result": str(result),
+        }
         with open(log, "wb") as output:
             started = time.perf_counter()
-            process = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)],
-                                       stdout=output, stderr=subprocess.STDOUT, cwd=scratch, start_new_session=True)
+            process = subprocess.Popen(
+                [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)],
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                cwd=scratch,
+                start_new_session=True,
+            )
             sampler = TreeSampler(process.pid)
             sampler.start()
             process.wait()
@@ -526,8 +584,10 @@ def floor_variants(run: Run) -> list[Run]:
         return [run, replace(run, tool=FLOOR_ONE_DECODE)]
     every = sum(run.floor.values())
     once = every - run.floor["redecode_s"]
-    return [replace(run, work_s=every / cores(), work_cpu_s=every),
-            replace(run, tool=FLOOR_ONE_DECODE, work_s=once / cores(), work_cpu_s=once)]
+    return [
+        replace(run, work_s=every / cores(), work_cpu_s=every),
+        replace(run, tool=FLOOR_ONE_DECODE, work_s=once / cores(), work_cpu_s=once),
+    ]
 
 
 # --- checking outputs ------------------------------------------------------------------------------------------
@@ -558,9 +618,11 @@ def check_output(tool: str, dst: Path, expected: int) -> tuple[int, str]:
         manifest = json.loads((dst / "augment.json").read_text())
         made = sorted(Path(entry["image"]).name for entry in manifest["outputs"] if "dropped" not in entry)
         if made != written or manifest["counts"].get("copies_written") != expected:
-            raise CheckFailed(f"augment.json lists {len(made)} copies "
-                              f"(copies_written {manifest['counts'].get('copies_written')}), not the {expected} "
-                              "files written")
+            raise CheckFailed(
+                f"augment.json lists {len(made)} copies "
+                f"(copies_written {manifest['counts'].get('copies_written')}), not the {expected} "
+                "files written"
+            )
     if sorted(names) != written:
         raise CheckFailed(f"the COCO file lists {len(names)} images, not the {expected} files written")
     return expected, f"{expected} JPEGs, {boxes} boxes" + (", manifest agrees" if tool == "bboxaug" else "")
@@ -611,40 +673,62 @@ def summary(results: dict[str, list[Run]]) -> dict[str, dict[str, Any]]:
 
 def markdown(results: dict[str, list[Run]], repeat: int) -> str:
     rows = summary(results)
-    lines = [f"| tool | copies/s (best of {repeat}) | seconds | vs hand-written | vs floor | CPU ms/copy "
-             "| floor CPU / CPU | peak RSS MB (tree) | Σ VmHWM MB | output |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    lines = [
+        f"| tool | copies/s (best of {repeat}) | seconds | vs hand-written | vs floor | CPU ms/copy "
+        "| floor CPU / CPU | peak RSS MB (tree) | Σ VmHWM MB | output |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
     for tool in results:
         row = rows[tool]
-        cells = [tool, cell(row["copies_per_s"], ".1f"), cell(row["best_work_s"], ".1f"),
-                 cell(row["vs_handwritten"], ".2f", "×"), cell(row["vs_floor"], ".2f", "×"),
-                 cell(row["cpu_ms_per_copy"], ".1f"), cell(row["floor_cpu_share"], ".2f"),
-                 cell(row["max_peak_rss_mb"], ".0f"), cell(row["max_hwm_sum_mb"], ".0f"),
-                 row["output"].replace("|", "/")]
+        cells = [
+            tool,
+            cell(row["copies_per_s"], ".1f"),
+            cell(row["best_work_s"], ".1f"),
+            cell(row["vs_handwritten"], ".2f", "×"),
+            cell(row["vs_floor"], ".2f", "×"),
+            cell(row["cpu_ms_per_copy"], ".1f"),
+            cell(row["floor_cpu_share"], ".2f"),
+            cell(row["max_peak_rss_mb"], ".0f"),
+            cell(row["max_hwm_sum_mb"], ".0f"),
+            row["output"].replace("|", "/"),
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def memory_markdown(runs: list[Run]) -> str:
-    lines = ["| images × copies | seconds | copies/s | CPU ms/copy | peak RSS MB (tree) | Σ VmHWM MB "
-             f"| main process VmHWM MB | largest worker VmHWM MB | under {MEMORY_LIMIT_MB} MB | output |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |"]
+    lines = [
+        "| images × copies | seconds | copies/s | CPU ms/copy | peak RSS MB (tree) | Σ VmHWM MB "
+        f"| main process VmHWM MB | largest worker VmHWM MB | under {MEMORY_LIMIT_MB} MB | output |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
+    ]
     for run in runs:
-        cells = [f"{run.images:,} × {run.copies}", cell(run.work_s, ".1f"), cell(run.copies_per_s, ".1f"),
-                 cell(run.cpu_ms_per_copy, ".1f"), f"{run.peak_rss_mb:.0f}", f"{run.hwm_sum_mb:.0f}",
-                 f"{run.hwm_mb(root=True):.0f}", f"{run.hwm_mb(root=False):.0f}",
-                 "yes" if max(run.peak_rss_mb, run.hwm_sum_mb) < MEMORY_LIMIT_MB else "NO",
-                 (run.check if run.ok else (run.error or run.check)).replace("|", "/")]
+        cells = [
+            f"{run.images:,} × {run.copies}",
+            cell(run.work_s, ".1f"),
+            cell(run.copies_per_s, ".1f"),
+            cell(run.cpu_ms_per_copy, ".1f"),
+            f"{run.peak_rss_mb:.0f}",
+            f"{run.hwm_sum_mb:.0f}",
+            f"{run.hwm_mb(root=True):.0f}",
+            f"{run.hwm_mb(root=False):.0f}",
+            "yes" if max(run.peak_rss_mb, run.hwm_sum_mb) < MEMORY_LIMIT_MB else "NO",
+            (run.check if run.ok else (run.error or run.check)).replace("|", "/"),
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def show(run: Run, attempt: str) -> None:
-    detail = (f"{run.work_s:.1f} s ({run.copies_per_s or 0:.1f} copies/s, import {run.import_s:.1f} s, "
-              f"wall {run.wall_s:.1f} s, tree CPU {run.tree_cpu_s:.1f} s, {run.cpu_ms_per_copy or 0:.1f} ms per "
-              f"copy), peak RSS {run.peak_rss_mb:.0f} MB, "
-              f"Σ VmHWM {run.hwm_sum_mb:.0f} MB in {len(run.processes)} processes, "
-              f"load {run.load[0]:.2f}: {run.check}" if run.work_s is not None else run.error)
+    detail = (
+        f"{run.work_s:.1f} s ({run.copies_per_s or 0:.1f} copies/s, import {run.import_s:.1f} s, "
+        f"wall {run.wall_s:.1f} s, tree CPU {run.tree_cpu_s:.1f} s, {run.cpu_ms_per_copy or 0:.1f} ms per "
+        f"copy), peak RSS {run.peak_rss_mb:.0f} MB, "
+        f"Σ VmHWM {run.hwm_sum_mb:.0f} MB in {len(run.processes)} processes, "
+        f"load {run.load[0]:.2f}: {run.check}"
+        if run.work_s is not None
+        else run.error
+    )
     print(f"  [{attempt}] {run.tool} {run.images}×{run.copies}: {detail}", flush=True)
 
 
@@ -652,9 +736,14 @@ def machine() -> dict[str, Any]:
     """What the numbers depend on: cores, load, versions."""
     from importlib.metadata import version
 
-    return {"cores": cores(), "python": sys.version.split()[0], "load_average": os.getloadavg(),
-            "versions": {name: version(name) for name in
-                         ("bboxaug", "albumentations", "joblib", "opencv-python-headless", "numpy")}}
+    return {
+        "cores": cores(),
+        "python": sys.version.split()[0],
+        "load_average": os.getloadavg(),
+        "versions": {
+            name: version(name) for name in ("bboxaug", "albumentations", "joblib", "opencv-python-headless", "numpy")
+        },
+    }
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -662,11 +751,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--images", type=int, default=200, help="number of images (default: %(default)s)")
     parser.add_argument("--copies", type=int, default=3, help="augmented copies per image (default: %(default)s)")
     parser.add_argument("--repeat", type=int, default=1, help="runs per tool, the best kept (default: %(default)s)")
-    parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR,
-                        help="cached inputs, outputs and results (default: %(default)s)")
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=DEFAULT_WORKDIR,
+        help="cached inputs, outputs and results (default: %(default)s)",
+    )
     parser.add_argument("--tools", default=",".join(TOOLS), help="comma-separated subset of: " + ", ".join(TOOLS))
-    parser.add_argument("--memory", action="store_true",
-                        help="bboxaug alone on --images and 10x --images images: peak memory of the process tree")
+    parser.add_argument(
+        "--memory",
+        action="store_true",
+        help="bboxaug alone on --images and 10x --images images: peak memory of the process tree",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if min(args.images, args.copies, args.repeat) < 1:
@@ -698,14 +794,18 @@ def main(argv: list[str] | None = None) -> int:
     counts = [args.images, 10 * args.images] if args.memory else [args.images]
     sources = {count: dataset(workdir, count) for count in counts}
     about = machine()
-    print(f"{' and '.join(map(str, counts))} images of {WIDTH}x{HEIGHT} in {workdir / 'data'}; {args.copies} copies "
-          f"each; {about['cores']} cores; load average {about['load_average'][0]:.2f}", flush=True)
+    print(
+        f"{' and '.join(map(str, counts))} images of {WIDTH}x{HEIGHT} in {workdir / 'data'}; {args.copies} copies "
+        f"each; {about['cores']} cores; load average {about['load_average'][0]:.2f}",
+        flush=True,
+    )
 
     if args.memory:
         runs = []
         for count in counts:
-            runs.append(measure("bboxaug", sources[count], workdir / "out" / f"memory-{count}", count, args.copies,
-                                policy))
+            runs.append(
+                measure("bboxaug", sources[count], workdir / "out" / f"memory-{count}", count, args.copies, policy)
+            )
             show(runs[-1], "memory")
         report = {"command": command, **about, "copies": args.copies, "runs": [asdict(run) for run in runs]}
         path = workdir / "results-memory.json"
@@ -714,13 +814,19 @@ def main(argv: list[str] | None = None) -> int:
         results: dict[str, list[Run]] = defaultdict(list)
         for attempt in range(1, args.repeat + 1):
             for tool in args.tools:
-                measured = measure(tool, sources[args.images], workdir / "out" / tool, args.images, args.copies,
-                                   policy)
+                measured = measure(tool, sources[args.images], workdir / "out" / tool, args.images, args.copies, policy)
                 for run in floor_variants(measured):
                     results[run.tool].append(run)
                     show(run, f"{attempt}/{args.repeat}")
-        report = {"command": command, **about, "images": args.images, "copies": args.copies, "repeat": args.repeat,
-                  "summary": summary(results), "runs": [asdict(run) for runs in results.values() for run in runs]}
+        report = {
+            "command": command,
+            **about,
+            "images": args.images,
+            "copies": args.copies,
+            "repeat": args.repeat,
+            "summary": summary(results),
+            "runs": [asdict(run) for runs in results.values() for run in runs],
+        }
         path = workdir / "results.json"
         text = markdown(results, args.repeat)
     path.write_text(json.dumps(report, indent=2, ensure_ascii=False))

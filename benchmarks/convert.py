@@ -163,15 +163,24 @@ def write_coco(images: list[Image], path: Path) -> None:
     for image_id, image in enumerate(images, start=1):
         for box in image.boxes:
             w, h = box.x1 - box.x0, box.y1 - box.y0
-            annotations.append({"id": len(annotations) + 1, "image_id": image_id,
-                                "category_id": category_ids[box.label],
-                                "bbox": [float(box.x0), float(box.y0), float(w), float(h)],
-                                "area": float(w * h), "iscrowd": 0, "segmentation": []})
+            annotations.append(
+                {
+                    "id": len(annotations) + 1,
+                    "image_id": image_id,
+                    "category_id": category_ids[box.label],
+                    "bbox": [float(box.x0), float(box.y0), float(w), float(h)],
+                    "area": float(w * h),
+                    "iscrowd": 0,
+                    "segmentation": [],
+                }
+            )
     content = {
         "info": {"description": "bboxaug conversion benchmark (synthetic)"},
         "licenses": [],
-        "images": [{"id": i, "file_name": image.file_name, "width": image.width, "height": image.height}
-                   for i, image in enumerate(images, start=1)],
+        "images": [
+            {"id": i, "file_name": image.file_name, "width": image.width, "height": image.height}
+            for i, image in enumerate(images, start=1)
+        ],
         "annotations": annotations,
         "categories": [{"id": i, "name": name, "supercategory": "none"} for name, i in category_ids.items()],
     }
@@ -207,8 +216,10 @@ VOC_OBJECT = """  <object>
 
 def voc_xml(image: Image) -> str:
     """The PASCAL VOC XML of one image: 1-based inclusive integer corners, the size in `<size>`."""
-    objects = "".join(VOC_OBJECT.format(name=box.label, xmin=box.x0 + 1, ymin=box.y0 + 1, xmax=box.x1, ymax=box.y1)
-                      for box in image.boxes)
+    objects = "".join(
+        VOC_OBJECT.format(name=box.label, xmin=box.x0 + 1, ymin=box.y0 + 1, xmax=box.x1, ymax=box.y1)
+        for box in image.boxes
+    )
     return VOC_FILE.format(filename=image.file_name, width=image.width, height=image.height, objects=objects)
 
 
@@ -267,10 +278,12 @@ def load_datumaro(direction: str) -> Converter:
     from datumaro.components.dataset import Dataset
 
     if direction == "coco2yolo":
+
         def run(src: Path, dst: Path) -> None:
             dataset_root = src.parent.parent  # Datumaro takes the folder that holds annotations/
             Dataset.import_from(str(dataset_root), "coco_instances").export(str(dst), "yolo", save_media=False)
     else:
+
         def run(src: Path, dst: Path) -> None:
             dataset = Dataset.import_from(str(src), "voc_detection", coordinate_mode="voc-one-based")
             dataset.export(str(dst), "coco_instances", save_media=False)
@@ -290,10 +303,10 @@ def load_globox(direction: str) -> Converter:
         def run(src: Path, dst: Path) -> None:
             AnnotationSet.from_coco(src).save_yolo_darknet(dst, label_to_id=label_to_id)
     else:
+
         def run(src: Path, dst: Path) -> None:
             dst.mkdir(parents=True)  # save_coco writes a file into an existing folder
-            AnnotationSet.from_pascal_voc(src / "Annotations").save_coco(dst / "instances_train.json",
-                                                                         auto_ids=True)
+            AnnotationSet.from_pascal_voc(src / "Annotations").save_coco(dst / "instances_train.json", auto_ids=True)
 
     return run
 
@@ -308,8 +321,10 @@ def floor_coco_to_yolo(src: Path, dst: Path) -> None:
     for ann in content["annotations"]:
         width, height = sizes[ann["image_id"]]
         x, y, w, h = ann["bbox"]
-        lines[ann["image_id"]].append(f"{index[ann['category_id']]} {(x + w / 2) / width:.6f} "
-                                      f"{(y + h / 2) / height:.6f} {w / width:.6f} {h / height:.6f}\n")
+        lines[ann["image_id"]].append(
+            f"{index[ann['category_id']]} {(x + w / 2) / width:.6f} "
+            f"{(y + h / 2) / height:.6f} {w / width:.6f} {h / height:.6f}\n"
+        )
     labels = dst / "labels"
     labels.mkdir(parents=True)
     for image in content["images"]:
@@ -322,19 +337,35 @@ def floor_voc_to_coco(src: Path, dst: Path) -> None:
     images, annotations, category_ids = [], [], {}
     for image_id, path in enumerate(sorted((src / "Annotations").glob("*.xml")), start=1):
         root = ElementTree.parse(path).getroot()
-        images.append({"id": image_id, "file_name": root.findtext("filename"),
-                       "width": int(root.findtext("size/width")), "height": int(root.findtext("size/height"))})
+        images.append(
+            {
+                "id": image_id,
+                "file_name": root.findtext("filename"),
+                "width": int(root.findtext("size/width")),
+                "height": int(root.findtext("size/height")),
+            }
+        )
         for obj in root.iter("object"):
             name = obj.findtext("name")
             box = obj.find("bndbox")
             x0, y0 = float(box.findtext("xmin")) - 1, float(box.findtext("ymin")) - 1
             x1, y1 = float(box.findtext("xmax")), float(box.findtext("ymax"))
             category_id = category_ids.setdefault(name, len(category_ids) + 1)
-            annotations.append({"id": len(annotations) + 1, "image_id": image_id, "category_id": category_id,
-                                "bbox": [x0, y0, x1 - x0, y1 - y0], "area": (x1 - x0) * (y1 - y0),
-                                "iscrowd": 0})
-    content = {"images": images, "annotations": annotations,
-               "categories": [{"id": i, "name": name} for name, i in category_ids.items()]}
+            annotations.append(
+                {
+                    "id": len(annotations) + 1,
+                    "image_id": image_id,
+                    "category_id": category_id,
+                    "bbox": [x0, y0, x1 - x0, y1 - y0],
+                    "area": (x1 - x0) * (y1 - y0),
+                    "iscrowd": 0,
+                }
+            )
+    content = {
+        "images": images,
+        "annotations": annotations,
+        "categories": [{"id": i, "name": name} for name, i in category_ids.items()],
+    }
     dst.mkdir(parents=True)
     (dst / "instances_train.json").write_text(json.dumps(content), encoding="utf-8")
 
@@ -344,7 +375,11 @@ def load_floor(direction: str) -> Converter:
 
 
 LOADERS: dict[str, Callable[[str], Converter]] = {
-    "bboxaug": load_bboxaug, "datumaro": load_datumaro, "globox": load_globox, "floor": load_floor}
+    "bboxaug": load_bboxaug,
+    "datumaro": load_datumaro,
+    "globox": load_globox,
+    "floor": load_floor,
+}
 
 
 def peak_rss_mb() -> float:
@@ -417,19 +452,38 @@ def measure(python: Path, runner: str, direction: str, src: Path, dst: Path) -> 
         with open(log, "wb") as output:
             started = time.perf_counter()
             process = subprocess.run(
-                [str(python), str(Path(__file__).resolve()), "--worker", runner, direction, str(src), str(dst),
-                 str(result)],
-                stdout=output, stderr=subprocess.STDOUT, cwd=scratch, check=False)
+                [
+                    str(python),
+                    str(Path(__file__).resolve()),
+                    "--worker",
+                    runner,
+                    direction,
+                    str(src),
+                    str(dst),
+                    str(result),
+                ],
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                cwd=scratch,
+                check=False,
+            )
             wall = time.perf_counter() - started
         outcome = json.loads(result.read_text()) if result.exists() else {}
         tail = log.read_text(errors="replace").strip().splitlines()[-3:]
     error = outcome.get("error")
     if not outcome:
         error = f"exit code {process.returncode}: {' | '.join(tail)}"
-    return Run(convert_s=outcome.get("convert_s"), cpu_s=outcome.get("cpu_s"), import_s=outcome.get("import_s"),
-               wall_s=wall,
-               peak_rss_mb=outcome.get("peak_rss_mb"), error=error, unavailable=bool(outcome.get("unavailable")),
-               version=outcome.get("version"), python=outcome.get("python"))
+    return Run(
+        convert_s=outcome.get("convert_s"),
+        cpu_s=outcome.get("cpu_s"),
+        import_s=outcome.get("import_s"),
+        wall_s=wall,
+        peak_rss_mb=outcome.get("peak_rss_mb"),
+        error=error,
+        unavailable=bool(outcome.get("unavailable")),
+        version=outcome.get("version"),
+        python=outcome.get("python"),
+    )
 
 
 # --- checking outputs ------------------------------------------------------------------------------------------
@@ -448,8 +502,13 @@ def sample(images: list[Image]) -> list[Image]:
 Coords = tuple[float, ...]
 
 
-def match_boxes(expected: list[tuple[str, Coords]], found: list[tuple[str, Coords]], tolerance: float,
-                classes: dict[str, str], where: str) -> list[tuple[Coords, Coords]]:
+def match_boxes(
+    expected: list[tuple[str, Coords]],
+    found: list[tuple[str, Coords]],
+    tolerance: float,
+    classes: dict[str, str],
+    where: str,
+) -> list[tuple[Coords, Coords]]:
     """Pair every expected box with a found one of the same class within `tolerance` on every coordinate.
 
     `classes` maps the output's class keys to source names; a key not in it yet is bound to the name of the
@@ -494,7 +553,7 @@ def yaml_names(text: str) -> list[str] | None:
         if inline.startswith("["):
             return [name.strip().strip("'\"") for name in inline.strip("[]").split(",")]
         names = []
-        for item in lines[i + 1:]:
+        for item in lines[i + 1 :]:
             if not (item[:1].isspace() or item.startswith("- ")):
                 break
             item = item.strip()
@@ -528,9 +587,18 @@ def check_yolo(images: list[Image], dst: Path) -> str:
     classes: dict[str, str] = {}
     pairs = []
     for image in sample(images):
-        expected = [(box.label, ((box.x0 + box.x1) / 2 / image.width, (box.y0 + box.y1) / 2 / image.height,
-                                 (box.x1 - box.x0) / image.width, (box.y1 - box.y0) / image.height))
-                    for box in image.boxes]
+        expected = [
+            (
+                box.label,
+                (
+                    (box.x0 + box.x1) / 2 / image.width,
+                    (box.y0 + box.y1) / 2 / image.height,
+                    (box.x1 - box.x0) / image.width,
+                    (box.y1 - box.y0) / image.height,
+                ),
+            )
+            for box in image.boxes
+        ]
         found = [(key, tuple(map(float, numbers))) for key, *numbers in map(str.split, rows[image.stem])]
         if any(len(coords) != 4 for _, coords in found):
             raise CheckFailed(f"{image.stem}: a label line without exactly 4 numbers after the class")
@@ -540,13 +608,13 @@ def check_yolo(images: list[Image], dst: Path) -> str:
         classes_checked = "no class list"
     else:
         source, names = declared
-        if any(not key.isdigit() or int(key) >= len(names) or names[int(key)] != name
-               for key, name in classes.items()):
+        if any(not key.isdigit() or int(key) >= len(names) or names[int(key)] != name for key, name in classes.items()):
             raise CheckFailed(f"{source} lists {names}, but the boxes say {classes}")
         classes_checked = f"{source} agrees"
     written = sum(1 for image in images if image.stem in files)
-    return (f"{sum(map(len, rows.values()))} boxes in {written} files, {classes_checked}, "
-            + describe_error(pairs, "xywh", YOLO_TOLERANCE / 100))
+    return f"{sum(map(len, rows.values()))} boxes in {written} files, {classes_checked}, " + describe_error(
+        pairs, "xywh", YOLO_TOLERANCE / 100
+    )
 
 
 def coco_file(dst: Path) -> dict:
@@ -584,8 +652,9 @@ def check_coco(images: list[Image], dst: Path) -> str:
     pairs = []
     for image in sample(images):
         expected = [(box.label, (box.x0, box.y0, box.x1 - box.x0, box.y1 - box.y0)) for box in image.boxes]
-        pairs += match_boxes(expected, boxes[by_stem[image.stem]["id"]], COCO_TOLERANCE_PX,
-                             {name: name for name in CLASSES}, image.stem)
+        pairs += match_boxes(
+            expected, boxes[by_stem[image.stem]["id"]], COCO_TOLERANCE_PX, {name: name for name in CLASSES}, image.stem
+        )
     return f"{len(content['annotations'])} boxes, " + describe_error(pairs, "xywh", 0.01, " px")
 
 
@@ -651,12 +720,14 @@ def set_up(venv_dir: Path) -> None:
     """Create the benchmark's virtual environment with bboxaug (editable) and the pinned peers."""
     print(f"setting up {venv_dir}", flush=True)
     venv.create(venv_dir, with_pip=True, clear=False)
-    subprocess.run([str(venv_dir / "bin" / "python"), "-m", "pip", "install", "--quiet", "-e",
-                    str(REPO), *PEER_PINS], check=True)
+    subprocess.run(
+        [str(venv_dir / "bin" / "python"), "-m", "pip", "install", "--quiet", "-e", str(REPO), *PEER_PINS], check=True
+    )
 
 
-def run_benchmark(python: Path, workdir: Path, images: list[Image], runners: list[str], directions: list[str],
-                  repeat: int) -> list[Result]:
+def run_benchmark(
+    python: Path, workdir: Path, images: list[Image], runners: list[str], directions: list[str], repeat: int
+) -> list[Result]:
     """Interleave the runs: each repeat runs every tool once per direction. Stops repeating a tool that failed."""
     sources = {"coco2yolo": coco_source(workdir), "voc2coco": voc_source(workdir)}
     results = {(d, r): Result(DIRECTIONS[d], r) for d in directions for r in runners}
@@ -674,8 +745,11 @@ def run_benchmark(python: Path, workdir: Path, images: list[Image], runners: lis
                     except CheckFailed as failure:
                         run.check = str(failure)
                 result.runs.append(run)
-                shown = (run.error if run.error else
-                         f"{run.convert_s:.2f} s ({run.cpu_s:.2f} s CPU), {run.peak_rss_mb:.0f} MB, {run.check}")
+                shown = (
+                    run.error
+                    if run.error
+                    else f"{run.convert_s:.2f} s ({run.cpu_s:.2f} s CPU), {run.peak_rss_mb:.0f} MB, {run.check}"
+                )
                 print(f"  [{attempt}/{repeat}] {DIRECTIONS[direction]} {label(runner)}: {shown}", flush=True)
     return list(results.values())
 
@@ -690,8 +764,9 @@ def ratios(results: list[Result]) -> dict[tuple[str, str], dict[str, float | Non
         best = result.valid_s
         table[result.direction, result.tool] = {
             "vs_floor": best / floor if best is not None and floor else None,
-            "speedup_vs_fastest_peer": (min(peers) / best if tool_of(result.tool) == "bboxaug" and best and peers
-                                        else None),
+            "speedup_vs_fastest_peer": (
+                min(peers) / best if tool_of(result.tool) == "bboxaug" and best and peers else None
+            ),
         }
     return table
 
@@ -703,15 +778,25 @@ def cell(value: float | None, spec: str, suffix: str = "") -> str:
 def markdown(results: list[Result], repeat: int) -> str:
     """The results as a Markdown table."""
     derived = ratios(results)
-    lines = [f"| direction | tool | seconds (best of {repeat}) | CPU s | import s | peak RSS MB | vs floor "
-             "| speed-up vs fastest peer | output |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    lines = [
+        f"| direction | tool | seconds (best of {repeat}) | CPU s | import s | peak RSS MB | vs floor "
+        "| speed-up vs fastest peer | output |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
     for result in results:
         extra = derived[result.direction, result.tool]
         output = (result.failure or result.runs[-1].check).replace("|", "/")
-        cells = [result.direction, label(result.tool), cell(result.best_s, ".2f"), cell(result.cpu_s, ".2f"),
-                 cell(result.import_s, ".2f"), cell(result.peak_rss_mb, ".0f"), cell(extra["vs_floor"], ".2f", "×"),
-                 cell(extra["speedup_vs_fastest_peer"], ".1f", "×"), output]
+        cells = [
+            result.direction,
+            label(result.tool),
+            cell(result.best_s, ".2f"),
+            cell(result.cpu_s, ".2f"),
+            cell(result.import_s, ".2f"),
+            cell(result.peak_rss_mb, ".0f"),
+            cell(extra["vs_floor"], ".2f", "×"),
+            cell(extra["speedup_vs_fastest_peer"], ".1f", "×"),
+            output,
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -728,10 +813,22 @@ def to_json(results: list[Result], command: str, images: list[Image], repeat: in
         "cpus": os.cpu_count(),
         "python": next((run.python for r in results for run in r.runs if run.python), None),
         "versions": {tool_of(r.tool): r.version for r in results if r.version},
-        "results": [{"direction": r.direction, "tool": tool_of(r.tool), "jobs": jobs_of(r.tool), "best_s": r.best_s,
-                     "valid": r.failure is None,
-                     "failure": r.failure, "cpu_s": r.cpu_s, "import_s": r.import_s, "peak_rss_mb": r.peak_rss_mb,
-                     **derived[r.direction, r.tool], "runs": [asdict(run) for run in r.runs]} for r in results],
+        "results": [
+            {
+                "direction": r.direction,
+                "tool": tool_of(r.tool),
+                "jobs": jobs_of(r.tool),
+                "best_s": r.best_s,
+                "valid": r.failure is None,
+                "failure": r.failure,
+                "cpu_s": r.cpu_s,
+                "import_s": r.import_s,
+                "peak_rss_mb": r.peak_rss_mb,
+                **derived[r.direction, r.tool],
+                "runs": [asdict(run) for run in r.runs],
+            }
+            for r in results
+        ],
     }
 
 
@@ -739,20 +836,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=int, default=20_000, help="number of images (default: %(default)s)")
     parser.add_argument("--boxes-per-image", type=int, default=10, help="mean boxes per image (default: %(default)s)")
-    parser.add_argument("--repeat", type=int, default=3,
-                        help="runs per tool and direction, the best kept (default: %(default)s)")
-    parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR,
-                        help="inputs, outputs and results.json (default: %(default)s)")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="runs per tool and direction, the best kept (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--workdir", type=Path, default=DEFAULT_WORKDIR, help="inputs, outputs and results.json (default: %(default)s)"
+    )
     parser.add_argument("--setup", action="store_true", help="create or update the benchmark venv first")
-    parser.add_argument("--venv", type=Path, default=DEFAULT_VENV,
-                        help="the venv the tools run in (default: %(default)s)")
+    parser.add_argument(
+        "--venv", type=Path, default=DEFAULT_VENV, help="the venv the tools run in (default: %(default)s)"
+    )
     parser.add_argument("--tools", default=",".join(TOOLS), help="comma-separated subset of: " + ", ".join(TOOLS))
-    parser.add_argument("--jobs", default="1",
-                        help="bboxaug's --jobs, comma-separated for one run each, e.g. 1,2 (default: %(default)s)")
-    parser.add_argument("--directions", default=",".join(DIRECTIONS),
-                        help="comma-separated subset of: " + ", ".join(DIRECTIONS))
-    parser.add_argument("--worker", nargs=5, metavar=("TOOL", "DIRECTION", "SRC", "DST", "RESULT"),
-                        help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--jobs",
+        default="1",
+        help="bboxaug's --jobs, comma-separated for one run each, e.g. 1,2 (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--directions", default=",".join(DIRECTIONS), help="comma-separated subset of: " + ", ".join(DIRECTIONS)
+    )
+    parser.add_argument(
+        "--worker", nargs=5, metavar=("TOOL", "DIRECTION", "SRC", "DST", "RESULT"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args(argv)
     if min(args.images, args.boxes_per_image, args.repeat) < 1:
         parser.error("--images, --boxes-per-image and --repeat must be at least 1")
@@ -792,16 +897,20 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     write_inputs(images, workdir)
     boxes = sum(len(image.boxes) for image in images)
-    print(f"inputs: {len(images)} images ({sum(1 for i in images if not i.boxes)} negatives), {boxes} boxes, "
-          f"{len(CLASSES)} classes, written to {workdir} in {time.perf_counter() - started:.1f} s", flush=True)
+    print(
+        f"inputs: {len(images)} images ({sum(1 for i in images if not i.boxes)} negatives), {boxes} boxes, "
+        f"{len(CLASSES)} classes, written to {workdir} in {time.perf_counter() - started:.1f} s",
+        flush=True,
+    )
 
-    results = run_benchmark(python, workdir, images, runner_names(args.tools, args.jobs), args.directions,
-                            args.repeat)
+    results = run_benchmark(python, workdir, images, runner_names(args.tools, args.jobs), args.directions, args.repeat)
     report = to_json(results, command, images, args.repeat)
     (workdir / "results.json").write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
     print()
-    print(f"{len(images)} images, {boxes} boxes; annotations only; {os.cpu_count()} CPUs; Python {report['python']}; "
-          + ", ".join(f"{tool} {version}" for tool, version in report["versions"].items()))
+    print(
+        f"{len(images)} images, {boxes} boxes; annotations only; {os.cpu_count()} CPUs; Python {report['python']}; "
+        + ", ".join(f"{tool} {version}" for tool, version in report["versions"].items())
+    )
     print()
     print(markdown(results, args.repeat))
     print(f"\nresults: {workdir / 'results.json'}")

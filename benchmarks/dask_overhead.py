@@ -102,11 +102,23 @@ def worker(spec: dict[str, Any]) -> int:
         from bboxaug.runtime.cluster import use_scheduler
 
         def run(src: str, dst: str) -> None:
-            augment(src, dst, policy=spec["policy"], copies=spec["copies"], seed=0, jobs=WORKERS, originals=False,
-                    quality=QUALITY, overwrite=True)
+            augment(
+                src,
+                dst,
+                policy=spec["policy"],
+                copies=spec["copies"],
+                seed=0,
+                jobs=WORKERS,
+                originals=False,
+                quality=QUALITY,
+                overwrite=True,
+            )
 
-        cluster = use_scheduler(spec["address"], reads=[spec["src"]], writes=spec["dst"]) if spec["address"] \
+        cluster = (
+            use_scheduler(spec["address"], reads=[spec["src"]], writes=spec["dst"])
+            if spec["address"]
             else nullcontext()
+        )
         with cluster:
             run(spec["warmup"], spec["warmup_dst"])
             outcome["startup_s"] = time.perf_counter() - started
@@ -137,10 +149,12 @@ def cpu_by_role(cluster: dict[str, int]) -> dict[str, float]:
         return used(root) + sum(used(child) for child in root.children(recursive=True))
 
     me = psutil.Process()
-    return {"coordinator": used(me),
-            "workers": sum(used(child) for child in me.children(recursive=True))
-            + (tree(cluster["workers"]) if "workers" in cluster else 0.0),
-            "scheduler": tree(cluster["scheduler"]) if "scheduler" in cluster else 0.0}
+    return {
+        "coordinator": used(me),
+        "workers": sum(used(child) for child in me.children(recursive=True))
+        + (tree(cluster["workers"]) if "workers" in cluster else 0.0),
+        "scheduler": tree(cluster["scheduler"]) if "scheduler" in cluster else 0.0,
+    }
 
 
 # --- the driver ---------------------------------------------------------------------------------------------------
@@ -162,9 +176,25 @@ def loopback_cluster(workdir: Path, quiet: bool) -> Iterator[tuple[str, dict[str
     processes = []
     try:
         with open(folder / "scheduler.log", "wb") as log:
-            processes.append(subprocess.Popen(
-                [str(dask), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                 "--scheduler-file", str(scheduler_file)], stdout=log, stderr=log, cwd=folder, env=environment))
+            processes.append(
+                subprocess.Popen(
+                    [
+                        str(dask),
+                        "scheduler",
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        "0",
+                        "--no-dashboard",
+                        "--scheduler-file",
+                        str(scheduler_file),
+                    ],
+                    stdout=log,
+                    stderr=log,
+                    cwd=folder,
+                    env=environment,
+                )
+            )
         deadline = time.monotonic() + START_TIMEOUT_S
         while not scheduler_file.exists():
             if time.monotonic() > deadline or processes[0].poll() is not None:
@@ -172,9 +202,26 @@ def loopback_cluster(workdir: Path, quiet: bool) -> Iterator[tuple[str, dict[str
             time.sleep(0.1)
         address = json.loads(scheduler_file.read_text())["address"]
         with open(folder / "workers.log", "wb") as log:
-            processes.append(subprocess.Popen(
-                [str(dask), "worker", address, "--nworkers", str(WORKERS), "--nthreads", "1", "--no-dashboard",
-                 "--local-directory", str(folder / "space")], stdout=log, stderr=log, cwd=folder, env=environment))
+            processes.append(
+                subprocess.Popen(
+                    [
+                        str(dask),
+                        "worker",
+                        address,
+                        "--nworkers",
+                        str(WORKERS),
+                        "--nthreads",
+                        "1",
+                        "--no-dashboard",
+                        "--local-directory",
+                        str(folder / "space"),
+                    ],
+                    stdout=log,
+                    stderr=log,
+                    cwd=folder,
+                    env=environment,
+                )
+            )
         from distributed import Client
 
         with Client(address, timeout=START_TIMEOUT_S, set_as_default=False) as client:
@@ -192,8 +239,11 @@ def loopback_cluster(workdir: Path, quiet: bool) -> Iterator[tuple[str, dict[str
 
 def tree_digest(root: Path) -> dict[str, str]:
     """Every file under `root` with the hash of its bytes."""
-    return {path.relative_to(root).as_posix(): hashlib.blake2b(path.read_bytes(), digest_size=16).hexdigest()
-            for path in sorted(root.rglob("*")) if path.is_file()}
+    return {
+        path.relative_to(root).as_posix(): hashlib.blake2b(path.read_bytes(), digest_size=16).hexdigest()
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
 
 
 def measure(mode: str, sources: dict[str, Path], workdir: Path, copies: int, policy: Path, images: int) -> Run:
@@ -204,8 +254,16 @@ def measure(mode: str, sources: dict[str, Path], workdir: Path, copies: int, pol
         return measure_process(mode, address, pids, sources, workdir, copies, policy, images)
 
 
-def measure_process(mode: str, address: str | None, pids: dict[str, int], sources: dict[str, Path], workdir: Path,
-                    copies: int, policy: Path, images: int) -> Run:
+def measure_process(
+    mode: str,
+    address: str | None,
+    pids: dict[str, int],
+    sources: dict[str, Path],
+    workdir: Path,
+    copies: int,
+    policy: Path,
+    images: int,
+) -> Run:
     """One run of `mode` in a fresh process, on the cluster at `address` (processes `pids`) if not None."""
     run = Run(mode, images, copies, load=os.getloadavg()[0])
     out = workdir / "out" / mode
@@ -213,15 +271,28 @@ def measure_process(mode: str, address: str | None, pids: dict[str, int], source
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
         result = Path(scratch) / "result.json"
-        spec = {"address": address, "src": str(sources["set"]), "dst": str(out), "warmup": str(sources["warmup"]),
-                "warmup_dst": str(workdir / "out" / f"warmup-{mode}"), "copies": copies, "policy": str(policy),
-                "cluster_pids": pids, "result": str(result)}
-        process = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)],
-                                 capture_output=True, text=True, cwd=scratch)
+        spec = {
+            "address": address,
+            "src": str(sources["set"]),
+            "dst": str(out),
+            "warmup": str(sources["warmup"]),
+            "warmup_dst": str(workdir / "out" / f"warmup-{mode}"),
+            "copies": copies,
+            "policy": str(policy),
+            "cluster_pids": pids,
+            "result": str(result),
+        }
+        process = subprocess.run(
+            [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)],
+            capture_output=True,
+            text=True,
+            cwd=scratch,
+        )
         outcome = json.loads(result.read_text()) if result.exists() else {}
     run.work_s, run.startup_s, run.cpu = outcome.get("work_s"), outcome.get("startup_s"), outcome.get("cpu")
-    run.error = outcome.get("error") or (None if outcome else f"exit code {process.returncode}: "
-                                                               f"{process.stderr.strip()[-300:]}")
+    run.error = outcome.get("error") or (
+        None if outcome else f"exit code {process.returncode}: {process.stderr.strip()[-300:]}"
+    )
     written = len(list(out.rglob("*.jpg")))
     if run.error is None and written != images * copies:
         run.error = f"{written} JPEG files written, expected {images * copies}"
@@ -249,8 +320,10 @@ def summary(runs: list[Run]) -> dict[str, dict[str, Any]]:
     over the best local run (wall) and over the local run with the least CPU."""
     ok = {mode: [run for run in runs if run.mode == mode and run.work_s] for mode in MODES}
     best = {mode: min(found, key=lambda run: run.work_s, default=None) for mode, found in ok.items()}
-    thriftiest = {mode: min((run for run in found if run.cpu_s), key=lambda run: run.cpu_s, default=None)
-                  for mode, found in ok.items()}
+    thriftiest = {
+        mode: min((run for run in found if run.cpu_s), key=lambda run: run.cpu_s, default=None)
+        for mode, found in ok.items()
+    }
     least_cpu = {mode: run.cpu_per_image_s if run else None for mode, run in thriftiest.items()}
     table = {}
     for mode, run in best.items():
@@ -262,7 +335,8 @@ def summary(runs: list[Run]) -> dict[str, dict[str, Any]]:
             "seconds_per_image": per_image,
             "cpu_seconds_per_image": least_cpu[mode],
             "cpu_ms_per_image_by_role": {role: 1000 * spent / run.images for role, spent in run.cpu.items()}
-            if (run := thriftiest[mode]) else None,
+            if (run := thriftiest[mode])
+            else None,
             "overhead_ms_per_image": wall_ms if mode != "local" else None,
             "overhead_percent": wall_percent if mode != "local" else None,
             "cpu_overhead_ms_per_image": cpu_ms if mode != "local" else None,
@@ -276,21 +350,31 @@ def summary(runs: list[Run]) -> dict[str, dict[str, Any]]:
 
 
 def markdown(table: dict[str, dict[str, Any]], repeat: int) -> str:
-    lines = [f"| run | copies/s (best of {repeat}) | s per image | overhead per image | CPU s per image "
-             "| CPU ms per image: coordinator / workers / scheduler | CPU overhead per image | start-up s "
-             "| load average at start | bytes as local |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |"]
-    names = {"local": f"local, --jobs {WORKERS}", "dask": f"Dask, {WORKERS} workers x 1 thread (loopback)",
-             "dask-quiet": f"Dask, {WORKERS} workers x 1 thread (loopback), quiet settings"}
+    lines = [
+        f"| run | copies/s (best of {repeat}) | s per image | overhead per image | CPU s per image "
+        "| CPU ms per image: coordinator / workers / scheduler | CPU overhead per image | start-up s "
+        "| load average at start | bytes as local |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
+    ]
+    names = {
+        "local": f"local, --jobs {WORKERS}",
+        "dask": f"Dask, {WORKERS} workers x 1 thread (loopback)",
+        "dask-quiet": f"Dask, {WORKERS} workers x 1 thread (loopback), quiet settings",
+    }
     for mode, row in table.items():
         same = "" if mode == "local" else ("yes" if row["identical"] else "NO")
-        cells = [names[mode], cell(row["copies_per_s"], ".1f"), cell(row["seconds_per_image"], ".4f"),
-                 change(mode, row, "overhead_ms_per_image", "overhead_percent"),
-                 cell(row["cpu_seconds_per_image"], ".4f"),
-                 " / ".join(f"{ms:.1f}" for ms in (row["cpu_ms_per_image_by_role"] or {}).values()),
-                 change(mode, row, "cpu_overhead_ms_per_image", "cpu_overhead_percent"),
-                 cell(row["startup_s"], ".1f"),
-                 ", ".join(f"{load:.2f}" for load in row["load_average"]), same]
+        cells = [
+            names[mode],
+            cell(row["copies_per_s"], ".1f"),
+            cell(row["seconds_per_image"], ".4f"),
+            change(mode, row, "overhead_ms_per_image", "overhead_percent"),
+            cell(row["cpu_seconds_per_image"], ".4f"),
+            " / ".join(f"{ms:.1f}" for ms in (row["cpu_ms_per_image_by_role"] or {}).values()),
+            change(mode, row, "cpu_overhead_ms_per_image", "cpu_overhead_percent"),
+            cell(row["startup_s"], ".1f"),
+            ", ".join(f"{load:.2f}" for load in row["load_average"]),
+            same,
+        ]
         if row["errors"]:
             cells[-1] += " FAILED: " + row["errors"][0].replace("|", "/")
         lines.append("| " + " | ".join(cells) + " |")
@@ -302,8 +386,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--images", type=int, default=200, help="number of images (default: %(default)s)")
     parser.add_argument("--copies", type=int, default=3, help="augmented copies per image (default: %(default)s)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per mode, the best kept (default: %(default)s)")
-    parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR,
-                        help="cached inputs, outputs and results (default: %(default)s)")
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=DEFAULT_WORKDIR,
+        help="cached inputs, outputs and results (default: %(default)s)",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if min(args.images, args.copies, args.repeat) < 1:
@@ -318,8 +406,11 @@ def main(argv: list[str] | None = None) -> int:
     command, workdir = announce(args.workdir)
     policy = write_policy(workdir)
     sources = {"set": dataset(workdir, args.images), "warmup": dataset(workdir, WARMUP_IMAGES)}
-    print(f"{args.images} images of {WIDTH}x{HEIGHT}, {args.copies} copies each; {os.cpu_count()} cores; load "
-          f"average {os.getloadavg()[0]:.2f}", flush=True)
+    print(
+        f"{args.images} images of {WIDTH}x{HEIGHT}, {args.copies} copies each; {os.cpu_count()} cores; load "
+        f"average {os.getloadavg()[0]:.2f}",
+        flush=True,
+    )
     runs: list[Run] = []
     for attempt in range(1, args.repeat + 1):
         for mode in MODES:
@@ -327,14 +418,28 @@ def main(argv: list[str] | None = None) -> int:
             if mode != "local" and run.error is None:
                 run.identical = tree_digest(workdir / "out" / mode) == tree_digest(workdir / "out" / "local")
             runs.append(run)
-            print(f"  [{attempt}/{args.repeat}] {mode}: " + (
-                run.error or f"{run.work_s:.2f} s, {run.copies_per_s:.1f} copies/s, CPU {run.cpu_s:.1f} s, "
-                             f"start-up {run.startup_s:.1f} s, load {run.load:.2f}"
-                             + ("" if run.identical is None else f", identical: {run.identical}")), flush=True)
+            print(
+                f"  [{attempt}/{args.repeat}] {mode}: "
+                + (
+                    run.error
+                    or f"{run.work_s:.2f} s, {run.copies_per_s:.1f} copies/s, CPU {run.cpu_s:.1f} s, "
+                    f"start-up {run.startup_s:.1f} s, load {run.load:.2f}"
+                    + ("" if run.identical is None else f", identical: {run.identical}")
+                ),
+                flush=True,
+            )
     table = summary(runs)
-    report = {"command": command, "images": args.images, "copies": args.copies, "repeat": args.repeat,
-              "width": WIDTH, "height": HEIGHT, "workers": WORKERS, "summary": table,
-              "runs": [asdict(run) for run in runs]}
+    report = {
+        "command": command,
+        "images": args.images,
+        "copies": args.copies,
+        "repeat": args.repeat,
+        "width": WIDTH,
+        "height": HEIGHT,
+        "workers": WORKERS,
+        "summary": table,
+        "runs": [asdict(run) for run in runs],
+    }
     path = workdir / "results.json"
     path.write_text(json.dumps(report, indent=2))
     print(f"\n{markdown(table, args.repeat)}\n\nresults: {path}")

@@ -39,12 +39,17 @@ def expected_counts(images: list) -> dict:
     boxes = Counter(box.label for image in images for box in image.boxes)
     per_image = Counter(label for image in images for label in {box.label for box in image.boxes})
     areas = [(box.x1 - box.x0) * (box.y1 - box.y0) for image in images for box in image.boxes]
-    return {"images": len(images), "negatives": sum(1 for image in images if not image.boxes),
-            "boxes": len(areas),
-            "classes": {name: {"images": per_image[name], "boxes": boxes[name]} for name in CLASSES},
-            "size_groups": {"small": sum(a < 32 ** 2 for a in areas),
-                            "medium": sum(32 ** 2 <= a < 96 ** 2 for a in areas),
-                            "large": sum(a >= 96 ** 2 for a in areas)}}
+    return {
+        "images": len(images),
+        "negatives": sum(1 for image in images if not image.boxes),
+        "boxes": len(areas),
+        "classes": {name: {"images": per_image[name], "boxes": boxes[name]} for name in CLASSES},
+        "size_groups": {
+            "small": sum(a < 32**2 for a in areas),
+            "medium": sum(32**2 <= a < 96**2 for a in areas),
+            "large": sum(a >= 96**2 for a in areas),
+        },
+    }
 
 
 def timed_command(arguments: list[str], repeat: int) -> float:
@@ -69,8 +74,10 @@ def main(argv: list[str] | None = None) -> int:
     shutil.rmtree(args.workdir, ignore_errors=True)
     source = args.workdir / "coco" / "annotations" / "instances_train.json"
     write_coco(images, source)
-    print(f"input: {len(images)} images, {sum(len(i.boxes) for i in images)} boxes, {source} "
-          f"({source.stat().st_size / 1e6:.1f} MB)")
+    print(
+        f"input: {len(images)} images, {sum(len(i.boxes) for i in images)} boxes, {source} "
+        f"({source.stat().st_size / 1e6:.1f} MB)"
+    )
 
     from bboxaug.inspection.stats import compute_stats
     from bboxaug.pipeline.source import load
@@ -83,8 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     computed = time.perf_counter() - started
     want = expected_counts(images)
     wrong = [key for key, value in want.items() if stats[key] != value]
-    print(f"in process: read {read:.2f} s, compute_stats (with 9 anchors) {computed:.2f} s; "
-          f"figures {'WRONG: ' + ', '.join(wrong) if wrong else 'match the generator'}")
+    print(
+        f"in process: read {read:.2f} s, compute_stats (with 9 anchors) {computed:.2f} s; "
+        f"figures {'WRONG: ' + ', '.join(wrong) if wrong else 'match the generator'}"
+    )
 
     output = args.workdir / "stats.json"
     command = [str(BBOXAUG), "stats", str(source), "--json", str(output), "--quiet"]
@@ -92,8 +101,10 @@ def main(argv: list[str] | None = None) -> int:
     with_plot = timed_command([*command, "--plot", str(args.workdir / "stats.png")], args.repeat)
     written = json.loads(output.read_text(encoding="utf-8"))
     wrong += [key for key, value in want.items() if written[key] != value]
-    print(f"$ {' '.join(command)}\n  best of {args.repeat}: {plain:.2f} s; with --plot: {with_plot:.2f} s; "
-          f"mean best IoU of the anchors {written['anchors']['mean_best_iou']}")
+    print(
+        f"$ {' '.join(command)}\n  best of {args.repeat}: {plain:.2f} s; with --plot: {with_plot:.2f} s; "
+        f"mean best IoU of the anchors {written['anchors']['mean_best_iou']}"
+    )
     return 1 if wrong else 0
 
 

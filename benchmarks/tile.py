@@ -66,6 +66,7 @@ def cores() -> int:
 
 # --- synthetic data -------------------------------------------------------------------------------------------
 
+
 def defects(index: int) -> list[tuple[int, int, int, int, int]]:
     """The defects of image `index`: (class, x0, y0, x1, y1), 8-30 px a side, anywhere in the image."""
     rng = random.Random(f"{SEED}-{index}")
@@ -111,12 +112,26 @@ def dataset(workdir: Path, count: int) -> Path:
         cv2.imwrite(str(root / "images" / "train" / name), render(index), [cv2.IMWRITE_JPEG_QUALITY, SOURCE_QUALITY])
         images.append({"id": index + 1, "file_name": name, "width": WIDTH, "height": HEIGHT})
         for label, x0, y0, x1, y1 in defects(index):
-            annotations.append({"id": len(annotations) + 1, "image_id": index + 1, "category_id": label + 1,
-                                "bbox": [x0, y0, x1 - x0, y1 - y0], "area": (x1 - x0) * (y1 - y0), "iscrowd": 0})
+            annotations.append(
+                {
+                    "id": len(annotations) + 1,
+                    "image_id": index + 1,
+                    "category_id": label + 1,
+                    "bbox": [x0, y0, x1 - x0, y1 - y0],
+                    "area": (x1 - x0) * (y1 - y0),
+                    "iscrowd": 0,
+                }
+            )
     (root / "annotations").mkdir()
-    (root / "annotations" / "instances_train.json").write_text(json.dumps(
-        {"images": images, "annotations": annotations,
-         "categories": [{"id": i, "name": name} for i, name in enumerate(CLASSES, start=1)]}))
+    (root / "annotations" / "instances_train.json").write_text(
+        json.dumps(
+            {
+                "images": images,
+                "annotations": annotations,
+                "categories": [{"id": i, "name": name} for i, name in enumerate(CLASSES, start=1)],
+            }
+        )
+    )
     stamp.write_text(json.dumps(expected))
     return root
 
@@ -131,6 +146,7 @@ def grid(length: int) -> list[int]:
 
 
 # --- the tools, in the measured process -------------------------------------------------------------------------
+
 
 def run_floor(src: Path, dst: Path | None) -> dict[str, float]:
     """Decode each image once and encode each grid tile (and write it to a file in `dst`, if given), one
@@ -148,7 +164,7 @@ def run_floor(src: Path, dst: Path | None) -> dict[str, float]:
         started = time.perf_counter()
         for y in grid(pixels.shape[0]):
             for x in grid(pixels.shape[1]):
-                ok, data = cv2.imencode(".jpg", pixels[y:y + TILE, x:x + TILE], [cv2.IMWRITE_JPEG_QUALITY, QUALITY])
+                ok, data = cv2.imencode(".jpg", pixels[y : y + TILE, x : x + TILE], [cv2.IMWRITE_JPEG_QUALITY, QUALITY])
                 if not ok:
                     raise RuntimeError(f"cannot encode a tile of {path}")
                 if dst is not None:
@@ -174,8 +190,15 @@ def worker(spec: dict[str, Any]) -> int:
         if spec["tool"] in FLOORS:
             outcome.update(run_floor(Path(spec["src"]), Path(spec["dst"]) if spec["tool"] == "floor + write" else None))
         else:
-            tile(spec["src"], spec["dst"], size=TILE, overlap=OVERLAP, jobs=spec["jobs"], quality=QUALITY,
-                 partial="keep" if spec["tool"] == "bboxaug keep" else "reject")
+            tile(
+                spec["src"],
+                spec["dst"],
+                size=TILE,
+                overlap=OVERLAP,
+                jobs=spec["jobs"],
+                quality=QUALITY,
+                partial="keep" if spec["tool"] == "bboxaug keep" else "reject",
+            )
         outcome["seconds"] = time.perf_counter() - started
         outcome["own_cpu_s"] = time.process_time() - cpu_started
     except BaseException as error:  # any failure is the tool's result, reported as such
@@ -190,6 +213,7 @@ def worker(spec: dict[str, Any]) -> int:
 
 
 # --- measuring and checking ---------------------------------------------------------------------------------
+
 
 @dataclass
 class Run:
@@ -235,9 +259,11 @@ def check_output(dst: Path) -> tuple[int, str]:
         if entry["image"].split("/", 1)[1] not in listed:
             raise RuntimeError(f"{entry['image']} is not in the COCO file")
     boxes = manifest["box_counts"]
-    return counts["written"], (f"{counts['written']} tiles ({counts['rejected']} rejected, {counts['extra']} extra), "
-                               f"{boxes['kept'] + boxes['kept_partial']} boxes; "
-                               f"{manifest['source_boxes']['whole_in_no_tile']} defects whole in no tile")
+    return counts["written"], (
+        f"{counts['written']} tiles ({counts['rejected']} rejected, {counts['extra']} extra), "
+        f"{boxes['kept'] + boxes['kept_partial']} boxes; "
+        f"{manifest['source_boxes']['whole_in_no_tile']} defects whole in no tile"
+    )
 
 
 def measure(tool: str, jobs: int, src: Path, workdir: Path) -> Run:
@@ -246,42 +272,68 @@ def measure(tool: str, jobs: int, src: Path, workdir: Path) -> Run:
     dst.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
         spec = {"tool": tool, "jobs": jobs, "src": str(src), "dst": str(dst), "result": str(Path(scratch) / "r.json")}
-        process = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)],
-                                 cwd=scratch, capture_output=True, text=True, check=False)
+        process = subprocess.run(
+            [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)],
+            cwd=scratch,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         outcome = json.loads(Path(spec["result"]).read_text()) if Path(spec["result"]).exists() else {}
-    error = outcome.get("error") or (None if outcome else f"exit code {process.returncode}: "
-                                     + " | ".join(process.stderr.strip().splitlines()[-3:]))
-    run = Run(outcome.get("seconds"), outcome.get("cpu_s"), outcome.get("peak_rss_mb"), outcome.get("tiles"),
-              outcome.get("decode_s"), outcome.get("encode_s"), error=error)
+    error = outcome.get("error") or (
+        None if outcome else f"exit code {process.returncode}: " + " | ".join(process.stderr.strip().splitlines()[-3:])
+    )
+    run = Run(
+        outcome.get("seconds"),
+        outcome.get("cpu_s"),
+        outcome.get("peak_rss_mb"),
+        outcome.get("tiles"),
+        outcome.get("decode_s"),
+        outcome.get("encode_s"),
+        error=error,
+    )
     if tool not in FLOORS and not error:
         try:
             run.tiles, run.check = check_output(dst)
         except (OSError, RuntimeError, KeyError, ValueError) as failure:
             run.error = f"WRONG OUTPUT: {failure}"
     elif not error:
-        run.check = (f"{run.tiles} tiles encoded{' and written' if tool != 'floor' else ''}: decode "
-                     f"{run.decode_s:.2f} s, encode{' + write' if tool != 'floor' else ''} {run.encode_s:.2f} s")
+        run.check = (
+            f"{run.tiles} tiles encoded{' and written' if tool != 'floor' else ''}: decode "
+            f"{run.decode_s:.2f} s, encode{' + write' if tool != 'floor' else ''} {run.encode_s:.2f} s"
+        )
     return run
 
 
 def markdown(results: list[Result], repeat: int, megapixels: float, jobs: list[int]) -> str:
     """The results as a Markdown table; each floor also divided by every job count (a perfectly parallel tool)."""
     floors = {r.tool: r.best("seconds") for r in results if r.tool in FLOORS}
-    lines = [f"| tool | jobs | seconds (best of {repeat}) | CPU s | peak RSS MB | source MP/s | vs floor "
-             "| vs floor + write | output |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    lines = [
+        f"| tool | jobs | seconds (best of {repeat}) | CPU s | peak RSS MB | source MP/s | vs floor "
+        "| vs floor + write | output |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
     for result in results:
         measured = result.best("seconds")
-        rows = [(j, None if measured is None else measured / j, j == 1) for j in jobs] if result.tool in FLOORS \
+        rows = (
+            [(j, None if measured is None else measured / j, j == 1) for j in jobs]
+            if result.tool in FLOORS
             else [(result.jobs, measured, True)]
+        )
         for count, value, real in rows:
-            ratios = ["—" if value is None or not floors.get(f) else f"{value / (floors[f] / count):.2f}×"
-                      for f in FLOORS]
-            cells = [result.tool if real else f"{result.tool} / {count} (ideal)", str(count),
-                     "—" if value is None else f"{value:.2f}",
-                     f"{result.best('cpu_s'):.2f}" if real and value is not None else "—",
-                     f"{result.best('peak_rss_mb'):.0f}" if real and value is not None else "—",
-                     "—" if value is None else f"{megapixels / value:.1f}", *ratios,
-                     (result.failure or result.runs[-1].check).replace("|", "/")]
+            ratios = [
+                "—" if value is None or not floors.get(f) else f"{value / (floors[f] / count):.2f}×" for f in FLOORS
+            ]
+            cells = [
+                result.tool if real else f"{result.tool} / {count} (ideal)",
+                str(count),
+                "—" if value is None else f"{value:.2f}",
+                f"{result.best('cpu_s'):.2f}" if real and value is not None else "—",
+                f"{result.best('peak_rss_mb'):.0f}" if real and value is not None else "—",
+                "—" if value is None else f"{megapixels / value:.1f}",
+                *ratios,
+                (result.failure or result.runs[-1].check).replace("|", "/"),
+            ]
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -306,8 +358,11 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     src = dataset(workdir, args.images)
     size_mb = sum(p.stat().st_size for p in (src / "images" / "train").glob("*.jpg")) / 1e6
-    print(f"inputs: {args.images} JPEGs of {WIDTH}x{HEIGHT} ({size_mb:.0f} MB), {DEFECTS} defects each, "
-          f"ready in {time.perf_counter() - started:.1f} s", flush=True)
+    print(
+        f"inputs: {args.images} JPEGs of {WIDTH}x{HEIGHT} ({size_mb:.0f} MB), {DEFECTS} defects each, "
+        f"ready in {time.perf_counter() - started:.1f} s",
+        flush=True,
+    )
     results = [Result(tool, 1) for tool in tools if tool in FLOORS]
     results += [Result(tool, j) for tool in tools if tool not in FLOORS for j in jobs]
     for attempt in range(1, args.repeat + 1):
@@ -320,12 +375,19 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  [{attempt}/{args.repeat}] {result.tool} jobs={result.jobs}: {shown}", flush=True)
     megapixels = args.images * WIDTH * HEIGHT / 1e6
     table = markdown(results, args.repeat, megapixels, jobs)
-    report = {"command": shlex.join(sys.orig_argv), "images": args.images, "cpus": cores(), "repeat": args.repeat,
-              "python": sys.version.split()[0],
-              "results": [{**asdict(r), "best_s": r.best("seconds")} for r in results]}
+    report = {
+        "command": shlex.join(sys.orig_argv),
+        "images": args.images,
+        "cpus": cores(),
+        "repeat": args.repeat,
+        "python": sys.version.split()[0],
+        "results": [{**asdict(r), "best_s": r.best("seconds")} for r in results],
+    }
     (workdir / "results.json").write_text(json.dumps(report, indent=2))
-    print(f"\n{args.images} images of {WIDTH}x{HEIGHT}, {TILE} px tiles, overlap {OVERLAP}, JPEG quality {QUALITY}; "
-          f"{cores()} CPUs; Python {report['python']}\n")
+    print(
+        f"\n{args.images} images of {WIDTH}x{HEIGHT}, {TILE} px tiles, overlap {OVERLAP}, JPEG quality {QUALITY}; "
+        f"{cores()} CPUs; Python {report['python']}\n"
+    )
     print(table)
     print(f"\nresults: {workdir / 'results.json'}")
     return 0

@@ -126,8 +126,9 @@ def _metal(rng: np.random.Generator) -> np.ndarray:
     # Rotate the streak field slightly so the brushing is not perfectly horizontal.
     m = cv2.getRotationMatrix2D((big / 2, big / 2), float(np.degrees(angle)), 1.0)
     m[:, 2] -= [(big - WIDTH) / 2, (big - HEIGHT) / 2]
-    streaks = cv2.warpAffine(streaks.astype(np.float32), m, (WIDTH, HEIGHT), flags=cv2.INTER_LINEAR,
-                             borderMode=cv2.BORDER_REFLECT).astype(np.float64)
+    streaks = cv2.warpAffine(
+        streaks.astype(np.float32), m, (WIDTH, HEIGHT), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+    ).astype(np.float64)
     grain = rng.standard_normal((HEIGHT, WIDTH)) * 1.5
     base = rng.uniform(125, 160)
     tint = np.array([1.0, 1.0 + rng.uniform(0.0, 0.02), 1.0 + rng.uniform(0.02, 0.06)])
@@ -200,7 +201,7 @@ def _scratch(rng: np.random.Generator, centre: np.ndarray) -> tuple[np.ndarray, 
     p0, p2 = centre - d * length / 2, centre + d * length / 2
     p1 = centre + normal * length * rng.uniform(-0.12, 0.12)
     t = np.linspace(0, 1, 48)[:, None]
-    curve = (1 - t) ** 2 * p0 + 2 * (1 - t) * t * p1 + t ** 2 * p2
+    curve = (1 - t) ** 2 * p0 + 2 * (1 - t) * t * p1 + t**2 * p2
     canvas = np.zeros((CANVAS_H, CANVAS_W), np.uint8)
     thickness = 1 if rng.random() < 0.75 else 2
     # Intensity varies smoothly along the scratch and fades at both ends.
@@ -208,20 +209,27 @@ def _scratch(rng: np.random.Generator, centre: np.ndarray) -> tuple[np.ndarray, 
     for i in range(len(curve) - 1):
         s = (i + 0.5) / (len(curve) - 1)
         level = min(1.0, 4 * s, 4 * (1 - s)) * (0.8 + 0.2 * np.sin(phase + waves * 2 * np.pi * s))
-        cv2.line(canvas, tuple(int(v) for v in _fixed(curve[i]).ravel()),
-                 tuple(int(v) for v in _fixed(curve[i + 1]).ravel()),
-                 int(round(255 * max(level, 0.35))), thickness, cv2.LINE_AA, SHIFT)
+        cv2.line(
+            canvas,
+            tuple(int(v) for v in _fixed(curve[i]).ravel()),
+            tuple(int(v) for v in _fixed(curve[i + 1]).ravel()),
+            int(round(255 * max(level, 0.35))),
+            thickness,
+            cv2.LINE_AA,
+            SHIFT,
+        )
     bright = rng.random() < 0.65
     return canvas / 255.0, _colour(rng, bright), rng.uniform(0.6, 0.85) if bright else rng.uniform(0.5, 0.75)
 
 
-def _irregular_blob(rng: np.random.Generator, centre: np.ndarray, radius: float, aspect: float,
-                    softness: float) -> np.ndarray:
+def _irregular_blob(
+    rng: np.random.Generator, centre: np.ndarray, radius: float, aspect: float, softness: float
+) -> np.ndarray:
     """Soft blob whose radius wobbles with the angle; evaluated on a local window of the padded canvas."""
     cov = np.zeros((CANVAS_H, CANVAS_W))
     r = int(np.ceil(radius * max(aspect, 1) * 1.6)) + 2
     cx, cy = int(round(centre[0])) + PAD, int(round(centre[1])) + PAD
-    y, x = np.mgrid[cy - r:cy + r + 1, cx - r:cx + r + 1].astype(np.float64)
+    y, x = np.mgrid[cy - r : cy + r + 1, cx - r : cx + r + 1].astype(np.float64)
     dx, dy = x - PAD - centre[0], y - PAD - centre[1]
     rot = rng.uniform(0, np.pi)
     a = dx * np.cos(rot) + dy * np.sin(rot)
@@ -232,7 +240,7 @@ def _irregular_blob(rng: np.random.Generator, centre: np.ndarray, radius: float,
         wobble = wobble + rng.uniform(0.04, 0.14) * np.cos(k * ang + rng.uniform(0, 2 * np.pi))
     rho = np.hypot(a, b) / (radius * wobble)
     local = np.clip((1.0 - rho) / softness + 0.5, 0.0, 1.0)
-    cov[cy - r:cy + r + 1, cx - r:cx + r + 1] = local
+    cov[cy - r : cy + r + 1, cx - r : cx + r + 1] = local
     return cov
 
 
@@ -315,7 +323,7 @@ def _place(rng: np.random.Generator, label: str, at_border: bool, taken: list[tu
         coverage, colour, strength = DRAW[label](rng, centre)
         coverage[coverage < COVERAGE_THRESHOLD] = 0.0
         full = coverage > 0
-        inside = full[PAD:PAD + HEIGHT, PAD:PAD + WIDTH]
+        inside = full[PAD : PAD + HEIGHT, PAD : PAD + WIDTH]
         total, visible = int(full.sum()), int(inside.sum())
         if visible == 0:
             continue
@@ -331,7 +339,7 @@ def _place(rng: np.random.Generator, label: str, at_border: bool, taken: list[tu
             continue
         if _overlaps(box, taken):
             continue
-        alpha = coverage[PAD:PAD + HEIGHT, PAD:PAD + WIDTH] * strength
+        alpha = coverage[PAD : PAD + HEIGHT, PAD : PAD + WIDTH] * strength
         return Defect(label, inside.copy(), box, truncated), alpha, colour
     return None
 
@@ -356,7 +364,7 @@ def _plan(rng: np.random.Generator) -> tuple[list[list[str]], set[tuple[int, int
     per_image: list[list[str]] = []
     start = 0
     for n in counts:
-        per_image.append(labels[start:start + n])
+        per_image.append(labels[start : start + n])
         start += n
     negative_slots = sorted(rng.choice(N_IMAGES, size=N_NEGATIVES, replace=False).tolist())
     for slot in negative_slots:
@@ -364,8 +372,9 @@ def _plan(rng: np.random.Generator) -> tuple[list[list[str]], set[tuple[int, int
     border: set[tuple[int, int]] = set()
     used: set[int] = set()
     for name in BORDER_DEFECTS:
-        candidates = [(i, k) for i, labs in enumerate(per_image) if i not in used
-                      for k, lab in enumerate(labs) if lab == name]
+        candidates = [
+            (i, k) for i, labs in enumerate(per_image) if i not in used for k, lab in enumerate(labs) if lab == name
+        ]
         i, k = candidates[rng.integers(len(candidates))]
         border.add((i, k))
         used.add(i)
@@ -465,8 +474,9 @@ def output_files(samples: list[Sample]) -> dict[str, bytes]:
     files: dict[str, bytes] = {"classes.txt": "".join(f"{c}\n" for c in CLASSES).encode()}
     for s in samples:
         buf = io.BytesIO()
-        Image.fromarray(s.image).save(buf, format="JPEG", quality=JPEG_QUALITY, subsampling="4:2:0",
-                                                  optimize=False, progressive=False)
+        Image.fromarray(s.image).save(
+            buf, format="JPEG", quality=JPEG_QUALITY, subsampling="4:2:0", optimize=False, progressive=False
+        )
         files[f"JPEGImages/{s.stem}.jpg"] = buf.getvalue()
         files[f"Annotations/{s.stem}.xml"] = voc_xml(s).encode()
     for split in ("train", "val"):
@@ -487,12 +497,18 @@ def write(out: Path, samples: list[Sample]) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / FOLDER,
-                        help="output directory (default: samples/defects next to this script)")
-    parser.add_argument("--force", action="store_true",
-                        help="write into a non-empty directory, overwriting the generated files")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path(__file__).resolve().parent / FOLDER,
+        help="output directory (default: samples/defects next to this script)",
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="write into a non-empty directory, overwriting the generated files"
+    )
     args = parser.parse_args(argv)
     out: Path = args.out
     if out.exists() and not out.is_dir():
@@ -508,8 +524,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"note: {p} was not generated by this script (left in place)", file=sys.stderr)
     boxes = {c: sum(d.label == c for s in samples for d in s.defects) for c in CLASSES}
     negatives = sum(not s.defects for s in samples)
-    print(f"wrote {len(samples)} images to {out}: " + ", ".join(f"{c} {n}" for c, n in boxes.items())
-          + f", {negatives} negatives")
+    print(
+        f"wrote {len(samples)} images to {out}: "
+        + ", ".join(f"{c} {n}" for c, n in boxes.items())
+        + f", {negatives} negatives"
+    )
     return 0
 
 

@@ -21,8 +21,9 @@ def corpus() -> Path:
     return CORPUS
 
 
-def make_image(path: Path, width: int, height: int, *, color: tuple[int, int, int] = (90, 120, 150),
-               orientation: int | None = None) -> Path:
+def make_image(
+    path: Path, width: int, height: int, *, color: tuple[int, int, int] = (90, 120, 150), orientation: int | None = None
+) -> Path:
     """Write a small solid image (JPEG or PNG by extension), optionally with an EXIF orientation tag."""
     path.parent.mkdir(parents=True, exist_ok=True)
     image = Image.new("RGB", (width, height), color)

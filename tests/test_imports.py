@@ -31,24 +31,30 @@ def test_import_bboxaug_loads_nothing_heavy_and_no_format() -> None:
 
 
 def test_a_public_name_loads_its_module_on_first_use() -> None:
-    loaded = modules_after("import bboxaug, sys\n"
-                           "assert 'bboxaug.pipeline.source' not in sys.modules\n"
-                           "assert callable(bboxaug.load) and bboxaug.load.__module__ == 'bboxaug.pipeline.source'")
+    loaded = modules_after(
+        "import bboxaug, sys\n"
+        "assert 'bboxaug.pipeline.source' not in sys.modules\n"
+        "assert callable(bboxaug.load) and bboxaug.load.__module__ == 'bboxaug.pipeline.source'"
+    )
     assert "bboxaug.pipeline.source" in loaded
     assert bboxaug_modules(loaded, "bboxaug.formats")  # reading needs the adapters, and now has them
 
 
 def test_every_public_name_resolves() -> None:
-    modules_after("import bboxaug\n"
-                  "missing = [name for name in bboxaug.__all__ if getattr(bboxaug, name, None) is None]\n"
-                  "assert not missing, missing\n"
-                  "assert set(bboxaug.__all__) <= set(dir(bboxaug))")
+    modules_after(
+        "import bboxaug\n"
+        "missing = [name for name in bboxaug.__all__ if getattr(bboxaug, name, None) is None]\n"
+        "assert not missing, missing\n"
+        "assert set(bboxaug.__all__) <= set(dir(bboxaug))"
+    )
 
 
 def test_an_unknown_name_is_an_attribute_error() -> None:
-    modules_after("import bboxaug\n"
-                  "try:\n    bboxaug.no_such_name\nexcept AttributeError as error:\n"
-                  "    assert 'no_such_name' in str(error)\nelse:\n    raise SystemExit('no AttributeError')")
+    modules_after(
+        "import bboxaug\n"
+        "try:\n    bboxaug.no_such_name\nexcept AttributeError as error:\n"
+        "    assert 'no_such_name' in str(error)\nelse:\n    raise SystemExit('no AttributeError')"
+    )
 
 
 @pytest.fixture(scope="module")

@@ -32,6 +32,7 @@ Box = tuple[str, float, float, float, float]  # class name, x1, y1, x2, y2 in pi
 
 # --- the snippets, as README.md shows them -------------------------------------------------------------------
 
+
 def python_block(containing: str) -> str:
     """The ```python block of README.md that contains `containing`."""
     blocks = [block for block in re.findall(r"```python\n(.*?)```", README, re.S) if containing in block]
@@ -68,6 +69,7 @@ def keywords(call: str) -> dict[str, Any]:
 
 # --- the sample, read without bboxaug ------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class SampleImage:
     name: str
@@ -79,8 +81,9 @@ class SampleImage:
 @functools.cache
 def sample() -> dict[str, SampleImage]:
     """samples/defects by image name: split from ImageSets/Main, size and boxes from the XML files."""
-    split_of = {stem: file.stem for file in (SAMPLE / "ImageSets" / "Main").glob("*.txt")
-                for stem in file.read_text().split()}
+    split_of = {
+        stem: file.stem for file in (SAMPLE / "ImageSets" / "Main").glob("*.txt") for stem in file.read_text().split()
+    }
     images = {}
     for xml in sorted((SAMPLE / "Annotations").glob("*.xml")):
         text = xml.read_text()
@@ -100,8 +103,9 @@ def class_counts(boxes: list[Box] | tuple[Box, ...]) -> Counter[str]:
 
 def written_voc(root: Path) -> dict[str, tuple[str, list[Box]]]:
     """A VOC output by image name: (split, sorted boxes)."""
-    split_of = {stem: file.stem for file in (root / "ImageSets" / "Main").glob("*.txt")
-                for stem in file.read_text().split()}
+    split_of = {
+        stem: file.stem for file in (root / "ImageSets" / "Main").glob("*.txt") for stem in file.read_text().split()
+    }
     found = {}
     for xml in sorted((root / "Annotations").glob("*.xml")):
         name = re.search(r"<filename>(.*?)</filename>", xml.read_text()).group(1)
@@ -109,8 +113,9 @@ def written_voc(root: Path) -> dict[str, tuple[str, list[Box]]]:
     return found
 
 
-def assert_boxes_equal(got: list[Box] | tuple[Box, ...], wanted: list[Box] | tuple[Box, ...], *,
-                       tolerance: float = 0.0) -> None:
+def assert_boxes_equal(
+    got: list[Box] | tuple[Box, ...], wanted: list[Box] | tuple[Box, ...], *, tolerance: float = 0.0
+) -> None:
     got, wanted = sorted(got), sorted(wanted)
     assert [box[0] for box in got] == [box[0] for box in wanted]
     np.testing.assert_allclose([box[1:] for box in got], [box[1:] for box in wanted], atol=tolerance)
@@ -132,9 +137,16 @@ def write_coco_train_split(root: Path) -> Path:
         shutil.copyfile(SAMPLE / "JPEGImages" / image.name, root / "images" / "train" / image.name)
         images.append({"id": image_id, "file_name": image.name, "width": image.size[0], "height": image.size[1]})
         for name, x1, y1, x2, y2 in image.boxes:
-            annotations.append({"id": len(annotations) + 1, "image_id": image_id,
-                                "category_id": classes.index(name) + 1, "bbox": [x1, y1, x2 - x1, y2 - y1],
-                                "area": (x2 - x1) * (y2 - y1), "iscrowd": 0})
+            annotations.append(
+                {
+                    "id": len(annotations) + 1,
+                    "image_id": image_id,
+                    "category_id": classes.index(name) + 1,
+                    "bbox": [x1, y1, x2 - x1, y2 - y1],
+                    "area": (x2 - x1) * (y2 - y1),
+                    "iscrowd": 0,
+                }
+            )
     categories = [{"id": k + 1, "name": name} for k, name in enumerate(classes)]
     path = root / "annotations" / "instances_train.json"
     path.parent.mkdir(parents=True)
@@ -175,6 +187,7 @@ def yolo_boxes(dst: Path) -> dict[str, list[Box]]:
 
 # --- Converting -------------------------------------------------------------------------------------------
 
+
 def test_converting_block_loads_saves_and_converts(workdir: Path) -> None:
     write_coco_train_split(workdir / "data" / "coco")
     namespace: dict[str, Any] = {}
@@ -184,8 +197,10 @@ def test_converting_block_loads_saves_and_converts(workdir: Path) -> None:
     train = {name: image for name, image in sample().items() if image.split == "train"}
     assert sorted(image.name for image in dataset.images) == sorted(train)
     for image in dataset.images:
-        loaded = [(dataset.class_names[label], *map(float, xyxy)) for label, xyxy in
-                  zip(image.boxes.labels, image.boxes.xyxy, strict=True)]
+        loaded = [
+            (dataset.class_names[label], *map(float, xyxy))
+            for label, xyxy in zip(image.boxes.labels, image.boxes.xyxy, strict=True)
+        ]
         assert_boxes_equal(loaded, train[image.name].boxes)
 
     saved = written_voc(workdir / "out" / "voc")
@@ -199,11 +214,13 @@ def test_converting_block_loads_saves_and_converts(workdir: Path) -> None:
     for name, boxes in converted.items():
         assert_boxes_equal(boxes, sample()[name].boxes, tolerance=1e-3)
         split = sample()[name].split
-        assert (workdir / "out" / "yolo" / "images" / split / name).samefile(workdir / "data" / "voc" / "JPEGImages"
-                                                                              / name)  # images="hardlink"
+        assert (workdir / "out" / "yolo" / "images" / split / name).samefile(
+            workdir / "data" / "voc" / "JPEGImages" / name
+        )  # images="hardlink"
 
 
 # --- Augmenting -------------------------------------------------------------------------------------------
+
 
 def test_augment_call_writes_the_copies_its_manifest_lists(workdir: Path) -> None:
     asked = keywords(inline_code("bboxaug.augment("))
@@ -212,8 +229,11 @@ def test_augment_call_writes_the_copies_its_manifest_lists(workdir: Path) -> Non
     out = workdir / "out" / "aug"
     manifest = json.loads((out / "augment.json").read_text())
     assert (manifest["copies"], manifest["seed"]) == (copies, asked["seed"])
-    expected_copies = {(f"{image.split}/{Path(name).stem}_aug{k}.jpg", f"{image.split}/{name}", k)
-                       for name, image in sample().items() for k in range(1, copies + 1)}
+    expected_copies = {
+        (f"{image.split}/{Path(name).stem}_aug{k}.jpg", f"{image.split}/{name}", k)
+        for name, image in sample().items()
+        for k in range(1, copies + 1)
+    }
     assert {(entry["image"], entry["source"], entry["copy"]) for entry in manifest["outputs"]} == expected_copies
     written = written_voc(out)
     assert len(written) == result.counts["images"] == len(sample()) * (1 + copies)
@@ -229,6 +249,7 @@ def test_augment_call_writes_the_copies_its_manifest_lists(workdir: Path) -> Non
 
 
 # --- Balancing --------------------------------------------------------------------------------------------
+
 
 def test_balance_call_evens_out_the_train_split(workdir: Path) -> None:
     run_inline("bboxaug.balance.balance(", workdir)
@@ -247,7 +268,8 @@ def test_balance_call_evens_out_the_train_split(workdir: Path) -> None:
     report = json.loads((out / "balance.json").read_text())["balance"]["splits"]
     assert [split["split"] for split in report] == ["train"]
     assert {row["name"]: (row["before"], row["after"]) for row in report[0]["classes"]} == {
-        name: (before[name], after[name]) for name in sample_classes()}
+        name: (before[name], after[name]) for name in sample_classes()
+    }
     # README: "with --paste the plan reaches 1.0, and the images written measure 1.03"
     assert max(after.values()) / min(after.values()) < 1.1 < max(before.values()) / min(before.values())
     val = {name: boxes for name, (split, boxes) in written_voc(out).items() if split == "val"}
@@ -258,17 +280,23 @@ def test_balance_call_evens_out_the_train_split(workdir: Path) -> None:
 
 # --- Looking at a dataset ---------------------------------------------------------------------------------
 
+
 def test_stats_call_counts_the_sample() -> None:
     stats = run_inline("bboxaug.stats.compute_stats(", dataset=bboxaug.load(SAMPLE))
     images = sample().values()
     assert stats["images"] == len(images) == 48
     assert stats["boxes"] == sum(len(image.boxes) for image in images)
     assert stats["negatives"] == sum(not image.boxes for image in images)
-    assert stats["classes"] == {name: {"images": sum(any(box[0] == name for box in image.boxes) for image in images),
-                                       "boxes": sum(class_counts(image.boxes)[name] for image in images)}
-                                for name in sample_classes()}
+    assert stats["classes"] == {
+        name: {
+            "images": sum(any(box[0] == name for box in image.boxes) for image in images),
+            "boxes": sum(class_counts(image.boxes)[name] for image in images),
+        }
+        for name in sample_classes()
+    }
     assert {split: section["images"] for split, section in stats["splits"].items()} == Counter(
-        image.split for image in images)
+        image.split for image in images
+    )
 
 
 def test_validate_call_finds_a_planted_problem_and_nothing_on_the_sample(workdir: Path) -> None:
@@ -290,6 +318,7 @@ def test_preview_call_draws_a_grid_of_nine() -> None:
 
 # --- Tiling and resizing ----------------------------------------------------------------------------------
 
+
 def test_tile_to_source_maps_tile_boxes_back_by_the_offset(workdir: Path) -> None:
     out = workdir / "out" / "tiles"
     bboxaug.tile.tile(workdir / "data" / "voc", out, size=160, partial="keep", to="coco")
@@ -303,9 +332,11 @@ def test_tile_to_source_maps_tile_boxes_back_by_the_offset(workdir: Path) -> Non
         (left, top), (width, height) = entry["offset"], entry["size"]
         source = sample()[entry["source"].split("/", 1)[1]]
         # Under --partial keep a tile holds every source box that reaches into it, cut to the tile.
-        wanted = [(name, max(x1, left), max(y1, top), min(x2, left + width), min(y2, top + height))
-                  for name, x1, y1, x2, y2 in source.boxes
-                  if min(x2, left + width) > max(x1, left) and min(y2, top + height) > max(y1, top)]
+        wanted = [
+            (name, max(x1, left), max(y1, top), min(x2, left + width), min(y2, top + height))
+            for name, x1, y1, x2, y2 in source.boxes
+            if min(x2, left + width) > max(x1, left) and min(y2, top + height) > max(y1, top)
+        ]
         assert_boxes_equal([(box[0], *row) for box, row in zip(tile_boxes, mapped.tolist(), strict=True)], wanted)
 
 
@@ -319,8 +350,9 @@ def test_resized_to_source_maps_resized_boxes_back(workdir: Path) -> None:
     for entry in manifest["outputs"]:
         source = sample()[entry["source"].split("/", 1)[1]]
         resized = written[entry["image"]]
-        mapped = resized_to_source(np.array([box[1:] for box in resized]).reshape(-1, 4), entry["scale"],
-                                   entry["padding"])
+        mapped = resized_to_source(
+            np.array([box[1:] for box in resized]).reshape(-1, 4), entry["scale"], entry["padding"]
+        )
         back = [(box[0], *row) for box, row in zip(resized, mapped.tolist(), strict=True)]
         assert len(back) == len(source.boxes) - entry["tiny_boxes_dropped"]
         for box in back:  # each box comes back onto the source box it was made from
@@ -328,6 +360,7 @@ def test_resized_to_source_maps_resized_boxes_back(workdir: Path) -> None:
 
 
 # --- Running on a Dask cluster ----------------------------------------------------------------------------
+
 
 def quiet_settings_stated() -> dict[str, str]:
     """The settings README's "Quiet settings" paragraph lists."""
@@ -349,10 +382,14 @@ def test_use_scheduler_is_a_context_manager_factory(tmp_path: Path) -> None:
 
 def test_slurm_example_builds_its_job_prologue() -> None:
     block = ast.parse(python_block("SLURMCluster"))
-    ours = [node for node in block.body
-            if (isinstance(node, (ast.Import, ast.ImportFrom)) and "bboxaug" in ast.unparse(node))
-            or (isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "quiet")]
+    ours = [
+        node
+        for node in block.body
+        if (isinstance(node, (ast.Import, ast.ImportFrom)) and "bboxaug" in ast.unparse(node))
+        or (isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "quiet")
+    ]
     namespace: dict[str, Any] = {}
     exec(compile(ast.Module(body=ours, type_ignores=[]), "README.md", "exec"), namespace)
-    assert sorted(namespace["quiet"]) == sorted(f"export {name}={value}"
-                                                for name, value in quiet_settings_stated().items())
+    assert sorted(namespace["quiet"]) == sorted(
+        f"export {name}={value}" for name, value in quiet_settings_stated().items()
+    )

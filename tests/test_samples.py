@@ -49,13 +49,15 @@ def _parse(xml: bytes) -> dict:
     objects = []
     for o in root.findall("object"):
         b = o.find("bndbox")
-        objects.append({
-            "name": o.findtext("name"),
-            "pose": o.findtext("pose"),
-            "truncated": int(o.findtext("truncated")),
-            "difficult": int(o.findtext("difficult")),
-            "box": tuple(int(b.findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax")),
-        })
+        objects.append(
+            {
+                "name": o.findtext("name"),
+                "pose": o.findtext("pose"),
+                "truncated": int(o.findtext("truncated")),
+                "difficult": int(o.findtext("difficult")),
+                "box": tuple(int(b.findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax")),
+            }
+        )
     size = root.find("size")
     return {
         "folder": root.findtext("folder"),
@@ -92,8 +94,10 @@ def test_regeneration_is_byte_identical_and_matches_committed_copy(tmp_path, com
     stale = [k for k in first if not k.endswith(".jpg") and first[k] != committed[k]]
     assert stale == [], f"committed samples differ from the script output, rerun make_samples.py --force: {stale}"
     for name in (k for k in first if k.endswith(".jpg")):
-        fresh, kept = (np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), dtype=np.int16)
-                       for data in (first[name], committed[name]))
+        fresh, kept = (
+            np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), dtype=np.int16)
+            for data in (first[name], committed[name])
+        )
         assert np.abs(fresh - kept).mean() < 1.0, f"{name}: committed image differs from the script's output"
 
 
@@ -163,9 +167,9 @@ def test_boxes_are_the_bounds_of_the_drawn_pixels(samples, annotations):
             assert (c0, r0, c1, r1) == (cols[0], rows[0], cols[-1], rows[-1]), (s.stem, o)
             assert np.array_equal(d.mask & changed, d.mask), f"{s.stem}: a masked pixel was not actually drawn"
             # Independently of the mask: the changed pixels inside the box reach all four sides of the box.
-            region = changed[r0:r1 + 1, c0:c1 + 1]
+            region = changed[r0 : r1 + 1, c0 : c1 + 1]
             assert region[0].any() and region[-1].any() and region[:, 0].any() and region[:, -1].any(), (s.stem, o)
-            covered[r0:r1 + 1, c0:c1 + 1] = True
+            covered[r0 : r1 + 1, c0 : c1 + 1] = True
             checked += 1
         assert not (changed & ~covered).any(), f"{s.stem}: drawn pixels outside every box"
     assert checked == sum(ms.CLASS_COUNTS.values())

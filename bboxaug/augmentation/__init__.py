@@ -3,6 +3,3 @@ makes an image's copies. Importing the package imports no backend; each loads on
 """
 
 from __future__ import annotations
-
-
-

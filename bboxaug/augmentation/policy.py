@@ -111,8 +111,9 @@ def _preset_data(name: str, dataset_size: int | None) -> tuple[Mapping[str, Any]
     if name != "auto":
         return presets.PRESET_DATA[name], _Where(f"preset:{name}")
     if dataset_size is None:
-        raise PolicyError("the preset 'auto' picks its strength from the dataset size, and none was given",
-                          file="preset:auto")
+        raise PolicyError(
+            "the preset 'auto' picks its strength from the dataset size, and none was given", file="preset:auto"
+        )
     if isinstance(dataset_size, bool) or not isinstance(dataset_size, int) or dataset_size < 0:
         raise PolicyError(f"dataset_size must be a whole number >= 0, not {dataset_size!r}", file="preset:auto")
     strength = presets.auto_strength(dataset_size)
@@ -123,8 +124,9 @@ def _read_file(path: Path, *, preset_like: bool) -> tuple[Any, _Where]:
     """Parse a policy file, keeping the line of every mapping key and list item."""
     if path.suffix.lower() not in POLICY_SUFFIXES:
         hint = suggest(str(path), PRESETS) if preset_like else ""
-        raise PolicyError(f"'{path}' is neither a preset ({', '.join(PRESETS)}){hint} nor a .yaml, .yml or "
-                          ".json policy file")
+        raise PolicyError(
+            f"'{path}' is neither a preset ({', '.join(PRESETS)}){hint} nor a .yaml, .yml or .json policy file"
+        )
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -178,8 +180,11 @@ def _node_lines(node: yaml.Node | None, source: str) -> dict[DocPath, int]:
                     continue
                 line = key.start_mark.line + 1
                 if key.value in first:
-                    raise PolicyError(f"duplicate key '{key.value}' (first on line {first[key.value]})",
-                                      file=source, field=f"line {line}")
+                    raise PolicyError(
+                        f"duplicate key '{key.value}' (first on line {first[key.value]})",
+                        file=source,
+                        field=f"line {line}",
+                    )
                 key_path = (*path, key.value)
                 first[key.value] = lines[key_path] = line
                 walk(value, key_path)
@@ -204,8 +209,9 @@ def _from_data(data: Any, where: _Where) -> Policy:
     for key in data:
         if key not in allowed:
             place = "beside an albumentations serialized pipeline" if serialized else "at the top level"
-            raise where.error(f"unknown key {key!r} {place}{suggest(str(key), allowed)}; allowed: "
-                              f"{', '.join(allowed)}", (str(key),))
+            raise where.error(
+                f"unknown key {key!r} {place}{suggest(str(key), allowed)}; allowed: {', '.join(allowed)}", (str(key),)
+            )
     backend = data.get("backend", DEFAULT_BACKEND)
     if not isinstance(backend, str) or not backend:
         raise where.error(f"backend must be a name such as {DEFAULT_BACKEND!r}, not {_kind(backend)}", ("backend",))
@@ -215,11 +221,13 @@ def _from_data(data: Any, where: _Where) -> Policy:
             raise where.error("missing 'transforms': a list of `- Name: {params}` entries")
         return Policy(backend, _transforms(data["transforms"], where), boxes, where.source)
     if "transform" not in data:
-        raise where.error("an albumentations serialized pipeline needs '__version__' and 'transform'; "
-                          "'transform' is missing")
+        raise where.error(
+            "an albumentations serialized pipeline needs '__version__' and 'transform'; 'transform' is missing"
+        )
     if backend != "albumentations":
-        raise where.error(f"an albumentations serialized pipeline needs backend 'albumentations', not {backend!r}",
-                          ("backend",))
+        raise where.error(
+            f"an albumentations serialized pipeline needs backend 'albumentations', not {backend!r}", ("backend",)
+        )
     if not isinstance(data["transform"], Mapping):
         raise where.error(f"'transform' must be a mapping, not {_kind(data['transform'])}", ("transform",))
     pipeline = {key: _plain(data[key], where, (key,)) for key in SERIALIZED_KEYS}
@@ -236,8 +244,7 @@ def _box_rules(value: Any, where: _Where) -> BoxRules:
     for key, item in value.items():
         path, label = ("boxes", str(key)), f"boxes.{key}"
         if key not in names:
-            raise where.error(f"unknown box rule {key!r}{suggest(str(key), names)}; known: {', '.join(names)}",
-                              path)
+            raise where.error(f"unknown box rule {key!r}{suggest(str(key), names)}; known: {', '.join(names)}", path)
         if key == "box_shape":
             if item not in BOX_SHAPES:
                 raise where.error(f"must be one of {', '.join(BOX_SHAPES)}, not {item!r}", path, label)
@@ -255,28 +262,33 @@ def _box_rules(value: Any, where: _Where) -> BoxRules:
 def _transforms(value: Any, where: _Where) -> tuple[TransformSpec, ...]:
     if not isinstance(value, list) or not value:
         found = "an empty list" if isinstance(value, list) else _kind(value)
-        raise where.error(f"transforms must be a non-empty list of `- Name: {{params}}` entries, not {found}",
-                          ("transforms",))
+        raise where.error(
+            f"transforms must be a non-empty list of `- Name: {{params}}` entries, not {found}", ("transforms",)
+        )
     specs = []
     for index, entry in enumerate(value):
         path: DocPath = ("transforms", index)
         label = f"transforms[{index}]"
         if isinstance(entry, str):
-            raise where.error(f"write `- {entry}: {{}}` (each entry maps a transform name to its parameters)",
-                              path, label)
+            raise where.error(
+                f"write `- {entry}: {{}}` (each entry maps a transform name to its parameters)", path, label
+            )
         if not isinstance(entry, Mapping):
             raise where.error(f"each entry is one `Name: {{params}}` mapping, not {_kind(entry)}", path, label)
         if len(entry) != 1:
-            raise where.error(f"each entry is one `Name: {{params}}` mapping, not {len(entry)} keys "
-                              f"({', '.join(map(str, entry))}); indent the parameters under the name, and start "
-                              "each transform with its own '- '", path, label)
+            raise where.error(
+                f"each entry is one `Name: {{params}}` mapping, not {len(entry)} keys "
+                f"({', '.join(map(str, entry))}); indent the parameters under the name, and start "
+                "each transform with its own '- '",
+                path,
+                label,
+            )
         [(name, params)] = entry.items()
         if not isinstance(name, str) or not name.strip():
             raise where.error(f"a transform name must be a string, not {name!r}", path, label)
         path, label = (*path, name), f"{label} {name}"  # the name's line: in JSON the `{` is a line above
         if not isinstance(params, Mapping | None):
-            raise where.error(f"parameters must be a mapping such as `{{p: 0.5}}`, not {_kind(params)}", path,
-                              label)
+            raise where.error(f"parameters must be a mapping such as `{{p: 0.5}}`, not {_kind(params)}", path, label)
         specs.append(TransformSpec(name, _plain(params or {}, where, path, label), where.line(path)))
     return tuple(specs)
 
@@ -294,8 +306,9 @@ def _plain(value: Any, where: _Where, path: DocPath, label: str | None = None, d
             if not isinstance(key, str):
                 raise where.error(f"keys must be strings, not {key!r}", path, label)
         return {key: _plain(item, where, path, label, depth + 1) for key, item in value.items()}
-    raise where.error(f"values must be numbers, strings, booleans, null, lists or mappings, not {_kind(value)}",
-                      path, label)
+    raise where.error(
+        f"values must be numbers, strings, booleans, null, lists or mappings, not {_kind(value)}", path, label
+    )
 
 
 def _check_with_backend(policy: Policy, where: _Where) -> None:

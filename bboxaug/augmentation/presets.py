@@ -43,10 +43,16 @@ PRESET_DATA: dict[str, dict[str, Any]] = {
         "boxes": _BOXES,
         "transforms": [
             {"HorizontalFlip": {"p": 0.3}},
-            {"Affine": {"rotate": [-5, 5], "scale": [0.95, 1.05], "translate_percent": [-0.05, 0.05],
-                        **CONSTANT_BORDER, "p": 0.3}},
-            {"RandomBrightnessContrast": {"brightness_limit": [-0.1, 0.1], "contrast_limit": [-0.1, 0.1],
-                                          "p": 0.3}},
+            {
+                "Affine": {
+                    "rotate": [-5, 5],
+                    "scale": [0.95, 1.05],
+                    "translate_percent": [-0.05, 0.05],
+                    **CONSTANT_BORDER,
+                    "p": 0.3,
+                }
+            },
+            {"RandomBrightnessContrast": {"brightness_limit": [-0.1, 0.1], "contrast_limit": [-0.1, 0.1], "p": 0.3}},
         ],
     },
     "medium": {
@@ -54,16 +60,35 @@ PRESET_DATA: dict[str, dict[str, Any]] = {
         "boxes": _BOXES,
         "transforms": [
             {"HorizontalFlip": {"p": 0.4}},
-            {"Affine": {"rotate": [-10, 10], "scale": [0.9, 1.1], "translate_percent": [-0.08, 0.08],
-                        "shear": [-5, 5], **CONSTANT_BORDER, "p": 0.4}},
+            {
+                "Affine": {
+                    "rotate": [-10, 10],
+                    "scale": [0.9, 1.1],
+                    "translate_percent": [-0.08, 0.08],
+                    "shear": [-5, 5],
+                    **CONSTANT_BORDER,
+                    "p": 0.4,
+                }
+            },
             {"Perspective": {"scale": [0.02, 0.05], **CONSTANT_BORDER, "p": 0.2}},
             {"BBoxSafeRandomCrop": {"erosion_rate": 0.0, "p": 0.3}},
-            {"RandomBrightnessContrast": {"brightness_limit": [-0.2, 0.2], "contrast_limit": [-0.2, 0.2],
-                                          "p": 0.4}},
-            {"HueSaturationValue": {"hue_shift_limit": [-10, 10], "sat_shift_limit": [-20, 20],
-                                    "val_shift_limit": [-15, 15], "p": 0.3}},
-            {"RGBShift": {"r_shift_limit": [-10, 10], "g_shift_limit": [-10, 10], "b_shift_limit": [-10, 10],
-                          "p": 0.2}},
+            {"RandomBrightnessContrast": {"brightness_limit": [-0.2, 0.2], "contrast_limit": [-0.2, 0.2], "p": 0.4}},
+            {
+                "HueSaturationValue": {
+                    "hue_shift_limit": [-10, 10],
+                    "sat_shift_limit": [-20, 20],
+                    "val_shift_limit": [-15, 15],
+                    "p": 0.3,
+                }
+            },
+            {
+                "RGBShift": {
+                    "r_shift_limit": [-10, 10],
+                    "g_shift_limit": [-10, 10],
+                    "b_shift_limit": [-10, 10],
+                    "p": 0.2,
+                }
+            },
             {"GaussianBlur": {"blur_limit": [3, 5], "sigma_limit": [0.3, 1.0], "p": 0.2}},
             {"GaussNoise": {"std_range": [0.01, 0.05], "p": 0.2}},
         ],
@@ -73,16 +98,35 @@ PRESET_DATA: dict[str, dict[str, Any]] = {
         "boxes": _BOXES,
         "transforms": [
             {"HorizontalFlip": {"p": 0.5}},
-            {"Affine": {"rotate": [-20, 20], "scale": [0.8, 1.2], "translate_percent": [-0.1, 0.1],
-                        "shear": [-8, 8], **CONSTANT_BORDER, "p": 0.5}},
+            {
+                "Affine": {
+                    "rotate": [-20, 20],
+                    "scale": [0.8, 1.2],
+                    "translate_percent": [-0.1, 0.1],
+                    "shear": [-8, 8],
+                    **CONSTANT_BORDER,
+                    "p": 0.5,
+                }
+            },
             {"Perspective": {"scale": [0.03, 0.08], **CONSTANT_BORDER, "p": 0.4}},
             {"BBoxSafeRandomCrop": {"erosion_rate": 0.0, "p": 0.4}},
-            {"RandomBrightnessContrast": {"brightness_limit": [-0.3, 0.3], "contrast_limit": [-0.3, 0.3],
-                                          "p": 0.5}},
-            {"HueSaturationValue": {"hue_shift_limit": [-15, 15], "sat_shift_limit": [-30, 30],
-                                    "val_shift_limit": [-20, 20], "p": 0.4}},
-            {"RGBShift": {"r_shift_limit": [-15, 15], "g_shift_limit": [-15, 15], "b_shift_limit": [-15, 15],
-                          "p": 0.4}},
+            {"RandomBrightnessContrast": {"brightness_limit": [-0.3, 0.3], "contrast_limit": [-0.3, 0.3], "p": 0.5}},
+            {
+                "HueSaturationValue": {
+                    "hue_shift_limit": [-15, 15],
+                    "sat_shift_limit": [-30, 30],
+                    "val_shift_limit": [-20, 20],
+                    "p": 0.4,
+                }
+            },
+            {
+                "RGBShift": {
+                    "r_shift_limit": [-15, 15],
+                    "g_shift_limit": [-15, 15],
+                    "b_shift_limit": [-15, 15],
+                    "p": 0.4,
+                }
+            },
             {"GaussianBlur": {"blur_limit": [3, 7], "sigma_limit": [0.3, 1.5], "p": 0.4}},
             {"GaussNoise": {"std_range": [0.02, 0.08], "p": 0.4}},
             {"CLAHE": {"clip_limit": [1.0, 3.0], "tile_grid_size": [8, 8], "p": 0.4}},

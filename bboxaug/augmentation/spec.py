@@ -53,6 +53,6 @@ def spec_field(index: int, spec: TransformSpec) -> str:
 
 
 def suggest(word: str, choices: list[str] | tuple[str, ...]) -> str:
-    """" (did you mean 'x'?)" for the closest choice, or "" when none is close."""
+    """ " (did you mean 'x'?)" for the closest choice, or "" when none is close."""
     close = difflib.get_close_matches(word, list(choices), n=1)
     return f" (did you mean '{close[0]}'?)" if close else ""

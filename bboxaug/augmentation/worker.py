@@ -40,8 +40,6 @@ PROGRESS = ".progress"
 MAX_ATTEMPTS = 3
 
 
-
-
 @dataclass(frozen=True)
 class CopyPlan:
     """One copy to make: its index, its name in the split, and its path in the output layout."""
@@ -125,8 +123,13 @@ def moved_boxes(source: Boxes, rows: np.ndarray, xyxy: np.ndarray, polygons: lis
     """The kept rows of `source` at their new place, every per-box column carried along; polygon segmentations
     become the moved, clipped polygons; columns describing the source shape are left behind."""
     kept = source.take(rows)
-    columns = carried_columns(kept, "warp", lambda position, segmentation: polygon_segmentation(
-        polygons[rows[position]]) if isinstance(segmentation, list) and segmentation else None)
+    columns = carried_columns(
+        kept,
+        "warp",
+        lambda position, segmentation: (
+            polygon_segmentation(polygons[rows[position]]) if isinstance(segmentation, list) and segmentation else None
+        ),
+    )
     return Boxes(xyxy[rows], kept.labels, columns)
 
 
@@ -153,12 +156,25 @@ def make_copies(job: ImageJob, *, policy_json: str, seed: int, root: str, qualit
             if not lost:
                 data = encode_picture(pixels, format_of(plan.path), quality)
                 atomic_write_bytes(Path(root) / plan.path, data)
-                result = CopyResult(plan, copy_seed, attempt + 1, width, height,
-                                    moved_boxes(boxes, rows, followed.xyxy, followed.polygons), dropped)
+                result = CopyResult(
+                    plan,
+                    copy_seed,
+                    attempt + 1,
+                    width,
+                    height,
+                    moved_boxes(boxes, rows, followed.xyxy, followed.polygons),
+                    dropped,
+                )
                 break
-        results.append(result or CopyResult(
-            plan, copy_seed, MAX_ATTEMPTS,
-            problem=f"every box of label {sorted(lost)} was lost in {MAX_ATTEMPTS} attempts; copy dropped"))
+        results.append(
+            result
+            or CopyResult(
+                plan,
+                copy_seed,
+                MAX_ATTEMPTS,
+                problem=f"every box of label {sorted(lost)} was lost in {MAX_ATTEMPTS} attempts; copy dropped",
+            )
+        )
     outcome = JobResult(job.key, tuple(results))
     atomic_write_bytes(progress_file(Path(root), job.key), pickle.dumps(outcome, protocol=5))
     return outcome

@@ -31,25 +31,25 @@ if TYPE_CHECKING:
     from pycocotools import _EncodedRLE  # a compressed RLE dict, as pycocotools' stubs call it
 
 
-MAX_IOU = 0.1          # a pasted box's IoU with every box already in the image stays below this
+MAX_IOU = 0.1  # a pasted box's IoU with every box already in the image stays below this
 
 
-MAX_COVER = 0.1        # the pasted pixels cover at most this share of any box already in the image
+MAX_COVER = 0.1  # the pasted pixels cover at most this share of any box already in the image
 
 
 SCALE_JITTER = (0.8, 1.25)  # scale factor range (log-uniform) on top of the host/source size ratio
 
 
-FLIP = 0.5             # chance of a horizontal flip
+FLIP = 0.5  # chance of a horizontal flip
 
 
-FEATHER = 2            # px of soft edge around an object cut by its box
+FEATHER = 2  # px of soft edge around an object cut by its box
 
 
-TRIES = 100            # random positions tried per object
+TRIES = 100  # random positions tried per object
 
 
-SUBPIXELS = 4          # polygons are rasterised at this many sub-pixels per pixel side
+SUBPIXELS = 4  # polygons are rasterised at this many sub-pixels per pixel side
 
 
 @dataclass(frozen=True, eq=False)
@@ -82,8 +82,14 @@ class Placement:
     box: tuple[float, float, float, float]
 
     def to_json(self) -> dict[str, Any]:
-        return {"from": self.cutout.key, "row": self.cutout.row, "box": list(self.box), "flip": self.flip,
-                "scale": round(self.scaled[0] / self.cutout.size[0], 4), "mask": self.mask is not None}
+        return {
+            "from": self.cutout.key,
+            "row": self.cutout.row,
+            "box": list(self.box),
+            "flip": self.flip,
+            "scale": round(self.scaled[0] / self.cutout.size[0], 4),
+            "mask": self.mask is not None,
+        }
 
 
 def _polygon_mask(parts: list[np.ndarray], width: int, height: int) -> tuple[int, int, np.ndarray]:
@@ -118,8 +124,11 @@ def object_mask(segmentation: Any, width: int, height: int) -> tuple[int, int, n
     them; None when it has no usable segmentation or no pixel."""
     x0 = y0 = 0
     if isinstance(segmentation, list):
-        parts = [np.asarray(flat, np.float64).reshape(-1, 2) for flat in segmentation
-                 if isinstance(flat, (list, tuple)) and len(flat) >= 6 and len(flat) % 2 == 0]
+        parts = [
+            np.asarray(flat, np.float64).reshape(-1, 2)
+            for flat in segmentation
+            if isinstance(flat, (list, tuple)) and len(flat) >= 6 and len(flat) % 2 == 0
+        ]
         if not parts:
             return None
         x0, y0, mask = _polygon_mask(parts, width, height)
@@ -130,8 +139,7 @@ def object_mask(segmentation: Any, width: int, height: int) -> tuple[int, int, n
     ys, xs = np.nonzero(mask)
     if not len(xs):
         return None
-    return (x0 + int(xs.min()), y0 + int(ys.min()),
-            mask[ys.min():ys.max() + 1, xs.min():xs.max() + 1].copy())
+    return (x0 + int(xs.min()), y0 + int(ys.min()), mask[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1].copy())
 
 
 def cut(image: ImageRecord, row: int) -> Cutout | None:
@@ -172,17 +180,24 @@ def scaled_mask(cutout: Cutout, scaled: tuple[int, int], flip: bool) -> np.ndarr
     """The cutout's mask on the scaled grid (nearest neighbour); None for box cutouts."""
     if cutout.mask is None:
         return None
-    warped = cv2.warpAffine(cutout.mask.astype(np.uint8), inverse_map(cutout, scaled, flip, 0), scaled,
-                            flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP, borderValue=0)
+    warped = cv2.warpAffine(
+        cutout.mask.astype(np.uint8),
+        inverse_map(cutout, scaled, flip, 0),
+        scaled,
+        flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
+        borderValue=0,
+    )
     return warped.astype(bool)
 
 
 def box_iou(box: np.ndarray, others: np.ndarray) -> np.ndarray:
     """IoU of each row of `box` (T, 4) with each of `others` (N, 4): (T, N)."""
-    ix = np.clip(np.minimum(box[:, None, 2], others[None, :, 2]) - np.maximum(box[:, None, 0], others[None, :, 0]),
-                 0, None)
-    iy = np.clip(np.minimum(box[:, None, 3], others[None, :, 3]) - np.maximum(box[:, None, 1], others[None, :, 1]),
-                 0, None)
+    ix = np.clip(
+        np.minimum(box[:, None, 2], others[None, :, 2]) - np.maximum(box[:, None, 0], others[None, :, 0]), 0, None
+    )
+    iy = np.clip(
+        np.minimum(box[:, None, 3], others[None, :, 3]) - np.maximum(box[:, None, 1], others[None, :, 1]), 0, None
+    )
     inter = ix * iy
     area_a = (box[:, 2] - box[:, 0]) * (box[:, 3] - box[:, 1])
     area_b = (others[:, 2] - others[:, 0]) * (others[:, 3] - others[:, 1])
@@ -204,8 +219,15 @@ def covered_share(footprint: np.ndarray, corners: np.ndarray, others: np.ndarray
     return np.minimum(inside / area[None, :], 1.0)
 
 
-def place(cutout: Cutout, host_size: tuple[int, int], occupied: np.ndarray, rng: np.random.Generator, *,
-          max_iou: float = MAX_IOU, max_cover: float = MAX_COVER) -> Placement | None:
+def place(
+    cutout: Cutout,
+    host_size: tuple[int, int],
+    occupied: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    max_iou: float = MAX_IOU,
+    max_cover: float = MAX_COVER,
+) -> Placement | None:
     """Scale, flip and put `cutout` at a free place of a host of `host_size` (w, h) holding the boxes `occupied`
     (N, 4), trying `TRIES` random positions; None when none is free."""
     (w, h), (host_w, host_h) = cutout.size, host_size
@@ -247,8 +269,15 @@ def paste_seed(seed: int, host_key: str, index: int, slot: int) -> int:
     return derive_seed(seed, f"{host_key}#paste", index, slot)
 
 
-def place_objects(host: ImageRecord, cutouts: list[Cutout], seed: int, index: int, *, max_iou: float = MAX_IOU,
-                  max_cover: float = MAX_COVER) -> list[Placement]:
+def place_objects(
+    host: ImageRecord,
+    cutouts: list[Cutout],
+    seed: int,
+    index: int,
+    *,
+    max_iou: float = MAX_IOU,
+    max_cover: float = MAX_COVER,
+) -> list[Placement]:
     """Place each cutout in turn in `host` (paste image number `index`); the ones that find no free place are
     left out. Each placed object is a box the later ones must keep clear of."""
     occupied = np.asarray(host.boxes.xyxy, np.float64).reshape(-1, 4)
@@ -268,8 +297,15 @@ class Paster:
     The objects of a class are used in turn (those that do not touch their image's border first, crowd regions
     never), skipping the host's own; `jobs` collects (host index, paste index, placements) of every paste image."""
 
-    def __init__(self, images: Sequence[ImageRecord], classes: int, seed: int, *, max_iou: float = MAX_IOU,
-                 max_cover: float = MAX_COVER) -> None:
+    def __init__(
+        self,
+        images: Sequence[ImageRecord],
+        classes: int,
+        seed: int,
+        *,
+        max_iou: float = MAX_IOU,
+        max_cover: float = MAX_COVER,
+    ) -> None:
         self.images, self.seed, self.max_iou, self.max_cover = images, seed, max_iou, max_cover
         found: list[list[tuple[bool, int, int]]] = [[] for _ in range(classes)]
         for i, image in enumerate(images):
@@ -303,8 +339,9 @@ class Paster:
     def __call__(self, host: int, wanted: list[int]) -> list[int]:
         index = self.made.get(host, 0) + 1
         cutouts = [c for c in (self._next(label, host) for label in wanted) if c is not None]
-        placements = place_objects(self.images[host], cutouts, self.seed, index, max_iou=self.max_iou,
-                                   max_cover=self.max_cover)
+        placements = place_objects(
+            self.images[host], cutouts, self.seed, index, max_iou=self.max_iou, max_cover=self.max_cover
+        )
         if placements:
             self.made[host] = index
             self.jobs.append((host, index, placements))
@@ -319,11 +356,17 @@ def pasted_boxes(host: Boxes, placements: list[Placement], image_size: tuple[int
     if any(placement.mask is not None for placement in placements):
         columns["segmentation"] = object_column(_rle(p, image_size) for p in placements)
         columns["area"] = [float("nan") if p.mask is None else float(p.mask.sum()) for p in placements]
-    pasted = Boxes(np.array([p.box for p in placements], np.float64).reshape(-1, 4),
-                   np.array([p.cutout.label for p in placements], np.int64), columns)
+    pasted = Boxes(
+        np.array([p.box for p in placements], np.float64).reshape(-1, 4),
+        np.array([p.cutout.label for p in placements], np.int64),
+        columns,
+    )
     names = dict.fromkeys([*kept.columns, *pasted.columns])
-    return Boxes(np.vstack([kept.xyxy, pasted.xyxy]), np.concatenate([kept.labels, pasted.labels]),
-                 {name: np.concatenate([kept.column(name), pasted.column(name)]) for name in names})
+    return Boxes(
+        np.vstack([kept.xyxy, pasted.xyxy]),
+        np.concatenate([kept.labels, pasted.labels]),
+        {name: np.concatenate([kept.column(name), pasted.column(name)]) for name in names},
+    )
 
 
 def _rle(placement: Placement, image_size: tuple[int, int]) -> dict[str, Any] | None:
@@ -332,7 +375,7 @@ def _rle(placement: Placement, image_size: tuple[int, int]) -> dict[str, Any] | 
         return None
     full = np.zeros((image_size[1], image_size[0]), np.uint8)
     (x, y), (x0, y0, x1, y1) = placement.corner, (int(v) for v in placement.box)
-    full[y0:y1, x0:x1] = placement.mask[y0 - y:y1 - y, x0 - x:x1 - x]  # the mask's bounds lie inside the host
+    full[y0:y1, x0:x1] = placement.mask[y0 - y : y1 - y, x0 - x : x1 - x]  # the mask's bounds lie inside the host
     counts = mask_utils.encode(np.asfortranarray(full))["counts"]
     text = counts.decode("ascii") if isinstance(counts, bytes) else counts
     return {"size": [image_size[1], image_size[0]], "counts": text}

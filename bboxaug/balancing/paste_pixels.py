@@ -24,13 +24,13 @@ from bboxaug.io.files import atomic_write_bytes
 from bboxaug.io.names import format_of
 from bboxaug.io.pixels import encode_picture, read_picture
 
-CONTEXT = 0.25         # background used for colour statistics: this share of the object's larger side around it,
+CONTEXT = 0.25  # background used for colour statistics: this share of the object's larger side around it,
 
 
-MIN_CONTEXT = 4        # at least this many px
+MIN_CONTEXT = 4  # at least this many px
 
 
-CLEARANCE = 2          # px around boxes that do not count as background
+CLEARANCE = 2  # px around boxes that do not count as background
 
 
 GAIN_LIMITS = (0.5, 2.0)  # the spread of a colour channel is scaled by at most this much
@@ -63,8 +63,9 @@ def _stats(lab: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray] |
     return values.mean(axis=0), values.std(axis=0)
 
 
-def _surroundings(size: tuple[int, int], box: tuple[int, int, int, int], boxes: np.ndarray
-                  ) -> tuple[tuple[slice, slice], np.ndarray]:
+def _surroundings(
+    size: tuple[int, int], box: tuple[int, int, int, int], boxes: np.ndarray
+) -> tuple[tuple[slice, slice], np.ndarray]:
     """The region around `box` (x0, y0, x1, y1) used for colour statistics, and which of its pixels are
     background: outside every box of `boxes` (the object's own included)."""
     x0, y0, x1, y1 = box
@@ -73,13 +74,18 @@ def _surroundings(size: tuple[int, int], box: tuple[int, int, int, int], boxes: 
     right, bottom = min(size[0], x1 + margin), min(size[1], y1 + margin)
     background = np.ones((bottom - top, right - left), bool)
     for bx0, by0, bx1, by1 in np.asarray(boxes, np.float64).reshape(-1, 4):
-        background[max(0, math.floor(by0) - CLEARANCE - top):max(0, math.ceil(by1) + CLEARANCE - top),
-                   max(0, math.floor(bx0) - CLEARANCE - left):max(0, math.ceil(bx1) + CLEARANCE - left)] = False
+        background[
+            max(0, math.floor(by0) - CLEARANCE - top) : max(0, math.ceil(by1) + CLEARANCE - top),
+            max(0, math.floor(bx0) - CLEARANCE - left) : max(0, math.ceil(bx1) + CLEARANCE - left),
+        ] = False
     return (slice(top, bottom), slice(left, right)), background
 
 
-def match_colours(patch_lab: np.ndarray, source_stats: tuple[np.ndarray, np.ndarray] | None,
-                  target_stats: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+def match_colours(
+    patch_lab: np.ndarray,
+    source_stats: tuple[np.ndarray, np.ndarray] | None,
+    target_stats: tuple[np.ndarray, np.ndarray] | None,
+) -> np.ndarray:
     """Map each channel's mean and spread from the source surroundings onto the target surroundings."""
     if source_stats is None or target_stats is None:
         return patch_lab
@@ -113,9 +119,9 @@ def cut_patch(placement: Placement, source: np.ndarray) -> tuple[np.ndarray, np.
     pad = FEATHER if placement.mask is None else 0
     margin = pad + 2
     left, top = max(0, x0 - margin), max(0, y0 - margin)
-    crop = source[top:min(source.shape[0], y0 + h + margin), left:min(source.shape[1], x0 + w + margin)]
+    crop = source[top : min(source.shape[0], y0 + h + margin), left : min(source.shape[1], x0 + w + margin)]
     keep = np.zeros(crop.shape[:2], bool)
-    keep[y0 - top:y0 - top + h, x0 - left:x0 - left + w] = True if cutout.mask is None else cutout.mask
+    keep[y0 - top : y0 - top + h, x0 - left : x0 - left + w] = True if cutout.mask is None else cutout.mask
     matrix = inverse_map(cutout, placement.scaled, placement.flip, pad)
     matrix[:, 2] += (x0 - left, y0 - top)
     size = (tw + 2 * pad, th + 2 * pad)
@@ -124,7 +130,7 @@ def cut_patch(placement: Placement, source: np.ndarray) -> tuple[np.ndarray, np.
     if placement.mask is not None:
         return patch, placement.mask.astype(np.float64), placement.mask
     core = np.zeros((size[1], size[0]), bool)
-    core[pad:pad + th, pad:pad + tw] = True
+    core[pad : pad + th, pad : pad + tw] = True
     surroundings = cv2.warpAffine(crop, matrix, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
     patch[~core] = surroundings[~core]
     u, v = np.arange(size[0]), np.arange(size[1])
@@ -133,22 +139,30 @@ def cut_patch(placement: Placement, source: np.ndarray) -> tuple[np.ndarray, np.
     return patch, 1.0 - np.maximum(du[None, :], dv[:, None]) / (pad + 1), core
 
 
-def render(host: np.ndarray, host_boxes: np.ndarray, placements: list[Placement],
-           sources: dict[str, np.ndarray]) -> np.ndarray:
+def render(
+    host: np.ndarray, host_boxes: np.ndarray, placements: list[Placement], sources: dict[str, np.ndarray]
+) -> np.ndarray:
     """The host's pixels with every placement pasted in turn, colour-matched to its new surroundings; `sources`
     maps cutout keys to their pixels."""
     out = host.copy()
     grey = out.ndim == 2
     height, width = out.shape[:2]
-    occupied = np.vstack([np.asarray(host_boxes, np.float64).reshape(-1, 4),
-                          np.array([p.box for p in placements], np.float64).reshape(-1, 4)])
+    occupied = np.vstack(
+        [
+            np.asarray(host_boxes, np.float64).reshape(-1, 4),
+            np.array([p.box for p in placements], np.float64).reshape(-1, 4),
+        ]
+    )
     for placement in placements:
         cutout = placement.cutout
         source = _as_channels(sources[cutout.key], out)
         patch, alpha, _ = cut_patch(placement, source)
         (x0, y0), (w, h) = cutout.origin, cutout.size
-        region, background = _surroundings((source.shape[1], source.shape[0]), (x0, y0, x0 + w, y0 + h),
-                                           np.vstack([cutout.neighbours, [[x0, y0, x0 + w, y0 + h]]]))
+        region, background = _surroundings(
+            (source.shape[1], source.shape[0]),
+            (x0, y0, x0 + w, y0 + h),
+            np.vstack([cutout.neighbours, [[x0, y0, x0 + w, y0 + h]]]),
+        )
         source_stats = _stats(_lab(source[region]), background)
         bx0, by0, bx1, by1 = (int(v) for v in placement.box)
         region, background = _surroundings((width, height), (bx0, by0, bx1, by1), occupied)

@@ -130,8 +130,14 @@ class _Shortfall:
         return np.where(allowed, gain / (1 + surplus), -1.0), surplus
 
 
-def allocate(counts: np.ndarray, goal: Goal, max_copies: int, paste: PasteFunction | None = None,
-             pastable: np.ndarray | None = None, pastes_per_image: int = PASTES_PER_IMAGE) -> Allocation:
+def allocate(
+    counts: np.ndarray,
+    goal: Goal,
+    max_copies: int,
+    paste: PasteFunction | None = None,
+    pastable: np.ndarray | None = None,
+    pastes_per_image: int = PASTES_PER_IMAGE,
+) -> Allocation:
     """Plan the new images of one split whose images hold `counts` (images x classes) instances.
 
     `paste(host, classes)` places objects of those classes in a new image made from image `host` and returns the
@@ -152,8 +158,9 @@ def allocate(counts: np.ndarray, goal: Goal, max_copies: int, paste: PasteFuncti
         if not short.any():
             break
         wanted |= short
-        step = _Shortfall(n, present, short, deficit, deficit / max(level, 1.0),
-                          float(balance_ratio(n[None], present, short)[0]))
+        step = _Shortfall(
+            n, present, short, deficit, deficit / max(level, 1.0), float(balance_ratio(n[None], present, short)[0])
+        )
         used = copies + pastes
         copy_score, surplus = step.score(counts)
         copy_score[used >= max_copies] = -1.0
@@ -215,13 +222,25 @@ class SplitPlan:
             found = max_min_ratio(np.array(values, np.float64))
             return None if math.isinf(found) else round(found, 3)
 
-        return {"before": ratio([r.before for r in self.rows]), "planned": ratio([r.planned for r in self.rows]),
-                "after": ratio([r.after for r in self.rows])}
+        return {
+            "before": ratio([r.before for r in self.rows]),
+            "planned": ratio([r.planned for r in self.rows]),
+            "after": ratio([r.after for r in self.rows]),
+        }
 
     def to_json(self) -> dict[str, Any]:
-        return {"split": self.split, "rule": self.rule, "max_copies": self.max_copies, "images": self.images,
-                "copies": self.copies, "paste_images": self.paste_images, "max_min_ratio": self.ratios(),
-                "classes": [vars(row) for row in self.rows], "unmet": self.unmet, "few_instances": self.few}
+        return {
+            "split": self.split,
+            "rule": self.rule,
+            "max_copies": self.max_copies,
+            "images": self.images,
+            "copies": self.copies,
+            "paste_images": self.paste_images,
+            "max_min_ratio": self.ratios(),
+            "classes": [vars(row) for row in self.rows],
+            "unmet": self.unmet,
+            "few_instances": self.few,
+        }
 
 
 @dataclass
@@ -247,8 +266,9 @@ class BalancePlan:
 
 def class_counts(images: Sequence[ImageRecord], classes: int) -> np.ndarray:
     """Instances of each class in each image: (images, classes)."""
-    return np.array([np.bincount(image.boxes.labels, minlength=classes) for image in images],
-                    np.int64).reshape(len(images), classes)
+    return np.array([np.bincount(image.boxes.labels, minlength=classes) for image in images], np.int64).reshape(
+        len(images), classes
+    )
 
 
 def _rule(target: int | Literal["max"] | None, ratio: float | None, largest: str, most: int) -> str:
@@ -262,8 +282,18 @@ def _rule(target: int | Literal["max"] | None, ratio: float | None, largest: str
     return ", ".join(parts)
 
 
-def _unmet(name: str, k: int, counts: np.ndarray, planned: int, level: int, allocation: Allocation,
-           short: np.ndarray, names: list[str], max_copies: int, paste: bool) -> dict[str, Any]:
+def _unmet(
+    name: str,
+    k: int,
+    counts: np.ndarray,
+    planned: int,
+    level: int,
+    allocation: Allocation,
+    short: np.ndarray,
+    names: list[str],
+    max_copies: int,
+    paste: bool,
+) -> dict[str, Any]:
     """What stopped class `k` short of its level, by name (`stopped_by`), in numbers (`limits`) and in words:
     the images holding it that reached --max-copies, the others (one more copy of any would worsen the balance,
     because of the classes at their level they also hold), and what stopped copy-paste."""
@@ -272,17 +302,30 @@ def _unmet(name: str, k: int, counts: np.ndarray, planned: int, level: int, allo
     capped = int((holders & (used >= max_copies)).sum())
     others = holders & (used < max_copies)
     common = [names[j] for j in np.flatnonzero(counts[others].sum(axis=0) > 0) if not short[j]]
-    limits: dict[str, Any] = {"images_holding_it": int(holders.sum()), "at_max_copies": capped,
-                              "would_worsen_balance": int(others.sum())}
+    limits: dict[str, Any] = {
+        "images_holding_it": int(holders.sum()),
+        "at_max_copies": capped,
+        "would_worsen_balance": int(others.sum()),
+    }
     reasons: list[tuple[str, str]] = []
     if capped:
-        reasons.append(("--max-copies", f"--max-copies {max_copies}: {capped} of the {_images(int(holders.sum()))} "
-                                        f"holding it have {max_copies} new images each"))
+        reasons.append(
+            (
+                "--max-copies",
+                f"--max-copies {max_copies}: {capped} of the {_images(int(holders.sum()))} "
+                f"holding it have {max_copies} new images each",
+            )
+        )
     if others.any():
         verb = "holds" if others.sum() == 1 else "hold"
-        reasons.append(("co-occurrence", f"the {_images(int(others.sum()), 'other')} holding it also {verb} "
-                                         f"{', '.join(common) or 'classes at target'}, so one more copy of any "
-                                         "would worsen the balance"))
+        reasons.append(
+            (
+                "co-occurrence",
+                f"the {_images(int(others.sum()), 'other')} holding it also {verb} "
+                f"{', '.join(common) or 'classes at target'}, so one more copy of any "
+                "would worsen the balance",
+            )
+        )
     if not paste:
         reasons.append(("paste off", "copy-paste is off (--paste pastes its objects into other images)"))
         limits["paste"] = "off"
@@ -290,29 +333,53 @@ def _unmet(name: str, k: int, counts: np.ndarray, planned: int, level: int, allo
         full = int((used >= max_copies).sum())
         crowded = int(((used < max_copies) & (allocation.room_to_paste == 0)).sum())
         rest = len(used) - full - crowded
-        limits["paste"] = {"hosts_at_max_copies": full, "hosts_without_free_place": crowded,
-                           "hosts_that_would_worsen_balance": rest}
-        reasons.append(("paste", f"copy-paste: {_images(full)} have {max_copies} new images, {_images(crowded)} "
-                                 f"have no free place left, pasting into the other {_images(rest)} would worsen the "
-                                 "balance"))
-    return {"class": name, "target": level, "planned": planned, "short": level - planned,
-            "stopped_by": [token for token, _ in reasons], "limits": limits,
-            "message": f"{name}: {planned} of {level} planned, {level - planned} short. "
-                       + "; ".join(text for _, text in reasons)}
+        limits["paste"] = {
+            "hosts_at_max_copies": full,
+            "hosts_without_free_place": crowded,
+            "hosts_that_would_worsen_balance": rest,
+        }
+        reasons.append(
+            (
+                "paste",
+                f"copy-paste: {_images(full)} have {max_copies} new images, {_images(crowded)} "
+                f"have no free place left, pasting into the other {_images(rest)} would worsen the "
+                "balance",
+            )
+        )
+    return {
+        "class": name,
+        "target": level,
+        "planned": planned,
+        "short": level - planned,
+        "stopped_by": [token for token, _ in reasons],
+        "limits": limits,
+        "message": f"{name}: {planned} of {level} planned, {level - planned} short. "
+        + "; ".join(text for _, text in reasons),
+    }
 
 
 def _images(count: int, word: str = "") -> str:
     return f"{count} {word + ' ' if word else ''}image{'' if count == 1 else 's'}"
 
 
-def plan_balance(dataset: Dataset, *, target: int | Literal["max"] | None = "max", ratio: float | None = None,
-                 max_copies: int = MAX_COPIES, splits: Sequence[str] = ("train",), paste: bool = False,
-                 seed: int = 0, pastes_per_image: int = PASTES_PER_IMAGE) -> BalancePlan:
+def plan_balance(
+    dataset: Dataset,
+    *,
+    target: int | Literal["max"] | None = "max",
+    ratio: float | None = None,
+    max_copies: int = MAX_COPIES,
+    splits: Sequence[str] = ("train",),
+    paste: bool = False,
+    seed: int = 0,
+    pastes_per_image: int = PASTES_PER_IMAGE,
+) -> BalancePlan:
     """The balancing plan of a prepared dataset: for each split named in `splits`, on its own."""
     missing = [split for split in splits if split not in dataset.splits]
     if missing:
-        raise UsageError(f"no split named {', '.join(missing)}; the dataset has {', '.join(dataset.splits) or 'none'}"
-                         " (choose with --splits)")
+        raise UsageError(
+            f"no split named {', '.join(missing)}; the dataset has {', '.join(dataset.splits) or 'none'}"
+            " (choose with --splits)"
+        )
     names, plans, copies, required, pastes = dataset.class_names, [], {}, {}, []
     for split in dict.fromkeys(splits):
         images = dataset.in_split(split)
@@ -320,31 +387,72 @@ def plan_balance(dataset: Dataset, *, target: int | Literal["max"] | None = "max
         before = counts.sum(axis=0)
         goal = Goal(int(before.max()) if target == "max" else target, ratio)
         paster = Paster(images, len(names), seed) if paste else None
-        allocation = allocate(counts, goal, max_copies, paster, None if paster is None else paster.pastable,
-                              pastes_per_image)
+        allocation = allocate(
+            counts, goal, max_copies, paster, None if paster is None else paster.pastable, pastes_per_image
+        )
         pasted = np.zeros(len(names), np.int64)
         for host, index, placements in paster.jobs if paster else []:
             pasted += np.bincount([p.cutout.label for p in placements], minlength=len(names))
             pastes.append((images[host], index, placements))
         present = before > 0
         level = int(goal.level(allocation.counts[present])) if present.any() else goal.target or 0
-        short = (allocation.counts < level)
-        rows = [ClassRow(name, int(before[k]), int((counts[:, k] > 0).sum()), level if present[k] else None,
-                         int(allocation.counts[k]), int(allocation.copies @ counts[:, k]), int(pasted[k]))
-                for k, name in enumerate(names)]
-        unmet = [_unmet(name, k, counts, int(allocation.counts[k]), level, allocation, short, names, max_copies,
-                        paste) for k, name in enumerate(names) if present[k] and short[k]]
-        unmet += [{"class": name, "target": level, "planned": 0, "short": level, "stopped_by": ["no instance"],
-                   "limits": {}, "message": f"{name}: no instance in {split}, so nothing to copy or paste"}
-                  for k, name in enumerate(names) if not present[k] and level > 0]
-        few = [{"class": name, "instances": int(before[k]),
+        short = allocation.counts < level
+        rows = [
+            ClassRow(
+                name,
+                int(before[k]),
+                int((counts[:, k] > 0).sum()),
+                level if present[k] else None,
+                int(allocation.counts[k]),
+                int(allocation.copies @ counts[:, k]),
+                int(pasted[k]),
+            )
+            for k, name in enumerate(names)
+        ]
+        unmet = [
+            _unmet(name, k, counts, int(allocation.counts[k]), level, allocation, short, names, max_copies, paste)
+            for k, name in enumerate(names)
+            if present[k] and short[k]
+        ]
+        unmet += [
+            {
+                "class": name,
+                "target": level,
+                "planned": 0,
+                "short": level,
+                "stopped_by": ["no instance"],
+                "limits": {},
+                "message": f"{name}: no instance in {split}, so nothing to copy or paste",
+            }
+            for k, name in enumerate(names)
+            if not present[k] and level > 0
+        ]
+        few = [
+            {
+                "class": name,
+                "instances": int(before[k]),
                 "message": f"{name} has only {int(before[k])} distinct instances in {split}: balancing repeats "
-                           f"these same objects (planned {int(allocation.counts[k])}), which a model can memorise "
-                           "instead of learning the class. More real examples, or a different approach, may be "
-                           "needed."} for k, name in enumerate(names) if 0 < before[k] < FEW_INSTANCES]
+                f"these same objects (planned {int(allocation.counts[k])}), which a model can memorise "
+                "instead of learning the class. More real examples, or a different approach, may be "
+                "needed.",
+            }
+            for k, name in enumerate(names)
+            if 0 < before[k] < FEW_INSTANCES
+        ]
         largest = names[int(np.argmax(before))] if present.any() else "-"
-        plans.append(SplitPlan(split, _rule(target, ratio, largest, int(before.max())), max_copies, len(images),
-                               int(allocation.copies.sum()), int(allocation.pastes.sum()), rows, unmet, few))
+        plans.append(
+            SplitPlan(
+                split,
+                _rule(target, ratio, largest, int(before.max())),
+                max_copies,
+                len(images),
+                int(allocation.copies.sum()),
+                int(allocation.pastes.sum()),
+                rows,
+                unmet,
+                few,
+            )
+        )
         for image, n, held in zip(images, allocation.copies.tolist(), counts > 0, strict=True):
             if n:
                 key = image.key

@@ -13,19 +13,39 @@ from bboxaug.runtime.parallel import show_progress
 
 
 @click.command("augment")
-@click.option("--policy", "-p", default="auto", show_default=True,
-              help="A preset (light, medium, heavy, auto: strength by dataset size) or a YAML/JSON policy file.")
-@click.option("--copies", "-n", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Augmented copies per image.")
-@click.option("--seed", type=int, default=0, show_default=True,
-              help="Same seed, same bytes, whatever --jobs is.")
+@click.option(
+    "--policy",
+    "-p",
+    default="auto",
+    show_default=True,
+    help="A preset (light, medium, heavy, auto: strength by dataset size) or a YAML/JSON policy file.",
+)
+@click.option(
+    "--copies", "-n", type=click.IntRange(min=1), default=1, show_default=True, help="Augmented copies per image."
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same bytes, whatever --jobs is.")
 @click.option("--no-originals", is_flag=True, help="Write only the augmented copies.")
 @click.option("--resume", is_flag=True, help="Finish an interrupted run with the same settings.")
 @click.option("--dry-run", is_flag=True, help="Show the policy and how many images would be written; write nothing.")
 @dataset_options(quality_of="the copies")
-def augment_command(src: Path, dst: Path, policy: str, copies: int, to: str | None, fmt_from: str | None,
-                    image_dir: Path | None, seed: int, no_originals: bool, resume: bool, quality: int,
-                    on_error: OnError, dry_run: bool, jobs: int, overwrite: bool, quiet: bool) -> None:
+def augment_command(
+    src: Path,
+    dst: Path,
+    policy: str,
+    copies: int,
+    to: str | None,
+    fmt_from: str | None,
+    image_dir: Path | None,
+    seed: int,
+    no_originals: bool,
+    resume: bool,
+    quality: int,
+    on_error: OnError,
+    dry_run: bool,
+    jobs: int,
+    overwrite: bool,
+    quiet: bool,
+) -> None:
     """Write SRC plus N augmented copies of every image into the new folder DST.
 
     Boxes follow the pixels (polygons where the source has them), are clipped to the image, and are dropped below
@@ -37,17 +57,47 @@ def augment_command(src: Path, dst: Path, policy: str, copies: int, to: str | No
     from bboxaug.pipeline.copies import MANIFEST
 
     if dry_run:
-        plan = plan_augment(src, dst, policy=policy, copies=copies, to=to, fmt_from=fmt_from, image_dir=image_dir,
-                            on_error=on_error, jobs=jobs)
+        plan = plan_augment(
+            src,
+            dst,
+            policy=policy,
+            copies=copies,
+            to=to,
+            fmt_from=fmt_from,
+            image_dir=image_dir,
+            on_error=on_error,
+            jobs=jobs,
+        )
         images = len(plan.counts.copies)
         click.echo(describe(plan.policy))
         click.echo(f"would write {0 if no_originals else images} originals and {copies * images} copies to {dst}")
         return
-    result = augment(src, dst, policy=policy, copies=copies, to=to, fmt_from=fmt_from, image_dir=image_dir,
-                     seed=seed, jobs=jobs, originals=not no_originals, resume=resume, quality=quality,
-                     on_error=on_error, overwrite=overwrite, progress=show_progress(quiet))
+    result = augment(
+        src,
+        dst,
+        policy=policy,
+        copies=copies,
+        to=to,
+        fmt_from=fmt_from,
+        image_dir=image_dir,
+        seed=seed,
+        jobs=jobs,
+        originals=not no_originals,
+        resume=resume,
+        quality=quality,
+        on_error=on_error,
+        overwrite=overwrite,
+        progress=show_progress(quiet),
+    )
     counts = result.counts
-    finish([f"augmented {result.source_format} -> {result.target_format} with {result.policy.source}: {dst}",
+    finish(
+        [
+            f"augmented {result.source_format} -> {result.target_format} with {result.policy.source}: {dst}",
             f"  images     {counts['images']} ({result.report.counts['copies_written']} copies)",
             f"  boxes      {counts['boxes']}",
-            f"  negatives  {counts['negatives']}"], result.report, dst / MANIFEST, quiet)
+            f"  negatives  {counts['negatives']}",
+        ],
+        result.report,
+        dst / MANIFEST,
+        quiet,
+    )

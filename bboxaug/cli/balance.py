@@ -28,21 +28,29 @@ def format_plan(plan: BalancePlan) -> str:
     lines = []
     for split in plan.splits:
         written = all(row.after is not None for row in split.rows)
-        lines.append(f"{split.split} ({split.images} images): target {split.rule}; at most {split.max_copies} new "
-                     "images from one image")
+        lines.append(
+            f"{split.split} ({split.images} images): target {split.rule}; at most {split.max_copies} new "
+            "images from one image"
+        )
         width = max([5, *(len(row.name) for row in split.rows)])
-        header = f"  {'class':<{width}}  {'before':>7}  {'images':>7}  {'target':>7}  {'planned':>7}  " \
-                 f"{'+copies':>7}  {'+pasted':>7}"
+        header = (
+            f"  {'class':<{width}}  {'before':>7}  {'images':>7}  {'target':>7}  {'planned':>7}  "
+            f"{'+copies':>7}  {'+pasted':>7}"
+        )
         lines.append(header + (f"  {'written':>7}" if written else ""))
         for row in split.rows:
             target = "-" if row.target is None else str(row.target)
-            line = f"  {row.name:<{width}}  {row.before:>7}  {row.images:>7}  {target:>7}  {row.planned:>7}  " \
-                   f"{row.from_copies:>7}  {row.pasted:>7}"
+            line = (
+                f"  {row.name:<{width}}  {row.before:>7}  {row.images:>7}  {target:>7}  {row.planned:>7}  "
+                f"{row.from_copies:>7}  {row.pasted:>7}"
+            )
             lines.append(line + (f"  {row.after:>7}" if written else ""))
         ratios = split.ratios()
-        lines.append(f"  max/min ratio {_number(ratios['before'])} before, {_number(ratios['planned'])} planned"
-                     + (f", {_number(ratios['after'])} written" if written else "")
-                     + f"; {split.copies} copies and {split.paste_images} paste images planned")
+        lines.append(
+            f"  max/min ratio {_number(ratios['before'])} before, {_number(ratios['planned'])} planned"
+            + (f", {_number(ratios['after'])} written" if written else "")
+            + f"; {split.copies} copies and {split.paste_images} paste images planned"
+        )
         if split.unmet:
             lines.append("  not reached:")
             lines += [f"    {unmet['message']}" for unmet in split.unmet]
@@ -61,33 +69,74 @@ def target_value(ctx: click.Context, param: click.Parameter, value: str | None) 
         raise click.BadParameter(f"expected 'max' or a positive number of instances, not {value!r}")
     return int(value)
 
+
 def split_names(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
     names = [name.strip() for value in values for name in value.split(",") if name.strip()]
     return tuple(dict.fromkeys(names)) or ("train",)
 
+
 @click.command("balance")
-@click.option("--target", callback=target_value, metavar="N|max",
-              help="Instances every class should reach: a number, or 'max' for as many as the largest class "
-                   "has (the default unless only --ratio is given).")
-@click.option("--ratio", type=click.FloatRange(min=1.0),
-              help="Largest allowed max/min ratio of instances per class, the largest counted after balancing.")
-@click.option("--policy", "-p", default="auto", show_default=True,
-              help="Augmentation of the copies: a preset (light, medium, heavy, auto) or a YAML/JSON file.")
-@click.option("--max-copies", type=click.IntRange(min=0), default=10, show_default=True,
-              help="Most new images (copies and paste images) made from any one image.")
-@click.option("--paste", is_flag=True,
-              help="When copies are not enough, paste rare objects into other images of the same split.")
-@click.option("--splits", multiple=True, callback=split_names, metavar="NAMES",
-              help="Splits to balance, comma-separated or repeated (default: train); others are copied as "
-                   "they are.")
+@click.option(
+    "--target",
+    callback=target_value,
+    metavar="N|max",
+    help="Instances every class should reach: a number, or 'max' for as many as the largest class "
+    "has (the default unless only --ratio is given).",
+)
+@click.option(
+    "--ratio",
+    type=click.FloatRange(min=1.0),
+    help="Largest allowed max/min ratio of instances per class, the largest counted after balancing.",
+)
+@click.option(
+    "--policy",
+    "-p",
+    default="auto",
+    show_default=True,
+    help="Augmentation of the copies: a preset (light, medium, heavy, auto) or a YAML/JSON file.",
+)
+@click.option(
+    "--max-copies",
+    type=click.IntRange(min=0),
+    default=10,
+    show_default=True,
+    help="Most new images (copies and paste images) made from any one image.",
+)
+@click.option(
+    "--paste", is_flag=True, help="When copies are not enough, paste rare objects into other images of the same split."
+)
+@click.option(
+    "--splits",
+    multiple=True,
+    callback=split_names,
+    metavar="NAMES",
+    help="Splits to balance, comma-separated or repeated (default: train); others are copied as they are.",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same bytes, whatever --jobs is.")
 @click.option("--resume", is_flag=True, help="Finish an interrupted run with the same settings.")
 @click.option("--dry-run", is_flag=True, help="Print the plan; write nothing.")
 @dataset_options(quality_of="the new images")
-def balance_command(src: Path, dst: Path, target: int | str | None, ratio: float | None, policy: str,
-                    max_copies: int, paste: bool, splits: tuple[str, ...], seed: int, to: str | None,
-                    fmt_from: str | None, image_dir: Path | None, quality: int, on_error: OnError, resume: bool,
-                    dry_run: bool, jobs: int, overwrite: bool, quiet: bool) -> None:
+def balance_command(
+    src: Path,
+    dst: Path,
+    target: int | str | None,
+    ratio: float | None,
+    policy: str,
+    max_copies: int,
+    paste: bool,
+    splits: tuple[str, ...],
+    seed: int,
+    to: str | None,
+    fmt_from: str | None,
+    image_dir: Path | None,
+    quality: int,
+    on_error: OnError,
+    resume: bool,
+    dry_run: bool,
+    jobs: int,
+    overwrite: bool,
+    quiet: bool,
+) -> None:
     """Balance the classes of SRC's train split (or --splits) into the new folder DST.
 
     Plans how many augmented copies each image gets so every class reaches the target while the common
@@ -98,10 +147,27 @@ def balance_command(src: Path, dst: Path, target: int | str | None, ratio: float
     from bboxaug.commands.balance import BALANCE_FILE, CHART_FILE, balance
 
     chosen: Any = "max" if target is None and ratio is None else target
-    result = balance(src, dst, target=chosen, ratio=ratio, policy=policy, max_copies=max_copies, paste=paste,
-                     splits=splits, seed=seed, jobs=jobs, to=to, fmt_from=fmt_from, image_dir=image_dir,
-                     quality=quality, on_error=on_error,
-                     overwrite=overwrite, resume=resume, progress=show_progress(quiet), dry_run=dry_run)
+    result = balance(
+        src,
+        dst,
+        target=chosen,
+        ratio=ratio,
+        policy=policy,
+        max_copies=max_copies,
+        paste=paste,
+        splits=splits,
+        seed=seed,
+        jobs=jobs,
+        to=to,
+        fmt_from=fmt_from,
+        image_dir=image_dir,
+        quality=quality,
+        on_error=on_error,
+        overwrite=overwrite,
+        resume=resume,
+        progress=show_progress(quiet),
+        dry_run=dry_run,
+    )
     for line in warning_lines(result.plan):
         click.echo(line, err=True)
     if dry_run:

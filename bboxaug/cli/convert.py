@@ -26,15 +26,34 @@ def formats_command() -> None:
 
 
 @click.command("convert")
-@click.option("--images", type=click.Choice(IMAGE_MODES), default="copy", show_default=True,
-              help="How images reach DST: copied, hard-linked, symlinked, or not at all (annotations only).")
-@click.option("--class-map", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="YAML/JSON mapping class name -> output id, overriding the source's numbering.")
+@click.option(
+    "--images",
+    type=click.Choice(IMAGE_MODES),
+    default="copy",
+    show_default=True,
+    help="How images reach DST: copied, hard-linked, symlinked, or not at all (annotations only).",
+)
+@click.option(
+    "--class-map",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="YAML/JSON mapping class name -> output id, overriding the source's numbering.",
+)
 @click.option("--keep-crowd", is_flag=True, help="Write COCO iscrowd regions as boxes in formats without crowd.")
 @dataset_options(to_required=True, quality_of=None, on_error_about="missing image")
-def convert_command(src: Path, dst: Path, to: str, fmt_from: str | None, image_dir: Path | None,
-                    images: ImageMode, on_error: OnError, class_map: Path | None, keep_crowd: bool, jobs: int,
-                    overwrite: bool, quiet: bool) -> None:
+def convert_command(
+    src: Path,
+    dst: Path,
+    to: str,
+    fmt_from: str | None,
+    image_dir: Path | None,
+    images: ImageMode,
+    on_error: OnError,
+    class_map: Path | None,
+    keep_crowd: bool,
+    jobs: int,
+    overwrite: bool,
+    quiet: bool,
+) -> None:
     """Convert the dataset at SRC into format --to in the new folder DST.
 
     SRC is a COCO JSON file, a YOLO data.yaml, or a folder in any supported layout. DST is written atomically in
@@ -42,9 +61,20 @@ def convert_command(src: Path, dst: Path, to: str, fmt_from: str | None, image_d
     """
     from bboxaug.commands.convert import REPORT_FILE, convert
 
-    result = convert(src, dst, to=to, fmt_from=fmt_from, image_dir=image_dir, images=images,
-                     on_error=on_error, class_map=class_map, keep_crowd=keep_crowd,
-                     overwrite=overwrite, jobs=jobs, progress=show_progress(quiet))
+    result = convert(
+        src,
+        dst,
+        to=to,
+        fmt_from=fmt_from,
+        image_dir=image_dir,
+        images=images,
+        on_error=on_error,
+        class_map=class_map,
+        keep_crowd=keep_crowd,
+        overwrite=overwrite,
+        jobs=jobs,
+        progress=show_progress(quiet),
+    )
     finish(summary_lines(result, dst), result.report, dst / REPORT_FILE, quiet, label="report")
 
 
@@ -52,8 +82,9 @@ def summary_lines(result: ConvertResult, dst: Path) -> list[str]:
     """What a conversion wrote: images per split, boxes, negatives and the classes with their output ids."""
     dataset = result.dataset
     splits = ", ".join(f"{split} {len(dataset.in_split(split))}" for split in dataset.splits)
-    classes = ", ".join(c["name"] if c["output_id"] is None else f"{c['name']}={c['output_id']}"
-                        for c in result.classes)
+    classes = ", ".join(
+        c["name"] if c["output_id"] is None else f"{c['name']}={c['output_id']}" for c in result.classes
+    )
     return [
         f"converted {result.source_format} -> {result.target_format}: {dst}",
         f"  images     {len(dataset.images)}" + (f" ({splits})" if splits else ""),

@@ -35,29 +35,65 @@ def _skipped_lines(report: Report) -> list[str]:
 
 @click.command("stats")
 @source_options
-@click.option("--json", "json_file", type=click.Path(dir_okay=False, allow_dash=True),
-              help="Write every figure as JSON to FILE ('-': standard output, instead of the table).")
-@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write a PNG: boxes per class, box width/height and box-centre heat maps.")
-@click.option("--anchors", type=click.IntRange(min=0), default=9, show_default=True,
-              help="Anchors to fit with k-means (1 - IoU distance); 0: none.")
-@click.option("--img-size", type=click.IntRange(min=1), default=640, show_default=True,
-              help="Training image size the anchors are for (letterbox: longest side scaled to it).")
+@click.option(
+    "--json",
+    "json_file",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="Write every figure as JSON to FILE ('-': standard output, instead of the table).",
+)
+@click.option(
+    "--plot",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a PNG: boxes per class, box width/height and box-centre heat maps.",
+)
+@click.option(
+    "--anchors",
+    type=click.IntRange(min=0),
+    default=9,
+    show_default=True,
+    help="Anchors to fit with k-means (1 - IoU distance); 0: none.",
+)
+@click.option(
+    "--img-size",
+    type=click.IntRange(min=1),
+    default=640,
+    show_default=True,
+    help="Training image size the anchors are for (letterbox: longest side scaled to it).",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the anchor k-means.")
 @on_error_option("unreadable image header (the image is left out of the figures)")
 @jobs_option("reading image headers")
 @click.option("--quiet", "-q", is_flag=True, help="No table and no progress bar.")
-def stats_command(src: Path, fmt_from: str | None, image_dir: Path | None, json_file: str | None,
-                  plot: Path | None, anchors: int, img_size: int, seed: int, on_error: OnError, jobs: int,
-                  quiet: bool) -> None:
+def stats_command(
+    src: Path,
+    fmt_from: str | None,
+    image_dir: Path | None,
+    json_file: str | None,
+    plot: Path | None,
+    anchors: int,
+    img_size: int,
+    seed: int,
+    on_error: OnError,
+    jobs: int,
+    quiet: bool,
+) -> None:
     """Count what is in the dataset at SRC: images, negatives and boxes per split and class, box and image sizes,
     COCO small/medium/large, and anchors for training at --img-size."""
     from bboxaug.inspection.plot import render_stats_plot
     from bboxaug.inspection.stats import format_stats, stats_for
 
     report = Report(on_error=on_error)
-    dataset, result = stats_for(src, fmt=fmt_from, image_dir=image_dir, anchors=anchors, img_size=img_size,
-                                seed=seed, jobs=jobs, report=report, progress=show_progress(quiet))
+    dataset, result = stats_for(
+        src,
+        fmt=fmt_from,
+        image_dir=image_dir,
+        anchors=anchors,
+        img_size=img_size,
+        seed=seed,
+        jobs=jobs,
+        report=report,
+        progress=show_progress(quiet),
+    )
     if json_file:
         _write_json(json_file, {"source": str(src), **result, "report": report.to_json()})
     if plot:
@@ -72,21 +108,28 @@ def stats_command(src: Path, fmt_from: str | None, image_dir: Path | None, json_
 
 @click.command("validate")
 @source_options
-@click.option("--deep", is_flag=True,
-              help="Decode every image (unreadable pixels) and hash the pixels (duplicates, split leakage).")
-@click.option("--json", "json_file", type=click.Path(dir_okay=False, allow_dash=True),
-              help="Write every finding as JSON to FILE ('-': standard output, instead of the list).")
+@click.option(
+    "--deep",
+    is_flag=True,
+    help="Decode every image (unreadable pixels) and hash the pixels (duplicates, split leakage).",
+)
+@click.option(
+    "--json",
+    "json_file",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="Write every finding as JSON to FILE ('-': standard output, instead of the list).",
+)
 @jobs_option("reading images")
 @click.option("--quiet", "-q", is_flag=True, help="Only the totals line, no progress bar.")
-def validate_command(src: Path, fmt_from: str | None, image_dir: Path | None, deep: bool, json_file: str | None,
-                     jobs: int, quiet: bool) -> None:
+def validate_command(
+    src: Path, fmt_from: str | None, image_dir: Path | None, deep: bool, json_file: str | None, jobs: int, quiet: bool
+) -> None:
     """Find every problem in the dataset at SRC a trainer would trip on, each with a stable code, the image and
     the box. Exits 1 when there are errors (warnings alone exit 0)."""
     from bboxaug.inspection.stats import aligned
     from bboxaug.inspection.validate import summarize, validate
 
-    findings = validate(src, fmt=fmt_from, image_dir=image_dir, deep=deep, jobs=jobs,
-                        progress=show_progress(quiet))
+    findings = validate(src, fmt=fmt_from, image_dir=image_dir, deep=deep, jobs=jobs, progress=show_progress(quiet))
     summary = summarize(findings)
     if json_file:
         _write_json(json_file, {"source": str(src), "deep": deep, **summary})
@@ -104,8 +147,7 @@ def validate_command(src: Path, fmt_from: str | None, image_dir: Path | None, de
                     severities = [f.severity for f in findings if f.code == code]
                     rows.append([code, severities.count("error"), severities.count("warning")])
                 lines += ["", *aligned(rows), ""]
-        lines.append(f"{summary['errors']} errors, {summary['warnings']} warnings" if findings
-                     else "no problems found")
+        lines.append(f"{summary['errors']} errors, {summary['warnings']} warnings" if findings else "no problems found")
         click.echo("\n".join(lines))
     if summary["errors"]:
         sys.exit(1)
@@ -114,21 +156,48 @@ def validate_command(src: Path, fmt_from: str | None, image_dir: Path | None, de
 @click.command("preview")
 @source_options
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--n", "-n", "count", type=click.IntRange(min=1), default=16, show_default=True,
-              help="Images to show.")
+@click.option("--n", "-n", "count", type=click.IntRange(min=1), default=16, show_default=True, help="Images to show.")
 @click.option("--classes", help="Comma-separated class names: only images with them, only their boxes.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Which images, among equally rare ones.")
-@click.option("--cell", type=click.IntRange(min=16), default=320, show_default=True,
-              help="Side of each image's square cell, in pixels.")
-@click.option("--compare", type=click.Path(exists=True, path_type=Path),
-              help="A dataset made from SRC by bboxaug augment: show each image beside its augmented copies.")
+@click.option(
+    "--cell",
+    type=click.IntRange(min=16),
+    default=320,
+    show_default=True,
+    help="Side of each image's square cell, in pixels.",
+)
+@click.option(
+    "--compare",
+    type=click.Path(exists=True, path_type=Path),
+    help="A dataset made from SRC by bboxaug augment: show each image beside its augmented copies.",
+)
 @on_error_option("unreadable image")
-def preview_command(src: Path, out: Path, fmt_from: str | None, image_dir: Path | None, count: int,
-                    classes: str | None, seed: int, cell: int, compare: Path | None, on_error: OnError) -> None:
+def preview_command(
+    src: Path,
+    out: Path,
+    fmt_from: str | None,
+    image_dir: Path | None,
+    count: int,
+    classes: str | None,
+    seed: int,
+    cell: int,
+    compare: Path | None,
+    on_error: OnError,
+) -> None:
     """Draw a grid of images from SRC with their boxes and class names into OUT (PNG), rare classes first."""
     from bboxaug.inspection.preview import preview
 
     names = [name.strip() for name in classes.split(",") if name.strip()] if classes else None
-    picture = preview(src, out, fmt=fmt_from, image_dir=image_dir, n=count, classes=names, seed=seed, cell=cell,
-                      compare=compare, report=Report(on_error=on_error))
+    picture = preview(
+        src,
+        out,
+        fmt=fmt_from,
+        image_dir=image_dir,
+        n=count,
+        classes=names,
+        seed=seed,
+        cell=cell,
+        compare=compare,
+        report=Report(on_error=on_error),
+    )
     click.echo(f"wrote {out} ({picture.width}x{picture.height})")

@@ -39,6 +39,15 @@ def main() -> None:
     classes; tile large images; and look at the data (stats, validate, preview)."""
 
 
-for _command in (formats_command, convert_command, augment_command, balance_command, tile_command, resize_command,
-                 stats_command, validate_command, preview_command):
+for _command in (
+    formats_command,
+    convert_command,
+    augment_command,
+    balance_command,
+    tile_command,
+    resize_command,
+    stats_command,
+    validate_command,
+    preview_command,
+):
     main.add_command(_command)

@@ -29,14 +29,25 @@ def jobs_option(about: str = "image work", *, scheduler: bool = False) -> Callab
     """--jobs: parallel workers, every core this process may use unless told; `scheduler` when the command has
     --scheduler too."""
     local = " With --scheduler local: the local cluster's worker processes." if scheduler else ""
-    return click.option("--jobs", "-j", type=int, default=usable_cores, show_default="every core this process may use",
-                        help=f"Parallel workers for {about} (-1: every core).{local}")
+    return click.option(
+        "--jobs",
+        "-j",
+        type=int,
+        default=usable_cores,
+        show_default="every core this process may use",
+        help=f"Parallel workers for {about} (-1: every core).{local}",
+    )
 
 
 def on_error_option(about: str = "unreadable image") -> Callable[[F], F]:
     """--on-error: what a malformed annotation or bad image does to the run."""
-    return click.option("--on-error", type=click.Choice(["fail", "skip"]), default="fail", show_default=True,
-                        help=f"On a malformed annotation or {about}: stop, or skip the item and report it.")
+    return click.option(
+        "--on-error",
+        type=click.Choice(["fail", "skip"]),
+        default="fail",
+        show_default=True,
+        help=f"On a malformed annotation or {about}: stop, or skip the item and report it.",
+    )
 
 
 QUIET = click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
@@ -44,16 +55,26 @@ QUIET = click.option("--quiet", "-q", is_flag=True, help="No progress bar and no
 
 def source_options(command: F) -> F:
     """SRC and how to read it: --from and --image-dir."""
-    return _apply(command, [
-        click.argument("src", type=click.Path(exists=True, path_type=Path)),
-        click.option("--from", "fmt_from", type=FORMAT_CHOICE, help="Format of SRC (detected when not given)."),
-        click.option("--image-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
-                     help="Where the images are, when not where SRC's layout puts them."),
-    ])
+    return _apply(
+        command,
+        [
+            click.argument("src", type=click.Path(exists=True, path_type=Path)),
+            click.option("--from", "fmt_from", type=FORMAT_CHOICE, help="Format of SRC (detected when not given)."),
+            click.option(
+                "--image-dir",
+                type=click.Path(exists=True, file_okay=False, path_type=Path),
+                help="Where the images are, when not where SRC's layout puts them.",
+            ),
+        ],
+    )
 
 
-def dataset_options(*, to_required: bool = False, quality_of: str | None = "the images written",
-                    on_error_about: str = "unreadable image") -> Callable[[F], F]:
+def dataset_options(
+    *,
+    to_required: bool = False,
+    quality_of: str | None = "the images written",
+    on_error_about: str = "unreadable image",
+) -> Callable[[F], F]:
     """SRC, DST and every option a command that reads one dataset and writes another shares. `quality_of` says
     what --quality applies to (None: no --quality); `on_error_about` names the image problem --on-error decides
     on besides malformed annotations. With --scheduler the command runs on a Dask cluster."""
@@ -64,17 +85,30 @@ def dataset_options(*, to_required: bool = False, quality_of: str | None = "the 
         click.option("--to", "to", type=FORMAT_CHOICE, required=to_required, help=to_help),
     ]
     if quality_of is not None:
-        options.append(click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True,
-                                    help=f"JPEG/WebP quality of {quality_of}."))
+        options.append(
+            click.option(
+                "--quality",
+                type=click.IntRange(1, 100),
+                default=95,
+                show_default=True,
+                help=f"JPEG/WebP quality of {quality_of}.",
+            )
+        )
     options += [
         on_error_option(on_error_about),
         jobs_option(scheduler=True),
-        click.option("--scheduler", metavar="ADDRESS", envvar="BBOXAUG_SCHEDULER", show_envvar=True,
-                     help="Run the image work on the Dask scheduler at ADDRESS (tcp://host:8786), or on a new "
-                          "cluster on this machine with 'local'. SRC and DST must be on storage every worker "
-                          "mounts at the same path. Needs pip install 'bboxaug[dask]'."),
-        click.option("--overwrite", is_flag=True,
-                     help="Replace DST if it exists (only once the new output is complete)."),
+        click.option(
+            "--scheduler",
+            metavar="ADDRESS",
+            envvar="BBOXAUG_SCHEDULER",
+            show_envvar=True,
+            help="Run the image work on the Dask scheduler at ADDRESS (tcp://host:8786), or on a new "
+            "cluster on this machine with 'local'. SRC and DST must be on storage every worker "
+            "mounts at the same path. Needs pip install 'bboxaug[dask]'.",
+        ),
+        click.option(
+            "--overwrite", is_flag=True, help="Replace DST if it exists (only once the new output is complete)."
+        ),
         QUIET,
     ]
 

@@ -29,8 +29,11 @@ def problem_lines(title: str, problems: Sequence[Problem]) -> list[str]:
 
 def count_lines(report: Report) -> list[str]:
     """One line per counter of the report, labelled by its code."""
-    return [f"  {count:>9}  {codes.lookup(key).label}" for key, count in sorted(report.counts.items())
-            if key not in NOT_SHOWN]
+    return [
+        f"  {count:>9}  {codes.lookup(key).label}"
+        for key, count in sorted(report.counts.items())
+        if key not in NOT_SHOWN
+    ]
 
 
 def finish(lines: list[str], report: Report, manifest: Path | str, quiet: bool, *, label: str = "manifest") -> None:

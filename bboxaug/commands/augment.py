@@ -47,16 +47,23 @@ class AugmentStep:
     scratch: tuple[str, ...] = (PROGRESS,)
 
     def plan(self, dataset: Dataset, context: Context) -> AugmentPlan:
-        return AugmentPlan(choose_policy(self.policy, dataset),
-                           CopyCounts({image.key: self.copies for image in dataset.images}))
+        return AugmentPlan(
+            choose_policy(self.policy, dataset), CopyCounts({image.key: self.copies for image in dataset.images})
+        )
 
     def settings(self, plan: AugmentPlan, context: Context) -> dict[str, Any]:
-        return {"policy": plan.policy.to_json(), "seed": self.seed, "copies": self.copies,
-                "originals": self.originals, "quality": context.output.quality}
+        return {
+            "policy": plan.policy.to_json(),
+            "seed": self.seed,
+            "copies": self.copies,
+            "originals": self.originals,
+            "quality": context.output.quality,
+        }
 
     def run(self, plan: AugmentPlan, dataset: Dataset, context: Context) -> list[Written]:
-        written, entries = make_all_copies(dataset, plan.counts, plan.policy, context, seed=self.seed,
-                                           originals=self.originals)
+        written, entries = make_all_copies(
+            dataset, plan.counts, plan.policy, context, seed=self.seed, originals=self.originals
+        )
         return [Written(written, entries=entries)]
 
 
@@ -78,10 +85,24 @@ class AugmentResult:
         return cls(result.source_format, result.target_format, policy, counts, result.report)
 
 
-def augment(src: Path | str, dst: Path | str, *, policy: PolicySpec = "auto", copies: int = 1, to: str | None = None,
-            fmt_from: str | None = None, image_dir: Path | str | None = None, seed: int = 0, jobs: int = 1,
-            originals: bool = True, resume: bool = False, quality: int = 95, on_error: OnError = "fail",
-            overwrite: bool = False, progress: bool = False) -> AugmentResult:
+def augment(
+    src: Path | str,
+    dst: Path | str,
+    *,
+    policy: PolicySpec = "auto",
+    copies: int = 1,
+    to: str | None = None,
+    fmt_from: str | None = None,
+    image_dir: Path | str | None = None,
+    seed: int = 0,
+    jobs: int = 1,
+    originals: bool = True,
+    resume: bool = False,
+    quality: int = 95,
+    on_error: OnError = "fail",
+    overwrite: bool = False,
+    progress: bool = False,
+) -> AugmentResult:
     """Write the dataset at `src` plus `copies` augmented copies of every image into the new folder `dst`.
 
     Copies are named `<stem>_aug<k>.<ext>` and stay in their source's split; the output is in `src`'s format
@@ -90,8 +111,11 @@ def augment(src: Path | str, dst: Path | str, *, policy: PolicySpec = "auto", co
     """
     step = augment_step(policy, copies, seed, originals)
     source = Source(Path(src), fmt_from, None if image_dir is None else Path(image_dir), on_error)
-    result = run(step, source, Output(Path(dst), to, overwrite=overwrite, resume=resume, jobs=jobs,
-                                      progress=progress, quality=quality))
+    result = run(
+        step,
+        source,
+        Output(Path(dst), to, overwrite=overwrite, resume=resume, jobs=jobs, progress=progress, quality=quality),
+    )
     return AugmentResult.of(result, result.plan.policy)
 
 
@@ -102,9 +126,18 @@ def augment_step(policy: PolicySpec, copies: int, seed: int = 0, originals: bool
     return AugmentStep(None if policy == "auto" else load_policy(policy), copies, seed, originals)
 
 
-def plan_augment(src: Path | str, dst: Path | str, *, policy: PolicySpec = "auto", copies: int = 1,
-                 to: str | None = None, fmt_from: str | None = None, image_dir: Path | str | None = None,
-                 on_error: OnError = "fail", jobs: int = 1) -> AugmentPlan:
+def plan_augment(
+    src: Path | str,
+    dst: Path | str,
+    *,
+    policy: PolicySpec = "auto",
+    copies: int = 1,
+    to: str | None = None,
+    fmt_from: str | None = None,
+    image_dir: Path | str | None = None,
+    on_error: OnError = "fail",
+    jobs: int = 1,
+) -> AugmentPlan:
     """What `augment` would do with the dataset at `src` (the policy, `auto` resolved, and the copies per
     image), without writing anything."""
     source = Source(Path(src), fmt_from, None if image_dir is None else Path(image_dir), on_error)

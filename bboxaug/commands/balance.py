@@ -59,8 +59,13 @@ class BalanceOptions:
             raise UsageError("name at least one split to balance")
 
     def to_json(self) -> dict[str, Any]:
-        return {"target": self.target, "ratio": self.ratio, "max_copies": self.max_copies, "paste": self.paste,
-                "splits": list(self.splits)}
+        return {
+            "target": self.target,
+            "ratio": self.ratio,
+            "max_copies": self.max_copies,
+            "paste": self.paste,
+            "splits": list(self.splits),
+        }
 
 
 @dataclass(frozen=True)
@@ -84,21 +89,34 @@ class BalanceStep:
 
     def plan(self, dataset: Dataset, context: Context) -> BalanceRun:
         options = self.options
-        plan = plan_balance(dataset, target=options.target, ratio=options.ratio, max_copies=options.max_copies,
-                            splits=options.splits, paste=options.paste, seed=self.seed)
+        plan = plan_balance(
+            dataset,
+            target=options.target,
+            ratio=options.ratio,
+            max_copies=options.max_copies,
+            splits=options.splits,
+            paste=options.paste,
+            seed=self.seed,
+        )
         for split in plan.splits:
             for warning in split.few:
                 context.report.warn(split.split, warning["class"], warning["message"], codes.FEW_INSTANCES)
         return BalanceRun(choose_policy(self.policy, dataset), plan)
 
     def settings(self, plan: BalanceRun, context: Context) -> dict[str, Any]:
-        return {"policy": plan.policy.to_json(), "seed": self.seed, "balance": self.options.to_json(),
-                "originals": True, "quality": context.output.quality}
+        return {
+            "policy": plan.policy.to_json(),
+            "seed": self.seed,
+            "balance": self.options.to_json(),
+            "originals": True,
+            "quality": context.output.quality,
+        }
 
     def run(self, plan: BalanceRun, dataset: Dataset, context: Context) -> list[Written]:
         balance = plan.plan
-        written, copy_entries = make_all_copies(dataset, CopyCounts(balance.copies, balance.required), plan.policy,
-                                                context, seed=self.seed)
+        written, copy_entries = make_all_copies(
+            dataset, CopyCounts(balance.copies, balance.required), plan.policy, context, seed=self.seed
+        )
         written, paste_entries = write_pastes(balance.pastes, written, context)
         balance.measure(written)
         atomic_write_bytes(context.root / CHART_FILE, chart_png(balance))
@@ -114,12 +132,28 @@ class BalanceResult:
     run: AugmentResult | None = None
 
 
-def balance(src: Path | str, dst: Path | str, *, target: int | Literal["max"] | None = "max",
-            ratio: float | None = None, policy: PolicySpec = "auto", max_copies: int = MAX_COPIES,
-            paste: bool = False, splits: Sequence[str] = ("train",), seed: int = 0, jobs: int = 1,
-            to: str | None = None, fmt_from: str | None = None, image_dir: Path | str | None = None,
-            quality: int = 95, on_error: OnError = "fail", overwrite: bool = False, resume: bool = False,
-            progress: bool = False, dry_run: bool = False) -> BalanceResult:
+def balance(
+    src: Path | str,
+    dst: Path | str,
+    *,
+    target: int | Literal["max"] | None = "max",
+    ratio: float | None = None,
+    policy: PolicySpec = "auto",
+    max_copies: int = MAX_COPIES,
+    paste: bool = False,
+    splits: Sequence[str] = ("train",),
+    seed: int = 0,
+    jobs: int = 1,
+    to: str | None = None,
+    fmt_from: str | None = None,
+    image_dir: Path | str | None = None,
+    quality: int = 95,
+    on_error: OnError = "fail",
+    overwrite: bool = False,
+    resume: bool = False,
+    progress: bool = False,
+    dry_run: bool = False,
+) -> BalanceResult:
     """Balance the classes of `splits` of the dataset at `src` into the new folder `dst`: the originals of every
     split plus augmented copies (and with `paste`, images with rare objects pasted in) of the balanced splits.
 
@@ -129,15 +163,15 @@ def balance(src: Path | str, dst: Path | str, *, target: int | Literal["max"] | 
     options = BalanceOptions(target, ratio, max_copies, paste, tuple(splits))
     chosen = None if policy == "auto" else load_policy(policy)  # every policy mistake before any image is read
     source = Source(Path(src), fmt_from, None if image_dir is None else Path(image_dir), on_error)
-    output = Output(Path(dst), to, overwrite=overwrite, resume=resume, jobs=jobs, progress=progress,
-                    quality=quality)
+    output = Output(Path(dst), to, overwrite=overwrite, resume=resume, jobs=jobs, progress=progress, quality=quality)
     result = run(BalanceStep(chosen, options, seed), source, output, dry_run=dry_run)
     made = None if dry_run else AugmentResult.of(result, result.plan.policy)
     return BalanceResult(result.plan.plan, result.report, made)
 
 
-def write_pastes(pastes: list[tuple[ImageRecord, int, list[Placement]]], written: Dataset, context: Context
-                 ) -> tuple[Dataset, list[dict[str, Any]]]:
+def write_pastes(
+    pastes: list[tuple[ImageRecord, int, list[Placement]]], written: Dataset, context: Context
+) -> tuple[Dataset, list[dict[str, Any]]]:
     """Write the paste images (host, index among the host's paste images, placements) into the staging folder,
     named `<stem>_paste<k>.<ext>` (renamed where taken), on every worker; add them to the written dataset, still
     stored; return it with the manifest entry of each."""
@@ -148,11 +182,19 @@ def write_pastes(pastes: list[tuple[ImageRecord, int, list[Placement]]], written
     todo = []
     for host, index, placements in pastes:
         record = names.claim(host.replace(name=paste_name(host.name, index)))
-        todo.append(PasteJob(host, index, record.name, target.image_path(record.split, record.name),
-                             tuple(placements)))
+        todo.append(PasteJob(host, index, record.name, target.image_path(record.split, record.name), tuple(placements)))
     worker = functools.partial(make_paste, root=str(staging), quality=output.quality)
-    problems = list(iter_parallel(worker, todo, jobs=output.jobs, prefer="processes", description="pasting",
-                                  progress=output.progress, writes_into=staging))
+    problems = list(
+        iter_parallel(
+            worker,
+            todo,
+            jobs=output.jobs,
+            prefer="processes",
+            description="pasting",
+            progress=output.progress,
+            writes_into=staging,
+        )
+    )
     records, outputs = [], []
     for job, problem in zip(todo, problems, strict=True):
         if problem is not None:
@@ -160,10 +202,24 @@ def write_pastes(pastes: list[tuple[ImageRecord, int, list[Placement]]], written
                 raise ImageError(problem.message, file=problem.file, field=problem.field, code=problem.code)
             continue
         size = job.host.known_size()
-        records.append(ImageRecord(job.name, job.host.split, size[0], size[1],
-                                   pasted_boxes(job.host.boxes, list(job.placements), size), staging / job.path))
-        outputs.append({"image": job.key, "source": job.host.key, "paste": job.index,
-                        "objects": [placement.to_json() for placement in job.placements]})
+        records.append(
+            ImageRecord(
+                job.name,
+                job.host.split,
+                size[0],
+                size[1],
+                pasted_boxes(job.host.boxes, list(job.placements), size),
+                staging / job.path,
+            )
+        )
+        outputs.append(
+            {
+                "image": job.key,
+                "source": job.host.key,
+                "paste": job.index,
+                "objects": [placement.to_json() for placement in job.placements],
+            }
+        )
         report.count("paste_images_written")
         report.count("objects_pasted", len(job.placements))
     images = written.images

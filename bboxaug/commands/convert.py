@@ -41,8 +41,15 @@ class ConvertStep:
 
     def run(self, plan: None, dataset: Dataset, context: Context) -> list[Written]:
         output = context.output
-        placed = place_images(dataset, context.target, context.root, self.images, context.report, jobs=output.jobs,
-                              progress=output.progress)
+        placed = place_images(
+            dataset,
+            context.target,
+            context.root,
+            self.images,
+            context.report,
+            jobs=output.jobs,
+            progress=output.progress,
+        )
         return [Written(placed)]
 
 
@@ -55,8 +62,18 @@ class SaveResult:
     classes: list[dict[str, Any]] = field(default_factory=list)
 
 
-def save(dataset: Dataset, dst: Path | str, *, fmt: str, images: ImageMode = "copy", report: Report | None = None,
-         keep_crowd: bool = False, overwrite: bool = False, jobs: int = 1, progress: bool = False) -> SaveResult:
+def save(
+    dataset: Dataset,
+    dst: Path | str,
+    *,
+    fmt: str,
+    images: ImageMode = "copy",
+    report: Report | None = None,
+    keep_crowd: bool = False,
+    overwrite: bool = False,
+    jobs: int = 1,
+    progress: bool = False,
+) -> SaveResult:
     """Write `dataset` in format `fmt` into the new folder `dst`, atomically: everything goes into a temporary
     folder beside `dst`, which is renamed to `dst` only when complete. No manifest is written."""
     source = Source(dataset, report=report)
@@ -77,14 +94,31 @@ class ConvertResult:
 
 
 @gc_paused()
-def convert(src: Path | str, dst: Path | str, *, to: str, fmt_from: str | None = None,
-            image_dir: Path | str | None = None, images: ImageMode = "copy", on_error: OnError = "fail",
-            class_map: Mapping[str, int] | Path | str | None = None, keep_crowd: bool = False,
-            overwrite: bool = False, jobs: int = 1, progress: bool = False) -> ConvertResult:
+def convert(
+    src: Path | str,
+    dst: Path | str,
+    *,
+    to: str,
+    fmt_from: str | None = None,
+    image_dir: Path | str | None = None,
+    images: ImageMode = "copy",
+    on_error: OnError = "fail",
+    class_map: Mapping[str, int] | Path | str | None = None,
+    keep_crowd: bool = False,
+    overwrite: bool = False,
+    jobs: int = 1,
+    progress: bool = False,
+) -> ConvertResult:
     """Convert the dataset at `src` to format `to` in the new folder `dst`, writing `convert.json` beside it."""
-    source = Source(Path(src), fmt_from, None if image_dir is None else Path(image_dir), on_error,
-                    Path(class_map) if isinstance(class_map, str) else class_map)
+    source = Source(
+        Path(src),
+        fmt_from,
+        None if image_dir is None else Path(image_dir),
+        on_error,
+        Path(class_map) if isinstance(class_map, str) else class_map,
+    )
     output = Output(Path(dst), to, overwrite=overwrite, jobs=jobs, progress=progress, keep_crowd=keep_crowd)
     result = run(ConvertStep(images), source, output)
-    return ConvertResult(result.source_format, result.target_format, result.written[0].dataset, result.report,
-                         result.classes)
+    return ConvertResult(
+        result.source_format, result.target_format, result.written[0].dataset, result.report, result.classes
+    )

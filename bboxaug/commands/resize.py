@@ -78,16 +78,23 @@ class ResizeStep:
             raise UsageError(f"min_box_size must be at least 0, not {self.min_box_size}")
 
     def plan(self, dataset: Dataset, context: Context) -> ResizePlan:
-        named = rename_collisions(dataset.replace(images=tuple(
-            image.replace(name=writable_name(image.name)) for image in dataset.images)), context.target,
-            context.report).images
+        named = rename_collisions(
+            dataset.replace(images=tuple(image.replace(name=writable_name(image.name)) for image in dataset.images)),
+            context.target,
+            context.report,
+        ).images
         places = [[scaling(*image.known_size(), size, self.mode) for size in self.sizes] for image in dataset.images]
         return ResizePlan(tuple(named), places)
 
     def _settings_of(self, size: tuple[int, int] | None, quality: int) -> dict[str, Any]:
         sizes = {"sizes": [list(s) for s in self.sizes]} if size is None else {"size": list(size)}
-        return {**sizes, "mode": self.mode, "min_box_size": self.min_box_size, "pad_value": PAD_VALUE,
-                "quality": quality}
+        return {
+            **sizes,
+            "mode": self.mode,
+            "min_box_size": self.min_box_size,
+            "pad_value": PAD_VALUE,
+            "quality": quality,
+        }
 
     def settings(self, plan: ResizePlan, context: Context) -> dict[str, Any]:
         return {"resize": self._settings_of(None, context.output.quality)}
@@ -95,13 +102,33 @@ class ResizeStep:
     def run(self, plan: ResizePlan, dataset: Dataset, context: Context) -> list[Written]:
         target, report, output = context.target, context.report, context.output
         folders = [size_folder(size) for size in self.sizes]
-        jobs = [RenderJob(image.key, image.source, *image.known_size(),
-                          tuple(Render(f"{folder}/{target.image_path(record.split, record.name)}",
-                                       (0, 0, *image.known_size()), where.content, (where.width, where.height),
-                                       where.padding[:2]) for folder, where in zip(folders, wheres, strict=True)))
-                for image, record, wheres in zip(dataset.images, plan.named, plan.places, strict=True)]
-        failed = run_renders(jobs, context.root, output.quality, report, workers=output.jobs,
-                             progress=output.progress, description="resizing")
+        jobs = [
+            RenderJob(
+                image.key,
+                image.source,
+                *image.known_size(),
+                tuple(
+                    Render(
+                        f"{folder}/{target.image_path(record.split, record.name)}",
+                        (0, 0, *image.known_size()),
+                        where.content,
+                        (where.width, where.height),
+                        where.padding[:2],
+                    )
+                    for folder, where in zip(folders, wheres, strict=True)
+                ),
+            )
+            for image, record, wheres in zip(dataset.images, plan.named, plan.places, strict=True)
+        ]
+        failed = run_renders(
+            jobs,
+            context.root,
+            output.quality,
+            report,
+            workers=output.jobs,
+            progress=output.progress,
+            description="resizing",
+        )
         written = []
         for index, (folder, size) in enumerate(zip(folders, self.sizes, strict=True)):
             records, entries, tiny = [], [], 0
@@ -112,15 +139,29 @@ class ResizeStep:
                 boxes, dropped = resize_boxes(image.boxes, where, self.min_box_size)
                 tiny += dropped
                 path = target.image_path(record.split, record.name)
-                records.append(record.replace(width=where.width, height=where.height, boxes=boxes,
-                                              source=output.path / folder / path))
-                entries.append({"image": record.key, "path": path, "source": image.key,
-                                "source_size": [image.width, image.height], "size": [where.width, where.height],
-                                "scale": list(where.scale), "padding": list(where.padding),
-                                "tiny_boxes_dropped": dropped})
+                records.append(
+                    record.replace(
+                        width=where.width, height=where.height, boxes=boxes, source=output.path / folder / path
+                    )
+                )
+                entries.append(
+                    {
+                        "image": record.key,
+                        "path": path,
+                        "source": image.key,
+                        "source_size": [image.width, image.height],
+                        "size": [where.width, where.height],
+                        "scale": list(where.scale),
+                        "padding": list(where.padding),
+                        "tiny_boxes_dropped": dropped,
+                    }
+                )
             report.count("tiny_boxes_dropped", tiny)
-            manifest = {"resize": self._settings_of(size, output.quality), "tiny_boxes_dropped": tiny,
-                        "outputs": entries}
+            manifest = {
+                "resize": self._settings_of(size, output.quality),
+                "tiny_boxes_dropped": tiny,
+                "outputs": entries,
+            }
             written.append(Written(dataset.replace(images=tuple(records)), manifest, folder=folder))
         return written
 
@@ -136,23 +177,41 @@ class ResizeResult:
     report: Report
 
 
-def resize(src: Path | str, dst: Path | str, *, sizes: str | Sequence[int | tuple[int, int]],
-           mode: Mode = "letterbox", min_box_size: float = 2.0, to: str | None = None, fmt_from: str | None = None,
-           image_dir: Path | str | None = None, quality: int = 95, jobs: int = 1, on_error: OnError = "fail",
-           overwrite: bool = False, progress: bool = False) -> ResizeResult:
+def resize(
+    src: Path | str,
+    dst: Path | str,
+    *,
+    sizes: str | Sequence[int | tuple[int, int]],
+    mode: Mode = "letterbox",
+    min_box_size: float = 2.0,
+    to: str | None = None,
+    fmt_from: str | None = None,
+    image_dir: Path | str | None = None,
+    quality: int = 95,
+    jobs: int = 1,
+    on_error: OnError = "fail",
+    overwrite: bool = False,
+    progress: bool = False,
+) -> ResizeResult:
     """Write the dataset at `src` at every size of `sizes` (`"640,1024"`, `[640, (640, 480)]`) into
     `dst/<size>/`, in `src`'s format unless `to` names another."""
-    chosen = parse_sizes(sizes) if isinstance(sizes, str) else [
-        (size, size) if isinstance(size, int) else (int(size[0]), int(size[1])) for size in sizes]
+    chosen = (
+        parse_sizes(sizes)
+        if isinstance(sizes, str)
+        else [(size, size) if isinstance(size, int) else (int(size[0]), int(size[1])) for size in sizes]
+    )
     step = ResizeStep(tuple(chosen), mode, min_box_size)
     source = Source(Path(src), fmt_from, None if image_dir is None else Path(image_dir), on_error)
-    result = run(step, source, Output(Path(dst), to, overwrite=overwrite, jobs=jobs, progress=progress,
-                                      quality=quality))
-    return ResizeResult(result.source_format, result.target_format,
-                        {written.folder: written.dataset for written in result.written},
-                        {written.folder: manifest
-                         for written, manifest in zip(result.written, result.manifests, strict=True)},
-                        result.report)
+    result = run(
+        step, source, Output(Path(dst), to, overwrite=overwrite, jobs=jobs, progress=progress, quality=quality)
+    )
+    return ResizeResult(
+        result.source_format,
+        result.target_format,
+        {written.folder: written.dataset for written in result.written},
+        {written.folder: manifest for written, manifest in zip(result.written, result.manifests, strict=True)},
+        result.report,
+    )
 
 
 __all__ = ["MANIFEST", "ResizeResult", "ResizeStep", "resize", "resized_to_source"]

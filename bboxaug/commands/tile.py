@@ -73,8 +73,9 @@ class TilePlan:
     rejected: list[dict[str, Any]]
 
 
-def plan_tiles(dataset: Dataset, spec: TileSpec, *, min_visibility: float, partial: Partial, negatives: float,
-               seed: int) -> TilePlan:
+def plan_tiles(
+    dataset: Dataset, spec: TileSpec, *, min_visibility: float, partial: Partial, negatives: float, seed: int
+) -> TilePlan:
     """Cut every image (sizes known, boxes inside) into tiles; reject and sample negatives. No pixels needed."""
     tile_counts: Counter[str] = Counter()
     box_counts: Counter[str] = Counter()
@@ -102,13 +103,13 @@ def plan_tiles(dataset: Dataset, spec: TileSpec, *, min_visibility: float, parti
     return TilePlan(tiles, tile_counts, box_counts, rejected)
 
 
-
 def _tile_key(image: ImageRecord, cut: TileCut) -> str:
     return f"{image.key}@{cut.window[0]},{cut.window[1]}"
 
 
-def _render_jobs(named: list[tuple[ImageRecord, TileCut, ImageRecord]], target: Format, spec: TileSpec
-                 ) -> list[RenderJob]:
+def _render_jobs(
+    named: list[tuple[ImageRecord, TileCut, ImageRecord]], target: Format, spec: TileSpec
+) -> list[RenderJob]:
     """One job per source image: its tiles, each a crop written at its place in the target layout."""
     groups: dict[str, list[tuple[ImageRecord, TileCut, ImageRecord]]] = {}
     for item in named:
@@ -116,14 +117,17 @@ def _render_jobs(named: list[tuple[ImageRecord, TileCut, ImageRecord]], target: 
     jobs = []
     for key, group in groups.items():
         source = group[0][0]
-        renders = tuple(Render(target.image_path(record.split, record.name), cut.window, cut.size,
-                               (spec.width, spec.height)) for _, cut, record in group)
+        renders = tuple(
+            Render(target.image_path(record.split, record.name), cut.window, cut.size, (spec.width, spec.height))
+            for _, cut, record in group
+        )
         jobs.append(RenderJob(key, source.source, *source.known_size(), renders))
     return jobs
 
 
-def _source_boxes(dataset: Dataset, written: list[tuple[ImageRecord, TileCut, ImageRecord]], failed: set[str],
-                  report: Report) -> dict[str, int]:
+def _source_boxes(
+    dataset: Dataset, written: list[tuple[ImageRecord, TileCut, ImageRecord]], failed: set[str], report: Report
+) -> dict[str, int]:
     """Source boxes lying whole in some written tile, in none (each image warned about), or in failed images."""
     whole: dict[str, set[int]] = {}
     for image, cut, _ in written:
@@ -137,16 +141,29 @@ def _source_boxes(dataset: Dataset, written: list[tuple[ImageRecord, TileCut, Im
         counts["whole_in_a_tile"] += len(image.boxes) - missing
         counts["whole_in_no_tile"] += missing
         if missing:
-            report.warn(image.key, "boxes", f"{missing} box(es) lie whole in no written tile (larger than the "
-                                              "overlap, or their tiles were rejected)", codes.BOXES_WHOLE_IN_NO_TILE)
+            report.warn(
+                image.key,
+                "boxes",
+                f"{missing} box(es) lie whole in no written tile (larger than the "
+                "overlap, or their tiles were rejected)",
+                codes.BOXES_WHOLE_IN_NO_TILE,
+            )
     return counts
 
 
-def _tile_entry(image: ImageRecord, cut: TileCut, record: ImageRecord, target: Format, spec: TileSpec
-                ) -> dict[str, Any]:
-    return {"image": record.key, "path": target.image_path(record.split, record.name), "source": image.key,
-            "source_size": [image.width, image.height], "offset": list(cut.offset), "size": [spec.width, spec.height],
-            "padding": [0, 0, spec.width - cut.size[0], spec.height - cut.size[1]], "extra": cut.extra}
+def _tile_entry(
+    image: ImageRecord, cut: TileCut, record: ImageRecord, target: Format, spec: TileSpec
+) -> dict[str, Any]:
+    return {
+        "image": record.key,
+        "path": target.image_path(record.split, record.name),
+        "source": image.key,
+        "source_size": [image.width, image.height],
+        "offset": list(cut.offset),
+        "size": [spec.width, spec.height],
+        "padding": [0, 0, spec.width - cut.size[0], spec.height - cut.size[1]],
+        "extra": cut.extra,
+    }
 
 
 @dataclass(frozen=True)
@@ -180,41 +197,80 @@ class TileStep:
 
     def plan(self, dataset: Dataset, context: Context) -> NamedTiles:
         spec = self.spec
-        plan = plan_tiles(dataset, spec, min_visibility=self.min_visibility, partial=self.partial,
-                          negatives=self.negatives, seed=self.seed)
-        placeholders = dataset.replace(images=tuple(
-            image.replace(name=tile_name(image.name, *cut.offset), width=spec.width, height=spec.height,
-                          boxes=cut.boxes, source=None, source_id=None) for image, cut in plan.tiles))
+        plan = plan_tiles(
+            dataset,
+            spec,
+            min_visibility=self.min_visibility,
+            partial=self.partial,
+            negatives=self.negatives,
+            seed=self.seed,
+        )
+        placeholders = dataset.replace(
+            images=tuple(
+                image.replace(
+                    name=tile_name(image.name, *cut.offset),
+                    width=spec.width,
+                    height=spec.height,
+                    boxes=cut.boxes,
+                    source=None,
+                    source_id=None,
+                )
+                for image, cut in plan.tiles
+            )
+        )
         records = rename_collisions(placeholders, context.target, context.report).images
-        return NamedTiles(plan, [(image, cut, record)
-                                 for (image, cut), record in zip(plan.tiles, records, strict=True)])
+        return NamedTiles(
+            plan, [(image, cut, record) for (image, cut), record in zip(plan.tiles, records, strict=True)]
+        )
 
     def settings(self, plan: NamedTiles, context: Context) -> dict[str, Any]:
         spec = self.spec
-        return {"tiling": {"size": [spec.width, spec.height], "overlap": spec.overlap,
-                           "overlap_px": list(spec.overlap_px), "stride": list(spec.stride),
-                           "min_visibility": self.min_visibility, "partial": self.partial,
-                           "negatives": self.negatives, "seed": self.seed, "quality": context.output.quality,
-                           "pad_value": PAD_VALUE}}
+        return {
+            "tiling": {
+                "size": [spec.width, spec.height],
+                "overlap": spec.overlap,
+                "overlap_px": list(spec.overlap_px),
+                "stride": list(spec.stride),
+                "min_visibility": self.min_visibility,
+                "partial": self.partial,
+                "negatives": self.negatives,
+                "seed": self.seed,
+                "quality": context.output.quality,
+                "pad_value": PAD_VALUE,
+            }
+        }
 
     def run(self, plan: NamedTiles, dataset: Dataset, context: Context) -> list[Written]:
         target, report, output = context.target, context.report, context.output
-        failed = run_renders(_render_jobs(plan.named, target, self.spec), context.root, output.quality, report,
-                             workers=output.jobs, progress=output.progress, description="tiling")
-        written = [(image, cut, record.replace(source=output.path / target.image_path(record.split, record.name)))
-                   for image, cut, record in plan.named if image.key not in failed]
+        failed = run_renders(
+            _render_jobs(plan.named, target, self.spec),
+            context.root,
+            output.quality,
+            report,
+            workers=output.jobs,
+            progress=output.progress,
+            description="tiling",
+        )
+        written = [
+            (image, cut, record.replace(source=output.path / target.image_path(record.split, record.name)))
+            for image, cut, record in plan.named
+            if image.key not in failed
+        ]
         tile_counts, box_counts = plan.plan.tile_counts, plan.plan.box_counts
         tile_counts["written"], tile_counts["failed"] = len(written), len(plan.named) - len(written)
         source_boxes = _source_boxes(dataset, written, failed, report)
-        for name, value in (("tiles_rejected", tile_counts["rejected"]),
-                            ("negative_tiles_skipped", tile_counts["negatives_skipped"]),
-                            ("tile_boxes_dropped", box_counts["dropped"]),
-                            ("tile_boxes_kept_partial", box_counts["kept_partial"]),
-                            ("boxes_whole_in_no_tile", source_boxes["whole_in_no_tile"])):
+        for name, value in (
+            ("tiles_rejected", tile_counts["rejected"]),
+            ("negative_tiles_skipped", tile_counts["negatives_skipped"]),
+            ("tile_boxes_dropped", box_counts["dropped"]),
+            ("tile_boxes_kept_partial", box_counts["kept_partial"]),
+            ("boxes_whole_in_no_tile", source_boxes["whole_in_no_tile"]),
+        ):
             report.count(name, value)
         manifest = {
-            "tile_counts": {k: tile_counts[k] for k in ("planned", "written", "rejected", "negatives_skipped",
-                                                        "failed", "extra")},
+            "tile_counts": {
+                k: tile_counts[k] for k in ("planned", "written", "rejected", "negatives_skipped", "failed", "extra")
+            },
             "box_counts": {k: box_counts[k] for k in ("visible", "kept", "kept_partial", "dropped", "rejected")},
             "source_boxes": source_boxes,
             "tiles": [_tile_entry(image, cut, record, target, self.spec) for image, cut, record in written],
@@ -234,19 +290,36 @@ class TileResult:
     manifest: dict[str, Any]
 
 
-def tile(src: Path | str, dst: Path | str, *, size: int | str | tuple[int, int], overlap: float = 0.2,
-         min_visibility: float = 0.5, partial: Partial = "reject", negatives: float = 1.0, to: str | None = None,
-         fmt_from: str | None = None, image_dir: Path | str | None = None, seed: int = 0, quality: int = 95,
-         jobs: int = 1, on_error: OnError = "fail", overwrite: bool = False, progress: bool = False) -> TileResult:
+def tile(
+    src: Path | str,
+    dst: Path | str,
+    *,
+    size: int | str | tuple[int, int],
+    overlap: float = 0.2,
+    min_visibility: float = 0.5,
+    partial: Partial = "reject",
+    negatives: float = 1.0,
+    to: str | None = None,
+    fmt_from: str | None = None,
+    image_dir: Path | str | None = None,
+    seed: int = 0,
+    quality: int = 95,
+    jobs: int = 1,
+    on_error: OnError = "fail",
+    overwrite: bool = False,
+    progress: bool = False,
+) -> TileResult:
     """Write the dataset at `src` as tiles of `size` (pixels: `W`, `(W, H)` or `"WxH"`) into the new folder
     `dst`, in `src`'s format unless `to` names another; `tiles.json` in `dst` maps every tile to its source."""
     width, height = parse_size(size) if isinstance(size, str) else (size, size) if isinstance(size, int) else size
     step = TileStep(TileSpec(width, height, overlap), min_visibility, partial, negatives, seed)
     source = Source(Path(src), fmt_from, None if image_dir is None else Path(image_dir), on_error)
-    result = run(step, source, Output(Path(dst), to, overwrite=overwrite, jobs=jobs, progress=progress,
-                                      quality=quality))
-    return TileResult(result.source_format, result.target_format, result.written[0].dataset, result.report,
-                      result.manifests[0])
+    result = run(
+        step, source, Output(Path(dst), to, overwrite=overwrite, jobs=jobs, progress=progress, quality=quality)
+    )
+    return TileResult(
+        result.source_format, result.target_format, result.written[0].dataset, result.report, result.manifests[0]
+    )
 
 
 __all__ = ["MANIFEST", "TilePlan", "TileResult", "TileStep", "plan_tiles", "tile", "tile_to_source"]

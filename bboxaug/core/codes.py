@@ -67,7 +67,7 @@ def member(family: Code, key: str) -> Code:
     """The member `key` of a family registered as `name:*` (e.g. `skipped_shapes:point`)."""
     if not family.name.endswith(FAMILY):
         raise LookupError(f"code {family.name!r} is not a family")
-    return lookup(family.name[:-len(FAMILY)] + ":" + key)
+    return lookup(family.name[: -len(FAMILY)] + ":" + key)
 
 
 def severity_of(code: CodeLike) -> Severity:
@@ -87,66 +87,96 @@ def problem_code(code: CodeLike) -> str:
 # --- what validate reports, in the order it lists them -----------------------------------------------------
 
 MISSING_IMAGE = register("missing_image", "error", "the annotation names an image file that does not exist")
-UNREADABLE_IMAGE = register("unreadable_image", "error",
-                            "an image that cannot be read (validate reads headers; with --deep, the pixels)")
+UNREADABLE_IMAGE = register(
+    "unreadable_image", "error", "an image that cannot be read (validate reads headers; with --deep, the pixels)"
+)
 SIZE_MISMATCH = register("size_mismatch", "error", "declared image sizes that differ from the real, EXIF-oriented size")
 OUT_OF_BOUNDS = register("out_of_bounds", "error", "a box reaches outside its image")
-DEGENERATE_BOX = register("degenerate_box", "error",
-                          "a box has no area (x2 <= x1 or y2 <= y1) or a coordinate that is not finite")
+DEGENERATE_BOX = register(
+    "degenerate_box", "error", "a box has no area (x2 <= x1 or y2 <= y1) or a coordinate that is not finite"
+)
 UNKNOWN_CLASS = register("unknown_class", "error", "a box's class is not in the class list")
 ORPHAN_LABEL = register("orphan_label", "error", "label files without an image: their boxes are never trained on")
-UNREADABLE_ANNOTATION = register("unreadable_annotation", "error",
-                                 "an annotation file or record the reader could not use (it was skipped)")
-DUPLICATE_IMAGE = register("duplicate_image", "warning", "images found twice: one file (with --deep, the same pixels) "
-                           "under two names or listed in two splits; an error across splits (leakage)")
-DUPLICATE_BOX = register("duplicate_box", "warning",
-                         "two boxes of one class in the same place (equal, or IoU above 0.99)")
+UNREADABLE_ANNOTATION = register(
+    "unreadable_annotation", "error", "an annotation file or record the reader could not use (it was skipped)"
+)
+DUPLICATE_IMAGE = register(
+    "duplicate_image",
+    "warning",
+    "images found twice: one file (with --deep, the same pixels) "
+    "under two names or listed in two splits; an error across splits (leakage)",
+)
+DUPLICATE_BOX = register(
+    "duplicate_box", "warning", "two boxes of one class in the same place (equal, or IoU above 0.99)"
+)
 UNUSED_CLASS = register("unused_class", "warning", "a class in the class list has no box")
 READER_NOTE = register("reader_note", "warning", "anything else the reader reported")
 
-FINDINGS = (MISSING_IMAGE, UNREADABLE_IMAGE, SIZE_MISMATCH, OUT_OF_BOUNDS, DEGENERATE_BOX, UNKNOWN_CLASS, ORPHAN_LABEL,
-            UNREADABLE_ANNOTATION, DUPLICATE_IMAGE, DUPLICATE_BOX, UNUSED_CLASS, READER_NOTE)
+FINDINGS = (
+    MISSING_IMAGE,
+    UNREADABLE_IMAGE,
+    SIZE_MISMATCH,
+    OUT_OF_BOUNDS,
+    DEGENERATE_BOX,
+    UNKNOWN_CLASS,
+    ORPHAN_LABEL,
+    UNREADABLE_ANNOTATION,
+    DUPLICATE_IMAGE,
+    DUPLICATE_BOX,
+    UNUSED_CLASS,
+    READER_NOTE,
+)
 
 
 # --- what readers say more precisely (validate maps each to one of the above) ------------------------------
 
-UNKNOWN_SIZE = register("unknown_size", "error", "an image whose size is not declared and has no image file to read "
-                        "it from")
-UNUSABLE_EMBEDDED_IMAGE = register("unusable_embedded_image", "error",
-                                   "a Labelme imageData that is not a usable image")
-MISSING_IMAGES = register("missing_images", "warning",
-                          "Labelme files whose image is neither found nor embedded (imageData)")
+UNKNOWN_SIZE = register(
+    "unknown_size", "error", "an image whose size is not declared and has no image file to read it from"
+)
+UNUSABLE_EMBEDDED_IMAGE = register("unusable_embedded_image", "error", "a Labelme imageData that is not a usable image")
+MISSING_IMAGES = register(
+    "missing_images", "warning", "Labelme files whose image is neither found nor embedded (imageData)"
+)
 MISSING_SPLIT = register("missing_split", "warning", "split folders or lists named by the dataset but not found")
-LISTED_WITHOUT_FILES = register("listed_without_files", "warning",
-                                "ids in a split list with neither an annotation file nor an image")
-CLASS_COUNT_MISMATCH = register("class_count_mismatch", "warning",
-                                "the declared number of classes (nc) differs from the class names; the names win")
-SPLIT_WITHOUT_LABELS = register("split_without_labels", "warning",
-                                "a split with no label file for any image: every image is read as a negative")
+LISTED_WITHOUT_FILES = register(
+    "listed_without_files", "warning", "ids in a split list with neither an annotation file nor an image"
+)
+CLASS_COUNT_MISMATCH = register(
+    "class_count_mismatch", "warning", "the declared number of classes (nc) differs from the class names; the names win"
+)
+SPLIT_WITHOUT_LABELS = register(
+    "split_without_labels", "warning", "a split with no label file for any image: every image is read as a negative"
+)
 CATEGORIES_DIFFER = register("categories_differ", "warning", "split files with different categories, merged by id")
 ANNOTATED_TWICE = register("annotated_twice", "warning", "an image that a second annotation file names too")
-IDS_IN_SEVERAL_SPLITS = register("ids_in_several_splits", "warning",
-                                 "ids in more than one split list, each kept in the first")
-UNLISTED_ANNOTATIONS = register("unlisted_annotations", "warning",
-                                "annotation files in no split list, put in the default split")
-IGNORED_OBJECT_ELEMENTS = register("ignored_object_elements", "warning",
-                                   "nested elements of VOC objects (<part>, <actions>) not read")
-IMAGES_WITHOUT_ANNOTATION = register("images_without_annotation", "warning",
-                                     "images without an annotation file, not read")
+IDS_IN_SEVERAL_SPLITS = register(
+    "ids_in_several_splits", "warning", "ids in more than one split list, each kept in the first"
+)
+UNLISTED_ANNOTATIONS = register(
+    "unlisted_annotations", "warning", "annotation files in no split list, put in the default split"
+)
+IGNORED_OBJECT_ELEMENTS = register(
+    "ignored_object_elements", "warning", "nested elements of VOC objects (<part>, <actions>) not read"
+)
+IMAGES_WITHOUT_ANNOTATION = register(
+    "images_without_annotation", "warning", "images without an annotation file, not read"
+)
 NOT_LABELME = register("skipped_files:not_labelme", "warning", "JSON files that are not Labelme's, not read")
-OUTSIDE_SPLITS = register("skipped_files:outside_splits", "warning",
-                          "Labelme files outside the split folders, not read")
+OUTSIDE_SPLITS = register(
+    "skipped_files:outside_splits", "warning", "Labelme files outside the split folders, not read"
+)
 
 
 # --- what the other steps say ------------------------------------------------------------------------------
 
 UNWRITABLE_IMAGE = register("unwritable_image", "error", "an image that could not be written to the output")
-COPIES_DROPPED = register("copies_dropped", "warning",
-                          "copies dropped: they lost every box of a class they were made for")
-BOXES_WHOLE_IN_NO_TILE = register("boxes_whole_in_no_tile", "warning",
-                                  "source boxes that lie whole in no written tile")
-FEW_INSTANCES = register("few_instances", "warning",
-                         "a class with so few distinct instances that balancing repeats the same objects")
+COPIES_DROPPED = register(
+    "copies_dropped", "warning", "copies dropped: they lost every box of a class they were made for"
+)
+BOXES_WHOLE_IN_NO_TILE = register("boxes_whole_in_no_tile", "warning", "source boxes that lie whole in no written tile")
+FEW_INSTANCES = register(
+    "few_instances", "warning", "a class with so few distinct instances that balancing repeats the same objects"
+)
 
 
 # --- the other errors, by kind (never an item's skip in practice, but each error carries a code) -----------
@@ -167,17 +197,21 @@ RENAMED = register("renamed", None, "images renamed to avoid overwriting (see re
 EXIF_ROTATED = register("exif_rotated", None, "images re-encoded upright (EXIF orientation applied)")
 COPIES_WRITTEN = register("copies_written", None, "augmented copies written")
 BOXES_DROPPED_INVISIBLE = register("boxes_dropped:invisible", None, "boxes dropped from copies: moved out of sight")
-BOXES_DROPPED_MIN_VISIBILITY = register("boxes_dropped:min_visibility", None,
-                                        "boxes dropped from copies: visible share below min_visibility")
+BOXES_DROPPED_MIN_VISIBILITY = register(
+    "boxes_dropped:min_visibility", None, "boxes dropped from copies: visible share below min_visibility"
+)
 BOXES_DROPPED_MIN_AREA = register("boxes_dropped:min_area", None, "boxes dropped from copies: area below min_area")
-BOXES_DROPPED_MIN_SIZE = register("boxes_dropped:min_size", None,
-                                  "boxes dropped from copies: shorter side below min_size")
+BOXES_DROPPED_MIN_SIZE = register(
+    "boxes_dropped:min_size", None, "boxes dropped from copies: shorter side below min_size"
+)
 TILES_REJECTED = register("tiles_rejected", None, "tiles rejected: they would cut a box below min_visibility")
 NEGATIVE_TILES_SKIPPED = register("negative_tiles_skipped", None, "tiles without boxes left out (--negatives)")
-TILE_BOXES_DROPPED = register("tile_boxes_dropped", None, "boxes dropped from tiles: visible share below "
-                              "min_visibility")
-TILE_BOXES_KEPT_PARTIAL = register("tile_boxes_kept_partial", None,
-                                   "boxes kept clipped in tiles below min_visibility (--partial keep)")
+TILE_BOXES_DROPPED = register(
+    "tile_boxes_dropped", None, "boxes dropped from tiles: visible share below min_visibility"
+)
+TILE_BOXES_KEPT_PARTIAL = register(
+    "tile_boxes_kept_partial", None, "boxes kept clipped in tiles below min_visibility (--partial keep)"
+)
 TINY_BOXES_DROPPED = register("tiny_boxes_dropped", None, "boxes dropped: smaller than --min-box-size once resized")
 PASTE_IMAGES_WRITTEN = register("paste_images_written", None, "copy-paste images written")
 OBJECTS_PASTED = register("objects_pasted", None, "objects pasted")
@@ -187,9 +221,11 @@ COCO_IMAGE_IDS_ASSIGNED = register("coco_image_ids_assigned", None, "COCO image 
 COCO_ANNOTATION_IDS_ASSIGNED = register("coco_annotation_ids_assigned", None, "COCO annotation ids numbered anew")
 COCO_CATEGORY_IDS_ASSIGNED = register("coco_category_ids_assigned", None, "COCO category ids numbered anew")
 SKIPPED_SHAPES = register("skipped_shapes" + FAMILY, None, "Labelme shapes skipped (no box), by type")
-IGNORED_SPLIT_LISTS = register("ignored_split_lists", None,
-                               "VOC split lists ignored: the union of other lists (trainval)")
+IGNORED_SPLIT_LISTS = register(
+    "ignored_split_lists", None, "VOC split lists ignored: the union of other lists (trainval)"
+)
 IMAGE_NOT_FOUND = register("image_not_found", None, "VOC images not found, read with their declared <size>")
 SIZE_FROM_IMAGE = register("size_from_image", None, "VOC sizes read from the image, <size> missing or invalid")
-LISTED_WITHOUT_ANNOTATION = register("listed_without_annotation", None,
-                                     "ids in a split list without an annotation file, read as negatives")
+LISTED_WITHOUT_ANNOTATION = register(
+    "listed_without_annotation", None, "ids in a split list without an annotation file, read as negatives"
+)

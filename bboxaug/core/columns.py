@@ -25,12 +25,14 @@ Operation = Literal["warp", "scale", "cut"]
 Follow = Literal["keep", "move", "drop"]
 
 #: For each column that does not simply stay, what it does under each operation.
-COLUMN_RULES: Mapping[str, Mapping[Operation, Follow]] = MappingProxyType({
-    "segmentation": {"warp": "move", "scale": "move", "cut": "move"},
-    "area": {"warp": "drop", "scale": "drop", "cut": "drop"},
-    "shape": {"warp": "drop", "scale": "drop", "cut": "drop"},
-    "source_id": {"warp": "drop", "scale": "keep", "cut": "drop"},
-})
+COLUMN_RULES: Mapping[str, Mapping[Operation, Follow]] = MappingProxyType(
+    {
+        "segmentation": {"warp": "move", "scale": "move", "cut": "move"},
+        "area": {"warp": "drop", "scale": "drop", "cut": "drop"},
+        "shape": {"warp": "drop", "scale": "drop", "cut": "drop"},
+        "source_id": {"warp": "drop", "scale": "keep", "cut": "drop"},
+    }
+)
 
 
 def follow_rule(column: str, operation: Operation) -> Follow:

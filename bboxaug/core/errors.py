@@ -20,8 +20,9 @@ class BboxaugError(Exception):
     exit_code = 1
     default_code: ClassVar[Code] = codes.UNREADABLE_ANNOTATION  # kept by the annotation and format errors
 
-    def __init__(self, message: str, *, file: object = None, field: str | None = None,
-                 code: CodeLike | None = None) -> None:
+    def __init__(
+        self, message: str, *, file: object = None, field: str | None = None, code: CodeLike | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.file = None if file is None else str(file)

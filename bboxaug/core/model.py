@@ -130,8 +130,11 @@ class Boxes:
         time of reading a big file."""
         names = self.columns if columns is None else columns
         boxes = object.__new__(Boxes)
-        boxes.__dict__.update(xyxy=self.xyxy[start:stop], labels=self.labels[start:stop],
-                              columns=MappingProxyType({name: self.columns[name][start:stop] for name in names}))
+        boxes.__dict__.update(
+            xyxy=self.xyxy[start:stop],
+            labels=self.labels[start:stop],
+            columns=MappingProxyType({name: self.columns[name][start:stop] for name in names}),
+        )
         return boxes
 
     def take(self, rows: Sequence[int] | np.ndarray) -> Boxes:
@@ -205,8 +208,12 @@ class ImageRecord:
         """`(width, height)`, for code that runs once the sizes are filled (`io.headers.image_size` reads a
         missing one); ImageError if this one is still unknown."""
         if self.width is None or self.height is None:
-            raise ImageError("image size unknown: not filled from the annotation or the image header",
-                             file=self.key, field="size", code=codes.UNKNOWN_SIZE)
+            raise ImageError(
+                "image size unknown: not filled from the annotation or the image header",
+                file=self.key,
+                field="size",
+                code=codes.UNKNOWN_SIZE,
+            )
         return self.width, self.height
 
     def known_source(self) -> Path | EmbeddedImage:

@@ -32,8 +32,9 @@ def detect_format(src: Path) -> Format:
     if len(matches) == 1:
         return matches[0]
     if not matches:
-        raise FormatError(f"cannot tell the format; known formats: {', '.join(FORMATS)} (say which with --from)",
-                          file=src)
+        raise FormatError(
+            f"cannot tell the format; known formats: {', '.join(FORMATS)} (say which with --from)", file=src
+        )
     names = ", ".join(fmt.name for fmt in matches)
     raise FormatError(f"looks like more than one format ({names}); say which with --from", file=src)
 

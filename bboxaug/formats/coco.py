@@ -73,7 +73,7 @@ def split_name(path: Path) -> str:
     if path.name == ROBOFLOW_FILE:
         return path.parent.name or DEFAULT_SPLIT
     prefix = next((p for p in TASK_PREFIXES if path.stem.startswith(p) and len(path.stem) > len(p)), "")
-    return path.stem[len(prefix):]
+    return path.stem[len(prefix) :]
 
 
 def looks_like_coco(path: Path) -> bool:
@@ -143,8 +143,12 @@ def load_json(path: Path) -> dict[str, Any]:
     annotations = data.get("annotations", [])
     if annotations and not any(isinstance(entry, dict) and "bbox" in entry for entry in annotations):
         found = sorted(annotations[0]) if isinstance(annotations[0], dict) else annotations[0]
-        raise FormatError(f'not COCO detection: no annotation has a "bbox" (the first has {found}); captions, '
-                          "image-label and panoptic files hold no boxes", file=path, field="annotations")
+        raise FormatError(
+            f'not COCO detection: no annotation has a "bbox" (the first has {found}); captions, '
+            "image-label and panoptic files hold no boxes",
+            file=path,
+            field="annotations",
+        )
     return data
 
 
@@ -158,12 +162,16 @@ def parse_categories(categories: Sequence[Any], *, file: object) -> list[ClassIn
         category_id, name = entry.get("id"), entry.get("name")
         duplicate = type(category_id) is int and category_id in seen
         if type(category_id) is not int or duplicate:
-            problem = ("not an integer" if type(category_id) is not int
-                       else f"duplicate (also categories[{seen[category_id]}])")
+            problem = (
+                "not an integer"
+                if type(category_id) is not int
+                else f"duplicate (also categories[{seen[category_id]}])"
+            )
             raise FormatError(f"category id {category_id!r} is {problem}", file=file, field=f"categories[{i}].id")
         if not isinstance(name, str) or not name:
-            raise FormatError(f"category name must be a non-empty string, found {name!r}", file=file,
-                              field=f"categories[{i}].name")
+            raise FormatError(
+                f"category name must be a non-empty string, found {name!r}", file=file, field=f"categories[{i}].name"
+            )
         seen[category_id] = i
         classes.append(ClassInfo(category_id, name, {k: v for k, v in entry.items() if k not in ("id", "name")}))
     return classes
@@ -175,10 +183,19 @@ def merge_classes(known: list[ClassInfo], new: list[ClassInfo]) -> tuple[list[Cl
         return known, None
     by_id = {c.id: c for c in known}
     added = [c for c in new if c.id not in by_id]
-    renamed = [f"{c.id} ({c.name!r} here, {by_id[c.id].name!r} kept)" for c in new
-               if c.id in by_id and by_id[c.id].name != c.name]
-    detail = "; ".join(part for part in (f"added ids {[c.id for c in added]}" if added else "",
-                                         f"names differ for ids {', '.join(renamed)}" if renamed else "") if part)
+    renamed = [
+        f"{c.id} ({c.name!r} here, {by_id[c.id].name!r} kept)"
+        for c in new
+        if c.id in by_id and by_id[c.id].name != c.name
+    ]
+    detail = "; ".join(
+        part
+        for part in (
+            f"added ids {[c.id for c in added]}" if added else "",
+            f"names differ for ids {', '.join(renamed)}" if renamed else "",
+        )
+        if part
+    )
     return known + added, f"categories differ, merged by id: {detail or 'same ids, other order or a subset'}"
 
 
@@ -194,8 +211,9 @@ def _bbox_array(values: list[Any], problems: Problems) -> np.ndarray:
     """(N, 4) float64 `[x, y, w, h]`; a malformed entry becomes zeros and a problem."""
     try:
         if not set(map(len, values)) - {4}:
-            return _checked_sizes(np.fromiter(chain.from_iterable(values), np.float64, 4 * len(values)), values,
-                                  problems)
+            return _checked_sizes(
+                np.fromiter(chain.from_iterable(values), np.float64, 4 * len(values)), values, problems
+            )
     except (TypeError, ValueError):
         pass
     rows = []
@@ -224,7 +242,7 @@ def _flags(values: list[Any], problems: Problems) -> np.ndarray:
         valid = set(values) <= {0, 1}
     except TypeError:
         valid = False
-    for k, value in ([] if valid else enumerate(values)):
+    for k, value in [] if valid else enumerate(values):
         if type(value) not in (int, bool, float) or value not in (0, 1):
             problems.setdefault(k, ("iscrowd", f"expected 0 or 1, found {value!r}"))
             values[k] = 0
@@ -246,8 +264,9 @@ def _numbers(values: list[Any], problems: Problems) -> np.ndarray:
     return np.array(values, dtype=np.float64).reshape(-1)
 
 
-def parse_annotations(annotations: Sequence[dict[str, Any]], class_index: Mapping[int, int]
-                      ) -> tuple[np.ndarray, np.ndarray, dict[str, Any], Problems]:
+def parse_annotations(
+    annotations: Sequence[dict[str, Any]], class_index: Mapping[int, int]
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any], Problems]:
     """One table for many annotation objects: xyxy, labels (`class_index` maps category id to class position),
     the columns holding anything but defaults, and the problems found, by row: `{row: (key, message)}`."""
     problems: Problems = {}
@@ -264,12 +283,21 @@ def parse_annotations(annotations: Sequence[dict[str, Any]], class_index: Mappin
     for k, value in enumerate(segmentation):
         if value is not None and type(value) not in (list, dict):
             problems.setdefault(k, ("segmentation", f"expected polygons or an RLE object, found {value!r}"))
-    extras = [] if all(map(_ANNOTATION_KEYS.issuperset, annotations)) else [
-        None if _ANNOTATION_KEYS.issuperset(a) else {k: v for k, v in a.items() if k not in _ANNOTATION_KEYS}
-        for a in annotations]
-    columns = {"iscrowd": _flags(_values(annotations, "iscrowd", 0), problems),
-               "area": _numbers(_values(annotations, "area"), problems), "segmentation": segmentation,
-               "source_id": _values(annotations, "id"), "attributes": extras}
+    extras = (
+        []
+        if all(map(_ANNOTATION_KEYS.issuperset, annotations))
+        else [
+            None if _ANNOTATION_KEYS.issuperset(a) else {k: v for k, v in a.items() if k not in _ANNOTATION_KEYS}
+            for a in annotations
+        ]
+    )
+    columns = {
+        "iscrowd": _flags(_values(annotations, "iscrowd", 0), problems),
+        "area": _numbers(_values(annotations, "area"), problems),
+        "segmentation": segmentation,
+        "source_id": _values(annotations, "id"),
+        "attributes": extras,
+    }
     present = {name: values for name, values in columns.items() if _has_data(name, values)}
     return np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1), labels, present, problems
 
@@ -301,14 +329,16 @@ def _declared_size(entry: dict[str, Any], i: int, file: Path) -> tuple[int | Non
         value = entry.get(key)
         number = int(value) if type(value) is float and value.is_integer() else value
         if number is not None and (type(number) is not int or number <= 0):
-            raise AnnotationError(f"{key} must be a positive integer, found {value!r}", file=file,
-                                  field=f"images[{i}].{key}")
+            raise AnnotationError(
+                f"{key} must be a positive integer, found {value!r}", file=file, field=f"images[{i}].{key}"
+            )
         size.append(number)
     return size[0], size[1]
 
 
-def _image_record(entry: dict[str, Any], i: int, image_id: int | str, split: str, boxes: Boxes,
-                  index: ImageIndex | None, file: Path) -> ImageRecord:
+def _image_record(
+    entry: dict[str, Any], i: int, image_id: int | str, split: str, boxes: Boxes, index: ImageIndex | None, file: Path
+) -> ImageRecord:
     name, field = entry.get("file_name"), f"images[{i}].file_name"
     if not isinstance(name, str):
         raise AnnotationError(f"file_name must be a string, found {name!r}", file=file, field=field)
@@ -320,37 +350,49 @@ def _image_record(entry: dict[str, Any], i: int, image_id: int | str, split: str
     if width is None or height is None:
         if source is None:
             missing = "width" if width is None else "height"
-            raise AnnotationError(f"no {missing}, and no image file {name!r} to read the size from", file=file,
-                                  field=f"images[{i}].{missing}", code=codes.UNKNOWN_SIZE)
+            raise AnnotationError(
+                f"no {missing}, and no image file {name!r} to read the size from",
+                file=file,
+                field=f"images[{i}].{missing}",
+                code=codes.UNKNOWN_SIZE,
+            )
         header = read_header(source)
         width, height = header.width, header.height
     attributes = {k: v for k, v in entry.items() if k not in _IMAGE_KEYS}
     return ImageRecord(name, split, width, height, boxes, source, image_id, attributes)
 
 
-def _group(annotations: list[Any], slots: Mapping[Any, int], file: Path, report: Report
-           ) -> tuple[list[int], list[int]]:
+def _group(annotations: list[Any], slots: Mapping[Any, int], file: Path, report: Report) -> tuple[list[int], list[int]]:
     """Annotation indices ordered by the image they belong to (`slots` maps image id to image position), and how
     many each image has. An annotation that names no image of the file is an error of its own."""
     try:
         owners = list(map(slots.get, map(itemgetter("image_id"), annotations)))
     except (KeyError, TypeError):
-        owners = [slots.get(a.get("image_id")) if isinstance(a, dict) and type(a.get("image_id")) in (int, str)
-                  else None for a in annotations]
+        owners = [
+            slots.get(a.get("image_id")) if isinstance(a, dict) and type(a.get("image_id")) in (int, str) else None
+            for a in annotations
+        ]
     if None in owners:
         for j in [j for j, owner in enumerate(owners) if owner is None]:
             with report.item():
                 found = annotations[j].get("image_id") if isinstance(annotations[j], dict) else annotations[j]
-                raise AnnotationError(f"image_id {found!r} names no image of this file", file=file,
-                                      field=f"annotations[{j}].image_id")
+                raise AnnotationError(
+                    f"image_id {found!r} names no image of this file", file=file, field=f"annotations[{j}].image_id"
+                )
         owners = [-1 if owner is None else owner for owner in owners]
     owner_array = np.array(owners, dtype=np.int64).reshape(-1)
-    order = np.argsort(owner_array, kind="stable")[np.count_nonzero(owner_array < 0):]
+    order = np.argsort(owner_array, kind="stable")[np.count_nonzero(owner_array < 0) :]
     return order.tolist(), np.bincount(owner_array[order], minlength=len(slots)).tolist()
 
 
-def _read_split(data: dict[str, Any], split: str, file: Path, class_index: Mapping[int, int],
-                index: ImageIndex | None, report: Report) -> list[ImageRecord]:
+def _read_split(
+    data: dict[str, Any],
+    split: str,
+    file: Path,
+    class_index: Mapping[int, int],
+    index: ImageIndex | None,
+    report: Report,
+) -> list[ImageRecord]:
     """The images of one file. A bad image or annotation is an error of its image: on_error=skip leaves the
     image out with all its boxes (counted as coco_annotations_skipped)."""
     entries: list[tuple[int, dict[str, Any], int | str]] = []
@@ -370,8 +412,9 @@ def _read_split(data: dict[str, Any], split: str, file: Path, class_index: Mappi
             bad = [k for k in range(start, end) if k in problems] if problems else []
             if bad:
                 key, message = problems[bad[0]]
-                raise AnnotationError(message, file=file, field=f"annotations[{order[bad[0]]}].{key}",
-                                      code=FIELD_CODES.get(key))
+                raise AnnotationError(
+                    message, file=file, field=f"annotations[{order[bad[0]]}].{key}", code=FIELD_CODES.get(key)
+                )
             records.append(_image_record(entry, i, image_id, split, table.rows(start, end), index, file))
             done = True
         if not done:
@@ -390,12 +433,16 @@ def read(src: Path, *, report: Report, image_dir: Path | None = None, jobs: int 
     for file in annotation_files(src):
         split = split_name(file)
         if split in files:
-            raise FormatError(f"{files[split].name} and {file.name} both hold split {split!r}; read them one at "
-                              "a time", file=src)
+            raise FormatError(
+                f"{files[split].name} and {file.name} both hold split {split!r}; read them one at a time", file=src
+            )
         files[split] = file
     if not files:
-        raise FormatError('no COCO file found (looked for annotations/*.json, <split>/_annotations.coco.json and '
-                          '*.json with "images")', file=src)
+        raise FormatError(
+            "no COCO file found (looked for annotations/*.json, <split>/_annotations.coco.json and "
+            '*.json with "images")',
+            file=src,
+        )
     classes: list[ClassInfo] = []
     images: list[ImageRecord] = []
     meta: dict[str, dict[str, Any]] = {}
@@ -407,8 +454,12 @@ def read(src: Path, *, report: Report, image_dir: Path | None = None, jobs: int 
                 categories = parse_categories(data.get("categories", []), file=file)
                 classes, difference = merge_classes(classes, categories) if meta else (categories, None)
                 if difference:
-                    report.warn(file, "categories", f"{difference} (first file: {files[next(iter(meta))].name})",
-                                codes.CATEGORIES_DIFFER)
+                    report.warn(
+                        file,
+                        "categories",
+                        f"{difference} (first file: {files[next(iter(meta))].name})",
+                        codes.CATEGORIES_DIFFER,
+                    )
                 folder = image_folder(file, split, image_dir)
                 if folder is not None and folder not in indexes:
                     indexes[folder] = ImageIndex(folder)
@@ -467,8 +518,14 @@ def _joined(tables: Sequence[Boxes], name: str, total: int) -> np.ndarray:
     return np.full(total, COLUMN_DEFAULTS[name], dtype=Boxes.empty().column(name).dtype)
 
 
-def annotation_entries(images: Sequence[ImageRecord], image_ids: Sequence[int], category_ids: Sequence[int],
-                       annotation_ids: Sequence[int], *, keep_extras: bool) -> list[dict[str, Any]]:
+def annotation_entries(
+    images: Sequence[ImageRecord],
+    image_ids: Sequence[int],
+    category_ids: Sequence[int],
+    annotation_ids: Sequence[int],
+    *,
+    keep_extras: bool,
+) -> list[dict[str, Any]]:
     """The annotation objects of some images (whole-column work, then one dict per box), numbered
     `annotation_ids`. `area` is the stored one when finite, else the box's; `segmentation` as stored, or `[]`."""
     tables = [image.boxes for image in images]
@@ -485,9 +542,12 @@ def annotation_entries(images: Sequence[ImageRecord], image_ids: Sequence[int], 
     shapes = [() if shape is None else shape for shape in _joined(tables, "segmentation", total).tolist()]
     owners = np.repeat(np.asarray(image_ids, dtype=np.int64), counts).tolist()
     categories = np.asarray(category_ids, dtype=np.int64)[np.concatenate([table.labels for table in tables])]
-    entries = [{"id": a, "image_id": o, "category_id": c, "bbox": b, "area": ar, "segmentation": s, "iscrowd": cr}
-               for a, o, c, b, ar, s, cr in zip(annotation_ids, owners, categories.tolist(), bboxes, areas, shapes,
-                                                crowd, strict=True)]
+    entries = [
+        {"id": a, "image_id": o, "category_id": c, "bbox": b, "area": ar, "segmentation": s, "iscrowd": cr}
+        for a, o, c, b, ar, s, cr in zip(
+            annotation_ids, owners, categories.tolist(), bboxes, areas, shapes, crowd, strict=True
+        )
+    ]
     if keep_extras and any("attributes" in table.columns for table in tables):
         for entry, extra in zip(entries, _joined(tables, "attributes", total).tolist(), strict=True):
             _with_extras(entry, extra)
@@ -504,13 +564,21 @@ def _box_source_ids(stored: Sequence[tuple[int, np.ndarray]], total: int) -> lis
     the images that have them."""
     ids: list[Any] = [COLUMN_DEFAULTS["source_id"]] * total
     for start, column in stored:
-        ids[start:start + len(column)] = column.tolist()
+        ids[start : start + len(column)] = column.tolist()
     return ids
 
 
-def write_split(handle: TextIO, images: Sequence[ImageRecord], categories: list[dict[str, Any]],
-                category_ids: Sequence[int], top: Mapping[str, Any] | None, *, keep_extras: bool, report: Report,
-                file: object) -> None:
+def write_split(
+    handle: TextIO,
+    images: Sequence[ImageRecord],
+    categories: list[dict[str, Any]],
+    category_ids: Sequence[int],
+    top: Mapping[str, Any] | None,
+    *,
+    keep_extras: bool,
+    report: Report,
+    file: object,
+) -> None:
     """One split's COCO object: its stored top-level keys (`top`, or a minimal `info`), then images, annotations
     (encoded a chunk of images at a time) and categories, as one line of compact JSON."""
     image_ids, assigned = assign_ids([image.source_id for image in images])
@@ -520,8 +588,9 @@ def write_split(handle: TextIO, images: Sequence[ImageRecord], categories: list[
     total = 0
     for image_id, image in zip(image_ids, images, strict=True):
         if image.width is None or image.height is None:
-            raise AnnotationError("image size unknown: COCO needs width and height", file=image.name,
-                                  code=codes.UNKNOWN_SIZE)
+            raise AnnotationError(
+                "image size unknown: COCO needs width and height", file=image.name, code=codes.UNKNOWN_SIZE
+            )
         entry = {"id": image_id, "file_name": image.name, "width": int(image.width), "height": int(image.height)}
         entries.append(_with_extras(entry, image.attributes) if keep_extras else entry)
         boxes = image.boxes  # read once: the images may be stored on disk, so no table is kept beyond its ids
@@ -535,12 +604,17 @@ def write_split(handle: TextIO, images: Sequence[ImageRecord], categories: list[
     handle.write(',"annotations":[')
     first, start = True, 0
     for begin in range(0, len(images), ANNOTATION_CHUNK):
-        chunk = images[begin:begin + ANNOTATION_CHUNK]
+        chunk = images[begin : begin + ANNOTATION_CHUNK]
         count = sum(len(image.boxes) for image in chunk)
         if not count:
             continue
-        annotations = annotation_entries(chunk, image_ids[begin:begin + ANNOTATION_CHUNK], category_ids,
-                                         annotation_ids[start:start + count], keep_extras=keep_extras)
+        annotations = annotation_entries(
+            chunk,
+            image_ids[begin : begin + ANNOTATION_CHUNK],
+            category_ids,
+            annotation_ids[start : start + count],
+            keep_extras=keep_extras,
+        )
         start += count
         handle.write(("" if first else ",") + dumps(annotations, file=file)[1:-2])  # the items, without [ and ]\n
         first = False
@@ -569,8 +643,10 @@ def write(dataset: Dataset, dst: Path, *, report: Report) -> None:
     dataset read from COCO (it has `meta["coco"]`): other formats' attributes are their own fields."""
     category_ids, assigned = assign_ids([info.id for info in dataset.classes])
     report.count(codes.COCO_CATEGORY_IDS_ASSIGNED, len(category_ids) if assigned else 0)
-    categories = [_with_extras({"id": category_id, "name": info.name}, info.attributes)
-                  for category_id, info in zip(category_ids, dataset.classes, strict=True)]
+    categories = [
+        _with_extras({"id": category_id, "name": info.name}, info.attributes)
+        for category_id, info in zip(category_ids, dataset.classes, strict=True)
+    ]
     stored = dataset.meta.get("coco")
     keep_extras = isinstance(stored, Mapping)
     with gc_paused():
@@ -578,9 +654,16 @@ def write(dataset: Dataset, dst: Path, *, report: Report) -> None:
             top = stored.get(split) if isinstance(stored, Mapping) else None
             target = Path(dst) / "annotations" / f"instances_{split}.json"
             with atomic_text_file(target) as handle:
-                write_split(handle, dataset.in_split(split), categories, category_ids,
-                            top if isinstance(top, Mapping) else None, keep_extras=keep_extras, report=report,
-                            file=target)
+                write_split(
+                    handle,
+                    dataset.in_split(split),
+                    categories,
+                    category_ids,
+                    top if isinstance(top, Mapping) else None,
+                    keep_extras=keep_extras,
+                    report=report,
+                    file=target,
+                )
 
 
 FORMAT = Format(

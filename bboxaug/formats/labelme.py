@@ -80,16 +80,22 @@ class Shape:
 def parse_points(raw: Any, shape_type: str, *, file: object, field: str) -> np.ndarray:
     """A shape's `points` as an (N, 2) float array, checked against what its type needs."""
     valid = isinstance(raw, list) and all(
-        isinstance(point, list) and len(point) == 2
-        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in point) for point in raw)
+        isinstance(point, list)
+        and len(point) == 2
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in point)
+        for point in raw
+    )
     points = np.array(raw, dtype=np.float64).reshape(-1, 2) if valid else None
     if points is None or not np.isfinite(points).all():
         raise AnnotationError(f"expected a list of finite [x, y] pairs, found {raw!r:.80}", file=file, field=field)
     need = BOX_TYPES[shape_type]
     exact = shape_type in ("circle", "mask")
     if len(points) < need or (exact and len(points) != need):
-        raise AnnotationError(f"a {shape_type} needs {'' if exact else 'at least '}{need} points, found "
-                              f"{len(points)}", file=file, field=field)
+        raise AnnotationError(
+            f"a {shape_type} needs {'' if exact else 'at least '}{need} points, found {len(points)}",
+            file=file,
+            field=field,
+        )
     return points
 
 
@@ -127,7 +133,7 @@ def mask_rle(patch: np.ndarray, origin: tuple[int, int], width: int, height: int
     top, bottom = max(y0, 0), min(y0 + patch.shape[0], height)
     left, right = max(x0, 0), min(x0 + patch.shape[1], width)
     if top < bottom and left < right:
-        full[top:bottom, left:right] = patch[top - y0:bottom - y0, left - x0:right - x0]
+        full[top:bottom, left:right] = patch[top - y0 : bottom - y0, left - x0 : right - x0]
     counts = mask_utils.encode(full)["counts"]
     text = counts.decode("ascii") if isinstance(counts, bytes) else counts
     return {"size": [int(height), int(width)], "counts": text}
@@ -179,8 +185,12 @@ def declared_size(document: Mapping[str, Any], *, file: object) -> tuple[int, in
         value = document.get(key)
         if value is None:
             return None
-        if (isinstance(value, bool) or not isinstance(value, (int, float))
-                or (isinstance(value, float) and not value.is_integer()) or value <= 0):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or (isinstance(value, float) and not value.is_integer())
+            or value <= 0
+        ):
             raise AnnotationError(f"expected a positive whole number of pixels, found {value!r}", file=file, field=key)
         size.append(int(value))
     return size[0], size[1]
@@ -196,8 +206,11 @@ def parse_labels(text: str) -> list[str]:
 
 
 def _same_polygons(a: Any, b: list[list[float]]) -> bool:
-    return (isinstance(a, list) and len(a) == len(b)
-            and all(len(p) == len(q) and np.allclose(p, q, rtol=0, atol=TOLERANCE) for p, q in zip(a, b, strict=True)))
+    return (
+        isinstance(a, list)
+        and len(a) == len(b)
+        and all(len(p) == len(q) and np.allclose(p, q, rtol=0, atol=TOLERANCE) for p, q in zip(a, b, strict=True))
+    )
 
 
 def stored_shape_fits(stored: Any, xyxy: Sequence[float], segmentation: Any) -> bool:
@@ -211,12 +224,14 @@ def stored_shape_fits(stored: Any, xyxy: Sequence[float], segmentation: Any) -> 
         return False
     if isinstance(parsed, str) or not np.allclose(parsed.xyxy, xyxy, rtol=0, atol=TOLERANCE):
         return False
-    return not (isinstance(segmentation, list) and isinstance(parsed.segmentation, list)
-                and not _same_polygons(segmentation, parsed.segmentation))
+    return not (
+        isinstance(segmentation, list)
+        and isinstance(parsed.segmentation, list)
+        and not _same_polygons(segmentation, parsed.segmentation)
+    )
 
 
-def format_shape(label: str, xyxy: Sequence[float], segmentation: Any, attributes: Any, stored: Any
-                 ) -> dict[str, Any]:
+def format_shape(label: str, xyxy: Sequence[float], segmentation: Any, attributes: Any, stored: Any) -> dict[str, Any]:
     """One box as a Labelme shape: the stored shape when it still fits the box, else a rectangle."""
     attributes = attributes if isinstance(attributes, Mapping) else {}
     if stored_shape_fits(stored, xyxy, segmentation):
@@ -225,9 +240,15 @@ def format_shape(label: str, xyxy: Sequence[float], segmentation: Any, attribute
         shape_type, points, mask = "rectangle", [xyxy[:2], xyxy[2:]], None
     # Labelme puts a shape's unknown keys first, then its own keys in this order.
     shape = {key: value for key, value in attributes.items() if key not in SHAPE_KEYS}
-    shape.update(label=label, points=[[compact_number(x), compact_number(y)] for x, y in points],
-                 group_id=attributes.get("group_id"), description=attributes.get("description", ""),
-                 shape_type=shape_type, flags=attributes.get("flags", {}), mask=mask)
+    shape.update(
+        label=label,
+        points=[[compact_number(x), compact_number(y)] for x, y in points],
+        group_id=attributes.get("group_id"),
+        description=attributes.get("description", ""),
+        shape_type=shape_type,
+        flags=attributes.get("flags", {}),
+        mask=mask,
+    )
     return shape
 
 
@@ -235,12 +256,19 @@ def format_document(image: ImageRecord, class_names: Sequence[str]) -> dict[str,
     """An image's Labelme JSON object; the JSON sits beside the image, so imagePath is the image's file name."""
     boxes = image.boxes
     columns = [boxes.column(name) for name in ("segmentation", "attributes", "shape")]
-    shapes = [format_shape(class_names[label], [float(v) for v in xyxy], *(column[row] for column in columns))
-              for row, (xyxy, label) in enumerate(zip(boxes.xyxy, boxes.labels, strict=True))]
+    shapes = [
+        format_shape(class_names[label], [float(v) for v in xyxy], *(column[row] for column in columns))
+        for row, (xyxy, label) in enumerate(zip(boxes.xyxy, boxes.labels, strict=True))
+    ]
     document: dict[str, Any] = {
-        "version": VERSION, "flags": image.attributes.get("flags") or {}, "shapes": shapes,
-        "imagePath": PurePosixPath(image.name).name, "imageData": None,
-        "imageHeight": image.height, "imageWidth": image.width}
+        "version": VERSION,
+        "flags": image.attributes.get("flags") or {},
+        "shapes": shapes,
+        "imagePath": PurePosixPath(image.name).name,
+        "imageData": None,
+        "imageHeight": image.height,
+        "imageWidth": image.width,
+    }
     document.update((key, value) for key, value in image.attributes.items() if key not in DOCUMENT_KEYS)
     return document
 
@@ -282,15 +310,21 @@ def locate_image(json_path: Path, image_path: Any, folder: Path, index: ImageInd
     return found, name or json_stem + (suffix if suffix.lower() in IMAGE_EXTENSIONS else ".png")
 
 
-def _image_size(declared: tuple[int, int] | None, source: Path | EmbeddedImage | None, *, file: Path,
-                report: Report) -> tuple[int, int] | None:
+def _image_size(
+    declared: tuple[int, int] | None, source: Path | EmbeddedImage | None, *, file: Path, report: Report
+) -> tuple[int, int] | None:
     """The declared size, checked against the image file's (EXIF-oriented) header, which wins when they differ."""
     if isinstance(source, Path):
         header = read_header(source)
         actual = (header.width, header.height)
         if declared and declared != actual:
-            report.warn(file, "imageWidth/imageHeight", f"declared {declared[0]}x{declared[1]} but the image "
-                        f"(EXIF-oriented) is {actual[0]}x{actual[1]}; using the image's size", codes.SIZE_MISMATCH)
+            report.warn(
+                file,
+                "imageWidth/imageHeight",
+                f"declared {declared[0]}x{declared[1]} but the image "
+                f"(EXIF-oriented) is {actual[0]}x{actual[1]}; using the image's size",
+                codes.SIZE_MISMATCH,
+            )
             report.count(codes.SIZE_MISMATCH)
         return actual
     if declared or source is None:
@@ -299,8 +333,15 @@ def _image_size(declared: tuple[int, int] | None, source: Path | EmbeddedImage |
     return header.width, header.height
 
 
-def _read_file(path: Path, split: str, folder: Path, index: ImageIndex, classes: dict[str, int],
-               seen: dict[tuple[str, str], Path], report: Report) -> ImageRecord | None:
+def _read_file(
+    path: Path,
+    split: str,
+    folder: Path,
+    index: ImageIndex,
+    classes: dict[str, int],
+    seen: dict[tuple[str, str], Path],
+    report: Report,
+) -> ImageRecord | None:
     """One JSON file as an image record (None for a JSON that is not Labelme's); registers its class names."""
     document = _load_json(path)
     if not is_labelme(document):
@@ -310,15 +351,17 @@ def _read_file(path: Path, split: str, folder: Path, index: ImageIndex, classes:
     found, name = locate_image(path, document["imagePath"], folder, index)
     name = safe_relative_name(name, file=path, field="imagePath")
     if (split, name) in seen:
-        raise AnnotationError(f"image {name!r} is already annotated by {seen[split, name]}", file=path,
-                              field="imagePath")
+        raise AnnotationError(
+            f"image {name!r} is already annotated by {seen[split, name]}", file=path, field="imagePath"
+        )
     source: Path | EmbeddedImage | None = found
     if found is None and isinstance(document.get("imageData"), str) and document["imageData"]:
         source = EmbeddedImage(path)
     size = _image_size(declared_size(document, file=path), source, file=path, report=report)
     if source is None:
-        report.warn(path, "imagePath", f"image {document['imagePath']!r} not found and no imageData",
-                    codes.MISSING_IMAGES)
+        report.warn(
+            path, "imagePath", f"image {document['imagePath']!r} not found and no imageData", codes.MISSING_IMAGES
+        )
         report.count(codes.MISSING_IMAGES)
     shapes: list[Shape] = []
     for number, raw in enumerate(document["shapes"]):
@@ -328,9 +371,19 @@ def _read_file(path: Path, split: str, folder: Path, index: ImageIndex, classes:
         else:
             shapes.append(parsed)
     labels = [classes.setdefault(shape.label, len(classes)) for shape in shapes]
-    boxes = Boxes(np.array([shape.xyxy for shape in shapes]).reshape(-1, 4), labels,
-                  {"segmentation": [s.segmentation for s in shapes], "attributes": [s.attributes for s in shapes],
-                   "shape": [s.shape for s in shapes]}) if shapes else Boxes.empty()
+    boxes = (
+        Boxes(
+            np.array([shape.xyxy for shape in shapes]).reshape(-1, 4),
+            labels,
+            {
+                "segmentation": [s.segmentation for s in shapes],
+                "attributes": [s.attributes for s in shapes],
+                "shape": [s.shape for s in shapes],
+            },
+        )
+        if shapes
+        else Boxes.empty()
+    )
     attributes = {key: value for key, value in document.items() if key not in DOCUMENT_KEYS[2:]}
     width, height = size if size else (None, None)
     seen[split, name] = path
@@ -350,11 +403,18 @@ def read(src: Path, *, report: Report, image_dir: Path | None = None, jobs: int 
     elif src.is_dir():
         root, splits = src, [(split, folder, _json_files(folder)) for split, folder in split_folders(src)]
         split_roots = [folder for _, folder, _ in splits if folder != src]
-        outside = [p for p in _json_files(src) if split_roots and not any(_relative(p, f) for f in split_roots)
-                   and is_labelme(_peek(p))]
+        outside = [
+            p
+            for p in _json_files(src)
+            if split_roots and not any(_relative(p, f) for f in split_roots) and is_labelme(_peek(p))
+        ]
         if outside:
-            report.warn(src, None, f"{len(outside)} Labelme JSON file(s) outside the split folders were not read",
-                        codes.OUTSIDE_SPLITS)
+            report.warn(
+                src,
+                None,
+                f"{len(outside)} Labelme JSON file(s) outside the split folders were not read",
+                codes.OUTSIDE_SPLITS,
+            )
             report.count(codes.OUTSIDE_SPLITS, len(outside))
     else:
         raise FormatError("no such file or folder", file=src)

@@ -15,14 +15,16 @@ DEFAULT_SPLIT = "default"
 
 
 #: Folder names read as split names when they sit directly under a dataset root.
-SPLIT_NAMES = frozenset({"train", "training", "val", "valid", "validation", "test", "testing", "trainval", "dev",
-                         DEFAULT_SPLIT})
+SPLIT_NAMES = frozenset(
+    {"train", "training", "val", "valid", "validation", "test", "testing", "trainval", "dev", DEFAULT_SPLIT}
+)
 
 
 def split_folders(root: Path) -> list[tuple[str, Path]]:
     """`(split, folder)` for each split-named subfolder of `root`, or `[("default", root)]` when there is none."""
-    found = sorted((child.name, child) for child in root.iterdir()
-                   if child.is_dir() and child.name.lower() in SPLIT_NAMES)
+    found = sorted(
+        (child.name, child) for child in root.iterdir() if child.is_dir() and child.name.lower() in SPLIT_NAMES
+    )
     return found or [(DEFAULT_SPLIT, root)]
 
 

@@ -160,8 +160,9 @@ def voc_corners(bndbox: Element, *, file: object, field: str) -> list[float]:
     except (KeyError, TypeError, ValueError):
         pass
     tag = next((tag for tag in _CORNERS if _finite(texts.get(tag)) is None), _CORNERS[0])
-    raise AnnotationError(f"expected a number, found {(texts.get(tag) or '').strip()!r}", file=file,
-                          field=f"{field}/{tag}")
+    raise AnnotationError(
+        f"expected a number, found {(texts.get(tag) or '').strip()!r}", file=file, field=f"{field}/{tag}"
+    )
 
 
 def _usual_corners(bndbox: Element) -> list[float] | None:
@@ -212,8 +213,9 @@ def parse_annotation(data: bytes | str, *, file: object) -> VocAnnotation:
                 bndbox = child
             elif tag in FLAGS:
                 value = _FLAG_TEXT.get(child.text or "")  # the usual 0 or 1, without a call
-                flag[tag] = value if value is not None else parse_flag(child.text, file=file,
-                                                                       field=f"object[{number}]/{tag}")
+                flag[tag] = (
+                    value if value is not None else parse_flag(child.text, file=file, field=f"object[{number}]/{tag}")
+                )
             elif len(child):
                 ignored.append(tag)
             else:
@@ -233,8 +235,9 @@ def parse_annotation(data: bytes | str, *, file: object) -> VocAnnotation:
     if any(attributes):
         columns["attributes"] = attributes
     filename = (root.findtext("filename") or "").strip() or None
-    return VocAnnotation(filename, width, height, names, np.array(corners, dtype=np.float64).reshape(-1, 4),
-                         columns, ignored)
+    return VocAnnotation(
+        filename, width, height, names, np.array(corners, dtype=np.float64).reshape(-1, 4), columns, ignored
+    )
 
 
 def parse_split_list(text: str) -> list[str]:
@@ -244,8 +247,9 @@ def parse_split_list(text: str) -> list[str]:
 
 def parse_labelmap(text: str) -> list[str]:
     """Class names of a Datumaro `labelmap.txt` (`name:color:parts:actions` lines, `#` comments)."""
-    return [line.split(":", 1)[0].strip() for line in map(str.strip, text.splitlines())
-            if line and not line.startswith("#")]
+    return [
+        line.split(":", 1)[0].strip() for line in map(str.strip, text.splitlines()) if line and not line.startswith("#")
+    ]
 
 
 def parse_class_names(text: str) -> list[str]:
@@ -269,9 +273,12 @@ def resolve_splits(lists: Mapping[str, Sequence[str]]) -> tuple[dict[str, str], 
     `train` + `val`) is ignored; an id left in two lists goes to the first by `SPLIT_ORDER`, then alphabetical.
     Returns the assignment, the ignored lists, and how many ids each (kept, dropped) pair of lists shared."""
     sets = {name: set(ids) for name, ids in lists.items()}
-    ignored = sorted(name for name, ids in sets.items()
-                     if (parts := [other for key, other in sets.items() if key != name and other < ids])
-                     and set().union(*parts) == ids)
+    ignored = sorted(
+        name
+        for name, ids in sets.items()
+        if (parts := [other for key, other in sets.items() if key != name and other < ids])
+        and set().union(*parts) == ids
+    )
     assignment: dict[str, str] = {}
     shared: Counter[tuple[str, str]] = Counter()
     for split in sorted((name for name in lists if name not in ignored), key=_priority):
@@ -282,13 +289,17 @@ def resolve_splits(lists: Mapping[str, Sequence[str]]) -> tuple[dict[str, str], 
     return assignment, ignored, shared
 
 
-_HEAD = ("<annotation>\n\t<folder>JPEGImages</folder>\n\t<filename>%s</filename>\n\t<size>\n\t\t<width>%d</width>\n"
-         "\t\t<height>%d</height>\n\t\t<depth>3</depth>\n\t</size>\n\t<segmented>0</segmented>\n")
+_HEAD = (
+    "<annotation>\n\t<folder>JPEGImages</folder>\n\t<filename>%s</filename>\n\t<size>\n\t\t<width>%d</width>\n"
+    "\t\t<height>%d</height>\n\t\t<depth>3</depth>\n\t</size>\n\t<segmented>0</segmented>\n"
+)
 
 
-_OBJECT = ("\t<object>\n\t\t<name>%s</name>\n\t\t<pose>%s</pose>\n\t\t<truncated>%d</truncated>\n"
-           "\t\t<difficult>%d</difficult>\n%s\t\t<bndbox>\n\t\t\t<xmin>%d</xmin>\n\t\t\t<ymin>%d</ymin>\n"
-           "\t\t\t<xmax>%d</xmax>\n\t\t\t<ymax>%d</ymax>\n\t\t</bndbox>\n\t</object>\n")
+_OBJECT = (
+    "\t<object>\n\t\t<name>%s</name>\n\t\t<pose>%s</pose>\n\t\t<truncated>%d</truncated>\n"
+    "\t\t<difficult>%d</difficult>\n%s\t\t<bndbox>\n\t\t\t<xmin>%d</xmin>\n\t\t\t<ymin>%d</ymin>\n"
+    "\t\t\t<xmax>%d</xmax>\n\t\t\t<ymax>%d</ymax>\n\t\t</bndbox>\n\t</object>\n"
+)
 
 
 _TAIL = "</annotation>\n"
@@ -332,9 +343,14 @@ def _object_extras(attributes: object) -> tuple[str, str]:
     pose = _text(pose) if isinstance(pose, (str, int, float)) else "Unspecified"
     if len(attributes) == 1 and "pose" in attributes:
         return pose, ""
-    return pose, "".join(f"\t\t<{key}>{_text(value)}</{key}>\n" for key, value in attributes.items()
-                         if isinstance(key, str) and key not in _KNOWN_CHILDREN and _ATTRIBUTE_TAG.match(key)
-                         and isinstance(value, (str, int, float)))
+    return pose, "".join(
+        f"\t\t<{key}>{_text(value)}</{key}>\n"
+        for key, value in attributes.items()
+        if isinstance(key, str)
+        and key not in _KNOWN_CHILDREN
+        and _ATTRIBUTE_TAG.match(key)
+        and isinstance(value, (str, int, float))
+    )
 
 
 def format_annotation(image: ImageRecord, class_names: Sequence[str], corners: list[int] | None = None) -> str:
@@ -347,18 +363,24 @@ def format_annotation(image: ImageRecord, class_names: Sequence[str], corners: l
     columns = boxes.columns
     flat = iter(voc_integers(boxes.xyxy).ravel().tolist() if corners is None else corners)
     labels = boxes.labels.tolist()
-    truncated, difficult = (columns[key].tolist() if key in columns else repeat(False)
-                            for key in ("truncated", "difficult"))
+    truncated, difficult = (
+        columns[key].tolist() if key in columns else repeat(False) for key in ("truncated", "difficult")
+    )
     parts = [head]
     if "occluded" not in columns and "attributes" not in columns:
-        parts += [_OBJECT % (class_names[label], "Unspecified", trunc, diff, "", x1, y1, x2, y2)
-                  for label, trunc, diff, x1, y1, x2, y2
-                  in zip(labels, truncated, difficult, flat, flat, flat, flat, strict=False)]  # repeat() is endless
+        parts += [
+            _OBJECT % (class_names[label], "Unspecified", trunc, diff, "", x1, y1, x2, y2)
+            for label, trunc, diff, x1, y1, x2, y2 in zip(
+                labels, truncated, difficult, flat, flat, flat, flat, strict=False
+            )
+        ]  # repeat() is endless
     else:
-        occluded, attributes = (columns[key].tolist() if key in columns else repeat(None)
-                                for key in ("occluded", "attributes"))
-        for label, trunc, diff, occl, attrs, x1, y1, x2, y2 in zip(labels, truncated, difficult, occluded,
-                                                                    attributes, flat, flat, flat, flat, strict=False):
+        occluded, attributes = (
+            columns[key].tolist() if key in columns else repeat(None) for key in ("occluded", "attributes")
+        )
+        for label, trunc, diff, occl, attrs, x1, y1, x2, y2 in zip(
+            labels, truncated, difficult, occluded, attributes, flat, flat, flat, flat, strict=False
+        ):
             pose, extras = _object_extras(attrs)
             if occl is not None:
                 extras = _OCCLUDED[occl] + extras
@@ -442,13 +464,21 @@ def _items(source: _Source, report: Report) -> list[tuple[str, str, str | None]]
     assignment, ignored, shared = resolve_splits(lists)
     report.count(codes.IGNORED_SPLIT_LISTS, len(ignored))
     for (kept, dropped), count in sorted(shared.items()):
-        report.warn(source.sets / f"{dropped}.txt", None, f"{count} ids are also in {kept}.txt; kept in '{kept}'",
-                    codes.IDS_IN_SEVERAL_SPLITS)
+        report.warn(
+            source.sets / f"{dropped}.txt",
+            None,
+            f"{count} ids are also in {kept}.txt; kept in '{kept}'",
+            codes.IDS_IN_SEVERAL_SPLITS,
+        )
         report.count(codes.IDS_IN_SEVERAL_SPLITS, count)
     unlisted = sum(1 for item in xml if item not in assignment)
     if unlisted:
-        report.warn(source.sets, None, f"{unlisted} annotation files are in no split list; put in '{DEFAULT_SPLIT}'",
-                    codes.UNLISTED_ANNOTATIONS)
+        report.warn(
+            source.sets,
+            None,
+            f"{unlisted} annotation files are in no split list; put in '{DEFAULT_SPLIT}'",
+            codes.UNLISTED_ANNOTATIONS,
+        )
         report.count(codes.UNLISTED_ANNOTATIONS, unlisted)
     return [(item, assignment.get(item, DEFAULT_SPLIT), xml.get(item)) for item in sorted(xml.keys() | assignment)]
 
@@ -458,12 +488,11 @@ def _resolve_image(filename: str | None, item: str, index: ImageIndex, file: str
     base name and looked for in the XML's own subfolder first; without it the XML's path stands for it."""
     folder = item.rpartition("/")[0]
     base = filename.replace("\\", "/").rpartition("/")[2].strip() if filename else ""
-    wanted = safe_relative_name(f"{folder}/{base}" if folder and base else base or item, file=file,
-                                field="filename")
+    wanted = safe_relative_name(f"{folder}/{base}" if folder and base else base or item, file=file, field="filename")
     found = index.find(wanted) or (index.find(base) if folder and base else None)
     if found is not None:
         return posix_relative(found, index.folder), found
-    return (wanted if wanted[len(name_stem(wanted)):].lower() in IMAGE_EXTENSIONS else f"{wanted}.jpg"), None
+    return (wanted if wanted[len(name_stem(wanted)) :].lower() in IMAGE_EXTENSIONS else f"{wanted}.jpg"), None
 
 
 def _image_size(parsed: FileSummary, found: Path | None, file: str, report: Report) -> tuple[int, int]:
@@ -471,16 +500,21 @@ def _image_size(parsed: FileSummary, found: Path | None, file: str, report: Repo
     width, height = parsed.width, parsed.height
     if found is None:
         if width is None or height is None:
-            raise AnnotationError("image size unknown: <size> is missing or invalid and the image was not found",
-                                  file=file, field="size", code=codes.UNKNOWN_SIZE)
+            raise AnnotationError(
+                "image size unknown: <size> is missing or invalid and the image was not found",
+                file=file,
+                field="size",
+                code=codes.UNKNOWN_SIZE,
+            )
         report.count(codes.IMAGE_NOT_FOUND)
         return width, height
     header = read_header(found)
     if width is None or height is None:
         report.count(codes.SIZE_FROM_IMAGE)
     elif (width, height) != (header.width, header.height):
-        report.warn(file, "size", f"declared {width}x{height}, image is {header.width}x{header.height}",
-                    codes.SIZE_MISMATCH)
+        report.warn(
+            file, "size", f"declared {width}x{height}, image is {header.width}x{header.height}", codes.SIZE_MISMATCH
+        )
         report.count(codes.SIZE_MISMATCH)
     return header.width, header.height
 
@@ -548,8 +582,9 @@ def parse_files(paths: Sequence[str]) -> ParsedBatch:
             values.extend(parsed.columns.get(column) or repeat(COLUMN_DEFAULTS[column], count))
         labels += [names.setdefault(name, len(names)) for name in parsed.names]
         corners.append(parsed.xyxy)
-        files.append(FileSummary(parsed.filename, parsed.width, parsed.height, tuple(parsed.columns),
-                                 tuple(parsed.ignored)))
+        files.append(
+            FileSummary(parsed.filename, parsed.width, parsed.height, tuple(parsed.columns), tuple(parsed.ignored))
+        )
         bounds.append(bounds[-1] + count)
     xyxy = np.concatenate(corners) if corners else np.zeros((0, 4))
     return ParsedBatch(files, bounds, Boxes(xyxy, labels, columns), list(names))
@@ -567,7 +602,7 @@ class _Batch:
 
     def accept(self, k: int, classes: dict[str, int]) -> None:
         """Add the classes of file `k`'s boxes to `classes`, in order of first use."""
-        for code in self.codes[self.parsed.bounds[k]:self.parsed.bounds[k + 1]]:
+        for code in self.codes[self.parsed.bounds[k] : self.parsed.bounds[k + 1]]:
             if self.classes[code] < 0:
                 self.classes[code] = classes.setdefault(self.parsed.names[code], len(classes))
 
@@ -592,17 +627,24 @@ class _Accepted(NamedTuple):
     columns: tuple[str, ...]
 
     def record(self) -> ImageRecord:
-        return ImageRecord(self.name, self.split, self.width, self.height,
-                           self.batch.boxes(self.position, self.columns), source=self.source)
+        return ImageRecord(
+            self.name,
+            self.split,
+            self.width,
+            self.height,
+            self.batch.boxes(self.position, self.columns),
+            source=self.source,
+        )
 
 
 def _parsed_items(items: list[tuple[str, str, str | None]], jobs: int) -> Iterator[tuple[_Batch, int] | None]:
     """For each item, its parsed file as (batch, position), or None for a listed id without a file. Files are
     parsed in batches on `jobs` worker processes and come back in order."""
     paths = [path for _, _, path in items if path is not None]
-    tasks = [paths[start:start + PARSE_BATCH] for start in range(0, len(paths), PARSE_BATCH)]
-    batches = iter_parallel(parse_files, tasks, jobs=jobs if len(paths) >= MIN_FILES_FOR_WORKERS else 1,
-                            prefer="processes")
+    tasks = [paths[start : start + PARSE_BATCH] for start in range(0, len(paths), PARSE_BATCH)]
+    batches = iter_parallel(
+        parse_files, tasks, jobs=jobs if len(paths) >= MIN_FILES_FOR_WORKERS else 1, prefer="processes"
+    )
     files = ((batch, k) for batch in map(_Batch, batches) for k in range(len(batch.parsed.files)))
     try:
         for _, _, path in items:
@@ -611,8 +653,9 @@ def _parsed_items(items: list[tuple[str, str, str | None]], jobs: int) -> Iterat
         batches.close()  # stops the workers when a read ends early (a bad file with on_error="fail")
 
 
-def _accept(batch: _Batch, k: int, item: str, split: str, path: str, index: ImageIndex, classes: dict[str, int],
-            report: Report) -> _Accepted:
+def _accept(
+    batch: _Batch, k: int, item: str, split: str, path: str, index: ImageIndex, classes: dict[str, int], report: Report
+) -> _Accepted:
     """File `k` of `batch` checked against its image as one item: its error raised, its image found, its size
     decided; then its classes are added."""
     summary = batch.parsed.files[k]
@@ -621,8 +664,12 @@ def _accept(batch: _Batch, k: int, item: str, split: str, path: str, index: Imag
     name, found = _resolve_image(summary.filename, item, index, path)
     width, height = _image_size(summary, found, path, report)
     if summary.ignored:
-        report.warn(path, "object", f"nested elements not read: {', '.join(dict.fromkeys(summary.ignored))}",
-                    codes.IGNORED_OBJECT_ELEMENTS)
+        report.warn(
+            path,
+            "object",
+            f"nested elements not read: {', '.join(dict.fromkeys(summary.ignored))}",
+            codes.IGNORED_OBJECT_ELEMENTS,
+        )
         report.count(codes.IGNORED_OBJECT_ELEMENTS, len(summary.ignored))
     batch.accept(k, classes)
     return _Accepted(name, split, width, height, found, batch, k, summary.columns)
@@ -639,8 +686,9 @@ def _read_listed(item: str, split: str, index: ImageIndex, listed_in: Path, repo
     """An id listed in a split file that has no annotation file: a negative image if its image exists."""
     found = index.find(safe_relative_name(item, file=listed_in, field=item))
     if found is None:
-        report.warn(listed_in, item, "listed, but has no annotation file and no image; not read",
-                    codes.LISTED_WITHOUT_FILES)
+        report.warn(
+            listed_in, item, "listed, but has no annotation file and no image; not read", codes.LISTED_WITHOUT_FILES
+        )
         report.count(codes.LISTED_WITHOUT_FILES)
         return None
     header = read_header(found)
@@ -675,15 +723,20 @@ def read(src: Path, *, report: Report, image_dir: Path | None = None, jobs: int 
                     continue
                 earlier = seen.setdefault((split, entry.name), item)
                 if earlier != item:
-                    report.warn(path, "filename", f"{entry.name} (split '{split}') is also annotated by {earlier}",
-                                codes.ANNOTATED_TWICE)
+                    report.warn(
+                        path,
+                        "filename",
+                        f"{entry.name} (split '{split}') is also annotated by {earlier}",
+                        codes.ANNOTATED_TWICE,
+                    )
                 accepted.append(entry)
                 if entry.source is not None:
                     used.add(entry.source)
     unread = sum(1 for index in indexes.values() for image in index.paths() if image not in used)
     if unread:
-        report.warn(src, None, f"{unread} images have no annotation file and were not read",
-                    codes.IMAGES_WITHOUT_ANNOTATION)
+        report.warn(
+            src, None, f"{unread} images have no annotation file and were not read", codes.IMAGES_WITHOUT_ANNOTATION
+        )
         report.count(codes.IMAGES_WITHOUT_ANNOTATION, unread)
     images = tuple(entry if isinstance(entry, ImageRecord) else entry.record() for entry in accepted)
     return Dataset(classes_from_names(classes), images)
@@ -753,8 +806,11 @@ def _looks_like_voc(path: str) -> bool:
             root = parse_xml(handle.read(), file=path)
     except (OSError, AnnotationError):
         return False
-    return (root.tag == "annotation" and root.find("imagesize") is None
-            and all(obj.find("bndbox") is not None for obj in root.iterfind("object")))
+    return (
+        root.tag == "annotation"
+        and root.find("imagesize") is None
+        and all(obj.find("bndbox") is not None for obj in root.iterfind("object"))
+    )
 
 
 def detect(path: Path) -> bool:
@@ -766,8 +822,11 @@ def detect(path: Path) -> bool:
         for source in _sources(path, None):
             peeked = [file for _, file in islice(_xml_files(source.annotations, max_depth=1), _PEEK)]
             beside = source.annotations == source.images
-            if peeked and all(map(_looks_like_voc, peeked)) and (
-                    not beside or any(map(is_image_file, Path(peeked[0]).parent.iterdir()))):
+            if (
+                peeked
+                and all(map(_looks_like_voc, peeked))
+                and (not beside or any(map(is_image_file, Path(peeked[0]).parent.iterdir())))
+            ):
                 return True
     except OSError:
         return False

@@ -37,8 +37,9 @@ SPLIT_KEYS = {"train": "train", "val": "val", "validation": "val", "test": "test
 
 
 #: data.yaml keys that never name a split.
-NOT_SPLITS = frozenset({"path", "names", "nc", "download", "channels", "kpt_shape", "flip_idx", "task", "roboflow",
-                        "yaml_file"})
+NOT_SPLITS = frozenset(
+    {"path", "names", "nc", "download", "channels", "kpt_shape", "flip_idx", "task", "roboflow", "yaml_file"}
+)
 
 
 SPLIT_ALIASES = {"val": ("valid", "validation"), "valid": ("val", "validation"), "validation": ("val", "valid")}
@@ -93,8 +94,12 @@ def _number(token: str) -> float | None:
 
 
 def _oriented(file: object, line: str, what: str) -> AnnotationError:
-    return AnnotationError(f"oriented boxes are not supported ({what}); bboxaug reads axis-aligned boxes and "
-                           "polygons only: convert the labels to `class cx cy w h` first", file=file, field=line)
+    return AnnotationError(
+        f"oriented boxes are not supported ({what}); bboxaug reads axis-aligned boxes and "
+        "polygons only: convert the labels to `class cx cy w h` first",
+        file=file,
+        field=line,
+    )
 
 
 def _is_dota(tokens: Sequence[str]) -> bool:
@@ -110,13 +115,24 @@ def _class_position(token: str, positions: Mapping[int, int], file: object, line
         raise AnnotationError(f"class index {token!r} is not an integer", file=file, field=line)
     if int(index) not in positions:
         known = f"{min(positions)}..{max(positions)}" if positions else "none"
-        raise AnnotationError(f"class index {int(index)} is not in the class list (known: {known})",
-                              file=file, field=line, code=codes.UNKNOWN_CLASS)
+        raise AnnotationError(
+            f"class index {int(index)} is not in the class list (known: {known})",
+            file=file,
+            field=line,
+            code=codes.UNKNOWN_CLASS,
+        )
     return positions[int(index)]
 
 
-def parse_line(tokens: Sequence[str], positions: Mapping[int, int], *, file: object = None, line: str = "",
-               oriented: bool = False, keypoint_values: int = 0) -> tuple[int, list[float], list[float] | None]:
+def parse_line(
+    tokens: Sequence[str],
+    positions: Mapping[int, int],
+    *,
+    file: object = None,
+    line: str = "",
+    oriented: bool = False,
+    keypoint_values: int = 0,
+) -> tuple[int, list[float], list[float] | None]:
     """One label line as (class position, normalised [x1, y1, x2, y2], normalised polygon or None).
 
     4 values after the class are a box; an even number >= 6 of coordinates is a polygon (as Ultralytics reads
@@ -139,12 +155,16 @@ def parse_line(tokens: Sequence[str], positions: Mapping[int, int], *, file: obj
     if count == 4:
         cx, cy, w, h = coords
         if w < 0 or h < 0:
-            raise AnnotationError(f"negative {'width' if w < 0 else 'height'} ({w if w < 0 else h})",
-                                  file=file, field=line)
+            raise AnnotationError(
+                f"negative {'width' if w < 0 else 'height'} ({w if w < 0 else h})", file=file, field=line
+            )
         return label, [_snap(cx - w / 2), _snap(cy - h / 2), _snap(cx + w / 2), _snap(cy + h / 2)], None
     if keypoint_values or count < 6 or count % 2:
-        expected = f"4 + {keypoint_values} keypoint values" if keypoint_values else \
-            "4 (`class cx cy w h`) or an even number >= 6 (a polygon)"
+        expected = (
+            f"4 + {keypoint_values} keypoint values"
+            if keypoint_values
+            else "4 (`class cx cy w h`) or an even number >= 6 (a polygon)"
+        )
         raise AnnotationError(f"expected {expected} after the class, found {count}", file=file, field=line)
     if oriented and count == 8:
         raise _oriented(file, line, "`class x1 y1 x2 y2 x3 y3 x4 y4` in an oriented-box dataset")
@@ -152,15 +172,24 @@ def parse_line(tokens: Sequence[str], positions: Mapping[int, int], *, file: obj
     return label, [min(xs), min(ys), max(xs), max(ys)], coords
 
 
-def parse_labels(text: str, width: int, height: int, positions: Mapping[int, int], *, file: object = None,
-                 oriented: bool = False, keypoint_values: int = 0) -> Boxes:
+def parse_labels(
+    text: str,
+    width: int,
+    height: int,
+    positions: Mapping[int, int],
+    *,
+    file: object = None,
+    oriented: bool = False,
+    keypoint_values: int = 0,
+) -> Boxes:
     """A label file's text as boxes in absolute pixels; polygons are kept in the `segmentation` column."""
     labels, edges, polygons = [], [], []
     for number, line in enumerate(text.splitlines(), 1):
         tokens = line.split()
         if tokens:
-            label, box, polygon = parse_line(tokens, positions, file=file, line=f"line {number}",
-                                             oriented=oriented, keypoint_values=keypoint_values)
+            label, box, polygon = parse_line(
+                tokens, positions, file=file, line=f"line {number}", oriented=oriented, keypoint_values=keypoint_values
+            )
             labels.append(label)
             edges.append(box)
             polygons.append(polygon)
@@ -170,8 +199,7 @@ def parse_labels(text: str, width: int, height: int, positions: Mapping[int, int
     if all(polygon is None for polygon in polygons):
         return Boxes(xyxy, labels)
     scale = np.array([width, height], dtype=np.float64)
-    segmentation = [None if p is None else [(np.array(p).reshape(-1, 2) * scale).ravel().tolist()]
-                    for p in polygons]
+    segmentation = [None if p is None else [(np.array(p).reshape(-1, 2) * scale).ravel().tolist()] for p in polygons]
     return Boxes(xyxy, labels, {"segmentation": object_column(segmentation)})
 
 
@@ -195,7 +223,7 @@ def format_label_texts(images: Sequence[ImageRecord]) -> list[str]:
     flat = table.ravel().tolist()
     texts, start = [], 0
     for count in counts:
-        texts.append(LINE * count % tuple(flat[start:start + 5 * count]) if count else "")
+        texts.append(LINE * count % tuple(flat[start : start + 5 * count]) if count else "")
         start += 5 * count
     return texts
 
@@ -224,11 +252,13 @@ def classes_from_yaml(data: Mapping[str, Any], *, file: object, report: Report) 
     elif names is None and isinstance(nc, int) and nc >= 0:
         pairs = [(index, f"class_{index}") for index in range(nc)]
     else:
-        raise FormatError("expected `names` as a list or a mapping of index to name (or `nc`)", file=file,
-                          field="names")
+        raise FormatError(
+            "expected `names` as a list or a mapping of index to name (or `nc`)", file=file, field="names"
+        )
     if isinstance(nc, int) and names is not None and nc != len(pairs):
-        report.warn(file, "nc", f"nc is {nc} but `names` has {len(pairs)} entries; `names` is used",
-                    codes.CLASS_COUNT_MISMATCH)
+        report.warn(
+            file, "nc", f"nc is {nc} but `names` has {len(pairs)} entries; `names` is used", codes.CLASS_COUNT_MISMATCH
+        )
     return tuple(ClassInfo(index, str(name)) for index, name in pairs)
 
 
@@ -280,8 +310,11 @@ def _resolve(entry: str, bases: Sequence[Path]) -> Path | None:
     if path.is_absolute() and path.exists():
         return _absolute(path)
     parts = [part for part in path.parts if part != path.anchor]
-    variants = [parts] + [[*parts[:i], alias, *parts[i + 1:]] for i, part in enumerate(parts)
-                          for alias in SPLIT_ALIASES.get(part.lower(), ())]
+    variants = [parts] + [
+        [*parts[:i], alias, *parts[i + 1 :]]
+        for i, part in enumerate(parts)
+        for alias in SPLIT_ALIASES.get(part.lower(), ())
+    ]
     keep = 1 if path.suffix else 2  # `../train/images` must not become `images`
     for variant in variants:
         for start in range(max(1, len(variant) - keep + 1)):
@@ -304,7 +337,7 @@ def _label_folder(folder: Path, root: Path) -> tuple[Path, bool]:
     for index in range(len(parts) - 1, start - 1, -1):
         if parts[index] in IMAGE_DIRS:
             for name in LABEL_DIRS + OBB_LABEL_DIRS:
-                candidate = Path(*parts[:index], name, *parts[index + 1:])
+                candidate = Path(*parts[:index], name, *parts[index + 1 :])
                 if candidate.is_dir():
                     return candidate, name in OBB_LABEL_DIRS
             break
@@ -312,8 +345,9 @@ def _label_folder(folder: Path, root: Path) -> tuple[Path, bool]:
 
 
 def _image_files(folder: Path) -> list[Path]:
-    return sorted((path for path in folder.rglob("*") if is_image_file(path) and path.is_file()),
-                  key=lambda path: path.as_posix())
+    return sorted(
+        (path for path in folder.rglob("*") if is_image_file(path) and path.is_file()), key=lambda path: path.as_posix()
+    )
 
 
 def _text(path: Path) -> str:
@@ -333,8 +367,9 @@ class _Split:
     folders: list[Path] = field(default_factory=list)
 
 
-def _collect(name: str, sources: Sequence[Path], bases: Sequence[Path], report: Report,
-             done: set[tuple[Path, ...]]) -> list[_Split]:
+def _collect(
+    name: str, sources: Sequence[Path], bases: Sequence[Path], report: Report, done: set[tuple[Path, ...]]
+) -> list[_Split]:
     """A split from its folders (every image below, sorted) and list files (one image path a line); nothing when
     the same sources were already read under another key (Ultralytics lets train and val name one folder)."""
     if tuple(sources) in done or not sources:
@@ -352,8 +387,12 @@ def _collect(name: str, sources: Sequence[Path], bases: Sequence[Path], report: 
             with report.item():
                 found = _resolve(entry, [source.parent, *bases])
                 if found is None or not found.is_file():
-                    raise ImageError(f"listed image not found: {entry.strip()!r}", file=source,
-                                     field=f"line {number}", code=codes.MISSING_IMAGE)
+                    raise ImageError(
+                        f"listed image not found: {entry.strip()!r}",
+                        file=source,
+                        field=f"line {number}",
+                        code=codes.MISSING_IMAGE,
+                    )
                 split.images.append(found)
     return [split]
 
@@ -392,8 +431,9 @@ def _read_splits(splits: Sequence[_Split], layout: _Layout, report: Report) -> D
         for path in split.images:
             if path in seen:
                 report.count(codes.DUPLICATE_IMAGE)
-                report.warn(path, split.name, "image listed again; read once, in its first split",
-                            codes.DUPLICATE_IMAGE)
+                report.warn(
+                    path, split.name, "image listed again; read once, in its first split", codes.DUPLICATE_IMAGE
+                )
                 continue
             seen.add(path)
             if path.parent not in label_folders:
@@ -406,14 +446,25 @@ def _read_splits(splits: Sequence[_Split], layout: _Layout, report: Report) -> D
                 text = _read_label(label)
                 labelled += text is not None
                 header = read_header(path)
-                boxes = parse_labels(text or "", header.width, header.height, positions, file=label,
-                                     oriented=layout.oriented or oriented, keypoint_values=layout.keypoint_values)
+                boxes = parse_labels(
+                    text or "",
+                    header.width,
+                    header.height,
+                    positions,
+                    file=label,
+                    oriented=layout.oriented or oriented,
+                    keypoint_values=layout.keypoint_values,
+                )
                 report.count(codes.KEYPOINTS_DROPPED, len(boxes) if layout.keypoint_values else 0)
                 records.append(ImageRecord(name, split.name, header.width, header.height, boxes, source=path))
         if tried and not labelled:
-            report.warn(base, split.name, "no label file found for any image of this split (looked in "
-                        f"{label_folders[split.images[0].parent][0]}): every image is read as a negative",
-                        codes.SPLIT_WITHOUT_LABELS)
+            report.warn(
+                base,
+                split.name,
+                "no label file found for any image of this split (looked in "
+                f"{label_folders[split.images[0].parent][0]}): every image is read as a negative",
+                codes.SPLIT_WITHOUT_LABELS,
+            )
     for folder in sorted({*label_folders, *(f for split in splits for f in split.folders)}):
         _report_orphans(folder, label_folders.get(folder) or layout.label_folder(folder), report)
     return Dataset(layout.classes, tuple(records))
@@ -449,8 +500,12 @@ def _read_ultralytics(yaml_file: Path, report: Report) -> Dataset:
     done: set[tuple[Path, ...]] = set()
     for key, value in data.items():
         entries = value if isinstance(value, list) else [value]
-        if not isinstance(key, str) or key in NOT_SPLITS or not entries or \
-                not all(isinstance(entry, str) and entry.strip() for entry in entries):
+        if (
+            not isinstance(key, str)
+            or key in NOT_SPLITS
+            or not entries
+            or not all(isinstance(entry, str) and entry.strip() for entry in entries)
+        ):
             continue
         found = [_resolve(entry, bases) for entry in entries]
         found = [p if p is not None and (p.is_dir() or p.suffix.lower() == ".txt") else None for p in found]
@@ -472,7 +527,8 @@ def _read_ultralytics(yaml_file: Path, report: Report) -> Dataset:
 def _class_list(root: Path, declared: str | None = None) -> tuple[ClassInfo, ...]:
     """The classes from obj.data's `names=` file, else obj.names or classes.txt in `root`."""
     path = (_resolve(declared, [root]) if declared else None) or next(
-        (root / name for name in CLASS_FILES if (root / name).is_file()), None)
+        (root / name for name in CLASS_FILES if (root / name).is_file()), None
+    )
     if path is None or not path.is_file():
         raise FormatError(f"no class list found (expected {' or '.join(CLASS_FILES)}, or a data.yaml)", file=root)
     return parse_names_file(_text(path))
@@ -491,8 +547,12 @@ def _read_darknet(root: Path, data_file: Path | None, report: Report) -> Dataset
                 report.warn(data_file, key, f"split list {config[key]!r} not found; not read", codes.MISSING_SPLIT)
                 report.count(codes.MISSING_SPLIT)
         else:
-            candidates = [root / f"{key}.txt", root / f"{split}.txt", root / f"obj_{key}_data",
-                          root / f"obj_{split}_data"]
+            candidates = [
+                root / f"{key}.txt",
+                root / f"{split}.txt",
+                root / f"obj_{key}_data",
+                root / f"obj_{split}_data",
+            ]
             source = next((path for path in candidates if path.exists()), None)
         splits += _collect(split, [source] if source else [], [root], report, done)
     return _read_splits(splits, _Layout(classes, lambda folder: _label_folder(folder, root)), report)
@@ -503,8 +563,10 @@ def _read_folders(root: Path, image_dir: Path | None, report: Report) -> Dataset
     `image_dir`, the images are there and the labels below `root`."""
     classes = _class_list(root)
     image_root = image_dir or next((root / n for n in IMAGE_DIRS if (root / n).is_dir()), root)
-    label_root, oriented = next(((root / n, n in OBB_LABEL_DIRS) for n in LABEL_DIRS + OBB_LABEL_DIRS
-                                 if (root / n).is_dir()), (root if image_dir else image_root, False))
+    label_root, oriented = next(
+        ((root / n, n in OBB_LABEL_DIRS) for n in LABEL_DIRS + OBB_LABEL_DIRS if (root / n).is_dir()),
+        (root if image_dir else image_root, False),
+    )
 
     def label_folder(folder: Path) -> tuple[Path, bool]:
         if folder.is_relative_to(image_root):
@@ -549,8 +611,10 @@ def read(src: Path, *, report: Report, image_dir: Path | None = None, jobs: int 
     else:
         raise FormatError("no such file or folder", file=src)
     if image_dir is not None and layout != "folders":
-        raise UsageError("image_dir applies to images/ + labels/ folders only: the "
-                         f"{'data.yaml' if layout == 'yaml' else 'obj.data'} already says where the images are")
+        raise UsageError(
+            "image_dir applies to images/ + labels/ folders only: the "
+            f"{'data.yaml' if layout == 'yaml' else 'obj.data'} already says where the images are"
+        )
     if yaml_file is not None:  # the layout is "yaml"
         return _read_ultralytics(yaml_file, report)
     if layout == "darknet":
@@ -564,8 +628,9 @@ def _has_yolo_labels(folder: Path) -> bool:
         if count == 20:
             break
         try:
-            first = next((line.split() for line in path.read_text(encoding="utf-8-sig").splitlines()
-                          if line.strip()), None)
+            first = next(
+                (line.split() for line in path.read_text(encoding="utf-8-sig").splitlines() if line.strip()), None
+            )
         except (OSError, UnicodeDecodeError):
             continue
         if first is None or (len(first) >= 5 and all(_number(token) is not None for token in first[:5])):
@@ -596,10 +661,10 @@ def write(dataset: Dataset, dst: Path, *, report: Report) -> None:
     labels_root = os.path.join(os.fspath(dst), "labels")
     made: set[str] = set()
     for start in range(0, len(dataset.images), WRITE_BATCH):
-        batch = dataset.images[start:start + WRITE_BATCH]
+        batch = dataset.images[start : start + WRITE_BATCH]
         for image, text in zip(batch, format_label_texts(batch), strict=True):
             path = f"{labels_root}/{image.split}/{name_stem(image.name)}.txt"
-            folder = path[:path.rfind("/")]
+            folder = path[: path.rfind("/")]
             if folder not in made:
                 os.makedirs(folder, exist_ok=True)
                 made.add(folder)

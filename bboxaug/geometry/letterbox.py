@@ -32,8 +32,6 @@ Mode = Literal["letterbox", "fit", "stretch"]
 MODES: tuple[Mode, ...] = ("letterbox", "fit", "stretch")
 
 
-
-
 @dataclass(frozen=True)
 class Scaling:
     """Where a source lands in its resized image: `(x, y) -> (x * scale[0] + left, y * scale[1] + top)` on a
@@ -89,8 +87,9 @@ def to_resized(xyxy: np.ndarray | Sequence[Sequence[float]], where: Scaling) -> 
     return np.clip(moved, (left, top, left, top), (left + width, top + height, left + width, top + height))
 
 
-def resized_to_source(xyxy: np.ndarray | Sequence[Sequence[float]], scale: Sequence[float],
-                      padding: Sequence[int] = (0, 0, 0, 0)) -> np.ndarray:
+def resized_to_source(
+    xyxy: np.ndarray | Sequence[Sequence[float]], scale: Sequence[float], padding: Sequence[int] = (0, 0, 0, 0)
+) -> np.ndarray:
     """Boxes on a resized image back in its source's pixels, from the `scale` and `padding` in `resize.json`."""
     left, top = padding[0], padding[1]
     factors = np.tile(np.asarray(scale, np.float64), 2)
@@ -104,6 +103,7 @@ def resize_boxes(boxes: Boxes, where: Scaling, min_box_size: float) -> tuple[Box
     keep = np.flatnonzero((xyxy[:, 2:] - xyxy[:, :2]).min(axis=1, initial=np.inf) >= min_box_size)
     kept = boxes.take(keep)
     factors, shift = np.asarray(where.scale), np.asarray(where.padding[:2])
-    columns = carried_columns(kept, "scale", lambda row, segmentation: move_segmentation(
-        segmentation, lambda part: part * factors + shift))
+    columns = carried_columns(
+        kept, "scale", lambda row, segmentation: move_segmentation(segmentation, lambda part: part * factors + shift)
+    )
     return Boxes(xyxy[keep], kept.labels, columns), len(boxes) - len(keep)

@@ -9,7 +9,6 @@ Pure numpy, no backend knowledge. Coordinates are the model's: continuous pixels
 of the top-left pixel, the image being [0, W] x [0, H].
 """
 
-
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -52,11 +51,13 @@ def box_shapes(boxes: Boxes, box_shape: str) -> Shapes:
     if box_shape == "ellipse":
         angles = np.linspace(0.0, 2.0 * np.pi, ELLIPSE_VERTICES, endpoint=False)
         cx, cy, rx, ry = (x1 + x2) / 2, (y1 + y2) / 2, (x2 - x1) / 2, (y2 - y1) / 2
-        outlines = np.stack([cx[:, None] + rx[:, None] * np.cos(angles),
-                             cy[:, None] + ry[:, None] * np.sin(angles)], axis=2)
+        outlines = np.stack(
+            [cx[:, None] + rx[:, None] * np.cos(angles), cy[:, None] + ry[:, None] * np.sin(angles)], axis=2
+        )
     elif box_shape == "corners":
-        outlines = np.stack([np.stack([x1, y1], 1), np.stack([x2, y1], 1), np.stack([x2, y2], 1),
-                             np.stack([x1, y2], 1)], axis=1)
+        outlines = np.stack(
+            [np.stack([x1, y1], 1), np.stack([x2, y1], 1), np.stack([x2, y2], 1), np.stack([x1, y2], 1)], axis=1
+        )
     else:
         raise ValueError(f"box_shape must be 'corners' or 'ellipse', not {box_shape!r}")
     shapes = [[outline] for outline in outlines]
@@ -114,8 +115,12 @@ def clip_polygon(polygon: np.ndarray, width: float, height: float) -> np.ndarray
     pass vectorised over the vertices); an empty (0, 2) array when nothing is inside. Points on the border count
     as inside, and edge crossings land exactly on it."""
     points = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
-    for axis, bound, keep_below in ((0, 0.0, False), (0, float(width), True), (1, 0.0, False),
-                                    (1, float(height), True)):
+    for axis, bound, keep_below in (
+        (0, 0.0, False),
+        (0, float(width), True),
+        (1, 0.0, False),
+        (1, float(height), True),
+    ):
         if not len(points):
             break
         distance = (bound - points[:, axis]) if keep_below else (points[:, axis] - bound)
@@ -182,8 +187,15 @@ def follow(shapes_after: Shapes, width: float, height: float) -> FollowedBoxes:
     if inside.any():
         starts = np.concatenate([[0], np.cumsum(vertices)[:-1]])[vertices > 0]
         boxes_with_points = np.flatnonzero(vertices > 0)
-        envelope = np.stack([np.minimum.reduceat(x, starts), np.minimum.reduceat(y, starts),
-                             np.maximum.reduceat(x, starts), np.maximum.reduceat(y, starts)], axis=1)
+        envelope = np.stack(
+            [
+                np.minimum.reduceat(x, starts),
+                np.minimum.reduceat(y, starts),
+                np.maximum.reduceat(x, starts),
+                np.maximum.reduceat(y, starts),
+            ],
+            axis=1,
+        )
         xyxy[boxes_with_points] = envelope
         xyxy[~inside] = np.nan
         visibility[inside] = 1.0
@@ -194,8 +206,9 @@ def follow(shapes_after: Shapes, width: float, height: float) -> FollowedBoxes:
     return FollowedBoxes(xyxy, visibility, polygons)
 
 
-def _follow_crossing(parts: list[np.ndarray], width: float, height: float
-                     ) -> tuple[np.ndarray, float, list[np.ndarray]]:
+def _follow_crossing(
+    parts: list[np.ndarray], width: float, height: float
+) -> tuple[np.ndarray, float, list[np.ndarray]]:
     """Envelope, visibility and clipped parts of one shape that is not wholly inside the image."""
     full = visible = 0.0
     clipped = []

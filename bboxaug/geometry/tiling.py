@@ -51,8 +51,10 @@ class TileSpec:
     def overlap_px(self) -> tuple[int, int]:
         """The least overlap of neighbouring tiles, in pixels, along x and y (below the tile size, so the
         stride is at least 1)."""
-        return (min(round(self.overlap * self.width), self.width - 1),
-                min(round(self.overlap * self.height), self.height - 1))
+        return (
+            min(round(self.overlap * self.width), self.width - 1),
+            min(round(self.overlap * self.height), self.height - 1),
+        )
 
     @property
     def stride(self) -> tuple[int, int]:
@@ -72,8 +74,11 @@ def tile_windows(width: int, height: int, spec: TileSpec) -> list[tuple[int, int
     """Each tile's part of the image as `(x0, y0, x1, y1)`, row by row: the tile's offset is (x0, y0), and
     (x1 - x0, y1 - y0) is smaller than the tile only where the image is (the rest is padding)."""
     stride_x, stride_y = spec.stride
-    return [(x, y, min(x + spec.width, width), min(y + spec.height, height))
-            for y in axis_offsets(height, spec.height, stride_y) for x in axis_offsets(width, spec.width, stride_x)]
+    return [
+        (x, y, min(x + spec.width, width), min(y + spec.height, height))
+        for y in axis_offsets(height, spec.height, stride_y)
+        for x in axis_offsets(width, spec.width, stride_x)
+    ]
 
 
 def clip_to_window(xyxy: np.ndarray, window: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
@@ -87,8 +92,9 @@ def clip_to_window(xyxy: np.ndarray, window: Sequence[float]) -> tuple[np.ndarra
     return clipped, fraction
 
 
-def tile_to_source(xyxy: np.ndarray | Sequence[Sequence[float]], offset: Sequence[float],
-                   source_size: Sequence[float] | None = None) -> np.ndarray:
+def tile_to_source(
+    xyxy: np.ndarray | Sequence[Sequence[float]], offset: Sequence[float], source_size: Sequence[float] | None = None
+) -> np.ndarray:
     """Boxes on a tile (xyxy, tile pixels) in its source image's pixels: shifted by the tile's `offset` (from
     `tiles.json`), and cut to the source's `(width, height)` when given (a prediction reaching into padding)."""
     shifted = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4) + np.tile(np.asarray(offset, np.float64), 2)
@@ -103,11 +109,11 @@ class TileCut:
 
     window: tuple[int, int, int, int]
     boxes: Boxes
-    whole: frozenset[int]    # source rows lying whole in the tile
-    visible: int             # boxes with some area in the tile
-    partial: int             # visible boxes under min_visibility
+    whole: frozenset[int]  # source rows lying whole in the tile
+    visible: int  # boxes with some area in the tile
+    partial: int  # visible boxes under min_visibility
     rejected: bool
-    extra: bool = False      # placed around a box no grid tile kept whole, not on the grid
+    extra: bool = False  # placed around a box no grid tile kept whole, not on the grid
 
     @property
     def offset(self) -> tuple[int, int]:
@@ -130,15 +136,26 @@ def cut_tile(boxes: Boxes, window: tuple[int, int, int, int], min_visibility: fl
     rows = np.flatnonzero(enough | under if partial == "keep" else enough)
     kept = boxes.take(rows)
     x0, y0, x1, y1 = window
-    columns = carried_columns(kept, "cut", lambda row, segmentation: move_segmentation(
-        segmentation, lambda part: clip_polygon(part - (x0, y0), x1 - x0, y1 - y0)))
+    columns = carried_columns(
+        kept,
+        "cut",
+        lambda row, segmentation: move_segmentation(
+            segmentation, lambda part: clip_polygon(part - (x0, y0), x1 - x0, y1 - y0)
+        ),
+    )
     cut = fraction[rows] < 1.0
     if cut.any() or "truncated" in columns:
         columns["truncated"] = kept.column("truncated") | cut
     x0, y0 = window[:2]
     moved = Boxes(clipped[rows] - (x0, y0, x0, y0), kept.labels, columns)
-    return TileCut(window, moved, frozenset(np.flatnonzero(fraction == 1.0).tolist()), int(visible.sum()),
-                   int(under.sum()), partial == "reject" and bool(under.any()))
+    return TileCut(
+        window,
+        moved,
+        frozenset(np.flatnonzero(fraction == 1.0).tolist()),
+        int(visible.sum()),
+        int(under.sum()),
+        partial == "reject" and bool(under.any()),
+    )
 
 
 def _extra_starts(low: float, high: float, length: int, tile: int) -> tuple[np.ndarray, int]:
@@ -161,8 +178,9 @@ def _shares(starts: np.ndarray, tile: int, sides: np.ndarray) -> np.ndarray:
     return np.divide(np.clip(inside, 0.0, None), extent, out=np.zeros(inside.shape), where=extent > 0)
 
 
-def extra_window(boxes: Boxes, row: int, width: int, height: int, spec: TileSpec, min_visibility: float,
-                 partial: Partial) -> tuple[int, int, int, int] | None:
+def extra_window(
+    boxes: Boxes, row: int, width: int, height: int, spec: TileSpec, min_visibility: float, partial: Partial
+) -> tuple[int, int, int, int] | None:
     """The tile nearest to centred on box `row` that holds it whole; under "reject", the nearest that also cuts
     no box below `min_visibility` (every place is tried, on a grid of about `EXTRA_STEPS` per axis at most;
     ties go to the topmost, then leftmost).
@@ -182,8 +200,8 @@ def extra_window(boxes: Boxes, row: int, width: int, height: int, spec: TileSpec
         fine = np.empty((len(ys), len(xs)), dtype=bool)
         rows = max(1, EXTRA_BLOCK // (len(xs) * max(1, int(near.sum()))))
         for first in range(0, len(ys), rows):  # (y, x, box) shares, a block of rows at a time
-            share = along_y[first:first + rows, None, :] * along_x[None, :, :]
-            fine[first:first + rows] = ~((share > 0) & (share < min_visibility - RULE_TOLERANCE)).any(axis=2)
+            share = along_y[first : first + rows, None, :] * along_x[None, :, :]
+            fine[first : first + rows] = ~((share > 0) & (share < min_visibility - RULE_TOLERANCE)).any(axis=2)
         if not fine.any():
             return None
         distance = np.abs(ys - centre_y)[:, None] + np.abs(xs - centre_x)[None, :]
@@ -212,6 +230,8 @@ def cut_image(image: ImageRecord, spec: TileSpec, min_visibility: float, partial
 def sample_negatives(keys: Sequence[str], fraction: float, seed: int) -> set[str]:
     """round(fraction * n) of the n keys: those with the smallest hash of (seed, key)."""
     count = math.floor(fraction * len(keys) + 0.5)
+
     def rank(key: str) -> tuple[bytes, str]:
         return hashlib.blake2b(f"{seed}\0{key}".encode(), digest_size=8).digest(), key
+
     return set(sorted(keys, key=rank)[:count])

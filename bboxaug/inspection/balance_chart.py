@@ -23,10 +23,10 @@ AFTER = (46, 110, 180)
 TARGET = (200, 40, 40)
 
 
-BAR = 34          # bar width, px
+BAR = 34  # bar width, px
 
 
-GAP = 36          # space between classes, px
+GAP = 36  # space between classes, px
 
 
 PLOT_HEIGHT = 240
@@ -49,8 +49,12 @@ def _panel(split: SplitPlan) -> Image.Image:
         return base - PLOT_HEIGHT * value / top
 
     which = "written" if all(row.after is not None for row in rows) else "planned"
-    draw.text((MARGIN[0], 8), f"{split.split}: instances per class, before and {which} (target {split.rule})",
-              fill=INK, font=font())
+    draw.text(
+        (MARGIN[0], 8),
+        f"{split.split}: instances per class, before and {which} (target {split.rule})",
+        fill=INK,
+        font=font(),
+    )
     draw.rectangle([MARGIN[0], 26, MARGIN[0] + 10, 36], fill=BEFORE)
     draw.text((MARGIN[0] + 14, 25), "before", fill=INK, font=font())
     draw.rectangle([MARGIN[0] + 70, 26, MARGIN[0] + 80, 36], fill=AFTER)

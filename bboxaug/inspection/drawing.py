@@ -13,10 +13,26 @@ Colour = tuple[int, int, int]
 
 #: Class colours by position in the class list, cycling: saturated, told apart on photos and from each other.
 PALETTE: tuple[Colour, ...] = (
-    (230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180),
-    (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212), (0, 128, 128), (220, 190, 255),
-    (170, 110, 40), (255, 250, 200), (128, 0, 0), (170, 255, 195), (128, 128, 0), (255, 215, 180),
-    (0, 0, 128), (255, 255, 255),
+    (230, 25, 75),
+    (60, 180, 75),
+    (255, 225, 25),
+    (0, 130, 200),
+    (245, 130, 48),
+    (145, 30, 180),
+    (70, 240, 240),
+    (240, 50, 230),
+    (210, 245, 60),
+    (250, 190, 212),
+    (0, 128, 128),
+    (220, 190, 255),
+    (170, 110, 40),
+    (255, 250, 200),
+    (128, 0, 0),
+    (170, 255, 195),
+    (128, 128, 0),
+    (255, 215, 180),
+    (0, 0, 128),
+    (255, 255, 255),
 )
 
 
@@ -30,8 +46,9 @@ GRID: Colour = (200, 200, 200)
 
 
 #: Heat-map ramp: white for empty, then dark blue, teal, green, yellow for one up to the most.
-_RAMP = np.array([(255, 255, 255), (68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37)],
-                 dtype=np.float64)
+_RAMP = np.array(
+    [(255, 255, 255), (68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37)], dtype=np.float64
+)
 
 
 def class_colour(position: int) -> Colour:
@@ -66,7 +83,7 @@ def fit_text(draw: ImageDraw.ImageDraw, text: str, width: int, size: int = 12) -
     keep = len(text)
     while keep > 1:
         keep -= 1
-        shortened = f"{text[:keep // 2]}...{text[len(text) - (keep - keep // 2):]}"
+        shortened = f"{text[: keep // 2]}...{text[len(text) - (keep - keep // 2) :]}"
         if text_size(draw, shortened, size)[0] <= width:
             return shortened
     return "..."

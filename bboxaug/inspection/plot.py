@@ -23,7 +23,7 @@ from bboxaug.inspection.drawing import (
 )
 from bboxaug.inspection.stats import BoxTable
 
-PLOT = 400          # side of a heat map, and the least height of the bar chart, in pixels
+PLOT = 400  # side of a heat map, and the least height of the bar chart, in pixels
 
 
 MARGIN = (78, 44, 24, 76)  # left, top, right, bottom around each plot area
@@ -32,10 +32,10 @@ MARGIN = (78, 44, 24, 76)  # left, top, right, bottom around each plot area
 BINS = 50
 
 
-BAR_MAX = 22        # thickest bar
+BAR_MAX = 22  # thickest bar
 
 
-NAME_WIDTH = 170    # longest class name shown before it is shortened
+NAME_WIDTH = 170  # longest class name shown before it is shortened
 
 
 Tick = tuple[float, str]  # position in the plot (0..1 from the axis origin) and its label
@@ -57,8 +57,14 @@ def value_ticks(top: float) -> list[Tick]:
     return [(value / top if top else 0.0, f"{value:g}") for value in values]
 
 
-def _axes(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int], x_ticks: Sequence[Tick],
-          y_ticks: Sequence[Tick], *, y_down: bool = False) -> None:
+def _axes(
+    draw: ImageDraw.ImageDraw,
+    box: tuple[int, int, int, int],
+    x_ticks: Sequence[Tick],
+    y_ticks: Sequence[Tick],
+    *,
+    y_down: bool = False,
+) -> None:
     """A frame round the plot area `box` with tick marks and labels; y runs up unless `y_down`."""
     left, top, right, bottom = box
     draw.rectangle(box, outline=INK)
@@ -104,8 +110,9 @@ def class_bars(names: Sequence[str], counts: Sequence[int]) -> Image.Image:
         thickness = max(2, min(BAR_MAX, int(slot * 0.7)))
         end = box[0] + PLOT * count / axis_top
         if count:
-            draw.rectangle([box[0], middle - thickness / 2, end, middle + thickness / 2], fill=class_colour(k),
-                           outline=INK)
+            draw.rectangle(
+                [box[0], middle - thickness / 2, end, middle + thickness / 2], fill=class_colour(k), outline=INK
+            )
         draw.text((box[0] - 6, middle), name, fill=INK, font=font(12), anchor="rm")
         draw.text((end + 4, middle), str(count), fill=INK, font=font(11), anchor="lm")
     _axes(draw, box, ticks, [])
@@ -114,8 +121,18 @@ def class_bars(names: Sequence[str], counts: Sequence[int]) -> Image.Image:
     return canvas
 
 
-def heat_map(x: np.ndarray, y: np.ndarray, x_range: float, y_range: float, *, title: str, x_title: str,
-             y_title: str, y_down: bool, unit_ticks: bool = False) -> Image.Image:
+def heat_map(
+    x: np.ndarray,
+    y: np.ndarray,
+    x_range: float,
+    y_range: float,
+    *,
+    title: str,
+    x_title: str,
+    y_title: str,
+    y_down: bool,
+    unit_ticks: bool = False,
+) -> Image.Image:
     """A 2-D histogram of (x, y) over [0, x_range] x [0, y_range] as coloured cells (log scale) with axes."""
     counts, _, _ = np.histogram2d(x, y, bins=BINS, range=[[0, x_range], [0, y_range]])
     cells = heat_colours(counts.T)  # rows are y bins, growing downward in the array
@@ -174,12 +191,30 @@ def render_stats_plot(dataset: Dataset, title: str = "") -> Image.Image:
     placed = np.isfinite(centres).all(axis=1)
     panels = [
         class_bars(names, counts),
-        heat_map(width, height, top, top, title="box width and height", x_title="box width (px)",
-                 y_title="box height (px)", y_down=False),
-        heat_map(centres[placed, 0], centres[placed, 1], 1.0, 1.0, title="box centres",
-                 x_title="centre x / image width", y_title="centre y / image height", y_down=True,
-                 unit_ticks=True),
+        heat_map(
+            width,
+            height,
+            top,
+            top,
+            title="box width and height",
+            x_title="box width (px)",
+            y_title="box height (px)",
+            y_down=False,
+        ),
+        heat_map(
+            centres[placed, 0],
+            centres[placed, 1],
+            1.0,
+            1.0,
+            title="box centres",
+            x_title="centre x / image width",
+            y_title="centre y / image height",
+            y_down=True,
+            unit_ticks=True,
+        ),
     ]
-    header = (f"{title}   " if title else "") + (f"{len(dataset.images)} images, {len(table.labels)} boxes, "
-                                                 f"{int((table.counts == 0).sum())} negatives, {len(names)} classes")
+    header = (f"{title}   " if title else "") + (
+        f"{len(dataset.images)} images, {len(table.labels)} boxes, "
+        f"{int((table.counts == 0).sum())} negatives, {len(names)} classes"
+    )
     return _side_by_side(panels, header)

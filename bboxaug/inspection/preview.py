@@ -53,7 +53,6 @@ MISSING = (128, 128, 128)
 SHEET = (235, 235, 235)
 
 
-
 @dataclass(frozen=True)
 class Copies:
     """Augmented copies by the key (`split/name`) of the image they were made from, and their class names."""
@@ -73,8 +72,14 @@ def class_positions(dataset: Dataset, names: Sequence[str] | None) -> list[int]:
     return [known.index(name) for name in names]
 
 
-def choose_images(dataset: Dataset, n: int, *, classes: Sequence[str] | None = None, seed: int = 0,
-                  among: Sequence[ImageRecord] | None = None) -> list[ImageRecord]:
+def choose_images(
+    dataset: Dataset,
+    n: int,
+    *,
+    classes: Sequence[str] | None = None,
+    seed: int = 0,
+    among: Sequence[ImageRecord] | None = None,
+) -> list[ImageRecord]:
     """Up to `n` images, rare classes first: classes are visited from the fewest boxes to the most, round after
     round, each taking the next image (in a seeded shuffle) that shows it. Without a class filter, images left
     over (negatives too) fill the rest in shuffled order."""
@@ -136,9 +141,16 @@ def read_upright(source: Path | EmbeddedImage | None, size: tuple[int, int]) -> 
     return upright.resize(size, Image.Resampling.LANCZOS)
 
 
-def draw_boxes(draw: ImageDraw.ImageDraw, image: ImageRecord, origin: tuple[int, int], scale: tuple[float, float],
-               colours: Sequence[tuple[int, int, int]], names: Sequence[str], shown: set[str] | None,
-               right_limit: int) -> None:
+def draw_boxes(
+    draw: ImageDraw.ImageDraw,
+    image: ImageRecord,
+    origin: tuple[int, int],
+    scale: tuple[float, float],
+    colours: Sequence[tuple[int, int, int]],
+    names: Sequence[str],
+    shown: set[str] | None,
+    right_limit: int,
+) -> None:
     """Outline each box in its class's colour with the class name on a tag at its top-left corner (moved left
     to stay before `right_limit`)."""
     left, top = origin
@@ -158,8 +170,14 @@ def draw_boxes(draw: ImageDraw.ImageDraw, image: ImageRecord, origin: tuple[int,
         draw.text((tag_left + 2, tag_top + 2), name, fill=text_colour(colour), font=font(11), anchor="lt")
 
 
-def render_tile(image: ImageRecord, cell: int, caption: str, colours: Sequence[tuple[int, int, int]],
-                names: Sequence[str], shown: set[str] | None = None) -> Image.Image:
+def render_tile(
+    image: ImageRecord,
+    cell: int,
+    caption: str,
+    colours: Sequence[tuple[int, int, int]],
+    names: Sequence[str],
+    shown: set[str] | None = None,
+) -> Image.Image:
     """One cell: the image fitted and centred, its boxes drawn, the caption below."""
     tile = Image.new("RGB", (cell, cell + CAPTION), TILE_BACKGROUND)
     draw = ImageDraw.Draw(tile)
@@ -189,8 +207,15 @@ def sheet(tiles: Sequence[Sequence[Image.Image]], cell: int) -> Image.Image:
     return canvas
 
 
-def render_preview(dataset: Dataset, *, n: int = 16, classes: Sequence[str] | None = None, seed: int = 0,
-                   cell: int = CELL, copies: Copies | None = None) -> Image.Image:
+def render_preview(
+    dataset: Dataset,
+    *,
+    n: int = 16,
+    classes: Sequence[str] | None = None,
+    seed: int = 0,
+    cell: int = CELL,
+    copies: Copies | None = None,
+) -> Image.Image:
     """The preview grid (about square), or with `copies` one row per image: the image, then its copies."""
     if n < 1 or cell < 16:
         raise UsageError(f"need n >= 1 and a cell of at least 16 px (got n={n}, cell={cell})")
@@ -208,7 +233,7 @@ def render_preview(dataset: Dataset, *, n: int = 16, classes: Sequence[str] | No
     if copies is None:
         columns = max(1, math.ceil(math.sqrt(len(chosen))))
         tiles = [render_tile(image, cell, image.key, own, names, shown) for image in chosen]
-        return sheet([tiles[k:k + columns] for k in range(0, len(tiles), columns)], cell)
+        return sheet([tiles[k : k + columns] for k in range(0, len(tiles), columns)], cell)
     theirs = [colour_of[name] for name in copies.class_names]
     rows = []
     for image in chosen:
@@ -227,8 +252,9 @@ def load_copies(other: Path | str) -> Copies:
     try:
         manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
-        raise UsageError(f"not a dataset made by bboxaug augment: cannot read {MANIFEST} ({error})",
-                         file=manifest_file) from None
+        raise UsageError(
+            f"not a dataset made by bboxaug augment: cannot read {MANIFEST} ({error})", file=manifest_file
+        ) from None
     dataset = load(other, fmt=manifest.get("to"), report=Report(on_error="skip"))
     by_key = {image.key: image for image in dataset.images}
     by_source: dict[str, list[ImageRecord]] = {}
@@ -240,13 +266,29 @@ def load_copies(other: Path | str) -> Copies:
     return Copies(dataset.class_names, by_source)
 
 
-def preview(src: Path | str, out: Path | str, *, fmt: str | None = None, image_dir: Path | str | None = None,
-            n: int = 16, classes: Sequence[str] | None = None, seed: int = 0, cell: int = CELL,
-            compare: Path | str | None = None, report: Report | None = None) -> Image.Image:
+def preview(
+    src: Path | str,
+    out: Path | str,
+    *,
+    fmt: str | None = None,
+    image_dir: Path | str | None = None,
+    n: int = 16,
+    classes: Sequence[str] | None = None,
+    seed: int = 0,
+    cell: int = CELL,
+    compare: Path | str | None = None,
+    report: Report | None = None,
+) -> Image.Image:
     """Read the dataset at `src`, render the preview, and write it to `out` as PNG."""
     dataset = load(src, fmt=fmt, image_dir=image_dir, report=report or Report())
-    picture = render_preview(dataset, n=n, classes=classes, seed=seed, cell=cell,
-                             copies=load_copies(compare) if compare is not None else None)
+    picture = render_preview(
+        dataset,
+        n=n,
+        classes=classes,
+        seed=seed,
+        cell=cell,
+        copies=load_copies(compare) if compare is not None else None,
+    )
     buffer = io.BytesIO()
     picture.save(buffer, format="PNG")
     atomic_write_bytes(Path(out), buffer.getvalue())

@@ -20,10 +20,10 @@ from bboxaug.pipeline.prepare import fill_sizes
 from bboxaug.pipeline.source import load
 
 #: COCO's object size groups, by box area in px²: small below 32², medium below 96², large from 96².
-SMALL_AREA = 32.0 ** 2
+SMALL_AREA = 32.0**2
 
 
-MEDIUM_AREA = 96.0 ** 2
+MEDIUM_AREA = 96.0**2
 
 
 #: k-means is fitted on at most this many box shapes (a seeded sample); the mean best IoU uses every box.
@@ -40,12 +40,12 @@ COMMON_SIZES = 5
 class BoxTable:
     """Every box of a dataset in flat arrays, with per-image arrays beside them."""
 
-    xyxy: np.ndarray    # (N, 4) every box, image after image
+    xyxy: np.ndarray  # (N, 4) every box, image after image
     labels: np.ndarray  # (N,)
-    image: np.ndarray   # (N,) the position of each box's image
+    image: np.ndarray  # (N,) the position of each box's image
     counts: np.ndarray  # (I,) boxes per image
-    sizes: np.ndarray   # (I, 2) width and height, NaN where unknown
-    split: np.ndarray   # (I,) each image's position in `splits`
+    sizes: np.ndarray  # (I, 2) width and height, NaN where unknown
+    split: np.ndarray  # (I,) each image's position in `splits`
     splits: tuple[str, ...]
 
     @classmethod
@@ -55,8 +55,10 @@ class BoxTable:
         tables = [image.boxes for image in images if len(image.boxes)]
         xyxy = np.concatenate([t.xyxy for t in tables]) if tables else np.zeros((0, 4))
         labels = np.concatenate([t.labels for t in tables]) if tables else np.zeros(0, np.int64)
-        sizes = np.array([(np.nan if i.width is None else i.width, np.nan if i.height is None else i.height)
-                          for i in images], dtype=np.float64).reshape(-1, 2)
+        sizes = np.array(
+            [(np.nan if i.width is None else i.width, np.nan if i.height is None else i.height) for i in images],
+            dtype=np.float64,
+        ).reshape(-1, 2)
         splits = tuple(dataset.splits)
         position = {split: k for k, split in enumerate(splits)}
         split = np.fromiter((position[image.split] for image in images), np.int64, len(images))
@@ -82,19 +84,33 @@ def distribution(values: np.ndarray) -> dict[str, Any]:
     if not len(values):
         return {"count": 0, "min": None, "p25": None, "median": None, "p75": None, "max": None, "mean": None}
     low, p25, median, p75, high = np.quantile(values, [0.0, 0.25, 0.5, 0.75, 1.0])
-    return {"count": len(values), "min": _number(low), "p25": _number(p25), "median": _number(median),
-            "p75": _number(p75), "max": _number(high), "mean": _number(values.mean())}
+    return {
+        "count": len(values),
+        "min": _number(low),
+        "p25": _number(p25),
+        "median": _number(median),
+        "p75": _number(p75),
+        "max": _number(high),
+        "mean": _number(values.mean()),
+    }
 
 
 def _image_sizes(sizes: np.ndarray) -> dict[str, Any]:
     known = np.isfinite(sizes).all(axis=1)
-    pairs, counts = (np.unique(sizes[known].astype(np.int64), axis=0, return_counts=True) if known.any()
-                     else (np.zeros((0, 2), np.int64), np.zeros(0, np.int64)))
+    pairs, counts = (
+        np.unique(sizes[known].astype(np.int64), axis=0, return_counts=True)
+        if known.any()
+        else (np.zeros((0, 2), np.int64), np.zeros(0, np.int64))
+    )
     order = np.lexsort((pairs[:, 1], pairs[:, 0], -counts))[:COMMON_SIZES]
-    return {"width": distribution(sizes[known, 0]), "height": distribution(sizes[known, 1]),
-            "most_common": [{"width": int(pairs[k, 0]), "height": int(pairs[k, 1]), "images": int(counts[k])}
-                            for k in order],
-            "unknown": int((~known).sum())}
+    return {
+        "width": distribution(sizes[known, 0]),
+        "height": distribution(sizes[known, 1]),
+        "most_common": [
+            {"width": int(pairs[k, 0]), "height": int(pairs[k, 1]), "images": int(counts[k])} for k in order
+        ],
+        "unknown": int((~known).sum()),
+    }
 
 
 def section(table: BoxTable, images: np.ndarray, class_names: list[str]) -> dict[str, Any]:
@@ -107,23 +123,28 @@ def section(table: BoxTable, images: np.ndarray, class_names: list[str]) -> dict
     classes = len(class_names)
     known = (labels >= 0) & (labels < classes)
     boxes_per_class = np.bincount(labels[known], minlength=classes)
-    images_per_class = np.bincount(np.unique(owners[known] * classes + labels[known]) % max(classes, 1),
-                                   minlength=classes)
+    images_per_class = np.bincount(
+        np.unique(owners[known] * classes + labels[known]) % max(classes, 1), minlength=classes
+    )
     positive = (width > 0) & (height > 0)
     return {
         "images": int(images.sum()),
         "negatives": int((counts == 0).sum()),
         "boxes": int(rows.sum()),
         "boxes_per_image": {key: distribution(counts)[key] for key in ("min", "median", "max", "mean")},
-        "classes": {name: {"images": int(images_per_class[k]), "boxes": int(boxes_per_class[k])}
-                    for k, name in enumerate(class_names)},
+        "classes": {
+            name: {"images": int(images_per_class[k]), "boxes": int(boxes_per_class[k])}
+            for k, name in enumerate(class_names)
+        },
         "box_width": distribution(width),
         "box_height": distribution(height),
         "box_area": distribution(area),
         "aspect_ratio": distribution(width[positive] / height[positive]),
-        "size_groups": {"small": int((area < SMALL_AREA).sum()),
-                        "medium": int(((area >= SMALL_AREA) & (area < MEDIUM_AREA)).sum()),
-                        "large": int((area >= MEDIUM_AREA).sum())},
+        "size_groups": {
+            "small": int((area < SMALL_AREA).sum()),
+            "medium": int(((area >= SMALL_AREA) & (area < MEDIUM_AREA)).sum()),
+            "large": int((area >= MEDIUM_AREA).sum()),
+        },
         "degenerate": int((~positive).sum()),
         "image_sizes": _image_sizes(table.sizes[images]),
     }
@@ -139,8 +160,7 @@ def anchor_shapes(table: BoxTable, img_size: int) -> np.ndarray:
 
 def shape_iou(shapes: np.ndarray, anchors: np.ndarray) -> np.ndarray:
     """IoU of every (w, h) in `shapes` with every anchor, both centred on the same point: (len(shapes), k)."""
-    inter = (np.minimum(shapes[:, None, 0], anchors[None, :, 0])
-             * np.minimum(shapes[:, None, 1], anchors[None, :, 1]))
+    inter = np.minimum(shapes[:, None, 0], anchors[None, :, 0]) * np.minimum(shapes[:, None, 1], anchors[None, :, 1])
     return inter / (shapes[:, None, 0] * shapes[:, None, 1] + anchors[None, :, 0] * anchors[None, :, 1] - inter)
 
 
@@ -150,8 +170,7 @@ def kmeans_anchors(shapes: np.ndarray, k: int, *, seed: int = 0) -> tuple[np.nda
     if k < 1 or not len(shapes):
         return np.zeros((0, 2)), float("nan")
     rng = np.random.default_rng(seed)
-    sample = shapes if len(shapes) <= KMEANS_SAMPLE else shapes[rng.choice(len(shapes), KMEANS_SAMPLE,
-                                                                             replace=False)]
+    sample = shapes if len(shapes) <= KMEANS_SAMPLE else shapes[rng.choice(len(shapes), KMEANS_SAMPLE, replace=False)]
     k = min(k, len(np.unique(sample, axis=0)))
     anchors = sample[[rng.integers(len(sample))]]
     while len(anchors) < k:
@@ -165,8 +184,12 @@ def kmeans_anchors(shapes: np.ndarray, k: int, *, seed: int = 0) -> tuple[np.nda
         if assigned is not None and np.array_equal(nearest, assigned):
             break
         assigned = nearest
-        anchors = np.array([np.median(sample[nearest == j], axis=0) if (nearest == j).any() else anchors[j]
-                            for j in range(len(anchors))])
+        anchors = np.array(
+            [
+                np.median(sample[nearest == j], axis=0) if (nearest == j).any() else anchors[j]
+                for j in range(len(anchors))
+            ]
+        )
     anchors = anchors[np.argsort(anchors.prod(axis=1), kind="stable")]
     return anchors, float(shape_iou(shapes, anchors).max(axis=1).mean())
 
@@ -180,18 +203,36 @@ def compute_stats(dataset: Dataset, *, anchors: int = 9, img_size: int = 640, se
     result["splits"] = {split: section(table, table.split == k, names) for k, split in enumerate(table.splits)}
     if anchors:
         shapes, best = kmeans_anchors(anchor_shapes(table, img_size), anchors, seed=seed)
-        result["anchors"] = {"img_size": img_size, "k": len(shapes), "seed": seed,
-                             "shapes": [[round(float(w), 1), round(float(h), 1)] for w, h in shapes],
-                             "mean_best_iou": None if np.isnan(best) else round(best, 4)}
+        result["anchors"] = {
+            "img_size": img_size,
+            "k": len(shapes),
+            "seed": seed,
+            "shapes": [[round(float(w), 1), round(float(h), 1)] for w, h in shapes],
+            "mean_best_iou": None if np.isnan(best) else round(best, 4),
+        }
     return result
 
 
-def stats_for(src: Path | str, *, fmt: str | None = None, image_dir: Path | str | None = None, anchors: int = 9,
-              img_size: int = 640, seed: int = 0, jobs: int = 1, report: Report | None = None,
-              progress: bool = False) -> tuple[Dataset, dict[str, Any]]:
+def stats_for(
+    src: Path | str,
+    *,
+    fmt: str | None = None,
+    image_dir: Path | str | None = None,
+    anchors: int = 9,
+    img_size: int = 640,
+    seed: int = 0,
+    jobs: int = 1,
+    report: Report | None = None,
+    progress: bool = False,
+) -> tuple[Dataset, dict[str, Any]]:
     """Read the dataset at `src` and compute its statistics; returns the dataset (sizes filled) and the stats."""
-    dataset = fill_sizes(load(src, fmt=fmt, image_dir=image_dir, report=report or Report()), Report(),
-                         unknown="keep", jobs=jobs, progress=progress)
+    dataset = fill_sizes(
+        load(src, fmt=fmt, image_dir=image_dir, report=report or Report()),
+        Report(),
+        unknown="keep",
+        jobs=jobs,
+        progress=progress,
+    )
     return dataset, compute_stats(dataset, anchors=anchors, img_size=img_size, seed=seed)
 
 
@@ -207,8 +248,13 @@ def aligned(rows: list[list[Any]]) -> list[str]:
     """Rows of cells in aligned columns: the first left-aligned, the others right-aligned."""
     cells = [[_cell(value) for value in row] for row in rows]
     widths = [max(len(row[c]) for row in cells) for c in range(len(cells[0]))]
-    return ["  ".join(cell.ljust(width) if c == 0 else cell.rjust(width)
-                      for c, (cell, width) in enumerate(zip(row, widths, strict=True))).rstrip() for row in cells]
+    return [
+        "  ".join(
+            cell.ljust(width) if c == 0 else cell.rjust(width)
+            for c, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+        for row in cells
+    ]
 
 
 def _percent(part: int, whole: int) -> str:
@@ -218,35 +264,62 @@ def _percent(part: int, whole: int) -> str:
 def format_stats(stats: dict[str, Any]) -> str:
     """The statistics as aligned tables for a terminal."""
     splits = stats["splits"]
-    lines = [f"images {stats['images']}   boxes {stats['boxes']}   negatives {stats['negatives']}   "
-             f"classes {len(stats['classes'])}", ""]
+    lines = [
+        f"images {stats['images']}   boxes {stats['boxes']}   negatives {stats['negatives']}   "
+        f"classes {len(stats['classes'])}",
+        "",
+    ]
     rows: list[list[Any]] = [["split", "images", "negatives", "boxes", "boxes/image: min", "median", "max"]]
     for name, part in [*splits.items(), ("all", stats)]:
         per_image = part["boxes_per_image"]
-        rows.append([name, part["images"], part["negatives"], part["boxes"], per_image["min"],
-                     per_image["median"], per_image["max"]])
+        rows.append(
+            [
+                name,
+                part["images"],
+                part["negatives"],
+                part["boxes"],
+                per_image["min"],
+                per_image["median"],
+                per_image["max"],
+            ]
+        )
     lines += [*aligned(rows), ""]
     several = len(splits) > 1
     rows = [["class", "images", "boxes", "share", *(f"{name} boxes" for name in splits if several)]]
     for name, counts in stats["classes"].items():
-        rows.append([name, counts["images"], counts["boxes"], _percent(counts["boxes"], stats["boxes"]),
-                     *(part["classes"][name]["boxes"] for part in splits.values() if several)])
+        rows.append(
+            [
+                name,
+                counts["images"],
+                counts["boxes"],
+                _percent(counts["boxes"], stats["boxes"]),
+                *(part["classes"][name]["boxes"] for part in splits.values() if several),
+            ]
+        )
     lines += [*aligned(rows), ""]
     rows = [["box (px)", "min", "p25", "median", "p75", "max", "mean"]]
-    for key, label in (("box_width", "width"), ("box_height", "height"), ("box_area", "area"),
-                       ("aspect_ratio", "aspect w/h")):
+    for key, label in (
+        ("box_width", "width"),
+        ("box_height", "height"),
+        ("box_area", "area"),
+        ("aspect_ratio", "aspect w/h"),
+    ):
         rows.append([label, *(stats[key][q] for q in ("min", "p25", "median", "p75", "max", "mean"))])
     lines += aligned(rows)
     groups = stats["size_groups"]
-    lines.append("COCO sizes: " + "   ".join(f"{name} {count} ({_percent(count, stats['boxes'])})"
-                                           for name, count in groups.items())
-                 + (f"   degenerate (no area) {stats['degenerate']}" if stats["degenerate"] else ""))
+    lines.append(
+        "COCO sizes: "
+        + "   ".join(f"{name} {count} ({_percent(count, stats['boxes'])})" for name, count in groups.items())
+        + (f"   degenerate (no area) {stats['degenerate']}" if stats["degenerate"] else "")
+    )
     sizes = stats["image_sizes"]
     common = ", ".join(f"{s['width']}x{s['height']} ({s['images']})" for s in sizes["most_common"])
     lines.append(f"image sizes: {common or '-'}" + (f"; unknown {sizes['unknown']}" if sizes["unknown"] else ""))
     anchors = stats.get("anchors")
     if anchors:
         shapes = " ".join(f"{w:g}x{h:g}" for w, h in anchors["shapes"]) or "-"
-        lines.append(f"anchors at {anchors['img_size']} px (k={anchors['k']}, mean best IoU "
-                     f"{_cell(anchors['mean_best_iou'])}): {shapes}")
+        lines.append(
+            f"anchors at {anchors['img_size']} px (k={anchors['k']}, mean best IoU "
+            f"{_cell(anchors['mean_best_iou'])}): {shapes}"
+        )
     return "\n".join(lines)

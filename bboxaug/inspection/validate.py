@@ -72,8 +72,15 @@ class Finding:
     details: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        data = {"code": self.code, "severity": self.severity, "image": self.image, "box": self.box,
-                "file": self.file, "field": self.field, "message": self.message}
+        data = {
+            "code": self.code,
+            "severity": self.severity,
+            "image": self.image,
+            "box": self.box,
+            "file": self.file,
+            "field": self.field,
+            "message": self.message,
+        }
         return {**data, **self.details}
 
     def __str__(self) -> str:
@@ -87,7 +94,6 @@ def finding(code: str, message: str, **where: Any) -> Finding:
     """A finding with its code's usual severity (`severity=` overrides it)."""
     severity = where.pop("severity", None) or codes.severity_of(CODES[code])
     return Finding(code, severity, message, **where)
-
 
 
 def finding_code(code: str, default: str) -> str | None:
@@ -113,8 +119,11 @@ def reader_findings(report: Report, dataset: Dataset) -> list[Finding]:
                 if kept is not None:
                     leakage = kept.split != problem.field
                     message += f"; listed in split '{problem.field}' too" + (": leakage" if leakage else "")
-                    where.update(image=kept.key, severity=ERROR if leakage else WARNING,
-                                 details={"other": image_key(problem.field or "", kept.name), "leakage": leakage})
+                    where.update(
+                        image=kept.key,
+                        severity=ERROR if leakage else WARNING,
+                        details={"other": image_key(problem.field or "", kept.name), "leakage": leakage},
+                    )
             found.append(finding(code, message, **where))
     return found
 
@@ -128,25 +137,32 @@ def box_findings(dataset: Dataset) -> list[Finding]:
     finite = np.isfinite(xyxy).all(axis=1)
     with np.errstate(invalid="ignore"):
         degenerate = ~finite | (xyxy[:, 2] <= xyxy[:, 0]) | (xyxy[:, 3] <= xyxy[:, 1])
-        outside = finite & ((xyxy[:, :2] < -BOUNDS_TOLERANCE).any(axis=1)
-                            | (xyxy[:, 2:] > sizes + BOUNDS_TOLERANCE).any(axis=1))
+        outside = finite & (
+            (xyxy[:, :2] < -BOUNDS_TOLERANCE).any(axis=1) | (xyxy[:, 2:] > sizes + BOUNDS_TOLERANCE).any(axis=1)
+        )
     unknown = (labels < 0) | (labels >= classes)
     found = []
     checks: tuple[tuple[str, np.ndarray, Callable[[int], str]], ...] = (
-        ("out_of_bounds", outside, lambda r: f"box {_box(xyxy[r])} reaches outside the "
-                                             f"{sizes[r, 0]:g}x{sizes[r, 1]:g} image"),
+        (
+            "out_of_bounds",
+            outside,
+            lambda r: f"box {_box(xyxy[r])} reaches outside the {sizes[r, 0]:g}x{sizes[r, 1]:g} image",
+        ),
         ("degenerate_box", degenerate, lambda r: f"box {_box(xyxy[r])} has no area"),
-        ("unknown_class", unknown, lambda r: f"class index {labels[r]} is not in the class list of {classes}"))
+        ("unknown_class", unknown, lambda r: f"class index {labels[r]} is not in the class list of {classes}"),
+    )
     for code, rows, describe in checks:
         for row in np.flatnonzero(rows).tolist():
             owner = int(table.image[row])
-            found.append(finding(code, describe(row), image=dataset.images[owner].key,
-                                 box=row - int(first_row[owner])))
+            found.append(finding(code, describe(row), image=dataset.images[owner].key, box=row - int(first_row[owner])))
     for image in dataset.images:
         found += duplicate_boxes(image)
     used = np.bincount(labels[~unknown], minlength=classes)
-    found += [finding("unused_class", f"class {c.name!r} (id {c.id}) has no box", field=f"classes[{k}]")
-              for k, c in enumerate(dataset.classes) if used[k] == 0]
+    found += [
+        finding("unused_class", f"class {c.name!r} (id {c.id}) has no box", field=f"classes[{k}]")
+        for k, c in enumerate(dataset.classes)
+        if used[k] == 0
+    ]
     return found
 
 
@@ -167,11 +183,19 @@ def duplicate_boxes(image: ImageRecord) -> list[Finding]:
     with np.errstate(invalid="ignore", divide="ignore"):
         iou = inter / (area[:, None] + area[None, :] - inter)
     same = (boxes.labels[:, None] == boxes.labels[None, :]) & (
-        (iou > DUPLICATE_IOU) | (xyxy[:, None, :] == xyxy[None, :, :]).all(axis=2))
+        (iou > DUPLICATE_IOU) | (xyxy[:, None, :] == xyxy[None, :, :]).all(axis=2)
+    )
     same &= np.tri(len(boxes), k=-1, dtype=bool)  # pairs (later, earlier)
-    return [finding("duplicate_box", f"same class and place as box {int(np.argmax(same[row]))}",
-                    image=image.key, box=row, details={"same_as": int(np.argmax(same[row]))})
-            for row in np.flatnonzero(same.any(axis=1)).tolist()]
+    return [
+        finding(
+            "duplicate_box",
+            f"same class and place as box {int(np.argmax(same[row]))}",
+            image=image.key,
+            box=row,
+            details={"same_as": int(np.argmax(same[row]))},
+        )
+        for row in np.flatnonzero(same.any(axis=1)).tolist()
+    ]
 
 
 @dataclass(frozen=True)
@@ -214,11 +238,19 @@ def check_file(job: tuple[Path | EmbeddedImage, bool]) -> FileCheck:
 def file_findings(dataset: Dataset, *, deep: bool = False, jobs: int = 1, progress: bool = False) -> list[Finding]:
     """Missing and unreadable images, declared sizes against headers, and duplicate images: the same file under
     two names, or with `deep`, the same decoded pixels."""
-    found = [finding("missing_image", "no image file found for this annotation", image=image.key)
-             for image in dataset.images if image.source is None]
+    found = [
+        finding("missing_image", "no image file found for this annotation", image=image.key)
+        for image in dataset.images
+        if image.source is None
+    ]
     present = [image for image in dataset.images if image.source is not None]
-    checks = run_parallel(check_file, [(image.known_source(), deep) for image in present], jobs=jobs,
-                          description="decoding images" if deep else "reading headers", progress=progress)
+    checks = run_parallel(
+        check_file,
+        [(image.known_source(), deep) for image in present],
+        jobs=jobs,
+        description="decoding images" if deep else "reading headers",
+        progress=progress,
+    )
     first: dict[Any, ImageRecord] = {}
     for image, check in zip(present, checks, strict=True):
         key = image.key
@@ -228,16 +260,28 @@ def file_findings(dataset: Dataset, *, deep: bool = False, jobs: int = 1, progre
             continue
         header = check.header
         if header is not None and image.has_size and (header.width, header.height) != (image.width, image.height):
-            found.append(finding("size_mismatch", f"declared {image.width}x{image.height}, the image "
-                                 f"(EXIF-oriented) is {header.width}x{header.height}", image=key))
+            found.append(
+                finding(
+                    "size_mismatch",
+                    f"declared {image.width}x{image.height}, the image "
+                    f"(EXIF-oriented) is {header.width}x{header.height}",
+                    image=key,
+                )
+            )
         same = check.digest if deep else image.source
         earlier = first.setdefault(same, image)
         if earlier is not image:
             leakage = earlier.split != image.split
             what = "the same pixels" if deep else "the same file"
-            found.append(finding("duplicate_image", f"{what} as {earlier.key}" + (
-                f" in split '{earlier.split}': leakage" if leakage else ""), image=key,
-                severity=ERROR if leakage else WARNING, details={"other": earlier.key, "leakage": leakage}))
+            found.append(
+                finding(
+                    "duplicate_image",
+                    f"{what} as {earlier.key}" + (f" in split '{earlier.split}': leakage" if leakage else ""),
+                    image=key,
+                    severity=ERROR if leakage else WARNING,
+                    details={"other": earlier.key, "leakage": leakage},
+                )
+            )
     return found
 
 
@@ -252,13 +296,21 @@ def sort_findings(found: Sequence[Finding]) -> list[Finding]:
     return sorted(found, key=lambda f: order[f.code])
 
 
-def validate(src: Path | str, *, fmt: str | None = None, image_dir: Path | str | None = None, deep: bool = False,
-             jobs: int = 1, progress: bool = False) -> list[Finding]:
+def validate(
+    src: Path | str,
+    *,
+    fmt: str | None = None,
+    image_dir: Path | str | None = None,
+    deep: bool = False,
+    jobs: int = 1,
+    progress: bool = False,
+) -> list[Finding]:
     """Read the dataset at `src` without stopping at problems and return every finding."""
     report = Report(on_error="skip")
     dataset = load(src, fmt=fmt, image_dir=image_dir, report=report)
-    return sort_findings(reader_findings(report, dataset)
-                         + check_dataset(dataset, deep=deep, jobs=jobs, progress=progress))
+    return sort_findings(
+        reader_findings(report, dataset) + check_dataset(dataset, deep=deep, jobs=jobs, progress=progress)
+    )
 
 
 def summarize(findings: Sequence[Finding]) -> dict[str, Any]:
@@ -266,6 +318,9 @@ def summarize(findings: Sequence[Finding]) -> dict[str, Any]:
     counts: dict[str, int] = {}
     for item in findings:
         counts[item.code] = counts.get(item.code, 0) + 1
-    return {"errors": sum(f.severity == ERROR for f in findings),
-            "warnings": sum(f.severity == WARNING for f in findings),
-            "counts": counts, "findings": [f.to_json() for f in findings]}
+    return {
+        "errors": sum(f.severity == ERROR for f in findings),
+        "warnings": sum(f.severity == WARNING for f in findings),
+        "counts": counts,
+        "findings": [f.to_json() for f in findings],
+    }

@@ -94,8 +94,12 @@ def embedded_bytes(source: EmbeddedImage) -> bytes:
             raise ValueError("empty")
         return base64.b64decode(data, validate=False)
     except (OSError, ValueError, AttributeError) as error:
-        raise ImageError(f"no usable embedded image ({error})", file=source.annotation, field=source.key,
-                         code=codes.UNUSABLE_EMBEDDED_IMAGE) from None
+        raise ImageError(
+            f"no usable embedded image ({error})",
+            file=source.annotation,
+            field=source.key,
+            code=codes.UNUSABLE_EMBEDDED_IMAGE,
+        ) from None
 
 
 def header_of(source: Path | EmbeddedImage) -> ImageHeader:
@@ -112,7 +116,11 @@ def image_size(image: ImageRecord) -> tuple[int, int]:
     if image.width is not None and image.height is not None:
         return image.width, image.height
     if image.source is None:
-        raise ImageError("image size unknown: not in the annotation and no image file found", file=image.name,
-                         field="size", code=codes.UNKNOWN_SIZE)
+        raise ImageError(
+            "image size unknown: not in the annotation and no image file found",
+            file=image.name,
+            field="size",
+            code=codes.UNKNOWN_SIZE,
+        )
     header = header_of(image.source)
     return header.width, header.height

@@ -25,14 +25,22 @@ def safe_relative_name(name: str, *, file: object, field: str) -> str:
         cleaned = cleaned[2:]
     path = PurePosixPath(cleaned)
     if not path.parts or path.is_absolute() or ".." in path.parts or ":" in path.parts[0]:
-        raise AnnotationError(f"unsafe or empty image path {name!r}: expected a relative path inside the dataset",
-                              file=file, field=field)
+        raise AnnotationError(
+            f"unsafe or empty image path {name!r}: expected a relative path inside the dataset", file=file, field=field
+        )
     return str(path)
 
 
 #: The format a written image keeps, by its file extension; an image in any other format is written as PNG.
-WRITABLE_EXTENSIONS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".bmp": "BMP", ".tif": "TIFF",
-                       ".tiff": "TIFF", ".webp": "WEBP"}
+WRITABLE_EXTENSIONS = {
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".png": "PNG",
+    ".bmp": "BMP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+    ".webp": "WEBP",
+}
 
 
 #: The extension each writable format is encoded with.

@@ -103,8 +103,6 @@ def encode_picture(pixels: np.ndarray, image_format: str, quality: int, *, bgr: 
     return encoded.tobytes()
 
 
-
-
 def export_image(source: Path | EmbeddedImage, target: Path, mode: ImageMode, *, quality: int = 95) -> ImageHeader:
     """Put the image at `target` (copy, hardlink or symlink) and return its upright header.
 

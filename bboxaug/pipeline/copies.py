@@ -34,39 +34,63 @@ from bboxaug.runtime.parallel import iter_parallel
 MANIFEST = "augment.json"
 
 
-def plan_jobs(dataset: Dataset, target: Format, copies: Mapping[str, int], originals: bool, report: Report,
-              required: Mapping[str, frozenset[int]] | None = None) -> tuple[Dataset, list[ImageJob]]:
+def plan_jobs(
+    dataset: Dataset,
+    target: Format,
+    copies: Mapping[str, int],
+    originals: bool,
+    report: Report,
+    required: Mapping[str, frozenset[int]] | None = None,
+) -> tuple[Dataset, list[ImageJob]]:
     """The originals to write and one job per image with copies; every output name is unique in the target
     layout (later names renamed, as conversion does)."""
     placeholders = []
     for image in dataset.images:
         key = image.key
-        placeholders += [image.replace(name=copy_name(image.name, k), boxes=Boxes.empty())
-                         for k in range(1, copies.get(key, 0) + 1)]
+        placeholders += [
+            image.replace(name=copy_name(image.name, k), boxes=Boxes.empty()) for k in range(1, copies.get(key, 0) + 1)
+        ]
     kept_originals = list(dataset.images) if originals else []
     named = rename_collisions(dataset.replace(images=(*kept_originals, *placeholders)), target, report).images
-    copy_names = iter(named[len(kept_originals):])  # shared: each image takes its own copies' names from it
+    copy_names = iter(named[len(kept_originals) :])  # shared: each image takes its own copies' names from it
     jobs = []
     for image in dataset.images:
         key = image.key
-        plans = tuple(CopyPlan(k, record.name, target.image_path(record.split, record.name))
-                      for k, record in zip(range(1, copies.get(key, 0) + 1), copy_names, strict=False))
+        plans = tuple(
+            CopyPlan(k, record.name, target.image_path(record.split, record.name))
+            for k, record in zip(range(1, copies.get(key, 0) + 1), copy_names, strict=False)
+        )
         if plans:
             jobs.append(ImageJob(image, plans, None if required is None else required.get(key)))
-    return dataset.replace(images=tuple(named[:len(kept_originals)])), jobs
+    return dataset.replace(images=tuple(named[: len(kept_originals)])), jobs
 
 
-def run_jobs(jobs: list[ImageJob], staging: Path, policy: Policy, seed: int, quality: int, report: Report, *,
-             workers: int, progress: bool) -> dict[str, Problem]:
+def run_jobs(
+    jobs: list[ImageJob],
+    staging: Path,
+    policy: Policy,
+    seed: int,
+    quality: int,
+    report: Report,
+    *,
+    workers: int,
+    progress: bool,
+) -> dict[str, Problem]:
     """Make every job's copies (skipping jobs an interrupted run finished), failing or skipping unreadable
     images as the report's policy says; returns the images that could not be read. What became of each copy
     stays in the jobs' progress files, so the coordinator holds nothing per copy."""
     todo = [job for job in jobs if not progress_file(staging, job.key).is_file()]
-    worker = functools.partial(make_copies, policy_json=json.dumps(policy.to_json(), sort_keys=True), seed=seed,
-                               root=str(staging), quality=quality)
+    worker = functools.partial(
+        make_copies,
+        policy_json=json.dumps(policy.to_json(), sort_keys=True),
+        seed=seed,
+        root=str(staging),
+        quality=quality,
+    )
     failed: dict[str, Problem] = {}
-    results = iter_parallel(worker, todo, jobs=workers, prefer="processes", description="augmenting",
-                            progress=progress, writes_into=staging)
+    results = iter_parallel(
+        worker, todo, jobs=workers, prefer="processes", description="augmenting", progress=progress, writes_into=staging
+    )
     try:
         for result in results:
             if result.error is not None:
@@ -91,8 +115,7 @@ def copy_record(job: ImageJob, copy: CopyResult, staging: Path) -> ImageRecord:
     """The written copy as a record of the output dataset."""
     if copy.boxes is None:  # collect() lists written copies only
         raise ImageError(f"copy {copy.plan.index} was dropped: {copy.problem}", file=job.key)
-    return ImageRecord(copy.plan.name, job.image.split, copy.width, copy.height, copy.boxes,
-                       staging / copy.plan.path)
+    return ImageRecord(copy.plan.name, job.image.split, copy.width, copy.height, copy.boxes, staging / copy.plan.path)
 
 
 class WrittenImages(StoredImages):
@@ -138,8 +161,9 @@ class WrittenImages(StoredImages):
         return WrittenImages([*self._entries, *records], self._jobs, self._staging)
 
 
-def collect(originals: Dataset, jobs: list[ImageJob], failed: Mapping[str, Problem], staging: Path,
-            report: Report) -> Dataset:
+def collect(
+    originals: Dataset, jobs: list[ImageJob], failed: Mapping[str, Problem], staging: Path, report: Report
+) -> Dataset:
     """The written dataset, each original followed by its copies, counting and warning about dropped boxes and
     copies on the way."""
     copies_of: dict[str, list[tuple[int, int]]] = {}
@@ -171,8 +195,14 @@ def output_entries(jobs: list[ImageJob], failed: Mapping[str, Problem], staging:
         if job.key in failed:
             continue
         for copy in load_result(staging, job).copies:
-            entry = {"image": image_key(job.image.split, copy.plan.name), "source": job.key, "copy": copy.plan.index,
-                     "seed": copy.seed, "attempts": copy.attempts, "dropped_boxes": dict(copy.dropped)}
+            entry = {
+                "image": image_key(job.image.split, copy.plan.name),
+                "source": job.key,
+                "copy": copy.plan.index,
+                "seed": copy.seed,
+                "attempts": copy.attempts,
+                "dropped_boxes": dict(copy.dropped),
+            }
             if copy.boxes is None:
                 entry["dropped"] = copy.problem
             yield entry
@@ -187,15 +217,18 @@ class CopyCounts:
     required: Mapping[str, frozenset[int]] | None = None
 
 
-def make_all_copies(dataset: Dataset, counts: CopyCounts, policy: Policy, context: Context, *, seed: int,
-                    originals: bool = True) -> tuple[Dataset, Iterator[dict[str, Any]]]:
+def make_all_copies(
+    dataset: Dataset, counts: CopyCounts, policy: Policy, context: Context, *, seed: int, originals: bool = True
+) -> tuple[Dataset, Iterator[dict[str, Any]]]:
     """Make every planned copy into the staging folder (finishing an interrupted run's work when resuming) and
     place the originals beside them; returns the written dataset, each original followed by its copies, and the
     manifest entries of the copies (read back from the progress files as they are iterated)."""
     output, report, staging = context.output, context.report, context.root
     kept, planned = plan_jobs(dataset, context.target, counts.copies, originals, report, counts.required)
-    failed = run_jobs(planned, staging, policy, seed, output.quality, report, workers=output.jobs,
-                      progress=output.progress)
-    kept = place_images(kept, context.target, staging, "copy", report, jobs=max(output.jobs, 1),
-                        progress=output.progress)
+    failed = run_jobs(
+        planned, staging, policy, seed, output.quality, report, workers=output.jobs, progress=output.progress
+    )
+    kept = place_images(
+        kept, context.target, staging, "copy", report, jobs=max(output.jobs, 1), progress=output.progress
+    )
     return collect(kept, planned, failed, staging, report), output_entries(planned, failed, staging)

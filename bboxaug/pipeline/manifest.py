@@ -25,8 +25,7 @@ def dataset_counts(dataset: Dataset) -> dict[str, Any]:
     return {**totals, "splits": splits}
 
 
-def write_manifest(path: Path, document: Mapping[str, Any], outputs: Iterable[dict[str, Any]] | None = None
-                   ) -> None:
+def write_manifest(path: Path, document: Mapping[str, Any], outputs: Iterable[dict[str, Any]] | None = None) -> None:
     """`document` as indented JSON, atomically; with `outputs`, an `outputs` list written after it entry by
     entry, one line each, so the manifest of a large run is never held in memory whole."""
     if outputs is None:

@@ -38,26 +38,49 @@ def _place_image(job: tuple[ImageRecord, Path, ImageMode]) -> tuple[ImageRecord,
     try:
         header = export_image(image.source, target, mode)
     except (ImageError, OSError) as error:
-        problem = Problem.from_error(error) if isinstance(error, ImageError) else Problem(
-            str(image.source), "image", f"cannot write {target.name} ({error.strerror or error})",
-            codes.UNWRITABLE_IMAGE.name)
+        problem = (
+            Problem.from_error(error)
+            if isinstance(error, ImageError)
+            else Problem(
+                str(image.source),
+                "image",
+                f"cannot write {target.name} ({error.strerror or error})",
+                codes.UNWRITABLE_IMAGE.name,
+            )
+        )
         return image, problem, 1
     if (header.width, header.height) != (image.width, image.height):
-        return image, Problem(str(image.source), "size", f"declared {image.width}x{image.height}, "
-                                                         f"upright image is {header.width}x{header.height}",
-                              codes.SIZE_MISMATCH.name), 0
+        return (
+            image,
+            Problem(
+                str(image.source),
+                "size",
+                f"declared {image.width}x{image.height}, upright image is {header.width}x{header.height}",
+                codes.SIZE_MISMATCH.name,
+            ),
+            0,
+        )
     return image, None, header.orientation
 
 
-def place_images(dataset: Dataset, target: Format, root: Path, mode: ImageMode, report: Report, *, jobs: int = 1,
-                 progress: bool = False) -> Dataset:
+def place_images(
+    dataset: Dataset,
+    target: Format,
+    root: Path,
+    mode: ImageMode,
+    report: Report,
+    *,
+    jobs: int = 1,
+    progress: bool = False,
+) -> Dataset:
     """Copy, link or re-encode every image into `root` where `target` puts it; images that fail are skipped
     (or stop the run, as the report's policy says). Size mismatches are warned about, not fatal."""
     if mode == "none":
         return dataset
     jobs_list = [(image, root / target.image_path(image.split, image.name), mode) for image in dataset.images]
-    results = run_parallel(_place_image, jobs_list, jobs=jobs, description="writing images", progress=progress,
-                           writes_into=root)
+    results = run_parallel(
+        _place_image, jobs_list, jobs=jobs, description="writing images", progress=progress, writes_into=root
+    )
     images = []
     for image, problem, orientation in results:
         if problem is not None and problem.field == "size":
@@ -103,8 +126,16 @@ class Staging:
     silently (a file, or a non-empty folder without `overwrite`). The `scratch` folders in it (work files of the
     run, such as progress records) are removed before it is published."""
 
-    def __init__(self, dst: Path, settings: Mapping[str, Any], *, resumable: bool = False, resume: bool = False,
-                 overwrite: bool = False, scratch: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        dst: Path,
+        settings: Mapping[str, Any],
+        *,
+        resumable: bool = False,
+        resume: bool = False,
+        overwrite: bool = False,
+        scratch: Sequence[str] = (),
+    ) -> None:
         self.dst, self.settings, self.resumable, self.scratch = dst, settings, resumable, tuple(scratch)
         self.resume, self.overwrite = resume and resumable, overwrite
         self.folder: Path | None = None
@@ -139,8 +170,11 @@ class Staging:
             previous = json.loads(run_file.read_text(encoding="utf-8"))
             changed = [key for key in self.settings if previous.get(key) != self.settings[key]]
             if changed:
-                raise UsageError(f"cannot resume: the interrupted run used other {', '.join(changed)}; run "
-                                 "without --resume to start again", file=staging)
+                raise UsageError(
+                    f"cannot resume: the interrupted run used other {', '.join(changed)}; run "
+                    "without --resume to start again",
+                    file=staging,
+                )
             remove_partial_writes(staging)  # files a killed worker was in the middle of writing
             return staging
         if self.resume and dst.is_dir() and not staging.exists():

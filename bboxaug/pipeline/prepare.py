@@ -33,16 +33,33 @@ def _size_or_problem(image: ImageRecord) -> tuple[int, int] | Problem:
         return Problem.from_error(error)
 
 
-def fill_sizes(dataset: Dataset, report: Report, *, unknown: Literal["skip", "keep"] = "skip", jobs: int = 1,
-               progress: bool = False) -> Dataset:
+def fill_sizes(
+    dataset: Dataset,
+    report: Report,
+    *,
+    unknown: Literal["skip", "keep"] = "skip",
+    jobs: int = 1,
+    progress: bool = False,
+) -> Dataset:
     """Every image's size, from its header where the annotation has none. An image whose size cannot be known is
     skipped as the report's policy says, or, with `unknown="keep"`, kept without a size (figures that count it
     as unknown)."""
     missing = [k for k, image in enumerate(dataset.images) if not image.has_size]
     if not missing:
         return dataset
-    found = dict(zip(missing, run_parallel(_size_or_problem, [dataset.images[k] for k in missing], jobs=jobs,
-                                           description="reading sizes", progress=progress), strict=True))
+    found = dict(
+        zip(
+            missing,
+            run_parallel(
+                _size_or_problem,
+                [dataset.images[k] for k in missing],
+                jobs=jobs,
+                description="reading sizes",
+                progress=progress,
+            ),
+            strict=True,
+        )
+    )
     images = []
     for k, image in enumerate(dataset.images):
         size = found.get(k)
@@ -92,8 +109,13 @@ def _needs_sanitizing(images: Sequence[ImageRecord], drop_crowd: bool) -> list[b
     xyxy = np.concatenate([table.xyxy for table in tables])
     widths = np.repeat(np.fromiter((image.width for image in with_boxes), np.float64, len(tables)), counts)
     heights = np.repeat(np.fromiter((image.height for image in with_boxes), np.float64, len(tables)), counts)
-    fine = ((xyxy[:, :2] >= 0).all(axis=1) & (xyxy[:, 2] <= widths) & (xyxy[:, 3] <= heights)
-            & (xyxy[:, 2] > xyxy[:, 0]) & (xyxy[:, 3] > xyxy[:, 1]))
+    fine = (
+        (xyxy[:, :2] >= 0).all(axis=1)
+        & (xyxy[:, 2] <= widths)
+        & (xyxy[:, 3] <= heights)
+        & (xyxy[:, 2] > xyxy[:, 0])
+        & (xyxy[:, 3] > xyxy[:, 1])
+    )
     if drop_crowd and any("iscrowd" in table.columns for table in tables):
         fine &= ~np.concatenate([table.column("iscrowd") for table in tables])
     per_image = np.add.reduceat(~fine, np.concatenate([[0], np.cumsum(counts)[:-1]])) > 0
@@ -136,14 +158,17 @@ def rename_collisions(dataset: Dataset, target: Format, report: Report) -> Datas
     return dataset.replace(images=tuple(names.claim(image) for image in dataset.images))
 
 
-def prepare(dataset: Dataset, target: Format, report: Report, *, keep_crowd: bool = False, jobs: int = 1,
-            progress: bool = False) -> Dataset:
+def prepare(
+    dataset: Dataset, target: Format, report: Report, *, keep_crowd: bool = False, jobs: int = 1, progress: bool = False
+) -> Dataset:
     """Apply every conversion rule so `target.write` gets a dataset it can write as is."""
     dataset = fill_sizes(dataset, report, jobs=jobs, progress=progress)
     drop_crowd = not (target.keeps_crowd or keep_crowd)
     flags = _needs_sanitizing(dataset.images, drop_crowd)
-    images = tuple(sanitize_boxes(image, report, drop_crowd=drop_crowd) if flag else image
-                   for image, flag in zip(dataset.images, flags, strict=True))
+    images = tuple(
+        sanitize_boxes(image, report, drop_crowd=drop_crowd) if flag else image
+        for image, flag in zip(dataset.images, flags, strict=True)
+    )
     return rename_collisions(dataset.replace(images=images), target, report)
 
 
@@ -155,7 +180,8 @@ def read_class_map(path: Path | str) -> dict[str, int]:
     except (OSError, yaml.YAMLError) as error:
         raise UsageError(f"cannot read class map ({error})", file=path) from None
     if not isinstance(mapping, dict) or not all(
-            isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) for k, v in mapping.items()):
+        isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) for k, v in mapping.items()
+    ):
         raise UsageError("expected a mapping of class name to integer id, e.g. `scratch: 0`", file=path)
     if len(set(mapping.values())) != len(mapping):
         raise UsageError("two classes share one id", file=path)
@@ -169,12 +195,16 @@ def apply_class_map(dataset: Dataset, mapping: Mapping[str, int], *, origin: obj
     if unmapped:
         raise UsageError(f"classes missing from the class map: {', '.join(unmapped)}", file=origin)
     old_attributes = {c.name: c.attributes for c in dataset.classes}
-    classes = tuple(ClassInfo(class_id, name, old_attributes.get(name, {}))
-                    for name, class_id in sorted(mapping.items(), key=lambda item: item[1]))
+    classes = tuple(
+        ClassInfo(class_id, name, old_attributes.get(name, {}))
+        for name, class_id in sorted(mapping.items(), key=lambda item: item[1])
+    )
     position = {c.name: index for index, c in enumerate(classes)}
     lookup = np.array([position[name] for name in dataset.class_names], dtype=np.int64)
-    images = tuple(image.replace(boxes=image.boxes.with_labels(lookup[image.boxes.labels])) if len(image.boxes)
-                   else image for image in dataset.images)
+    images = tuple(
+        image.replace(boxes=image.boxes.with_labels(lookup[image.boxes.labels])) if len(image.boxes) else image
+        for image in dataset.images
+    )
     return dataset.replace(classes=classes, images=images)
 
 
@@ -187,13 +217,16 @@ def map_classes(dataset: Dataset, class_map: Mapping[str, int] | Path, target: F
     wanted = [mapping[c.name] for c in dataset.classes]
     given = target.class_ids(dataset.classes)
     if any(g is not None and g != w for g, w in zip(given, wanted, strict=True)):
-        raise UsageError(f"{target.name} numbers these classes {given}, not {wanted} as the class map asks",
-                         file=origin)
+        raise UsageError(
+            f"{target.name} numbers these classes {given}, not {wanted} as the class map asks", file=origin
+        )
     return dataset
 
 
 def class_table(dataset: Dataset, target: Format) -> list[dict[str, Any]]:
     """Each class with its source id and the id the target format gives it (None where it stores names only)."""
     output_ids = target.class_ids(dataset.classes)
-    return [{"name": c.name, "source_id": c.id, "output_id": output_id}
-            for c, output_id in zip(dataset.classes, output_ids, strict=True)]
+    return [
+        {"name": c.name, "source_id": c.id, "output_id": output_id}
+        for c, output_id in zip(dataset.classes, output_ids, strict=True)
+    ]

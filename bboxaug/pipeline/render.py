@@ -65,7 +65,7 @@ def render(pixels: np.ndarray, spec: Render) -> np.ndarray:
         return part
     canvas = np.full((spec.canvas[1], spec.canvas[0], *part.shape[2:]), PAD_VALUE, dtype=np.uint8)
     left, top = spec.place
-    canvas[top:top + part.shape[0], left:left + part.shape[1]] = part
+    canvas[top : top + part.shape[0], left : left + part.shape[1]] = part
     return canvas
 
 
@@ -77,9 +77,12 @@ def render_job(job: RenderJob, *, root: str, quality: int) -> tuple[str, Problem
             raise ImageError("image file not found", file=job.key, field="image", code=codes.MISSING_IMAGE)
         picture = read_picture(job.source, bgr=True)  # crops and scales only: no need for RGB
         if (picture.width, picture.height) != (job.width, job.height):
-            raise ImageError(f"declared {job.width}x{job.height}, upright image is {picture.width}x{picture.height}",
-                             file=job.source if isinstance(job.source, Path) else job.source.annotation,
-                             field="size", code=codes.SIZE_MISMATCH)
+            raise ImageError(
+                f"declared {job.width}x{job.height}, upright image is {picture.width}x{picture.height}",
+                file=job.source if isinstance(job.source, Path) else job.source.annotation,
+                field="size",
+                code=codes.SIZE_MISMATCH,
+            )
         for spec in job.renders:
             encoded = encode_picture(render(picture.pixels, spec), format_of(spec.path), quality, bgr=True)
             atomic_write_bytes(Path(root) / spec.path, encoded)
@@ -88,16 +91,18 @@ def render_job(job: RenderJob, *, root: str, quality: int) -> tuple[str, Problem
     return job.key, None
 
 
-def run_renders(jobs: list[RenderJob], root: Path, quality: int, report: Report, *, workers: int, progress: bool,
-                description: str) -> set[str]:
+def run_renders(
+    jobs: list[RenderJob], root: Path, quality: int, report: Report, *, workers: int, progress: bool, description: str
+) -> set[str]:
     """Run every job on `workers` threads; returns the keys of sources that failed (and were skipped, if the
     report's policy allows; otherwise the first failure stops the run). Threads, not processes: decoding,
     resizing and encoding run in OpenCV with the GIL released, so threads use every core without the second a
     worker process takes to start and import."""
     worker = functools.partial(render_job, root=str(root), quality=quality)
     failed = set()
-    results = iter_parallel(worker, jobs, jobs=workers, prefer="threads", description=description,
-                            progress=progress, writes_into=root)
+    results = iter_parallel(
+        worker, jobs, jobs=workers, prefer="threads", description=description, progress=progress, writes_into=root
+    )
     try:
         for key, problem in results:
             if problem is not None:

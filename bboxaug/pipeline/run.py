@@ -146,17 +146,29 @@ def run(step: Step[PlanT], source: Source, output: Output, *, dry_run: bool = Fa
     target = get_format(target_name)
     if source.class_map is not None:
         dataset = map_classes(dataset, source.class_map, target)
-    dataset = prepare(dataset, target, report, keep_crowd=output.keep_crowd, jobs=max(output.jobs, 1),
-                      progress=output.progress)
+    dataset = prepare(
+        dataset, target, report, keep_crowd=output.keep_crowd, jobs=max(output.jobs, 1), progress=output.progress
+    )
     context = Context(source, source_format, target, report, output)
     plan = step.plan(dataset, context)
     result = RunResult(source_format, target.name, plan, report)
     if dry_run:
         return result
-    header = {"bboxaug": __version__, "source": source.describe(), "from": source_format, "to": target.name,
-              **step.settings(plan, context)}
-    with Staging(output.path, header, resumable=step.resumable, resume=output.resume, overwrite=output.overwrite,
-                 scratch=step.scratch) as staging:
+    header = {
+        "bboxaug": __version__,
+        "source": source.describe(),
+        "from": source_format,
+        "to": target.name,
+        **step.settings(plan, context),
+    }
+    with Staging(
+        output.path,
+        header,
+        resumable=step.resumable,
+        resume=output.resume,
+        overwrite=output.overwrite,
+        scratch=step.scratch,
+    ) as staging:
         context.staging = staging
         result.written = step.run(plan, dataset, context)
         for written in result.written:
@@ -165,8 +177,14 @@ def run(step: Step[PlanT], source: Source, output: Output, *, dry_run: bool = Fa
             target.write(written.dataset, folder, report=report)
         result.classes = class_table(dataset, target)
         for written in result.written:  # after every write: the report is the whole run's
-            document = {**header, **dataset_counts(written.dataset), "classes": result.classes,
-                        **written.manifest, **report.to_json(), "codes": report.code_table()}
+            document = {
+                **header,
+                **dataset_counts(written.dataset),
+                "classes": result.classes,
+                **written.manifest,
+                **report.to_json(),
+                "codes": report.code_table(),
+            }
             result.manifests.append(document)
             if step.manifest is not None:
                 write_manifest(staging / written.folder / step.manifest, document, written.entries)

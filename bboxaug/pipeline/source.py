@@ -50,8 +50,14 @@ def open_source(source: Source, *, jobs: int = 1) -> tuple[str | None, Dataset, 
     return reader.name, reader.read(source.origin, report=report, image_dir=source.image_dir, jobs=jobs), report
 
 
-def load(src: Path | str, *, fmt: str | None = None, image_dir: Path | str | None = None,
-         report: Report | None = None, jobs: int = 1) -> Dataset:
+def load(
+    src: Path | str,
+    *,
+    fmt: str | None = None,
+    image_dir: Path | str | None = None,
+    report: Report | None = None,
+    jobs: int = 1,
+) -> Dataset:
     """Read a dataset from `src` in format `fmt` (detected when None), on `jobs` workers where the format can."""
     source = Source(Path(src), fmt, None if image_dir is None else Path(image_dir), report=report)
     return open_source(source, jobs=jobs)[1]

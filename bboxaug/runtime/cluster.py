@@ -88,8 +88,9 @@ def cluster_runner() -> Parallel[Literal["generator"]] | None:
 
 
 @contextmanager
-def use_scheduler(address: str, *, reads: Sequence[Path | str] = (), writes: Path | str | None = None,
-                  workers: int = -1) -> Iterator[Any]:
+def use_scheduler(
+    address: str, *, reads: Sequence[Path | str] = (), writes: Path | str | None = None, workers: int = -1
+) -> Iterator[Any]:
     """Run every `bboxaug.runtime.parallel` run inside the block on the Dask cluster at `address` (`tcp://host:8786`),
     or on a new cluster of `workers` single-threaded processes on this machine (every core for -1 or 1) when
     `address` is "local". Yields the `distributed.Client`.
@@ -110,8 +111,9 @@ def use_scheduler(address: str, *, reads: Sequence[Path | str] = (), writes: Pat
 
 def quiet_environment() -> dict[str, str]:
     """`QUIET_CONFIG` as the environment variables Dask reads at start (`DASK_DISTRIBUTED__WORKER__...`)."""
-    return {"DASK_" + key.upper().replace(".", "__").replace("-", "_"): str(value)
-            for key, value in QUIET_CONFIG.items()}
+    return {
+        "DASK_" + key.upper().replace(".", "__").replace("-", "_"): str(value) for key, value in QUIET_CONFIG.items()
+    }
 
 
 def describe(client: Any) -> str:
@@ -150,8 +152,9 @@ def _connected(distributed: Any, address: str, workers: int) -> Iterator[Any]:
             try:
                 distributed.comm.get_address_host_port(address)
             except ValueError:
-                raise UsageError(f"a Dask scheduler address is tcp://HOST:PORT, or '{LOCAL}', not {address!r}"
-                                 ) from None
+                raise UsageError(
+                    f"a Dask scheduler address is tcp://HOST:PORT, or '{LOCAL}', not {address!r}"
+                ) from None
         try:
             client = distributed.Client(cluster or address, timeout=timeout, set_as_default=False)
         except (OSError, ValueError) as error:
@@ -167,9 +170,11 @@ def _wait_for_threads(client: Any, address: str, timeout: float) -> None:
     while (threads := sum(client.nthreads().values())) < MIN_THREADS:
         if time.monotonic() > deadline:
             found = "no worker" if threads == 0 else "a single worker thread"
-            raise ClusterError(f"the Dask scheduler at {address} has {found} after {timeout:g} s; bboxaug needs "
-                               f"{MIN_THREADS} worker threads at least (joblib runs the work of a one-thread "
-                               "cluster in this process)")
+            raise ClusterError(
+                f"the Dask scheduler at {address} has {found} after {timeout:g} s; bboxaug needs "
+                f"{MIN_THREADS} worker threads at least (joblib runs the work of a one-thread "
+                "cluster in this process)"
+            )
         time.sleep(0.1)
 
 
@@ -221,28 +226,38 @@ def check_workers(client: Any, reads: Sequence[Path | str], output_folder: Path 
             scheduler_version = client.run_on_scheduler(installed_version)
             answers = client.run(look, paths, None if probe is None else str(probe))
         except ImportError as error:
-            raise ClusterError(f"the Dask scheduler or workers cannot import bboxaug ({error}): install bboxaug "
-                               f"{__version__} where they run ({INSTALL_HINT})") from None
+            raise ClusterError(
+                f"the Dask scheduler or workers cannot import bboxaug ({error}): install bboxaug "
+                f"{__version__} where they run ({INSTALL_HINT})"
+            ) from None
     finally:
         if probe is not None:
             probe.unlink(missing_ok=True)
     if scheduler_version != __version__:
-        raise ClusterError(f"the Dask scheduler runs bboxaug {scheduler_version}, this machine {__version__}: "
-                           "install the same version on the scheduler and every worker")
+        raise ClusterError(
+            f"the Dask scheduler runs bboxaug {scheduler_version}, this machine {__version__}: "
+            "install the same version on the scheduler and every worker"
+        )
     problems: dict[str, list[str]] = {}  # what is wrong -> the workers it is wrong on
     for worker, found in sorted(answers.items()):
         wrong = []
         if found["bboxaug"] != __version__:
-            wrong.append(f"a Dask worker runs bboxaug {found['bboxaug']}, this machine {__version__}: install the "
-                         "same version on every worker")
+            wrong.append(
+                f"a Dask worker runs bboxaug {found['bboxaug']}, this machine {__version__}: install the "
+                "same version on every worker"
+            )
         for path, mine, theirs in zip(paths, expected, found["reads"], strict=False):
             if theirs != mine:
                 seen = "cannot be seen" if theirs is None else "holds other files"
-                wrong.append(f"{path} {seen} on a Dask worker: SRC and DST must be on storage every worker mounts "
-                             "at the same path")
+                wrong.append(
+                    f"{path} {seen} on a Dask worker: SRC and DST must be on storage every worker mounts "
+                    "at the same path"
+                )
         if probe is not None and (found["probe"] != token or not found["writable"]):
-            wrong.append(f"{output_folder} is not writable on a Dask worker as this machine sees it: DST must be "
-                         "on storage every worker mounts at the same path, writable by the workers")
+            wrong.append(
+                f"{output_folder} is not writable on a Dask worker as this machine sees it: DST must be "
+                "on storage every worker mounts at the same path, writable by the workers"
+            )
         for message in wrong:
             problems.setdefault(message, []).append(worker)
     if problems:

@@ -75,9 +75,10 @@ def iter_parallel(
                 bar.update()
                 yield result
         except (TerminatedWorkerError, *lost_worker_errors()) as error:
-            raise WorkerLost(f"{description or 'the work'} stopped: a worker process died (killed, or out of "
-                             f"memory?) - {type(error).__name__}; bboxaug augment and balance can --resume"
-                             ) from None
+            raise WorkerLost(
+                f"{description or 'the work'} stopped: a worker process died (killed, or out of "
+                f"memory?) - {type(error).__name__}; bboxaug augment and balance can --resume"
+            ) from None
         finally:
             _stop(results)
     if on_cluster and writes_into is not None:
@@ -92,7 +93,8 @@ def _stop(results: Generator[Result, None, None]) -> None:
         results.close()
 
 
-def run_parallel(function: Callable[[Item], Result], items: Sequence[Item] | Iterable[Item], **options: Any
-                 ) -> list[Result]:
+def run_parallel(
+    function: Callable[[Item], Result], items: Sequence[Item] | Iterable[Item], **options: Any
+) -> list[Result]:
     """All of `iter_parallel`'s results as a list."""
     return list(iter_parallel(function, items, **options))

@@ -13,8 +13,16 @@ from PIL import Image, ImageDraw
 from bboxaug.core.model import Boxes, ClassInfo, Dataset, ImageRecord, object_column
 
 #: Saturated colours far apart from each other and from black; object k has colour COLOURS[k] and class f"obj{k}".
-COLOURS = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (255, 0, 255), (0, 255, 255), (255, 128, 0),
-           (128, 0, 255)]
+COLOURS = [
+    (255, 0, 0),
+    (0, 255, 0),
+    (0, 0, 255),
+    (255, 255, 0),
+    (255, 0, 255),
+    (0, 255, 255),
+    (255, 128, 0),
+    (128, 0, 255),
+]
 ELLIPSE_VERTICES = 64
 
 
@@ -60,8 +68,9 @@ def scene_dataset(scenes: list[Scene], root: Path, split: str = "train") -> Data
         source = draw(scene, root / split / scene.name)
         xyxy = [box for _, _, box in scene.objects]
         labels = [colour for _, colour, _ in scene.objects]
-        segmentation = object_column([[ellipse_polygon(box)] if kind == "ellipse" else None
-                                      for kind, _, box in scene.objects])
+        segmentation = object_column(
+            [[ellipse_polygon(box)] if kind == "ellipse" else None for kind, _, box in scene.objects]
+        )
         boxes = Boxes(np.array(xyxy, dtype=float).reshape(-1, 4), labels, {"segmentation": segmentation})
         images.append(ImageRecord(scene.name, split, scene.width, scene.height, boxes, source))
     return Dataset(classes, tuple(images))
@@ -84,8 +93,9 @@ def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def replayed_envelopes(pipeline: Any, shape: tuple[int, ...], boxes: Boxes, points: np.ndarray,
-                       seed: int) -> list[tuple[tuple[float, ...] | None, int]]:
+def replayed_envelopes(
+    pipeline: Any, shape: tuple[int, ...], boxes: Boxes, points: np.ndarray, seed: int
+) -> list[tuple[tuple[float, ...] | None, int]]:
     """An oracle for real photos, which have no colour to measure: each box painted alone as a white mask on a black
     image of the photo's shape and put through the pipeline with the copy's seed (the same random draws, as they
     depend on the shape, the boxes and the seed, not on the pixels). Returns, per box, the envelope of the mask's
@@ -93,10 +103,11 @@ def replayed_envelopes(pipeline: Any, shape: tuple[int, ...], boxes: Boxes, poin
     found = []
     for x1, y1, x2, y2 in boxes.xyxy:
         mask = np.zeros(shape, np.uint8)
-        mask[int(round(y1)):int(round(y2)), int(round(x1)):int(round(x2))] = 255
+        mask[int(round(y1)) : int(round(y2)), int(round(x1)) : int(round(x2))] = 255
         pixels, _ = pipeline(mask, points, boxes.xyxy, seed)
         lit = (pixels if pixels.ndim == 2 else pixels.max(axis=2)) > 127
         ys, xs = np.nonzero(lit)
-        found.append(((float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)) if len(xs) else None,
-                      len(xs)))
+        found.append(
+            ((float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)) if len(xs) else None, len(xs))
+        )
     return found

@@ -118,8 +118,8 @@ def test_fliplr_mirrors_boxes_exactly(imgaug_modules):
     imgaug, augmenters = imgaug_modules
     image = np.arange(HEIGHT * WIDTH * 3, dtype=np.uint32).reshape(HEIGHT, WIDTH, 3).astype(np.uint8)
     boxes = imgaug.BoundingBoxesOnImage(
-        [imgaug.BoundingBox(10.25, 5.0, 40.5, 60.0), imgaug.BoundingBox(0.0, 0.0, 200.0, 100.0)],
-        shape=image.shape)
+        [imgaug.BoundingBox(10.25, 5.0, 40.5, 60.0), imgaug.BoundingBox(0.0, 0.0, 200.0, 100.0)], shape=image.shape
+    )
     image_aug, flipped = augmenters.Fliplr(1.0)(image=image, bounding_boxes=boxes)
     assert np.array_equal(image_aug, image[:, ::-1])
     assert flipped.to_xyxy_array().tolist() == [[WIDTH - 40.5, 5.0, WIDTH - 10.25, 60.0], [0.0, 0.0, 200.0, 100.0]]
@@ -138,8 +138,9 @@ def test_polygons_augment(imgaug_modules):
     polygons = imgaug.PolygonsOnImage([imgaug.Polygon(points)], shape=(HEIGHT, WIDTH, 3))
 
     _, rotated = augmenters.Affine(rotate=30.0)(image=blank_image(), polygons=polygons)
-    np.testing.assert_allclose(rotated.polygons[0].exterior, rotate_points(points, 30.0, (WIDTH / 2, HEIGHT / 2)),
-                               atol=1e-3)
+    np.testing.assert_allclose(
+        rotated.polygons[0].exterior, rotate_points(points, 30.0, (WIDTH / 2, HEIGHT / 2)), atol=1e-3
+    )
 
     _, mirrored = augmenters.Fliplr(1.0)(image=blank_image(), polygons=polygons)
     assert mirrored.polygons[0].exterior.tolist() == [[WIDTH - x, y] for x, y in points]
@@ -247,8 +248,14 @@ print(json.dumps({
 
 def test_numpy_global_state_is_unchanged_beyond_the_restored_aliases(imgaug_modules):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-    done = subprocess.run([sys.executable, "-W", "error", "-c", STATE_PROBE], capture_output=True, text=True,
-                          env=env, timeout=300, check=False)
+    done = subprocess.run(
+        [sys.executable, "-W", "error", "-c", STATE_PROBE],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout.strip().splitlines()[-1])
     # sctypes is taken away again after the import; complex and bool stay if NumPy lacked them

@@ -22,10 +22,23 @@ from bboxaug.pipeline.source import load
 from tests.augmentation.oracle import Scene, iou, measured_box, scene_dataset
 
 SCENES = [
-    Scene("a.png", 200, 150, (("rect", 0, (20, 20, 70, 60)), ("rect", 1, (150, 100, 200, 150)),
-                              ("ellipse", 2, (90, 30, 150, 80)), ("rect", 3, (0, 110, 30, 140)))),
-    Scene("b.png", 160, 160, (("ellipse", 4, (10, 90, 70, 140)), ("rect", 5, (100, 10, 150, 40)),
-                              ("rect", 6, (60, 60, 90, 100)))),
+    Scene(
+        "a.png",
+        200,
+        150,
+        (
+            ("rect", 0, (20, 20, 70, 60)),
+            ("rect", 1, (150, 100, 200, 150)),
+            ("ellipse", 2, (90, 30, 150, 80)),
+            ("rect", 3, (0, 110, 30, 140)),
+        ),
+    ),
+    Scene(
+        "b.png",
+        160,
+        160,
+        (("ellipse", 4, (10, 90, 70, 140)), ("rect", 5, (100, 10, 150, 40)), ("rect", 6, (60, 60, 90, 100))),
+    ),
 ]
 BOX_RULES = {"min_visibility": 0.3, "min_area": 16, "min_size": 2}
 
@@ -38,8 +51,16 @@ def geometric_transforms() -> list[tuple[str, dict]]:
         for spec in load_policy(preset).transforms:
             if issubclass(getattr(A, spec.name), A.DualTransform):
                 found[f"{preset}/{spec.name}"] = {spec.name: {**spec.params, "p": 1.0}}
-    found["stress/Affine"] = {"Affine": {"rotate": [-30, 30], "scale": [0.8, 1.2], "translate_percent": [-0.2, 0.2],
-                                         "border_mode": 0, "fill": 0, "p": 1.0}}
+    found["stress/Affine"] = {
+        "Affine": {
+            "rotate": [-30, 30],
+            "scale": [0.8, 1.2],
+            "translate_percent": [-0.2, 0.2],
+            "border_mode": 0,
+            "fill": 0,
+            "p": 1.0,
+        }
+    }
     return sorted(found.items())
 
 
@@ -56,8 +77,10 @@ def test_boxes_match_the_moved_pixels(name: str, transform: dict, scenes: Path, 
     out = tmp_path / "out"
     augment(scenes, out, policy=policy, copies=6, seed=7, originals=False)
     dataset = load(out, fmt="coco")
-    original_pixels = {scene.name: {colour: (box[2] - box[0]) * (box[3] - box[1]) for _, colour, box in scene.objects}
-                       for scene in SCENES}
+    original_pixels = {
+        scene.name: {colour: (box[2] - box[0]) * (box[3] - box[1]) for _, colour, box in scene.objects}
+        for scene in SCENES
+    }
     checked = cut = 0
     for image in dataset.images:
         pixels = np.asarray(Image.open(out / "images" / image.split / image.name).convert("RGB"))
@@ -68,8 +91,9 @@ def test_boxes_match_the_moved_pixels(name: str, transform: dict, scenes: Path, 
             measured, _ = measured_box(pixels, colour)
             assert measured is not None, f"{name}: {image.name} has a box for obj{colour}, which is not visible"
             score = iou(tuple(xyxy), measured)
-            assert score >= 0.9, f"{name}: {image.name} obj{colour}: box {xyxy.round(1)} vs pixels {measured}, " \
-                                 f"IoU {score:.3f}"
+            assert score >= 0.9, (
+                f"{name}: {image.name} obj{colour}: box {xyxy.round(1)} vs pixels {measured}, IoU {score:.3f}"
+            )
             boxed.add(colour)
             checked += 1
             cut += measured[0] == 0 or measured[1] == 0 or measured[2] == image.width or measured[3] == image.height

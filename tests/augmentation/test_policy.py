@@ -43,8 +43,11 @@ class StandInBackend:
         for index, spec in enumerate(policy.transforms):
             for param in spec.params:
                 if spec.name == "Affine" and param == "rotation":
-                    raise PolicyError(f"unknown parameter {param!r}{suggest(param, ['rotate', 'scale'])}",
-                                      file=policy.source, field=spec_field(index, spec))
+                    raise PolicyError(
+                        f"unknown parameter {param!r}{suggest(param, ['rotate', 'scale'])}",
+                        file=policy.source,
+                        field=spec_field(index, spec),
+                    )
 
 
 @pytest.fixture(autouse=True)
@@ -114,11 +117,13 @@ def test_boxes_default_and_backend_default(tmp_path: Path) -> None:
 
 
 def test_yaml_anchors_and_merge_keys_are_not_duplicates(tmp_path: Path) -> None:
-    text = ("transforms:\n"
-            "  - Affine: &affine {rotate: [-5, 5], border_mode: 0, p: 0.3}\n"
-            "  - Perspective:\n"
-            "      <<: *affine\n"
-            "      p: 0.2\n")
+    text = (
+        "transforms:\n"
+        "  - Affine: &affine {rotate: [-5, 5], border_mode: 0, p: 0.3}\n"
+        "  - Perspective:\n"
+        "      <<: *affine\n"
+        "      p: 0.2\n"
+    )
     policy = load_policy(write(tmp_path, text))
     assert dict(policy.transforms[1].params) == {"rotate": [-5, 5], "border_mode": 0, "p": 0.2}
     assert [s.line for s in policy.transforms] == [2, 3]
@@ -128,37 +133,61 @@ def test_yaml_anchors_and_merge_keys_are_not_duplicates(tmp_path: Path) -> None:
 
 MISTAKES = [
     # (file text, line, text the message must contain)
-    ("backend: albumentations\ntransfroms:\n  - HorizontalFlip: {}\n", 2,
-     ["unknown key 'transfroms'", "did you mean 'transforms'"]),
+    (
+        "backend: albumentations\ntransfroms:\n  - HorizontalFlip: {}\n",
+        2,
+        ["unknown key 'transfroms'", "did you mean 'transforms'"],
+    ),
     ("transform:\n  - HorizontalFlip: {}\n", 1, ["unknown key 'transform'", "did you mean 'transforms'"]),
     ("transforms:\n  - HorizontalFlip: {p: 0.5}\n  - 3\n", 3, ["transforms[1]", "one `Name: {params}` mapping"]),
-    ("transforms:\n  - HorizontalFlip: {p: 0.5}\n  - VerticalFlip\n", 3,
-     ["transforms[1]", "write `- VerticalFlip: {}`"]),
-    ("transforms:\n  - HorizontalFlip: {p: 0.5}\n\n  - Affine:\n    rotate: [-15, 15]\n", 4,
-     ["transforms[1]", "2 keys (Affine, rotate)", "indent the parameters"]),
+    (
+        "transforms:\n  - HorizontalFlip: {p: 0.5}\n  - VerticalFlip\n",
+        3,
+        ["transforms[1]", "write `- VerticalFlip: {}`"],
+    ),
+    (
+        "transforms:\n  - HorizontalFlip: {p: 0.5}\n\n  - Affine:\n    rotate: [-15, 15]\n",
+        4,
+        ["transforms[1]", "2 keys (Affine, rotate)", "indent the parameters"],
+    ),
     ("transforms:\n  - HorizontalFlip: 0.5\n", 2, ["transforms[0] HorizontalFlip", "must be a mapping"]),
     ("transforms:\n  - 7: {p: 0.5}\n", 2, ["transforms[0]", "name must be a string"]),
     ("transforms:\n  - Affine: {p: 2020-01-01}\n", 2, ["transforms[0] Affine", "not date"]),
     ("transforms: {HorizontalFlip: {}}\n", 1, ["transforms must be a non-empty list", "not a mapping"]),
     ("boxes: {}\ntransforms: []\n", 2, ["not an empty list"]),
-    ("transforms:\n  - HorizontalFlip: {}\nboxes:\n  min_area: 4\n  min_visibility: 1.5\n", 5,
-     ["boxes.min_visibility", "between 0 and 1", "1.5"]),
+    (
+        "transforms:\n  - HorizontalFlip: {}\nboxes:\n  min_area: 4\n  min_visibility: 1.5\n",
+        5,
+        ["boxes.min_visibility", "between 0 and 1", "1.5"],
+    ),
     ("transforms:\n  - HorizontalFlip: {}\nboxes:\n  min_visibility: -0.1\n", 4, ["boxes.min_visibility"]),
     ("transforms:\n  - HorizontalFlip: {}\nboxes:\n\n  min_area: -4\n", 5, ["boxes.min_area", ">= 0"]),
     ("transforms:\n  - HorizontalFlip: {}\nboxes:\n  min_size: two\n", 4, ["boxes.min_size", "must be a number"]),
     ("transforms:\n  - HorizontalFlip: {}\nboxes:\n  min_size: .nan\n", 4, ["boxes.min_size", "must be a number"]),
     ("transforms:\n  - HorizontalFlip: {}\nboxes:\n  min_size: true\n", 4, ["boxes.min_size", "must be a number"]),
-    ("transforms:\n  - HorizontalFlip: {}\nboxes:\n  box_shape: circle\n", 4,
-     ["boxes.box_shape", "corners, ellipse", "'circle'"]),
-    ("transforms:\n  - HorizontalFlip: {}\nboxes:\n  min_visiblity: 0.3\n", 4,
-     ["unknown box rule 'min_visiblity'", "did you mean 'min_visibility'"]),
+    (
+        "transforms:\n  - HorizontalFlip: {}\nboxes:\n  box_shape: circle\n",
+        4,
+        ["boxes.box_shape", "corners, ellipse", "'circle'"],
+    ),
+    (
+        "transforms:\n  - HorizontalFlip: {}\nboxes:\n  min_visiblity: 0.3\n",
+        4,
+        ["unknown box rule 'min_visiblity'", "did you mean 'min_visibility'"],
+    ),
     ("transforms:\n  - HorizontalFlip: {}\nboxes: [0.3]\n", 3, ["boxes must be a mapping", "not a list"]),
     ("backend: [albumentations]\ntransforms:\n  - HorizontalFlip: {}\n", 1, ["backend must be a name"]),
     ("backend: torchvision\ntransforms:\n  - HorizontalFlip: {}\n", 1, ["unknown backend 'torchvision'"]),
-    ("transforms:\n  - HorizontalFlip: {p: 0.5}\n  - Affine: {rotate: 10, p: 0.5, rotate: 20}\n", 3,
-     ["duplicate key 'rotate' (first on line 3)"]),
-    ("boxes: {min_area: 1}\ntransforms:\n  - HorizontalFlip: {}\nboxes: {min_area: 2}\n", 4,
-     ["duplicate key 'boxes' (first on line 1)"]),
+    (
+        "transforms:\n  - HorizontalFlip: {p: 0.5}\n  - Affine: {rotate: 10, p: 0.5, rotate: 20}\n",
+        3,
+        ["duplicate key 'rotate' (first on line 3)"],
+    ),
+    (
+        "boxes: {min_area: 1}\ntransforms:\n  - HorizontalFlip: {}\nboxes: {min_area: 2}\n",
+        4,
+        ["duplicate key 'boxes' (first on line 1)"],
+    ),
     ("- HorizontalFlip: {}\n", 1, ["a policy is a mapping", "not a list"]),
     ("transforms:\n  - HorizontalFlip: {p: 0.5}\n  - Affine: {rotate: [-15, 15}\n", 3, ["invalid YAML"]),
     ("transforms:\n  - HorizontalFlip: {p: 0.5}\n\tbad: tab\n", 3, ["invalid YAML"]),
@@ -182,20 +211,27 @@ def test_each_mistake_names_file_and_line(text: str, line: int, fragments: list[
 
 def test_the_message_reads_file_line_entry_problem(tmp_path: Path) -> None:
     """The format every policy message follows, here raised by the (stand-in) backend via spec_field."""
-    text = ("transforms:\n  - HorizontalFlip: {p: 0.5}\n  - RandomBrightnessContrast: {}\n\n\n\n"
-            "  - Affine: {rotation: 10}\n")
+    text = (
+        "transforms:\n  - HorizontalFlip: {p: 0.5}\n  - RandomBrightnessContrast: {}\n\n\n\n"
+        "  - Affine: {rotation: 10}\n"
+    )
     path = write(tmp_path, text)
     with pytest.raises(PolicyError) as caught:
         load_policy(path)
-    assert str(caught.value) == f"{path}: line 7: transforms[2] Affine: unknown parameter 'rotation' " \
-                                "(did you mean 'rotate'?)"
+    assert (
+        str(caught.value) == f"{path}: line 7: transforms[2] Affine: unknown parameter 'rotation' "
+        "(did you mean 'rotate'?)"
+    )
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("", "the policy file is empty"),
-    ("   \n\n", "the policy file is empty"),
-    ("# only a comment\n", "holds nothing"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "the policy file is empty"),
+        ("   \n\n", "the policy file is empty"),
+        ("# only a comment\n", "holds nothing"),
+    ],
+)
 def test_empty_files(text: str, message: str, tmp_path: Path) -> None:
     path = write(tmp_path, text)
     with pytest.raises(PolicyError, match=message) as caught:
@@ -216,11 +252,14 @@ def test_missing_file_and_unreadable_files(tmp_path: Path) -> None:
     assert caught.value.field == "line 3"
 
 
-@pytest.mark.parametrize(("spec", "fragments"), [
-    ("medum", ["neither a preset", "did you mean 'medium'"]),
-    ("policy.txt", ["neither a preset", ".yaml, .yml or .json"]),
-    (Path("light"), ["neither a preset"]),
-])
+@pytest.mark.parametrize(
+    ("spec", "fragments"),
+    [
+        ("medum", ["neither a preset", "did you mean 'medium'"]),
+        ("policy.txt", ["neither a preset", ".yaml, .yml or .json"]),
+        (Path("light"), ["neither a preset"]),
+    ],
+)
 def test_names_that_are_neither_preset_nor_policy_file(spec: str | Path, fragments: list[str]) -> None:
     with pytest.raises(PolicyError) as caught:
         load_policy(spec)
@@ -246,6 +285,7 @@ def test_the_policy_goes_to_its_own_backend(tmp_path: Path, stand_in_backend: di
 
 
 # --- JSON files and mappings -------------------------------------------------------------------------------------
+
 
 def test_json_files_have_lines_too(tmp_path: Path) -> None:
     data = {"boxes": {"min_area": 4}, "transforms": [{"HorizontalFlip": {"p": 0.5}}, {"Affine": {"rotate": 1e1}}]}
@@ -306,8 +346,19 @@ FAMILIES = {  # the issue's families -> (transform, parameters that must be set)
 }
 PRESET_FAMILIES = {
     "light": {"flips", "rotation", "affine", "brightness", "contrast"},
-    "medium": {"flips", "rotation", "affine", "perspective", "bbox-safe crop", "brightness", "contrast",
-               "hue-saturation", "RGB shift", "blur", "noise"},
+    "medium": {
+        "flips",
+        "rotation",
+        "affine",
+        "perspective",
+        "bbox-safe crop",
+        "brightness",
+        "contrast",
+        "hue-saturation",
+        "RGB shift",
+        "blur",
+        "noise",
+    },
     "heavy": set(FAMILIES),
 }
 
@@ -319,8 +370,11 @@ def test_presets_hold_their_families(name: str) -> None:
     assert all(spec.line is None for spec in policy.transforms)
     params = {spec.name: spec.params for spec in policy.transforms}
     assert len(params) == len(policy.transforms), "a transform appears twice"
-    present = {family for family, (transform, needed) in FAMILIES.items()
-               if transform in params and all(key in params[transform] for key in needed)}
+    present = {
+        family
+        for family, (transform, needed) in FAMILIES.items()
+        if transform in params and all(key in params[transform] for key in needed)
+    }
     assert present == PRESET_FAMILIES[name]
     assert policy.boxes == BoxRules(min_visibility=0.3)
 
@@ -336,8 +390,9 @@ def test_presets_grow_stronger() -> None:
     """The shared transforms widen their ranges from light to heavy."""
     specs = {name: {s.name: s.params for s in load_policy(name).transforms} for name in ("light", "medium", "heavy")}
     for transform, key in [("Affine", "rotate"), ("Affine", "scale"), ("RandomBrightnessContrast", "contrast_limit")]:
-        widths = [specs[name][transform][key][1] - specs[name][transform][key][0]
-                  for name in ("light", "medium", "heavy")]
+        widths = [
+            specs[name][transform][key][1] - specs[name][transform][key][0] for name in ("light", "medium", "heavy")
+        ]
         assert widths == sorted(widths) and widths[0] < widths[2], (transform, key, widths)
 
 
@@ -370,11 +425,18 @@ def test_no_preset_reflects_borders(name: str) -> None:
             assert spec.params["erosion_rate"] == 0.0  # keeps every box whole
 
 
-@pytest.mark.parametrize(("size", "strength"), [
-    (0, "heavy"), (1, "heavy"), (presets.SMALL_DATASET - 1, "heavy"),
-    (presets.SMALL_DATASET, "medium"), (presets.LARGE_DATASET, "medium"),
-    (presets.LARGE_DATASET + 1, "light"), (10**6, "light"),
-])
+@pytest.mark.parametrize(
+    ("size", "strength"),
+    [
+        (0, "heavy"),
+        (1, "heavy"),
+        (presets.SMALL_DATASET - 1, "heavy"),
+        (presets.SMALL_DATASET, "medium"),
+        (presets.LARGE_DATASET, "medium"),
+        (presets.LARGE_DATASET + 1, "light"),
+        (10**6, "light"),
+    ],
+)
 def test_auto_picks_the_strength_by_dataset_size(size: int, strength: str) -> None:
     assert (presets.SMALL_DATASET, presets.LARGE_DATASET) == (500, 5000)  # the documented thresholds
     policy = load_policy("auto", dataset_size=size)
@@ -399,9 +461,12 @@ def test_dataset_size_does_not_change_other_presets() -> None:
 
 # --- albumentations' own serialized pipelines --------------------------------------------------------------------
 
+
 def serialized_compose() -> A.Compose:
-    return A.Compose([A.HorizontalFlip(p=0.5), A.OneOf([A.Affine(rotate=(-10, 10)), A.Perspective()], p=0.4)],
-                     bbox_params=A.BboxParams(format="pascal_voc", label_fields=["labels"]))
+    return A.Compose(
+        [A.HorizontalFlip(p=0.5), A.OneOf([A.Affine(rotate=(-10, 10)), A.Perspective()], p=0.4)],
+        bbox_params=A.BboxParams(format="pascal_voc", label_fields=["labels"]),
+    )
 
 
 @pytest.mark.parametrize("suffix", ["json", "yaml"])
@@ -423,12 +488,15 @@ def test_a_serialized_pipeline_with_box_rules_beside_it(tmp_path: Path) -> None:
     assert load_policy(A.to_dict(serialized_compose())).serialized == load_policy(path).serialized
 
 
-@pytest.mark.parametrize(("extra", "fragments"), [
-    ({"transforms": []}, ["unknown key 'transforms' beside an albumentations serialized pipeline"]),
-    ({"backend": "imgaug"}, ["needs backend 'albumentations'"]),
-    ({"transform": [1]}, ["'transform' must be a mapping"]),
-    ({"transform": None, "__version__": "2.0.8"}, ["'transform' must be a mapping"]),
-])
+@pytest.mark.parametrize(
+    ("extra", "fragments"),
+    [
+        ({"transforms": []}, ["unknown key 'transforms' beside an albumentations serialized pipeline"]),
+        ({"backend": "imgaug"}, ["needs backend 'albumentations'"]),
+        ({"transform": [1]}, ["'transform' must be a mapping"]),
+        ({"transform": None, "__version__": "2.0.8"}, ["'transform' must be a mapping"]),
+    ],
+)
 def test_serialized_pipeline_mistakes(extra: dict, fragments: list[str], tmp_path: Path) -> None:
     data = {**A.to_dict(serialized_compose()), **extra}
     with pytest.raises(PolicyError) as caught:
@@ -445,11 +513,14 @@ def test_a_version_without_transform_is_refused() -> None:
 
 # --- to_json, equality, describe ---------------------------------------------------------------------------------
 
+
 def all_kinds_of_policy(tmp_path: Path) -> list[Policy]:
     saved = tmp_path / "saved.yaml"
     A.save(serialized_compose(), str(saved), data_format="yaml")
     return [load_policy(name) for name in ("light", "medium", "heavy")] + [
-        load_policy(write(tmp_path, GOOD)), load_policy(saved)]
+        load_policy(write(tmp_path, GOOD)),
+        load_policy(saved),
+    ]
 
 
 def test_to_json_round_trips(tmp_path: Path) -> None:
@@ -468,8 +539,7 @@ def test_to_json_is_deterministic_and_sorted(tmp_path: Path) -> None:
     assert one == two and json.dumps(one.to_json()) == json.dumps(two.to_json())
     assert list(one.to_json()) == ["backend", "boxes", "transforms"]
     assert list(one.to_json()["transforms"][0]["Affine"]) == ["p", "rotate"]
-    assert one.to_json()["boxes"] == {"box_shape": "corners", "min_area": 2.0, "min_size": 1.0,
-                                      "min_visibility": 0.0}
+    assert one.to_json()["boxes"] == {"box_shape": "corners", "min_area": 2.0, "min_size": 1.0, "min_visibility": 0.0}
 
 
 def test_equality_ignores_where_a_policy_came_from_but_not_what_it_does(tmp_path: Path) -> None:
@@ -512,6 +582,7 @@ def test_describe_a_serialized_pipeline() -> None:
 
 
 # --- with the real backend ------------------------------------------------------------------------------------
+
 
 def test_real_backend_accepts_every_preset() -> None:
     for name in ("light", "medium", "heavy"):

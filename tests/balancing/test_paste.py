@@ -41,10 +41,13 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> tuple[ImageRecord, ImageR
     """A source holding a rectangle (box only), an ellipse (polygon) and an L (RLE mask), and a black host with
     two boxes."""
     root = tmp_path_factory.mktemp("paste")
-    dataset = scene_dataset([Scene("src.png", 180, 100, (("rect", 0, (10, 12, 50, 40)),
-                                                         ("ellipse", 2, (60, 30, 110, 90)))),
-                             Scene("host.png", 260, 200, (("rect", 1, (20, 20, 60, 60)),
-                                                          ("rect", 3, (150, 120, 200, 170))))], root)
+    dataset = scene_dataset(
+        [
+            Scene("src.png", 180, 100, (("rect", 0, (10, 12, 50, 40)), ("ellipse", 2, (60, 30, 110, 90)))),
+            Scene("host.png", 260, 200, (("rect", 1, (20, 20, 60, 60)), ("rect", 3, (150, 120, 200, 170)))),
+        ],
+        root,
+    )
     source, host = dataset.images
     pixels = np.asarray(Image.open(source.source)).copy()
     mask = l_shape_mask(100, 180)
@@ -52,8 +55,11 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> tuple[ImageRecord, ImageR
     Image.fromarray(pixels).save(source.source)
     rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
     rle["counts"] = rle["counts"].decode("ascii")
-    boxes = Boxes(np.vstack([source.boxes.xyxy, [[130, 20, 160, 60]]]), [0, 2, L_SHAPE],
-                  {"segmentation": object_column([*source.boxes.column("segmentation"), rle])})
+    boxes = Boxes(
+        np.vstack([source.boxes.xyxy, [[130, 20, 160, 60]]]),
+        [0, 2, L_SHAPE],
+        {"segmentation": object_column([*source.boxes.column("segmentation"), rle])},
+    )
     return source.replace(boxes=boxes), host
 
 
@@ -115,8 +121,9 @@ def test_pastes_keep_clear_of_existing_boxes_measured_from_pixels(scene: tuple[I
         highest_iou = highest_cover = 0.0
         count = 0
         for seed in range(20):
-            placements = place_objects(host, [cut(source, row) for row in (0, 1, 2, 0)], seed, 1,
-                                       max_iou=max_iou, max_cover=max_cover)
+            placements = place_objects(
+                host, [cut(source, row) for row in (0, 1, 2, 0)], seed, 1, max_iou=max_iou, max_cover=max_cover
+            )
             changed = (render(noise, grid, placements, sources) != noise).any(axis=2)
             boxes = [tuple(b) for b in grid]
             for placement in placements:
@@ -188,12 +195,18 @@ def test_pasted_boxes_keep_the_host_rows_and_add_exact_rows(scene: tuple[ImageRe
 
 def test_the_paster_uses_objects_in_turn_never_crowd_nor_the_hosts_own() -> None:
     xyxy = [[10, 10, 30, 30], [40, 40, 60, 60]]
-    images = [ImageRecord(f"{k}.png", "train", 100, 100, Boxes(xyxy, [1, 1], {"iscrowd": [k == 0, False]}),
-                          Path(f"{k}.png")) for k in range(3)]
+    images = [
+        ImageRecord(f"{k}.png", "train", 100, 100, Boxes(xyxy, [1, 1], {"iscrowd": [k == 0, False]}), Path(f"{k}.png"))
+        for k in range(3)
+    ]
     images.append(ImageRecord("empty.png", "train", 100, 100, Boxes.empty(), Path("empty.png")))
     paster = Paster(images, 2, seed=0)
     assert paster.pastable.tolist() == [False, True]
     used = [paster._next(1, 1) for _ in range(4)]
-    assert [(c.key, c.row) for c in used] == [("train/0.png", 1), ("train/2.png", 0), ("train/2.png", 1),
-                                              ("train/0.png", 1)]
+    assert [(c.key, c.row) for c in used] == [
+        ("train/0.png", 1),
+        ("train/2.png", 0),
+        ("train/2.png", 1),
+        ("train/0.png", 1),
+    ]
     assert paster(3, [1, 1]) == [1, 1] and paster.jobs[0][:2] == (3, 1)

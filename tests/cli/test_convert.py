@@ -44,8 +44,12 @@ PICTURES = (
 SIZES = {picture.name: picture.size for picture in PICTURES}
 
 # Where each target puts an image (README.md, "layout written").
-IMAGE_PATHS = {"coco": "images/{split}/{name}", "voc": "JPEGImages/{name}", "yolo": "images/{split}/{name}",
-               "labelme": "{split}/{name}"}
+IMAGE_PATHS = {
+    "coco": "images/{split}/{name}",
+    "voc": "JPEGImages/{name}",
+    "yolo": "images/{split}/{name}",
+    "labelme": "{split}/{name}",
+}
 
 
 def expected(pictures: tuple[Picture, ...] = PICTURES) -> Written:
@@ -53,6 +57,7 @@ def expected(pictures: tuple[Picture, ...] = PICTURES) -> Written:
 
 
 # --- sources written by hand -------------------------------------------------------------------------------
+
 
 def write_voc(root: Path, pictures: tuple[Picture, ...] = PICTURES) -> Path:
     """A Pascal VOC folder: JPEGImages, one XML per image (1-based inclusive corners), ImageSets and classes.txt."""
@@ -67,11 +72,13 @@ def write_voc(root: Path, pictures: tuple[Picture, ...] = PICTURES) -> Path:
         objects = "".join(
             f"<object><name>{name}</name><bndbox><xmin>{x1 + 1:g}</xmin><ymin>{y1 + 1:g}</ymin>"
             f"<xmax>{x2:g}</xmax><ymax>{y2:g}</ymax></bndbox></object>"
-            for name, x1, y1, x2, y2 in picture.boxes)
+            for name, x1, y1, x2, y2 in picture.boxes
+        )
         width, height = picture.size
         (root / "Annotations" / f"{picture.stem}.xml").write_text(
             f"<annotation><filename>{picture.name}</filename><size><width>{width}</width><height>{height}</height>"
-            f"<depth>3</depth></size>{objects}</annotation>")
+            f"<depth>3</depth></size>{objects}</annotation>"
+        )
     return root
 
 
@@ -84,8 +91,11 @@ def write_yolo(root: Path, pictures: tuple[Picture, ...] = PICTURES) -> Path:
     for picture in pictures:
         make_image(root / "images" / picture.split / picture.name, *picture.size)
         width, height = picture.size
-        lines = [f"{CLASSES.index(name)} {(x1 + x2) / 2 / width:.6f} {(y1 + y2) / 2 / height:.6f} "
-                 f"{(x2 - x1) / width:.6f} {(y2 - y1) / height:.6f}\n" for name, x1, y1, x2, y2 in picture.boxes]
+        lines = [
+            f"{CLASSES.index(name)} {(x1 + x2) / 2 / width:.6f} {(y1 + y2) / 2 / height:.6f} "
+            f"{(x2 - x1) / width:.6f} {(y2 - y1) / height:.6f}\n"
+            for name, x1, y1, x2, y2 in picture.boxes
+        ]
         label = root / "labels" / picture.split / f"{picture.stem}.txt"
         label.parent.mkdir(parents=True, exist_ok=True)
         label.write_text("".join(lines))
@@ -96,6 +106,7 @@ SOURCES: dict[str, Callable[..., Path]] = {"voc": write_voc, "yolo": write_yolo}
 
 
 # --- targets read back with plain parsers --------------------------------------------------------------------
+
 
 def read_coco(dst: Path) -> Written:
     written: Written = {}
@@ -108,14 +119,16 @@ def read_coco(dst: Path) -> Written:
             written[(split, name)] = []
         for annotation in data["annotations"]:
             x, y, w, h = annotation["bbox"]
-            written[(split, images[annotation["image_id"]])].append((names[annotation["category_id"]], x, y, x + w,
-                                                                     y + h))
+            written[(split, images[annotation["image_id"]])].append(
+                (names[annotation["category_id"]], x, y, x + w, y + h)
+            )
     return {key: sorted(boxes) for key, boxes in written.items()}
 
 
 def read_voc(dst: Path) -> Written:
-    split_of = {stem: file.stem for file in (dst / "ImageSets" / "Main").glob("*.txt")
-                for stem in file.read_text().split()}
+    split_of = {
+        stem: file.stem for file in (dst / "ImageSets" / "Main").glob("*.txt") for stem in file.read_text().split()
+    }
     written: Written = {}
     for xml in sorted((dst / "Annotations").glob("*.xml")):
         name = re.search(r"<filename>(.*?)</filename>", xml.read_text()).group(1)
@@ -153,8 +166,12 @@ def read_labelme(dst: Path) -> Written:
     return written
 
 
-READERS: dict[str, Callable[[Path], Written]] = {"coco": read_coco, "voc": read_voc, "yolo": read_yolo,
-                                                 "labelme": read_labelme}
+READERS: dict[str, Callable[[Path], Written]] = {
+    "coco": read_coco,
+    "voc": read_voc,
+    "yolo": read_yolo,
+    "labelme": read_labelme,
+}
 
 
 def assert_same_boxes(written: Written, wanted: Written) -> None:
@@ -184,6 +201,7 @@ def files_under(folder: Path) -> dict[str, bytes]:
 
 # --- bboxaug formats ---------------------------------------------------------------------------------------
 
+
 def test_formats_lists_every_registered_format_with_its_description() -> None:
     result = CliRunner().invoke(main, ["formats"])
     assert result.exit_code == 0, result.output
@@ -194,6 +212,7 @@ def test_formats_lists_every_registered_format_with_its_description() -> None:
 
 
 # --- bboxaug convert ---------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("target", sorted(READERS))
 @pytest.mark.parametrize("source", sorted(SOURCES))
@@ -305,8 +324,9 @@ def test_images_none_writes_annotations_only(target: str, tmp_path: Path) -> Non
     assert_same_boxes(READERS[target](dst), expected())
 
 
-@pytest.mark.parametrize(("target", "class_map"), [("yolo", {"crack": 0, "scratch": 1}),
-                                                   ("coco", {"scratch": 7, "crack": 3})])
+@pytest.mark.parametrize(
+    ("target", "class_map"), [("yolo", {"crack": 0, "scratch": 1}), ("coco", {"scratch": 7, "crack": 3})]
+)
 def test_class_map_renumbers_the_classes(target: str, class_map: dict[str, int], tmp_path: Path) -> None:
     map_file = tmp_path / "classes.yaml"
     map_file.write_text(yaml.safe_dump(class_map))

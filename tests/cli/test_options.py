@@ -12,8 +12,7 @@ from click.testing import CliRunner
 
 from bboxaug.cli.main import main
 
-SHARED = ("--from", "--image-dir", "--to", "--on-error", "--quality", "--jobs", "--scheduler", "--overwrite",
-          "--quiet")
+SHARED = ("--from", "--image-dir", "--to", "--on-error", "--quality", "--jobs", "--scheduler", "--overwrite", "--quiet")
 # Shared options whose help has no per-command part (--jobs, --on-error and --quality name what they apply to).
 SAME_HELP = ("--from", "--image-dir", "--scheduler", "--overwrite")
 
@@ -41,8 +40,15 @@ def help_line(command: str, flag: str) -> str:
 
 def declaration(parameter: click.Option) -> tuple:
     default = parameter.default
-    return (parameter.opts, parameter.secondary_opts, parameter.type.to_info_dict(), parameter.is_flag,
-            default.__qualname__ if callable(default) else default, parameter.show_default, parameter.envvar)
+    return (
+        parameter.opts,
+        parameter.secondary_opts,
+        parameter.type.to_info_dict(),
+        parameter.is_flag,
+        default.__qualname__ if callable(default) else default,
+        parameter.show_default,
+        parameter.envvar,
+    )
 
 
 def test_the_commands_that_read_and_write_a_dataset_share_every_option() -> None:

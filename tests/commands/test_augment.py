@@ -29,8 +29,11 @@ from bboxaug.pipeline.source import load
 POLICY = {
     "backend": "albumentations",
     "boxes": {"min_visibility": 0.3, "min_area": 4, "min_size": 2},
-    "transforms": [{"HorizontalFlip": {"p": 0.5}}, {"Affine": {"rotate": [-20, 20], "scale": [0.9, 1.1], "p": 0.9}},
-                   {"RandomBrightnessContrast": {"p": 0.5}}],
+    "transforms": [
+        {"HorizontalFlip": {"p": 0.5}},
+        {"Affine": {"rotate": [-20, 20], "scale": [0.9, 1.1], "p": 0.9}},
+        {"RandomBrightnessContrast": {"p": 0.5}},
+    ],
 }
 
 
@@ -94,8 +97,10 @@ def test_formats_modes_splits_and_names_are_kept(source: Path, tmp_path: Path) -
         stem = image.name.split("_aug")[0] if "_aug" in image.name else image.name.rsplit(".", 1)[0]
         source_name = next(name for name in splits if name.startswith(stem + "."))
         assert image.split == splits[source_name]
-        with Image.open(out / "JPEGImages" / image.name) as picture, \
-                Image.open(source / "JPEGImages" / source_name) as before:
+        with (
+            Image.open(out / "JPEGImages" / image.name) as picture,
+            Image.open(source / "JPEGImages" / source_name) as before,
+        ):
             assert picture.format == before.format
             assert picture.mode == before.mode
     assert copy_name("sub/a.JPG", 2) == "sub/a_aug2.JPG"
@@ -146,14 +151,18 @@ def test_every_box_stays_inside_its_image_and_keeps_its_label(source: Path, tmp_
         assert set(image.boxes.labels.tolist()) <= {0, 1}
 
 
-@pytest.mark.parametrize("mistake", [
-    {"transforms": [{"NoSuchTransform": {}}]},
-    {"transforms": [{"Affine": {"rotation": 10}}]},
-    {"backend": "nope", "transforms": []},
-    {"transforms": [{"HorizontalFlip": {"p": 0.5}}], "boxes": {"min_visibility": 2}},
-])
-def test_policy_mistakes_exit_2_before_any_image_is_read(mistake: dict, source: Path, tmp_path: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    "mistake",
+    [
+        {"transforms": [{"NoSuchTransform": {}}]},
+        {"transforms": [{"Affine": {"rotation": 10}}]},
+        {"backend": "nope", "transforms": []},
+        {"transforms": [{"HorizontalFlip": {"p": 0.5}}], "boxes": {"min_visibility": 2}},
+    ],
+)
+def test_policy_mistakes_exit_2_before_any_image_is_read(
+    mistake: dict, source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def no_reading(*args: object, **kwargs: object) -> None:
         raise AssertionError("an image was read")
 
@@ -176,8 +185,23 @@ def test_sigkill_then_resume_gives_the_same_output(tmp_path: Path) -> None:
     source = make_source(tmp_path / "data", count=40)
     policy = tmp_path / "policy.json"
     policy.write_text(json.dumps(POLICY))
-    command = [sys.executable, "-m", "bboxaug.cli", "augment", str(source), str(tmp_path / "killed"),
-               "--policy", str(policy), "--copies", "3", "--seed", "4", "--jobs", "2", "--quiet"]
+    command = [
+        sys.executable,
+        "-m",
+        "bboxaug.cli",
+        "augment",
+        str(source),
+        str(tmp_path / "killed"),
+        "--policy",
+        str(policy),
+        "--copies",
+        "3",
+        "--seed",
+        "4",
+        "--jobs",
+        "2",
+        "--quiet",
+    ]
     augment(source, tmp_path / "whole", policy=POLICY, copies=3, seed=4)
 
     process = subprocess.Popen(command, start_new_session=True)
@@ -201,8 +225,7 @@ def test_resume_refuses_other_settings(tmp_path: Path) -> None:
     staging = tmp_path / ".out.partial"
     staging.mkdir()
     (staging / "run.json").write_text(json.dumps({"seed": 99}))
-    result = CliRunner().invoke(main, ["augment", str(source), str(tmp_path / "out"), "--policy", "light",
-                                       "--resume"])
+    result = CliRunner().invoke(main, ["augment", str(source), str(tmp_path / "out"), "--policy", "light", "--resume"])
     assert result.exit_code == 2 and "cannot resume" in result.output
 
 

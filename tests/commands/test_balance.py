@@ -42,6 +42,7 @@ RUN = {"policy": "light", "jobs": 2, "quality": 90}
 
 # --- helpers ---------------------------------------------------------------------------------------------------
 
+
 def counts_of(dataset: Dataset, split: str) -> np.ndarray:
     """Instances per class in one split, counted here from the dataset read back."""
     found = Counter(label for image in dataset.in_split(split) for label in image.boxes.labels.tolist())
@@ -49,8 +50,9 @@ def counts_of(dataset: Dataset, split: str) -> np.ndarray:
 
 
 def per_image(dataset: Dataset, split: str) -> np.ndarray:
-    return np.array([np.bincount(image.boxes.labels, minlength=len(dataset.classes))
-                     for image in dataset.in_split(split)])
+    return np.array(
+        [np.bincount(image.boxes.labels, minlength=len(dataset.classes)) for image in dataset.in_split(split)]
+    )
 
 
 def repeat_factor_copies(counts: np.ndarray, threshold: float) -> np.ndarray:
@@ -144,12 +146,18 @@ def check_copies_follow_their_pixels(src: Path, dst: Path) -> int:
         masks = replayed_envelopes(pipeline, shape, source.boxes, points, entry["seed"])
         matched = set()
         for xyxy, label in zip(copy.boxes.xyxy.tolist(), copy.boxes.labels.tolist(), strict=True):
-            candidates = [(iou(tuple(xyxy), envelope), row) for row, ((envelope, _), own) in
-                          enumerate(zip(masks, source.boxes.labels.tolist(), strict=True)) if own == label and envelope]
+            candidates = [
+                (iou(tuple(xyxy), envelope), row)
+                for row, ((envelope, _), own) in enumerate(zip(masks, source.boxes.labels.tolist(), strict=True))
+                if own == label and envelope
+            ]
             score, row = max(candidates, default=(0.0, -1))
             envelope = masks[row][0] if row >= 0 else None
-            close = envelope is not None and min(xyxy[2] - xyxy[0], xyxy[3] - xyxy[1]) < 20 and max(
-                abs(a - b) for a, b in zip(xyxy, envelope, strict=True)) <= 1.0
+            close = (
+                envelope is not None
+                and min(xyxy[2] - xyxy[0], xyxy[3] - xyxy[1]) < 20
+                and max(abs(a - b) for a, b in zip(xyxy, envelope, strict=True)) <= 1.0
+            )
             assert score >= 0.9 or close, f"{entry['image']}: box {xyxy} vs its pixels {envelope}"
             matched.add(row)
             checked += 1
@@ -183,6 +191,7 @@ def check_untouched_voc(src: Path, dst: Path, splits: list[str], tmp: Path) -> N
 
 
 # --- the planner ---------------------------------------------------------------------------------------------------
+
 
 def test_disjoint_classes_reach_the_target_and_copies_are_spread() -> None:
     allocation = allocate(np.array([[8, 0], [0, 1], [0, 1], [0, 1]]), Goal(8, None), 10)
@@ -249,17 +258,25 @@ def test_the_planner_beats_repeat_factor_sampling(name: str) -> None:
     rows = planner_versus_repeat_factor(counts)
     assert rows
     for threshold, rfs_images, rfs_ratio, images, ratio in rows:
-        assert ratio <= rfs_ratio + 1e-9 and images < rfs_images, (name, threshold, rfs_images, rfs_ratio, images,
-                                                                   ratio)
+        assert ratio <= rfs_ratio + 1e-9 and images < rfs_images, (
+            name,
+            threshold,
+            rfs_images,
+            rfs_ratio,
+            images,
+            ratio,
+        )
 
 
 # --- whole runs ------------------------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def samples_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[object, Path]]:
     root = tmp_path_factory.mktemp("samples")
-    return {kind: (balance(SAMPLES, root / kind, paste=kind == "paste", **RUN), root / kind)
-            for kind in ("copies", "paste")}
+    return {
+        kind: (balance(SAMPLES, root / kind, paste=kind == "paste", **RUN), root / kind) for kind in ("copies", "paste")
+    }
 
 
 @pytest.mark.parametrize("kind", ["copies", "paste"])
@@ -314,20 +331,48 @@ def test_bccd_target_max(corpus: Path, tmp_path: Path) -> None:
 # --- oracle scenes ---------------------------------------------------------------------------------------------------
 
 TRAIN = [
-    Scene("a.png", 200, 150, (("rect", 0, (14, 14, 44, 40)), ("rect", 0, (60, 14, 92, 44)),
-                              ("rect", 0, (110, 16, 140, 46)), ("ellipse", 2, (40, 70, 100, 126)))),
-    Scene("b.png", 200, 150, (("rect", 0, (14, 14, 46, 44)), ("rect", 0, (70, 20, 100, 50)),
-                              ("rect", 0, (14, 90, 48, 126)), ("rect", 1, (130, 80, 180, 130)))),
+    Scene(
+        "a.png",
+        200,
+        150,
+        (
+            ("rect", 0, (14, 14, 44, 40)),
+            ("rect", 0, (60, 14, 92, 44)),
+            ("rect", 0, (110, 16, 140, 46)),
+            ("ellipse", 2, (40, 70, 100, 126)),
+        ),
+    ),
+    Scene(
+        "b.png",
+        200,
+        150,
+        (
+            ("rect", 0, (14, 14, 46, 44)),
+            ("rect", 0, (70, 20, 100, 50)),
+            ("rect", 0, (14, 90, 48, 126)),
+            ("rect", 1, (130, 80, 180, 130)),
+        ),
+    ),
     Scene("c.png", 200, 150, (("rect", 0, (20, 20, 60, 50)), ("rect", 0, (120, 90, 170, 130)))),
-    Scene("d.png", 200, 150, (("rect", 0, (16, 80, 56, 120)), ("rect", 0, (140, 16, 180, 50)),
-                              ("rect", 1, (70, 40, 120, 90)))),
+    Scene(
+        "d.png",
+        200,
+        150,
+        (("rect", 0, (16, 80, 56, 120)), ("rect", 0, (140, 16, 180, 50)), ("rect", 1, (70, 40, 120, 90))),
+    ),
     Scene("e.png", 200, 150, ()),
-    Scene("f.png", 200, 150, (("rect", 0, (14, 14, 44, 44)), ("rect", 0, (150, 100, 184, 134)),
-                              ("rect", 0, (80, 60, 110, 90)))),
+    Scene(
+        "f.png",
+        200,
+        150,
+        (("rect", 0, (14, 14, 44, 44)), ("rect", 0, (150, 100, 184, 134)), ("rect", 0, (80, 60, 110, 90))),
+    ),
     Scene("x.png", 200, 150, (("rect", 1, (60, 50, 110, 100)),)),  # copies of it add only to a rare class
 ]
-VAL = [Scene("g.png", 200, 150, (("rect", 0, (20, 20, 60, 60)), ("rect", 1, (100, 60, 150, 110)))),
-       Scene("h.png", 200, 150, (("ellipse", 2, (50, 40, 120, 110)),))]
+VAL = [
+    Scene("g.png", 200, 150, (("rect", 0, (20, 20, 60, 60)), ("rect", 1, (100, 60, 150, 110)))),
+    Scene("h.png", 200, 150, (("ellipse", 2, (50, 40, 120, 110)),)),
+]
 
 
 @pytest.fixture(scope="module")
@@ -369,26 +414,30 @@ def test_every_box_of_a_balanced_oracle_dataset_is_where_its_pixels_are(scenes: 
         for row, (xyxy, label) in enumerate(zip(image.boxes.xyxy, image.boxes.labels, strict=True)):
             if entry and row < host_rows:
                 continue
-            later = image.boxes.xyxy[row + 1:] if entry else np.zeros((0, 4))
+            later = image.boxes.xyxy[row + 1 :] if entry else np.zeros((0, 4))
             if any(iou(tuple(xyxy), tuple(other)) > 0 for other in later):
                 occluded += 1  # a later paste may hide part of it: only its pixels must stay inside the box
             x1, y1, x2, y2 = np.floor(xyxy[:2]).astype(int).tolist() + np.ceil(xyxy[2:]).astype(int).tolist()
             left, top = max(0, x1 - 3), max(0, y1 - 3)
-            region = colour_pixels(pixels, int(label))[top:y2 + 3, left:x2 + 3].copy()
+            region = colour_pixels(pixels, int(label))[top : y2 + 3, left : x2 + 3].copy()
             own = np.zeros_like(region)
-            own[y1 - top:y2 - top, x1 - left:x2 - left] = True
+            own[y1 - top : y2 - top, x1 - left : x2 - left] = True
             # neighbours' pixels around it
             for other, other_label in zip(image.boxes.xyxy, image.boxes.labels, strict=True):
                 if other_label == label and not np.array_equal(other, xyxy):
                     ox1, oy1, ox2, oy2 = (int(v) for v in other)
                     theirs = np.zeros_like(region)
-                    theirs[max(0, oy1 - top):max(0, oy2 - top), max(0, ox1 - left):max(0, ox2 - left)] = True
+                    theirs[max(0, oy1 - top) : max(0, oy2 - top), max(0, ox1 - left) : max(0, ox2 - left)] = True
                     region &= ~(theirs & ~own)
             ys, xs = np.nonzero(region)
             assert len(xs), f"{image.name}: no pixels of obj{label} at its box {xyxy}"
             measured = (left + xs.min(), top + ys.min(), left + xs.max() + 1, top + ys.max() + 1)
-            inside = measured[0] >= xyxy[0] - 1 and measured[1] >= xyxy[1] - 1 and measured[2] <= xyxy[2] + 1 \
-                and measured[3] <= xyxy[3] + 1  # the oracle's ellipses may reach a pixel past their polygon
+            inside = (
+                measured[0] >= xyxy[0] - 1
+                and measured[1] >= xyxy[1] - 1
+                and measured[2] <= xyxy[2] + 1
+                and measured[3] <= xyxy[3] + 1
+            )  # the oracle's ellipses may reach a pixel past their polygon
             assert inside, f"{image.name}: obj{label} pixels {measured} outside box {xyxy}"
             if not any(iou(tuple(xyxy), tuple(other)) > 0 for other in later):
                 assert iou(tuple(xyxy), measured) >= 0.9, f"{image.name}: box {xyxy} vs pixels {measured}"
@@ -397,7 +446,7 @@ def test_every_box_of_a_balanced_oracle_dataset_is_where_its_pixels_are(scenes: 
             count, components = cv2.connectedComponents(colour_pixels(pixels, colour).astype(np.uint8))
             boxed = np.zeros(pixels.shape[:2], bool)
             for x1, y1, x2, y2 in image.boxes.xyxy[image.boxes.labels == colour]:
-                boxed[max(0, int(y1) - 1):int(np.ceil(y2)) + 1, max(0, int(x1) - 1):int(np.ceil(x2)) + 1] = True
+                boxed[max(0, int(y1) - 1) : int(np.ceil(y2)) + 1, max(0, int(x1) - 1) : int(np.ceil(x2)) + 1] = True
             for component in range(1, count):
                 here = components == component
                 if here.sum() >= 30:
@@ -417,8 +466,7 @@ def test_every_box_of_a_balanced_oracle_dataset_is_where_its_pixels_are(scenes: 
                     x, y, w, h = annotation["bbox"]
                     assert (xs.min(), ys.min(), xs.max() + 1 - x, ys.max() + 1 - y) == (x, y, w, h)
                     assert annotation["area"] == mask.sum()
-                    assert np.array_equal(mask, decode_rle(annotation["segmentation"], mask.shape[1],
-                                                           mask.shape[0]))
+                    assert np.array_equal(mask, decode_rle(annotation["segmentation"], mask.shape[1], mask.shape[0]))
                     masks += 1
     assert masks > 0
 
@@ -439,6 +487,7 @@ def test_same_seed_same_bytes_with_one_or_two_workers(scenes: Path, tmp_path: Pa
 
 # --- the command ---------------------------------------------------------------------------------------------------
 
+
 def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path: Path) -> None:
     before = sorted(tmp_path.iterdir())
     result = CliRunner().invoke(main, ["balance", str(SAMPLES), str(tmp_path / "out"), "--dry-run", "--paste"])
@@ -453,11 +502,14 @@ def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path: Path) -> None:
     assert "nothing written" in result.output
 
 
-@pytest.mark.parametrize(("arguments", "message"), [
-    (["--target", "0"], "expected 'max' or a positive number"),
-    (["--ratio", "0.5"], "0.5"),
-    (["--splits", "nope"], "no split named nope; the dataset has train, val"),
-])
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--target", "0"], "expected 'max' or a positive number"),
+        (["--ratio", "0.5"], "0.5"),
+        (["--splits", "nope"], "no split named nope; the dataset has train, val"),
+    ],
+)
 def test_usage_errors_exit_2(arguments: list[str], message: str, tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["balance", str(SAMPLES), str(tmp_path / "out"), *arguments])
     assert result.exit_code == 2 and message in result.output, result.output

@@ -23,8 +23,17 @@ from tests.conftest import make_image
 TARGETS = sorted(FORMATS)
 
 
-def record(tmp: Path, name: str, boxes: list[list[float]], labels: list[int], *, split: str = "train",
-           size: tuple[int, int] = (64, 48), declare_size: bool = True, **columns: list) -> ImageRecord:
+def record(
+    tmp: Path,
+    name: str,
+    boxes: list[list[float]],
+    labels: list[int],
+    *,
+    split: str = "train",
+    size: tuple[int, int] = (64, 48),
+    declare_size: bool = True,
+    **columns: list,
+) -> ImageRecord:
     source = make_image(tmp / "src" / split / name, *size)
     width, height = size if declare_size else (None, None)
     table = Boxes(np.array(boxes, dtype=float).reshape(-1, 4), labels, columns) if boxes else Boxes.empty()
@@ -36,17 +45,22 @@ def classes(*names: str) -> tuple[ClassInfo, ...]:
 
 
 def boxes_by_name(dataset: Dataset) -> dict[str, tuple[np.ndarray, list[str]]]:
-    return {image.name: (image.boxes.xyxy, [dataset.class_names[label] for label in image.boxes.labels])
-            for image in dataset.images}
+    return {
+        image.name: (image.boxes.xyxy, [dataset.class_names[label] for label in image.boxes.labels])
+        for image in dataset.images
+    }
 
 
 @pytest.mark.parametrize("target", TARGETS)
 def test_negatives_subfolders_and_boxes_survive(target: str, tmp_path: Path) -> None:
-    dataset = Dataset(classes("scratch", "spot"), (
-        record(tmp_path, "a.png", [[4, 5, 20, 30], [10, 10, 40, 44]], [0, 1]),
-        record(tmp_path, "empty.png", [], []),
-        record(tmp_path, "line2/b.png", [[0, 0, 64, 48]], [1]),
-    ))
+    dataset = Dataset(
+        classes("scratch", "spot"),
+        (
+            record(tmp_path, "a.png", [[4, 5, 20, 30], [10, 10, 40, 44]], [0, 1]),
+            record(tmp_path, "empty.png", [], []),
+            record(tmp_path, "line2/b.png", [[0, 0, 64, 48]], [1]),
+        ),
+    )
     save(dataset, tmp_path / "out", fmt=target)
     back = load(tmp_path / "out", fmt=target)
     assert sorted(image.name for image in back.images) == ["a.png", "empty.png", "line2/b.png"]
@@ -62,10 +76,14 @@ def test_negatives_subfolders_and_boxes_survive(target: str, tmp_path: Path) -> 
 
 @pytest.mark.parametrize("target", TARGETS)
 def test_out_of_image_boxes_are_clipped_and_degenerate_ones_dropped(target: str, tmp_path: Path) -> None:
-    dataset = Dataset(classes("scratch"), (
-        record(tmp_path, "a.png", [[-5, -3, 20, 30], [50, 40, 90, 70], [10, 10, 10, 20], [70, 5, 80, 9]],
-               [0, 0, 0, 0]),
-    ))
+    dataset = Dataset(
+        classes("scratch"),
+        (
+            record(
+                tmp_path, "a.png", [[-5, -3, 20, 30], [50, 40, 90, 70], [10, 10, 10, 20], [70, 5, 80, 9]], [0, 0, 0, 0]
+            ),
+        ),
+    )
     report = Report()
     save(dataset, tmp_path / "out", fmt=target, report=report)
     assert report.counts["clipped"] == 2
@@ -77,9 +95,10 @@ def test_out_of_image_boxes_are_clipped_and_degenerate_ones_dropped(target: str,
 
 @pytest.mark.parametrize("target", TARGETS)
 def test_crowd_regions_are_written_only_where_the_format_marks_them(target: str, tmp_path: Path) -> None:
-    dataset = Dataset(classes("person"), (
-        record(tmp_path, "a.png", [[1, 1, 10, 10], [20, 20, 60, 40]], [0, 0], iscrowd=[False, True]),
-    ))
+    dataset = Dataset(
+        classes("person"),
+        (record(tmp_path, "a.png", [[1, 1, 10, 10], [20, 20, 60, 40]], [0, 0], iscrowd=[False, True]),),
+    )
     report = Report()
     save(dataset, tmp_path / "dropped", fmt=target, report=report)
     expected = 2 if FORMATS[target].keeps_crowd else 1
@@ -91,11 +110,14 @@ def test_crowd_regions_are_written_only_where_the_format_marks_them(target: str,
 
 @pytest.mark.parametrize("target", TARGETS)
 def test_names_that_would_share_an_annotation_file_are_renamed(target: str, tmp_path: Path) -> None:
-    dataset = Dataset(classes("scratch"), (
-        record(tmp_path, "a.png", [[1, 1, 10, 10]], [0]),
-        record(tmp_path, "a.jpg", [[2, 2, 20, 20]], [0]),
-        record(tmp_path, "a.jpg", [[3, 3, 30, 30]], [0], split="val"),
-    ))
+    dataset = Dataset(
+        classes("scratch"),
+        (
+            record(tmp_path, "a.png", [[1, 1, 10, 10]], [0]),
+            record(tmp_path, "a.jpg", [[2, 2, 20, 20]], [0]),
+            record(tmp_path, "a.jpg", [[3, 3, 30, 30]], [0], split="val"),
+        ),
+    )
     result = convert_dataset(dataset, tmp_path, target)
     report = json.loads((tmp_path / "out" / "convert.json").read_text())
     back = load(tmp_path / "out", fmt=target)
@@ -120,14 +142,18 @@ def convert_dataset(dataset: Dataset, tmp_path: Path, target: str):
 
 
 def test_class_ids_and_remap_are_written_down(tmp_path: Path) -> None:
-    dataset = Dataset((ClassInfo(0, "pieces"), ClassInfo(1, "bishop"), ClassInfo(5, "pawn")), (
-        record(tmp_path, "a.png", [[1, 1, 10, 10]], [2]),
-    ))
+    dataset = Dataset(
+        (ClassInfo(0, "pieces"), ClassInfo(1, "bishop"), ClassInfo(5, "pawn")),
+        (record(tmp_path, "a.png", [[1, 1, 10, 10]], [2]),),
+    )
     save(dataset, tmp_path / "coco", fmt="coco")
     convert(tmp_path / "coco", tmp_path / "yolo", to="yolo")
     classes = json.loads((tmp_path / "yolo" / "convert.json").read_text())["classes"]
     assert [(c["name"], c["source_id"], c["output_id"]) for c in classes] == [
-        ("pieces", 0, 0), ("bishop", 1, 1), ("pawn", 5, 2)]
+        ("pieces", 0, 0),
+        ("bishop", 1, 1),
+        ("pawn", 5, 2),
+    ]
     yolo_line = (tmp_path / "yolo" / "labels" / "train" / "a.txt").read_text().split()
     assert yolo_line[0] == "2"
 
@@ -146,9 +172,9 @@ def test_class_map_must_name_every_class(tmp_path: Path) -> None:
 
 
 def test_sizes_come_from_headers_without_decoding(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    dataset = Dataset(classes("scratch"), (
-        record(tmp_path, "a.png", [[1, 2, 30, 40]], [0], size=(120, 90), declare_size=False),
-    ))
+    dataset = Dataset(
+        classes("scratch"), (record(tmp_path, "a.png", [[1, 2, 30, 40]], [0], size=(120, 90), declare_size=False),)
+    )
 
     def refuse_decode(self: Image.Image, *args: object) -> None:
         raise AssertionError("pixels were decoded")
@@ -161,8 +187,9 @@ def test_sizes_come_from_headers_without_decoding(tmp_path: Path, monkeypatch: p
 
 def test_exif_rotated_images_are_written_upright_without_the_tag(tmp_path: Path) -> None:
     source = make_image(tmp_path / "src" / "rot.jpg", 60, 40, orientation=6)  # stored 60x40, shown 40x60
-    image = ImageRecord(name="rot.jpg", split="train", width=40, height=60,
-                        boxes=Boxes([[5, 10, 20, 50]], [0]), source=source)
+    image = ImageRecord(
+        name="rot.jpg", split="train", width=40, height=60, boxes=Boxes([[5, 10, 20, 50]], [0]), source=source
+    )
     report = Report()
     save(Dataset(classes("scratch"), (image,)), tmp_path / "out", fmt="coco", report=report)
     assert report.counts["exif_rotated"] == 1
@@ -197,15 +224,18 @@ def test_convert_json_gives_every_problem_its_code_and_describes_the_codes(tmp_p
     src = tmp_path / "voc"
     make_image(src / "JPEGImages" / "a.png", 64, 48)
     (src / "Annotations").mkdir()
-    box = ("<object><name>dent</name><bndbox><xmin>50</xmin><ymin>2</ymin><xmax>90</xmax><ymax>9</ymax></bndbox>"
-           "</object>")
+    box = (
+        "<object><name>dent</name><bndbox><xmin>50</xmin><ymin>2</ymin><xmax>90</xmax><ymax>9</ymax></bndbox></object>"
+    )
     (src / "Annotations" / "a.xml").write_text(  # declares 80x48; its box reaches past the real 64 px
-        f"<annotation><filename>a.png</filename><size><width>80</width><height>48</height></size>{box}</annotation>")
+        f"<annotation><filename>a.png</filename><size><width>80</width><height>48</height></size>{box}</annotation>"
+    )
     (src / "Annotations" / "b.xml").write_text(f"<annotation><filename>b.png</filename>{box}</annotation>")
     convert(src, tmp_path / "out", to="yolo", fmt_from="voc", on_error="skip")
     report = json.loads((tmp_path / "out" / REPORT_FILE).read_text())
-    assert [(Path(p["file"]).name, p["field"], p["code"]) for p in report["skipped"]] == [("b.xml", "size",
-                                                                                          "unknown_size")]
+    assert [(Path(p["file"]).name, p["field"], p["code"]) for p in report["skipped"]] == [
+        ("b.xml", "size", "unknown_size")
+    ]
     assert [(Path(p["file"]).name, p["code"]) for p in report["warnings"]] == [("a.xml", "size_mismatch")]
     assert report["counts"]["clipped"] == 1
     assert set(report["codes"]) == {*report["counts"], "unknown_size", "size_mismatch"}
@@ -236,11 +266,21 @@ def test_output_inside_the_source_is_refused(tmp_path: Path) -> None:
 
 
 def test_counts_per_split_in_order_of_appearance(tmp_path: Path) -> None:
-    dataset = Dataset(classes("scratch"), (
-        record(tmp_path, "a.png", [[1, 1, 5, 5], [2, 2, 6, 6]], [0, 0], split="val"),
-        record(tmp_path, "b.png", [], [], split="train"),
-        record(tmp_path, "c.png", [[1, 1, 5, 5]], [0], split="val"),
-    ))
-    assert dataset_counts(dataset) == {"images": 3, "boxes": 3, "negatives": 1, "splits": {
-        "val": {"images": 2, "boxes": 3, "negatives": 0}, "train": {"images": 1, "boxes": 0, "negatives": 1}}}
+    dataset = Dataset(
+        classes("scratch"),
+        (
+            record(tmp_path, "a.png", [[1, 1, 5, 5], [2, 2, 6, 6]], [0, 0], split="val"),
+            record(tmp_path, "b.png", [], [], split="train"),
+            record(tmp_path, "c.png", [[1, 1, 5, 5]], [0], split="val"),
+        ),
+    )
+    assert dataset_counts(dataset) == {
+        "images": 3,
+        "boxes": 3,
+        "negatives": 1,
+        "splits": {
+            "val": {"images": 2, "boxes": 3, "negatives": 0},
+            "train": {"images": 1, "boxes": 0, "negatives": 1},
+        },
+    }
     assert list(dataset_counts(dataset)["splits"]) == ["val", "train"]

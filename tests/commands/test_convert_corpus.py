@@ -114,8 +114,7 @@ def test_counts_add_up_and_boxes_match_the_source(converted: dict, dataset: str,
 
 @pytest.mark.parametrize("dataset", ["bccd", "chess"])
 @pytest.mark.parametrize("middle", TARGETS)
-def test_second_hop_keeps_every_image_and_box(converted: dict, dataset: str, middle: str,
-                                              tmp_path: Path) -> None:
+def test_second_hop_keeps_every_image_and_box(converted: dict, dataset: str, middle: str, tmp_path: Path) -> None:
     """From each written format to every other: YOLO and Labelme sources are exercised on real data too."""
     out, first, _ = converted[(dataset, middle)]
     for target in TARGETS:
@@ -149,8 +148,7 @@ def test_pycocotools_loads_what_we_write(converted: dict, dataset: str) -> None:
 def _globox_boxes(annotation_set) -> dict[str, list[tuple[str, list[float]]]]:
     boxes = {}
     for annotation in annotation_set:
-        boxes[stem(str(annotation.image_id))] = [
-            (box.label, list(box.ltrb)) for box in annotation.boxes]
+        boxes[stem(str(annotation.image_id))] = [(box.label, list(box.ltrb)) for box in annotation.boxes]
     return boxes
 
 
@@ -163,14 +161,16 @@ def test_globox_reads_our_yolo_and_voc_with_the_same_boxes(converted: dict, data
 
     split = yolo_result.dataset.splits[0]
     yolo_set = globox.AnnotationSet.from_yolo_v5(
-        folder=yolo_out / "labels" / split, image_folder=yolo_out / "images" / split, image_extension=".jpg")
+        folder=yolo_out / "labels" / split, image_folder=yolo_out / "images" / split, image_extension=".jpg"
+    )
     theirs = _globox_boxes(yolo_set)
     for image in yolo_result.dataset.in_split(split):
         got = theirs[stem(image.name)]
         assert [int(label) for label, _ in got] == list(image.boxes.labels)
         if len(image.boxes):
-            np.testing.assert_allclose([box for _, box in got], image.boxes.xyxy,
-                                       atol=1e-3 * max(image.width, image.height))
+            np.testing.assert_allclose(
+                [box for _, box in got], image.boxes.xyxy, atol=1e-3 * max(image.width, image.height)
+            )
 
     voc_set = globox.AnnotationSet.from_pascal_voc(folder=voc_out / "Annotations")
     theirs = _globox_boxes(voc_set)
@@ -179,5 +179,6 @@ def test_globox_reads_our_yolo_and_voc_with_the_same_boxes(converted: dict, data
         assert [label for label, _ in got] == [names[label] for label in image.boxes.labels]
         if len(image.boxes):
             # globox reads VOC corners as written (1-based xmin); the model's x1 is xmin - 1.
-            np.testing.assert_allclose([[x1 - 1, y1 - 1, x2, y2] for _, (x1, y1, x2, y2) in got],
-                                       image.boxes.xyxy, atol=0.5)
+            np.testing.assert_allclose(
+                [[x1 - 1, y1 - 1, x2, y2] for _, (x1, y1, x2, y2) in got], image.boxes.xyxy, atol=0.5
+            )

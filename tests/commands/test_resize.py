@@ -38,11 +38,9 @@ def test_placements_by_hand() -> None:
     assert scaling(4000, 3000, (640, 640), "letterbox") == Scaling(640, 640, (0.16, 0.16), (0, 80, 0, 80))
     assert scaling(4000, 3000, (640, 640), "fit") == Scaling(640, 480, (0.16, 0.16))
     assert scaling(4000, 3000, (640, 640), "stretch") == Scaling(640, 640, (0.16, 640 / 3000))
-    assert scaling(1371, 2048, (640, 640), "letterbox") == Scaling(640, 640, (428 / 1371, 0.3125),
-                                                                       (106, 0, 106, 0))
+    assert scaling(1371, 2048, (640, 640), "letterbox") == Scaling(640, 640, (428 / 1371, 0.3125), (106, 0, 106, 0))
     assert scaling(2048, 1371, (1024, 768), "letterbox") == Scaling(1024, 768, (0.5, 686 / 1371), (0, 41, 0, 41))
-    assert scaling(300, 200, (640, 640), "letterbox") == Scaling(640, 640, (640 / 300, 427 / 200),
-                                                                     (0, 106, 0, 107))
+    assert scaling(300, 200, (640, 640), "letterbox") == Scaling(640, 640, (640 / 300, 427 / 200), (0, 106, 0, 107))
     assert parse_sizes("640,1024x768") == [(640, 640), (1024, 768)]
     assert [size_folder(size) for size in [(640, 640), (1024, 768)]] == ["640", "1024x768"]
     for bad in ("640,640", "640,", "0"):
@@ -52,9 +50,13 @@ def test_placements_by_hand() -> None:
         scaling(10, 10, (5, 5), "squash")  # type: ignore[arg-type]
 
 
-@given(width=st.integers(1, 5000), height=st.integers(1, 5000), target=st.integers(1, 2000),
-       mode=st.sampled_from(["letterbox", "fit", "stretch"]),
-       corners=st.lists(st.floats(0, 1), min_size=4, max_size=4))
+@given(
+    width=st.integers(1, 5000),
+    height=st.integers(1, 5000),
+    target=st.integers(1, 2000),
+    mode=st.sampled_from(["letterbox", "fit", "stretch"]),
+    corners=st.lists(st.floats(0, 1), min_size=4, max_size=4),
+)
 def test_boxes_map_there_and_back(width: int, height: int, target: int, mode: str, corners: list[float]) -> None:
     where = scaling(width, height, (target, target), mode)  # type: ignore[arg-type]
     a, b, c, d = corners
@@ -71,13 +73,18 @@ def test_boxes_match_the_resized_pixels(tmp_path: Path) -> None:
     root = tmp_path / "src"
     (root / "images" / "train").mkdir(parents=True)
     cv2.imwrite(str(root / "images" / "train" / "square.png"), pixels)
-    coco = {"images": [{"id": 1, "file_name": "square.png", "width": 400, "height": 300}],
-            "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [100, 60, 80, 80]}],
-            "categories": [{"id": 1, "name": "spot"}]}
+    coco = {
+        "images": [{"id": 1, "file_name": "square.png", "width": 400, "height": 300}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [100, 60, 80, 80]}],
+        "categories": [{"id": 1, "name": "spot"}],
+    }
     (root / "annotations").mkdir()
     (root / "annotations" / "instances_train.json").write_text(json.dumps(coco))
-    for mode, size, expected in (("letterbox", 320, [80, 88, 144, 152]), ("stretch", 200, [50, 40, 90, 280 / 3]),
-                                 ("fit", 1000, [250, 150, 450, 350])):
+    for mode, size, expected in (
+        ("letterbox", 320, [80, 88, 144, 152]),
+        ("stretch", 200, [50, 40, 90, 280 / 3]),
+        ("fit", 1000, [250, 150, 450, 350]),
+    ):
         result = resize(root, tmp_path / mode, sizes=[size], mode=mode)  # type: ignore[arg-type]
         folder = str(size)
         (image,) = result.datasets[folder].images
@@ -92,9 +99,16 @@ def test_boxes_match_the_resized_pixels(tmp_path: Path) -> None:
 
 
 def test_columns_follow_and_tiny_boxes_are_dropped_and_counted() -> None:
-    boxes = Boxes([[0, 0, 100, 50], [10, 10, 20, 12], [200, 100, 300, 400]], [0, 1, 0],
-                  {"difficult": [True, False, False], "area": [5000.0, 20.0, 30000.0], "source_id": [1, 2, 3],
-                   "segmentation": [[[0, 0, 100, 0, 100, 50]], None, {"size": [1, 1], "counts": "a"}]})
+    boxes = Boxes(
+        [[0, 0, 100, 50], [10, 10, 20, 12], [200, 100, 300, 400]],
+        [0, 1, 0],
+        {
+            "difficult": [True, False, False],
+            "area": [5000.0, 20.0, 30000.0],
+            "source_id": [1, 2, 3],
+            "segmentation": [[[0, 0, 100, 0, 100, 50]], None, {"size": [1, 1], "counts": "a"}],
+        },
+    )
     where = Scaling(640, 640, (0.1, 0.2), (0, 80, 0, 80))
     moved, dropped = resize_boxes(boxes, where, 2.0)
     assert dropped == 1  # 1 x 0.4 px
@@ -106,6 +120,7 @@ def test_columns_follow_and_tiny_boxes_are_dropped_and_counted() -> None:
 
 
 # --- round trips ----------------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def defects(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Truth]:
@@ -122,9 +137,18 @@ def read_yolo(folder: Path) -> dict[str, list]:
         width, height = entry["size"]
         labels = folder / entry["path"].replace("images/", "labels/", 1)
         rows = [line.split() for line in labels.with_suffix(".txt").read_text().splitlines() if line.strip()]
-        boxes[entry["image"]] = [(names[int(k)], ((float(cx) - float(w) / 2) * width, (float(cy) - float(h) / 2) *
-                                                   height, (float(cx) + float(w) / 2) * width,
-                                                   (float(cy) + float(h) / 2) * height)) for k, cx, cy, w, h in rows]
+        boxes[entry["image"]] = [
+            (
+                names[int(k)],
+                (
+                    (float(cx) - float(w) / 2) * width,
+                    (float(cy) - float(h) / 2) * height,
+                    (float(cx) + float(w) / 2) * width,
+                    (float(cy) + float(h) / 2) * height,
+                ),
+            )
+            for k, cx, cy, w, h in rows
+        ]
     return boxes
 
 
@@ -143,8 +167,11 @@ def check_round_trip(folder: Path, truth: Truth, written: dict[str, list], min_b
         image = cv2.imread(str(folder / entry["path"]), cv2.IMREAD_UNCHANGED)
         assert [image.shape[1], image.shape[0]] == entry["size"]
         sx, sy = entry["scale"]
-        expected = [(label, box) for label, box in source["boxes"]
-                    if min((box[2] - box[0]) * sx, (box[3] - box[1]) * sy) >= min_box_size]
+        expected = [
+            (label, box)
+            for label, box in source["boxes"]
+            if min((box[2] - box[0]) * sx, (box[3] - box[1]) * sy) >= min_box_size
+        ]
         assert entry["tiny_boxes_dropped"] == len(source["boxes"]) - len(expected)
         tiny += entry["tiny_boxes_dropped"]
         found = written[entry["image"]]
@@ -163,8 +190,14 @@ def check_round_trip(folder: Path, truth: Truth, written: dict[str, list], min_b
 
 @pytest.mark.parametrize("mode", ["letterbox", "fit", "stretch"])
 def test_defects_round_trip_through_yolo(defects: tuple[Path, Truth], tmp_path: Path, mode: str) -> None:
-    result = resize(defects[0], tmp_path / "out", sizes="640,1024x768", mode=mode, to="yolo",  # type: ignore[arg-type]
-                    jobs=2)
+    result = resize(
+        defects[0],
+        tmp_path / "out",
+        sizes="640,1024x768",
+        mode=mode,
+        to="yolo",  # type: ignore[arg-type]
+        jobs=2,
+    )
     assert set(result.datasets) == {"640", "1024x768"}
     for folder in ("640", "1024x768"):
         check_round_trip(tmp_path / "out" / folder, defects[1], read_yolo(tmp_path / "out" / folder), 2.0)
@@ -187,8 +220,22 @@ def test_chess_round_trips_through_coco(corpus: Path, tmp_path: Path) -> None:
 
 def test_cli_writes_one_folder_per_size(defects: tuple[Path, Truth], tmp_path: Path) -> None:
     runner = CliRunner()
-    result = runner.invoke(main, ["resize", str(defects[0]), str(tmp_path / "out"), "--size", "320,512x384",
-                                  "--mode", "fit", "--min-box-size", "0", "--to", "voc"])
+    result = runner.invoke(
+        main,
+        [
+            "resize",
+            str(defects[0]),
+            str(tmp_path / "out"),
+            "--size",
+            "320,512x384",
+            "--mode",
+            "fit",
+            "--min-box-size",
+            "0",
+            "--to",
+            "voc",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["320", "512x384"]
     assert "320        3 images, 120 boxes, 0 boxes under 0 px dropped" in result.output

@@ -52,8 +52,10 @@ Truth = dict[str, dict]  # "split/name" -> {"size": (w, h), "boxes": [(label, (x
 
 # --- the generated defect set ---------------------------------------------------------------------------------
 
-def make_defect_set(root: Path, *, count: int = 3, per_image: int = 40, seed: int = 7, width: int = 4000,
-                    height: int = 3000) -> tuple[Path, Truth]:
+
+def make_defect_set(
+    root: Path, *, count: int = 3, per_image: int = 40, seed: int = 7, width: int = 4000, height: int = 3000
+) -> tuple[Path, Truth]:
     """`count` PNG images (solid background, `per_image` filled rectangles of 8-30 px in random colours, a few
     placed on tile borders by hand) in splits train and val, with a COCO file per split written here by hand."""
     rng = random.Random(seed)
@@ -64,9 +66,16 @@ def make_defect_set(root: Path, *, count: int = 3, per_image: int = 40, seed: in
         name = f"board{index}.png"
         pixels = np.empty((height, width, 3), np.uint8)
         pixels[:] = BACKGROUND
-        boxes = [("scratch", (502, 40, 522, 60)), ("dent", (405, 100, 415, 120)),
-                 ("scratch", (3480, 1200, 3500, 1220)), ("dent", (width - 10, height - 12, width, height))
-                 ] if index == 0 else []
+        boxes = (
+            [
+                ("scratch", (502, 40, 522, 60)),
+                ("dent", (405, 100, 415, 120)),
+                ("scratch", (3480, 1200, 3500, 1220)),
+                ("dent", (width - 10, height - 12, width, height)),
+            ]
+            if index == 0
+            else []
+        )
         while len(boxes) < per_image:
             w, h = rng.randint(8, 30), rng.randint(8, 30)
             x, y = rng.randint(0, width - w), rng.randint(0, height - h)
@@ -77,14 +86,23 @@ def make_defect_set(root: Path, *, count: int = 3, per_image: int = 40, seed: in
         path.parent.mkdir(parents=True, exist_ok=True)
         cv2.imwrite(str(path), cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 1])
         truth[f"{split}/{name}"] = {"size": (width, height), "boxes": boxes}
-        coco = files.setdefault(split, {"images": [], "annotations": [],
-                                        "categories": [{"id": i + 1, "name": n} for i, n in enumerate(CLASSES)]})
+        coco = files.setdefault(
+            split,
+            {"images": [], "annotations": [], "categories": [{"id": i + 1, "name": n} for i, n in enumerate(CLASSES)]},
+        )
         image_id = len(coco["images"]) + 1
         coco["images"].append({"id": image_id, "file_name": name, "width": width, "height": height})
         for label, (x0, y0, x1, y1) in boxes:
-            coco["annotations"].append({"id": len(coco["annotations"]) + 1, "image_id": image_id,
-                                        "category_id": CLASSES.index(label) + 1, "bbox": [x0, y0, x1 - x0, y1 - y0],
-                                        "area": (x1 - x0) * (y1 - y0), "iscrowd": 0})
+            coco["annotations"].append(
+                {
+                    "id": len(coco["annotations"]) + 1,
+                    "image_id": image_id,
+                    "category_id": CLASSES.index(label) + 1,
+                    "bbox": [x0, y0, x1 - x0, y1 - y0],
+                    "area": (x1 - x0) * (y1 - y0),
+                    "iscrowd": 0,
+                }
+            )
     for split, coco in files.items():
         target = root / "annotations" / f"instances_{split}.json"
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -102,7 +120,9 @@ def coco_truth(files: list[Path], images_of: str = "") -> Truth:
         by_id = {}
         for image in data["images"]:
             by_id[image["id"]] = truth[f"{split}/{image['file_name']}"] = {
-                "size": (image["width"], image["height"]), "boxes": []}
+                "size": (image["width"], image["height"]),
+                "boxes": [],
+            }
         for ann in data["annotations"]:
             x, y, w, h = ann["bbox"]
             by_id[ann["image_id"]]["boxes"].append((names[ann["category_id"]], (x, y, x + w, y + h)))
@@ -110,6 +130,7 @@ def coco_truth(files: list[Path], images_of: str = "") -> Truth:
 
 
 # --- geometry computed independently ------------------------------------------------------------------------------
+
 
 def grid_starts(length: int, tile_size: int, overlap: float) -> list[int]:
     """Tile starts along an axis, by walking: step by the stride until a tile would pass the end, then one tile
@@ -142,11 +163,14 @@ def same_boxes(found: list, expected: list) -> bool:
     """Equal as multisets of (label, xyxy), coordinates within TOLERANCE."""
     if len(found) != len(expected):
         return False
+
     def key(item: tuple) -> tuple:
         return str(item[0]), [round(v, 3) for v in item[1]]
 
-    return all(a[0] == b[0] and max(abs(p - q) for p, q in zip(a[1], b[1], strict=True)) <= TOLERANCE
-               for a, b in zip(sorted(found, key=key), sorted(expected, key=key), strict=True))
+    return all(
+        a[0] == b[0] and max(abs(p - q) for p, q in zip(a[1], b[1], strict=True)) <= TOLERANCE
+        for a, b in zip(sorted(found, key=key), sorted(expected, key=key), strict=True)
+    )
 
 
 def written_tiles(dst: Path) -> tuple[dict, dict[str, list]]:
@@ -201,16 +225,25 @@ def check_tiling(dst: Path, truth: Truth, size: tuple[int, int], min_visibility:
                 whole[entry["source"], (label, (a, b, c, d))] += 1
         for label, xyxy in boxes[entry["image"]]:  # and every tile box maps back into its source box
             back = tile_to_source([xyxy], (x, y), (width, height))[0]
-            assert any(np.allclose(back, (max(a, window[0]), max(b, window[1]), min(c, window[2]),
-                                          min(d, window[3])), atol=TOLERANCE, rtol=0)
-                       for name, (a, b, c, d) in source["boxes"] if name == label)
+            assert any(
+                np.allclose(
+                    back,
+                    (max(a, window[0]), max(b, window[1]), min(c, window[2]), min(d, window[3])),
+                    atol=TOLERANCE,
+                    rtol=0,
+                )
+                for name, (a, b, c, d) in source["boxes"]
+                if name == label
+            )
     not_whole = [(key, box) for key, source in truth.items() for box in source["boxes"] if not whole[key, box]]
     assert manifest["source_boxes"]["whole_in_no_tile"] == len(not_whole)
     assert manifest["source_boxes"]["whole_in_a_tile"] == sum(len(s["boxes"]) for s in truth.values()) - len(not_whole)
     planned = manifest["tile_counts"]
     assert planned["planned"] == grid_tiles + planned["extra"]
-    assert planned["planned"] == planned["written"] + planned["rejected"] + planned["negatives_skipped"] + planned[
-        "failed"]
+    assert (
+        planned["planned"]
+        == planned["written"] + planned["rejected"] + planned["negatives_skipped"] + planned["failed"]
+    )
     assert planned["written"] == len(manifest["tiles"])
     counts = manifest["box_counts"]
     assert counts["visible"] == counts["kept"] + counts["kept_partial"] + counts["dropped"] + counts["rejected"]
@@ -219,13 +252,17 @@ def check_tiling(dst: Path, truth: Truth, size: tuple[int, int], min_visibility:
         source = truth[entry["source"]]
         x, y = entry["offset"]
         window = (x, y, min(x + size[0], source["size"][0]), min(y + size[1], source["size"][1]))
-        visible_pairs += sum(1 for _, (a, b, c, d) in source["boxes"]
-                             if min(c, window[2]) > max(a, window[0]) and min(d, window[3]) > max(b, window[1]))
+        visible_pairs += sum(
+            1
+            for _, (a, b, c, d) in source["boxes"]
+            if min(c, window[2]) > max(a, window[0]) and min(d, window[3]) > max(b, window[1])
+        )
     assert counts["visible"] == visible_pairs
     return {"tiles": planned, "boxes": counts, "not_whole": not_whole}
 
 
 # --- pure geometry ----------------------------------------------------------------------------------------------
+
 
 def test_grid_shifts_the_last_tile_back_and_keeps_small_axes_whole() -> None:
     assert TileSpec(512, 512).stride == (410, 410) and TileSpec(512, 512).overlap_px == (102, 102)
@@ -241,10 +278,16 @@ def test_grid_shifts_the_last_tile_back_and_keeps_small_axes_whole() -> None:
         TileSpec(512, 512, 1.0)
 
 
-@given(length=st.integers(1, 5000), tile_size=st.integers(1, 900), overlap=st.floats(0, 0.9), start=st.floats(0, 1),
-       extent=st.floats(0, 1))
-def test_every_interval_no_longer_than_the_overlap_lies_whole_in_a_tile(length: int, tile_size: int, overlap: float,
-                                                                        start: float, extent: float) -> None:
+@given(
+    length=st.integers(1, 5000),
+    tile_size=st.integers(1, 900),
+    overlap=st.floats(0, 0.9),
+    start=st.floats(0, 1),
+    extent=st.floats(0, 1),
+)
+def test_every_interval_no_longer_than_the_overlap_lies_whole_in_a_tile(
+    length: int, tile_size: int, overlap: float, start: float, extent: float
+) -> None:
     spec = TileSpec(tile_size, tile_size, overlap)
     starts = axis_offsets(length, tile_size, spec.stride[0])
     assert starts == grid_starts(length, tile_size, overlap)
@@ -256,19 +299,28 @@ def test_every_interval_no_longer_than_the_overlap_lies_whole_in_a_tile(length: 
 
 
 def test_clip_measures_the_visible_share() -> None:
-    clipped, fraction = clip_to_window(np.array([[400, 40, 420, 60], [0, 0, 10, 10], [405, 0, 410, 5]]),
-                                       (410, 0, 922, 512))
+    clipped, fraction = clip_to_window(
+        np.array([[400, 40, 420, 60], [0, 0, 10, 10], [405, 0, 410, 5]]), (410, 0, 922, 512)
+    )
     assert clipped[0].tolist() == [410, 40, 420, 60] and fraction.tolist() == [0.5, 0.0, 0.0]
 
 
 def boxes_fixture() -> Boxes:
-    return Boxes([[400, 40, 420, 60], [100, 100, 130, 120], [402, 200, 412, 210]], [0, 1, 0],
-                 {"difficult": [False, True, False], "area": [400.0, 600.0, 200.0], "source_id": [7, 8, 9],
-                  "segmentation": [[[400, 40, 420, 40, 420, 60, 400, 60]], None, {"size": [1, 1], "counts": "x"}]})
+    return Boxes(
+        [[400, 40, 420, 60], [100, 100, 130, 120], [402, 200, 412, 210]],
+        [0, 1, 0],
+        {
+            "difficult": [False, True, False],
+            "area": [400.0, 600.0, 200.0],
+            "source_id": [7, 8, 9],
+            "segmentation": [[[400, 40, 420, 40, 420, 60, 400, 60]], None, {"size": [1, 1], "counts": "x"}],
+        },
+    )
 
 
-@pytest.mark.parametrize("partial, rows, rejected", [("drop", [0], False), ("keep", [0, 2], False),
-                                                     ("reject", [0], True)])
+@pytest.mark.parametrize(
+    "partial, rows, rejected", [("drop", [0], False), ("keep", [0, 2], False), ("reject", [0], True)]
+)
 def test_partial_policies_decide_on_boxes_under_min_visibility(partial: str, rows: list[int], rejected: bool) -> None:
     cut = cut_tile(boxes_fixture(), (410, 0, 922, 512), 0.5, partial)  # type: ignore[arg-type]
     assert (cut.visible, cut.partial, cut.rejected) == (2, 1, rejected)
@@ -302,8 +354,9 @@ def test_an_extra_tile_holds_a_box_whose_grid_tiles_were_rejected() -> None:
     assert window is not None and window[0] <= 400 and window[2] >= 430
     extra = cut_tile(boxes, window, 0.5, "reject")
     assert not extra.rejected and 0 in extra.whole
-    plan = plan_tiles(Dataset((ClassInfo(None, "a"),), (image,)), spec, min_visibility=0.5, partial="reject",
-                      negatives=1.0, seed=0)
+    plan = plan_tiles(
+        Dataset((ClassInfo(None, "a"),), (image,)), spec, min_visibility=0.5, partial="reject", negatives=1.0, seed=0
+    )
     assert [cut.extra for _, cut in plan.tiles] == [False, True]
     assert extra_window(Boxes([[0, 0, 600, 10]], [0]), 0, 922, 512, spec, 0.5, "reject") is None  # wider than a tile
 
@@ -319,6 +372,7 @@ def test_negatives_are_sampled_by_seed_to_the_exact_share() -> None:
 
 # --- whole runs ----------------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def defects(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Truth]:
     return make_defect_set(tmp_path_factory.mktemp("defects"))
@@ -331,26 +385,26 @@ def tiled(defects: tuple[Path, Truth], tmp_path_factory: pytest.TempPathFactory)
     return dst
 
 
-def test_defect_tiles_hold_the_clipped_boxes_and_no_unlabelled_defect(defects: tuple[Path, Truth],
-                                                                     tiled: Path) -> None:
+def test_defect_tiles_hold_the_clipped_boxes_and_no_unlabelled_defect(defects: tuple[Path, Truth], tiled: Path) -> None:
     numbers = check_tiling(tiled, defects[1], (512, 512), 0.5, reject=True)
     assert numbers["not_whole"] == []  # every defect lies whole in some written tile
     assert numbers["tiles"]["rejected"] > 0 and numbers["tiles"]["extra"] > 0  # the policy and the rescue ran
     assert numbers["tiles"]["planned"] == 3 * 80 + numbers["tiles"]["extra"]
 
 
-def test_defect_tile_pixels_are_the_source_crop_and_defects_all_carry_labels(defects: tuple[Path, Truth],
-                                                                           tiled: Path) -> None:
+def test_defect_tile_pixels_are_the_source_crop_and_defects_all_carry_labels(
+    defects: tuple[Path, Truth], tiled: Path
+) -> None:
     manifest, boxes = written_tiles(tiled)
     sources = {key: cv2.imread(str(defects[0] / "images" / key)) for key in defects[1]}
     background = np.array(BACKGROUND[::-1], np.uint8)
     for entry in manifest["tiles"]:
         x, y = entry["offset"]
         pixels = cv2.imread(str(tiled / entry["path"]))
-        assert np.array_equal(pixels, sources[entry["source"]][y:y + 512, x:x + 512])
+        assert np.array_equal(pixels, sources[entry["source"]][y : y + 512, x : x + 512])
         unlabelled = (pixels != background).any(axis=2)
         for _, (x0, y0, x1, y1) in boxes[entry["image"]]:
-            unlabelled[math.floor(y0):math.ceil(y1), math.floor(x0):math.ceil(x1)] = False
+            unlabelled[math.floor(y0) : math.ceil(y1), math.floor(x0) : math.ceil(x1)] = False
         assert not unlabelled.any(), f"{entry['image']}: defect pixels without a label"
 
 
@@ -375,17 +429,27 @@ def test_tiles_are_written_in_every_format(defects: tuple[Path, Truth], tmp_path
     for image in loaded.images:
         expected = written[f"{image.split}/{image.name}"]
         assert (image.width, image.height) == (2048, 2048)
-        found = [(loaded.class_names[k], tuple(xyxy))
-                 for k, xyxy in zip(image.boxes.labels, image.boxes.xyxy.round(2).tolist(), strict=True)]
-        assert sorted(found) == sorted((result.dataset.class_names[k], tuple(xyxy)) for k, xyxy in zip(
-            expected.boxes.labels, expected.boxes.xyxy.round(2).tolist(), strict=True))
+        found = [
+            (loaded.class_names[k], tuple(xyxy))
+            for k, xyxy in zip(image.boxes.labels, image.boxes.xyxy.round(2).tolist(), strict=True)
+        ]
+        assert sorted(found) == sorted(
+            (result.dataset.class_names[k], tuple(xyxy))
+            for k, xyxy in zip(expected.boxes.labels, expected.boxes.xyxy.round(2).tolist(), strict=True)
+        )
 
 
 def test_same_bytes_for_one_or_two_workers(defects: tuple[Path, Truth], tmp_path: Path) -> None:
     for jobs in (1, 2):
         tile(defects[0], tmp_path / str(jobs), size=2048, negatives=0.5, seed=3, jobs=jobs)
-    trees = [{p.relative_to(tmp_path / str(j)).as_posix(): p.read_bytes() for p in (tmp_path / str(j)).rglob("*")
-              if p.is_file()} for j in (1, 2)]
+    trees = [
+        {
+            p.relative_to(tmp_path / str(j)).as_posix(): p.read_bytes()
+            for p in (tmp_path / str(j)).rglob("*")
+            if p.is_file()
+        }
+        for j in (1, 2)
+    ]
     assert trees[0] == trees[1] and len(trees[0]) > 10
 
 
@@ -404,8 +468,10 @@ def test_drop_and_keep_write_every_grid_tile_and_count_what_they_did(defects: tu
     truth = defects[1]
     for image, cut in keep.tiles:
         expected, _ = expected_cut(truth[f"{image.split}/{image.name}"]["boxes"], cut.window, 0.0)
-        found = [(dataset.class_names[label], xyxy)
-                 for label, xyxy in zip(cut.boxes.labels, cut.boxes.xyxy.tolist(), strict=True)]
+        found = [
+            (dataset.class_names[label], xyxy)
+            for label, xyxy in zip(cut.boxes.labels, cut.boxes.xyxy.tolist(), strict=True)
+        ]
         assert same_boxes(found, expected)
 
 
@@ -426,8 +492,9 @@ def test_negative_tiles_are_kept_by_share_and_seed(defects: tuple[Path, Truth]) 
     assert sum(1 for _, cut in some.tiles if len(cut.boxes)) == sum(1 for _, cut in every.tiles if len(cut.boxes))
 
 
-def no_place_holds_whole(boxes: np.ndarray, row: int, size: tuple[int, int], tile_size: int,
-                         min_visibility: float) -> bool:
+def no_place_holds_whole(
+    boxes: np.ndarray, row: int, size: tuple[int, int], tile_size: int, min_visibility: float
+) -> bool:
     """Brute force: no tile position on whole pixels holds box `row` whole without showing another box under
     `min_visibility` of its area."""
     width, height = size
@@ -435,8 +502,9 @@ def no_place_holds_whole(boxes: np.ndarray, row: int, size: tuple[int, int], til
     xs = np.arange(max(0, math.ceil(x1) - tile_size), min(math.floor(x0), width - tile_size) + 1)
     ys = np.arange(max(0, math.ceil(y1) - tile_size), min(math.floor(y0), height - tile_size) + 1)
     for y in ys:
-        seen_x = np.clip(np.minimum(boxes[:, 2], xs[:, None] + tile_size) - np.maximum(boxes[:, 0], xs[:, None]), 0,
-                         None)
+        seen_x = np.clip(
+            np.minimum(boxes[:, 2], xs[:, None] + tile_size) - np.maximum(boxes[:, 0], xs[:, None]), 0, None
+        )
         seen_y = np.clip(np.minimum(boxes[:, 3], y + tile_size) - np.maximum(boxes[:, 1], y), 0, None)
         share = seen_x * seen_y / ((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]))
         if (~((share > 0) & (share < min_visibility))).all(axis=1).any():
@@ -483,7 +551,8 @@ def test_chess_at_640_holds_every_box_whole_in_a_tile_where_one_can(corpus: Path
                     assert any(w[0] <= a and w[1] <= b and c <= w[2] and d <= w[3] for w in grid)
                 if not any(row in cut.whole for cut in cuts):  # only where no tile can do it
                     assert partial == "reject" and no_place_holds_whole(
-                        image.boxes.xyxy, row, (image.width, image.height), 640, 0.5), (image.name, row, partial)
+                        image.boxes.xyxy, row, (image.width, image.height), 640, 0.5
+                    ), (image.name, row, partial)
 
 
 def test_small_images_are_padded_and_the_padding_recorded(tmp_path: Path) -> None:
@@ -494,8 +563,9 @@ def test_small_images_are_padded_and_the_padding_recorded(tmp_path: Path) -> Non
     (tmp_path / "src" / "data.yaml").write_text("path: .\ntrain: images/train\nnames:\n  0: blob\n")
     (tmp_path / "src" / "labels" / "train").mkdir(parents=True)
     (tmp_path / "src" / "labels" / "train" / "grey.txt").write_text("0 0.4 0.325 0.133333333 0.15\n")
-    result = CliRunner().invoke(main, ["tile", str(tmp_path / "src"), str(tmp_path / "out"), "--size", "512",
-                                       "--to", "coco", "-q"])
+    result = CliRunner().invoke(
+        main, ["tile", str(tmp_path / "src"), str(tmp_path / "out"), "--size", "512", "--to", "coco", "-q"]
+    )
     assert result.exit_code == 0, result.output
     manifest, boxes = written_tiles(tmp_path / "out")
     (entry,) = manifest["tiles"]
@@ -513,10 +583,14 @@ def test_a_box_no_tile_can_hold_whole_without_a_rejection_is_counted_and_warned(
     pixels = np.zeros((600, 1000, 3), np.uint8)
     (tmp_path / "src").mkdir()
     cv2.imwrite(str(tmp_path / "src" / "corner.png"), pixels)
-    coco = {"images": [{"id": 1, "file_name": "corner.png", "width": 1000, "height": 600}],
-            "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [480, 80, 20, 20]},
-                            {"id": 2, "image_id": 1, "category_id": 1, "bbox": [990, 590, 10, 10]}],
-            "categories": [{"id": 1, "name": "dent"}]}
+    coco = {
+        "images": [{"id": 1, "file_name": "corner.png", "width": 1000, "height": 600}],
+        "annotations": [
+            {"id": 1, "image_id": 1, "category_id": 1, "bbox": [480, 80, 20, 20]},
+            {"id": 2, "image_id": 1, "category_id": 1, "bbox": [990, 590, 10, 10]},
+        ],
+        "categories": [{"id": 1, "name": "dent"}],
+    }
     (tmp_path / "src" / "_annotations.coco.json").write_text(json.dumps(coco))
     result = CliRunner().invoke(main, ["tile", str(tmp_path / "src"), str(tmp_path / "out"), "--size", "512"])
     assert result.exit_code == 0, result.output
@@ -524,10 +598,12 @@ def test_a_box_no_tile_can_hold_whole_without_a_rejection_is_counted_and_warned(
     assert [(entry["offset"], entry["partial_boxes"]) for entry in manifest["rejected"]] == [([488, 88], 1)]
     assert manifest["source_boxes"]["whole_in_no_tile"] == 1 and manifest["counts"]["boxes_whole_in_no_tile"] == 1
     assert [(warning["code"], warning["file"]) for warning in manifest["warnings"]] == [
-        ("boxes_whole_in_no_tile", "src/corner.png")]
+        ("boxes_whole_in_no_tile", "src/corner.png")
+    ]
     assert "lie whole in no written tile" in result.output and "1 box(es)" in result.output
-    keep = CliRunner().invoke(main, ["tile", str(tmp_path / "src"), str(tmp_path / "keep"), "--size", "512",
-                                     "--partial", "keep", "-q"])
+    keep = CliRunner().invoke(
+        main, ["tile", str(tmp_path / "src"), str(tmp_path / "keep"), "--size", "512", "--partial", "keep", "-q"]
+    )
     assert keep.exit_code == 0
     assert json.loads((tmp_path / "keep" / "tiles.json").read_text())["source_boxes"]["whole_in_no_tile"] == 0
 
@@ -539,21 +615,24 @@ def test_exif_rotated_sources_are_tiled_upright(tmp_path: Path) -> None:
     exif[0x0112] = 6  # shown turned a quarter clockwise: 200 wide, 300 high
     (tmp_path / "src").mkdir()
     Image.fromarray(stored).save(tmp_path / "src" / "turned.jpg", quality=98, exif=exif.tobytes())
-    coco = {"images": [{"id": 1, "file_name": "turned.jpg", "width": 200, "height": 300}],
-            "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 40, 50]}],
-            "categories": [{"id": 1, "name": "dent"}]}
+    coco = {
+        "images": [{"id": 1, "file_name": "turned.jpg", "width": 200, "height": 300}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 40, 50]}],
+        "categories": [{"id": 1, "name": "dent"}],
+    }
     (tmp_path / "src" / "_annotations.coco.json").write_text(json.dumps(coco))
     tile(tmp_path / "src", tmp_path / "out", size=128)
     manifest = json.loads((tmp_path / "out" / "tiles.json").read_text())
     assert sorted(tuple(entry["offset"]) for entry in manifest["tiles"]) == [
-        (x, y) for x in (0, 72) for y in (0, 102, 172)]
+        (x, y) for x in (0, 72) for y in (0, 102, 172)
+    ]
     upright = np.rot90(stored, -1)
     for entry in manifest["tiles"]:
         x, y = entry["offset"]
         with Image.open(tmp_path / "out" / entry["path"]) as written:
             assert written.getexif().get(0x0112, 1) == 1
             pixels = np.asarray(written.convert("RGB"), dtype=np.float64)
-        assert np.abs(pixels - upright[y:y + 128, x:x + 128]).mean() < 3.0
+        assert np.abs(pixels - upright[y : y + 128, x : x + 128]).mean() < 3.0
 
 
 def test_cli_runs_and_refuses_bad_options(defects: tuple[Path, Truth], tmp_path: Path) -> None:
@@ -568,8 +647,7 @@ def test_an_unreadable_image_is_skipped_with_its_tiles_counted(defects: tuple[Pa
     src = tmp_path / "src"
     shutil.copytree(defects[0], src)
     (src / "images" / "val" / "board0.png").write_bytes(b"not a png")
-    result = CliRunner().invoke(main, ["tile", str(src), str(tmp_path / "out"), "--size", "2048", "--on-error",
-                                       "skip"])
+    result = CliRunner().invoke(main, ["tile", str(src), str(tmp_path / "out"), "--size", "2048", "--on-error", "skip"])
     assert result.exit_code == 1, result.output
     assert "board0.png" in result.output
     manifest = json.loads((tmp_path / "out" / "tiles.json").read_text())
@@ -580,7 +658,8 @@ def test_an_unreadable_image_is_skipped_with_its_tiles_counted(defects: tuple[Pa
     assert {entry["source"] for entry in manifest["tiles"]} == {"train/board1.png", "train/board2.png"}
     assert manifest["source_boxes"]["in_failed_images"] == 40
     assert {(Path(problem["file"]).name, problem["code"]) for problem in manifest["skipped"]} == {
-        ("board0.png", "unreadable_image")}
+        ("board0.png", "unreadable_image")
+    }
     failing = CliRunner().invoke(main, ["tile", str(src), str(tmp_path / "again"), "--size", "2048"])
     assert failing.exit_code == 1 and not (tmp_path / "again").exists()
     assert not list(tmp_path.glob(".again*"))

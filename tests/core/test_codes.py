@@ -72,6 +72,7 @@ def test_only_a_code_with_a_severity_names_a_problem() -> None:
 
 # --- the report --------------------------------------------------------------------------------------------
 
+
 def test_count_takes_registered_codes_only_even_for_zero() -> None:
     report = Report()
     report.count(codes.CLIPPED, 2)
@@ -84,15 +85,18 @@ def test_count_takes_registered_codes_only_even_for_zero() -> None:
     assert report.counts == {"clipped": 3, "skipped_shapes:point": 1}
 
 
-@pytest.mark.parametrize(("error", "code"), [
-    (AnnotationError("bad line"), "unreadable_annotation"),
-    (FormatError("not COCO"), "unreadable_annotation"),
-    (ImageError("cannot decode image"), "unreadable_image"),
-    (UsageError("no such option"), "bad_usage"),
-    (PolicyError("bad policy"), "bad_policy"),
-    (ImageError("image file not found", code=codes.MISSING_IMAGE), "missing_image"),
-    (AnnotationError("class 7", code="unknown_class"), "unknown_class"),
-])
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        (AnnotationError("bad line"), "unreadable_annotation"),
+        (FormatError("not COCO"), "unreadable_annotation"),
+        (ImageError("cannot decode image"), "unreadable_image"),
+        (UsageError("no such option"), "bad_usage"),
+        (PolicyError("bad policy"), "bad_policy"),
+        (ImageError("image file not found", code=codes.MISSING_IMAGE), "missing_image"),
+        (AnnotationError("class 7", code="unknown_class"), "unknown_class"),
+    ],
+)
 def test_an_error_has_its_kind_default_code_or_the_one_given(error: BboxaugError, code: str) -> None:
     assert error.code == code
     report = Report(on_error="skip")
@@ -122,6 +126,7 @@ def test_the_code_table_describes_every_code_the_report_uses() -> None:
 
 # --- every code used is registered --------------------------------------------------------------------------
 
+
 def code_uses(root: Path) -> list[tuple[str, int, str]]:
     """(file, line, name) of every `codes.NAME` below `root`, and of every string literal given to `report.count`
     or as a `code=` argument."""
@@ -136,8 +141,11 @@ def code_uses(root: Path) -> list[tuple[str, int, str]]:
                 if isinstance(literal, ast.Constant) and isinstance(literal.value, str):
                     uses.append((where, node.lineno, literal.value))
             if isinstance(node, ast.Call):
-                uses += [(where, node.lineno, keyword.value.value) for keyword in node.keywords
-                         if keyword.arg == "code" and isinstance(keyword.value, ast.Constant)]
+                uses += [
+                    (where, node.lineno, keyword.value.value)
+                    for keyword in node.keywords
+                    if keyword.arg == "code" and isinstance(keyword.value, ast.Constant)
+                ]
     return uses
 
 
@@ -146,7 +154,8 @@ def _is_report_count(func: ast.expr) -> bool:
         return False
     owner = func.value
     return (isinstance(owner, ast.Name) and owner.id == "report") or (
-        isinstance(owner, ast.Attribute) and owner.attr == "report")
+        isinstance(owner, ast.Attribute) and owner.attr == "report"
+    )
 
 
 def test_every_code_the_package_names_is_registered() -> None:

@@ -9,8 +9,11 @@ from bboxaug.core.model import Boxes
 
 
 def table() -> Boxes:
-    return Boxes([[0, 0, 2, 2], [1, 1, 3, 3], [2, 2, 4, 4]], [0, 1, 1],
-                 {"difficult": [False, True, False], "attributes": [None, {"pose": "Left"}, None]})
+    return Boxes(
+        [[0, 0, 2, 2], [1, 1, 3, 3], [2, 2, 4, 4]],
+        [0, 1, 1],
+        {"difficult": [False, True, False], "attributes": [None, {"pose": "Left"}, None]},
+    )
 
 
 def test_rows_are_read_only_views_of_the_table() -> None:

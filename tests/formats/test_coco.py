@@ -34,8 +34,12 @@ def annotation(ann_id: int, image_id: Any, category_id: Any, bbox: Any, **extra:
 
 
 def document(images: list[Any], annotations: list[Any], categories: list[Any] | None = None, **top: Any) -> dict:
-    return {**top, "images": images, "annotations": annotations,
-            "categories": [category(1, "cat"), category(2, "dog")] if categories is None else categories}
+    return {
+        **top,
+        "images": images,
+        "annotations": annotations,
+        "categories": [category(1, "cat"), category(2, "dog")] if categories is None else categories,
+    }
 
 
 def image(image_id: Any, name: str = "", width: Any = 8, height: Any = 6, **extra: Any) -> dict[str, Any]:
@@ -55,8 +59,11 @@ def read(src: Path, **options: Any) -> Dataset:
 def written(dataset: Dataset, dst: Path, report: Report | None = None) -> dict[str, dict]:
     """Write `dataset` under `dst` and return every written file, parsed, by relative path."""
     coco.write(dataset, dst, report=report or Report())
-    return {p.relative_to(dst).as_posix(): json.loads(p.read_text(encoding="utf-8")) for p in sorted(dst.rglob("*"))
-            if p.is_file()}
+    return {
+        p.relative_to(dst).as_posix(): json.loads(p.read_text(encoding="utf-8"))
+        for p in sorted(dst.rglob("*"))
+        if p.is_file()
+    }
 
 
 def independent(path: Path) -> tuple[list[tuple[int, str]], dict[str, dict[str, Any]]]:
@@ -64,8 +71,7 @@ def independent(path: Path) -> tuple[list[tuple[int, str]], dict[str, dict[str, 
     as (xyxy, category name, annotation id) in file order."""
     data = json.loads(path.read_text(encoding="utf-8"))
     names = {c["id"]: c["name"] for c in data["categories"]}
-    images = {i["id"]: {"name": i["file_name"], "size": (i["width"], i["height"]), "boxes": []}
-              for i in data["images"]}
+    images = {i["id"]: {"name": i["file_name"], "size": (i["width"], i["height"]), "boxes": []} for i in data["images"]}
     for a in data["annotations"]:
         x, y, w, h = a["bbox"]
         images[a["image_id"]]["boxes"].append(([x, y, x + w, y + h], names[a["category_id"]], a["id"]))
@@ -89,11 +95,19 @@ def assert_same_as_json(dataset: Dataset, path: Path, split: str) -> None:
 
 # --- pure rules -----------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("path", "split"), [
-    ("annotations/instances_train.json", "train"), ("annotations/instances_val2017.json", "val2017"),
-    ("annotations/person_keypoints_val.json", "val"), ("valid/_annotations.coco.json", "valid"),
-    ("annotations/test.json", "test"), ("instances_.json", "instances_"), ("labels.json", "labels"),
-])
+
+@pytest.mark.parametrize(
+    ("path", "split"),
+    [
+        ("annotations/instances_train.json", "train"),
+        ("annotations/instances_val2017.json", "val2017"),
+        ("annotations/person_keypoints_val.json", "val"),
+        ("valid/_annotations.coco.json", "valid"),
+        ("annotations/test.json", "test"),
+        ("instances_.json", "instances_"),
+        ("labels.json", "labels"),
+    ],
+)
 def test_split_name(path: str, split: str) -> None:
     assert coco.split_name(Path("/data") / path) == split
 
@@ -122,10 +136,18 @@ def test_compact_array_writes_integral_values_as_int() -> None:
     assert [type(v) for row in values for v in row] == [int, float, int, float]
 
 
-@pytest.mark.parametrize(("ids", "expected", "assigned"), [
-    ([5, 0, 9], [5, 0, 9], False), ([np.int64(3), 4], [3, 4], False), ([1, 1, 2], [1, 2, 3], True),
-    ([None, None], [1, 2], True), ([1, "x"], [1, 2], True), ([True, 2], [1, 2], True), ([], [], False),
-])
+@pytest.mark.parametrize(
+    ("ids", "expected", "assigned"),
+    [
+        ([5, 0, 9], [5, 0, 9], False),
+        ([np.int64(3), 4], [3, 4], False),
+        ([1, 1, 2], [1, 2, 3], True),
+        ([None, None], [1, 2], True),
+        ([1, "x"], [1, 2], True),
+        ([True, 2], [1, 2], True),
+        ([], [], False),
+    ],
+)
 def test_assign_ids_keeps_distinct_integers_else_numbers_from_one(ids, expected, assigned) -> None:
     result, was_assigned = coco.assign_ids(ids)
     assert (result, was_assigned) == (expected, assigned)
@@ -133,9 +155,10 @@ def test_assign_ids_keeps_distinct_integers_else_numbers_from_one(ids, expected,
 
 
 def test_parse_annotations_table() -> None:
-    rows = [annotation(7, 1, 2, [1, 2, 3, 4], area=12, segmentation=[[1, 2, 4, 2, 4, 6]], iscrowd=0),
-            annotation(0, 1, 1, [0.5, 0.25, 2.0, 1.0], iscrowd=1, segmentation={"size": [6, 8], "counts": "ab"},
-                       note="x")]
+    rows = [
+        annotation(7, 1, 2, [1, 2, 3, 4], area=12, segmentation=[[1, 2, 4, 2, 4, 6]], iscrowd=0),
+        annotation(0, 1, 1, [0.5, 0.25, 2.0, 1.0], iscrowd=1, segmentation={"size": [6, 8], "counts": "ab"}, note="x"),
+    ]
     xyxy, labels, columns, problems = coco.parse_annotations(rows, {1: 0, 2: 1})
     assert problems == {}
     np.testing.assert_array_equal(xyxy, [[1, 2, 4, 6], [0.5, 0.25, 2.5, 1.25]])
@@ -153,17 +176,22 @@ def test_parse_annotations_leaves_out_columns_that_hold_only_defaults() -> None:
     assert problems == {} and columns == {}
 
 
-@pytest.mark.parametrize(("row", "key"), [
-    ({"category_id": 1}, "bbox"), ({"category_id": 1, "bbox": [1, 2, 3]}, "bbox"),
-    ({"category_id": 1, "bbox": None}, "bbox"), ({"category_id": 1, "bbox": [0, 0, -1, 2]}, "bbox"),
-    ({"category_id": 1, "bbox": [0, 0, float("nan"), 2]}, "bbox"), ({"category_id": 9, "bbox": [0, 0, 1, 1]},
-                                                                      "category_id"),
-    ({"category_id": "1", "bbox": [0, 0, 1, 1]}, "category_id"), ({"category_id": [1], "bbox": [0, 0, 1, 1]},
-                                                                   "category_id"),
-    ({"category_id": 1, "bbox": [0, 0, 1, 1], "iscrowd": 2}, "iscrowd"),
-    ({"category_id": 1, "bbox": [0, 0, 1, 1], "area": "big"}, "area"),
-    ({"category_id": 1, "bbox": [0, 0, 1, 1], "segmentation": "poly"}, "segmentation"),
-])
+@pytest.mark.parametrize(
+    ("row", "key"),
+    [
+        ({"category_id": 1}, "bbox"),
+        ({"category_id": 1, "bbox": [1, 2, 3]}, "bbox"),
+        ({"category_id": 1, "bbox": None}, "bbox"),
+        ({"category_id": 1, "bbox": [0, 0, -1, 2]}, "bbox"),
+        ({"category_id": 1, "bbox": [0, 0, float("nan"), 2]}, "bbox"),
+        ({"category_id": 9, "bbox": [0, 0, 1, 1]}, "category_id"),
+        ({"category_id": "1", "bbox": [0, 0, 1, 1]}, "category_id"),
+        ({"category_id": [1], "bbox": [0, 0, 1, 1]}, "category_id"),
+        ({"category_id": 1, "bbox": [0, 0, 1, 1], "iscrowd": 2}, "iscrowd"),
+        ({"category_id": 1, "bbox": [0, 0, 1, 1], "area": "big"}, "area"),
+        ({"category_id": 1, "bbox": [0, 0, 1, 1], "segmentation": "poly"}, "segmentation"),
+    ],
+)
 def test_parse_annotations_reports_each_bad_value_by_row(row: dict, key: str) -> None:
     good = {"category_id": 1, "bbox": [1, 1, 2, 2]}
     xyxy, _, _, problems = coco.parse_annotations([good, {"image_id": 1, **row}, good], {1: 0})
@@ -174,13 +202,21 @@ def test_parse_annotations_reports_each_bad_value_by_row(row: dict, key: str) ->
 def test_parse_categories_keeps_order_ids_and_extra_keys() -> None:
     classes = coco.parse_categories([category(4, "b", supercategory="x", keypoints=[]), category(0, "a")], file="f")
     assert [(c.id, c.name, dict(c.attributes)) for c in classes] == [
-        (4, "b", {"supercategory": "x", "keypoints": []}), (0, "a", {})]
+        (4, "b", {"supercategory": "x", "keypoints": []}),
+        (0, "a", {}),
+    ]
 
 
-@pytest.mark.parametrize(("entries", "field"), [
-    ([category(1, "a"), category(1, "b")], "categories[1].id"), ([{"id": "1", "name": "a"}], "categories[0].id"),
-    ([{"id": [1], "name": "a"}], "categories[0].id"), ([{"id": 1}], "categories[0].name"), (["a"], "categories[0]"),
-])
+@pytest.mark.parametrize(
+    ("entries", "field"),
+    [
+        ([category(1, "a"), category(1, "b")], "categories[1].id"),
+        ([{"id": "1", "name": "a"}], "categories[0].id"),
+        ([{"id": [1], "name": "a"}], "categories[0].id"),
+        ([{"id": 1}], "categories[0].name"),
+        (["a"], "categories[0]"),
+    ],
+)
 def test_parse_categories_errors(entries: list, field: str) -> None:
     with pytest.raises(FormatError) as error:
         coco.parse_categories(entries, file="x.json")
@@ -196,6 +232,7 @@ def test_merge_classes_by_id_in_first_seen_order() -> None:
 
 
 # --- detection and layouts ------------------------------------------------------------------------------------
+
 
 def test_detect_files(tmp_path: Path) -> None:
     assert coco.detect(write_json(tmp_path / "a.json", document([image(1)], [])))
@@ -215,11 +252,19 @@ def test_detect_large_file_by_its_head_or_tail(tmp_path: Path) -> None:
 @pytest.mark.parametrize("layout", ["annotations", "roboflow", "split_folder", "loose"])
 def test_folder_layouts_are_detected_and_read(tmp_path: Path, layout: str) -> None:
     data = document([image(0, "a.png")], [annotation(0, 0, 1, [1, 1, 2, 2])])
-    file = {"annotations": "annotations/instances_train.json", "roboflow": "train/_annotations.coco.json",
-            "split_folder": "train/_annotations.coco.json", "loose": "train.json"}[layout]
+    file = {
+        "annotations": "annotations/instances_train.json",
+        "roboflow": "train/_annotations.coco.json",
+        "split_folder": "train/_annotations.coco.json",
+        "loose": "train.json",
+    }[layout]
     write_json(tmp_path / file, data)
-    make_image(tmp_path / ("images/train/a.png" if layout == "annotations" else
-                           "train/a.png" if layout != "loose" else "a.png"), 8, 6)
+    make_image(
+        tmp_path
+        / ("images/train/a.png" if layout == "annotations" else "train/a.png" if layout != "loose" else "a.png"),
+        8,
+        6,
+    )
     src = tmp_path / "train" if layout == "split_folder" else tmp_path
     assert coco.detect(src)
     dataset = read(src)
@@ -272,9 +317,15 @@ def test_two_files_of_one_split_are_refused(tmp_path: Path) -> None:
 
 # --- reading rules and errors ---------------------------------------------------------------------------------
 
+
 def test_images_keep_ids_extra_keys_and_negatives(tmp_path: Path) -> None:
-    data = document([image(0, "a.png", license=2, extra={"name": "orig.jpg"}), image(1, "b.png")],
-                    [annotation(0, 0, 2, [1, 2, 3, 4])], info={"year": 2024}, licenses=[], custom=[1])
+    data = document(
+        [image(0, "a.png", license=2, extra={"name": "orig.jpg"}), image(1, "b.png")],
+        [annotation(0, 0, 2, [1, 2, 3, 4])],
+        info={"year": 2024},
+        licenses=[],
+        custom=[1],
+    )
     dataset = read(write_json(tmp_path / "annotations/instances_train.json", data))
     a, b = dataset.images
     assert (a.source_id, dict(a.attributes)) == (0, {"license": 2, "extra": {"name": "orig.jpg"}})
@@ -283,8 +334,10 @@ def test_images_keep_ids_extra_keys_and_negatives(tmp_path: Path) -> None:
 
 
 def test_boxes_are_grouped_by_image_in_file_order(tmp_path: Path) -> None:
-    data = document([image(5), image(3)], [annotation(1, 3, 1, [0, 0, 1, 1]), annotation(2, 5, 2, [1, 1, 1, 1]),
-                                           annotation(3, 3, 2, [2, 2, 1, 1])])
+    data = document(
+        [image(5), image(3)],
+        [annotation(1, 3, 1, [0, 0, 1, 1]), annotation(2, 5, 2, [1, 1, 1, 1]), annotation(3, 3, 2, [2, 2, 1, 1])],
+    )
     first, second = read(write_json(tmp_path / "d.json", data)).images
     assert first.boxes.column("source_id").tolist() == [2]
     assert second.boxes.column("source_id").tolist() == [1, 3]
@@ -292,11 +345,18 @@ def test_boxes_are_grouped_by_image_in_file_order(tmp_path: Path) -> None:
 
 
 def test_categories_of_split_files_merge_by_id_with_a_warning(tmp_path: Path) -> None:
-    write_json(tmp_path / "annotations/instances_a.json",
-               document([image(1)], [annotation(1, 1, 2, [0, 0, 1, 1])], [category(1, "cat"), category(2, "dog")]))
-    write_json(tmp_path / "annotations/instances_b.json",
-               document([image(1)], [annotation(1, 1, 7, [0, 0, 1, 1]), annotation(2, 1, 1, [0, 0, 1, 1])],
-                        [category(7, "cow"), category(1, "cat")]))
+    write_json(
+        tmp_path / "annotations/instances_a.json",
+        document([image(1)], [annotation(1, 1, 2, [0, 0, 1, 1])], [category(1, "cat"), category(2, "dog")]),
+    )
+    write_json(
+        tmp_path / "annotations/instances_b.json",
+        document(
+            [image(1)],
+            [annotation(1, 1, 7, [0, 0, 1, 1]), annotation(2, 1, 1, [0, 0, 1, 1])],
+            [category(7, "cow"), category(1, "cat")],
+        ),
+    )
     report = Report()
     dataset = read(tmp_path, report=report)
     assert [(c.id, c.name) for c in dataset.classes] == [(1, "cat"), (2, "dog"), (7, "cow")]
@@ -305,25 +365,34 @@ def test_categories_of_split_files_merge_by_id_with_a_warning(tmp_path: Path) ->
     assert report.warnings[0].file.endswith("instances_b.json")
 
 
-@pytest.mark.parametrize(("images", "annotations", "field"), [
-    ([image(1), image(1)], [], "images[1].id"),
-    ([image(1), image(None)], [], "images[1].id"),
-    ([image(1), "a.png"], [], "images[1]"),
-    ([image(1, width=None)], [], "images[0].width"),
-    ([image(1, height=0)], [], "images[0].height"),
-    ([image(1, width=7.5)], [], "images[0].width"),
-    ([image(1, "../up.png")], [], "images[0].file_name"),
-    ([image(1, "/abs.png")], [], "images[0].file_name"),
-    ([{"id": 1, "width": 8, "height": 6}], [], "images[0].file_name"),
-    ([image(1, ".")], [], "images[0].file_name"),
-    ([image(1)], [annotation(1, 1, 1, [0, 0, 1, 1]), annotation(2, 99, 1, [0, 0, 1, 1])],
-     "annotations[1].image_id"),
-    ([image(1)], [annotation(1, 1, 1, [0, 0, 1, 1]), {"bbox": [0, 0, 1, 1]}], "annotations[1].image_id"),
-    ([image(1)], [annotation(1, 1, 1, [0, 0, 1, 1]), [1, 2]], "annotations[1].image_id"),
-    ([image(1)], [annotation(1, 1, 1, [0, 0, 1, 1]), annotation(2, 1, 5, [0, 0, 1, 1])],
-     "annotations[1].category_id"),
-    ([image(1)], [annotation(1, 1, 1, [0, 0, 1, 1]), annotation(2, 1, 1, [0, 0, 1])], "annotations[1].bbox"),
-])
+@pytest.mark.parametrize(
+    ("images", "annotations", "field"),
+    [
+        ([image(1), image(1)], [], "images[1].id"),
+        ([image(1), image(None)], [], "images[1].id"),
+        ([image(1), "a.png"], [], "images[1]"),
+        ([image(1, width=None)], [], "images[0].width"),
+        ([image(1, height=0)], [], "images[0].height"),
+        ([image(1, width=7.5)], [], "images[0].width"),
+        ([image(1, "../up.png")], [], "images[0].file_name"),
+        ([image(1, "/abs.png")], [], "images[0].file_name"),
+        ([{"id": 1, "width": 8, "height": 6}], [], "images[0].file_name"),
+        ([image(1, ".")], [], "images[0].file_name"),
+        (
+            [image(1)],
+            [annotation(1, 1, 1, [0, 0, 1, 1]), annotation(2, 99, 1, [0, 0, 1, 1])],
+            "annotations[1].image_id",
+        ),
+        ([image(1)], [annotation(1, 1, 1, [0, 0, 1, 1]), {"bbox": [0, 0, 1, 1]}], "annotations[1].image_id"),
+        ([image(1)], [annotation(1, 1, 1, [0, 0, 1, 1]), [1, 2]], "annotations[1].image_id"),
+        (
+            [image(1)],
+            [annotation(1, 1, 1, [0, 0, 1, 1]), annotation(2, 1, 5, [0, 0, 1, 1])],
+            "annotations[1].category_id",
+        ),
+        ([image(1)], [annotation(1, 1, 1, [0, 0, 1, 1]), annotation(2, 1, 1, [0, 0, 1])], "annotations[1].bbox"),
+    ],
+)
 def test_errors_name_the_file_and_field(tmp_path: Path, images: list, annotations: list, field: str) -> None:
     path = write_json(tmp_path / "bad.json", document(images, annotations))
     with pytest.raises(AnnotationError) as error:
@@ -332,22 +401,36 @@ def test_errors_name_the_file_and_field(tmp_path: Path, images: list, annotation
 
 
 def test_skip_policy_leaves_out_the_bad_image_only(tmp_path: Path) -> None:
-    data = document([image(1, "a.png"), image(2, "b.png"), image(3, "c.png"), image(3, "d.png")],
-                    [annotation(1, 1, 1, [0, 0, 1, 1]), annotation(2, 2, 1, [0, 0, 1, 1]),
-                     annotation(3, 2, 9, [0, 0, 1, 1]), annotation(4, 77, 1, [0, 0, 1, 1])])
+    data = document(
+        [image(1, "a.png"), image(2, "b.png"), image(3, "c.png"), image(3, "d.png")],
+        [
+            annotation(1, 1, 1, [0, 0, 1, 1]),
+            annotation(2, 2, 1, [0, 0, 1, 1]),
+            annotation(3, 2, 9, [0, 0, 1, 1]),
+            annotation(4, 77, 1, [0, 0, 1, 1]),
+        ],
+    )
     report = Report(on_error="skip")
     dataset = read(write_json(tmp_path / "d.json", data), report=report)
     assert [(i.name, len(i.boxes)) for i in dataset.images] == [("a.png", 1), ("c.png", 0)]
-    assert [p.field for p in report.skipped] == ["images[3].id", "annotations[3].image_id",
-                                                 "annotations[2].category_id"]
+    assert [p.field for p in report.skipped] == [
+        "images[3].id",
+        "annotations[3].image_id",
+        "annotations[2].category_id",
+    ]
     assert report.counts["skipped_items"] == 3 and report.counts["coco_annotations_skipped"] == 2
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("{not json", "invalid JSON"), ("[]", "not a COCO file"), ('{"annotations": []}', "not a COCO file"),
-    ('{"images": [], "annotations": {}}', "expected a list"),
-    ('{"images": [], "annotations": [{"caption": "hi", "image_id": 1}]}', "not COCO detection"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{not json", "invalid JSON"),
+        ("[]", "not a COCO file"),
+        ('{"annotations": []}', "not a COCO file"),
+        ('{"images": [], "annotations": {}}', "expected a list"),
+        ('{"images": [], "annotations": [{"caption": "hi", "image_id": 1}]}', "not COCO detection"),
+    ],
+)
 def test_file_errors_are_format_errors(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "x.json"
     path.write_text(text, encoding="utf-8")
@@ -367,13 +450,22 @@ def test_a_bad_file_is_skipped_under_skip(tmp_path: Path) -> None:
 
 # --- writing --------------------------------------------------------------------------------------------------
 
+
 def foreign_dataset() -> Dataset:
     """A dataset as another format reads it: no ids, no COCO columns, attributes of its own."""
-    boxes = Boxes(np.array([[1.0, 2.0, 4.0, 6.0], [0.5, 0.5, 2.25, 1.5]]), np.array([1, 0]),
-                  {"difficult": [False, True], "attributes": [{"pose": "Left"}, None]})
-    return Dataset((ClassInfo(None, "cat"), ClassInfo(None, "dog")),
-                   (ImageRecord("a.jpg", "train", 10, 8, boxes, attributes={"folder": "VOC"}),
-                    ImageRecord("sub/b.jpg", "train", 10, 8), ImageRecord("c.jpg", "val", 4, 4)))
+    boxes = Boxes(
+        np.array([[1.0, 2.0, 4.0, 6.0], [0.5, 0.5, 2.25, 1.5]]),
+        np.array([1, 0]),
+        {"difficult": [False, True], "attributes": [{"pose": "Left"}, None]},
+    )
+    return Dataset(
+        (ClassInfo(None, "cat"), ClassInfo(None, "dog")),
+        (
+            ImageRecord("a.jpg", "train", 10, 8, boxes, attributes={"folder": "VOC"}),
+            ImageRecord("sub/b.jpg", "train", 10, 8),
+            ImageRecord("c.jpg", "val", 4, 4),
+        ),
+    )
 
 
 def test_write_numbers_what_has_no_ids_and_writes_a_minimal_info(tmp_path: Path) -> None:
@@ -383,25 +475,47 @@ def test_write_numbers_what_has_no_ids_and_writes_a_minimal_info(tmp_path: Path)
     train = files["annotations/instances_train.json"]
     assert train == {
         "info": {"description": "written by bboxaug"},
-        "images": [{"id": 1, "file_name": "a.jpg", "width": 10, "height": 8},
-                   {"id": 2, "file_name": "sub/b.jpg", "width": 10, "height": 8}],
+        "images": [
+            {"id": 1, "file_name": "a.jpg", "width": 10, "height": 8},
+            {"id": 2, "file_name": "sub/b.jpg", "width": 10, "height": 8},
+        ],
         "annotations": [
-            {"id": 1, "image_id": 1, "category_id": 2, "bbox": [1, 2, 3, 4], "area": 12, "segmentation": [],
-             "iscrowd": 0},
-            {"id": 2, "image_id": 1, "category_id": 1, "bbox": [0.5, 0.5, 1.75, 1], "area": 1.75,
-             "segmentation": [], "iscrowd": 0}],
-        "categories": [{"id": 1, "name": "cat"}, {"id": 2, "name": "dog"}]}
+            {
+                "id": 1,
+                "image_id": 1,
+                "category_id": 2,
+                "bbox": [1, 2, 3, 4],
+                "area": 12,
+                "segmentation": [],
+                "iscrowd": 0,
+            },
+            {
+                "id": 2,
+                "image_id": 1,
+                "category_id": 1,
+                "bbox": [0.5, 0.5, 1.75, 1],
+                "area": 1.75,
+                "segmentation": [],
+                "iscrowd": 0,
+            },
+        ],
+        "categories": [{"id": 1, "name": "cat"}, {"id": 2, "name": "dog"}],
+    }
     assert files["annotations/instances_val.json"]["annotations"] == []
-    assert report.counts == {"coco_category_ids_assigned": 2, "coco_image_ids_assigned": 3,
-                             "coco_annotation_ids_assigned": 2}
+    assert report.counts == {
+        "coco_category_ids_assigned": 2,
+        "coco_image_ids_assigned": 3,
+        "coco_annotation_ids_assigned": 2,
+    }
     assert coco.FORMAT.class_ids(foreign_dataset().classes) == [1, 2]
 
 
 def test_write_keeps_integer_class_ids_and_renumbers_duplicate_image_ids(tmp_path: Path) -> None:
     boxes = Boxes(np.array([[0.0, 0.0, 2.0, 2.0]]), np.array([1]), {"source_id": [5]})
-    dataset = Dataset((ClassInfo(0, "a"), ClassInfo(1, "b")),
-                      (ImageRecord("x.png", "s", 4, 4, boxes, source_id=3),
-                       ImageRecord("y.png", "s", 4, 4, boxes, source_id=3)))
+    dataset = Dataset(
+        (ClassInfo(0, "a"), ClassInfo(1, "b")),
+        (ImageRecord("x.png", "s", 4, 4, boxes, source_id=3), ImageRecord("y.png", "s", 4, 4, boxes, source_id=3)),
+    )
     out = written(dataset, tmp_path)["annotations/instances_s.json"]
     assert [c["id"] for c in out["categories"]] == [0, 1]
     assert [i["id"] for i in out["images"]] == [1, 2]
@@ -409,9 +523,15 @@ def test_write_keeps_integer_class_ids_and_renumbers_duplicate_image_ids(tmp_pat
 
 
 def test_write_area_policy_and_numpy_values(tmp_path: Path) -> None:
-    boxes = Boxes(np.array([[0.0, 0.0, 3.0, 2.0], [1.0, 1.0, 2.0, 2.0]]), np.array([0, 0]),
-                  {"area": [99.5, float("nan")], "segmentation": [np.array([[0.0, 0.0, 3.0, 0.0, 3.0, 2.0]]), None],
-                   "attributes": [{"score": np.float32(0.5)}, None]})
+    boxes = Boxes(
+        np.array([[0.0, 0.0, 3.0, 2.0], [1.0, 1.0, 2.0, 2.0]]),
+        np.array([0, 0]),
+        {
+            "area": [99.5, float("nan")],
+            "segmentation": [np.array([[0.0, 0.0, 3.0, 0.0, 3.0, 2.0]]), None],
+            "attributes": [{"score": np.float32(0.5)}, None],
+        },
+    )
     dataset = Dataset((ClassInfo(1, "a"),), (ImageRecord("x.png", "s", 4, 4, boxes),), {"coco": {}})
     out = written(dataset, tmp_path)["annotations/instances_s.json"]
     assert [a["area"] for a in out["annotations"]] == [99.5, 1]
@@ -421,9 +541,11 @@ def test_write_area_policy_and_numpy_values(tmp_path: Path) -> None:
 
 def test_write_never_lets_extra_keys_override_coco_keys(tmp_path: Path) -> None:
     boxes = Boxes(np.array([[0.0, 0.0, 3.0, 2.0]]), np.array([0]), {"attributes": [{"bbox": "x", "ok": 1}]})
-    dataset = Dataset((ClassInfo(1, "a", {"id": 9, "supercategory": "s"}),),
-                      (ImageRecord("x.png", "s", 4, 4, boxes, attributes={"width": 1, "license": 3}),),
-                      {"coco": {"s": {"images": "stale", "info": {}}}})
+    dataset = Dataset(
+        (ClassInfo(1, "a", {"id": 9, "supercategory": "s"}),),
+        (ImageRecord("x.png", "s", 4, 4, boxes, attributes={"width": 1, "license": 3}),),
+        {"coco": {"s": {"images": "stale", "info": {}}}},
+    )
     out = written(dataset, tmp_path)["annotations/instances_s.json"]
     assert out["categories"] == [{"id": 1, "name": "a", "supercategory": "s"}]
     assert out["images"] == [{"id": 1, "file_name": "x.png", "width": 4, "height": 4, "license": 3}]
@@ -433,8 +555,9 @@ def test_write_never_lets_extra_keys_override_coco_keys(tmp_path: Path) -> None:
 
 def test_write_is_deterministic_and_leaves_its_input_alone(tmp_path: Path) -> None:
     dataset = read(CASES / "basic" / "input")
-    before = copy.deepcopy([(dict(i.attributes), {k: list(v) for k, v in i.boxes.columns.items()})
-                            for i in dataset.images])
+    before = copy.deepcopy(
+        [(dict(i.attributes), {k: list(v) for k, v in i.boxes.columns.items()}) for i in dataset.images]
+    )
     meta = copy.deepcopy(dict(dataset.meta))
     coco.write(dataset, tmp_path / "one", report=Report())
     coco.write(dataset, tmp_path / "two", report=Report())
@@ -454,6 +577,7 @@ def test_format_record() -> None:
 
 # --- golden cases and pycocotools -----------------------------------------------------------------------------
 
+
 def test_basic_case_reads_like_the_json_and_writes_it_back(tmp_path: Path) -> None:
     source = CASES / "basic" / "input" / "annotations"
     dataset = read(CASES / "basic" / "input")
@@ -462,7 +586,8 @@ def test_basic_case_reads_like_the_json_and_writes_it_back(tmp_path: Path) -> No
     files = written(dataset, tmp_path)
     for split in ("train", "val"):
         assert files[f"annotations/instances_{split}.json"] == json.loads(
-            (source / f"instances_{split}.json").read_text(encoding="utf-8"))
+            (source / f"instances_{split}.json").read_text(encoding="utf-8")
+        )
 
 
 # pycocotools 2.0.x decodes masks through an `__array__` that numpy 2 warns about (its bug, not ours).
@@ -489,21 +614,38 @@ def test_pycocotools_reads_what_is_written(tmp_path: Path, capsys: pytest.Captur
 CORPUS_FILES = {
     "chess": ("chess_coco_test/test", {"test": "chess_coco_test/test/_annotations.coco.json"}),
     "wagon": ("wagon_defect_coco_test", {"test": "wagon_defect_coco_test/annotations/test.json"}),
-    "datumaro": ("datumaro_assets/tests/assets/coco_dataset/coco",
-                 {s: f"datumaro_assets/tests/assets/coco_dataset/coco/annotations/instances_{s}.json"
-                  for s in ("train", "val")}),
-    "datumaro_roboflow": ("datumaro_assets/tests/assets/coco_dataset/coco_roboflow",
-                          {s: f"datumaro_assets/tests/assets/coco_dataset/coco_roboflow/{s}/_annotations.coco.json"
-                           for s in ("train", "val")}),
-    "datumaro_mmdet": ("datumaro_assets/tests/assets/coco_dataset/mmdet_coco",
-                       {s: f"datumaro_assets/tests/assets/coco_dataset/mmdet_coco/annotations/instances_{s}.json"
-                        for s in ("train", "val")}),
-    "datumaro_keypoints": ("datumaro_assets/tests/assets/coco_dataset/coco_person_keypoints",
-                           {s: "datumaro_assets/tests/assets/coco_dataset/coco_person_keypoints/annotations/"
-                               f"person_keypoints_{s}.json" for s in ("train", "val")}),
-    "datumaro_stuff": ("datumaro_assets/tests/assets/coco_dataset/coco_stuff",
-                       {s: f"datumaro_assets/tests/assets/coco_dataset/coco_stuff/annotations/stuff_{s}.json"
-                        for s in ("train", "val")}),
+    "datumaro": (
+        "datumaro_assets/tests/assets/coco_dataset/coco",
+        {s: f"datumaro_assets/tests/assets/coco_dataset/coco/annotations/instances_{s}.json" for s in ("train", "val")},
+    ),
+    "datumaro_roboflow": (
+        "datumaro_assets/tests/assets/coco_dataset/coco_roboflow",
+        {
+            s: f"datumaro_assets/tests/assets/coco_dataset/coco_roboflow/{s}/_annotations.coco.json"
+            for s in ("train", "val")
+        },
+    ),
+    "datumaro_mmdet": (
+        "datumaro_assets/tests/assets/coco_dataset/mmdet_coco",
+        {
+            s: f"datumaro_assets/tests/assets/coco_dataset/mmdet_coco/annotations/instances_{s}.json"
+            for s in ("train", "val")
+        },
+    ),
+    "datumaro_keypoints": (
+        "datumaro_assets/tests/assets/coco_dataset/coco_person_keypoints",
+        {
+            s: f"datumaro_assets/tests/assets/coco_dataset/coco_person_keypoints/annotations/person_keypoints_{s}.json"
+            for s in ("train", "val")
+        },
+    ),
+    "datumaro_stuff": (
+        "datumaro_assets/tests/assets/coco_dataset/coco_stuff",
+        {
+            s: f"datumaro_assets/tests/assets/coco_dataset/coco_stuff/annotations/stuff_{s}.json"
+            for s in ("train", "val")
+        },
+    ),
 }
 
 
@@ -539,8 +681,9 @@ def test_corpus_traps(corpus: Path) -> None:
 
 
 @pytest.mark.parametrize("name", ["chess", "wagon", "datumaro", "datumaro_keypoints", "datumaro_stuff"])
-def test_corpus_round_trip_gives_the_files_back(corpus: Path, name: str, tmp_path: Path,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_corpus_round_trip_gives_the_files_back(
+    corpus: Path, name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from pycocotools.coco import COCO
 
     folder, files = CORPUS_FILES[name]
@@ -548,10 +691,12 @@ def test_corpus_round_trip_gives_the_files_back(corpus: Path, name: str, tmp_pat
     for split, file in files.items():
         original = json.loads((corpus / file).read_text(encoding="utf-8"))
         copy_ = out[f"annotations/instances_{split}.json"]
-        assert {k: v for k, v in copy_.items() if k != "annotations"} == \
-            {k: v for k, v in original.items() if k != "annotations"}
-        assert sorted(copy_["annotations"], key=lambda a: a["id"]) == sorted(original["annotations"],
-                                                                             key=lambda a: a["id"])
+        assert {k: v for k, v in copy_.items() if k != "annotations"} == {
+            k: v for k, v in original.items() if k != "annotations"
+        }
+        assert sorted(copy_["annotations"], key=lambda a: a["id"]) == sorted(
+            original["annotations"], key=lambda a: a["id"]
+        )
         api = COCO(str(tmp_path / f"annotations/instances_{split}.json"))
         assert len(api.getAnnIds()) == len(original["annotations"])
     capsys.readouterr()

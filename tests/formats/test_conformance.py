@@ -64,14 +64,16 @@ def assert_matches_expected(dataset: Dataset, expected: dict, fmt_name: str, rep
 
 
 def annotation_files(root: Path) -> dict[str, Path]:
-    return {path.relative_to(root).as_posix(): path for path in sorted(root.rglob("*"))
-            if path.is_file() and not is_image_file(path) and path.name != "convert.json"}
+    return {
+        path.relative_to(root).as_posix(): path
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and not is_image_file(path) and path.name != "convert.json"
+    }
 
 
 def assert_same_text(written: Path, golden: Path) -> None:
     if golden.suffix == ".json":
-        assert json.loads(written.read_text(encoding="utf-8")) == json.loads(golden.read_text(encoding="utf-8")), \
-            golden
+        assert json.loads(written.read_text(encoding="utf-8")) == json.loads(golden.read_text(encoding="utf-8")), golden
     else:
         assert written.read_text(encoding="utf-8") == golden.read_text(encoding="utf-8"), golden
 
@@ -103,10 +105,15 @@ def test_golden_case(case: Path, tmp_path: Path) -> None:
     assert detect_format(saved).name == fmt_name
     # Formats that number classes themselves (YOLO: positions) give the written ids back; the rest keep theirs.
     written_ids = FORMATS[fmt_name].class_ids(dataset.classes)
-    after_save = {"classes": [{**c, "id": c["id"] if i is None else i}
-                              for c, i in zip(expected["classes"], written_ids, strict=True)],
-                  "images": [{**image, "boxes": [box for box in image["boxes"] if inside_with_area(box, image)]}
-                             for image in expected["images"]]}
+    after_save = {
+        "classes": [
+            {**c, "id": c["id"] if i is None else i} for c, i in zip(expected["classes"], written_ids, strict=True)
+        ],
+        "images": [
+            {**image, "boxes": [box for box in image["boxes"] if inside_with_area(box, image)]}
+            for image in expected["images"]
+        ],
+    }
     assert_matches_expected(load(saved, fmt=fmt_name), after_save, fmt_name)
 
 

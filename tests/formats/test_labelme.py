@@ -57,14 +57,31 @@ def mask_base64(rows: list[list[int]]) -> str:
 
 
 def shape(label: str, points: list, shape_type: str = "rectangle", **extra: Any) -> dict:
-    return {"label": label, "points": points, "group_id": None, "description": "", "shape_type": shape_type,
-            "flags": {}, "mask": None, **extra}
+    return {
+        "label": label,
+        "points": points,
+        "group_id": None,
+        "description": "",
+        "shape_type": shape_type,
+        "flags": {},
+        "mask": None,
+        **extra,
+    }
 
 
-def document(shapes: list[dict], image_path: str | None, width: int | None = 8, height: int | None = 6,
-             **extra: Any) -> dict:
-    return {"version": "5.5.0", "flags": {}, "shapes": shapes, "imagePath": image_path, "imageData": None,
-            "imageHeight": height, "imageWidth": width, **extra}
+def document(
+    shapes: list[dict], image_path: str | None, width: int | None = 8, height: int | None = 6, **extra: Any
+) -> dict:
+    return {
+        "version": "5.5.0",
+        "flags": {},
+        "shapes": shapes,
+        "imagePath": image_path,
+        "imageData": None,
+        "imageHeight": height,
+        "imageWidth": width,
+        **extra,
+    }
 
 
 def put_json(path: Path, data: Any) -> Path:
@@ -96,8 +113,20 @@ def test_rectangle_corners_in_either_order_give_min_max() -> None:
 
 
 def test_polygon_box_is_its_envelope_and_the_polygon_is_kept() -> None:
-    parsed = parse_shape(shape("dent", [[3, 1], [7.5, 2], [6, 5.5], [1, 4]], "polygon", group_id=2,
-                               description="deep", flags={"ok": True}, score=0.9), size=None, file="f", field="s")
+    parsed = parse_shape(
+        shape(
+            "dent",
+            [[3, 1], [7.5, 2], [6, 5.5], [1, 4]],
+            "polygon",
+            group_id=2,
+            description="deep",
+            flags={"ok": True},
+            score=0.9,
+        ),
+        size=None,
+        file="f",
+        field="s",
+    )
     assert parsed.label == "dent"
     assert parsed.xyxy == (1, 1, 7.5, 5.5)
     assert parsed.segmentation == [[3, 1, 7.5, 2, 6, 5.5, 1, 4]]
@@ -130,9 +159,7 @@ def test_circle_box_is_centre_plus_minus_radius_and_segmentation_an_inscribed_32
 
 
 def test_mask_box_is_the_set_pixels_placed_at_the_box_origin_and_segmentation_full_size_rle() -> None:
-    rows = [[0, 0, 0, 0],
-            [0, 1, 1, 1],
-            [0, 0, 1, 0]]
+    rows = [[0, 0, 0, 0], [0, 1, 1, 1], [0, 0, 1, 0]]
     raw = shape("stain", [[2, 3], [5, 5]], "mask", mask=mask_base64(rows))
     parsed = parse_shape(raw, size=(9, 7), file="f", field="s")
     # set pixels: patch columns 1..3, rows 1..2 -> image pixels x 3..5, y 4..5 -> [3, 4, 6, 6]
@@ -165,26 +192,31 @@ def test_mask_without_a_known_image_size_has_no_segmentation_and_empty_mask_is_s
     assert parse_shape(empty, size=(4, 4), file="f", field="s") == "empty_mask"
 
 
-@pytest.mark.parametrize("shape_type, points", [("point", [[1, 1]]), ("line", [[0, 0], [3, 3]]),
-                                                ("linestrip", [[0, 0], [3, 3], [5, 1]]), ("cuboid", [[0, 0]])])
+@pytest.mark.parametrize(
+    "shape_type, points",
+    [("point", [[1, 1]]), ("line", [[0, 0], [3, 3]]), ("linestrip", [[0, 0], [3, 3], [5, 1]]), ("cuboid", [[0, 0]])],
+)
 def test_shapes_without_area_and_unknown_types_are_named_for_skipping(shape_type: str, points: list) -> None:
     assert parse_shape(shape("x", points, shape_type), size=None, file="f", field="s") == shape_type
 
 
-@pytest.mark.parametrize("raw, field", [
-    (shape("a", [[1, 1]]), "shapes[3].points"),                          # rectangle with one point
-    (shape("a", [[0, 0], [1, 1]], "polygon"), "shapes[3].points"),        # polygon with two points
-    (shape("a", [[0, 0], [1, 1], [2, 2]], "circle"), "shapes[3].points"),  # circle with three points
-    (shape("a", [[0, "1"], [2, 2]]), "shapes[3].points"),                # a string coordinate
-    (shape("a", [[0, float("nan")], [2, 2]]), "shapes[3].points"),
-    (shape("a", "0,0,1,1"), "shapes[3].points"),
-    (shape(None, [[0, 0], [1, 1]]), "shapes[3].label"),
-    (shape("", [[0, 0], [1, 1]]), "shapes[3].label"),
-    (shape("a", [[0, 0], [1, 1]], "mask", mask="not base64 png"), "shapes[3].mask"),
-    (shape("a", [[0, 0], [1, 1]], "mask"), "shapes[3].mask"),           # mask shape with mask null
-    (shape("a", [[0, 0], [1, 1]], 7), "shapes[3].shape_type"),
-    ([[0, 0], [1, 1]], "shapes[3]"),
-])
+@pytest.mark.parametrize(
+    "raw, field",
+    [
+        (shape("a", [[1, 1]]), "shapes[3].points"),  # rectangle with one point
+        (shape("a", [[0, 0], [1, 1]], "polygon"), "shapes[3].points"),  # polygon with two points
+        (shape("a", [[0, 0], [1, 1], [2, 2]], "circle"), "shapes[3].points"),  # circle with three points
+        (shape("a", [[0, "1"], [2, 2]]), "shapes[3].points"),  # a string coordinate
+        (shape("a", [[0, float("nan")], [2, 2]]), "shapes[3].points"),
+        (shape("a", "0,0,1,1"), "shapes[3].points"),
+        (shape(None, [[0, 0], [1, 1]]), "shapes[3].label"),
+        (shape("", [[0, 0], [1, 1]]), "shapes[3].label"),
+        (shape("a", [[0, 0], [1, 1]], "mask", mask="not base64 png"), "shapes[3].mask"),
+        (shape("a", [[0, 0], [1, 1]], "mask"), "shapes[3].mask"),  # mask shape with mask null
+        (shape("a", [[0, 0], [1, 1]], 7), "shapes[3].shape_type"),
+        ([[0, 0], [1, 1]], "shapes[3]"),
+    ],
+)
 def test_malformed_shapes_are_errors_naming_file_and_field(raw: Any, field: str) -> None:
     with pytest.raises(AnnotationError) as caught:
         parse_shape(raw, size=(8, 6), file="ann.json", field="shapes[3]")
@@ -215,8 +247,16 @@ def test_stored_shape_is_given_back_while_the_box_is_unchanged() -> None:
     attributes = {"group_id": 4, "description": "d", "flags": {"x": False}, "score": 0.5}
     written = format_shape("hole", [5, 0, 15 + 5e-7, 10], None, attributes, stored)
     assert list(written) == ["score", "label", "points", "group_id", "description", "shape_type", "flags", "mask"]
-    assert written == {"score": 0.5, "label": "hole", "points": [[10, 5], [13, 9]], "group_id": 4,
-                       "description": "d", "shape_type": "circle", "flags": {"x": False}, "mask": None}
+    assert written == {
+        "score": 0.5,
+        "label": "hole",
+        "points": [[10, 5], [13, 9]],
+        "group_id": 4,
+        "description": "d",
+        "shape_type": "circle",
+        "flags": {"x": False},
+        "mask": None,
+    }
     moved = format_shape("hole", [5, 0, 14, 10], None, attributes, stored)
     assert moved["shape_type"] == "rectangle" and moved["points"] == [[5, 0], [14, 10]]
 
@@ -244,19 +284,44 @@ def test_mask_shape_is_given_back_with_its_mask() -> None:
 
 def test_foreign_boxes_become_rectangles_with_labelme_defaults() -> None:
     written = format_shape("a", [0.5, 1, 3.25, 4], None, None, None)
-    assert written == {"label": "a", "points": [[0.5, 1], [3.25, 4]], "group_id": None, "description": "",
-                       "shape_type": "rectangle", "flags": {}, "mask": None}
+    assert written == {
+        "label": "a",
+        "points": [[0.5, 1], [3.25, 4]],
+        "group_id": None,
+        "description": "",
+        "shape_type": "rectangle",
+        "flags": {},
+        "mask": None,
+    }
 
 
 def test_document_keeps_labelme_key_order_flags_and_unknown_keys() -> None:
-    image = ImageRecord("sub/a.jpg", "train", 8, 6, Boxes([[1, 2, 3, 4]], [1]),
-                        attributes={"version": "4.5.6", "flags": {"blurry": True}, "reviewer": "qa"})
+    image = ImageRecord(
+        "sub/a.jpg",
+        "train",
+        8,
+        6,
+        Boxes([[1, 2, 3, 4]], [1]),
+        attributes={"version": "4.5.6", "flags": {"blurry": True}, "reviewer": "qa"},
+    )
     written = format_document(image, ["x", "y"])
-    assert list(written) == ["version", "flags", "shapes", "imagePath", "imageData", "imageHeight", "imageWidth",
-                             "reviewer"]
+    assert list(written) == [
+        "version",
+        "flags",
+        "shapes",
+        "imagePath",
+        "imageData",
+        "imageHeight",
+        "imageWidth",
+        "reviewer",
+    ]
     assert written["version"] == "5.5.0" and written["flags"] == {"blurry": True} and written["reviewer"] == "qa"
-    assert (written["imagePath"], written["imageData"], written["imageHeight"], written["imageWidth"]) == \
-        ("a.jpg", None, 6, 8)
+    assert (written["imagePath"], written["imageData"], written["imageHeight"], written["imageWidth"]) == (
+        "a.jpg",
+        None,
+        6,
+        8,
+    )
     assert written["shapes"][0]["label"] == "y" and written["shapes"][0]["points"] == [[1, 2], [3, 4]]
 
 
@@ -279,20 +344,34 @@ def realistic(tmp_path: Path) -> Path:
     (root / "labels.txt").parent.mkdir(parents=True)
     (root / "labels.txt").write_text("__ignore__\n_background_\nrust\nscratch\n", encoding="utf-8")
     make_image(root / "train" / "a.jpg", 40, 30)
-    put_json(root / "train" / "a.json", document([
-        shape("scratch", [[30.5, 20], [10, 5.25]]),
-        shape("dent", [[1, 2], [9, 3], [5, 12.5]], "polygon", group_id=7, description="near weld"),
-        shape("hole", [[20, 15], [20, 18]], "circle"),
-        shape("stain", [[4, 25], [6, 26]], "mask", mask=mask_base64([[1, 1, 0], [0, 1, 0]])),
-        shape("tip", [[3, 3]], "point"),
-        shape("seam", [[0, 0], [39, 29]], "line"),
-        shape("seam", [[0, 0], [5, 5], [9, 0]], "linestrip"),
-    ], "a.jpg", 40, 30, flags={"blurry": False}, reviewer="qa"))
+    put_json(
+        root / "train" / "a.json",
+        document(
+            [
+                shape("scratch", [[30.5, 20], [10, 5.25]]),
+                shape("dent", [[1, 2], [9, 3], [5, 12.5]], "polygon", group_id=7, description="near weld"),
+                shape("hole", [[20, 15], [20, 18]], "circle"),
+                shape("stain", [[4, 25], [6, 26]], "mask", mask=mask_base64([[1, 1, 0], [0, 1, 0]])),
+                shape("tip", [[3, 3]], "point"),
+                shape("seam", [[0, 0], [39, 29]], "line"),
+                shape("seam", [[0, 0], [5, 5], [9, 0]], "linestrip"),
+            ],
+            "a.jpg",
+            40,
+            30,
+            flags={"blurry": False},
+            reviewer="qa",
+        ),
+    )
     make_image(root / "train" / "line 2" / "images" / "b.png", 16, 12)
-    put_json(root / "train" / "line 2" / "json" / "b.json",
-             document([shape("dent", [[0, 0], [16, 12]])], "..\\images\\b.png", 16, 12))
-    put_json(root / "val" / "c.json", {**document([shape("scratch", [[1, 1], [2, 3]])], "c.png", None, None),
-                                       "imageData": png_base64(10, 7)})
+    put_json(
+        root / "train" / "line 2" / "json" / "b.json",
+        document([shape("dent", [[0, 0], [16, 12]])], "..\\images\\b.png", 16, 12),
+    )
+    put_json(
+        root / "val" / "c.json",
+        {**document([shape("scratch", [[1, 1], [2, 3]])], "c.png", None, None), "imageData": png_base64(10, 7)},
+    )
     make_image(root / "val" / "neg.png", 5, 4)
     put_json(root / "val" / "neg.json", document([], "neg.png", 5, 4))
     return root
@@ -304,17 +383,26 @@ def test_reads_a_realistic_folder(realistic: Path) -> None:
     assert dataset.class_names == ["rust", "scratch", "dent", "hole", "stain"]
     assert all(c.id is None for c in dataset.classes)
     assert [(image.split, image.name) for image in dataset.images] == [
-        ("train", "a.jpg"), ("train", "line 2/images/b.png"), ("val", "c.png"), ("val", "neg.png")]
+        ("train", "a.jpg"),
+        ("train", "line 2/images/b.png"),
+        ("val", "c.png"),
+        ("val", "neg.png"),
+    ]
     images = by_name(dataset)
 
     a = images["a.jpg"]
     assert (a.width, a.height, a.source) == (40, 30, realistic / "train" / "a.jpg")
-    np.testing.assert_allclose(a.boxes.xyxy, [
-        [10, 5.25, 30.5, 20],   # rectangle, corners reversed
-        [1, 2, 9, 12.5],        # polygon envelope
-        [17, 12, 23, 18],       # circle: centre (20, 15), radius 3
-        [4, 25, 6, 27],         # mask: set pixels (0,0) (1,0) (1,1) of the patch at (4, 25)
-    ], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        a.boxes.xyxy,
+        [
+            [10, 5.25, 30.5, 20],  # rectangle, corners reversed
+            [1, 2, 9, 12.5],  # polygon envelope
+            [17, 12, 23, 18],  # circle: centre (20, 15), radius 3
+            [4, 25, 6, 27],  # mask: set pixels (0,0) (1,0) (1,1) of the patch at (4, 25)
+        ],
+        rtol=0,
+        atol=1e-12,
+    )
     assert [dataset.class_names[i] for i in a.boxes.labels] == ["scratch", "dent", "hole", "stain"]
     assert a.boxes.column("attributes")[1] == {"group_id": 7, "description": "near weld", "flags": {}}
     assert a.boxes.column("segmentation")[1] == [[1, 2, 9, 3, 5, 12.5]]
@@ -338,8 +426,10 @@ def test_reads_a_realistic_folder(realistic: Path) -> None:
 
 def test_image_outside_the_split_folder_is_named_after_the_json(tmp_path: Path) -> None:
     make_image(tmp_path / "ds" / "pool" / "shot.png", 8, 6)
-    put_json(tmp_path / "ds" / "train" / "cam1" / "x.json",
-             document([shape("a", [[1, 1], [2, 2]])], "..\\..\\pool\\shot.png"))
+    put_json(
+        tmp_path / "ds" / "train" / "cam1" / "x.json",
+        document([shape("a", [[1, 1], [2, 2]])], "..\\..\\pool\\shot.png"),
+    )
     dataset = read(tmp_path / "ds", report=Report())
     (image,) = dataset.images
     assert (image.split, image.name, image.source) == ("train", "cam1/x.png", tmp_path / "ds" / "pool" / "shot.png")
@@ -348,21 +438,32 @@ def test_image_outside_the_split_folder_is_named_after_the_json(tmp_path: Path) 
 def test_images_are_found_by_name_when_imagepath_is_stale(tmp_path: Path) -> None:
     make_image(tmp_path / "ds" / "imgs" / "IMG_1.JPG", 8, 6)
     make_image(tmp_path / "ds" / "anns" / "sub" / "f7.png", 8, 6)
-    put_json(tmp_path / "ds" / "anns" / "IMG_1.json",
-             document([shape("a", [[1, 1], [2, 2]])], "C:\\Users\\someone\\data\\img_1.jpg"))
+    put_json(
+        tmp_path / "ds" / "anns" / "IMG_1.json",
+        document([shape("a", [[1, 1], [2, 2]])], "C:\\Users\\someone\\data\\img_1.jpg"),
+    )
     put_json(tmp_path / "ds" / "anns" / "sub" / "f7.json", document([], None))
     images = by_name(read(tmp_path / "ds", report=Report()))
-    assert images["imgs/IMG_1.JPG"].source == tmp_path / "ds" / "imgs" / "IMG_1.JPG"   # by file name, any case
+    assert images["imgs/IMG_1.JPG"].source == tmp_path / "ds" / "imgs" / "IMG_1.JPG"  # by file name, any case
     # imagePath null: the image is found by the JSON's own name
     assert images["anns/sub/f7.png"].source == tmp_path / "ds" / "anns" / "sub" / "f7.png"
     assert sorted(images) == ["anns/sub/f7.png", "imgs/IMG_1.JPG"]
 
 
-@pytest.mark.parametrize("image_path, name", [
-    ("x.png", "s/x.png"), ("..\\y\\z.jpg", "y/z.jpg"), ("./deep/q.PNG", "s/deep/q.PNG"),
-    ("..\\..\\elsewhere\\x.tif", "s/a.tif"),   # outside the split folder: the JSON's name, the image's extension
-    ("", "s/a.png"), ("./", "s/a.png"), ("a/..", "s/a.png"), (None, "s/a.png"), ("noext", "s/noext"),
-])
+@pytest.mark.parametrize(
+    "image_path, name",
+    [
+        ("x.png", "s/x.png"),
+        ("..\\y\\z.jpg", "y/z.jpg"),
+        ("./deep/q.PNG", "s/deep/q.PNG"),
+        ("..\\..\\elsewhere\\x.tif", "s/a.tif"),  # outside the split folder: the JSON's name, the image's extension
+        ("", "s/a.png"),
+        ("./", "s/a.png"),
+        ("a/..", "s/a.png"),
+        (None, "s/a.png"),
+        ("noext", "s/noext"),
+    ],
+)
 def test_record_names_from_imagepath_when_no_image_exists(tmp_path: Path, image_path: Any, name: str) -> None:
     split = tmp_path / "train"
     found, got = labelme.locate_image(split / "s" / "a.json", image_path, split, ImageIndex(split))
@@ -410,7 +511,7 @@ def test_single_json_file_is_a_one_image_dataset(tmp_path: Path) -> None:
 
 
 def test_unreadable_files_fail_or_are_skipped_by_policy(tmp_path: Path) -> None:
-    put_json(tmp_path / "ds" / "a.json", document([shape("a", [[1, 1]])], "a.png"))      # one-point rectangle
+    put_json(tmp_path / "ds" / "a.json", document([shape("a", [[1, 1]])], "a.png"))  # one-point rectangle
     (tmp_path / "ds" / "b.json").write_text("{not json", encoding="utf-8")
     put_json(tmp_path / "ds" / "c.json", document([shape("ok", [[1, 1], [3, 3]])], "c.png"))
     put_json(tmp_path / "ds" / "meta.json", {"classes": ["a"]})
@@ -459,7 +560,11 @@ def test_write_then_read_gives_back_shapes_boxes_and_classes(realistic: Path, tm
     b = json.loads((out / "train" / "line 2" / "images" / "b.json").read_text())
     assert b["imagePath"] == "b.png"
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.json")) == [
-        "train/a.json", "train/line 2/images/b.json", "val/c.json", "val/neg.json"]
+        "train/a.json",
+        "train/line 2/images/b.json",
+        "val/c.json",
+        "val/neg.json",
+    ]
     # put the images where the layout says, then read back
     for image in dataset.images:
         target = out / FORMAT.image_path(image.split, image.name)
@@ -468,33 +573,42 @@ def test_write_then_read_gives_back_shapes_boxes_and_classes(realistic: Path, tm
     back = read(out, report=Report())
     assert back.class_names == dataset.class_names
     for before, after in zip(dataset.images, back.images, strict=True):
-        assert (before.split, before.name, before.width, before.height) == (after.split, after.name, after.width,
-                                                                            after.height)
+        assert (before.split, before.name, before.width, before.height) == (
+            after.split,
+            after.name,
+            after.width,
+            after.height,
+        )
         np.testing.assert_allclose(after.boxes.xyxy, before.boxes.xyxy, rtol=0, atol=1e-6)
         assert list(after.boxes.column("attributes")) == list(before.boxes.column("attributes"))
 
 
 def test_write_is_deterministic_and_leaves_its_input_alone(realistic: Path, tmp_path: Path) -> None:
     dataset = read(realistic, report=Report())
-    snapshot = [(dict(i.attributes), list(i.boxes.column("attributes")), list(i.boxes.column("shape")))
-                for i in dataset.images]
+    snapshot = [
+        (dict(i.attributes), list(i.boxes.column("attributes")), list(i.boxes.column("shape"))) for i in dataset.images
+    ]
     write(dataset, tmp_path / "one", report=Report())
     write(dataset, tmp_path / "two", report=Report())
     files = sorted(p.relative_to(tmp_path / "one") for p in (tmp_path / "one").rglob("*") if p.is_file())
     for relative in files:
         assert (tmp_path / "one" / relative).read_bytes() == (tmp_path / "two" / relative).read_bytes()
-    assert snapshot == [(dict(i.attributes), list(i.boxes.column("attributes")), list(i.boxes.column("shape")))
-                        for i in dataset.images]
+    assert snapshot == [
+        (dict(i.attributes), list(i.boxes.column("attributes")), list(i.boxes.column("shape"))) for i in dataset.images
+    ]
     text = (tmp_path / "one" / "train" / "a.json").read_text()
     assert text.startswith('{\n  "version": "5.5.0",\n  "flags": {') and text.endswith("}\n")
 
 
 def test_unwritable_attribute_is_an_error_for_that_image(tmp_path: Path) -> None:
-    dataset = Dataset((ClassInfo(None, "a"),), (
-        ImageRecord("bad.png", "train", 8, 6, attributes={"when": object()}),
-        ImageRecord("good.png", "train", 8, 6, Boxes([[float("inf"), 0, 1, 1]], [0])),
-        ImageRecord("fine.png", "train", 8, 6),
-    ))
+    dataset = Dataset(
+        (ClassInfo(None, "a"),),
+        (
+            ImageRecord("bad.png", "train", 8, 6, attributes={"when": object()}),
+            ImageRecord("good.png", "train", 8, 6, Boxes([[float("inf"), 0, 1, 1]], [0])),
+            ImageRecord("fine.png", "train", 8, 6),
+        ),
+    )
     report = Report(on_error="skip")
     write(dataset, tmp_path, report=report)
     assert report.counts["skipped_items"] == 2
@@ -502,8 +616,17 @@ def test_unwritable_attribute_is_an_error_for_that_image(tmp_path: Path) -> None
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.floats(0, 500, allow_subnormal=False), st.floats(0, 500, allow_subnormal=False),
-                          st.floats(0.01, 100), st.floats(0.01, 100)), max_size=5))
+@given(
+    st.lists(
+        st.tuples(
+            st.floats(0, 500, allow_subnormal=False),
+            st.floats(0, 500, allow_subnormal=False),
+            st.floats(0.01, 100),
+            st.floats(0.01, 100),
+        ),
+        max_size=5,
+    )
+)
 def test_any_box_survives_format_then_parse(boxes: list[tuple[float, float, float, float]]) -> None:
     xyxy = np.array([[x, y, x + w, y + h] for x, y, w, h in boxes]).reshape(-1, 4)
     image = ImageRecord("a.png", "train", 640, 640, Boxes(xyxy, [0] * len(boxes)))
@@ -566,15 +689,18 @@ def test_labelme_json_for_real_photos_reads_their_sizes_and_boxes(real_corpus: P
     for xml in sorted(cards.glob("*.xml")):
         root = ElementTree.parse(xml).getroot()
         file_name = root.findtext("filename")
-        boxes = [[float(o.findtext(f"bndbox/{k}")) - d for k, d in (("xmin", 1), ("ymin", 1), ("xmax", 0),
-                                                                    ("ymax", 0))] for o in root.iter("object")]
+        boxes = [
+            [float(o.findtext(f"bndbox/{k}")) - d for k, d in (("xmin", 1), ("ymin", 1), ("xmax", 0), ("ymax", 0))]
+            for o in root.iter("object")
+        ]
         labels = [o.findtext("name") for o in root.iter("object")]
         size = (int(root.findtext("size/width")), int(root.findtext("size/height")))
         truth[file_name] = (size, boxes, labels)
         shapes = [shape(label, [[x2, y2], [x1, y1]]) for label, (x1, y1, x2, y2) in zip(labels, boxes, strict=True)]
         windows_path = str(cards / file_name).replace("/", "\\")
-        put_json(tmp_path / "work" / "json" / f"{Path(file_name).stem}.json",
-                 document(shapes, windows_path, None, None))
+        put_json(
+            tmp_path / "work" / "json" / f"{Path(file_name).stem}.json", document(shapes, windows_path, None, None)
+        )
     dataset = read(tmp_path / "work", report=Report())
     assert len(dataset.images) == len(truth)
     for image in dataset.images:

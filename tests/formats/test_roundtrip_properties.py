@@ -49,8 +49,16 @@ def datasets(draw: st.DrawFn) -> tuple[list[str], list[dict]]:
         width, height = draw(st.integers(4, 48)), draw(st.integers(4, 48))
         boxes, labels = draw(box_tables(width, height, len(names)))
         folder = draw(st.sampled_from(["", "sub/"]))
-        images.append({"name": f"{folder}img{index}.png", "split": draw(st.sampled_from(["train", "val"])),
-                       "width": width, "height": height, "boxes": boxes, "labels": labels})
+        images.append(
+            {
+                "name": f"{folder}img{index}.png",
+                "split": draw(st.sampled_from(["train", "val"])),
+                "width": width,
+                "height": height,
+                "boxes": boxes,
+                "labels": labels,
+            }
+        )
     return names, images
 
 
@@ -86,6 +94,7 @@ def test_round_trip_between_formats(source_format: str, target_format: str, data
         written = got[(image.split, image.name)]
         assert (written.width, written.height) == (image.width, image.height)
         atol = max(tolerance(source_format, image), tolerance(target_format, image))
-        assert [back.class_names[label] for label in written.boxes.labels] == \
-               [original.class_names[label] for label in image.boxes.labels]
+        assert [back.class_names[label] for label in written.boxes.labels] == [
+            original.class_names[label] for label in image.boxes.labels
+        ]
         np.testing.assert_allclose(written.boxes.xyxy, image.boxes.xyxy, rtol=0, atol=atol)

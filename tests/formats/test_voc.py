@@ -25,16 +25,22 @@ from bboxaug.formats import FORMATS, voc
 from tests.conftest import make_image
 
 
-def xml(objects: str = "", *, filename: str | None = "a.jpg", size: str | None = "<size><width>40</width>"
-        "<height>30</height><depth>3</depth></size>") -> str:
+def xml(
+    objects: str = "",
+    *,
+    filename: str | None = "a.jpg",
+    size: str | None = "<size><width>40</width><height>30</height><depth>3</depth></size>",
+) -> str:
     head = f"<filename>{filename}</filename>" if filename is not None else ""
     return f"<annotation>{head}{size or ''}{objects}</annotation>"
 
 
 def obj(name: str = "cat", box: tuple = (1, 2, 10, 20), extra: str = "") -> str:
     xmin, ymin, xmax, ymax = box
-    return (f"<object><name>{name}</name>{extra}<bndbox><xmin>{xmin}</xmin><ymin>{ymin}</ymin>"
-            f"<xmax>{xmax}</xmax><ymax>{ymax}</ymax></bndbox></object>")
+    return (
+        f"<object><name>{name}</name>{extra}<bndbox><xmin>{xmin}</xmin><ymin>{ymin}</ymin>"
+        f"<xmax>{xmax}</xmax><ymax>{ymax}</ymax></bndbox></object>"
+    )
 
 
 def parse(text: str) -> voc.VocAnnotation:
@@ -64,6 +70,7 @@ def write_voc(root: Path, files: dict[str, str]) -> Path:
 
 # --- one XML file ---------------------------------------------------------------------------------------------
 
+
 def test_corners_are_one_based_inclusive() -> None:
     parsed = parse(xml(obj(box=(1, 1, 40, 30)) + obj("dog", (3, 4, 10, 12))))
     np.testing.assert_array_equal(parsed.xyxy, [[0, 0, 40, 30], [2, 3, 10, 12]])
@@ -83,8 +90,15 @@ def test_equal_corners_are_read_as_zero_extent() -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(["xmin", "ymin", "xmax", "ymax", "zmin"]),
-                          st.sampled_from(["3", " 7.5 ", "12", "0", "-2", "1e308", "nan", "x", ""])), max_size=5))
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["xmin", "ymin", "xmax", "ymax", "zmin"]),
+            st.sampled_from(["3", " 7.5 ", "12", "0", "-2", "1e308", "nan", "x", ""]),
+        ),
+        max_size=5,
+    )
+)
 def test_quick_corner_path_gives_the_full_rules_answer(children: list[tuple[str, str]]) -> None:
     bndbox = ET.fromstring("<bndbox>" + "".join(f"<{tag}>{text}</{tag}>" for tag, text in children) + "</bndbox>")
     quick = voc._usual_corners(bndbox)
@@ -133,18 +147,25 @@ def test_unspecified_pose_alone_adds_no_column() -> None:
     assert "attributes" not in parse(xml(obj(extra="<pose>Unspecified</pose>"))).columns
 
 
-@pytest.mark.parametrize(("objects", "field"), [
-    (obj() + "<object><bndbox><xmin>1</xmin><ymin>1</ymin><xmax>2</xmax><ymax>2</ymax></bndbox></object>",
-     "object[2]/name"),
-    (obj() + obj(name="  "), "object[2]/name"),
-    (obj() + obj(box=("1O", 2, 3, 4)), "object[2]/bndbox/xmin"),
-    (obj(box=(1, 2, "nan", 4)), "object[1]/bndbox/xmax"),
-    (obj(box=(1, 2, 3, "inf")), "object[1]/bndbox/ymax"),
-    (obj(box=(1, "", 3, 4)), "object[1]/bndbox/ymin"),
-    ("<object><name>a</name></object>", "object[1]/bndbox"),
-    ("<object><name>a</name><bndbox><xmin>1</xmin><ymin>1</ymin><xmax>2</xmax></bndbox></object>",
-     "object[1]/bndbox/ymax"),
-])
+@pytest.mark.parametrize(
+    ("objects", "field"),
+    [
+        (
+            obj() + "<object><bndbox><xmin>1</xmin><ymin>1</ymin><xmax>2</xmax><ymax>2</ymax></bndbox></object>",
+            "object[2]/name",
+        ),
+        (obj() + obj(name="  "), "object[2]/name"),
+        (obj() + obj(box=("1O", 2, 3, 4)), "object[2]/bndbox/xmin"),
+        (obj(box=(1, 2, "nan", 4)), "object[1]/bndbox/xmax"),
+        (obj(box=(1, 2, 3, "inf")), "object[1]/bndbox/ymax"),
+        (obj(box=(1, "", 3, 4)), "object[1]/bndbox/ymin"),
+        ("<object><name>a</name></object>", "object[1]/bndbox"),
+        (
+            "<object><name>a</name><bndbox><xmin>1</xmin><ymin>1</ymin><xmax>2</xmax></bndbox></object>",
+            "object[1]/bndbox/ymax",
+        ),
+    ],
+)
 def test_bad_objects_name_the_field(objects: str, field: str) -> None:
     with pytest.raises(AnnotationError) as error:
         parse(xml(objects))
@@ -159,10 +180,14 @@ def test_malformed_xml_and_wrong_root_name_the_file() -> None:
         parse("<doc/>")
 
 
-@pytest.mark.parametrize("document", [
-    '<!DOCTYPE a [<!ENTITY x "xxxxxxxx"><!ENTITY y "&x;&x;&x;&x;">]><annotation><filename>&y;</filename></annotation>',
-    '<!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">]><annotation><filename>&x;</filename></annotation>',
-])
+@pytest.mark.parametrize(
+    "document",
+    [
+        '<!DOCTYPE a [<!ENTITY x "xxxxxxxx"><!ENTITY y "&x;&x;&x;&x;">]>'
+        "<annotation><filename>&y;</filename></annotation>",
+        '<!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">]><annotation><filename>&x;</filename></annotation>',
+    ],
+)
 def test_entities_and_external_references_are_refused(document: str) -> None:
     with pytest.raises(AnnotationError, match="unsafe"):
         parse(document)
@@ -194,12 +219,26 @@ _TEXT = st.sampled_from(["", "x", " 12 ", "\n\t", "&amp;", "&#60;", "é", "&lt;b
 _TAGS = st.sampled_from(["annotation", "object", "name", "bndbox", "a", "b:c", "xml-x"])
 _ELEMENTS = st.recursive(
     st.builds(lambda tag, text: f"<{tag}>{text}</{tag}>", _TAGS, _TEXT),
-    lambda children: st.builds(lambda tag, attribute, kids, tail: f"<{tag}{attribute}>{''.join(kids)}</{tag}>{tail}",
-                               _TAGS, st.sampled_from(["", ' a="1"', ' xml:lang="en"', ' a="&amp;"']),
-                               st.lists(children, max_size=3), _TEXT),
-    max_leaves=8)
-_HEADS = st.sampled_from(["", '<?xml version="1.0"?>', '<?xml version="1.0" encoding="utf-8"?>\n',
-                          "<?xml version='1.0' encoding='UTF-8'?>", '<?pi data?>', "\ufeff", "  "])
+    lambda children: st.builds(
+        lambda tag, attribute, kids, tail: f"<{tag}{attribute}>{''.join(kids)}</{tag}>{tail}",
+        _TAGS,
+        st.sampled_from(["", ' a="1"', ' xml:lang="en"', ' a="&amp;"']),
+        st.lists(children, max_size=3),
+        _TEXT,
+    ),
+    max_leaves=8,
+)
+_HEADS = st.sampled_from(
+    [
+        "",
+        '<?xml version="1.0"?>',
+        '<?xml version="1.0" encoding="utf-8"?>\n',
+        "<?xml version='1.0' encoding='UTF-8'?>",
+        "<?pi data?>",
+        "\ufeff",
+        "  ",
+    ]
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -210,16 +249,19 @@ def test_c_parser_path_reads_what_defusedxml_reads(head: str, body: str, end: st
     assert parsed_or_error(lambda d: voc.parse_xml(d, file=None), data) == parsed_or_error(defused_only, data)
 
 
-@pytest.mark.parametrize(("data", "plain"), [
-    (b"<annotation/>", True),
-    (b'<?xml version="1.0" encoding="UTF-8"?><annotation/>', True),
-    (b'<!DOCTYPE annotation><annotation/>', False),
-    (b"<annotation><!-- a comment --></annotation>", False),
-    ('<?xml version="1.0" encoding="UTF-16"?><annotation/>'.encode("utf-16"), False),
-    (b'<?xml version="1.0" encoding="ISO-8859-1"?><annotation/>', False),
-    (b'<annotation xmlns="http://example.com/voc"/>', False),
-    ("<annotation/>", False),
-])
+@pytest.mark.parametrize(
+    ("data", "plain"),
+    [
+        (b"<annotation/>", True),
+        (b'<?xml version="1.0" encoding="UTF-8"?><annotation/>', True),
+        (b"<!DOCTYPE annotation><annotation/>", False),
+        (b"<annotation><!-- a comment --></annotation>", False),
+        ('<?xml version="1.0" encoding="UTF-16"?><annotation/>'.encode("utf-16"), False),
+        (b'<?xml version="1.0" encoding="ISO-8859-1"?><annotation/>', False),
+        (b'<annotation xmlns="http://example.com/voc"/>', False),
+        ("<annotation/>", False),
+    ],
+)
 def test_only_documents_certainly_without_a_dtd_skip_defusedxml(data: bytes | str, plain: bool) -> None:
     assert voc.has_no_dtd(data) == plain
 
@@ -230,15 +272,18 @@ def test_entities_are_refused_in_utf16_too() -> None:
         voc.parse_xml(document.encode("utf-16"), file="a.xml")
 
 
-@pytest.mark.parametrize(("size", "expected"), [
-    ("<size><width>640</width><height>480</height></size>", (640, 480)),
-    ("<size><width>640.0</width><height> 480 </height></size>", (640, 480)),
-    ("<size><width>0</width><height>0</height></size>", (None, None)),
-    ("<size><width>640</width></size>", (None, None)),
-    ("<size><width>64.5</width><height>48</height></size>", (None, None)),
-    ("<size><width>big</width><height>48</height></size>", (None, None)),
-    (None, (None, None)),
-])
+@pytest.mark.parametrize(
+    ("size", "expected"),
+    [
+        ("<size><width>640</width><height>480</height></size>", (640, 480)),
+        ("<size><width>640.0</width><height> 480 </height></size>", (640, 480)),
+        ("<size><width>0</width><height>0</height></size>", (None, None)),
+        ("<size><width>640</width></size>", (None, None)),
+        ("<size><width>64.5</width><height>48</height></size>", (None, None)),
+        ("<size><width>big</width><height>48</height></size>", (None, None)),
+        (None, (None, None)),
+    ],
+)
 def test_declared_size(size: str | None, expected: tuple) -> None:
     parsed = parse(xml(size=size))
     assert (parsed.width, parsed.height) == expected
@@ -250,6 +295,7 @@ def test_negative_image_and_absent_filename() -> None:
 
 
 # --- lists and class files ------------------------------------------------------------------------------------
+
 
 def test_split_list_lines() -> None:
     assert voc.parse_split_list("\n# a comment\n2007_000001\n  sub/b  1\nc -1\n") == ["2007_000001", "sub/b", "c"]
@@ -263,13 +309,16 @@ def test_class_lists_beside_split_lists_are_not_splits() -> None:
 
 def test_labelmap_and_classes_files() -> None:
     assert voc.parse_labelmap("# label:color_rgb:parts:actions\nbackground:0,0,0::\ncat:64,0,0:tail:jump\n\n") == [
-        "background", "cat"]
+        "background",
+        "cat",
+    ]
     assert voc.parse_class_names("RBC\n\nWBC \n#1\n") == ["RBC", "WBC", "#1"]
 
 
 def test_union_list_is_ignored() -> None:
     assignment, ignored, shared = voc.resolve_splits(
-        {"train": ["a", "b"], "val": ["c"], "trainval": ["a", "b", "c"], "test": ["d"], "all": ["a", "b", "c", "d"]})
+        {"train": ["a", "b"], "val": ["c"], "trainval": ["a", "b", "c"], "test": ["d"], "all": ["a", "b", "c", "d"]}
+    )
     assert ignored == ["all", "trainval"]
     assert assignment == {"a": "train", "b": "train", "c": "val", "d": "test"}
     assert not shared
@@ -277,7 +326,8 @@ def test_union_list_is_ignored() -> None:
 
 def test_ids_in_two_lists_go_to_the_first_by_order() -> None:
     assignment, ignored, shared = voc.resolve_splits(
-        {"zeta": ["a", "e"], "test": ["a", "b"], "val": ["b", "c"], "train": ["c", "d"], "alpha": ["e"]})
+        {"zeta": ["a", "e"], "test": ["a", "b"], "val": ["b", "c"], "train": ["c", "d"], "alpha": ["e"]}
+    )
     assert ignored == []
     assert assignment == {"c": "train", "d": "train", "b": "val", "a": "test", "e": "alpha"}
     assert shared == Counter({("train", "val"): 1, ("val", "test"): 1, ("test", "zeta"): 1, ("alpha", "zeta"): 1})
@@ -290,8 +340,10 @@ def test_identical_lists_are_both_kept() -> None:
 
 # --- writing text ---------------------------------------------------------------------------------------------
 
-def image(name: str = "a.jpg", boxes: Boxes | None = None, split: str = "train", width: int = 40,
-          height: int = 30) -> ImageRecord:
+
+def image(
+    name: str = "a.jpg", boxes: Boxes | None = None, split: str = "train", width: int = 40, height: int = 30
+) -> ImageRecord:
     return ImageRecord(name, split, width, height, boxes if boxes is not None else Boxes.empty())
 
 
@@ -310,7 +362,8 @@ def test_written_xml_is_the_documented_text() -> None:
         f"{t}<object>\n{t}{t}<name>cat</name>\n{t}{t}<pose>Unspecified</pose>\n"
         f"{t}{t}<truncated>0</truncated>\n{t}{t}<difficult>1</difficult>\n{t}{t}<bndbox>\n"
         f"{t}{t}{t}<xmin>3</xmin>\n{t}{t}{t}<ymin>5</ymin>\n{t}{t}{t}<xmax>10</xmax>\n{t}{t}{t}<ymax>12</ymax>\n"
-        f"{t}{t}</bndbox>\n{t}</object>\n</annotation>\n")
+        f"{t}{t}</bndbox>\n{t}</object>\n</annotation>\n"
+    )
 
 
 def test_text_is_escaped_as_xml_requires() -> None:
@@ -319,33 +372,45 @@ def test_text_is_escaped_as_xml_requires() -> None:
 
 
 def test_rounding_rule() -> None:
-    np.testing.assert_array_equal(voc.voc_integers([[0.4, 2.6, 9.4, 11.6], [-0.3, 0, 40, 30]]),
-                                  [[1, 4, 9, 12], [1, 1, 40, 30]])
+    np.testing.assert_array_equal(
+        voc.voc_integers([[0.4, 2.6, 9.4, 11.6], [-0.3, 0, 40, 30]]), [[1, 4, 9, 12], [1, 1, 40, 30]]
+    )
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.tuples(st.floats(0, 390), st.floats(0, 390), st.floats(2, 100), st.floats(2, 100)), max_size=6),
-       st.lists(st.booleans(), min_size=6, max_size=6))
+@given(
+    st.lists(st.tuples(st.floats(0, 390), st.floats(0, 390), st.floats(2, 100), st.floats(2, 100)), max_size=6),
+    st.lists(st.booleans(), min_size=6, max_size=6),
+)
 def test_text_round_trip_moves_corners_by_at_most_half_a_pixel(corners: list, flags: list) -> None:
     """Any box with sides of 2 px or more (VOC cannot hold less, see test_one_pixel_sides_...)."""
     xywh = np.array(corners, dtype=float).reshape(-1, 4)
     xyxy = np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1)
-    boxes = Boxes(xyxy, [0] * len(xyxy), {"difficult": flags[:len(xyxy)]})
+    boxes = Boxes(xyxy, [0] * len(xyxy), {"difficult": flags[: len(xyxy)]})
     parsed = parse(voc.format_annotation(image(boxes=boxes, width=501, height=501), ["cat"]))
     np.testing.assert_allclose(parsed.xyxy, xyxy, rtol=0, atol=0.5)
     assert np.array_equal(parsed.xyxy, np.rint(xyxy)), "what is read back is the rounded corners"
-    assert parsed.columns.get("difficult", []) == flags[:len(xyxy)]
+    assert parsed.columns.get("difficult", []) == flags[: len(xyxy)]
     assert parsed.names == ["cat"] * len(xyxy)
 
 
 def test_occluded_pose_and_simple_attributes_are_written_back() -> None:
-    attributes = object_column([{"pose": "Left", "score": "0.9", "bad key": 1, "nested": {"a": 1}, "xmlx": "no",
-                                 "flag": True}, None])
+    attributes = object_column(
+        [{"pose": "Left", "score": "0.9", "bad key": 1, "nested": {"a": 1}, "xmlx": "no", "flag": True}, None]
+    )
     boxes = Boxes([[0, 0, 5, 5], [1, 1, 6, 6]], [0, 0], {"occluded": [True, False], "attributes": attributes})
     root = ET.fromstring(voc.format_annotation(image(boxes=boxes), ["cat"]))
     first, second = root.findall("object")
-    assert [child.tag for child in first] == ["name", "pose", "truncated", "difficult", "occluded", "score", "flag",
-                                              "bndbox"]
+    assert [child.tag for child in first] == [
+        "name",
+        "pose",
+        "truncated",
+        "difficult",
+        "occluded",
+        "score",
+        "flag",
+        "bndbox",
+    ]
     assert (first.findtext("pose"), first.findtext("score"), first.findtext("flag")) == ("Left", "0.9", "1")
     assert (second.findtext("pose"), second.findtext("occluded")) == ("Unspecified", "0")
 
@@ -369,17 +434,21 @@ def test_keys_and_image_paths() -> None:
 
 # --- reading folders ------------------------------------------------------------------------------------------
 
+
 def test_standard_layout_with_subfolders_lists_and_unlisted_files(tmp_path: Path) -> None:
     make_image(tmp_path / "JPEGImages" / "sub" / "a.png", 40, 30)
     make_image(tmp_path / "JPEGImages" / "listed.png", 12, 10)
-    write_voc(tmp_path, {
-        "Annotations/sub/a.xml": xml(obj(box=(2, 3, 40, 30)), filename="a.png"),
-        "Annotations/b.xml": xml(obj("dog"), filename="b.jpg"),
-        "Annotations/c.xml": xml(filename="c.jpg"),
-        "ImageSets/Main/train.txt": "sub/a\n",
-        "ImageSets/Main/val.txt": "b\nlisted\nghost\n",
-        "ImageSets/Main/cat_train.txt": "sub/a 1\n",
-    })
+    write_voc(
+        tmp_path,
+        {
+            "Annotations/sub/a.xml": xml(obj(box=(2, 3, 40, 30)), filename="a.png"),
+            "Annotations/b.xml": xml(obj("dog"), filename="b.jpg"),
+            "Annotations/c.xml": xml(filename="c.jpg"),
+            "ImageSets/Main/train.txt": "sub/a\n",
+            "ImageSets/Main/val.txt": "b\nlisted\nghost\n",
+            "ImageSets/Main/cat_train.txt": "sub/a 1\n",
+        },
+    )
     report = Report()
     dataset = voc.read(tmp_path, report=report)
     got = {(i.split, i.name): i for i in dataset.images}
@@ -387,7 +456,9 @@ def test_standard_layout_with_subfolders_lists_and_unlisted_files(tmp_path: Path
     np.testing.assert_array_equal(got[("train", "sub/a.png")].boxes.xyxy, [[1, 2, 40, 30]])
     assert got[("train", "sub/a.png")].source == tmp_path / "JPEGImages" / "sub" / "a.png"
     assert got[("val", "b.jpg")].source is None and (got[("val", "b.jpg")].width, got[("val", "b.jpg")].height) == (
-        40, 30)
+        40,
+        30,
+    )
     listed = got[("val", "listed.png")]
     assert (listed.width, listed.height, len(listed.boxes)) == (12, 10, 0)
     assert report.counts["unlisted_annotations"] == 1
@@ -404,16 +475,24 @@ def test_no_lists_means_default_split(tmp_path: Path) -> None:
 
 
 def test_ids_in_two_lists_are_warned_about(tmp_path: Path) -> None:
-    write_voc(tmp_path, {"Annotations/a.xml": xml(obj()), "ImageSets/Main/test.txt": "a\n",
-                         "ImageSets/Main/train.txt": "a\n"})
+    write_voc(
+        tmp_path, {"Annotations/a.xml": xml(obj()), "ImageSets/Main/test.txt": "a\n", "ImageSets/Main/train.txt": "a\n"}
+    )
     report = Report()
     assert [i.split for i in voc.read(tmp_path, report=report).images] == ["train"]
     assert report.counts["ids_in_several_splits"] == 1 and "kept in 'train'" in str(report.warnings[0])
 
 
 def test_class_files_come_first_then_first_appearance(tmp_path: Path) -> None:
-    write_voc(tmp_path, {"Annotations/b.xml": xml(obj("zebra") + obj("ant")), "Annotations/a.xml": xml(obj("moth")),
-                         "labelmap.txt": "# comment\nbackground:0,0,0::\n", "classes.txt": "ant\nunused\n"})
+    write_voc(
+        tmp_path,
+        {
+            "Annotations/b.xml": xml(obj("zebra") + obj("ant")),
+            "Annotations/a.xml": xml(obj("moth")),
+            "labelmap.txt": "# comment\nbackground:0,0,0::\n",
+            "classes.txt": "ant\nunused\n",
+        },
+    )
     dataset = voc.read(tmp_path, report=Report())
     assert dataset.classes == tuple(ClassInfo(None, n) for n in ("background", "ant", "unused", "moth", "zebra"))
     assert [dataset.class_names[label] for label in dataset.images[1].boxes.labels] == ["zebra", "ant"]
@@ -423,16 +502,22 @@ def test_xml_beside_images_with_split_folders(tmp_path: Path) -> None:
     make_image(tmp_path / "test" / "IMG_1.JPG", 30, 20)
     make_image(tmp_path / "train" / "deep" / "b.png", 30, 20)
     make_image(tmp_path / "train" / "unannotated.png", 30, 20)
-    write_voc(tmp_path, {
-        "test/IMG_1.xml": xml(obj(), filename="IMG_1.jpg", size=None).replace(
-            "<filename>", "<path>C:\\x\\IMG_1.JPG</path><filename>"),
-        "train/deep/b.xml": xml(obj(), filename="b"),
-        "train/.hidden.xml": "not xml",
-    })
+    write_voc(
+        tmp_path,
+        {
+            "test/IMG_1.xml": xml(obj(), filename="IMG_1.jpg", size=None).replace(
+                "<filename>", "<path>C:\\x\\IMG_1.JPG</path><filename>"
+            ),
+            "train/deep/b.xml": xml(obj(), filename="b"),
+            "train/.hidden.xml": "not xml",
+        },
+    )
     report = Report()
     dataset = voc.read(tmp_path, report=report)
     assert [(i.split, i.name, i.width, i.height) for i in dataset.images] == [
-        ("test", "IMG_1.JPG", 30, 20), ("train", "deep/b.png", 30, 20)]
+        ("test", "IMG_1.JPG", 30, 20),
+        ("train", "deep/b.png", 30, 20),
+    ]
     assert report.counts["size_from_image"] == 1
     assert report.counts["size_mismatch"] == 1  # b.xml declares 40x30
     assert report.counts["images_without_annotation"] == 1
@@ -452,8 +537,9 @@ def test_sibling_folders_any_case_and_image_dir(tmp_path: Path) -> None:
 
 def test_exif_rotated_image_size_wins_and_is_reported(tmp_path: Path) -> None:
     make_image(tmp_path / "rot.jpg", 60, 40, orientation=6)  # stored 60x40, upright 40x60
-    (tmp_path / "rot.xml").write_text(xml(obj(), filename="rot.jpg", size="<size><width>60</width>"
-                                                                          "<height>40</height></size>"))
+    (tmp_path / "rot.xml").write_text(
+        xml(obj(), filename="rot.jpg", size="<size><width>60</width><height>40</height></size>")
+    )
     report = Report()
     record = voc.read(tmp_path, report=report).images[0]
     assert (record.width, record.height) == (40, 60)
@@ -472,20 +558,33 @@ def test_unknown_size_without_image_is_an_error_naming_the_file(tmp_path: Path) 
 
 
 def test_bad_file_is_skipped_with_its_field(tmp_path: Path) -> None:
-    write_voc(tmp_path, {"Annotations/a.xml": xml(obj() + obj(box=("x", 1, 2, 3))), "Annotations/b.xml": "<annot",
-                         "Annotations/c.xml": xml(obj("dog"), filename="c.jpg")})
+    write_voc(
+        tmp_path,
+        {
+            "Annotations/a.xml": xml(obj() + obj(box=("x", 1, 2, 3))),
+            "Annotations/b.xml": "<annot",
+            "Annotations/c.xml": xml(obj("dog"), filename="c.jpg"),
+        },
+    )
     report = Report(on_error="skip")
     dataset = voc.read(tmp_path, report=report)
     assert [i.name for i in dataset.images] == ["c.jpg"]
-    assert [(Path(p.file).name, p.field) for p in report.skipped] == [("a.xml", "object[2]/bndbox/xmin"),
-                                                                      ("b.xml", None)]
+    assert [(Path(p.file).name, p.field) for p in report.skipped] == [
+        ("a.xml", "object[2]/bndbox/xmin"),
+        ("b.xml", None),
+    ]
     assert dataset.class_names == ["dog"], "a skipped file adds no class"
 
 
 def test_parse_files_keeps_each_files_rows_columns_and_error(tmp_path: Path) -> None:
-    write_voc(tmp_path, {"a.xml": xml(obj() + obj("dog", (3, 4, 10, 12), "<difficult>1</difficult>")),
-                         "b.xml": "<annotation><object></annotation>",
-                         "c.xml": xml(obj(box=(5, 6, 7, 8), extra="<score>0.9</score>"))})
+    write_voc(
+        tmp_path,
+        {
+            "a.xml": xml(obj() + obj("dog", (3, 4, 10, 12), "<difficult>1</difficult>")),
+            "b.xml": "<annotation><object></annotation>",
+            "c.xml": xml(obj(box=(5, 6, 7, 8), extra="<score>0.9</score>")),
+        },
+    )
     paths = [str(tmp_path / name) for name in ("a.xml", "b.xml", "c.xml")]
     batch = pickle.loads(pickle.dumps(voc.parse_files(paths)))  # as a worker process sends it back
     assert isinstance(batch.files[1], AnnotationError) and batch.files[1].file == paths[1]
@@ -503,15 +602,18 @@ def voc_folder_with_traps(root: Path) -> Path:
     make_image(root / "JPEGImages" / "f03.png", 50, 40)
     make_image(root / "JPEGImages" / "f04b.png", 12, 10)
     files = {f"Annotations/f{k:02d}.xml": xml(obj(box=(1, 1, 5 + k, 6)), filename=f"f{k:02d}.jpg") for k in range(14)}
-    files.update({
-        "Annotations/f02.xml": xml(obj("dog", extra="<difficult>1</difficult><pose>Left</pose>") + obj(),
-                                   filename="f02.jpg"),
-        "Annotations/f03.xml": xml(obj(extra="<part><name>hand</name></part>"), filename="f03.png", size=None),
-        "Annotations/f05.xml": "<annotation><object></annotation>",
-        "Annotations/f06.xml": xml(obj("ghost"), filename="f06.jpg", size=None),
-        "Annotations/f08.xml": xml(obj("bird", extra="<truncated>yes</truncated>"), filename="f07.jpg"),
-        "ImageSets/Main/train.txt": "".join(f"f{k:02d}\n" for k in range(14)) + "f04b\nnothing\n",
-    })
+    files.update(
+        {
+            "Annotations/f02.xml": xml(
+                obj("dog", extra="<difficult>1</difficult><pose>Left</pose>") + obj(), filename="f02.jpg"
+            ),
+            "Annotations/f03.xml": xml(obj(extra="<part><name>hand</name></part>"), filename="f03.png", size=None),
+            "Annotations/f05.xml": "<annotation><object></annotation>",
+            "Annotations/f06.xml": xml(obj("ghost"), filename="f06.jpg", size=None),
+            "Annotations/f08.xml": xml(obj("bird", extra="<truncated>yes</truncated>"), filename="f07.jpg"),
+            "ImageSets/Main/train.txt": "".join(f"f{k:02d}\n" for k in range(14)) + "f04b\nnothing\n",
+        }
+    )
     return write_voc(root, files)
 
 
@@ -519,14 +621,25 @@ def read_summary(root: Path, *, jobs: int) -> tuple[list[str], list[tuple], dict
     """Everything a read gives, as plain data: classes, each image with its boxes and columns, the report."""
     report = Report(on_error="skip")
     dataset = voc.read(root, report=report, jobs=jobs)
-    images = [(i.split, i.name, i.width, i.height, i.source, i.boxes.xyxy.tolist(),
-               [dataset.class_names[label] for label in i.boxes.labels],
-               {name: column.tolist() for name, column in i.boxes.columns.items()}) for i in dataset.images]
+    images = [
+        (
+            i.split,
+            i.name,
+            i.width,
+            i.height,
+            i.source,
+            i.boxes.xyxy.tolist(),
+            [dataset.class_names[label] for label in i.boxes.labels],
+            {name: column.tolist() for name, column in i.boxes.columns.items()},
+        )
+        for i in dataset.images
+    ]
     return dataset.class_names, images, report.to_json()
 
 
-def test_parsing_on_worker_processes_reads_the_same_dataset_and_report(tmp_path: Path,
-                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_parsing_on_worker_processes_reads_the_same_dataset_and_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     root = voc_folder_with_traps(tmp_path)
     monkeypatch.setattr(voc, "PARSE_BATCH", 3)
     monkeypatch.setattr(voc, "MIN_FILES_FOR_WORKERS", 2)
@@ -555,8 +668,9 @@ def test_parsing_on_worker_processes_reads_the_same_dataset_and_report(tmp_path:
     assert any("also annotated by f07" in w["message"] for w in report["warnings"])
 
 
-def test_a_small_folder_is_parsed_in_this_process_whatever_jobs_is(tmp_path: Path,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_small_folder_is_parsed_in_this_process_whatever_jobs_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     root = voc_folder_with_traps(tmp_path)
     jobs = []
     run = voc.iter_parallel
@@ -619,12 +733,16 @@ def test_detect(tmp_path: Path) -> None:
 
 # --- writing folders ------------------------------------------------------------------------------------------
 
+
 def dataset_for_writing() -> Dataset:
-    return Dataset((ClassInfo(None, "b&w <cat>"), ClassInfo(None, "dog"), ClassInfo(None, "unused")), (
-        image("z.png", Boxes([[0.4, 1.5, 40, 30]], [1], {"truncated": [True]}), split="val"),
-        image("sub/a.jpg", Boxes([[2, 3, 10, 12], [5, 5, 7, 7]], [0, 1])),
-        image("neg.jpg", split="val"),
-    ))
+    return Dataset(
+        (ClassInfo(None, "b&w <cat>"), ClassInfo(None, "dog"), ClassInfo(None, "unused")),
+        (
+            image("z.png", Boxes([[0.4, 1.5, 40, 30]], [1], {"truncated": [True]}), split="val"),
+            image("sub/a.jpg", Boxes([[2, 3, 10, 12], [5, 5, 7, 7]], [0, 1])),
+            image("neg.jpg", split="val"),
+        ),
+    )
 
 
 def test_write_and_read_back(tmp_path: Path) -> None:
@@ -634,7 +752,11 @@ def test_write_and_read_back(tmp_path: Path) -> None:
     assert (tmp_path / "ImageSets" / "Main" / "train.txt").read_text() == "sub/a\n"
     assert (tmp_path / "classes.txt").read_text() == "b&w <cat>\ndog\nunused\n"
     assert stdlib_boxes(tmp_path / "Annotations" / "sub" / "a.xml") == (
-        "a.jpg", 40, 30, [("b&w <cat>", [2, 3, 10, 12]), ("dog", [5, 5, 7, 7])])
+        "a.jpg",
+        40,
+        30,
+        [("b&w <cat>", [2, 3, 10, 12]), ("dog", [5, 5, 7, 7])],
+    )
     assert voc.detect(tmp_path)
     back = voc.read(tmp_path, report=Report())
     assert back.class_names == dataset.class_names
@@ -659,12 +781,15 @@ def test_writing_is_deterministic_and_leaves_the_input_alone(tmp_path: Path) -> 
         np.testing.assert_array_equal(xyxy, after.boxes.xyxy)
 
 
-@pytest.mark.parametrize(("images", "message"), [
-    ((image("a.jpg"), image("a.png", split="val")), "share Annotations/a.xml"),
-    ((image("a.jpg", width=None),), "size unknown"),
-    ((image("a.jpg", split="x/y"),), "split name"),
-    ((image("../a.jpg"),), "unsafe"),
-])
+@pytest.mark.parametrize(
+    ("images", "message"),
+    [
+        ((image("a.jpg"), image("a.png", split="val")), "share Annotations/a.xml"),
+        ((image("a.jpg", width=None),), "size unknown"),
+        ((image("a.jpg", split="x/y"),), "split name"),
+        ((image("../a.jpg"),), "unsafe"),
+    ],
+)
 def test_writer_refuses_before_writing_anything(tmp_path: Path, images: tuple, message: str) -> None:
     with pytest.raises((FormatError, AnnotationError), match=message):
         voc.write(Dataset((ClassInfo(None, "cat"),), images), tmp_path, report=Report())
@@ -673,6 +798,7 @@ def test_writer_refuses_before_writing_anything(tmp_path: Path, images: tuple, m
 
 # --- real data ------------------------------------------------------------------------------------------------
 
+
 def test_bccd(corpus: Path) -> None:
     root = corpus / "bccd_voc" / "BCCD"
     report = Report()
@@ -680,11 +806,15 @@ def test_bccd(corpus: Path) -> None:
     assert len(dataset.images) == 364 and dataset.box_count == 4888
     names = dataset.class_names
     assert Counter(names[label] for i in dataset.images for label in i.boxes.labels) == {
-        "RBC": 4155, "WBC": 372, "Platelets": 361}
+        "RBC": 4155,
+        "WBC": 372,
+        "Platelets": 361,
+    }
     assert Counter(i.split for i in dataset.images) == {"train": 205, "val": 87, "test": 72}
     assert report.counts["ignored_split_lists"] == 1 and not report.warnings
-    lists = {split: (root / "ImageSets" / "Main" / f"{split}.txt").read_text().split() for split in
-             ("train", "val", "test")}
+    lists = {
+        split: (root / "ImageSets" / "Main" / f"{split}.txt").read_text().split() for split in ("train", "val", "test")
+    }
     right_edge = 0
     for record in dataset.images:
         assert record.name.rsplit(".", 1)[0] in lists[record.split]
@@ -706,7 +836,8 @@ def test_bccd_voc_to_voc_keeps_boxes_and_splits(corpus: Path, tmp_path: Path) ->
     back = voc.read(tmp_path, report=Report())
     assert back.class_names == dataset.class_names
     assert [(i.split, i.name, i.width, i.height) for i in back.images] == [
-        (i.split, i.name, i.width, i.height) for i in dataset.images]
+        (i.split, i.name, i.width, i.height) for i in dataset.images
+    ]
     for before, after in zip(dataset.images, back.images, strict=True):
         np.testing.assert_array_equal(before.boxes.xyxy, after.boxes.xyxy)
         np.testing.assert_array_equal(before.boxes.column("truncated"), after.boxes.column("truncated"))

@@ -25,8 +25,9 @@ POSITIONS = {0: 0, 1: 1, 2: 2}
 
 
 def parse(text: str, width: int = 100, height: int = 50, positions: dict | None = None, **options) -> Boxes:
-    return yolo.parse_labels(text, width, height, POSITIONS if positions is None else positions, file="a.txt",
-                             **options)
+    return yolo.parse_labels(
+        text, width, height, POSITIONS if positions is None else positions, file="a.txt", **options
+    )
 
 
 def independent_boxes(text: str, width: int, height: int) -> list[list[float]]:
@@ -40,6 +41,7 @@ def independent_boxes(text: str, width: int, height: int) -> list[list[float]]:
 
 
 # --- label lines ----------------------------------------------------------------------------------------------
+
 
 def test_box_line_is_centre_and_size_normalised_by_the_image() -> None:
     boxes = parse("1 0.5 0.5 0.2 0.4\n2 0.1 0.9 0.2 0.2\n")
@@ -68,8 +70,9 @@ def test_eight_values_are_a_polygon_in_a_detection_dataset_but_refused_in_an_ori
     assert (error.value.file, error.value.field) == ("a.txt", "line 1")
 
 
-@pytest.mark.parametrize("line", ["10 10 20 10 20 20 10 20 plane 0", "10 10 20 10 20 20 10 20 ship",
-                                  "imagesource:GoogleEarth"])
+@pytest.mark.parametrize(
+    "line", ["10 10 20 10 20 20 10 20 plane 0", "10 10 20 10 20 20 10 20 ship", "imagesource:GoogleEarth"]
+)
 def test_dota_lines_are_always_refused(line: str) -> None:
     with pytest.raises(AnnotationError, match="oriented boxes are not supported"):
         parse(f"0 0.5 0.5 0.1 0.1\n{line}\n")
@@ -87,17 +90,20 @@ def test_values_clearly_out_of_range_are_read_as_they_are() -> None:
     np.testing.assert_allclose(boxes.xyxy[0], [85, 20, 105, 30], atol=1e-9)
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("0 0.5 0.5 0.1 0.1\n\n0 0.5 0.5 0.1\n", "expected 4"),
-    ("0 0.5 0.5 0.1 0.1\n\n0 0.5 0.5 0.1 0.1 0.2\n", "found 5"),
-    ("0 0.5 0.5 0.1 0.1\n\n0 0.5 0.5 0.1 0.1 0.2 0.3 0.4\n", "found 7"),
-    ("0 0.5 0.5 0.1 0.1\n\n0 0.5 abc 0.1 0.1\n", "non-numeric value 'abc'"),
-    ("0 0.5 0.5 0.1 0.1\n\n0 0.5 nan 0.1 0.1\n", "non-numeric"),
-    ("0 0.5 0.5 0.1 0.1\n\n7 0.5 0.5 0.1 0.1\n", "class index 7 is not in the class list"),
-    ("0 0.5 0.5 0.1 0.1\n\n1.5 0.5 0.5 0.1 0.1\n", "not an integer"),
-    ("0 0.5 0.5 0.1 0.1\n\n0 0.5 0.5 -0.1 0.1\n", "negative width"),
-    ("0 0.5 0.5 0.1 0.1\n\n0 0.5 0.5 0.1 -0.2\n", "negative height"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("0 0.5 0.5 0.1 0.1\n\n0 0.5 0.5 0.1\n", "expected 4"),
+        ("0 0.5 0.5 0.1 0.1\n\n0 0.5 0.5 0.1 0.1 0.2\n", "found 5"),
+        ("0 0.5 0.5 0.1 0.1\n\n0 0.5 0.5 0.1 0.1 0.2 0.3 0.4\n", "found 7"),
+        ("0 0.5 0.5 0.1 0.1\n\n0 0.5 abc 0.1 0.1\n", "non-numeric value 'abc'"),
+        ("0 0.5 0.5 0.1 0.1\n\n0 0.5 nan 0.1 0.1\n", "non-numeric"),
+        ("0 0.5 0.5 0.1 0.1\n\n7 0.5 0.5 0.1 0.1\n", "class index 7 is not in the class list"),
+        ("0 0.5 0.5 0.1 0.1\n\n1.5 0.5 0.5 0.1 0.1\n", "not an integer"),
+        ("0 0.5 0.5 0.1 0.1\n\n0 0.5 0.5 -0.1 0.1\n", "negative width"),
+        ("0 0.5 0.5 0.1 0.1\n\n0 0.5 0.5 0.1 -0.2\n", "negative height"),
+    ],
+)
 def test_malformed_lines_name_file_and_line(text: str, message: str) -> None:
     with pytest.raises(AnnotationError, match=message) as error:
         parse(text)
@@ -127,12 +133,15 @@ def test_keypoint_lines_keep_their_box() -> None:
 
 # --- writing lines ----------------------------------------------------------------------------------------------
 
+
 def test_format_labels_six_decimals_clamped_and_never_negative_zero() -> None:
     boxes = Boxes([[1, 1, 2, 2], [-0.0000001, 0, 8, 6.0000001], [0, 0, 1e-9, 1e-9]], [0, 1, 2])
     text = yolo.format_labels(boxes, 8, 6)
-    assert text == ("0 0.187500 0.250000 0.125000 0.166667\n"
-                    "1 0.500000 0.500000 1.000000 1.000000\n"
-                    "2 0.000000 0.000000 0.000000 0.000000\n")
+    assert text == (
+        "0 0.187500 0.250000 0.125000 0.166667\n"
+        "1 0.500000 0.500000 1.000000 1.000000\n"
+        "2 0.000000 0.000000 0.000000 0.000000\n"
+    )
     assert yolo.format_labels(Boxes.empty(), 8, 6) == ""
 
 
@@ -142,13 +151,23 @@ def test_batch_formatting_equals_one_image_at_a_time() -> None:
     for index in range(30):
         count = int(rng.integers(0, 5))
         xy = rng.uniform(0, 38, (count, 2))
-        images.append(ImageRecord(f"{index}.png", "train", 64 + index, 48, Boxes(
-            np.hstack([xy, xy + rng.uniform(0, 10, (count, 2))]), rng.integers(0, 3, count))))
+        images.append(
+            ImageRecord(
+                f"{index}.png",
+                "train",
+                64 + index,
+                48,
+                Boxes(np.hstack([xy, xy + rng.uniform(0, 10, (count, 2))]), rng.integers(0, 3, count)),
+            )
+        )
     batch = yolo.format_label_texts(images)
     assert batch == [yolo.format_labels(image.boxes, image.width, image.height) for image in images]
     for image, text in zip(images, batch, strict=True):
-        np.testing.assert_allclose(independent_boxes(text, image.width, image.height) or np.zeros((0, 4)),
-                                   image.boxes.xyxy, atol=yolo.tolerance(image))
+        np.testing.assert_allclose(
+            independent_boxes(text, image.width, image.height) or np.zeros((0, 4)),
+            image.boxes.xyxy,
+            atol=yolo.tolerance(image),
+        )
 
 
 def test_tolerance_covers_the_worst_rounding_and_half_a_micro_unit_does_not() -> None:
@@ -169,6 +188,7 @@ def test_tolerance_covers_the_worst_rounding_and_half_a_micro_unit_does_not() ->
 
 
 # --- data.yaml --------------------------------------------------------------------------------------------------
+
 
 def check_det_dataset_rules(text: str, root: Path) -> dict:
     """What ultralytics/data/utils.py check_det_dataset requires: `train` and `val` keys, `names` (or `nc`) with
@@ -191,8 +211,13 @@ def test_data_yaml_standard_splits() -> None:
     text = yolo.data_yaml(["scratch", "dent"], ["val", "train", "test"])
     data = yaml.safe_load(text)
     assert list(data) == ["train", "val", "test", "nc", "names"]
-    assert data == {"train": "images/train", "val": "images/val", "test": "images/test", "nc": 2,
-                    "names": {0: "scratch", 1: "dent"}}
+    assert data == {
+        "train": "images/train",
+        "val": "images/val",
+        "test": "images/test",
+        "nc": 2,
+        "names": {0: "scratch", 1: "dent"},
+    }
 
 
 def test_data_yaml_points_missing_train_and_val_at_the_first_split_with_a_comment() -> None:
@@ -215,11 +240,15 @@ def test_data_yaml_valid_split_goes_under_val_and_odd_names_are_quoted() -> None
 
 def test_written_dataset_passes_the_ultralytics_checks_and_reads_back(tmp_path: Path) -> None:
     records = []
-    for split, name, boxes in [("train", "a.jpg", [[1, 2, 30, 40]]), ("valid", "sub/b.png", []),
-                               ("test", "c.png", [[0, 0, 64, 48], [10.5, 3.25, 11, 4]])]:
+    for split, name, boxes in [
+        ("train", "a.jpg", [[1, 2, 30, 40]]),
+        ("valid", "sub/b.png", []),
+        ("test", "c.png", [[0, 0, 64, 48], [10.5, 3.25, 11, 4]]),
+    ]:
         source = make_image(tmp_path / "src" / name, 64, 48)
-        records.append(ImageRecord(name, split, 64, 48, Boxes(np.array(boxes, float).reshape(-1, 4),
-                                                              [1] * len(boxes)), source))
+        records.append(
+            ImageRecord(name, split, 64, 48, Boxes(np.array(boxes, float).reshape(-1, 4), [1] * len(boxes)), source)
+        )
     dataset = Dataset((ClassInfo(0, "x"), ClassInfo(7, "y")), tuple(records))
     out = tmp_path / "out"
     FORMATS["yolo"].write(dataset, out, report=Report())
@@ -255,6 +284,7 @@ def test_writer_refuses_a_split_name_leaving_the_folder(tmp_path: Path) -> None:
 
 # --- layouts read ----------------------------------------------------------------------------------------------
 
+
 def write_files(root: Path, files: dict[str, str]) -> None:
     for relative, text in files.items():
         path = root / relative
@@ -267,12 +297,22 @@ def test_path_list_files_and_folder_lists(tmp_path: Path) -> None:
     root = tmp_path / "ds"
     for name in ("images/a/1.png", "images/a/2.png", "images/b/3.png", "images/c/4.png"):
         make_image(root / name, 20, 10)
-    write_files(root, {"labels/a/1.txt": "0 0.5 0.5 0.5 0.5\n", "labels/b/3.txt": "1 0.25 0.5 0.5 1\n",
-                       "train.txt": "./images/a/1.png\nimages/a/2.png\n\n",
-                       "cfg/data.yaml": "path: ..\ntrain: train.txt\nval: [images/b, images/c]\nnames: [p, q]\n"})
+    write_files(
+        root,
+        {
+            "labels/a/1.txt": "0 0.5 0.5 0.5 0.5\n",
+            "labels/b/3.txt": "1 0.25 0.5 0.5 1\n",
+            "train.txt": "./images/a/1.png\nimages/a/2.png\n\n",
+            "cfg/data.yaml": "path: ..\ntrain: train.txt\nval: [images/b, images/c]\nnames: [p, q]\n",
+        },
+    )
     dataset = yolo.read(root / "cfg" / "data.yaml", report=Report())
-    assert [(i.split, i.name) for i in dataset.images] == [("train", "1.png"), ("train", "2.png"),
-                                                          ("val", "b/3.png"), ("val", "c/4.png")]
+    assert [(i.split, i.name) for i in dataset.images] == [
+        ("train", "1.png"),
+        ("train", "2.png"),
+        ("val", "b/3.png"),
+        ("val", "c/4.png"),
+    ]
     np.testing.assert_allclose(dataset.images[0].boxes.xyxy, [[5, 2.5, 15, 7.5]])
     np.testing.assert_allclose(dataset.images[2].boxes.xyxy, [[0, 0, 10, 10]])
     assert dataset.images[2].source == root / "images/b/3.png"
@@ -280,8 +320,10 @@ def test_path_list_files_and_folder_lists(tmp_path: Path) -> None:
 
 def test_missing_listed_image_is_an_image_error_for_that_line(tmp_path: Path) -> None:
     make_image(tmp_path / "images/1.png", 4, 4)
-    write_files(tmp_path, {"train.txt": "images/1.png\nimages/gone.png\n",
-                           "data.yaml": "train: train.txt\nval: train.txt\nnames: [a]\n"})
+    write_files(
+        tmp_path,
+        {"train.txt": "images/1.png\nimages/gone.png\n", "data.yaml": "train: train.txt\nval: train.txt\nnames: [a]\n"},
+    )
     with pytest.raises(ImageError) as error:
         yolo.read(tmp_path, report=Report())
     assert error.value.field == "line 2" and error.value.file.endswith("train.txt")
@@ -294,8 +336,15 @@ def test_bad_line_or_unreadable_image_skips_only_that_image(tmp_path: Path) -> N
     for name in ("a.png", "b.png"):
         make_image(tmp_path / "images/train" / name, 4, 4)
     (tmp_path / "images/train/c.png").write_bytes(b"not an image")
-    write_files(tmp_path, {"labels/train/a.txt": "0 0.5 0.5 0.5 0.5\n0 0.5\n", "labels/train/b.txt": "0 .5 .5 1 1",
-                           "labels/train/c.txt": "", "data.yaml": "train: images/train\nval: images/train\nnc: 1\n"})
+    write_files(
+        tmp_path,
+        {
+            "labels/train/a.txt": "0 0.5 0.5 0.5 0.5\n0 0.5\n",
+            "labels/train/b.txt": "0 .5 .5 1 1",
+            "labels/train/c.txt": "",
+            "data.yaml": "train: images/train\nval: images/train\nnc: 1\n",
+        },
+    )
     with pytest.raises(AnnotationError) as error:
         yolo.read(tmp_path, report=Report())
     assert error.value.field == "line 2" and error.value.file.endswith("a.txt")
@@ -309,10 +358,16 @@ def test_bad_line_or_unreadable_image_skips_only_that_image(tmp_path: Path) -> N
 
 def test_orphans_duplicates_missing_splits_and_nc_mismatch_are_reported(tmp_path: Path) -> None:
     make_image(tmp_path / "images/train/a.png", 4, 4)
-    write_files(tmp_path, {"labels/train/a.txt": "", "labels/train/lost.txt": "0 0.5 0.5 1 1\n",
-                           "val.txt": "images/train/a.png\n",
-                           "data.yaml": "train: images/train\nval: val.txt\ntest: ../gone/images\n"
-                                        "nc: 3\nnames: [a, b]\nlicense: CC BY 4.0\n"})
+    write_files(
+        tmp_path,
+        {
+            "labels/train/a.txt": "",
+            "labels/train/lost.txt": "0 0.5 0.5 1 1\n",
+            "val.txt": "images/train/a.png\n",
+            "data.yaml": "train: images/train\nval: val.txt\ntest: ../gone/images\n"
+            "nc: 3\nnames: [a, b]\nlicense: CC BY 4.0\n",
+        },
+    )
     report = Report()
     dataset = yolo.read(tmp_path, report=report)
     assert [(i.split, i.name) for i in dataset.images] == [("train", "a.png")]
@@ -323,14 +378,24 @@ def test_orphans_duplicates_missing_splits_and_nc_mismatch_are_reported(tmp_path
 
 def test_oriented_dataset_by_task_or_label_folder_is_refused(tmp_path: Path) -> None:
     make_image(tmp_path / "images/train/a.png", 4, 4)
-    write_files(tmp_path, {"labels/train/a.txt": "0 0.1 0.1 0.9 0.1 0.9 0.9 0.1 0.9\n",
-                           "data.yaml": "task: obb\ntrain: images/train\nval: images/train\nnames: [a]\n"})
+    write_files(
+        tmp_path,
+        {
+            "labels/train/a.txt": "0 0.1 0.1 0.9 0.1 0.9 0.9 0.1 0.9\n",
+            "data.yaml": "task: obb\ntrain: images/train\nval: images/train\nnames: [a]\n",
+        },
+    )
     with pytest.raises(AnnotationError, match="oriented boxes are not supported"):
         yolo.read(tmp_path, report=Report())
     other = tmp_path / "dota"
     make_image(other / "train/images/a.png", 4, 4)
-    write_files(other, {"train/labelTxt/a.txt": "0 0.1 0.1 0.9 0.1 0.9 0.9 0.1 0.9\n",
-                        "data.yaml": "train: train/images\nval: train/images\nnames: [a]\n"})
+    write_files(
+        other,
+        {
+            "train/labelTxt/a.txt": "0 0.1 0.1 0.9 0.1 0.9 0.9 0.1 0.9\n",
+            "data.yaml": "train: train/images\nval: train/images\nnames: [a]\n",
+        },
+    )
     with pytest.raises(AnnotationError, match="oriented boxes are not supported") as error:
         yolo.read(other, report=Report())
     assert error.value.field == "line 1"
@@ -338,8 +403,13 @@ def test_oriented_dataset_by_task_or_label_folder_is_refused(tmp_path: Path) -> 
 
 def test_pose_dataset_keeps_boxes_and_counts_dropped_keypoints(tmp_path: Path) -> None:
     make_image(tmp_path / "images/train/a.png", 10, 10)
-    write_files(tmp_path, {"labels/train/a.txt": "0 0.5 0.5 0.2 0.2 0.1 0.1 2 0.2 0.2 2 0.3 0.3 1\n",
-                           "data.yaml": "kpt_shape: [3, 3]\ntrain: images/train\nval: images/train\nnames: [a]\n"})
+    write_files(
+        tmp_path,
+        {
+            "labels/train/a.txt": "0 0.5 0.5 0.2 0.2 0.1 0.1 2 0.2 0.2 2 0.3 0.3 1\n",
+            "data.yaml": "kpt_shape: [3, 3]\ntrain: images/train\nval: images/train\nnames: [a]\n",
+        },
+    )
     report = Report()
     dataset = yolo.read(tmp_path, report=report)
     np.testing.assert_allclose(dataset.images[0].boxes.xyxy, [[4, 4, 6, 6]])
@@ -358,8 +428,7 @@ def test_bare_folders_with_image_dir_and_without_class_list(tmp_path: Path) -> N
     make_image(tmp_path / "pixels/train/a.png", 10, 10)
     write_files(tmp_path / "ds", {"labels/train/a.txt": "0 0.5 0.5 1 1\n", "classes.txt": "only\n"})
     dataset = yolo.read(tmp_path / "ds", report=Report(), image_dir=tmp_path / "pixels")
-    assert [(i.split, i.name, i.boxes.xyxy.tolist()) for i in dataset.images] == [("train", "a.png",
-                                                                                   [[0, 0, 10, 10]])]
+    assert [(i.split, i.name, i.boxes.xyxy.tolist()) for i in dataset.images] == [("train", "a.png", [[0, 0, 10, 10]])]
     (tmp_path / "ds/classes.txt").unlink()
     with pytest.raises(FormatError, match="no class list"):
         yolo.read(tmp_path / "ds", report=Report(), image_dir=tmp_path / "pixels")
@@ -369,11 +438,21 @@ def test_bare_folders_with_image_dir_and_without_class_list(tmp_path: Path) -> N
 
 
 def test_detect(tmp_path: Path) -> None:
-    write_files(tmp_path, {"y/data.yaml": "train: images/train\nval: images/val\nnames: [a]\n",
-                           "y/other.yaml": "just: text\n", "d/obj.data": "train = train.txt\nnames = obj.names\n",
-                           "n/obj.names": "a\n", "f/images/train/x.txt": "", "f/labels/train/x.txt": "0 .5 .5 .1 .1\n",
-                           "v/Annotations/a.xml": "<annotation/>", "v/images/a.txt": "",
-                           "c/images/readme.txt": "", "c/labels/readme.txt": "see the wiki\n"})
+    write_files(
+        tmp_path,
+        {
+            "y/data.yaml": "train: images/train\nval: images/val\nnames: [a]\n",
+            "y/other.yaml": "just: text\n",
+            "d/obj.data": "train = train.txt\nnames = obj.names\n",
+            "n/obj.names": "a\n",
+            "f/images/train/x.txt": "",
+            "f/labels/train/x.txt": "0 .5 .5 .1 .1\n",
+            "v/Annotations/a.xml": "<annotation/>",
+            "v/images/a.txt": "",
+            "c/images/readme.txt": "",
+            "c/labels/readme.txt": "see the wiki\n",
+        },
+    )
     assert yolo.detect(tmp_path / "y") and yolo.detect(tmp_path / "y/data.yaml")
     assert not yolo.detect(tmp_path / "y/other.yaml")
     assert yolo.detect(tmp_path / "d") and yolo.detect(tmp_path / "d/obj.data")
@@ -392,6 +471,7 @@ def test_golden_cases_exist_with_every_layout() -> None:
 
 
 # --- real data --------------------------------------------------------------------------------------------------
+
 
 def compare_with_independent_parse(dataset: Dataset, label_of, report: Report) -> int:
     """Every image's boxes against the label file parsed here, with the size from PIL; returns the box count."""
@@ -413,10 +493,14 @@ def compare_with_independent_parse(dataset: Dataset, label_of, report: Report) -
 
 def test_datumaro_yolo_layouts(corpus: Path) -> None:
     assets = corpus / "datumaro_assets/tests/assets"
-    expected = {"strict": ([("train", "1.jpg")], lambda p: p.with_suffix(".txt")),
-                "annotations": ([("default", "1.jpg")], lambda p: p.parents[1] / "Annotations" / f"{p.stem}.txt"),
-                "labels": ([("train", "1.jpg"), ("val", "1.jpg")],
-                           lambda p: p.parents[2] / "labels" / p.parent.name / f"{p.stem}.txt")}
+    expected = {
+        "strict": ([("train", "1.jpg")], lambda p: p.with_suffix(".txt")),
+        "annotations": ([("default", "1.jpg")], lambda p: p.parents[1] / "Annotations" / f"{p.stem}.txt"),
+        "labels": (
+            [("train", "1.jpg"), ("val", "1.jpg")],
+            lambda p: p.parents[2] / "labels" / p.parent.name / f"{p.stem}.txt",
+        ),
+    }
     for layout, (images, label_of) in expected.items():
         source = assets / "yolo_dataset" / layout
         assert yolo.detect(source), layout
@@ -432,8 +516,11 @@ def test_roboflow_yolo_with_valid_folder_named_val(corpus: Path) -> None:
     report = Report()
     dataset = yolo.read(source, report=report)
     assert dataset.class_names == ["label_0", "label_1"]
-    assert [(i.split, i.name) for i in dataset.images] == [("train", "train_001.jpg"), ("train", "train_002.jpg"),
-                                                          ("val", "val_001.jpg")]
+    assert [(i.split, i.name) for i in dataset.images] == [
+        ("train", "train_001.jpg"),
+        ("train", "train_002.jpg"),
+        ("val", "val_001.jpg"),
+    ]
     label_of = lambda p: p.parents[1] / "labels" / f"{p.stem}.txt"  # noqa: E731
     assert compare_with_independent_parse(dataset, label_of, report) == 4
     assert not report.warnings
@@ -465,8 +552,10 @@ def test_bccd_written_by_an_independent_writer_reads_back(corpus: Path, tmp_path
                 x1, y1, x2, y2 = (float(box.findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax"))
                 x1, y1 = x1 - 1, y1 - 1  # VOC 1-based inclusive -> continuous
                 label = names.index(obj.findtext("name"))
-                lines.append(f"{label} {(x1 + x2) / 2 / width:.6f} {(y1 + y2) / 2 / height:.6f} "
-                             f"{(x2 - x1) / width:.6f} {(y2 - y1) / height:.6f}")
+                lines.append(
+                    f"{label} {(x1 + x2) / 2 / width:.6f} {(y1 + y2) / 2 / height:.6f} "
+                    f"{(x2 - x1) / width:.6f} {(y2 - y1) / height:.6f}"
+                )
                 boxes.append((label, [x1, y1, x2, y2]))
             (tmp_path / "images" / split).mkdir(parents=True, exist_ok=True)
             (tmp_path / "labels" / split).mkdir(parents=True, exist_ok=True)
@@ -482,5 +571,6 @@ def test_bccd_written_by_an_independent_writer_reads_back(corpus: Path, tmp_path
         boxes = want[(image.split, image.name)]
         assert image.source == tmp_path / "images" / image.split / image.name
         assert [names[label] for label in image.boxes.labels] == [names[label] for label, _ in boxes]
-        np.testing.assert_allclose(image.boxes.xyxy, np.array([b for _, b in boxes]).reshape(-1, 4),
-                                   atol=yolo.tolerance(image))
+        np.testing.assert_allclose(
+            image.boxes.xyxy, np.array([b for _, b in boxes]).reshape(-1, 4), atol=yolo.tolerance(image)
+        )

@@ -69,6 +69,7 @@ def same_cycle(a: np.ndarray, b: np.ndarray) -> bool:
 
 # --- shapes -------------------------------------------------------------------------------------------------
 
+
 def test_corners_go_around_the_box():
     shapes = box_shapes(Boxes([[1, 2, 5, 7]], [0]), "corners")
     assert len(shapes) == 1 and len(shapes[0]) == 1
@@ -80,7 +81,7 @@ def test_ellipse_is_inscribed_and_touches_every_side():
     assert ellipse.shape == (ELLIPSE_VERTICES, 2)
     np.testing.assert_allclose(ellipse.min(axis=0), [10, 20], atol=1e-9)
     np.testing.assert_allclose(ellipse.max(axis=0), [30, 60], atol=1e-9)
-    normalised = ((ellipse - [20, 40]) / [10, 20])
+    normalised = (ellipse - [20, 40]) / [10, 20]
     np.testing.assert_allclose((normalised**2).sum(axis=1), 1.0)
     # A 32-gon inscribed in an ellipse covers 32/(2 pi) sin(2 pi/32) of its area.
     expected = math.pi * 10 * 20 * (32 / (2 * math.pi)) * math.sin(2 * math.pi / 32)
@@ -88,14 +89,17 @@ def test_ellipse_is_inscribed_and_touches_every_side():
 
 
 def test_polygon_segmentations_replace_corners_and_rle_keeps_them():
-    segmentation = object_column([
-        [[0, 0, 4, 0, 4, 3], [10, 10, 12, 10, 12, 12, 10, 12]],  # two parts
-        {"size": [10, 10], "counts": "abc"},  # RLE
-        [[1, 1, 2, 2]],  # only a degenerate part (two points): ignored
-        None,
-    ])
-    boxes = Boxes([[0, 0, 12, 12], [1, 1, 3, 3], [1, 1, 2, 2], [5, 5, 6, 6]], [0, 0, 0, 0],
-                  {"segmentation": segmentation})
+    segmentation = object_column(
+        [
+            [[0, 0, 4, 0, 4, 3], [10, 10, 12, 10, 12, 12, 10, 12]],  # two parts
+            {"size": [10, 10], "counts": "abc"},  # RLE
+            [[1, 1, 2, 2]],  # only a degenerate part (two points): ignored
+            None,
+        ]
+    )
+    boxes = Boxes(
+        [[0, 0, 12, 12], [1, 1, 3, 3], [1, 1, 2, 2], [5, 5, 6, 6]], [0, 0, 0, 0], {"segmentation": segmentation}
+    )
     shapes = box_shapes(boxes, "corners")
     assert [len(parts) for parts in shapes] == [2, 1, 1, 1]
     assert shapes[0][0].tolist() == [[0, 0], [4, 0], [4, 3]]
@@ -111,14 +115,17 @@ def test_unknown_box_shape_is_refused():
 
 
 def test_pack_and_unpack_round_trip():
-    shapes = [[np.array([[0.0, 0], [1, 0], [1, 1]]), np.array([[5.0, 5], [6, 5], [6, 6], [5, 6]])],
-              [np.array([[9.0, 9], [8, 9], [8, 8]])]]
+    shapes = [
+        [np.array([[0.0, 0], [1, 0], [1, 1]]), np.array([[5.0, 5], [6, 5], [6, 6], [5, 6]])],
+        [np.array([[9.0, 9], [8, 9], [8, 8]])],
+    ]
     points, layout = pack(shapes)
     assert points.shape == (10, 2) and layout == [[3, 4], [3]]
     assert points[3].tolist() == [5, 5]
     back = unpack(points + 1, layout)
-    assert [[part.tolist() for part in parts] for parts in back] == \
-        [[(part + 1).tolist() for part in parts] for parts in shapes]
+    assert [[part.tolist() for part in parts] for parts in back] == [
+        [(part + 1).tolist() for part in parts] for parts in shapes
+    ]
 
 
 def test_pack_nothing():
@@ -133,6 +140,7 @@ def test_unpack_refuses_a_wrong_point_count():
 
 
 # --- clipping and areas ---------------------------------------------------------------------------------------
+
 
 def test_triangle_cut_by_a_corner():
     triangle = np.array([[-2.0, -2], [6, -2], [-2, 6]])  # the hypotenuse x + y = 4 crosses the image corner
@@ -202,27 +210,29 @@ def test_clipped_area_matches_a_fine_raster(seed):
     centre = rng.uniform([-3, -3], [23, 15])
     polygon = centre + np.stack([radii * np.cos(angles), radii * np.sin(angles)], axis=1)
     visible, full, _ = raster(polygon, 20, 12)
-    assert polygon_area(polygon) == pytest.approx(full, abs=0.05 * full ** 0.5 + 0.05)
-    assert polygon_area(clip_polygon(polygon, 20, 12)) == pytest.approx(visible, abs=0.05 * full ** 0.5 + 0.05)
+    assert polygon_area(polygon) == pytest.approx(full, abs=0.05 * full**0.5 + 0.05)
+    assert polygon_area(clip_polygon(polygon, 20, 12)) == pytest.approx(visible, abs=0.05 * full**0.5 + 0.05)
 
 
 # --- follow ----------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("centre, degrees", [((3.0, 20.0), 30), ((47.0, 5.0), 60), ((46.0, 36.0), 15),
-                                             ((25.0, -2.0), 45), ((0.5, 0.5), 80)])
+
+@pytest.mark.parametrize(
+    "centre, degrees", [((3.0, 20.0), 30), ((47.0, 5.0), 60), ((46.0, 36.0), 15), ((25.0, -2.0), 45), ((0.5, 0.5), 80)]
+)
 def test_rotated_rectangle_cut_by_the_border(centre, degrees):
     width, height = 50, 40
     rectangle = rotated_rectangle(*centre, 16, 8, degrees)
     followed = follow([[rectangle]], width, height)
     visible, full, envelope = raster(rectangle, width, height)
     assert followed.visibility[0] == pytest.approx(visible / full, abs=0.01)
-    np.testing.assert_allclose(followed.xyxy[0], envelope + np.array([-STEP, -STEP, STEP, STEP]) / 2,
-                               atol=1.5 * STEP)
+    np.testing.assert_allclose(followed.xyxy[0], envelope + np.array([-STEP, -STEP, STEP, STEP]) / 2, atol=1.5 * STEP)
     assert followed.xyxy[0, 0] >= 0 and followed.xyxy[0, 2] <= width
     assert followed.xyxy[0, 1] >= 0 and followed.xyxy[0, 3] <= height
     # Never larger than the clipped envelope of the whole moved shape (what albumentations keeps).
-    envelope_clipped = np.clip(np.concatenate([rectangle.min(axis=0), rectangle.max(axis=0)]), 0,
-                               [width, height, width, height])
+    envelope_clipped = np.clip(
+        np.concatenate([rectangle.min(axis=0), rectangle.max(axis=0)]), 0, [width, height, width, height]
+    )
     assert np.all(followed.xyxy[0, :2] >= envelope_clipped[:2]) and np.all(followed.xyxy[0, 2:] <= envelope_clipped[2:])
 
 
@@ -243,8 +253,10 @@ def test_clipping_before_the_envelope_makes_a_tighter_box():
 def test_follow_inside_outside_and_multi_part():
     inside = [np.array([[1.0, 1], [3, 1], [3, 4], [1, 4]])]
     outside = [np.array([[20.0, 20], [30, 20], [30, 30]])]
-    two_parts = [np.array([[1.0, 5], [3, 5], [3, 7], [1, 7]]),  # area 4, inside
-                 np.array([[8.0, 1], [12, 1], [12, 3], [8, 3]])]  # area 8, half outside (x > 10)
+    two_parts = [
+        np.array([[1.0, 5], [3, 5], [3, 7], [1, 7]]),  # area 4, inside
+        np.array([[8.0, 1], [12, 1], [12, 3], [8, 3]]),
+    ]  # area 8, half outside (x > 10)
     followed = follow([inside, outside, two_parts], 10, 10)
     np.testing.assert_array_equal(followed.xyxy[0], [1, 1, 3, 4])
     assert np.isnan(followed.xyxy[1]).all()
@@ -298,21 +310,25 @@ def test_follow_nothing():
 
 # --- keep_rows -------------------------------------------------------------------------------------------------
 
+
 def followed_boxes(xyxy: list[list[float]], visibility: list[float]) -> FollowedBoxes:
     return FollowedBoxes(np.array(xyxy, dtype=float), np.array(visibility, dtype=float), [[] for _ in xyxy])
 
 
 def test_keep_rows_thresholds_and_counts():
     followed = followed_boxes(
-        [[0, 0, 10, 10],  # kept
-         [np.nan] * 4,  # invisible
-         [0, 0, 10, 10],  # visibility 0.29 < 0.3
-         [0, 0, 10, 10],  # visibility exactly 0.3: kept
-         [0, 0, 3, 5],  # area 15 < 16 (also thin, but counted once, under min_area)
-         [0, 0, 4, 4],  # area exactly 16: kept
-         [0, 0, 1.5, 40],  # shorter side 1.5 < 2
-         [0, 0, 2, 40]],  # shorter side exactly 2: kept
-        [1, 0, 0.29, 0.3, 1, 1, 1, 1])
+        [
+            [0, 0, 10, 10],  # kept
+            [np.nan] * 4,  # invisible
+            [0, 0, 10, 10],  # visibility 0.29 < 0.3
+            [0, 0, 10, 10],  # visibility exactly 0.3: kept
+            [0, 0, 3, 5],  # area 15 < 16 (also thin, but counted once, under min_area)
+            [0, 0, 4, 4],  # area exactly 16: kept
+            [0, 0, 1.5, 40],  # shorter side 1.5 < 2
+            [0, 0, 2, 40],
+        ],  # shorter side exactly 2: kept
+        [1, 0, 0.29, 0.3, 1, 1, 1, 1],
+    )
     rows, counts = keep_rows(followed, BoxRules(min_visibility=0.3, min_area=16, min_size=2))
     assert rows.tolist() == [0, 3, 5, 7]
     assert counts == {"invisible": 1, "min_visibility": 1, "min_area": 1, "min_size": 1}

@@ -38,16 +38,23 @@ def placement(width: int, height: int, cell: int, row: int = 0, column: int = 0)
 
 def edges(xyxy: list[float], scale_x: float, scale_y: float, left: int, top: int) -> tuple[int, int, int, int]:
     """Outer pixel columns and rows of a drawn box."""
-    return (left + round(xyxy[0] * scale_x), top + round(xyxy[1] * scale_y),
-            left + round(xyxy[2] * scale_x) - 1, top + round(xyxy[3] * scale_y) - 1)
+    return (
+        left + round(xyxy[0] * scale_x),
+        top + round(xyxy[1] * scale_y),
+        left + round(xyxy[2] * scale_x) - 1,
+        top + round(xyxy[3] * scale_y) - 1,
+    )
 
 
 def pixel(picture: Image.Image, x: int, y: int) -> tuple[int, int, int]:
     return tuple(int(v) for v in np.asarray(picture.convert("RGB"))[y, x])
 
 
-def dataset_of(tmp: Path, specs: list[tuple[str, tuple[int, int], list[list[float]], list[int]]],
-               classes: tuple[str, ...] = ("scratch", "spot", "crack")) -> Dataset:
+def dataset_of(
+    tmp: Path,
+    specs: list[tuple[str, tuple[int, int], list[list[float]], list[int]]],
+    classes: tuple[str, ...] = ("scratch", "spot", "crack"),
+) -> Dataset:
     images = []
     for name, (width, height), boxes, labels in specs:
         source = make_image(tmp / name, width, height)
@@ -58,8 +65,9 @@ def dataset_of(tmp: Path, specs: list[tuple[str, tuple[int, int], list[list[floa
 
 def test_grid_size_and_box_edges_in_the_class_colour(tmp_path: Path) -> None:
     box = [30.0, 24.0, 150.0, 96.0]
-    dataset = dataset_of(tmp_path, [("a.png", (200, 120), [box], [1])]
-                         + [(f"n{k}.png", (40, 40), [], []) for k in range(4)])
+    dataset = dataset_of(
+        tmp_path, [("a.png", (200, 120), [box], [1])] + [(f"n{k}.png", (40, 40), [], []) for k in range(4)]
+    )
     cell = 100
     picture = render_preview(dataset, n=5, cell=cell)
     columns = math.ceil(math.sqrt(5))
@@ -82,8 +90,10 @@ def test_boxes_are_drawn_on_the_upright_picture(tmp_path: Path) -> None:
     exif = Image.Exif()
     exif[0x0112] = 6  # shown rotated 90° clockwise: red on the right, blue on the left
     stored.save(tmp_path / "r.jpg", exif=exif.tobytes(), quality=100)
-    dataset = Dataset((ClassInfo(None, "a"),), (ImageRecord("r.jpg", "train", 120, 60, Boxes([[70, 10, 110, 50]], [0]),
-                                                            source=tmp_path / "r.jpg"),))
+    dataset = Dataset(
+        (ClassInfo(None, "a"),),
+        (ImageRecord("r.jpg", "train", 120, 60, Boxes([[70, 10, 110, 50]], [0]), source=tmp_path / "r.jpg"),),
+    )
     cell = 120
     picture = render_preview(dataset, n=1, cell=cell)
     scale_x, scale_y, left, top = placement(120, 60, cell)
@@ -96,9 +106,12 @@ def test_boxes_are_drawn_on_the_upright_picture(tmp_path: Path) -> None:
 
 def test_rare_classes_come_first_and_the_filter(tmp_path: Path) -> None:
     specs = [(f"common{k}.png", (40, 30), [[1, 1, 9, 9]], [0]) for k in range(6)]
-    specs += [("both.png", (40, 30), [[1, 1, 9, 9], [10, 10, 20, 20]], [0, 1]),
-              ("spot.png", (40, 30), [[2, 2, 8, 8]], [1]), ("rare.png", (40, 30), [[3, 3, 30, 25]], [2]),
-              ("empty.png", (40, 30), [], [])]
+    specs += [
+        ("both.png", (40, 30), [[1, 1, 9, 9], [10, 10, 20, 20]], [0, 1]),
+        ("spot.png", (40, 30), [[2, 2, 8, 8]], [1]),
+        ("rare.png", (40, 30), [[3, 3, 30, 25]], [2]),
+        ("empty.png", (40, 30), [], []),
+    ]
     dataset = dataset_of(tmp_path, specs)
     chosen = [image.name for image in choose_images(dataset, 3, seed=4)]
     assert chosen[0] == "rare.png" and chosen[1] in ("both.png", "spot.png")
@@ -131,7 +144,8 @@ def voc_source(root: Path) -> Path:
         (root / "Annotations" / f"{name}.xml").write_text(
             f"<annotation><filename>{name}.png</filename><object><name>{'spot' if k == 2 else 'scratch'}</name>"
             f"<bndbox><xmin>{box[0]}</xmin><ymin>{box[1]}</ymin><xmax>{box[2]}</xmax><ymax>{box[3]}</ymax>"
-            "</bndbox></object></annotation>")
+            "</bndbox></object></annotation>"
+        )
     return root
 
 
@@ -148,7 +162,8 @@ def test_compare_pairs_each_image_with_its_copies(augmented: tuple[Path, Path]) 
     dataset = load(src)
     copies = load_copies(other)
     assert {key: [c.name for c in found] for key, found in copies.by_source.items()} == {
-        f"default/{stem}.png": [f"{stem}_aug1.png", f"{stem}_aug2.png"] for stem in "abc"}
+        f"default/{stem}.png": [f"{stem}_aug1.png", f"{stem}_aug2.png"] for stem in "abc"
+    }
     cell = 96
     picture = render_preview(dataset, n=3, cell=cell, copies=copies)
     assert picture.size == grid_size(3, 3, cell)  # a row per image: the image, then its two copies
@@ -169,8 +184,10 @@ def test_command_writes_the_png(augmented: tuple[Path, Path], tmp_path: Path) ->
     assert result.exit_code == 0, result.output
     with Image.open(tmp_path / "p.png") as png:
         assert png.format == "PNG" and png.size == grid_size(2, 1, 64)
-    result = runner.invoke(main, ["preview", str(src), str(tmp_path / "c.png"), "--compare", str(other),
-                                  "--classes", "scratch", "--cell", "64"])
+    result = runner.invoke(
+        main,
+        ["preview", str(src), str(tmp_path / "c.png"), "--compare", str(other), "--classes", "scratch", "--cell", "64"],
+    )
     assert result.exit_code == 0, result.output
     with Image.open(tmp_path / "c.png") as png:
         assert png.size == grid_size(3, 2, 64)  # only the two images with a scratch

@@ -32,6 +32,7 @@ Box = tuple[str, float, float]  # class name, width, height
 
 def expected(images: dict[str, tuple[str, list[Box]]], class_order: list[str]) -> dict:
     """Per split and overall: images, negatives, boxes, per-class images/boxes, size groups, width/height extremes."""
+
     def figures(selected: list[list[Box]]) -> dict:
         boxes = [box for image in selected for box in image]
         areas = [w * h for _, w, h in boxes]
@@ -39,22 +40,37 @@ def expected(images: dict[str, tuple[str, list[Box]]], class_order: list[str]) -
             "images": len(selected),
             "negatives": sum(1 for image in selected if not image),
             "boxes": len(boxes),
-            "classes": {name: {"images": sum(1 for image in selected if any(b[0] == name for b in image)),
-                               "boxes": sum(1 for b in boxes if b[0] == name)} for name in class_order},
-            "size_groups": {"small": sum(a < 32 ** 2 for a in areas),
-                            "medium": sum(32 ** 2 <= a < 96 ** 2 for a in areas),
-                            "large": sum(a >= 96 ** 2 for a in areas)},
-            "widths": (min(w for _, w, _ in boxes), statistics.median(w for _, w, _ in boxes),
-                       max(w for _, w, _ in boxes)),
-            "heights": (min(h for _, _, h in boxes), statistics.median(h for _, _, h in boxes),
-                        max(h for _, _, h in boxes)),
+            "classes": {
+                name: {
+                    "images": sum(1 for image in selected if any(b[0] == name for b in image)),
+                    "boxes": sum(1 for b in boxes if b[0] == name),
+                }
+                for name in class_order
+            },
+            "size_groups": {
+                "small": sum(a < 32**2 for a in areas),
+                "medium": sum(32**2 <= a < 96**2 for a in areas),
+                "large": sum(a >= 96**2 for a in areas),
+            },
+            "widths": (
+                min(w for _, w, _ in boxes),
+                statistics.median(w for _, w, _ in boxes),
+                max(w for _, w, _ in boxes),
+            ),
+            "heights": (
+                min(h for _, _, h in boxes),
+                statistics.median(h for _, _, h in boxes),
+                max(h for _, _, h in boxes),
+            ),
         }
 
     by_split: dict[str, list[list[Box]]] = defaultdict(list)
     for split, boxes in images.values():
         by_split[split].append(boxes)
-    return {"all": figures([boxes for _, boxes in images.values()]),
-            "splits": {split: figures(selected) for split, selected in by_split.items()}}
+    return {
+        "all": figures([boxes for _, boxes in images.values()]),
+        "splits": {split: figures(selected) for split, selected in by_split.items()},
+    }
 
 
 def voc_boxes(xml_file: Path) -> list[Box]:
@@ -126,8 +142,15 @@ def test_corpus_image_sizes_come_from_the_annotations(corpus: Path) -> None:
 
 # --- exact figures on a built dataset ------------------------------------------------------------------------
 
-def record(name: str, split: str, size: tuple[int, int] | None, boxes: list[list[float]], labels: list[int],
-           source: Path | None = None) -> ImageRecord:
+
+def record(
+    name: str,
+    split: str,
+    size: tuple[int, int] | None,
+    boxes: list[list[float]],
+    labels: list[int],
+    source: Path | None = None,
+) -> ImageRecord:
     table = Boxes(np.array(boxes, dtype=float).reshape(-1, 4), labels) if boxes else Boxes.empty()
     width, height = size if size else (None, None)
     return ImageRecord(name, split, width, height, table, source=source)
@@ -135,20 +158,26 @@ def record(name: str, split: str, size: tuple[int, int] | None, boxes: list[list
 
 def built() -> Dataset:
     classes = (ClassInfo(1, "scratch"), ClassInfo(2, "spot"), ClassInfo(3, "ghost"))
-    return Dataset(classes, (
-        # areas: 31*33 = 1023 (small), 32*32 = 1024 (medium), 96*96 - 1 = 9215 (medium), 96*96 (large)
-        record("a.png", "train", (200, 100), [[0, 0, 31, 33], [10, 10, 42, 42], [0, 0, 95, 97]], [0, 0, 1]),
-        record("b.png", "train", (200, 100), [[0, 0, 96, 96]], [1]),
-        record("c.png", "train", (200, 100), [], []),
-        record("d.png", "val", None, [[5, 5, 5, 25], [0, 0, 40, 10]], [0, 0]),
-    ))
+    return Dataset(
+        classes,
+        (
+            # areas: 31*33 = 1023 (small), 32*32 = 1024 (medium), 96*96 - 1 = 9215 (medium), 96*96 (large)
+            record("a.png", "train", (200, 100), [[0, 0, 31, 33], [10, 10, 42, 42], [0, 0, 95, 97]], [0, 0, 1]),
+            record("b.png", "train", (200, 100), [[0, 0, 96, 96]], [1]),
+            record("c.png", "train", (200, 100), [], []),
+            record("d.png", "val", None, [[5, 5, 5, 25], [0, 0, 40, 10]], [0, 0]),
+        ),
+    )
 
 
 def test_built_dataset_figures() -> None:
     stats = compute_stats(built(), anchors=0)
     assert (stats["images"], stats["boxes"], stats["negatives"]) == (4, 6, 1)
-    assert stats["classes"] == {"scratch": {"images": 2, "boxes": 4}, "spot": {"images": 2, "boxes": 2},
-                                "ghost": {"images": 0, "boxes": 0}}
+    assert stats["classes"] == {
+        "scratch": {"images": 2, "boxes": 4},
+        "spot": {"images": 2, "boxes": 2},
+        "ghost": {"images": 0, "boxes": 0},
+    }
     assert stats["size_groups"] == {"small": 3, "medium": 2, "large": 1}  # the zero-area box is small
     assert stats["degenerate"] == 1
     assert stats["boxes_per_image"] == {"min": 0, "median": 1.5, "max": 3, "mean": 1.5}
@@ -167,16 +196,20 @@ def test_built_dataset_figures() -> None:
 def test_sizes_from_headers_and_unknown_sizes_kept(tmp_path: Path) -> None:
     garbage = tmp_path / "bad.png"
     garbage.write_bytes(b"not an image")
-    dataset = Dataset((ClassInfo(None, "a"),), (
-        record("ok.png", "train", None, [[0, 0, 4, 4]], [0], source=make_image(tmp_path / "ok.png", 30, 20)),
-        record("bad.png", "train", None, [[0, 0, 4, 4]], [0], source=garbage),
-    ))
+    dataset = Dataset(
+        (ClassInfo(None, "a"),),
+        (
+            record("ok.png", "train", None, [[0, 0, 4, 4]], [0], source=make_image(tmp_path / "ok.png", 30, 20)),
+            record("bad.png", "train", None, [[0, 0, 4, 4]], [0], source=garbage),
+        ),
+    )
     filled = fill_sizes(dataset, Report(), unknown="keep")
     assert [(i.width, i.height) for i in filled.images] == [(30, 20), (None, None)]
     assert compute_stats(filled)["image_sizes"]["unknown"] == 1
 
 
 # --- anchors -------------------------------------------------------------------------------------------------
+
 
 def test_anchors_find_planted_shapes_sorted_by_area() -> None:
     rng = np.random.default_rng(1)
@@ -190,11 +223,14 @@ def test_anchors_find_planted_shapes_sorted_by_area() -> None:
 
 
 def test_anchors_are_letterboxed_to_the_training_size() -> None:
-    dataset = Dataset((ClassInfo(None, "a"),), (
-        record("wide.png", "train", (1280, 640), [[0, 0, 128, 64]], [0]),   # scale 0.5: 64 x 32
-        record("tall.png", "train", (320, 640), [[10, 10, 74, 42]], [0]),   # scale 1.0: 64 x 32
-        record("empty.png", "train", (100, 100), [[5, 5, 5, 9]], [0]),      # no area: left out
-    ))
+    dataset = Dataset(
+        (ClassInfo(None, "a"),),
+        (
+            record("wide.png", "train", (1280, 640), [[0, 0, 128, 64]], [0]),  # scale 0.5: 64 x 32
+            record("tall.png", "train", (320, 640), [[10, 10, 74, 42]], [0]),  # scale 1.0: 64 x 32
+            record("empty.png", "train", (100, 100), [[5, 5, 5, 9]], [0]),  # no area: left out
+        ),
+    )
     anchors = compute_stats(dataset, anchors=9, img_size=640)["anchors"]
     assert anchors == {"img_size": 640, "k": 1, "seed": 0, "shapes": [[64.0, 32.0]], "mean_best_iou": 1.0}
 
@@ -208,11 +244,12 @@ def test_no_boxes_no_anchors() -> None:
 
 # --- the terminal table, the JSON and the plot ----------------------------------------------------------------
 
+
 def test_table_columns_are_aligned() -> None:
     text = format_stats(compute_stats(built()))
     lines = text.splitlines()
     header = next(line for line in lines if line.startswith("class "))
-    rows = lines[lines.index(header) + 1: lines.index(header) + 4]
+    rows = lines[lines.index(header) + 1 : lines.index(header) + 4]
     assert [row.split()[0] for row in rows] == ["scratch", "spot", "ghost"]
     end = header.index("boxes") + len("boxes")  # right-aligned under their header
     assert [row[end - 1] for row in rows] == ["4", "2", "0"]
@@ -224,9 +261,11 @@ def voc_dataset(root: Path) -> Path:
     (root / "Annotations").mkdir(parents=True)
     make_image(root / "JPEGImages" / "a.png", 120, 80)
     make_image(root / "JPEGImages" / "b.png", 120, 80)
-    objects = "".join(f"<object><name>{n}</name><bndbox><xmin>{x + 1}</xmin><ymin>11</ymin><xmax>{x + 20}</xmax>"
-                      f"<ymax>40</ymax></bndbox></object>" for n, x in
-                      (("scratch", 0), ("scratch", 30), ("scratch", 60), ("spot", 90)))
+    objects = "".join(
+        f"<object><name>{n}</name><bndbox><xmin>{x + 1}</xmin><ymin>11</ymin><xmax>{x + 20}</xmax>"
+        f"<ymax>40</ymax></bndbox></object>"
+        for n, x in (("scratch", 0), ("scratch", 30), ("scratch", 60), ("spot", 90))
+    )
     (root / "Annotations" / "a.xml").write_text(f"<annotation><filename>a.png</filename>{objects}</annotation>")
     (root / "Annotations" / "b.xml").write_text("<annotation><filename>b.png</filename></annotation>")
     return root
@@ -234,8 +273,21 @@ def voc_dataset(root: Path) -> Path:
 
 def test_command_writes_json_and_plot(tmp_path: Path) -> None:
     src = voc_dataset(tmp_path / "voc")
-    result = CliRunner().invoke(main, ["stats", str(src), "--json", str(tmp_path / "s.json"), "--plot",
-                                       str(tmp_path / "s.png"), "--anchors", "2", "--img-size", "240"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "stats",
+            str(src),
+            "--json",
+            str(tmp_path / "s.json"),
+            "--plot",
+            str(tmp_path / "s.png"),
+            "--anchors",
+            "2",
+            "--img-size",
+            "240",
+        ],
+    )
     assert result.exit_code == 0, result.output
     data = json.loads((tmp_path / "s.json").read_text())
     assert (data["images"], data["boxes"], data["negatives"]) == (2, 4, 1)

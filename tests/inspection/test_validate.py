@@ -22,8 +22,18 @@ from bboxaug.core.report import Report
 from bboxaug.inspection.validate import CODES, ERROR, WARNING, box_findings, check_dataset, summarize, validate
 from tests.conftest import REPO, make_image
 
-ISSUE_CODES = {"missing_image", "unreadable_image", "size_mismatch", "out_of_bounds", "degenerate_box",
-               "duplicate_box", "duplicate_image", "unknown_class", "unused_class", "orphan_label"}
+ISSUE_CODES = {
+    "missing_image",
+    "unreadable_image",
+    "size_mismatch",
+    "out_of_bounds",
+    "degenerate_box",
+    "duplicate_box",
+    "duplicate_image",
+    "unknown_class",
+    "unused_class",
+    "orphan_label",
+}
 
 
 def noise(path: Path, width: int, height: int, seed: int) -> Path:
@@ -47,13 +57,30 @@ def coco_split(root: Path, split: str, images: list[dict[str, Any]], categories:
     """annotations/instances_<split>.json; each image entry is {"file": name, "boxes": [(category_id, xywh)]}."""
     entries, annotations = [], []
     for image_id, image in enumerate(images, start=1):
-        entries.append({"id": image_id, "file_name": image["file"], "width": image.get("width", 64),
-                        "height": image.get("height", 48)})
+        entries.append(
+            {
+                "id": image_id,
+                "file_name": image["file"],
+                "width": image.get("width", 64),
+                "height": image.get("height", 48),
+            }
+        )
         for category_id, bbox in image.get("boxes", []):
-            annotations.append({"id": len(annotations) + 1, "image_id": image_id, "category_id": category_id,
-                                "bbox": bbox, "area": bbox[2] * bbox[3], "iscrowd": 0})
-    data = {"images": entries, "annotations": annotations,
-            "categories": [{"id": k, "name": name} for k, name in enumerate(categories, start=1)]}
+            annotations.append(
+                {
+                    "id": len(annotations) + 1,
+                    "image_id": image_id,
+                    "category_id": category_id,
+                    "bbox": bbox,
+                    "area": bbox[2] * bbox[3],
+                    "iscrowd": 0,
+                }
+            )
+    data = {
+        "images": entries,
+        "annotations": annotations,
+        "categories": [{"id": k, "name": name} for k, name in enumerate(categories, start=1)],
+    }
     (root / "annotations").mkdir(parents=True, exist_ok=True)
     (root / "annotations" / f"instances_{split}.json").write_text(json.dumps(data))
 
@@ -70,18 +97,18 @@ def planted_coco(root: Path, *, clean: bool = False) -> Path:
     if not clean:
         for seed, name in enumerate("bcdef", start=3):
             noise(train / f"{name}.png", 64, 48, seed)
-        noise(train / "f.png", 60, 48, 9)                       # size_mismatch: declared 64x48
-        truncated_jpeg(train / "h.jpg", 10)                      # unreadable_image (pixels)
+        noise(train / "f.png", 60, 48, 9)  # size_mismatch: declared 64x48
+        truncated_jpeg(train / "h.jpg", 10)  # unreadable_image (pixels)
         noise(train / "dup.png", 64, 48, 11)
-        noise(val / "dup_copy.png", 64, 48, 11)                 # duplicate_image across splits: leakage
-        categories.append("ghost")                              # unused_class
+        noise(val / "dup_copy.png", 64, 48, 11)  # duplicate_image across splits: leakage
+        categories.append("ghost")  # unused_class
         train_images += [
             {"file": "b.png", "boxes": [(1, [2, 2, 10, 10]), (1, [50, 10, 20, 20])]},  # out_of_bounds: box 1
-            {"file": "c.png", "boxes": [(2, [10, 10, 0, 5])]},                          # degenerate_box: box 0
-            {"file": "d.png", "boxes": [(1, [5, 5, 15, 15]), (1, [5, 5, 15, 15])]},   # duplicate_box: box 1
-            {"file": "e.png", "boxes": [(99, [5, 5, 15, 15])]},                        # unknown_class
+            {"file": "c.png", "boxes": [(2, [10, 10, 0, 5])]},  # degenerate_box: box 0
+            {"file": "d.png", "boxes": [(1, [5, 5, 15, 15]), (1, [5, 5, 15, 15])]},  # duplicate_box: box 1
+            {"file": "e.png", "boxes": [(99, [5, 5, 15, 15])]},  # unknown_class
             {"file": "f.png"},
-            {"file": "g.png"},                                                         # missing_image
+            {"file": "g.png"},  # missing_image
             {"file": "h.jpg"},
             {"file": "dup.png"},
         ]
@@ -110,14 +137,18 @@ def by_code(findings: list) -> dict[str, Any]:
 
 
 def test_one_of_each_problem_yields_exactly_those_codes(tmp_path: Path) -> None:
-    findings = (validate(planted_coco(tmp_path / "coco"), deep=True)
-                + validate(planted_yolo(tmp_path / "yolo"), deep=True))
+    findings = validate(planted_coco(tmp_path / "coco"), deep=True) + validate(
+        planted_yolo(tmp_path / "yolo"), deep=True
+    )
     found = by_code(findings)
     assert set(found) == ISSUE_CODES
     expected_places = {
-        "out_of_bounds": ("train/b.png", 1), "degenerate_box": ("train/c.png", 0),
-        "duplicate_box": ("train/d.png", 1), "size_mismatch": ("train/f.png", None),
-        "missing_image": ("train/g.png", None), "unreadable_image": ("train/h.jpg", None),
+        "out_of_bounds": ("train/b.png", 1),
+        "degenerate_box": ("train/c.png", 0),
+        "duplicate_box": ("train/d.png", 1),
+        "size_mismatch": ("train/f.png", None),
+        "missing_image": ("train/g.png", None),
+        "unreadable_image": ("train/h.jpg", None),
         "duplicate_image": ("val/dup_copy.png", None),
     }
     for code, (image, box) in expected_places.items():
@@ -145,16 +176,21 @@ def test_clean_datasets_yield_nothing(tmp_path: Path, deep: bool) -> None:
 def test_duplicates_within_a_split_are_warnings(tmp_path: Path) -> None:
     first = noise(tmp_path / "one.png", 20, 10, 1)
     second = noise(tmp_path / "two.png", 20, 10, 1)
-    dataset = Dataset((ClassInfo(None, "a"),), (
-        ImageRecord("one.png", "train", 20, 10, Boxes([[0, 0, 5, 5]], [0]), source=first),
-        ImageRecord("two.png", "train", 20, 10, source=second),
-        ImageRecord("again.png", "train", 20, 10, source=first),  # the same file under a second name
-    ))
+    dataset = Dataset(
+        (ClassInfo(None, "a"),),
+        (
+            ImageRecord("one.png", "train", 20, 10, Boxes([[0, 0, 5, 5]], [0]), source=first),
+            ImageRecord("two.png", "train", 20, 10, source=second),
+            ImageRecord("again.png", "train", 20, 10, source=first),  # the same file under a second name
+        ),
+    )
     headers_only = check_dataset(dataset)
     assert [(f.code, f.image, f.severity) for f in headers_only] == [("duplicate_image", "train/again.png", WARNING)]
     deep = check_dataset(dataset, deep=True)
-    assert [(f.image, f.details["other"]) for f in deep] == [("train/two.png", "train/one.png"),
-                                                               ("train/again.png", "train/one.png")]
+    assert [(f.image, f.details["other"]) for f in deep] == [
+        ("train/two.png", "train/one.png"),
+        ("train/again.png", "train/one.png"),
+    ]
 
 
 def test_an_image_listed_in_two_yolo_splits_is_leakage(tmp_path: Path) -> None:
@@ -169,22 +205,42 @@ def test_an_image_listed_in_two_yolo_splits_is_leakage(tmp_path: Path) -> None:
     assert (found.code, found.severity, found.image) == ("duplicate_image", ERROR, "train/b.png")
     assert found.details == {"other": "val/b.png", "leakage": True}
 
+
 def test_box_checks_on_the_model() -> None:
-    dataset = Dataset((ClassInfo(None, "a"), ClassInfo(None, "b")), (ImageRecord(
-        "x.png", "s", 100, 50, Boxes([[0, 0, 100, 50],          # exactly the image: fine
-                                      [-0.5, 0, 10, 10],        # out of bounds
-                                      [0, 0, 10, np.nan],       # degenerate (not finite)
-                                      [10, 10, 30, 30],
-                                      [10, 10, 30, 30.1],       # IoU 0.995 with box 3, same class: duplicate
-                                      [10, 10, 30, 30]],        # same place, other class: fine
-                                     [0, 0, 0, 0, 0, 1])),
-        ImageRecord("y.png", "s", 10, 10, Boxes([[1, 1, 4, 4]], [5]))))  # unknown class index
+    dataset = Dataset(
+        (ClassInfo(None, "a"), ClassInfo(None, "b")),
+        (
+            ImageRecord(
+                "x.png",
+                "s",
+                100,
+                50,
+                Boxes(
+                    [
+                        [0, 0, 100, 50],  # exactly the image: fine
+                        [-0.5, 0, 10, 10],  # out of bounds
+                        [0, 0, 10, np.nan],  # degenerate (not finite)
+                        [10, 10, 30, 30],
+                        [10, 10, 30, 30.1],  # IoU 0.995 with box 3, same class: duplicate
+                        [10, 10, 30, 30],
+                    ],  # same place, other class: fine
+                    [0, 0, 0, 0, 0, 1],
+                ),
+            ),
+            ImageRecord("y.png", "s", 10, 10, Boxes([[1, 1, 4, 4]], [5])),
+        ),
+    )  # unknown class index
     found = [(f.code, f.image, f.box) for f in box_findings(dataset)]
-    assert found == [("out_of_bounds", "s/x.png", 1), ("degenerate_box", "s/x.png", 2),
-                     ("unknown_class", "s/y.png", 0), ("duplicate_box", "s/x.png", 4)]
+    assert found == [
+        ("out_of_bounds", "s/x.png", 1),
+        ("degenerate_box", "s/x.png", 2),
+        ("unknown_class", "s/y.png", 0),
+        ("duplicate_box", "s/x.png", 4),
+    ]
 
 
 # --- every reader's way of reporting -------------------------------------------------------------------------
+
 
 def voc(root: Path, *, declared: tuple[int, int], image: bool) -> Path:
     if image:
@@ -195,7 +251,8 @@ def voc(root: Path, *, declared: tuple[int, int], image: bool) -> Path:
     (root / "Annotations" / "a.xml").write_text(
         f"<annotation><filename>a.png</filename><size><width>{declared[0]}</width><height>{declared[1]}</height>"
         "</size><object><name>a</name><bndbox><xmin>2</xmin><ymin>2</ymin><xmax>9</xmax><ymax>9</ymax></bndbox>"
-        "</object></annotation>")
+        "</object></annotation>"
+    )
     return root
 
 
@@ -203,10 +260,21 @@ def labelme(root: Path, *, image: bool, declared: tuple[int, int] = (64, 48)) ->
     if image:
         noise(root / "a.png", 64, 48, 1)
     root.mkdir(parents=True, exist_ok=True)
-    (root / "a.json").write_text(json.dumps({
-        "version": "5.5.0", "flags": {}, "imagePath": "a.png", "imageData": None, "imageWidth": declared[0],
-        "imageHeight": declared[1], "shapes": [{"label": "a", "points": [[1, 1], [9, 9]], "group_id": None,
-                                                 "shape_type": "rectangle", "flags": {}}]}))
+    (root / "a.json").write_text(
+        json.dumps(
+            {
+                "version": "5.5.0",
+                "flags": {},
+                "imagePath": "a.png",
+                "imageData": None,
+                "imageWidth": declared[0],
+                "imageHeight": declared[1],
+                "shapes": [
+                    {"label": "a", "points": [[1, 1], [9, 9]], "group_id": None, "shape_type": "rectangle", "flags": {}}
+                ],
+            }
+        )
+    )
     return root
 
 
@@ -227,20 +295,29 @@ def yolo_lists(root: Path) -> Path:
 def coco_without_size(root: Path) -> Path:
     """A COCO image with no width and no file to read it from."""
     (root / "annotations").mkdir(parents=True)
-    (root / "annotations" / "instances_train.json").write_text(json.dumps({
-        "images": [{"id": 1, "file_name": "gone.png", "height": 48}], "annotations": [],
-        "categories": [{"id": 1, "name": "a"}]}))
+    (root / "annotations" / "instances_train.json").write_text(
+        json.dumps(
+            {
+                "images": [{"id": 1, "file_name": "gone.png", "height": 48}],
+                "annotations": [],
+                "categories": [{"id": 1, "name": "a"}],
+            }
+        )
+    )
     return root
 
 
-@pytest.mark.parametrize("case, expected", [
-    ("voc_size", [("size_mismatch", ERROR)]),
-    ("voc_missing", [("missing_image", ERROR)]),
-    ("labelme_size", [("size_mismatch", ERROR)]),
-    ("labelme_missing", [("missing_image", ERROR)]),
-    ("yolo_unknown_class", [("unknown_class", ERROR)]),
-    ("yolo_malformed", [("unreadable_annotation", ERROR)]),
-])
+@pytest.mark.parametrize(
+    "case, expected",
+    [
+        ("voc_size", [("size_mismatch", ERROR)]),
+        ("voc_missing", [("missing_image", ERROR)]),
+        ("labelme_size", [("size_mismatch", ERROR)]),
+        ("labelme_missing", [("missing_image", ERROR)]),
+        ("yolo_unknown_class", [("unknown_class", ERROR)]),
+        ("yolo_malformed", [("unreadable_annotation", ERROR)]),
+    ],
+)
 def test_reader_reports_map_to_codes(case: str, expected: list, tmp_path: Path) -> None:
     root = tmp_path / case
     if case == "voc_size":
@@ -261,8 +338,11 @@ def test_reader_reports_map_to_codes(case: str, expected: list, tmp_path: Path) 
 
 def test_reader_codes_more_precise_than_a_finding_map_to_it(tmp_path: Path) -> None:
     found = [(f.code, f.severity, f.image, f.field) for f in validate(yolo_lists(tmp_path / "yolo"))]
-    assert found == [("missing_image", ERROR, None, "line 3"), ("unknown_class", ERROR, None, "line 1"),
-                     ("duplicate_image", ERROR, "train/b.png", "val")]
+    assert found == [
+        ("missing_image", ERROR, None, "line 3"),
+        ("unknown_class", ERROR, None, "line 1"),
+        ("duplicate_image", ERROR, "train/b.png", "val"),
+    ]
     found = [(f.code, f.field) for f in validate(coco_without_size(tmp_path / "coco"))]
     assert found == [("missing_image", "images[0].width"), ("unused_class", "classes[0]")]
 
@@ -281,12 +361,15 @@ def reword_reader_messages(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(BboxaugError, "__init__", reworded_init)
 
 
-def test_rewording_reader_messages_leaves_the_report_unchanged(tmp_path: Path,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    sources = [(planted_coco(tmp_path / "coco"), None, True), (planted_yolo(tmp_path / "orphan"), None, False),
-               (yolo_lists(tmp_path / "lists"), None, False), (coco_without_size(tmp_path / "sizeless"), None, False),
-               (voc(tmp_path / "voc", declared=(80, 48), image=True), "voc", False),
-               (labelme(tmp_path / "labelme", image=False), "labelme", False)]
+def test_rewording_reader_messages_leaves_the_report_unchanged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sources = [
+        (planted_coco(tmp_path / "coco"), None, True),
+        (planted_yolo(tmp_path / "orphan"), None, False),
+        (yolo_lists(tmp_path / "lists"), None, False),
+        (coco_without_size(tmp_path / "sizeless"), None, False),
+        (voc(tmp_path / "voc", declared=(80, 48), image=True), "voc", False),
+        (labelme(tmp_path / "labelme", image=False), "labelme", False),
+    ]
 
     def run() -> tuple[dict[str, Any], list[str]]:
         """The JSON report of every source, its findings without their messages; and the messages."""
@@ -301,8 +384,9 @@ def test_rewording_reader_messages_leaves_the_report_unchanged(tmp_path: Path,
     assert after == before  # codes, severities, counts, images, boxes, files, fields, details
     reader_problems = {f["code"] for f in before["findings"] if f["file"] is not None}
     assert {"orphan_label", "missing_image", "unknown_class", "duplicate_image", "size_mismatch"} <= reader_problems
-    reworded = [(old, new) for old, new in zip(messages_before, messages_after, strict=True)
-                if new.startswith("reworded")]
+    reworded = [
+        (old, new) for old, new in zip(messages_before, messages_after, strict=True) if new.startswith("reworded")
+    ]
     assert len(reworded) >= len(reader_problems) and all(old != new for old, new in reworded)
 
 
@@ -321,6 +405,7 @@ def test_the_readme_table_lists_the_registry() -> None:
 
 
 # --- the command -------------------------------------------------------------------------------------------
+
 
 def test_command_exit_codes_and_json(tmp_path: Path) -> None:
     runner = CliRunner()

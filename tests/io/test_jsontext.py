@@ -14,9 +14,10 @@ from hypothesis import strategies as st
 from bboxaug.io import jsontext
 
 VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers(min_value=-2**70, max_value=2**70) | st.floats() | st.text(),
+    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70) | st.floats() | st.text(),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner, max_size=4),
-    max_leaves=16)
+    max_leaves=16,
+)
 
 
 def standard_dumps(value: Any) -> str:
@@ -69,6 +70,6 @@ def test_what_json_refuses_is_refused() -> None:
 
 def test_integers_beyond_64_bits_and_arrays() -> None:
     assert jsontext.loads(b'{"id": 123456789012345678901234567890}') == {"id": 123456789012345678901234567890}
-    assert jsontext.loads(b'[-9223372036854775809]') == [-9223372036854775809]
+    assert jsontext.loads(b"[-9223372036854775809]") == [-9223372036854775809]
     expected = '{"big":1180591620717411303424,"3":[1.5,2.0]}'
     assert jsontext.dumps({"big": 2**70, 3: np.array([1.5, 2])}, to_list) == expected

@@ -27,8 +27,9 @@ def test_a_second_run_in_another_folder_writes_there(tmp_path: Path) -> None:
     for folder in folders:
         shutil.copytree(REPO / "samples" / "defects", folder / "data")
     # A fresh interpreter, so the workers start in the first folder and never in the checkout.
-    run = subprocess.run([sys.executable, "-c", TWO_RUNS, *map(str, folders)], capture_output=True, text=True,
-                         timeout=300, check=False)
+    run = subprocess.run(
+        [sys.executable, "-c", TWO_RUNS, *map(str, folders)], capture_output=True, text=True, timeout=300, check=False
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     originals = len(list((folders[0] / "data" / "JPEGImages").iterdir()))
     for folder in folders:

@@ -19,8 +19,9 @@ from bboxaug.core.errors import PolicyError
 
 
 class Pipeline(Protocol):
-    def __call__(self, image: np.ndarray, points: np.ndarray, boxes: np.ndarray, seed: int
-                 ) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(
+        self, image: np.ndarray, points: np.ndarray, boxes: np.ndarray, seed: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Transform one image and the (K, 2) points on it (model coordinates: continuous, origin at the top-left
         corner of the top-left pixel); `boxes` (N, 4 xyxy) only steer bbox-safe crops; `seed` (0 <= seed < 2**32)
         is the only source of randomness. Returns the new image (same dtype and channel count) and the K moved

@@ -62,39 +62,64 @@ REFUSED = {
 
 
 REFUSED_FAMILIES: tuple[tuple[type, str], ...] = (
-    (BaseDistortion, "it is a non-linear warp that albumentations moves points through only to whole pixels, "
-                     "dropping or clamping those outside the image, so box shapes cannot follow it"),
-    (A.GridElasticDeform, "it is a non-linear warp that leaves points outside the image where they were, so box "
-                          "shapes cannot follow it"),
+    (
+        BaseDistortion,
+        "it is a non-linear warp that albumentations moves points through only to whole pixels, "
+        "dropping or clamping those outside the image, so box shapes cannot follow it",
+    ),
+    (
+        A.GridElasticDeform,
+        "it is a non-linear warp that leaves points outside the image where they were, so box shapes cannot follow it",
+    ),
     (Transform3D, "it works on 3-D volumes, not images"),
 )
 
 
 #: Border modes that fill uncovered area with image content, duplicating objects that have no boxes.
-MIRRORING_BORDERS = {cv2.BORDER_REFLECT: "BORDER_REFLECT", cv2.BORDER_REFLECT_101: "BORDER_REFLECT_101",
-                     cv2.BORDER_WRAP: "BORDER_WRAP"}
+MIRRORING_BORDERS = {
+    cv2.BORDER_REFLECT: "BORDER_REFLECT",
+    cv2.BORDER_REFLECT_101: "BORDER_REFLECT_101",
+    cv2.BORDER_WRAP: "BORDER_WRAP",
+}
 
 
 #: Transforms that fail on one-channel images in albumentations 2.0.8; greyscale images skip them (as if their
 #: `p` came up "no"). Colour transforms that work on one channel (HueSaturationValue, RGBShift, ...) still apply.
-GREYSCALE_SKIPPED = frozenset({
-    "ChannelDropout", "ChromaticAberration", "HEStain", "ISONoise", "PlanckianJitter", "RandomFog", "RandomGravel",
-    "RandomRain", "RandomSnow", "RandomSunFlare", "Spatter",
-})
+GREYSCALE_SKIPPED = frozenset(
+    {
+        "ChannelDropout",
+        "ChromaticAberration",
+        "HEStain",
+        "ISONoise",
+        "PlanckianJitter",
+        "RandomFog",
+        "RandomGravel",
+        "RandomRain",
+        "RandomSnow",
+        "RandomSunFlare",
+        "Spatter",
+    }
+)
 
 
 #: What albumentations says, on every call, about transforms that do less on one channel; expected, so silenced.
-GREYSCALE_NOTES = ("HueSaturationValue: hue_shift and sat_shift are not applicable to grayscale image",
-                   "The image is already gray")
+GREYSCALE_NOTES = (
+    "HueSaturationValue: hue_shift and sat_shift are not applicable to grayscale image",
+    "The image is already gray",
+)
 
 
 @functools.cache
 def transform_names() -> list[str]:
     """Every albumentations transform or composition a policy may name (refused ones included)."""
-    return sorted(name for name, value in vars(A).items() if inspect.isclass(value)
-                  and issubclass(value, (BasicTransform, BaseCompose)) and not inspect.isabstract(value)
-                  and name not in ("BasicTransform", "DualTransform", "ImageOnlyTransform", "Transform3D",
-                                   "BaseCompose"))
+    return sorted(
+        name
+        for name, value in vars(A).items()
+        if inspect.isclass(value)
+        and issubclass(value, (BasicTransform, BaseCompose))
+        and not inspect.isabstract(value)
+        and name not in ("BasicTransform", "DualTransform", "ImageOnlyTransform", "Transform3D", "BaseCompose")
+    )
 
 
 def class_refusal(cls: type) -> str | None:
@@ -117,9 +142,11 @@ def refusal(transform: BasicTransform) -> str | None:
         return f"it needs extra input ({', '.join(needs)}) that a detection dataset does not provide"
     border = getattr(transform, "border_mode", None)
     if border in MIRRORING_BORDERS:
-        return (f"border_mode {border} (cv2.{MIRRORING_BORDERS[border]}) fills the uncovered area with copies "
-                "of the image, repeating objects that have no boxes; use border_mode: 0 (cv2.BORDER_CONSTANT) "
-                "with fill: 0")
+        return (
+            f"border_mode {border} (cv2.{MIRRORING_BORDERS[border]}) fills the uncovered area with copies "
+            "of the image, repeating objects that have no boxes; use border_mode: 0 (cv2.BORDER_CONSTANT) "
+            "with fill: 0"
+        )
     if getattr(transform, "num_output_channels", 3) != 3:
         return "num_output_channels other than 3 changes the number of channels; a copy keeps its source's"
     return None
@@ -217,16 +244,21 @@ def _children(value: Any, place: _Place, serialized: bool) -> list[Transform]:
 
 def _short(error: Exception) -> str:
     """A one-line message from a (pydantic) exception: its lines joined, without documentation links."""
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()
-             and not line.strip().startswith("For further information")]
+    lines = [
+        line.strip()
+        for line in str(error).splitlines()
+        if line.strip() and not line.strip().startswith("For further information")
+    ]
     return "; ".join(lines) or type(error).__name__
 
 
 def _transforms(policy: Policy) -> tuple[list[Transform], float]:
     """The policy's top-level transforms, checked, and the pipeline's own probability."""
     if policy.serialized is None:
-        return [_construct(spec.name, spec.params, _Place(policy.source, spec_field(index, spec)))
-                for index, spec in enumerate(policy.transforms)], 1.0
+        return [
+            _construct(spec.name, spec.params, _Place(policy.source, spec_field(index, spec)))
+            for index, spec in enumerate(policy.transforms)
+        ], 1.0
     root = policy.serialized.get("transform")
     place = _Place(policy.source, "transform")
     if not isinstance(root, Mapping) or "__class_fullname__" not in root:
@@ -247,8 +279,9 @@ def _continuous(function: Callable[..., np.ndarray], keypoints: np.ndarray, **pa
     return _offset(function(_offset(keypoints, 0.5), **params), -0.5)
 
 
-def _resized(new_size: Callable[[int, float], int], function: Callable[..., np.ndarray], keypoints: np.ndarray,
-             **params: Any) -> np.ndarray:
+def _resized(
+    new_size: Callable[[int, float], int], function: Callable[..., np.ndarray], keypoints: np.ndarray, **params: Any
+) -> np.ndarray:
     """Scale keypoints by the size the image was actually resized to (albumentations uses the unrounded scale)."""
     moved = np.array(function(keypoints, **params), dtype=np.float64)  # keeps angle / scale columns
     height, width = params["shape"][:2]
@@ -305,11 +338,16 @@ class AlbumentationsPipeline:
             box_params = A.BboxParams(format="pascal_voc", min_visibility=0, clip=True, filter_invalid_bboxes=True)
         with warnings.catch_warnings():  # a policy of pixel-only transforms has no keypoints to move: fine
             warnings.filterwarnings("ignore", message="Got processor for .*, but no transform to process it")
-            return A.Compose(transforms, p=p, bbox_params=box_params,
-                             keypoint_params=A.KeypointParams(format="xy", remove_invisible=False))
+            return A.Compose(
+                transforms,
+                p=p,
+                bbox_params=box_params,
+                keypoint_params=A.KeypointParams(format="xy", remove_invisible=False),
+            )
 
-    def __call__(self, image: np.ndarray, points: np.ndarray, boxes: np.ndarray, seed: int
-                 ) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(
+        self, image: np.ndarray, points: np.ndarray, boxes: np.ndarray, seed: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         compose = self._composes[image.ndim == 2]
         compose.set_random_state(np.random.default_rng(seed), random.Random(seed))
         keypoints = np.asarray(points, dtype=np.float64).reshape(-1, 2) - 0.5

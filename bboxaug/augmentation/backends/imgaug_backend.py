@@ -45,7 +45,7 @@ _DROPS_POINTS = "removes keypoints, but every point must come back (bboxaug's bo
 _REFUSED = {
     "Jigsaw": "shuffles grid cells, so an object cut across cells has no single box",
     "PiecewiseAffine": "imgaug moves points through it to whole pixels only (the peak of a warped distance map): "
-                       "up to a pixel off, and (-1, -1) for points it loses",
+    "up to a pixel off, and (-1, -1) for points it loses",
     "WithPolarWarping": "polar warping bends box edges into arcs, and imgaug fails on keypoints inside it",
     "AffineCv2": "deprecated in imgaug, and puts points about half a pixel off the pixels; use Affine",
     "pillike.Affine": "imgaug applies it to images only and raises for keypoints; use Affine",
@@ -86,8 +86,13 @@ def _imgaug() -> tuple[Any, Any, dict[str, type[Any]]]:
     catalogue: dict[str, type[Any]] = {}
     for prefix, module in (("", iaa), ("pillike.", iaa.pillike), ("imgcorruptlike.", iaa.imgcorruptlike)):
         for name, value in vars(module).items():
-            if (inspect.isclass(value) and issubclass(value, iaa.Augmenter) and not name.startswith("_")
-                    and not inspect.isabstract(value) and (prefix == "" or value.__module__ == module.__name__)):
+            if (
+                inspect.isclass(value)
+                and issubclass(value, iaa.Augmenter)
+                and not name.startswith("_")
+                and not inspect.isabstract(value)
+                and (prefix == "" or value.__module__ == module.__name__)
+            ):
                 catalogue[prefix + name] = value
     catalogue["PerspectiveTransform"] = PerspectiveTransform
     return ia, iaa, catalogue
@@ -130,8 +135,10 @@ def _refusal(augmenter: Any) -> str | None:
                 inside = "" if node is augmenter else f"it contains {name}, which "
                 return f"{inside}cannot carry boxes: {reason}"
         if isinstance(node, iaa.Affine) and node.fit_output:
-            return ("fit_output=True is refused: imgaug fits the pixels and the points with matrices half a pixel "
-                    "apart, which puts points up to a pixel off their objects")
+            return (
+                "fit_output=True is refused: imgaug fits the pixels and the points with matrices half a pixel "
+                "apart, which puts points up to a pixel off their objects"
+            )
         for attribute in _BORDER_ATTRIBUTES:
             values = _border_values(getattr(node, attribute, None), ia.parameters)
             if values is None:
@@ -139,8 +146,10 @@ def _refusal(augmenter: Any) -> str | None:
             for value in values:
                 if str(value).lower() in _COPYING_BORDERS or (isinstance(value, (int, np.integer)) and value != 0):
                     shown = f"{attribute}={value!r}" if len(values) == 1 else f"{attribute} {value!r}"
-                    return (f"{shown} fills new borders with mirrored or repeated image content, which "
-                            "shows copies of objects that have no box; use constant borders ('constant')")
+                    return (
+                        f"{shown} fills new borders with mirrored or repeated image content, which "
+                        "shows copies of objects that have no box; use constant borders ('constant')"
+                    )
     return None
 
 
@@ -194,8 +203,10 @@ def _augmenter(policy: Policy, index: int, spec: TransformSpec, *, probe: bool) 
 def _augmenters(policy: Policy, *, probe: bool) -> list[Any]:
     """Every transform of `policy` as an augmenter, or the first PolicyError."""
     if policy.serialized is not None:
-        raise PolicyError("the imgaug backend takes a `transforms` list, not an albumentations serialized "
-                          "pipeline", file=policy.source)
+        raise PolicyError(
+            "the imgaug backend takes a `transforms` list, not an albumentations serialized pipeline",
+            file=policy.source,
+        )
     return [_augmenter(policy, i, spec, probe=probe) for i, spec in enumerate(policy.transforms)]
 
 
@@ -222,8 +233,9 @@ class ImgaugPipeline:
     def __init__(self, sequential: Any) -> None:
         self._sequential = sequential
 
-    def __call__(self, image: np.ndarray, points: np.ndarray, boxes: np.ndarray, seed: int
-                 ) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(
+        self, image: np.ndarray, points: np.ndarray, boxes: np.ndarray, seed: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Augment `image` and move `points` (model coordinates); `boxes` is not needed by imgaug."""
         import cv2
 
@@ -235,8 +247,9 @@ class ImgaugPipeline:
         reseed(self._sequential, ia.random.RNG(int(seed)))
         out, moved = self._sequential(image=rgb, keypoints=keypoints)
         if len(moved.keypoints) != len(xy):
-            raise PolicyError(f"an imgaug augmenter returned {len(moved.keypoints)} of {len(xy)} points: "
-                              f"{_DROPS_POINTS}")
+            raise PolicyError(
+                f"an imgaug augmenter returned {len(moved.keypoints)} of {len(xy)} points: {_DROPS_POINTS}"
+            )
         moved_xy = np.array([[kp.x, kp.y] for kp in moved.keypoints], dtype=np.float64).reshape(-1, 2)
         if grey:
             out = cv2.cvtColor(np.ascontiguousarray(out), cv2.COLOR_RGB2GRAY)

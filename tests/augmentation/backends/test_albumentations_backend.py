@@ -38,7 +38,7 @@ def build(*transforms: dict):
 
 def spot_image(column: int, row: int, size: int, channels: int = 3) -> np.ndarray:
     image = np.zeros((H, W, channels) if channels > 1 else (H, W), dtype=np.uint8)
-    image[row:row + size, column:column + size] = 255
+    image[row : row + size, column : column + size] = 255
     return image
 
 
@@ -48,10 +48,15 @@ def centroid(image: np.ndarray) -> np.ndarray | None:
     if weights.ndim == 3:
         weights = weights.mean(axis=2)
     rows, columns = np.nonzero(weights > 0)
-    if not len(rows) or rows.min() == 0 or columns.min() == 0 or rows.max() == weights.shape[0] - 1 \
-            or columns.max() == weights.shape[1] - 1:
+    if (
+        not len(rows)
+        or rows.min() == 0
+        or columns.min() == 0
+        or rows.max() == weights.shape[0] - 1
+        or columns.max() == weights.shape[1] - 1
+    ):
         return None
-    ys, xs = np.mgrid[0:weights.shape[0], 0:weights.shape[1]]
+    ys, xs = np.mgrid[0 : weights.shape[0], 0 : weights.shape[1]]
     return np.array([(xs * weights).sum(), (ys * weights).sum()]) / weights.sum() + 0.5
 
 
@@ -92,8 +97,16 @@ RESAMPLED = [  # pixels are interpolated: a 3x3 spot's centroid must be within a
     {"Affine": {"scale": [0.5, 1.5], "p": 1}},
     {"Affine": {"translate_percent": [-0.1, 0.1], "p": 1}},
     {"Affine": {"shear": [-15, 15], "p": 1}},
-    {"Affine": {"rotate": [-30, 30], "scale": [0.7, 1.3], "shear": [-10, 10], "translate_percent": [-0.1, 0.1],
-                "fit_output": True, "p": 1}},
+    {
+        "Affine": {
+            "rotate": [-30, 30],
+            "scale": [0.7, 1.3],
+            "shear": [-10, 10],
+            "translate_percent": [-0.1, 0.1],
+            "fit_output": True,
+            "p": 1,
+        }
+    },
     {"Affine": {"scale": [0.6, 1.4], "keep_ratio": True, "rotate": [-20, 20], "p": 1}},
     {"Rotate": {"limit": 30, "p": 1}},
     {"SafeRotate": {"limit": 30, "p": 1}},
@@ -128,10 +141,14 @@ def test_points_land_on_resampled_pixels(transform):
     assert max(spot_errors(build(transform), size=3, seeds=range(6))) < 0.25
 
 
-@pytest.mark.parametrize("crop", [
-    {"BBoxSafeRandomCrop": {"erosion_rate": 0.0, "p": 1}},
-    {"OneOf": {"transforms": [{"RandomSizedBBoxSafeCrop": {"height": 40, "width": 40, "p": 1}}], "p": 1}},
-], ids=["BBoxSafeRandomCrop", "nested-RandomSizedBBoxSafeCrop"])
+@pytest.mark.parametrize(
+    "crop",
+    [
+        {"BBoxSafeRandomCrop": {"erosion_rate": 0.0, "p": 1}},
+        {"OneOf": {"transforms": [{"RandomSizedBBoxSafeCrop": {"height": 40, "width": 40, "p": 1}}], "p": 1}},
+    ],
+    ids=["BBoxSafeRandomCrop", "nested-RandomSizedBBoxSafeCrop"],
+)
 def test_bbox_safe_crops_keep_every_box(crop):
     pipeline = build(crop)
     corners, _ = pack(box_shapes(Boxes(BOXES, [0, 0]), "corners"))
@@ -165,7 +182,8 @@ def test_points_outside_the_image_are_kept_unclipped():
 
 def test_no_points_and_no_boxes():
     image, moved = build({"Affine": {"rotate": [-10, 10], "p": 1}}, {"BBoxSafeRandomCrop": {"p": 1}})(
-        np.full((H, W, 3), 9, np.uint8), np.zeros((0, 2)), np.zeros((0, 4)), 5)
+        np.full((H, W, 3), 9, np.uint8), np.zeros((0, 2)), np.zeros((0, 4)), 5
+    )
     assert moved.shape == (0, 2) and image.dtype == np.uint8 and image.ndim == 3
 
 
@@ -176,8 +194,11 @@ def test_inputs_are_not_modified():
     for array in (image, points, boxes):
         array.setflags(write=False)
     copies = [image.copy(), points.copy(), boxes.copy()]
-    pipeline = build({"HorizontalFlip": {"p": 1}}, {"RandomBrightnessContrast": {"p": 1}},
-                     {"RandomSizedBBoxSafeCrop": {"height": 50, "width": 50, "p": 1}})
+    pipeline = build(
+        {"HorizontalFlip": {"p": 1}},
+        {"RandomBrightnessContrast": {"p": 1}},
+        {"RandomSizedBBoxSafeCrop": {"height": 50, "width": 50, "p": 1}},
+    )
     pipeline(image, points, boxes, 1)
     for array, copy in zip((image, points, boxes), copies, strict=True):
         assert np.array_equal(array, copy)
@@ -185,11 +206,15 @@ def test_inputs_are_not_modified():
 
 # --- randomness ---------------------------------------------------------------------------------------------
 
-MIXED = ({"HorizontalFlip": {"p": 0.5}}, {"Affine": {"rotate": [-20, 20], "scale": [0.8, 1.2], "p": 0.7}},
-         {"RandomBrightnessContrast": {"p": 0.5}}, {"HueSaturationValue": {"p": 0.5}},
-         {"GaussNoise": {"std_range": [0.02, 0.1], "p": 0.5}},
-         {"OneOf": {"transforms": [{"GaussianBlur": {"p": 1}}, {"MotionBlur": {"p": 1}}], "p": 0.5}},
-         {"BBoxSafeRandomCrop": {"p": 0.5}})
+MIXED = (
+    {"HorizontalFlip": {"p": 0.5}},
+    {"Affine": {"rotate": [-20, 20], "scale": [0.8, 1.2], "p": 0.7}},
+    {"RandomBrightnessContrast": {"p": 0.5}},
+    {"HueSaturationValue": {"p": 0.5}},
+    {"GaussNoise": {"std_range": [0.02, 0.1], "p": 0.5}},
+    {"OneOf": {"transforms": [{"GaussianBlur": {"p": 1}}, {"MotionBlur": {"p": 1}}], "p": 0.5}},
+    {"BBoxSafeRandomCrop": {"p": 0.5}},
+)
 
 
 def textured(seed: int = 0, channels: int = 3) -> np.ndarray:
@@ -239,6 +264,7 @@ def test_transforms_draw_independent_random_numbers():
 
 # --- greyscale ----------------------------------------------------------------------------------------------
 
+
 def test_greyscale_images_stay_greyscale():
     pipeline = build(*MIXED, {"RGBShift": {"p": 1}}, {"CLAHE": {"p": 1}}, {"ISONoise": {"p": 1}})
     for seed in range(6):
@@ -263,14 +289,22 @@ def test_greyscale_skips_exactly_what_albumentations_cannot_do_on_one_channel(na
 
 
 #: Parameters for the transforms that have required ones, so the sweep below can build them.
-REQUIRED = {"CenterCrop": {"height": 30, "width": 30}, "RandomCrop": {"height": 30, "width": 30},
-            "Crop": {"x_max": 30, "y_max": 30}, "AtLeastOneBBoxRandomCrop": {"height": 30, "width": 30},
-            "RandomSizedBBoxSafeCrop": {"height": 30, "width": 30},
-            "CropNonEmptyMaskIfExists": {"height": 30, "width": 30}, "Resize": {"height": 30, "width": 30},
-            "LongestMaxSize": {"max_size": 50}, "SmallestMaxSize": {"max_size": 50},
-            "RandomResizedCrop": {"size": [30, 30]}, "RandomSizedCrop": {"min_max_height": [20, 40], "size": [30, 30]},
-            "CropAndPad": {"px": 5}, "GridElasticDeform": {"num_grid_xy": [4, 4], "magnitude": 5},
-            "TextImage": {"font_path": "font.ttf"}}
+REQUIRED = {
+    "CenterCrop": {"height": 30, "width": 30},
+    "RandomCrop": {"height": 30, "width": 30},
+    "Crop": {"x_max": 30, "y_max": 30},
+    "AtLeastOneBBoxRandomCrop": {"height": 30, "width": 30},
+    "RandomSizedBBoxSafeCrop": {"height": 30, "width": 30},
+    "CropNonEmptyMaskIfExists": {"height": 30, "width": 30},
+    "Resize": {"height": 30, "width": 30},
+    "LongestMaxSize": {"max_size": 50},
+    "SmallestMaxSize": {"max_size": 50},
+    "RandomResizedCrop": {"size": [30, 30]},
+    "RandomSizedCrop": {"min_max_height": [20, 40], "size": [30, 30]},
+    "CropAndPad": {"px": 5},
+    "GridElasticDeform": {"num_grid_xy": [4, 4], "magnitude": 5},
+    "TextImage": {"font_path": "font.ttf"},
+}
 
 
 def test_every_accepted_transform_runs_on_colour_and_greyscale_images():
@@ -290,6 +324,7 @@ def test_every_accepted_transform_runs_on_colour_and_greyscale_images():
 
 
 # --- validation -----------------------------------------------------------------------------------------------
+
 
 def refused(*transforms: dict) -> str:
     with pytest.raises(PolicyError) as caught:
@@ -329,20 +364,23 @@ def test_transforms_that_cannot_carry_boxes():
     assert refusal(A.Affine(p=1)) is None and refusal(A.HorizontalFlip(p=1)) is None
 
 
-@pytest.mark.parametrize("transform, reason", [
-    ({"Mosaic": {}}, "mosaic_metadata"),
-    ({"FDA": {}}, "fda_metadata"),
-    ({"HistogramMatching": {}}, "hm_metadata"),
-    ({"PixelDistributionAdaptation": {}}, "pda_metadata"),
-    ({"MaskDropout": {}}, "extra input (mask)"),
-    ({"RandomCropNearBBox": {}}, "cropping_bbox"),
-    ({"ElasticTransform": {}}, "non-linear warp"),
-    ({"GridDistortion": {}}, "non-linear warp"),
-    ({"RandomGridShuffle": {}}, "tiles"),
-    ({"Normalize": {}}, "floats"),
-    ({"ToGray": {"num_output_channels": 1}}, "channels"),
-    ({"CenterCrop3D": {"size": [2, 2, 2]}}, "3-D volumes"),
-])
+@pytest.mark.parametrize(
+    "transform, reason",
+    [
+        ({"Mosaic": {}}, "mosaic_metadata"),
+        ({"FDA": {}}, "fda_metadata"),
+        ({"HistogramMatching": {}}, "hm_metadata"),
+        ({"PixelDistributionAdaptation": {}}, "pda_metadata"),
+        ({"MaskDropout": {}}, "extra input (mask)"),
+        ({"RandomCropNearBBox": {}}, "cropping_bbox"),
+        ({"ElasticTransform": {}}, "non-linear warp"),
+        ({"GridDistortion": {}}, "non-linear warp"),
+        ({"RandomGridShuffle": {}}, "tiles"),
+        ({"Normalize": {}}, "floats"),
+        ({"ToGray": {"num_output_channels": 1}}, "channels"),
+        ({"CenterCrop3D": {"size": [2, 2, 2]}}, "3-D volumes"),
+    ],
+)
 def test_refused_transforms_say_why(transform, reason):
     message = refused(transform)
     assert "cannot be used" in message and reason in message
@@ -367,8 +405,10 @@ def test_nested_compositions_are_checked_inside():
 
 def test_errors_name_the_line_of_the_policy_file(tmp_path: Path):
     path = tmp_path / "policy.yaml"
-    path.write_text("transforms:\n  - HorizontalFlip: {p: 0.5}\n  - Affine:\n      rotate: [-10, 10]\n"
-                    "      border_mode: 4\n", encoding="utf-8")
+    path.write_text(
+        "transforms:\n  - HorizontalFlip: {p: 0.5}\n  - Affine:\n      rotate: [-10, 10]\n      border_mode: 4\n",
+        encoding="utf-8",
+    )
     with pytest.raises(PolicyError) as caught:
         load_policy(path)
     assert caught.value.file == str(path) and "line 3" in caught.value.field and "Affine" in caught.value.field
@@ -381,13 +421,16 @@ def test_backend_registry():
 
 
 def test_importing_the_registry_imports_no_library():
-    script = ("import sys, bboxaug.augmentation.backends; "
-              "print(sorted(m for m in ('albumentations', 'imgaug') if m in sys.modules))")
+    script = (
+        "import sys, bboxaug.augmentation.backends; "
+        "print(sorted(m for m in ('albumentations', 'imgaug') if m in sys.modules))"
+    )
     output = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert output.stdout.strip() == "[]"
 
 
 # --- serialized pipelines ---------------------------------------------------------------------------------------
+
 
 def serialized(*transforms) -> dict:
     with warnings.catch_warnings():
@@ -397,12 +440,21 @@ def serialized(*transforms) -> dict:
 
 
 def test_serialized_pipeline_does_what_the_same_policy_does():
-    data = serialized(A.HorizontalFlip(p=0.5), A.Affine(rotate=(-20, 20), p=0.7), A.RGBShift(p=0.5),
-                      A.OneOf([A.GaussianBlur(p=1), A.MotionBlur(p=1)], p=0.5), A.PadIfNeeded(100, 100))
+    data = serialized(
+        A.HorizontalFlip(p=0.5),
+        A.Affine(rotate=(-20, 20), p=0.7),
+        A.RGBShift(p=0.5),
+        A.OneOf([A.GaussianBlur(p=1), A.MotionBlur(p=1)], p=0.5),
+        A.PadIfNeeded(100, 100),
+    )
     from_file = BACKEND.build(load_policy(data))
-    same = build({"HorizontalFlip": {"p": 0.5}}, {"Affine": {"rotate": [-20, 20], "p": 0.7}}, {"RGBShift": {"p": 0.5}},
-                 {"OneOf": {"transforms": [{"GaussianBlur": {"p": 1}}, {"MotionBlur": {"p": 1}}], "p": 0.5}},
-                 {"PadIfNeeded": {"min_height": 100, "min_width": 100}})
+    same = build(
+        {"HorizontalFlip": {"p": 0.5}},
+        {"Affine": {"rotate": [-20, 20], "p": 0.7}},
+        {"RGBShift": {"p": 0.5}},
+        {"OneOf": {"transforms": [{"GaussianBlur": {"p": 1}}, {"MotionBlur": {"p": 1}}], "p": 0.5}},
+        {"PadIfNeeded": {"min_height": 100, "min_width": 100}},
+    )
     for seed in range(5):
         assert digest(*from_file(textured(), POINTS, BOXES, seed)) == digest(*same(textured(), POINTS, BOXES, seed))
 
@@ -426,6 +478,7 @@ def test_serialized_pipelines_get_the_same_checks():
 
 # --- the whole idea, against the pixels ---------------------------------------------------------------------
 
+
 def iou(a: np.ndarray, b: np.ndarray) -> float:
     width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
     height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
@@ -444,8 +497,9 @@ def rotate_30(image: np.ndarray, boxes: Boxes, box_shape: str = "corners") -> tu
     points, layout = pack(box_shapes(boxes, box_shape))
     pixels, moved = pipeline(image, points, boxes.xyxy, 0)
     followed = follow(unpack(moved, layout), pixels.shape[1], pixels.shape[0])
-    theirs = A.Compose([A.Affine(rotate=(30, 30), p=1)], bbox_params=A.BboxParams(format="pascal_voc", clip=True),
-                       seed=0)(image=image, bboxes=boxes.xyxy[:1])["bboxes"][0]
+    theirs = A.Compose(
+        [A.Affine(rotate=(30, 30), p=1)], bbox_params=A.BboxParams(format="pascal_voc", clip=True), seed=0
+    )(image=image, bboxes=boxes.xyxy[:1])["bboxes"][0]
     return pixels, followed.xyxy[0], float(iou(theirs, pixel_box(pixels)))
 
 

@@ -48,7 +48,7 @@ def policy(*transforms: tuple[str, dict], first_line: int = 6) -> Policy:
 
 def dot_image(x: int, y: int, grey: bool = False) -> np.ndarray:
     image = np.zeros((H, W) if grey else (H, W, 3), dtype=np.uint8)
-    image[y - 1:y + 2, x - 1:x + 2] = 255
+    image[y - 1 : y + 2, x - 1 : x + 2] = 255
     return image
 
 
@@ -74,20 +74,24 @@ def moved_dots(pipeline, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
 
 def max_miss(pipeline, seeds=range(4)) -> float:
     """The largest distance (per axis) between a moved point and its moved dot, for dots still well inside."""
-    misses = [np.abs(point - dot).max() for seed in seeds for point, dot, inside in moved_dots(pipeline, seed)
-              if inside]
+    misses = [
+        np.abs(point - dot).max() for seed in seeds for point, dot, inside in moved_dots(pipeline, seed) if inside
+    ]
     assert len(misses) >= 3 * len(seeds)  # most dots must stay inside, or the test proves nothing
     return max(misses)
 
 
-@pytest.mark.parametrize("name, params, expected", [
-    ("Fliplr", {}, lambda x, y: (W - x, y)),
-    ("Flipud", {}, lambda x, y: (x, H - y)),
-    ("Rot90", {"k": 1, "keep_size": False}, lambda x, y: (H - y, x)),  # clockwise on screen
-    ("Crop", {"px": [[3, 3], [4, 4], [5, 5], [6, 6]], "keep_size": False}, lambda x, y: (x - 6, y - 3)),
-    ("Pad", {"px": [[3, 3], [4, 4], [5, 5], [6, 6]], "keep_size": False}, lambda x, y: (x + 6, y + 3)),
-    ("Affine", {"translate_px": {"x": 5, "y": -3}}, lambda x, y: (x + 5, y - 3)),
-])
+@pytest.mark.parametrize(
+    "name, params, expected",
+    [
+        ("Fliplr", {}, lambda x, y: (W - x, y)),
+        ("Flipud", {}, lambda x, y: (x, H - y)),
+        ("Rot90", {"k": 1, "keep_size": False}, lambda x, y: (H - y, x)),  # clockwise on screen
+        ("Crop", {"px": [[3, 3], [4, 4], [5, 5], [6, 6]], "keep_size": False}, lambda x, y: (x - 6, y - 3)),
+        ("Pad", {"px": [[3, 3], [4, 4], [5, 5], [6, 6]], "keep_size": False}, lambda x, y: (x + 6, y + 3)),
+        ("Affine", {"translate_px": {"x": 5, "y": -3}}, lambda x, y: (x + 5, y - 3)),
+    ],
+)
 def test_exact_maps_move_points_exactly_with_the_pixels(backend, name, params, expected):
     pipeline = backend.build(policy((name, params)))
     for point, dot, _ in moved_dots(pipeline, seed=3):
@@ -103,11 +107,14 @@ def turn(x: float, y: float, degrees: float, scale: float = 1.0) -> tuple[float,
     return W / 2 + scale * (c * dx - s * dy), H / 2 + scale * (s * dx + c * dy)
 
 
-@pytest.mark.parametrize("params, expected", [
-    ({"rotate": 30}, lambda x, y: turn(x, y, 30)),
-    ({"scale": 1.25}, lambda x, y: turn(x, y, 0, 1.25)),
-    ({"rotate": -90, "scale": 0.8}, lambda x, y: turn(x, y, -90, 0.8)),
-])
+@pytest.mark.parametrize(
+    "params, expected",
+    [
+        ({"rotate": 30}, lambda x, y: turn(x, y, 30)),
+        ({"scale": 1.25}, lambda x, y: turn(x, y, 0, 1.25)),
+        ({"rotate": -90, "scale": 0.8}, lambda x, y: turn(x, y, -90, 0.8)),
+    ],
+)
 def test_affine_turns_and_scales_points_about_the_image_centre_with_the_pixels(backend, params, expected):
     pipeline = backend.build(policy(("Affine", params)))
     assert max_miss(pipeline, seeds=[0]) < 0.05
@@ -115,15 +122,18 @@ def test_affine_turns_and_scales_points_about_the_image_centre_with_the_pixels(b
     np.testing.assert_allclose(points[0], expected(10.25, 20.75), atol=1e-4)
 
 
-@pytest.mark.parametrize("name, params, tolerance", [
-    ("Affine", {"rotate": [-25, 25], "scale": [0.8, 1.2], "shear": [-8, 8], "translate_percent": [-0.1, 0.1]}, 0.1),
-    ("CropAndPad", {"percent": [-0.15, 0.15]}, 0.1),
-    ("Resize", {"size": {"height": 72, "width": 80}}, 0.1),
-    ("Resize", {"size": 0.5}, 0.15),  # a 3x3 dot shrunk to 1.5 px: its centroid blurs, not the point
-    # strong perspective bends the dot itself, which moves its centroid a little off the image of its centre
-    ("PerspectiveTransform", {"scale": [0.1, 0.15]}, 0.25),
-    ("PerspectiveTransform", {"scale": [0.1, 0.15], "keep_size": False}, 0.25),
-])
+@pytest.mark.parametrize(
+    "name, params, tolerance",
+    [
+        ("Affine", {"rotate": [-25, 25], "scale": [0.8, 1.2], "shear": [-8, 8], "translate_percent": [-0.1, 0.1]}, 0.1),
+        ("CropAndPad", {"percent": [-0.15, 0.15]}, 0.1),
+        ("Resize", {"size": {"height": 72, "width": 80}}, 0.1),
+        ("Resize", {"size": 0.5}, 0.15),  # a 3x3 dot shrunk to 1.5 px: its centroid blurs, not the point
+        # strong perspective bends the dot itself, which moves its centroid a little off the image of its centre
+        ("PerspectiveTransform", {"scale": [0.1, 0.15]}, 0.25),
+        ("PerspectiveTransform", {"scale": [0.1, 0.15], "keep_size": False}, 0.25),
+    ],
+)
 def test_interpolating_maps_move_points_onto_the_moved_pixels(backend, name, params, tolerance):
     assert max_miss(backend.build(policy((name, params)))) < tolerance
 
@@ -138,10 +148,15 @@ def test_perspective_points_need_the_half_pixel_shift_imgaug_leaves_out(backend)
 
 
 DETERMINISM = policy(
-    ("Fliplr", {"p": 0.5}), ("Affine", {"rotate": [-15, 15], "scale": [0.9, 1.1], "p": 0.7}),
-    ("MultiplyAndAddToBrightness", {"mul": [0.8, 1.2]}), ("PerspectiveTransform", {"scale": [0.02, 0.08]}),
-    ("GaussianBlur", {"sigma": [0, 1.5], "p": 0.5}), ("AdditiveGaussianNoise", {"scale": [0, 12]}),
-    ("Dropout", {"p": [0, 0.05]}), ("MotionBlur", {"p": 0.3}))
+    ("Fliplr", {"p": 0.5}),
+    ("Affine", {"rotate": [-15, 15], "scale": [0.9, 1.1], "p": 0.7}),
+    ("MultiplyAndAddToBrightness", {"mul": [0.8, 1.2]}),
+    ("PerspectiveTransform", {"scale": [0.02, 0.08]}),
+    ("GaussianBlur", {"sigma": [0, 1.5], "p": 0.5}),
+    ("AdditiveGaussianNoise", {"scale": [0, 12]}),
+    ("Dropout", {"p": [0, 0.05]}),
+    ("MotionBlur", {"p": 0.3}),
+)
 
 
 def test_same_seed_same_bytes_and_points_across_builds_and_call_histories(backend):
@@ -190,10 +205,15 @@ def test_yaml_lists_become_imgaug_ranges_or_choices():
     from bboxaug.augmentation.backends.imgaug_backend import to_imgaug
 
     assert to_imgaug({"rotate": [-15, 15], "order": [0, 1, 3], "mode": ["constant", "edge"]}) == {
-        "rotate": (-15, 15), "order": [0, 1, 3], "mode": ["constant", "edge"]}
+        "rotate": (-15, 15),
+        "order": [0, 1, 3],
+        "mode": ["constant", "edge"],
+    }
     assert to_imgaug({"px": [[0, 4], 0, [0, 4], 0]}) == {"px": ((0, 4), 0, (0, 4), 0)}
     assert to_imgaug({"translate_px": {"x": [-5, 5]}, "flag": [True, False]}) == {
-        "translate_px": {"x": (-5, 5)}, "flag": [True, False]}
+        "translate_px": {"x": (-5, 5)},
+        "flag": [True, False],
+    }
 
 
 REFUSALS = [
@@ -228,8 +248,13 @@ def test_validate_refuses_with_line_transform_and_reason(backend, name, params, 
 
 
 def test_validate_accepts_the_issue_example_and_refuses_serialized_pipelines(backend):
-    backend.validate(policy(("Fliplr", {"p": 0.5}), ("Affine", {"rotate": [-15, 15], "scale": [0.9, 1.1], "p": 0.7}),
-                            ("MultiplyAndAddToBrightness", {"mul": [0.8, 1.2]})))
+    backend.validate(
+        policy(
+            ("Fliplr", {"p": 0.5}),
+            ("Affine", {"rotate": [-15, 15], "scale": [0.9, 1.1], "p": 0.7}),
+            ("MultiplyAndAddToBrightness", {"mul": [0.8, 1.2]}),
+        )
+    )
     serialized = Policy("imgaug", (), BoxRules(), "a.json", serialized={"__version__": "2.0", "transform": {}})
     with pytest.raises(PolicyError, match="not an albumentations serialized pipeline"):
         backend.validate(serialized)
@@ -240,8 +265,10 @@ def test_load_policy_reports_the_file_line(backend, tmp_path):
 
     assert get_backend("imgaug") is backend
     path = tmp_path / "policy.yaml"
-    path.write_text("backend: imgaug\ntransforms:\n  - Fliplr: {p: 0.5}\n  - Affine: {rotate: [-15, 15], "
-                    "mode: symmetric}\n", encoding="utf-8")
+    path.write_text(
+        "backend: imgaug\ntransforms:\n  - Fliplr: {p: 0.5}\n  - Affine: {rotate: [-15, 15], mode: symmetric}\n",
+        encoding="utf-8",
+    )
     with pytest.raises(PolicyError) as caught:
         load_policy(path)
     assert caught.value.field == "line 4: transforms[1] Affine" and "mode='symmetric'" in caught.value.message
@@ -263,8 +290,9 @@ def test_missing_imgaug_is_a_policy_error_with_the_install_hint(backend, monkeyp
 
 def run_probe(code: str) -> dict:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-    done = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, env=env,
-                          timeout=300, check=False)
+    done = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, env=env, timeout=300, check=False
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -273,7 +301,8 @@ def test_importing_the_backends_does_not_import_imgaug():
     report = run_probe(
         "import json, sys\nimport bboxaug, bboxaug.augmentation.policy, bboxaug.augmentation.backends\n"
         "import bboxaug.augmentation.backends.imgaug_backend\n"
-        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == 'imgaug')))")
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == 'imgaug')))"
+    )
     assert report == []
 
 
@@ -286,5 +315,6 @@ def test_numpy_global_random_state_is_left_alone(backend):
         "p = Policy('imgaug', (TransformSpec('Affine', {'rotate': [-9, 9], 'p': 0.5}), "
         "TransformSpec('MultiplyAndAddToBrightness', {}), TransformSpec('MotionBlur', {})), BoxRules(), 'x')\n"
         "BACKEND.validate(p)\nBACKEND.build(p)(np.zeros((8, 8, 3), np.uint8), np.zeros((1, 2)), None, 1)\n"
-        "print(json.dumps(np.random.get_state()[1].tolist() == before))")
+        "print(json.dumps(np.random.get_state()[1].tolist() == before))"
+    )
     assert report is True
