@@ -27,7 +27,7 @@ IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", 
 MAX_PIXELS = 50_000 * 50_000
 
 
-_EXIF_ORIENTATION = 0x0112
+EXIF_ORIENTATION = 0x0112
 
 
 _SWAPS_AXES = frozenset({5, 6, 7, 8})
@@ -57,7 +57,7 @@ def _orientation(image: Image.Image) -> int:
         raw = image.info.get("exif")
         if raw:
             exif.load(raw)
-    value = exif.get(_EXIF_ORIENTATION, 1)
+    value = exif.get(EXIF_ORIENTATION, 1)
     return value if isinstance(value, int) and value in range(1, 9) else 1
 
 

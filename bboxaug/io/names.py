@@ -44,7 +44,7 @@ WRITABLE_EXTENSIONS = {
 
 
 #: The extension each writable format is encoded with.
-_ENCODERS = {"JPEG": ".jpg", "PNG": ".png", "BMP": ".bmp", "TIFF": ".tiff", "WEBP": ".webp"}
+ENCODERS = {"JPEG": ".jpg", "PNG": ".png", "BMP": ".bmp", "TIFF": ".tiff", "WEBP": ".webp"}
 
 
 def writable_name(name: str, suffix: str = "") -> str:
@@ -62,7 +62,7 @@ def format_of(name: str) -> str:
 
 def extension_for(image_format: str) -> str:
     """The file extension an augmented copy of an image in `image_format` is written with."""
-    return _ENCODERS.get(image_format, ".png")
+    return ENCODERS.get(image_format, ".png")
 
 
 def copy_name(name: str, index: int) -> str:

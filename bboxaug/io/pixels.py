@@ -1,27 +1,21 @@
-"""Decoding, encoding and placing image files: upright, greyscale kept, the same format out as in.
+"""Decoding and encoding pixels: upright, greyscale kept, the same format out as in.
 
 OpenCV decodes and encodes (it is what the transforms use, and the fastest here); the EXIF orientation comes from
 the header (`bboxaug.io.headers`) and is applied with exact array flips and rotations, so pixels and boxes agree.
-An image copied, linked or re-encoded into an output (`export_image`) is written upright without the tag.
 """
 
 from __future__ import annotations
 
-import io
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageOps
 
 from bboxaug.core.errors import ImageError
 from bboxaug.core.model import EmbeddedImage
-from bboxaug.io.files import ImageMode
-from bboxaug.io.headers import _EXIF_ORIENTATION, ImageHeader, embedded_bytes, header_of
-from bboxaug.io.names import _ENCODERS, extension_for
+from bboxaug.io.headers import embedded_bytes, header_of
+from bboxaug.io.names import ENCODERS, extension_for
 
 
 @dataclass(frozen=True)
@@ -80,7 +74,7 @@ def read_picture(source: Path | EmbeddedImage, *, bgr: bool = False) -> Picture:
     elif pixels.ndim == 3 and not bgr:
         pixels = cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB)
     pixels = np.ascontiguousarray(upright(pixels, header.orientation))
-    image_format = header.format if header.format in _ENCODERS else "PNG"
+    image_format = header.format if header.format in ENCODERS else "PNG"
     return Picture(pixels, image_format)
 
 
@@ -101,44 +95,3 @@ def encode_picture(pixels: np.ndarray, image_format: str, quality: int, *, bgr: 
     if not ok:
         raise ImageError(f"cannot encode a {image_format} image")
     return encoded.tobytes()
-
-
-def export_image(source: Path | EmbeddedImage, target: Path, mode: ImageMode, *, quality: int = 95) -> ImageHeader:
-    """Put the image at `target` (copy, hardlink or symlink) and return its upright header.
-
-    An image whose EXIF orientation is not "as stored" is re-encoded upright without the tag, whatever the mode,
-    because the boxes describe the upright picture. Embedded pixels are always written out as a file.
-    """
-    header = header_of(source)
-    if mode == "none":
-        return header
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if mode in ("hardlink", "symlink"):
-        target.unlink(missing_ok=True)  # left by an earlier attempt at the same task (a worker that died after it)
-    if header.orientation != 1:
-        _write_upright(source, target, quality)
-    elif isinstance(source, EmbeddedImage):
-        target.write_bytes(embedded_bytes(source))
-    elif mode == "copy":
-        shutil.copyfile(source, target)
-    elif mode == "hardlink":
-        try:
-            os.link(source, target)
-        except OSError:
-            shutil.copyfile(source, target)
-    else:
-        os.symlink(os.path.abspath(source), target)
-    return header
-
-
-def _write_upright(source: Path | EmbeddedImage, target: Path, quality: int) -> None:
-    data = source.read_bytes() if isinstance(source, Path) else embedded_bytes(source)
-    with Image.open(io.BytesIO(data)) as image:
-        image_format = image.format or "PNG"
-        upright = ImageOps.exif_transpose(image)
-        exif = upright.getexif()
-        exif.pop(_EXIF_ORIENTATION, None)
-        options: dict[str, object] = {"exif": exif.tobytes()}
-        if image_format == "JPEG":
-            options["quality"] = quality
-        upright.save(target, format=image_format, **options)

@@ -17,8 +17,8 @@ from bboxaug.core.errors import ImageError, UsageError
 from bboxaug.core.model import Dataset, ImageRecord
 from bboxaug.core.report import Problem, Report
 from bboxaug.formats.base import Format
+from bboxaug.io.export import export_image
 from bboxaug.io.files import ImageMode, atomic_write_text, remove_partial_writes
-from bboxaug.io.pixels import export_image
 from bboxaug.runtime.parallel import run_parallel
 
 
