@@ -134,20 +134,23 @@ class OutputNames:
     def _keys(self, split: str, name: str) -> tuple[str, str]:
         return self.target.annotation_key(split, name), self.target.image_path(split, name)
 
-    def _free(self, split: str, name: str) -> bool:
-        return not any(key in self.taken for key in self._keys(split, name))
-
     def claim(self, image: ImageRecord) -> ImageRecord:
-        """The image under a name free in the layout (its own when free), which is then taken."""
-        if not self._free(image.split, image.name):
-            path = PurePosixPath(image.name)
-            counter = 1
-            while not self._free(image.split, name := str(path.with_name(f"{path.stem}_{counter}{path.suffix}"))):
+        """The image under a name free in the layout (its own when free), which is then taken. Each name's keys
+        are made once: this runs for every image of a conversion."""
+        taken = self.taken
+        annotation, path = self._keys(image.split, image.name)
+        if annotation in taken or path in taken:
+            original = PurePosixPath(image.name)
+            counter = 0
+            while annotation in taken or path in taken:
                 counter += 1
+                name = str(original.with_name(f"{original.stem}_{counter}{original.suffix}"))
+                annotation, path = self._keys(image.split, name)
             self.report.renamed[image.key] = image_key(image.split, name)
             self.report.count("renamed")
             image = image.replace(name=name)
-        self.taken.update(self._keys(image.split, image.name))
+        taken.add(annotation)
+        taken.add(path)
         return image
 
 
