@@ -110,7 +110,7 @@ def augment(
     seed and the boxes dropped with reasons.
     """
     step = augment_step(policy, copies, seed, originals)
-    source = Source(Path(src), fmt_from, None if image_dir is None else Path(image_dir), on_error)
+    source = Source.at(src, fmt_from, image_dir, on_error)
     result = run(
         step,
         source,
@@ -140,5 +140,5 @@ def plan_augment(
 ) -> AugmentPlan:
     """What `augment` would do with the dataset at `src` (the policy, `auto` resolved, and the copies per
     image), without writing anything."""
-    source = Source(Path(src), fmt_from, None if image_dir is None else Path(image_dir), on_error)
+    source = Source.at(src, fmt_from, image_dir, on_error)
     return run(augment_step(policy, copies), source, Output(Path(dst), to, jobs=jobs), dry_run=True).plan

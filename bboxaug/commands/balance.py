@@ -162,7 +162,7 @@ def balance(
     """
     options = BalanceOptions(target, ratio, max_copies, paste, tuple(splits))
     chosen = None if policy == "auto" else load_policy(policy)  # every policy mistake before any image is read
-    source = Source(Path(src), fmt_from, None if image_dir is None else Path(image_dir), on_error)
+    source = Source.at(src, fmt_from, image_dir, on_error)
     output = Output(Path(dst), to, overwrite=overwrite, resume=resume, jobs=jobs, progress=progress, quality=quality)
     result = run(BalanceStep(chosen, options, seed), source, output, dry_run=dry_run)
     made = None if dry_run else AugmentResult.of(result, result.plan.policy)

@@ -110,13 +110,7 @@ def convert(
     progress: bool = False,
 ) -> ConvertResult:
     """Convert the dataset at `src` to format `to` in the new folder `dst`, writing `convert.json` beside it."""
-    source = Source(
-        Path(src),
-        fmt_from,
-        None if image_dir is None else Path(image_dir),
-        on_error,
-        Path(class_map) if isinstance(class_map, str) else class_map,
-    )
+    source = Source.at(src, fmt_from, image_dir, on_error, class_map)
     output = Output(Path(dst), to, overwrite=overwrite, jobs=jobs, progress=progress, keep_crowd=keep_crowd)
     result = run(ConvertStep(images), source, output)
     return ConvertResult(

@@ -201,7 +201,7 @@ def resize(
         else [(size, size) if isinstance(size, int) else (int(size[0]), int(size[1])) for size in sizes]
     )
     step = ResizeStep(tuple(chosen), mode, min_box_size)
-    source = Source(Path(src), fmt_from, None if image_dir is None else Path(image_dir), on_error)
+    source = Source.at(src, fmt_from, image_dir, on_error)
     result = run(
         step, source, Output(Path(dst), to, overwrite=overwrite, jobs=jobs, progress=progress, quality=quality)
     )

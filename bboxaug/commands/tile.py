@@ -313,7 +313,7 @@ def tile(
     `dst`, in `src`'s format unless `to` names another; `tiles.json` in `dst` maps every tile to its source."""
     width, height = parse_size(size) if isinstance(size, str) else (size, size) if isinstance(size, int) else size
     step = TileStep(TileSpec(width, height, overlap), min_visibility, partial, negatives, seed)
-    source = Source(Path(src), fmt_from, None if image_dir is None else Path(image_dir), on_error)
+    source = Source.at(src, fmt_from, image_dir, on_error)
     result = run(
         step, source, Output(Path(dst), to, overwrite=overwrite, jobs=jobs, progress=progress, quality=quality)
     )

@@ -32,6 +32,21 @@ class Source:
         if self.image_dir is not None:
             object.__setattr__(self, "image_dir", self.image_dir.absolute())
 
+    @classmethod
+    def at(
+        cls,
+        src: Path | str,
+        fmt: str | None = None,
+        image_dir: Path | str | None = None,
+        on_error: OnError = "fail",
+        class_map: Mapping[str, int] | Path | str | None = None,
+        report: Report | None = None,
+    ) -> Source:
+        """The source at a path given as a string or a Path, as the public functions take it."""
+        image_folder = None if image_dir is None else Path(image_dir)
+        mapping = Path(class_map) if isinstance(class_map, str) else class_map
+        return cls(Path(src), fmt, image_folder, on_error, mapping, report)
+
     @property
     def path(self) -> Path | None:
         return self.origin if isinstance(self.origin, Path) else None
@@ -59,5 +74,4 @@ def load(
     jobs: int = 1,
 ) -> Dataset:
     """Read a dataset from `src` in format `fmt` (detected when None), on `jobs` workers where the format can."""
-    source = Source(Path(src), fmt, None if image_dir is None else Path(image_dir), report=report)
-    return open_source(source, jobs=jobs)[1]
+    return open_source(Source.at(src, fmt, image_dir, report=report), jobs=jobs)[1]
