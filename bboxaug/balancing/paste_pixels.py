@@ -139,7 +139,7 @@ def cut_patch(placement: Placement, source: np.ndarray) -> tuple[np.ndarray, np.
     return patch, 1.0 - np.maximum(du[None, :], dv[:, None]) / (pad + 1), core
 
 
-def render(
+def paste_objects(
     host: np.ndarray, host_boxes: np.ndarray, placements: list[Placement], sources: dict[str, np.ndarray]
 ) -> np.ndarray:
     """The host's pixels with every placement pasted in turn, colour-matched to its new surroundings; `sources`
@@ -203,7 +203,7 @@ def make_paste(job: PasteJob, *, root: str, quality: int) -> Problem | None:
         for placement in job.placements:
             if placement.cutout.key not in sources:
                 sources[placement.cutout.key] = read_picture(placement.cutout.source).pixels
-        pixels = render(host.pixels, job.host.boxes.xyxy, list(job.placements), sources)
+        pixels = paste_objects(host.pixels, job.host.boxes.xyxy, list(job.placements), sources)
         atomic_write_bytes(Path(root) / job.path, encode_picture(pixels, format_of(job.path), quality))
     except BboxaugError as error:
         return Problem.from_error(error)

@@ -54,7 +54,7 @@ def augment_command(
     """
     from bboxaug.augmentation.policy import describe
     from bboxaug.commands.augment import augment, plan_augment
-    from bboxaug.pipeline.copies import MANIFEST
+    from bboxaug.pipeline.copies import AUGMENT_MANIFEST
 
     if dry_run:
         plan = plan_augment(
@@ -98,6 +98,6 @@ def augment_command(
             f"  negatives  {counts['negatives']}",
         ],
         result.report,
-        dst / MANIFEST,
+        dst / AUGMENT_MANIFEST,
         quiet,
     )

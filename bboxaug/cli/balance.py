@@ -144,7 +144,7 @@ def balance_command(
     originals of every split plus the new images. DST/balance.json holds the plan, the before/after table,
     what was left unmet and why; DST/balance.png charts the counts.
     """
-    from bboxaug.commands.balance import BALANCE_FILE, CHART_FILE, balance
+    from bboxaug.commands.balance import BALANCE_CHART, BALANCE_MANIFEST, balance
 
     chosen: Any = "max" if target is None and ratio is None else target
     result = balance(
@@ -179,7 +179,7 @@ def balance_command(
         lines = [f"balanced {run.source_format} -> {run.target_format}: {dst}", format_plan(result.plan)]
         lines += count_lines(result.report)
         lines += problem_lines("skipped", result.report.skipped)
-        lines += [f"  plan       {dst / BALANCE_FILE}", f"  chart      {dst / CHART_FILE}"]
+        lines += [f"  plan       {dst / BALANCE_MANIFEST}", f"  chart      {dst / BALANCE_CHART}"]
         click.echo("\n".join(lines))
     if result.report.skipped:
         sys.exit(1)

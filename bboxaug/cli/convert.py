@@ -59,7 +59,7 @@ def convert_command(
     SRC is a COCO JSON file, a YOLO data.yaml, or a folder in any supported layout. DST is written atomically in
     the target's conventional layout, with convert.json recording counts, class ids, skips, clips and renames.
     """
-    from bboxaug.commands.convert import REPORT_FILE, convert
+    from bboxaug.commands.convert import CONVERT_MANIFEST, convert
 
     result = convert(
         src,
@@ -75,7 +75,7 @@ def convert_command(
         jobs=jobs,
         progress=show_progress(quiet),
     )
-    finish(summary_lines(result, dst), result.report, dst / REPORT_FILE, quiet, label="report")
+    finish(summary_lines(result, dst), result.report, dst / CONVERT_MANIFEST, quiet, label="report")
 
 
 def summary_lines(result: ConvertResult, dst: Path) -> list[str]:

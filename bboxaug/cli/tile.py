@@ -93,7 +93,7 @@ def tile_command(
     grid tile keeps whole gets an extra tile around it where one fits. Tiles are named <stem>_<x>_<y>.<ext>
     and stay in their source's split; DST/tiles.json gives each tile's source, offset, size and padding.
     """
-    from bboxaug.commands.tile import MANIFEST, tile
+    from bboxaug.commands.tile import TILE_MANIFEST, tile
 
     result = tile(
         src,
@@ -122,7 +122,7 @@ def tile_command(
             f"  negatives  {result.dataset.negative_count}",
         ],
         result.report,
-        dst / MANIFEST,
+        dst / TILE_MANIFEST,
         quiet,
     )
 
@@ -172,7 +172,7 @@ def resize_command(
     Boxes are scaled exactly; DST/<size>/resize.json gives every image's scale and padding, so boxes found
     on a resized image can be mapped back (bboxaug.resize.resized_to_source).
     """
-    from bboxaug.commands.resize import MANIFEST, resize
+    from bboxaug.commands.resize import RESIZE_MANIFEST, resize
 
     result = resize(
         src,
@@ -195,4 +195,4 @@ def resize_command(
             f"  {folder:<10} {len(written.images)} images, {written.box_count} boxes, "
             f"{result.manifests[folder]['tiny_boxes_dropped']} boxes under {min_box_size:g} px dropped"
         )
-    finish(lines, result.report, dst / "<size>" / MANIFEST, quiet)
+    finish(lines, result.report, dst / "<size>" / RESIZE_MANIFEST, quiet)

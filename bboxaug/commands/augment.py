@@ -14,7 +14,7 @@ from bboxaug.augmentation.worker import PROGRESS
 from bboxaug.core.errors import UsageError
 from bboxaug.core.model import Dataset
 from bboxaug.core.report import OnError, Report
-from bboxaug.pipeline.copies import MANIFEST, CopyCounts, make_all_copies
+from bboxaug.pipeline.copies import AUGMENT_MANIFEST, CopyCounts, make_all_copies
 from bboxaug.pipeline.run import Context, Output, RunResult, Written, run
 from bboxaug.pipeline.source import Source
 
@@ -42,7 +42,7 @@ class AugmentStep:
     copies: int
     seed: int = 0
     originals: bool = True
-    manifest: str = MANIFEST
+    manifest: str = AUGMENT_MANIFEST
     resumable: bool = True
     scratch: tuple[str, ...] = (PROGRESS,)
 

@@ -31,8 +31,8 @@ from bboxaug.pipeline.run import Context, Output, Written, run
 from bboxaug.pipeline.source import Source
 from bboxaug.runtime.parallel import iter_parallel
 
-BALANCE_FILE = "balance.json"
-CHART_FILE = "balance.png"
+BALANCE_MANIFEST = "balance.json"
+BALANCE_CHART = "balance.png"
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ class BalanceStep:
     policy: Policy | None
     options: BalanceOptions
     seed: int = 0
-    manifest: str = BALANCE_FILE
+    manifest: str = BALANCE_MANIFEST
     resumable: bool = True
     scratch: tuple[str, ...] = (PROGRESS,)
 
@@ -119,7 +119,7 @@ class BalanceStep:
         )
         written, paste_entries = write_pastes(balance.pastes, written, context)
         balance.measure(written)
-        atomic_write_bytes(context.root / CHART_FILE, chart_png(balance))
+        atomic_write_bytes(context.root / BALANCE_CHART, chart_png(balance))
         return [Written(written, {"balance": balance.to_json()}, itertools.chain(copy_entries, paste_entries))]
 
 

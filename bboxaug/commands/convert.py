@@ -17,7 +17,7 @@ from bboxaug.pipeline.run import Context, Output, Written, run
 from bboxaug.pipeline.source import Source
 from bboxaug.runtime.gcpause import gc_paused
 
-REPORT_FILE = "convert.json"
+CONVERT_MANIFEST = "convert.json"
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class ConvertStep:
     """The dataset as it is, its images copied, linked or left out (`images`)."""
 
     images: ImageMode = "copy"
-    manifest: str | None = REPORT_FILE
+    manifest: str | None = CONVERT_MANIFEST
     resumable: bool = False
     scratch: tuple[str, ...] = ()
 
@@ -66,7 +66,7 @@ def save(
     dataset: Dataset,
     dst: Path | str,
     *,
-    fmt: str,
+    to: str,
     images: ImageMode = "copy",
     report: Report | None = None,
     keep_crowd: bool = False,
@@ -74,10 +74,11 @@ def save(
     jobs: int = 1,
     progress: bool = False,
 ) -> SaveResult:
-    """Write `dataset` in format `fmt` into the new folder `dst`, atomically: everything goes into a temporary
-    folder beside `dst`, which is renamed to `dst` only when complete. No manifest is written."""
+    """Write `dataset` in format `to` into the new folder `dst`, atomically: everything goes into a temporary
+    folder beside `dst`, which is renamed to `dst` only when complete. No manifest is written. (`to` names the
+    format written, as in `convert`; `fmt` always names the format read, as in `load`.)"""
     source = Source(dataset, report=report)
-    output = Output(Path(dst), fmt, overwrite=overwrite, jobs=jobs, progress=progress, keep_crowd=keep_crowd)
+    output = Output(Path(dst), to, overwrite=overwrite, jobs=jobs, progress=progress, keep_crowd=keep_crowd)
     result = run(ConvertStep(images, manifest=None), source, output)
     return SaveResult(result.written[0].dataset, result.report, result.classes)
 

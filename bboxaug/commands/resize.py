@@ -47,7 +47,7 @@ from bboxaug.pipeline.render import PAD_VALUE, Render, RenderJob, run_renders
 from bboxaug.pipeline.run import Context, Output, Written, run
 from bboxaug.pipeline.source import Source
 
-MANIFEST = "resize.json"
+RESIZE_MANIFEST = "resize.json"
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ class ResizeStep:
     sizes: tuple[tuple[int, int], ...]
     mode: Mode = "letterbox"
     min_box_size: float = 2.0
-    manifest: str = MANIFEST
+    manifest: str = RESIZE_MANIFEST
     resumable: bool = False
     scratch: tuple[str, ...] = ()
 
@@ -214,4 +214,4 @@ def resize(
     )
 
 
-__all__ = ["MANIFEST", "ResizeResult", "ResizeStep", "resize", "resized_to_source"]
+__all__ = ["RESIZE_MANIFEST", "ResizeResult", "ResizeStep", "resize", "resized_to_source"]

@@ -60,7 +60,7 @@ from bboxaug.pipeline.render import PAD_VALUE, Render, RenderJob, run_renders
 from bboxaug.pipeline.run import Context, Output, Written, run
 from bboxaug.pipeline.source import Source
 
-MANIFEST = "tiles.json"
+TILE_MANIFEST = "tiles.json"
 
 
 @dataclass
@@ -184,7 +184,7 @@ class TileStep:
     partial: Partial = "reject"
     negatives: float = 1.0
     seed: int = 0
-    manifest: str = MANIFEST
+    manifest: str = TILE_MANIFEST
     resumable: bool = False
     scratch: tuple[str, ...] = ()
 
@@ -322,4 +322,4 @@ def tile(
     )
 
 
-__all__ = ["MANIFEST", "TilePlan", "TileResult", "TileStep", "plan_tiles", "tile", "tile_to_source"]
+__all__ = ["TILE_MANIFEST", "TilePlan", "TileResult", "TileStep", "plan_tiles", "tile", "tile_to_source"]

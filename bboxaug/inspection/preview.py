@@ -26,7 +26,7 @@ from bboxaug.core.report import Report
 from bboxaug.inspection.drawing import INK, class_colour, fit_text, font, text_colour, text_size
 from bboxaug.io.files import atomic_write_bytes
 from bboxaug.io.headers import embedded_bytes, image_size
-from bboxaug.pipeline.copies import MANIFEST
+from bboxaug.pipeline.copies import AUGMENT_MANIFEST
 from bboxaug.pipeline.source import load
 
 CELL = 320
@@ -248,12 +248,12 @@ def load_copies(other: Path | str) -> Copies:
     """The augmented copies in `other`, a dataset written by `bboxaug augment`, by the image they came from
     (matched through its `augment.json`)."""
     other = Path(other)
-    manifest_file = (other if other.is_dir() else other.parent) / MANIFEST
+    manifest_file = (other if other.is_dir() else other.parent) / AUGMENT_MANIFEST
     try:
         manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise UsageError(
-            f"not a dataset made by bboxaug augment: cannot read {MANIFEST} ({error})", file=manifest_file
+            f"not a dataset made by bboxaug augment: cannot read {AUGMENT_MANIFEST} ({error})", file=manifest_file
         ) from None
     dataset = load(other, fmt=manifest.get("to"), report=Report(on_error="skip"))
     by_key = {image.key: image for image in dataset.images}

@@ -31,7 +31,7 @@ from bboxaug.pipeline.prepare import rename_collisions
 from bboxaug.pipeline.run import Context
 from bboxaug.runtime.parallel import iter_parallel
 
-MANIFEST = "augment.json"
+AUGMENT_MANIFEST = "augment.json"
 
 
 def plan_jobs(

@@ -54,7 +54,7 @@ class RenderJob:
     renders: tuple[Render, ...]
 
 
-def render(pixels: np.ndarray, spec: Render) -> np.ndarray:
+def draw_window(pixels: np.ndarray, spec: Render) -> np.ndarray:
     """The pixels of one output: area-averaged when shrinking, bilinear when enlarging, padded with PAD_VALUE."""
     x0, y0, x1, y1 = spec.window
     part = pixels[y0:y1, x0:x1]
@@ -84,7 +84,7 @@ def render_job(job: RenderJob, *, root: str, quality: int) -> tuple[str, Problem
                 code=codes.SIZE_MISMATCH,
             )
         for spec in job.renders:
-            encoded = encode_picture(render(picture.pixels, spec), format_of(spec.path), quality, bgr=True)
+            encoded = encode_picture(draw_window(picture.pixels, spec), format_of(spec.path), quality, bgr=True)
             atomic_write_bytes(Path(root) / spec.path, encoded)
     except BboxaugError as error:
         return job.key, Problem.from_error(error)

@@ -67,7 +67,7 @@ def geometric_transforms() -> list[tuple[str, dict]]:
 @pytest.fixture(scope="module")
 def scenes(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("oracle")
-    save(scene_dataset(SCENES, root / "pixels"), root / "coco", fmt="coco")
+    save(scene_dataset(SCENES, root / "pixels"), root / "coco", to="coco")
     return root / "coco"
 
 

@@ -20,7 +20,7 @@ from bboxaug.balancing.paste import (
     pasted_boxes,
     place_objects,
 )
-from bboxaug.balancing.paste_pixels import match_colours, render
+from bboxaug.balancing.paste_pixels import match_colours, paste_objects
 from bboxaug.core.model import Boxes, ImageRecord, object_column
 from bboxaug.io.pixels import read_picture
 from tests.augmentation.oracle import COLOURS, Scene, iou, measured_box, scene_dataset
@@ -89,7 +89,7 @@ def test_a_pasted_box_is_exactly_the_pasted_pixels(scene: tuple[ImageRecord, Ima
             if not placements:
                 continue
             placement = placements[0]
-            out = render(host_pixels, host.boxes.xyxy, placements, sources)
+            out = paste_objects(host_pixels, host.boxes.xyxy, placements, sources)
             measured, _ = measured_box(out, colour_of(row))
             assert measured == placement.box, f"seed {seed} row {row}"
             placed[row] += 1
@@ -124,7 +124,7 @@ def test_pastes_keep_clear_of_existing_boxes_measured_from_pixels(scene: tuple[I
             placements = place_objects(
                 host, [cut(source, row) for row in (0, 1, 2, 0)], seed, 1, max_iou=max_iou, max_cover=max_cover
             )
-            changed = (render(noise, grid, placements, sources) != noise).any(axis=2)
+            changed = (paste_objects(noise, grid, placements, sources) != noise).any(axis=2)
             boxes = [tuple(b) for b in grid]
             for placement in placements:
                 highest_iou = max([highest_iou, *(iou(placement.box, b) for b in boxes)])
@@ -152,7 +152,7 @@ def test_colours_are_matched_to_the_new_place(tmp_path: Path) -> None:
     host_pixels = np.clip(np.array(orange) + rng.normal(0, 6, (120, 160, 3)), 0, 255).astype(np.uint8)
     host = ImageRecord("h.png", "train", 160, 120, Boxes.empty())
     placements = place_objects(host, [cut(source, 0)], 3, 1)
-    out = render(host_pixels, host.boxes.xyxy, placements, {"train/s.png": source_pixels})
+    out = paste_objects(host_pixels, host.boxes.xyxy, placements, {"train/s.png": source_pixels})
     x1, y1, x2, y2 = (int(v) for v in placements[0].box)
     patch = out[y1:y2, x1:x2].reshape(-1, 3).astype(float)
     background = np.median(patch, axis=0)  # most of the cut is the source's background

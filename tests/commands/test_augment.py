@@ -55,7 +55,7 @@ def make_source(root: Path, count: int = 6, *, fmt: str = "voc") -> Path:
         boxes = Boxes.empty() if index == count - 1 else Boxes([[10, 10, 40, 30], [50, 20, 90, 60]], [0, 1])
         images.append(ImageRecord(path.name, "train" if index % 2 else "val", 96, 72, boxes, path))
     dataset = Dataset((ClassInfo(1, "scratch"), ClassInfo(2, "spot")), tuple(images))
-    save(dataset, root / "src", fmt=fmt)
+    save(dataset, root / "src", to=fmt)
     return root / "src"
 
 

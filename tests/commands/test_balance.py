@@ -381,7 +381,7 @@ def scenes(tmp_path_factory: pytest.TempPathFactory) -> Path:
     train, val = scene_dataset(TRAIN, root / "pixels"), scene_dataset(VAL, root / "pixels", split="val")
     from bboxaug.commands.convert import save
 
-    save(train.replace(images=(*train.images, *val.images)), root / "coco", fmt="coco")
+    save(train.replace(images=(*train.images, *val.images)), root / "coco", to="coco")
     return root / "coco"
 
 

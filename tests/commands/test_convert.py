@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bboxaug.commands.convert import REPORT_FILE, convert, save
+from bboxaug.commands.convert import CONVERT_MANIFEST, convert, save
 from bboxaug.core import codes
 from bboxaug.core.errors import ImageError, UsageError
 from bboxaug.core.model import Boxes, ClassInfo, Dataset, ImageRecord
@@ -61,7 +61,7 @@ def test_negatives_subfolders_and_boxes_survive(target: str, tmp_path: Path) -> 
             record(tmp_path, "line2/b.png", [[0, 0, 64, 48]], [1]),
         ),
     )
-    save(dataset, tmp_path / "out", fmt=target)
+    save(dataset, tmp_path / "out", to=target)
     back = load(tmp_path / "out", fmt=target)
     assert sorted(image.name for image in back.images) == ["a.png", "empty.png", "line2/b.png"]
     assert {image.split for image in back.images} == {"train"}
@@ -85,7 +85,7 @@ def test_out_of_image_boxes_are_clipped_and_degenerate_ones_dropped(target: str,
         ),
     )
     report = Report()
-    save(dataset, tmp_path / "out", fmt=target, report=report)
+    save(dataset, tmp_path / "out", to=target, report=report)
     assert report.counts["clipped"] == 2
     assert report.counts["dropped_degenerate"] == 2  # zero width, and entirely right of the image
     back = load(tmp_path / "out", fmt=target)
@@ -100,11 +100,11 @@ def test_crowd_regions_are_written_only_where_the_format_marks_them(target: str,
         (record(tmp_path, "a.png", [[1, 1, 10, 10], [20, 20, 60, 40]], [0, 0], iscrowd=[False, True]),),
     )
     report = Report()
-    save(dataset, tmp_path / "dropped", fmt=target, report=report)
+    save(dataset, tmp_path / "dropped", to=target, report=report)
     expected = 2 if FORMATS[target].keeps_crowd else 1
     assert len(load(tmp_path / "dropped", fmt=target).images[0].boxes) == expected
     assert report.counts["dropped_crowd"] == 2 - expected
-    save(dataset, tmp_path / "kept", fmt=target, keep_crowd=True)
+    save(dataset, tmp_path / "kept", to=target, keep_crowd=True)
     assert len(load(tmp_path / "kept", fmt=target).images[0].boxes) == 2
 
 
@@ -137,7 +137,7 @@ def test_names_that_would_share_an_annotation_file_are_renamed(target: str, tmp_
 
 def convert_dataset(dataset: Dataset, tmp_path: Path, target: str):
     """Save `dataset` as COCO, then run the full `convert` to `target` (which writes convert.json)."""
-    save(dataset, tmp_path / "coco", fmt="coco")
+    save(dataset, tmp_path / "coco", to="coco")
     return convert(tmp_path / "coco", tmp_path / "out", to=target)
 
 
@@ -146,7 +146,7 @@ def test_class_ids_and_remap_are_written_down(tmp_path: Path) -> None:
         (ClassInfo(0, "pieces"), ClassInfo(1, "bishop"), ClassInfo(5, "pawn")),
         (record(tmp_path, "a.png", [[1, 1, 10, 10]], [2]),),
     )
-    save(dataset, tmp_path / "coco", fmt="coco")
+    save(dataset, tmp_path / "coco", to="coco")
     convert(tmp_path / "coco", tmp_path / "yolo", to="yolo")
     classes = json.loads((tmp_path / "yolo" / "convert.json").read_text())["classes"]
     assert [(c["name"], c["source_id"], c["output_id"]) for c in classes] == [
@@ -180,7 +180,7 @@ def test_sizes_come_from_headers_without_decoding(tmp_path: Path, monkeypatch: p
         raise AssertionError("pixels were decoded")
 
     monkeypatch.setattr(Image.Image, "load", refuse_decode)
-    result = save(dataset, tmp_path / "out", fmt="coco")
+    result = save(dataset, tmp_path / "out", to="coco")
     image = result.dataset.images[0]
     assert (image.width, image.height) == (120, 90)
 
@@ -191,7 +191,7 @@ def test_exif_rotated_images_are_written_upright_without_the_tag(tmp_path: Path)
         name="rot.jpg", split="train", width=40, height=60, boxes=Boxes([[5, 10, 20, 50]], [0]), source=source
     )
     report = Report()
-    save(Dataset(classes("scratch"), (image,)), tmp_path / "out", fmt="coco", report=report)
+    save(Dataset(classes("scratch"), (image,)), tmp_path / "out", to="coco", report=report)
     assert report.counts["exif_rotated"] == 1
     with Image.open(tmp_path / "out" / "images" / "train" / "rot.jpg") as written:
         assert written.size == (40, 60)
@@ -202,7 +202,7 @@ def test_declared_size_that_disagrees_with_the_upright_image_is_reported(tmp_pat
     source = make_image(tmp_path / "src" / "rot.jpg", 60, 40, orientation=6)
     image = ImageRecord(name="rot.jpg", split="train", width=60, height=40, boxes=Boxes.empty(), source=source)
     report = Report()
-    save(Dataset(classes("scratch"), (image,)), tmp_path / "out", fmt="coco", report=report)
+    save(Dataset(classes("scratch"), (image,)), tmp_path / "out", to="coco", report=report)
     assert report.counts["size_mismatch"] == 1
     assert "declared 60x40, upright image is 40x60" in str(report.warnings[0])
 
@@ -212,10 +212,10 @@ def test_missing_image_fails_or_is_skipped_and_reported(tmp_path: Path) -> None:
     missing = ImageRecord(name="gone.png", split="train", width=10, height=10, source=tmp_path / "nope.png")
     dataset = Dataset(classes("scratch"), (present, missing))
     with pytest.raises(ImageError, match=r"nope\.png"):
-        save(dataset, tmp_path / "fail", fmt="yolo")
+        save(dataset, tmp_path / "fail", to="yolo")
     assert not (tmp_path / "fail").exists(), "a failed save must leave no output behind"
     report = Report(on_error="skip")
-    result = save(dataset, tmp_path / "skip", fmt="yolo", report=report)
+    result = save(dataset, tmp_path / "skip", to="yolo", report=report)
     assert [image.name for image in result.dataset.images] == ["a.png"]
     assert report.counts["skipped_items"] == 1 and "nope.png" in str(report.skipped[0])
 
@@ -232,7 +232,7 @@ def test_convert_json_gives_every_problem_its_code_and_describes_the_codes(tmp_p
     )
     (src / "Annotations" / "b.xml").write_text(f"<annotation><filename>b.png</filename>{box}</annotation>")
     convert(src, tmp_path / "out", to="yolo", fmt_from="voc", on_error="skip")
-    report = json.loads((tmp_path / "out" / REPORT_FILE).read_text())
+    report = json.loads((tmp_path / "out" / CONVERT_MANIFEST).read_text())
     assert [(Path(p["file"]).name, p["field"], p["code"]) for p in report["skipped"]] == [
         ("b.xml", "size", "unknown_size")
     ]
@@ -251,16 +251,16 @@ def test_output_folder_is_never_overwritten_silently(tmp_path: Path) -> None:
     out.mkdir()
     (out / "keep.txt").write_text("mine")
     with pytest.raises(UsageError, match="not empty"):
-        save(dataset, out, fmt="coco")
+        save(dataset, out, to="coco")
     assert (out / "keep.txt").read_text() == "mine"
-    save(dataset, out, fmt="coco", overwrite=True)
+    save(dataset, out, to="coco", overwrite=True)
     assert not (out / "keep.txt").exists() and (out / "annotations" / "instances_train.json").is_file()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == [], "temporary folders left behind"
 
 
 def test_output_inside_the_source_is_refused(tmp_path: Path) -> None:
     dataset = Dataset(classes("scratch"), (record(tmp_path, "a.png", [[1, 1, 5, 5]], [0]),))
-    save(dataset, tmp_path / "coco", fmt="coco")
+    save(dataset, tmp_path / "coco", to="coco")
     with pytest.raises(UsageError, match="must not be"):
         convert(tmp_path / "coco", tmp_path / "coco" / "yolo", to="yolo")
 

@@ -101,7 +101,7 @@ def test_golden_case(case: Path, tmp_path: Path) -> None:
             assert_same_text(produced[relative], path)
 
     saved = tmp_path / "saved"
-    save(dataset, saved, fmt=fmt_name, images="copy" if _has_images(dataset) else "none")
+    save(dataset, saved, to=fmt_name, images="copy" if _has_images(dataset) else "none")
     assert detect_format(saved).name == fmt_name
     # Formats that number classes themselves (YOLO: positions) give the written ids back; the rest keep theirs.
     written_ids = FORMATS[fmt_name].class_ids(dataset.classes)

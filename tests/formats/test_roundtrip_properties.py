@@ -82,7 +82,7 @@ def test_round_trip_between_formats(source_format: str, target_format: str, data
     names, images = data
     root = tmp_path_factory.mktemp("trip")
     original = build(names, images, root / "pixels")
-    save(original, root / "a", fmt=source_format)
+    save(original, root / "a", to=source_format)
     convert(root / "a", root / "b", to=target_format, fmt_from=source_format)
     back = load(root / "b", fmt=target_format)
 

@@ -219,7 +219,7 @@ def test_a_worker_killed_mid_run_costs_only_its_task(tmp_path: Path) -> None:
             ImageRecord(path.name, "train", 320, 240, Boxes([[10, 10, 160, 120], [100, 80, 315, 235]], [0, 1]), path)
         )
     source = tmp_path / "src"
-    save(Dataset((ClassInfo(1, "scratch"), ClassInfo(2, "spot")), tuple(images)), source, fmt="voc")
+    save(Dataset((ClassInfo(1, "scratch"), ClassInfo(2, "spot")), tuple(images)), source, to="voc")
     policy = tmp_path / "policy.json"
     policy.write_text(json.dumps(POLICY))
     common = ["--policy", str(policy), "--copies", "3", "--seed", "3", "--quiet"]
