@@ -176,16 +176,17 @@ def run(step: Step[PlanT], source: Source, output: Output, *, dry_run: bool = Fa
             folder.mkdir(parents=True, exist_ok=True)
             target.write(written.dataset, folder, report=report)
         result.classes = class_table(dataset, target)
-        for written in result.written:  # after every write: the report is the whole run's
-            document = {
-                **header,
-                **dataset_counts(written.dataset),
-                "classes": result.classes,
-                **written.manifest,
-                **report.to_json(),
-                "codes": report.code_table(),
-            }
-            result.manifests.append(document)
-            if step.manifest is not None:
-                write_manifest(staging / written.folder / step.manifest, document, written.entries)
+        manifest = step.manifest
+        if manifest is not None:  # save() writes none, so it needs no counts either
+            for written in result.written:  # after every write: the report is the whole run's
+                document = {
+                    **header,
+                    **dataset_counts(written.dataset),
+                    "classes": result.classes,
+                    **written.manifest,
+                    **report.to_json(),
+                    "codes": report.code_table(),
+                }
+                result.manifests.append(document)
+                write_manifest(staging / written.folder / manifest, document, written.entries)
     return result
