@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from bboxaug.cli.options import dataset_options
+from bboxaug.cli.options import copy_options, dataset_options
 from bboxaug.cli.summary import finish
 from bboxaug.core.report import OnError
 from bboxaug.runtime.parallel import show_progress
@@ -23,9 +23,8 @@ from bboxaug.runtime.parallel import show_progress
 @click.option(
     "--copies", "-n", type=click.IntRange(min=1), default=1, show_default=True, help="Augmented copies per image."
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same bytes, whatever --jobs is.")
+@copy_options
 @click.option("--no-originals", is_flag=True, help="Write only the augmented copies.")
-@click.option("--resume", is_flag=True, help="Finish an interrupted run with the same settings.")
 @click.option("--dry-run", is_flag=True, help="Show the policy and how many images would be written; write nothing.")
 @dataset_options(quality_of="the copies")
 def augment_command(

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from bboxaug.cli.options import dataset_options
+from bboxaug.cli.options import copy_options, dataset_options
 from bboxaug.cli.summary import count_lines, problem_lines
 from bboxaug.core.report import OnError
 from bboxaug.runtime.parallel import show_progress
@@ -112,8 +112,7 @@ def split_names(ctx: click.Context, param: click.Parameter, values: tuple[str, .
     metavar="NAMES",
     help="Splits to balance, comma-separated or repeated (default: train); others are copied as they are.",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same bytes, whatever --jobs is.")
-@click.option("--resume", is_flag=True, help="Finish an interrupted run with the same settings.")
+@copy_options
 @click.option("--dry-run", is_flag=True, help="Print the plan; write nothing.")
 @dataset_options(quality_of="the new images")
 def balance_command(

@@ -53,6 +53,19 @@ def on_error_option(about: str = "unreadable image") -> Callable[[F], F]:
 QUIET = click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
 
 
+def copy_options(command: F) -> F:
+    """--seed and --resume, shared by the commands that make augmented copies (augment, balance)."""
+    return _apply(
+        command,
+        [
+            click.option(
+                "--seed", type=int, default=0, show_default=True, help="Same seed, same bytes, whatever --jobs is."
+            ),
+            click.option("--resume", is_flag=True, help="Finish an interrupted run with the same settings."),
+        ],
+    )
+
+
 def source_options(command: F) -> F:
     """SRC and how to read it: --from and --image-dir."""
     return _apply(
