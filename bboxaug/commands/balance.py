@@ -25,7 +25,7 @@ from bboxaug.core.report import OnError, Report
 from bboxaug.inspection.balance_chart import chart_png
 from bboxaug.io.files import atomic_write_bytes
 from bboxaug.io.names import paste_name
-from bboxaug.pipeline.copies import CopyCounts, WrittenImages, make_all_copies
+from bboxaug.pipeline.copies import CopyCounts, make_all_copies
 from bboxaug.pipeline.prepare import OutputNames
 from bboxaug.pipeline.run import Context, Output, Written, run
 from bboxaug.pipeline.source import Source
@@ -222,6 +222,4 @@ def write_pastes(
         )
         report.count("paste_images_written")
         report.count("objects_pasted", len(job.placements))
-    images = written.images
-    extended = images.extended(records) if isinstance(images, WrittenImages) else (*images, *records)
-    return written.replace(images=extended), outputs
+    return written.appended(records), outputs

@@ -238,6 +238,10 @@ class StoredImages(Sequence[ImageRecord]):
     def subset(self, indices: Sequence[int]) -> StoredImages:
         """The records at `indices`, still stored."""
 
+    @abstractmethod
+    def extended(self, records: Sequence[ImageRecord]) -> StoredImages:
+        """These records, still stored, followed by `records` (held in memory)."""
+
 
 @dataclass(frozen=True)
 class Dataset:
@@ -289,3 +293,9 @@ class Dataset:
 
     def replace(self, **changes: Any) -> Dataset:
         return dataclasses.replace(self, **changes)
+
+    def appended(self, records: Sequence[ImageRecord]) -> Dataset:
+        """The dataset with `records` after its images; stored images stay stored (nothing is materialised)."""
+        images = self.images
+        more = images.extended(records) if isinstance(images, StoredImages) else (*images, *records)
+        return self.replace(images=more)
