@@ -77,7 +77,10 @@ def _as_column(name: str, values: Any, rows: int) -> np.ndarray:
     if name not in COLUMN_DEFAULTS:
         raise ValueError(f"unknown box column {name!r}; known: {', '.join(COLUMN_DEFAULTS)}")
     dtype = _COLUMN_DTYPES.get(name)
-    column = np.array(values, dtype=dtype) if dtype else object_column(values)
+    if dtype is None and isinstance(values, np.ndarray) and values.dtype.kind in "iu":
+        column = values.astype(np.int64)  # ids that are all integers stay one compact array
+    else:
+        column = np.array(values, dtype=dtype) if dtype else object_column(values)
     if column.shape != (rows,):
         raise ValueError(f"box column {name!r} has shape {column.shape}, expected ({rows},)")
     return _read_only(column)
@@ -227,8 +230,9 @@ class ImageRecord:
 
 
 class StoredImages(Sequence[ImageRecord]):
-    """A read-only sequence of records kept elsewhere (on disk) and built when asked for, so that a writer can
-    stream a dataset larger than it should hold in memory. Knows each record's split without building it."""
+    """A read-only sequence of records kept elsewhere (as columns, or on disk) and built when asked for, so that
+    a dataset larger than memory allows as records can be read, counted and written by streaming it. Knows each
+    record's split without building it; a subclass that can count faster overrides the counting methods."""
 
     @abstractmethod
     def split_of(self, index: int) -> str:
@@ -241,6 +245,18 @@ class StoredImages(Sequence[ImageRecord]):
     @abstractmethod
     def extended(self, records: Sequence[ImageRecord]) -> StoredImages:
         """These records, still stored, followed by `records` (held in memory)."""
+
+    def splits(self) -> list[str]:
+        """Split names in order of first appearance."""
+        return list(dict.fromkeys(map(self.split_of, range(len(self)))))
+
+    def box_counts(self) -> np.ndarray:
+        """How many boxes each record has."""
+        return np.fromiter((len(image.boxes) for image in self), np.int64, len(self))
+
+    def in_split(self, split: str) -> StoredImages:
+        """The split's records in order, still stored."""
+        return self.subset([i for i in range(len(self)) if self.split_of(i) == split])
 
 
 @dataclass(frozen=True)
@@ -267,28 +283,31 @@ class Dataset:
     def class_names(self) -> list[str]:
         return [c.name for c in self.classes]
 
-    def _split_names(self) -> Iterable[str]:
-        if isinstance(self.images, StoredImages):
-            return map(self.images.split_of, range(len(self.images)))
-        return (image.split for image in self.images)
-
     @property
     def splits(self) -> list[str]:
         """Split names in order of first appearance."""
-        return list(dict.fromkeys(self._split_names()))
+        if isinstance(self.images, StoredImages):
+            return self.images.splits()
+        return list(dict.fromkeys(image.split for image in self.images))
+
+    def box_counts(self) -> np.ndarray:
+        """How many boxes each image has, in order."""
+        if isinstance(self.images, StoredImages):
+            return self.images.box_counts()
+        return np.fromiter((len(image.boxes) for image in self.images), np.int64, len(self.images))
 
     @property
     def box_count(self) -> int:
-        return sum(len(image.boxes) for image in self.images)
+        return int(self.box_counts().sum())
 
     @property
     def negative_count(self) -> int:
-        return sum(1 for image in self.images if len(image.boxes) == 0)
+        return int(np.count_nonzero(self.box_counts() == 0))
 
     def in_split(self, split: str) -> Sequence[ImageRecord]:
         """The split's records in order (still stored, when the dataset's are)."""
         if isinstance(self.images, StoredImages):
-            return self.images.subset([i for i, name in enumerate(self._split_names()) if name == split])
+            return self.images.in_split(split)
         return [image for image in self.images if image.split == split]
 
     def replace(self, **changes: Any) -> Dataset:

@@ -17,11 +17,13 @@ from typing import Any
 
 import numpy as np
 import yaml
+from numpy.typing import ArrayLike
 
 from bboxaug.core import codes
 from bboxaug.core.errors import AnnotationError, FormatError, ImageError, UsageError
 from bboxaug.core.model import Boxes, ClassInfo, Dataset, ImageRecord, name_stem, object_column
 from bboxaug.core.report import Report
+from bboxaug.core.table import as_table
 from bboxaug.formats.base import Format
 from bboxaug.formats.layout import split_folders
 from bboxaug.io.files import atomic_write_text, write_file
@@ -206,18 +208,17 @@ def parse_labels(
 LINE = "%d %.6f %.6f %.6f %.6f\n"
 
 
-def format_label_texts(images: Sequence[ImageRecord]) -> list[str]:
-    """Each image's label lines `idx cx cy w h` (6 decimals, clamped to [0, 1]; "" for a negative). The whole
-    batch is computed in one numpy pass and each image formatted with one `%`: no per-box numpy scalars."""
-    counts = [len(image.boxes) for image in images]
-    if not sum(counts):
-        return [""] * len(images)
-    xyxy = np.concatenate([image.boxes.xyxy for image in images])
-    sizes = np.repeat(np.array([(image.width, image.height) for image in images], dtype=np.float64), counts, axis=0)
+def label_texts(xyxy: np.ndarray, labels: np.ndarray, sizes: ArrayLike, counts: Sequence[int]) -> list[str]:
+    """Each image's label lines `idx cx cy w h` (6 decimals, clamped to [0, 1]; "" for a negative), for images
+    of `sizes` ((N, 2) width, height) whose `counts` boxes are the rows of `xyxy` and `labels` in order. The
+    whole batch is computed in one numpy pass and each image formatted with one `%`: no per-box numpy scalars."""
+    if not len(xyxy):
+        return [""] * len(counts)
+    box_sizes = np.repeat(np.asarray(sizes, dtype=np.float64), counts, axis=0)
     table = np.empty((len(xyxy), 5), dtype=np.float64)
-    table[:, 0] = np.concatenate([image.boxes.labels for image in images])
-    table[:, 1:3] = (xyxy[:, :2] + xyxy[:, 2:]) / (2 * sizes)
-    table[:, 3:5] = (xyxy[:, 2:] - xyxy[:, :2]) / sizes
+    table[:, 0] = labels
+    table[:, 1:3] = (xyxy[:, :2] + xyxy[:, 2:]) / (2 * box_sizes)
+    table[:, 3:5] = (xyxy[:, 2:] - xyxy[:, :2]) / box_sizes
     np.clip(table[:, 1:], 0.0, 1.0, out=table[:, 1:])
     table[:, 1:] += 0.0  # -0.0 would print as "-0.000000"
     flat = table.ravel().tolist()
@@ -230,7 +231,7 @@ def format_label_texts(images: Sequence[ImageRecord]) -> list[str]:
 
 def format_labels(boxes: Boxes, width: int, height: int) -> str:
     """One image's label file text."""
-    return format_label_texts([ImageRecord("", "", width, height, boxes)])[0]
+    return label_texts(boxes.xyxy, boxes.labels, [(width, height)], [len(boxes)])[0]
 
 
 def parse_names_file(text: str) -> tuple[ClassInfo, ...]:
@@ -660,10 +661,15 @@ def write(dataset: Dataset, dst: Path, *, report: Report) -> None:
     atomic_write_text(Path(dst) / "data.yaml", data_yaml(dataset.class_names, dataset.splits))
     labels_root = os.path.join(os.fspath(dst), "labels")
     made: set[str] = set()
-    for start in range(0, len(dataset.images), WRITE_BATCH):
-        batch = dataset.images[start : start + WRITE_BATCH]
-        for image, text in zip(batch, format_label_texts(batch), strict=True):
-            path = f"{labels_root}/{image.split}/{name_stem(image.name)}.txt"
+    table = as_table(dataset.images)
+    boxes, offsets, counts, sizes = table.boxes, table.offsets, table.box_counts().tolist(), table.sizes()
+    splits = [table.split_names[code] for code in table.split_codes.tolist()]
+    for start in range(0, len(table), WRITE_BATCH):
+        stop = min(start + WRITE_BATCH, len(table))
+        rows = slice(int(offsets[start]), int(offsets[stop]))
+        texts = label_texts(boxes.xyxy[rows], boxes.labels[rows], sizes[start:stop], counts[start:stop])
+        for name, split, text in zip(table.names[start:stop].tolist(), splits[start:stop], texts, strict=True):
+            path = f"{labels_root}/{split}/{name_stem(name)}.txt"
             folder = path[: path.rfind("/")]
             if folder not in made:
                 os.makedirs(folder, exist_ok=True)

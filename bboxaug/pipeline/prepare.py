@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
@@ -17,8 +17,9 @@ import numpy as np
 import yaml
 
 from bboxaug.core.errors import ImageError, UsageError
-from bboxaug.core.model import ClassInfo, Dataset, ImageRecord, image_key
+from bboxaug.core.model import ClassInfo, Dataset, ImageRecord, image_key, object_column
 from bboxaug.core.report import Problem, Report
+from bboxaug.core.table import UNKNOWN, ImageTable, as_table
 from bboxaug.formats.base import Format
 from bboxaug.io.headers import image_size
 from bboxaug.runtime.parallel import run_parallel
@@ -44,83 +45,51 @@ def fill_sizes(
     """Every image's size, from its header where the annotation has none. An image whose size cannot be known is
     skipped as the report's policy says, or, with `unknown="keep"`, kept without a size (figures that count it
     as unknown)."""
-    missing = [k for k, image in enumerate(dataset.images) if not image.has_size]
-    if not missing:
-        return dataset
-    found = dict(
-        zip(
-            missing,
-            run_parallel(
-                _size_or_problem,
-                [dataset.images[k] for k in missing],
-                jobs=jobs,
-                description="reading sizes",
-                progress=progress,
-            ),
-            strict=True,
-        )
+    table = as_table(dataset.images)
+    missing = np.flatnonzero((table.widths == UNKNOWN) | (table.heights == UNKNOWN))
+    if not len(missing):
+        return dataset.replace(images=table)
+    found = run_parallel(
+        _size_or_problem,
+        [table[k] for k in missing.tolist()],
+        jobs=jobs,
+        description="reading sizes",
+        progress=progress,
     )
-    images = []
-    for k, image in enumerate(dataset.images):
-        size = found.get(k)
-        if isinstance(size, Problem):
-            if unknown == "keep":
-                images.append(image)
-                continue
+    widths, heights = table.widths.copy(), table.heights.copy()
+    keep = np.ones(len(table), dtype=bool)
+    for k, size in zip(missing.tolist(), found, strict=True):
+        if not isinstance(size, Problem):
+            widths[k], heights[k] = size
+        elif unknown != "keep":
+            keep[k] = False
             with report.item():
                 raise ImageError(size.message, file=size.file, field=size.field, code=size.code)
-            continue
-        images.append(image if size is None else image.replace(width=size[0], height=size[1]))
-    return dataset.replace(images=tuple(images))
+    table = table.with_columns(widths=widths, heights=heights)
+    return dataset.replace(images=table if keep.all() else table.subset(np.flatnonzero(keep)))
 
 
-def sanitize_boxes(image: ImageRecord, report: Report, *, drop_crowd: bool) -> ImageRecord:
-    """Drop crowd regions (if asked), clip boxes to the image, drop boxes with no area left; count each."""
-    boxes = image.boxes
-    if not len(boxes):
-        return image
+def sanitize(table: ImageTable, report: Report, *, drop_crowd: bool) -> ImageTable:
+    """Drop crowd regions (if asked), clip boxes to their image, drop boxes with no area left; count each. One
+    pass over every box of the dataset; the images must have their sizes."""
+    boxes, owners = table.boxes, table.box_owners()
+    keep = np.ones(len(boxes), dtype=bool)
     if drop_crowd and "iscrowd" in boxes.columns:
-        crowd = boxes.columns["iscrowd"]
-        report.count("dropped_crowd", int(crowd.sum()))
-        boxes = boxes.take(~crowd)
-    limits = np.array([image.width, image.height, image.width, image.height], dtype=np.float64)
+        keep = ~boxes.columns["iscrowd"]
+        report.count("dropped_crowd", int(np.count_nonzero(~keep)))
+    sizes = table.sizes()[owners]
     xyxy = boxes.xyxy
-    clipped = np.clip(xyxy, 0.0, limits)
+    clipped = np.clip(xyxy, 0.0, np.concatenate([sizes, sizes], axis=1))
     finite = np.isfinite(xyxy).all(axis=1)
     changed = finite & (clipped != xyxy).any(axis=1)
-    keep = finite & (clipped[:, 2] > clipped[:, 0]) & (clipped[:, 3] > clipped[:, 1])
-    report.count("clipped", int((changed & keep).sum()))
-    report.count("dropped_degenerate", int((~keep).sum()))
-    if changed.any():
-        boxes = boxes.with_xyxy(clipped)
-    if not keep.all():
-        boxes = boxes.take(keep)
-    return image if boxes is image.boxes else image.replace(boxes=boxes)
-
-
-def _needs_sanitizing(images: Sequence[ImageRecord], drop_crowd: bool) -> list[bool]:
-    """For each image, whether `sanitize_boxes` would change it: one vectorised pass over every box, so the
-    common case (every box inside its image) costs no per-image work."""
-    with_boxes = [image for image in images if len(image.boxes)]
-    if not with_boxes:
-        return [False] * len(images)
-    tables = [image.boxes for image in with_boxes]
-    counts = np.fromiter(map(len, tables), np.int64, len(tables))
-    xyxy = np.concatenate([table.xyxy for table in tables])
-    widths = np.repeat(np.fromiter((image.width for image in with_boxes), np.float64, len(tables)), counts)
-    heights = np.repeat(np.fromiter((image.height for image in with_boxes), np.float64, len(tables)), counts)
-    fine = (
-        (xyxy[:, :2] >= 0).all(axis=1)
-        & (xyxy[:, 2] <= widths)
-        & (xyxy[:, 3] <= heights)
-        & (xyxy[:, 2] > xyxy[:, 0])
-        & (xyxy[:, 3] > xyxy[:, 1])
-    )
-    if drop_crowd and any("iscrowd" in table.columns for table in tables):
-        fine &= ~np.concatenate([table.column("iscrowd") for table in tables])
-    per_image = np.add.reduceat(~fine, np.concatenate([[0], np.cumsum(counts)[:-1]])) > 0
-    flagged = {id(image) for image, flag in zip(with_boxes, per_image, strict=True) if flag}
-    return [id(image) in flagged for image in images]
+    whole = finite & (clipped[:, 2] > clipped[:, 0]) & (clipped[:, 3] > clipped[:, 1])
+    report.count("clipped", int(np.count_nonzero(changed & whole & keep)))
+    report.count("dropped_degenerate", int(np.count_nonzero(~whole & keep)))
+    keep &= whole
+    if not changed.any() and keep.all():
+        return table
+    rows = np.flatnonzero(keep)
+    return table.with_boxes(boxes.with_xyxy(clipped).take(rows), owners[rows])
 
 
 class OutputNames:
@@ -134,31 +103,41 @@ class OutputNames:
     def _keys(self, split: str, name: str) -> tuple[str, str]:
         return self.target.annotation_key(split, name), self.target.image_path(split, name)
 
-    def claim(self, image: ImageRecord) -> ImageRecord:
-        """The image under a name free in the layout (its own when free), which is then taken. Each name's keys
-        are made once: this runs for every image of a conversion."""
+    def claim_name(self, split: str, name: str) -> str:
+        """A name free in the layout for image `name` of `split` (its own when free), which is then taken. Each
+        name's keys are made once: this runs for every image of a conversion."""
         taken = self.taken
-        annotation, path = self._keys(image.split, image.name)
+        annotation, path = self._keys(split, name)
         if annotation in taken or path in taken:
-            original = PurePosixPath(image.name)
+            original, free = PurePosixPath(name), name
             counter = 0
             while annotation in taken or path in taken:
                 counter += 1
-                name = str(original.with_name(f"{original.stem}_{counter}{original.suffix}"))
-                annotation, path = self._keys(image.split, name)
-            self.report.renamed[image.key] = image_key(image.split, name)
+                free = str(original.with_name(f"{original.stem}_{counter}{original.suffix}"))
+                annotation, path = self._keys(split, free)
+            self.report.renamed[image_key(split, name)] = image_key(split, free)
             self.report.count("renamed")
-            image = image.replace(name=name)
+            name = free
         taken.add(annotation)
         taken.add(path)
-        return image
+        return name
+
+    def claim(self, image: ImageRecord) -> ImageRecord:
+        """The image under a name free in the layout (its own when free), which is then taken."""
+        name = self.claim_name(image.split, image.name)
+        return image if name == image.name else image.replace(name=name)
 
 
 def rename_collisions(dataset: Dataset, target: Format, report: Report) -> Dataset:
     """The dataset with a new name (`a_1.png`) for each image whose annotation slot or image path in the target
     layout is already taken by an earlier image; every rename recorded."""
     names = OutputNames(target, report)
-    return dataset.replace(images=tuple(names.claim(image) for image in dataset.images))
+    if not isinstance(dataset.images, ImageTable):
+        return dataset.replace(images=tuple(names.claim(image) for image in dataset.images))
+    table = dataset.images
+    splits = [table.split_names[code] for code in table.split_codes.tolist()]
+    claimed = list(map(names.claim_name, splits, table.names.tolist()))
+    return dataset if not report.renamed else dataset.replace(images=table.with_columns(names=object_column(claimed)))
 
 
 def prepare(
@@ -167,12 +146,8 @@ def prepare(
     """Apply every conversion rule so `target.write` gets a dataset it can write as is."""
     dataset = fill_sizes(dataset, report, jobs=jobs, progress=progress)
     drop_crowd = not (target.keeps_crowd or keep_crowd)
-    flags = _needs_sanitizing(dataset.images, drop_crowd)
-    images = tuple(
-        sanitize_boxes(image, report, drop_crowd=drop_crowd) if flag else image
-        for image, flag in zip(dataset.images, flags, strict=True)
-    )
-    return rename_collisions(dataset.replace(images=images), target, report)
+    table = sanitize(as_table(dataset.images), report, drop_crowd=drop_crowd)
+    return rename_collisions(dataset.replace(images=table), target, report)
 
 
 def read_class_map(path: Path | str) -> dict[str, int]:
@@ -204,11 +179,9 @@ def apply_class_map(dataset: Dataset, mapping: Mapping[str, int], *, origin: obj
     )
     position = {c.name: index for index, c in enumerate(classes)}
     lookup = np.array([position[name] for name in dataset.class_names], dtype=np.int64)
-    images = tuple(
-        image.replace(boxes=image.boxes.with_labels(lookup[image.boxes.labels])) if len(image.boxes) else image
-        for image in dataset.images
-    )
-    return dataset.replace(classes=classes, images=images)
+    table = as_table(dataset.images)
+    boxes = table.boxes.with_labels(lookup[table.boxes.labels])
+    return dataset.replace(classes=classes, images=table.with_columns(boxes=boxes))
 
 
 def map_classes(dataset: Dataset, class_map: Mapping[str, int] | Path, target: Format) -> Dataset:

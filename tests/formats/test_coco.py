@@ -165,9 +165,9 @@ def test_parse_annotations_table() -> None:
     assert labels.tolist() == [1, 0]
     assert columns["iscrowd"].tolist() == [False, True]
     assert columns["area"][0] == 12 and math.isnan(columns["area"][1])
-    assert columns["segmentation"] == [[[1, 2, 4, 2, 4, 6]], {"size": [6, 8], "counts": "ab"}]
-    assert columns["source_id"] == [7, 0]
-    assert columns["attributes"] == [None, {"note": "x"}]
+    assert columns["segmentation"].tolist() == [[[1, 2, 4, 2, 4, 6]], {"size": [6, 8], "counts": "ab"}]
+    assert columns["source_id"].tolist() == [7, 0]
+    assert columns["attributes"].tolist() == [None, {"note": "x"}]
 
 
 def test_parse_annotations_leaves_out_columns_that_hold_only_defaults() -> None:

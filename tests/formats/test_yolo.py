@@ -18,6 +18,7 @@ from PIL import Image
 from bboxaug.core.errors import AnnotationError, FormatError, ImageError, UsageError
 from bboxaug.core.model import Boxes, ClassInfo, Dataset, ImageRecord
 from bboxaug.core.report import Report
+from bboxaug.core.table import ImageTable
 from bboxaug.formats import FORMATS, yolo
 from tests.conftest import GOLDEN, make_image
 
@@ -160,7 +161,8 @@ def test_batch_formatting_equals_one_image_at_a_time() -> None:
                 Boxes(np.hstack([xy, xy + rng.uniform(0, 10, (count, 2))]), rng.integers(0, 3, count)),
             )
         )
-    batch = yolo.format_label_texts(images)
+    table = ImageTable.from_records(images)
+    batch = yolo.label_texts(table.boxes.xyxy, table.boxes.labels, table.sizes(), table.box_counts().tolist())
     assert batch == [yolo.format_labels(image.boxes, image.width, image.height) for image in images]
     for image, text in zip(images, batch, strict=True):
         np.testing.assert_allclose(

@@ -1,0 +1,283 @@
+"""A whole dataset's images as columns: one table of images and one table of boxes.
+
+A reader of a large dataset fills an `ImageTable` instead of building one `ImageRecord` per image: names, splits
+and sizes are arrays with one row per image, and every box of the dataset is one `Boxes` table ordered by image,
+with `offsets[i]:offsets[i + 1]` the rows of image `i`. Two million images with twenty million boxes then cost
+their arrays (about 70 bytes per box) rather than a few kilobytes of Python objects per image. The table is a
+read-only `Sequence[ImageRecord]`: indexing it builds a record whose `boxes` is a view of the image's rows, so code
+that works image by image is unchanged, while whole-dataset code (writers, counts, checks) reads the columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, overload
+
+import numpy as np
+
+from bboxaug.core.model import Boxes, ImageRecord, StoredImages, object_column
+
+#: Width or height of an image whose size is not known yet.
+UNKNOWN = -1
+
+
+def concat_boxes(tables: Sequence[Boxes]) -> Boxes:
+    """The tables end to end; a column that only some tables have is filled with its default in the others."""
+    if len(tables) == 1:
+        return tables[0]
+    names = dict.fromkeys(name for table in tables for name in table.columns)
+    return Boxes(
+        np.concatenate([table.xyxy for table in tables]) if tables else np.zeros((0, 4)),
+        np.concatenate([table.labels for table in tables]) if tables else np.zeros(0, dtype=np.int64),
+        {name: np.concatenate([table.column(name) for table in tables]) for name in names},
+    )
+
+
+def ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The row numbers `starts[k] .. starts[k] + counts[k] - 1` for every k, in order, as one array."""
+    total = int(counts.sum())
+    if not total:
+        return np.zeros(0, dtype=np.int64)
+    shift = np.repeat(starts - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
+    return shift + np.arange(total, dtype=np.int64)
+
+
+def _optional(column: np.ndarray | None, rows: np.ndarray) -> np.ndarray | None:
+    return None if column is None else column[rows]
+
+
+@dataclass(frozen=True, eq=False)
+class ImageTable(StoredImages):
+    """Images as columns (one row each) and their boxes as one table ordered by image.
+
+    `widths`/`heights` hold `UNKNOWN` where the size is not known; `sources`, `source_ids` and `attributes` are
+    None when no image has one (the common case costs nothing). Every array is read-only."""
+
+    names: np.ndarray
+    split_codes: np.ndarray
+    split_names: tuple[str, ...]
+    widths: np.ndarray
+    heights: np.ndarray
+    boxes: Boxes
+    offsets: np.ndarray
+    sources: np.ndarray | None = None
+    source_ids: np.ndarray | None = None
+    attributes: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        rows = len(self.names)
+        for name in ("names", "split_codes", "widths", "heights", "sources", "source_ids", "attributes"):
+            column = getattr(self, name)
+            if column is not None and column.shape != (rows,):
+                raise ValueError(f"image column {name!r} has shape {column.shape}, expected ({rows},)")
+            if column is not None:
+                column.setflags(write=False)
+        if self.offsets.shape != (rows + 1,) or self.offsets[-1] != len(self.boxes):
+            raise ValueError(f"{rows} images need {rows + 1} offsets ending at {len(self.boxes)} boxes")
+        self.offsets.setflags(write=False)
+
+    @classmethod
+    def from_records(cls, records: Iterable[ImageRecord]) -> ImageTable:
+        builder = TableBuilder()
+        for record in records:
+            builder.add(record)
+        return builder.build()
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def record(self, index: int) -> ImageRecord:
+        """The image at `index` as a record whose boxes are a view of its rows."""
+        width, height = int(self.widths[index]), int(self.heights[index])
+        return ImageRecord(
+            name=self.names[index],
+            split=self.split_names[self.split_codes[index]],
+            width=None if width == UNKNOWN else width,
+            height=None if height == UNKNOWN else height,
+            boxes=self.boxes.rows(int(self.offsets[index]), int(self.offsets[index + 1])),
+            source=None if self.sources is None else self.sources[index],
+            source_id=None if self.source_ids is None else self.source_ids[index],
+            attributes=self._attributes(index),
+        )
+
+    def _attributes(self, index: int) -> Mapping[str, Any]:
+        extras = None if self.attributes is None else self.attributes[index]
+        return {} if extras is None else extras
+
+    @overload
+    def __getitem__(self, index: int) -> ImageRecord: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> ImageTable: ...
+
+    def __getitem__(self, index: int | slice) -> ImageRecord | ImageTable:
+        if isinstance(index, slice):
+            return self.subset(np.arange(len(self))[index])
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"image {index} of {len(self)}")
+        return self.record(index % len(self))
+
+    def __iter__(self) -> Iterator[ImageRecord]:
+        return map(self.record, range(len(self)))
+
+    def split_of(self, index: int) -> str:
+        return self.split_names[self.split_codes[index]]
+
+    def splits(self) -> list[str]:
+        codes, first = np.unique(self.split_codes, return_index=True)
+        return [self.split_names[code] for code in codes[np.argsort(first)]]
+
+    def box_counts(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    def box_owners(self) -> np.ndarray:
+        """The image (row) each box belongs to."""
+        return np.repeat(np.arange(len(self), dtype=np.int64), self.box_counts())
+
+    def sizes(self) -> np.ndarray:
+        """(N, 2) float64 `[width, height]` per image, NaN where unknown."""
+        sizes = np.stack([self.widths, self.heights], axis=1).astype(np.float64)
+        sizes[sizes == UNKNOWN] = np.nan
+        return sizes
+
+    def in_split(self, split: str) -> ImageTable:
+        """The images of one split, in order."""
+        if split not in self.split_names:
+            return self.subset(np.zeros(0, dtype=np.int64))
+        return self.subset(np.flatnonzero(self.split_codes == self.split_names.index(split)))
+
+    def subset(self, indices: Sequence[int] | np.ndarray) -> ImageTable:
+        rows = np.asarray(indices, dtype=np.int64).reshape(-1)
+        counts = self.box_counts()[rows]
+        box_rows = ranges(self.offsets[rows], counts)
+        return ImageTable(
+            names=self.names[rows],
+            split_codes=self.split_codes[rows],
+            split_names=self.split_names,
+            widths=self.widths[rows],
+            heights=self.heights[rows],
+            boxes=self.boxes.take(box_rows),
+            offsets=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+            sources=_optional(self.sources, rows),
+            source_ids=_optional(self.source_ids, rows),
+            attributes=_optional(self.attributes, rows),
+        )
+
+    def extended(self, records: Sequence[ImageRecord]) -> ImageTable:
+        builder = TableBuilder(self.split_names)
+        builder.add_table(self)
+        for record in records:
+            builder.add(record)
+        return builder.build()
+
+    def with_boxes(self, boxes: Boxes, owners: np.ndarray) -> ImageTable:
+        """The same images with a new box table; `owners` gives each box's image and is non-decreasing."""
+        counts = np.bincount(owners, minlength=len(self)) if len(owners) else np.zeros(len(self), dtype=np.int64)
+        return self.with_columns(boxes=boxes, offsets=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
+
+    def with_columns(self, **columns: Any) -> ImageTable:
+        """The same table with some columns replaced (each still one row per image)."""
+        fields = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        return ImageTable(**{**fields, **columns})
+
+
+def as_table(images: Sequence[ImageRecord]) -> ImageTable:
+    """`images` as a table (itself when it is one)."""
+    return images if isinstance(images, ImageTable) else ImageTable.from_records(images)
+
+
+def _size_column(values: list[int | None]) -> np.ndarray:
+    return np.array([UNKNOWN if value is None else value for value in values], dtype=np.int64)
+
+
+def _sparse_column(values: list[Any]) -> np.ndarray | None:
+    """An object column, or None when every value is None."""
+    return object_column(values) if any(value is not None for value in values) else None
+
+
+class TableBuilder:
+    """Collects images one at a time (or a table at a time) into an `ImageTable`, keeping their boxes as a few
+    large tables rather than one small table per image, so that memory grows with the boxes, not with the
+    records added."""
+
+    #: Records whose box tables are joined into one at a time.
+    FLUSH = 4096
+
+    def __init__(self, split_names: Iterable[str] = ()) -> None:
+        self._split_codes: dict[str, int] = {name: code for code, name in enumerate(split_names)}
+        self._parts: list[ImageTable] = []
+        self._records: list[ImageRecord] = []
+
+    def add(self, record: ImageRecord) -> None:
+        self._records.append(record)
+        if len(self._records) >= self.FLUSH:
+            self._flush()
+
+    def add_table(self, table: ImageTable) -> None:
+        """Every image of `table`, in order."""
+        self._flush()
+        codes = np.array([self._code(name) for name in table.split_names], dtype=np.int32)
+        self._parts.append(table.with_columns(split_codes=codes[table.split_codes], split_names=()))
+
+    def _code(self, split: str) -> int:
+        return self._split_codes.setdefault(split, len(self._split_codes))
+
+    def _flush(self) -> None:
+        records, self._records = self._records, []
+        if not records:
+            return
+        boxes = concat_boxes([record.boxes for record in records])
+        counts = np.fromiter((len(record.boxes) for record in records), np.int64, len(records))
+        self._parts.append(
+            ImageTable(
+                names=object_column(record.name for record in records),
+                split_codes=np.array([self._code(record.split) for record in records], dtype=np.int32),
+                split_names=(),
+                widths=_size_column([record.width for record in records]),
+                heights=_size_column([record.height for record in records]),
+                boxes=boxes,
+                offsets=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+                sources=_sparse_column([record.source for record in records]),
+                source_ids=_sparse_column([record.source_id for record in records]),
+                attributes=_sparse_column([record.attributes or None for record in records]),
+            )
+        )
+
+    def build(self) -> ImageTable:
+        """The table of every image added, in order."""
+        self._flush()
+        return join_tables(self._parts, tuple(self._split_codes))
+
+
+def join_tables(parts: Sequence[ImageTable], split_names: tuple[str, ...]) -> ImageTable:
+    """Tables whose split codes already index `split_names`, end to end."""
+    counts = [part.box_counts() for part in parts]
+    return ImageTable(
+        names=_joined(parts, "names", object),
+        split_codes=_joined(parts, "split_codes", np.int32),
+        split_names=split_names,
+        widths=_joined(parts, "widths", np.int64),
+        heights=_joined(parts, "heights", np.int64),
+        boxes=concat_boxes([part.boxes for part in parts]) if parts else Boxes.empty(),
+        offsets=np.concatenate([[0], np.cumsum(np.concatenate(counts))]).astype(np.int64)
+        if parts
+        else np.zeros(1, dtype=np.int64),
+        sources=_joined_optional(parts, "sources"),
+        source_ids=_joined_optional(parts, "source_ids"),
+        attributes=_joined_optional(parts, "attributes"),
+    )
+
+
+def _joined(parts: Sequence[ImageTable], name: str, dtype: Any) -> np.ndarray:
+    if not parts:
+        return np.zeros(0, dtype=dtype)
+    return np.concatenate([getattr(part, name) for part in parts])
+
+
+def _joined_optional(parts: Sequence[ImageTable], name: str) -> np.ndarray | None:
+    if all(getattr(part, name) is None for part in parts):
+        return None
+    columns = [getattr(part, name) for part in parts]
+    filled = [object_column([None] * len(part)) if c is None else c for part, c in zip(parts, columns, strict=True)]
+    return np.concatenate(filled)
