@@ -126,35 +126,52 @@ class Boxes:
             return _read_only(np.full(len(self), default, dtype=_COLUMN_DTYPES[name]))
         return _read_only(object_column([default] * len(self)))
 
+    @classmethod
+    def _shared(cls, xyxy: np.ndarray, labels: np.ndarray, columns: Mapping[str, np.ndarray]) -> Boxes:
+        """A table of arrays already checked and owned by tables (or made for this one), shared rather than
+        copied: a column that did not change is not copied again, which for a dataset's whole box table is
+        most of its memory."""
+        boxes = object.__new__(Boxes)
+        for array in (xyxy, labels, *columns.values()):
+            array.setflags(write=False)
+        boxes.__dict__.update(xyxy=xyxy, labels=labels, columns=MappingProxyType(dict(columns)))
+        return boxes
+
     def rows(self, start: int, stop: int, columns: Iterable[str] | None = None) -> Boxes:
         """Rows `start:stop` as read-only views of this table, with all its columns or only those named, neither
         copied nor checked again (they were checked when this table was made). A reader builds one table per
         file and slices each image's boxes from it, because checking a table per image is a large share of the
         time of reading a big file."""
         names = self.columns if columns is None else columns
-        boxes = object.__new__(Boxes)
-        boxes.__dict__.update(
-            xyxy=self.xyxy[start:stop],
-            labels=self.labels[start:stop],
-            columns=MappingProxyType({name: self.columns[name][start:stop] for name in names}),
+        return Boxes._shared(
+            self.xyxy[start:stop], self.labels[start:stop], {name: self.columns[name][start:stop] for name in names}
         )
-        return boxes
 
     def take(self, rows: Sequence[int] | np.ndarray) -> Boxes:
         """The boxes at `rows` (indices or a boolean mask), every column kept in step."""
         rows = np.asarray(rows)
-        return Boxes(self.xyxy[rows], self.labels[rows], {k: v[rows] for k, v in self.columns.items()})
+        return Boxes._shared(self.xyxy[rows], self.labels[rows], {k: v[rows] for k, v in self.columns.items()})
 
-    def with_xyxy(self, xyxy: np.ndarray) -> Boxes:
-        """The same boxes with new coordinates (same rows, same order)."""
-        return Boxes(xyxy, self.labels, self.columns)
+    def with_xyxy(self, xyxy: ArrayLike) -> Boxes:
+        """The same boxes with new coordinates (same rows, same order); the other columns are shared."""
+        return Boxes._shared(
+            _same_rows(np.array(xyxy, dtype=np.float64).reshape(-1, 4), self), self.labels, self.columns
+        )
 
     def with_columns(self, **columns: Any) -> Boxes:
-        """The same boxes with some columns added or replaced."""
-        return Boxes(self.xyxy, self.labels, {**self.columns, **columns})
+        """The same boxes with some columns added or replaced; the others are shared."""
+        added = {name: _as_column(name, values, len(self)) for name, values in columns.items()}
+        return Boxes._shared(self.xyxy, self.labels, {**self.columns, **added})
 
-    def with_labels(self, labels: np.ndarray) -> Boxes:
-        return Boxes(self.xyxy, labels, self.columns)
+    def with_labels(self, labels: ArrayLike) -> Boxes:
+        """The same boxes with new labels; the other columns are shared."""
+        return Boxes._shared(self.xyxy, _same_rows(np.array(labels, dtype=np.int64).reshape(-1), self), self.columns)
+
+
+def _same_rows(array: np.ndarray, boxes: Boxes) -> np.ndarray:
+    if len(array) != len(boxes):
+        raise ValueError(f"{len(array)} rows for a table of {len(boxes)} boxes")
+    return array
 
 
 @dataclass(frozen=True)
@@ -254,6 +271,12 @@ class StoredImages(Sequence[ImageRecord]):
         """How many boxes each record has."""
         return np.fromiter((len(image.boxes) for image in self), np.int64, len(self))
 
+    def split_positions(self) -> tuple[list[str], np.ndarray]:
+        """The split names in order of first appearance, and each record's position among them."""
+        names = list(map(self.split_of, range(len(self))))
+        order = {name: k for k, name in enumerate(dict.fromkeys(names))}
+        return list(order), np.fromiter(map(order.__getitem__, names), np.int64, len(names))
+
     def in_split(self, split: str) -> StoredImages:
         """The split's records in order, still stored."""
         return self.subset([i for i in range(len(self)) if self.split_of(i) == split])
@@ -289,6 +312,13 @@ class Dataset:
         if isinstance(self.images, StoredImages):
             return self.images.splits()
         return list(dict.fromkeys(image.split for image in self.images))
+
+    def split_positions(self) -> tuple[list[str], np.ndarray]:
+        """The split names in order of first appearance, and each image's position among them."""
+        if isinstance(self.images, StoredImages):
+            return self.images.split_positions()
+        order = {name: k for k, name in enumerate(dict.fromkeys(image.split for image in self.images))}
+        return list(order), np.fromiter((order[image.split] for image in self.images), np.int64, len(self.images))
 
     def box_counts(self) -> np.ndarray:
         """How many boxes each image has, in order."""

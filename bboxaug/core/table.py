@@ -16,7 +16,7 @@ from typing import Any, overload
 
 import numpy as np
 
-from bboxaug.core.model import Boxes, ImageRecord, StoredImages, object_column
+from bboxaug.core.model import Boxes, ImageRecord, StoredImages, image_key, object_column
 
 #: Width or height of an image whose size is not known yet.
 UNKNOWN = -1
@@ -124,12 +124,22 @@ class ImageTable(StoredImages):
     def split_of(self, index: int) -> str:
         return self.split_names[self.split_codes[index]]
 
+    def key_of(self, index: int) -> str:
+        """The key (`split/name`) of the image at `index`, without building its record."""
+        return image_key(self.split_of(index), self.names[index])
+
     def splits(self) -> list[str]:
         codes, first = np.unique(self.split_codes, return_index=True)
         return [self.split_names[code] for code in codes[np.argsort(first)]]
 
     def box_counts(self) -> np.ndarray:
         return np.diff(self.offsets)
+
+    def split_positions(self) -> tuple[list[str], np.ndarray]:
+        splits = self.splits()
+        remap = np.zeros(max(len(self.split_names), 1), dtype=np.int64)
+        remap[[self.split_names.index(name) for name in splits]] = np.arange(len(splits))
+        return splits, remap[self.split_codes]
 
     def box_owners(self) -> np.ndarray:
         """The image (row) each box belongs to."""

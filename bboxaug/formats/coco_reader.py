@@ -453,6 +453,7 @@ def read_split(
             raise FormatError(f"expected a list, found {type(members[key]).__name__}", file=file, field=key)
     _require_bbox(file, batches)
     annotations = _joined_batches(batches)
+    batches.clear()  # their columns are in `annotations` now
     class_index = classes_of(parse_categories(members.get("categories", []), file=file))
     owners = _owners(annotations, images, report)
     labels = _labels(annotations, class_index)

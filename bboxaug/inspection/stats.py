@@ -16,6 +16,7 @@ import numpy as np
 
 from bboxaug.core.model import Dataset
 from bboxaug.core.report import Report
+from bboxaug.core.table import as_table
 from bboxaug.pipeline.prepare import fill_sizes
 from bboxaug.pipeline.source import load
 
@@ -50,19 +51,12 @@ class BoxTable:
 
     @classmethod
     def of(cls, dataset: Dataset) -> BoxTable:
-        images = dataset.images
-        counts = np.fromiter((len(image.boxes) for image in images), np.int64, len(images))
-        tables = [image.boxes for image in images if len(image.boxes)]
-        xyxy = np.concatenate([t.xyxy for t in tables]) if tables else np.zeros((0, 4))
-        labels = np.concatenate([t.labels for t in tables]) if tables else np.zeros(0, np.int64)
-        sizes = np.array(
-            [(np.nan if i.width is None else i.width, np.nan if i.height is None else i.height) for i in images],
-            dtype=np.float64,
-        ).reshape(-1, 2)
-        splits = tuple(dataset.splits)
-        position = {split: k for k, split in enumerate(splits)}
-        split = np.fromiter((position[image.split] for image in images), np.int64, len(images))
-        return cls(xyxy, labels, np.repeat(np.arange(len(images)), counts), counts, sizes, split, splits)
+        table = as_table(dataset.images)
+        splits, split = table.split_positions()
+        counts = table.box_counts()
+        return cls(
+            table.boxes.xyxy, table.boxes.labels, table.box_owners(), counts, table.sizes(), split, tuple(splits)
+        )
 
     @property
     def wh(self) -> np.ndarray:

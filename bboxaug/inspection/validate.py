@@ -25,6 +25,7 @@ from bboxaug.core.codes import Code
 from bboxaug.core.errors import ImageError
 from bboxaug.core.model import Dataset, EmbeddedImage, ImageRecord, image_key
 from bboxaug.core.report import Report
+from bboxaug.core.table import as_table
 from bboxaug.inspection.stats import BoxTable
 from bboxaug.io.headers import ImageHeader, embedded_bytes, header_of
 from bboxaug.pipeline.source import load
@@ -58,7 +59,7 @@ READER_FINDINGS: Mapping[str, str | None] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Finding:
     """One problem: its code and severity, what is wrong, and where (image as `split/name`, box row, file)."""
 
@@ -105,8 +106,8 @@ def finding_code(code: str, default: str) -> str | None:
 
 def reader_findings(report: Report, dataset: Dataset) -> list[Finding]:
     """The reader's skipped items (errors) and warnings as findings."""
-    by_source = {image.source: image for image in dataset.images if isinstance(image.source, Path)}
     found = []
+    by_source: dict[Path, ImageRecord] | None = None
     for problems, default in ((report.skipped, codes.UNREADABLE_ANNOTATION), (report.warnings, codes.READER_NOTE)):
         for problem in problems:
             code = finding_code(problem.code, default.name)
@@ -115,6 +116,8 @@ def reader_findings(report: Report, dataset: Dataset) -> list[Finding]:
             where: dict[str, Any] = {"file": problem.file, "field": problem.field}
             message = problem.message
             if code == codes.DUPLICATE_IMAGE.name:  # YOLO: the file is listed again in split `field`; read in its first
+                if by_source is None:
+                    by_source = {image.source: image for image in dataset.images if isinstance(image.source, Path)}
                 kept = by_source.get(Path(problem.file or ""))
                 if kept is not None:
                     leakage = kept.split != problem.field
@@ -130,7 +133,8 @@ def reader_findings(report: Report, dataset: Dataset) -> list[Finding]:
 
 def box_findings(dataset: Dataset) -> list[Finding]:
     """Out-of-bounds, degenerate and unknown-class boxes (one vectorised pass), duplicate boxes, unused classes."""
-    table = BoxTable.of(dataset)
+    images = as_table(dataset.images)
+    table = BoxTable.of(dataset.replace(images=images))
     first_row = np.concatenate([[0], np.cumsum(table.counts)[:-1]]).astype(np.int64)
     xyxy, labels, classes = table.xyxy, table.labels, len(dataset.classes)
     sizes = table.sizes[table.image]
@@ -154,9 +158,9 @@ def box_findings(dataset: Dataset) -> list[Finding]:
     for code, rows, describe in checks:
         for row in np.flatnonzero(rows).tolist():
             owner = int(table.image[row])
-            found.append(finding(code, describe(row), image=dataset.images[owner].key, box=row - int(first_row[owner])))
-    for image in dataset.images:
-        found += duplicate_boxes(image)
+            found.append(finding(code, describe(row), image=images.key_of(owner), box=row - int(first_row[owner])))
+    for owner in images_with_repeated_labels(table).tolist():
+        found += duplicate_boxes(images[owner])
     used = np.bincount(labels[~unknown], minlength=classes)
     found += [
         finding("unused_class", f"class {c.name!r} (id {c.id}) has no box", field=f"classes[{k}]")
@@ -164,6 +168,13 @@ def box_findings(dataset: Dataset) -> list[Finding]:
         if used[k] == 0
     ]
     return found
+
+
+def images_with_repeated_labels(table: BoxTable) -> np.ndarray:
+    """The images that have two boxes of one class: the only ones that can hold a duplicate box."""
+    pairs = table.image * (int(table.labels.max(initial=0)) + 1) + table.labels
+    unique, counts = np.unique(pairs, return_counts=True)
+    return np.unique(table.image[np.isin(pairs, unique[counts > 1])])
 
 
 def _box(xyxy: np.ndarray) -> str:
@@ -238,12 +249,13 @@ def check_file(job: tuple[Path | EmbeddedImage, bool]) -> FileCheck:
 def file_findings(dataset: Dataset, *, deep: bool = False, jobs: int = 1, progress: bool = False) -> list[Finding]:
     """Missing and unreadable images, declared sizes against headers, and duplicate images: the same file under
     two names, or with `deep`, the same decoded pixels."""
+    table = as_table(dataset.images)
+    has_source = np.zeros(len(table), dtype=bool) if table.sources is None else table.sources != None  # noqa: E711
     found = [
-        finding("missing_image", "no image file found for this annotation", image=image.key)
-        for image in dataset.images
-        if image.source is None
+        finding("missing_image", "no image file found for this annotation", image=table.key_of(k))
+        for k in np.flatnonzero(~has_source).tolist()
     ]
-    present = [image for image in dataset.images if image.source is not None]
+    present = [table[k] for k in np.flatnonzero(has_source).tolist()]
     checks = run_parallel(
         check_file,
         [(image.known_source(), deep) for image in present],

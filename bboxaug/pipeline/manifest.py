@@ -8,19 +8,22 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from bboxaug.core.model import Dataset
 from bboxaug.io.files import atomic_text_file, atomic_write_text
 
 
 def dataset_counts(dataset: Dataset) -> dict[str, Any]:
     """Images, boxes and negatives, overall and per split (in order of first appearance), in one pass."""
-    splits: dict[str, dict[str, int]] = {}
-    for image in dataset.images:
-        boxes = len(image.boxes)
-        counts = splits.get(image.split) or splits.setdefault(image.split, {"images": 0, "boxes": 0, "negatives": 0})
-        counts["images"] += 1
-        counts["boxes"] += boxes
-        counts["negatives"] += boxes == 0
+    names, positions = dataset.split_positions()
+    boxes = dataset.box_counts()
+    figures = {
+        "images": np.bincount(positions, minlength=len(names)),
+        "boxes": np.bincount(positions, weights=boxes, minlength=len(names)).astype(np.int64),
+        "negatives": np.bincount(positions[boxes == 0], minlength=len(names)),
+    }
+    splits = {name: {key: int(values[k]) for key, values in figures.items()} for k, name in enumerate(names)}
     totals = {key: sum(counts[key] for counts in splits.values()) for key in ("images", "boxes", "negatives")}
     return {**totals, "splits": splits}
 
