@@ -16,10 +16,13 @@ from typing import Any, overload
 
 import numpy as np
 
-from bboxaug.core.model import Boxes, ImageRecord, StoredImages, image_key, object_column
+from bboxaug.core.model import COLUMN_DEFAULTS, Boxes, ImageRecord, StoredImages, image_key, object_column
 
 #: Width or height of an image whose size is not known yet.
 UNKNOWN = -1
+
+#: The bit of each box column in `ImageTable.box_columns`.
+_COLUMN_BITS = {name: bit for bit, name in enumerate(COLUMN_DEFAULTS)}
 
 
 def concat_boxes(tables: Sequence[Boxes]) -> Boxes:
@@ -52,7 +55,9 @@ class ImageTable(StoredImages):
     """Images as columns (one row each) and their boxes as one table ordered by image.
 
     `widths`/`heights` hold `UNKNOWN` where the size is not known; `sources`, `source_ids` and `attributes` are
-    None when no image has one (the common case costs nothing). Every array is read-only."""
+    None when no image has one (the common case costs nothing). `box_columns` says, where images differ, which of
+    the box table's columns each image's boxes carry (a bit per name of `COLUMN_DEFAULTS`): a VOC file without
+    `<occluded>` gives its boxes no `occluded` column, and its writer writes none back. Every array is read-only."""
 
     names: np.ndarray
     split_codes: np.ndarray
@@ -64,10 +69,11 @@ class ImageTable(StoredImages):
     sources: np.ndarray | None = None
     source_ids: np.ndarray | None = None
     attributes: np.ndarray | None = None
+    box_columns: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         rows = len(self.names)
-        for name in ("names", "split_codes", "widths", "heights", "sources", "source_ids", "attributes"):
+        for name in ("names", "split_codes", "widths", "heights", "sources", "source_ids", "attributes", "box_columns"):
             column = getattr(self, name)
             if column is not None and column.shape != (rows,):
                 raise ValueError(f"image column {name!r} has shape {column.shape}, expected ({rows},)")
@@ -95,11 +101,17 @@ class ImageTable(StoredImages):
             split=self.split_names[self.split_codes[index]],
             width=None if width == UNKNOWN else width,
             height=None if height == UNKNOWN else height,
-            boxes=self.boxes.rows(int(self.offsets[index]), int(self.offsets[index + 1])),
+            boxes=self.boxes.rows(int(self.offsets[index]), int(self.offsets[index + 1]), self._box_columns(index)),
             source=None if self.sources is None else self.sources[index],
             source_id=None if self.source_ids is None else self.source_ids[index],
             attributes=self._attributes(index),
         )
+
+    def _box_columns(self, index: int) -> list[str] | None:
+        if self.box_columns is None:
+            return None
+        bits = int(self.box_columns[index])
+        return [name for name in self.boxes.columns if bits >> _COLUMN_BITS[name] & 1]
 
     def _attributes(self, index: int) -> Mapping[str, Any]:
         extras = None if self.attributes is None else self.attributes[index]
@@ -120,6 +132,14 @@ class ImageTable(StoredImages):
 
     def __iter__(self) -> Iterator[ImageRecord]:
         return map(self.record, range(len(self)))
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to a sequence of equal records (a tuple or list, or another table), as a tuple of records is."""
+        if not isinstance(other, (tuple, list, ImageTable)):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]
 
     def split_of(self, index: int) -> str:
         return self.split_names[self.split_codes[index]]
@@ -172,6 +192,7 @@ class ImageTable(StoredImages):
             sources=_optional(self.sources, rows),
             source_ids=_optional(self.source_ids, rows),
             attributes=_optional(self.attributes, rows),
+            box_columns=_optional(self.box_columns, rows),
         )
 
     def extended(self, records: Sequence[ImageRecord]) -> ImageTable:
@@ -251,6 +272,7 @@ class TableBuilder:
                 sources=_sparse_column([record.source for record in records]),
                 source_ids=_sparse_column([record.source_id for record in records]),
                 attributes=_sparse_column([record.attributes or None for record in records]),
+                box_columns=_column_bits([record.boxes for record in records], boxes),
             )
         )
 
@@ -276,6 +298,34 @@ def join_tables(parts: Sequence[ImageTable], split_names: tuple[str, ...]) -> Im
         sources=_joined_optional(parts, "sources"),
         source_ids=_joined_optional(parts, "source_ids"),
         attributes=_joined_optional(parts, "attributes"),
+        box_columns=_joined_bits(parts),
+    )
+
+
+def _bits(names: Iterable[str]) -> int:
+    return sum(1 << _COLUMN_BITS[name] for name in names)
+
+
+def _column_bits(tables: Sequence[Boxes], joined: Boxes) -> np.ndarray | None:
+    """Each table's columns as bits, or None when every table has all the columns of `joined`."""
+    every = _bits(joined.columns)
+    bits = [_bits(table.columns) for table in tables]
+    return None if all(value == every for value in bits) else np.array(bits, dtype=np.int64)
+
+
+def _joined_bits(parts: Sequence[ImageTable]) -> np.ndarray | None:
+    """The parts' column bits end to end (a part without them has all of its own box columns everywhere)."""
+    if all(part.box_columns is None for part in parts):
+        every = {_bits(part.boxes.columns) for part in parts}
+        if len(every) <= 1:
+            return None
+    return np.concatenate(
+        [
+            np.full(len(part), _bits(part.boxes.columns), dtype=np.int64)
+            if part.box_columns is None
+            else part.box_columns
+            for part in parts
+        ]
     )
 
 

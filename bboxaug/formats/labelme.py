@@ -28,6 +28,7 @@ from bboxaug.core import codes
 from bboxaug.core.errors import AnnotationError, FormatError
 from bboxaug.core.model import Boxes, Dataset, EmbeddedImage, ImageRecord, name_stem
 from bboxaug.core.report import Report
+from bboxaug.core.table import TableBuilder
 from bboxaug.formats.base import Format
 from bboxaug.formats.layout import DEFAULT_SPLIT, ImageIndex, classes_from_names, compact_number, split_folders
 from bboxaug.io.files import atomic_write_text
@@ -421,7 +422,7 @@ def read(src: Path, *, report: Report, image_dir: Path | None = None, jobs: int 
     labels_file = root / LABELS_FILE
     declared = parse_labels(labels_file.read_text(encoding="utf-8")) if labels_file.is_file() else []
     classes = {name: position for position, name in enumerate(dict.fromkeys(declared))}
-    images: list[ImageRecord] = []
+    images = TableBuilder()
     seen: dict[tuple[str, str], Path] = {}
     for split, folder, files in splits:
         images_folder = folder
@@ -433,8 +434,8 @@ def read(src: Path, *, report: Report, image_dir: Path | None = None, jobs: int 
             with report.item():
                 record = _read_file(path, split, folder, index, classes, seen, report)
                 if record is not None:
-                    images.append(record)
-    return Dataset(classes_from_names(classes), tuple(images))
+                    images.add(record)
+    return Dataset(classes_from_names(classes), images.build())
 
 
 def write(dataset: Dataset, dst: Path, *, report: Report) -> None:

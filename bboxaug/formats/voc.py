@@ -28,6 +28,7 @@ from bboxaug.core import codes
 from bboxaug.core.errors import AnnotationError, FormatError
 from bboxaug.core.model import COLUMN_DEFAULTS, Boxes, Dataset, EmbeddedImage, ImageRecord, name_stem
 from bboxaug.core.report import Report
+from bboxaug.core.table import TableBuilder
 from bboxaug.formats.base import Format
 from bboxaug.formats.layout import DEFAULT_SPLIT, ImageIndex, classes_from_names, posix_relative, split_folders
 from bboxaug.io.files import write_file
@@ -703,7 +704,8 @@ def read(src: Path, *, report: Report, image_dir: Path | None = None, jobs: int 
     if not src.is_dir():
         raise FormatError("a VOC dataset is a folder (Annotations/, or XML files beside images)", file=src)
     classes = {name: position for position, name in enumerate(dict.fromkeys(_declared_classes(src)))}
-    accepted: list[ImageRecord | _Accepted] = []
+    images = TableBuilder()
+    pending: list[ImageRecord | _Accepted] = []  # the entries since the last complete batch of parsed files
     indexes: dict[Path, ImageIndex] = {}
     used: set[Path | EmbeddedImage] = set()
     seen: dict[tuple[str, str], str] = {}  # (split, name) -> the id that annotated it first
@@ -729,7 +731,11 @@ def read(src: Path, *, report: Report, image_dir: Path | None = None, jobs: int 
                         f"{entry.name} (split '{split}') is also annotated by {earlier}",
                         codes.ANNOTATED_TWICE,
                     )
-                accepted.append(entry)
+                if isinstance(entry, _Accepted) and any(
+                    isinstance(earlier, _Accepted) and earlier.batch is not entry.batch for earlier in pending[-1:]
+                ):
+                    _add_records(images, pending)  # the earlier batch's labels are final: its files are all in
+                pending.append(entry)
                 if entry.source is not None:
                     used.add(entry.source)
     unread = sum(1 for index in indexes.values() for image in index.paths() if image not in used)
@@ -738,8 +744,15 @@ def read(src: Path, *, report: Report, image_dir: Path | None = None, jobs: int 
             src, None, f"{unread} images have no annotation file and were not read", codes.IMAGES_WITHOUT_ANNOTATION
         )
         report.count(codes.IMAGES_WITHOUT_ANNOTATION, unread)
-    images = tuple(entry if isinstance(entry, ImageRecord) else entry.record() for entry in accepted)
-    return Dataset(classes_from_names(classes), images)
+    _add_records(images, pending)
+    return Dataset(classes_from_names(classes), images.build())
+
+
+def _add_records(images: TableBuilder, entries: list[ImageRecord | _Accepted]) -> None:
+    """Add the entries' records to `images`, then forget the entries (and with them their batches' tables)."""
+    for entry in entries:
+        images.add(entry if isinstance(entry, ImageRecord) else entry.record())
+    entries.clear()
 
 
 def annotation_key(split: str, name: str) -> str:

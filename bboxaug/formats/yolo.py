@@ -23,7 +23,7 @@ from bboxaug.core import codes
 from bboxaug.core.errors import AnnotationError, FormatError, ImageError, UsageError
 from bboxaug.core.model import Boxes, ClassInfo, Dataset, ImageRecord, name_stem, object_column
 from bboxaug.core.report import Report
-from bboxaug.core.table import as_table
+from bboxaug.core.table import TableBuilder, as_table
 from bboxaug.formats.base import Format
 from bboxaug.formats.layout import split_folders
 from bboxaug.io.files import atomic_write_text, write_file
@@ -422,7 +422,7 @@ def _read_splits(splits: Sequence[_Split], layout: _Layout, report: Report) -> D
     """Every image of every split with its labels, each image once; label files without an image reported."""
     positions = {c.id: index for index, c in enumerate(layout.classes) if c.id is not None}
     label_folders: dict[Path, tuple[Path, bool]] = {}
-    records: list[ImageRecord] = []
+    records = TableBuilder()
     seen: set[Path] = set()
     for split in splits:
         if not split.images:
@@ -457,7 +457,7 @@ def _read_splits(splits: Sequence[_Split], layout: _Layout, report: Report) -> D
                     keypoint_values=layout.keypoint_values,
                 )
                 report.count(codes.KEYPOINTS_DROPPED, len(boxes) if layout.keypoint_values else 0)
-                records.append(ImageRecord(name, split.name, header.width, header.height, boxes, source=path))
+                records.add(ImageRecord(name, split.name, header.width, header.height, boxes, source=path))
         if tried and not labelled:
             report.warn(
                 base,
@@ -468,7 +468,7 @@ def _read_splits(splits: Sequence[_Split], layout: _Layout, report: Report) -> D
             )
     for folder in sorted({*label_folders, *(f for split in splits for f in split.folders)}):
         _report_orphans(folder, label_folders.get(folder) or layout.label_folder(folder), report)
-    return Dataset(layout.classes, tuple(records))
+    return Dataset(layout.classes, records.build())
 
 
 def _report_orphans(folder: Path, label_folder: tuple[Path, bool], report: Report) -> None:
