@@ -193,13 +193,13 @@ def read_object(
     file: object,
     streamed: Mapping[str, Callable[[bytes], None]],
     not_object: str = "not a JSON object",
-    block: int = BLOCK,
+    block: int | None = None,
 ) -> tuple[dict[str, Any], set[str]]:
     """Walk the JSON object in `handle`: for each member named in `streamed` whose value is an array, call its
     function with every batch of elements (`[...]` JSON text, in order); decode every other member whole. Returns
     the decoded members, in file order, and the names of the arrays that were streamed. FormatError (naming `file`
     and the byte) when the text is not valid JSON, or `not_object` when it is valid but not an object."""
-    cursor = _Cursor(handle, file, block)
+    cursor = _Cursor(handle, file, block or BLOCK)
     cursor.more()
     if cursor.data.startswith(_BOM):
         cursor.pos = len(_BOM)
