@@ -21,7 +21,7 @@ def names_only(classes: Sequence[ClassInfo]) -> list[int | None]:
 
 
 class Writer(Protocol):
-    def __call__(self, dataset: Dataset, dst: Path, *, report: Report) -> None: ...
+    def __call__(self, dataset: Dataset, dst: Path, *, report: Report, jobs: int = 1) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -32,8 +32,9 @@ class Format:
       `report.item()`); `image_dir` points at the images when they are not where the layout puts them. A reader
       whose per-file work is independent (VOC's XML files) spreads it over `jobs` worker processes through
       `bboxaug.runtime.parallel`; the others read in this process. The dataset and report are the same for any `jobs`.
-    - `write(dataset, dst, report=)` writes the annotation files under the folder `dst` (images are placed by
-      `bboxaug.pipeline.output.place_images`, at `image_path`). It never changes `dataset`.
+    - `write(dataset, dst, report=, jobs=1)` writes the annotation files under the folder `dst` (images are placed
+      by `bboxaug.pipeline.output.place_images`, at `image_path`). It never changes `dataset`. A writer of one
+      file per image (YOLO) may share the files out over `jobs` worker processes; the files are the same.
     - `detect(path)` says whether `path` looks like this format (cheap: a few files are peeked at).
     - `image_path(split, name)` is where the layout puts an image, relative to the dataset root.
     - `annotation_key(split, name)` names the annotation slot an image owns in the layout (its label or XML

@@ -251,7 +251,7 @@ def dumps(document: Any, *, file: object) -> str:
         raise FormatError(f"cannot write as JSON ({error})", file=file) from None
 
 
-def write(dataset: Dataset, dst: Path, *, report: Report) -> None:
+def write(dataset: Dataset, dst: Path, *, report: Report, jobs: int = 1) -> None:
     """`annotations/instances_<split>.json` per split. Unknown image and annotation keys are written only for a
     dataset read from COCO (it has `meta["coco"]`): other formats' attributes are their own fields."""
     category_ids, assigned = assign_ids([info.id for info in dataset.classes])

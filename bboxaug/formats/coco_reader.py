@@ -29,12 +29,12 @@ from bboxaug.core import codes
 from bboxaug.core.errors import AnnotationError, FormatError
 from bboxaug.core.model import Boxes, ClassInfo, Dataset, object_column
 from bboxaug.core.report import Report
-from bboxaug.core.table import ImageTable, concat_boxes, join_tables, ranges
+from bboxaug.core.table import UNKNOWN, ImageTable, concat_boxes, join_tables, ranges
 from bboxaug.formats.coco_layout import annotation_files, image_folder, split_name
 from bboxaug.formats.layout import ImageIndex
 from bboxaug.io.headers import read_header
 from bboxaug.io.jsonstream import read_object
-from bboxaug.io.names import safe_relative_name
+from bboxaug.io.names import is_plain_name, safe_relative_name
 from bboxaug.runtime.gcpause import gc_paused
 
 #: The top-level keys that hold a file's entries; every other key is kept in `Dataset.meta["coco"][split]`.
@@ -303,15 +303,33 @@ class _ImageEntries:
     count: int = 0  # entries read, valid or not
 
     def add(self, batch: bytes) -> None:
-        for entry in msgspec.json.decode(batch):
+        entries = msgspec.json.decode(batch)
+        ids = _values(entries, "id") if set(map(type, entries)) == {dict} else []
+        if len(ids) == len(entries) and set(map(type, ids)) <= {int, str} and self._all_new(ids):
+            self._add_checked(entries, ids)  # the usual batch: objects with distinct, new ids, taken whole
+            return
+        for entry in entries:
             i, self.count = self.count, self.count + 1
             with self.report.item():
-                self.ids.append(_image_id(entry, i, self.seen, self.file))
-                self.indices.append(i)
-                self.names.append(entry.get("file_name"))
-                self.widths.append(entry.get("width"))
-                self.heights.append(entry.get("height"))
-                self.extras.append({k: v for k, v in entry.items() if k not in IMAGE_KEYS} or None)
+                self._add_checked([entry], [_image_id(entry, i, self.seen, self.file)], start=i)
+
+    def _all_new(self, ids: list[Any]) -> bool:
+        return len(set(ids)) == len(ids) and self.seen.keys().isdisjoint(ids)
+
+    def _add_checked(self, entries: list[dict[str, Any]], ids: list[Any], start: int | None = None) -> None:
+        """Entries whose ids are checked (and, one at a time, already in `seen`)."""
+        if start is None:
+            start, self.count = self.count, self.count + len(entries)
+            self.seen.update(zip(ids, range(start, self.count), strict=True))
+        self.indices += range(start, start + len(entries))
+        self.ids += ids
+        self.names += _values(entries, "file_name")
+        self.widths += _values(entries, "width")
+        self.heights += _values(entries, "height")
+        if all(map(IMAGE_KEYS.issuperset, entries)):
+            self.extras += [None] * len(entries)
+        else:
+            self.extras += [{k: v for k, v in entry.items() if k not in IMAGE_KEYS} or None for entry in entries]
 
 
 def _image_id(entry: Any, i: int, seen: dict[Any, int], file: Path) -> int | str:
@@ -366,6 +384,42 @@ def _checked_image(entries: _ImageEntries, k: int, index: ImageIndex | None) -> 
         header = read_header(source)
         width, height = header.width, header.height
     return _Image(name, width, height, source)
+
+
+@dataclass
+class _ImageColumns:
+    """The images' names, sizes and files as they will be kept; `quick` marks the entries whose plain name and
+    positive integer sizes need no closer look."""
+
+    names: list[Any]
+    widths: np.ndarray
+    heights: np.ndarray
+    sources: list[Path | None] | None
+    quick: np.ndarray
+
+    def accept(self, k: int, image: _Image) -> None:
+        self.names[k], self.widths[k], self.heights[k] = image.name, image.width, image.height
+        if self.sources is not None:
+            self.sources[k] = image.source
+
+
+def _sizes(values: list[Any]) -> np.ndarray:
+    """Positive integer sizes as they are, anything else as UNKNOWN (for a closer look)."""
+    if set(map(type, values)) <= {int}:
+        array = np.array(values, dtype=np.int64).reshape(-1)
+        return np.where(array > 0, array, UNKNOWN)
+    return np.array([v if type(v) is int and v > 0 else UNKNOWN for v in values], dtype=np.int64).reshape(-1)
+
+
+def _image_columns(images: _ImageEntries, index: ImageIndex | None) -> _ImageColumns:
+    widths, heights = _sizes(images.widths), _sizes(images.heights)
+    plain = np.fromiter(map(is_plain_name, images.names), bool, len(images.names))
+    quick = plain & (widths > 0) & (heights > 0)
+    names = list(images.names)
+    sources = (
+        None if index is None else [index.find(name) if fine else None for name, fine in zip(names, quick, strict=True)]
+    )
+    return _ImageColumns(names, widths, heights, sources, quick)
 
 
 def _joined_batches(batches: Sequence[AnnotationBatch]) -> AnnotationBatch:
@@ -462,10 +516,9 @@ def read_split(
     ends = np.cumsum(counts)
     starts = ends - counts
     first_bad = _first_problems(order, annotations.problems, starts, ends)
-    kept: list[int] = []
-    found: list[_Image] = []
-    for k in range(len(images.ids)):
-        done = False
+    columns = _image_columns(images, index)
+    keep = columns.quick & (first_bad < 0)
+    for k in np.flatnonzero(~keep).tolist():  # the entries that need a closer look: bad, unusual or without a size
         with report.item():
             if first_bad[k] >= 0:
                 row = int(order[first_bad[k]])
@@ -476,25 +529,24 @@ def read_split(
                     field=f"annotations[{row}].{key}" if key else f"annotations[{row}]",
                     code=FIELD_CODES.get(key),
                 )
-            found.append(_checked_image(images, k, index))
-            kept.append(k)
-            done = True
-        if not done:
+            columns.accept(k, _checked_image(images, k, index))
+            keep[k] = True
+        if not keep[k]:
             report.count(codes.COCO_ANNOTATIONS_SKIPPED, int(counts[k]))
-    rows = np.asarray(kept, dtype=np.int64)
+    rows = np.flatnonzero(keep)
     box_rows = order[ranges(starts[rows], counts[rows])]
     boxes = annotations.boxes.take(box_rows).with_labels(labels[box_rows])
-    extras = [images.extras[k] for k in kept]
+    extras = [images.extras[k] for k in rows.tolist()]
     table = ImageTable(
-        names=object_column(image.name for image in found),
-        split_codes=np.zeros(len(kept), dtype=np.int32),
+        names=object_column(columns.names)[rows],
+        split_codes=np.zeros(len(rows), dtype=np.int32),
         split_names=(split,),
-        widths=np.fromiter((image.width for image in found), np.int64, len(found)),
-        heights=np.fromiter((image.height for image in found), np.int64, len(found)),
+        widths=columns.widths[rows],
+        heights=columns.heights[rows],
         boxes=boxes,
         offsets=np.concatenate([[0], np.cumsum(counts[rows])]).astype(np.int64),
-        sources=object_column(image.source for image in found) if index else None,
-        source_ids=id_column([images.ids[k] for k in kept]),
+        sources=None if columns.sources is None else object_column(columns.sources)[rows],
+        source_ids=id_column([images.ids[k] for k in rows.tolist()]),
         attributes=object_column(extras) if any(extras) else None,
     )
     return table, {k: v for k, v in members.items() if k not in LISTS}

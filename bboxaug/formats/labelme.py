@@ -438,7 +438,7 @@ def read(src: Path, *, report: Report, image_dir: Path | None = None, jobs: int 
     return Dataset(classes_from_names(classes), images.build())
 
 
-def write(dataset: Dataset, dst: Path, *, report: Report) -> None:
+def write(dataset: Dataset, dst: Path, *, report: Report, jobs: int = 1) -> None:
     """`<split>/<stem>.json` beside where each image goes, and labels.txt with the class list in order."""
     names = dataset.class_names
     for image in dataset.images:

@@ -784,7 +784,7 @@ def _check_writable(dataset: Dataset) -> None:
         keys.add(key)
 
 
-def write(dataset: Dataset, dst: Path, *, report: Report) -> None:
+def write(dataset: Dataset, dst: Path, *, report: Report, jobs: int = 1) -> None:
     """Write `Annotations/<stem>.xml` per image, `ImageSets/Main/<split>.txt` per split and `classes.txt`."""
     _check_writable(dataset)
     class_names = [escape(name) for name in dataset.class_names]

@@ -29,6 +29,7 @@ from bboxaug.formats.layout import split_folders
 from bboxaug.io.files import atomic_write_text, write_file
 from bboxaug.io.headers import is_image_file, read_header
 from bboxaug.io.names import safe_relative_name
+from bboxaug.runtime.parallel import iter_parallel
 
 #: Normalised values at most this far outside [0, 1] are float noise from the tool that wrote them: snapped.
 ROUNDING = 1e-6
@@ -72,6 +73,10 @@ WRITE_ORDER = {"train": 0, "val": 1, "valid": 1, "validation": 1, "test": 2}
 
 #: Images whose label lines are computed in one numpy pass when writing (bounds the memory used).
 WRITE_BATCH = 4096
+
+#: Images below which label files are written in this process: starting workers costs about as much as writing
+#: this many files.
+MIN_IMAGES_FOR_WORKERS = 20_000
 
 
 #: obj.data keys naming a split, and the split name each gives.
@@ -653,28 +658,54 @@ def detect(path: Path) -> bool:
     return has_images and any((path / name).is_dir() and _has_yolo_labels(path / name) for name in LABEL_DIRS)
 
 
-def write(dataset: Dataset, dst: Path, *, report: Report) -> None:
+@dataclass(frozen=True)
+class _LabelFiles:
+    """The label files of a run of images: where each goes and what the text is made from."""
+
+    paths: list[str]
+    xyxy: np.ndarray
+    labels: np.ndarray
+    sizes: np.ndarray
+    counts: list[int]
+
+
+def _write_label_files(files: _LabelFiles) -> None:
+    texts = label_texts(files.xyxy, files.labels, files.sizes, files.counts)
+    for path, text in zip(files.paths, texts, strict=True):
+        write_file(path, text.encode("utf-8"))
+
+
+def write(dataset: Dataset, dst: Path, *, report: Report, jobs: int = 1) -> None:
     """data.yaml plus `labels/<split>/<stem>.txt` for every image (empty for a negative). Class indices are
-    positions in the class list; images are placed by the caller at `images/<split>/<name>`."""
+    positions in the class list; images are placed by the caller at `images/<split>/<name>`. Runs of images are
+    formatted and written on `jobs` worker processes when there are enough of them to pay for starting."""
     for split in dataset.splits:
         safe_relative_name(split, file=dst, field="split")
     atomic_write_text(Path(dst) / "data.yaml", data_yaml(dataset.class_names, dataset.splits))
     labels_root = os.path.join(os.fspath(dst), "labels")
-    made: set[str] = set()
     table = as_table(dataset.images)
-    boxes, offsets, counts, sizes = table.boxes, table.offsets, table.box_counts().tolist(), table.sizes()
     splits = [table.split_names[code] for code in table.split_codes.tolist()]
-    for start in range(0, len(table), WRITE_BATCH):
-        stop = min(start + WRITE_BATCH, len(table))
-        rows = slice(int(offsets[start]), int(offsets[stop]))
-        texts = label_texts(boxes.xyxy[rows], boxes.labels[rows], sizes[start:stop], counts[start:stop])
-        for name, split, text in zip(table.names[start:stop].tolist(), splits[start:stop], texts, strict=True):
-            path = f"{labels_root}/{split}/{name_stem(name)}.txt"
-            folder = path[: path.rfind("/")]
-            if folder not in made:
-                os.makedirs(folder, exist_ok=True)
-                made.add(folder)
-            write_file(path, text.encode("utf-8"))
+    paths = [
+        f"{labels_root}/{split}/{name_stem(name)}.txt" for split, name in zip(splits, table.names.tolist(), strict=True)
+    ]
+    for folder in dict.fromkeys(path[: path.rfind("/")] for path in paths):
+        os.makedirs(folder, exist_ok=True)
+    boxes, offsets, counts, sizes = table.boxes, table.offsets, table.box_counts().tolist(), table.sizes()
+    runs = (
+        _LabelFiles(
+            paths[start:stop],
+            boxes.xyxy[offsets[start] : offsets[stop]],
+            boxes.labels[offsets[start] : offsets[stop]],
+            sizes[start:stop],
+            counts[start:stop],
+        )
+        for start, stop in (
+            (start, min(start + WRITE_BATCH, len(table))) for start in range(0, len(table), WRITE_BATCH)
+        )
+    )
+    parallel = jobs if len(table) >= MIN_IMAGES_FOR_WORKERS else 1
+    for _ in iter_parallel(_write_label_files, runs, jobs=parallel, prefer="processes", writes_into=Path(dst)):
+        pass
 
 
 def tolerance(image: ImageRecord) -> float:

@@ -16,9 +16,15 @@ from bboxaug.core.errors import AnnotationError
 _PLAIN_NAME = re.compile(r"[^\s./\\:][^/\\:]*(?<=\S)")
 
 
+def is_plain_name(name: object) -> bool:
+    """Whether `name` is a relative path already in the form `safe_relative_name` gives (no `.`, `..`,
+    backslash, drive or surrounding space to clean): the usual case, checked with one regular expression."""
+    return type(name) is str and _PLAIN_NAME.fullmatch(name) is not None
+
+
 def safe_relative_name(name: str, *, file: object, field: str) -> str:
     """`name` as a clean relative POSIX path (backslashes become `/`), or an error if it would leave its folder."""
-    if _PLAIN_NAME.fullmatch(name):
+    if is_plain_name(name):
         return name
     cleaned = name.replace("\\", "/").strip()
     while cleaned.startswith("./"):

@@ -174,7 +174,7 @@ def run(step: Step[PlanT], source: Source, output: Output, *, dry_run: bool = Fa
         for written in result.written:
             folder = staging / written.folder
             folder.mkdir(parents=True, exist_ok=True)
-            target.write(written.dataset, folder, report=report)
+            target.write(written.dataset, folder, report=report, jobs=output.jobs)
         result.classes = class_table(dataset, target)
         manifest = step.manifest
         if manifest is not None:  # save() writes none, so it needs no counts either
