@@ -15,8 +15,9 @@ import numpy as np
 
 from bboxaug.core import codes
 from bboxaug.core.errors import AnnotationError, FormatError
-from bboxaug.core.model import COLUMN_DEFAULTS, Boxes, ClassInfo, Dataset, ImageRecord
+from bboxaug.core.model import Boxes, ClassInfo, Dataset
 from bboxaug.core.report import Report
+from bboxaug.core.table import UNKNOWN, ImageTable, as_table
 from bboxaug.formats.base import Format
 from bboxaug.formats.coco_layout import (
     ROBOFLOW_FILE,
@@ -124,66 +125,62 @@ def _with_extras(entry: dict[str, Any], extras: Any) -> dict[str, Any]:
     return entry
 
 
-def _joined(tables: Sequence[Boxes], name: str, total: int) -> np.ndarray:
-    """One column of many tables end to end (a default-filled array when no table has it)."""
-    if any(name in table.columns for table in tables):
-        return np.concatenate([table.column(name) for table in tables])
-    return np.full(total, COLUMN_DEFAULTS[name], dtype=Boxes.empty().column(name).dtype)
-
-
 def annotation_entries(
-    images: Sequence[ImageRecord],
-    image_ids: Sequence[int],
+    boxes: Boxes,
+    owners: Sequence[int],
     category_ids: Sequence[int],
     annotation_ids: Sequence[int],
     *,
     keep_extras: bool,
 ) -> list[dict[str, Any]]:
-    """The annotation objects of some images (whole-column work, then one dict per box), numbered
-    `annotation_ids`. `area` is the stored one when finite, else the box's; `segmentation` as stored, or `[]`."""
-    tables = [image.boxes for image in images]
-    counts = [len(table) for table in tables]
-    total = sum(counts)
-    if not total:
+    """The annotation objects of a run of boxes (whole-column work, then one dict per box), `owners` giving each
+    box's image id, numbered `annotation_ids`. `area` is the stored one when finite, else the box's;
+    `segmentation` as stored, or `[]`."""
+    if not len(boxes):
         return []
-    xyxy = np.concatenate([table.xyxy for table in tables])
-    sizes = box_sizes(xyxy)
-    bboxes = compact_array(np.concatenate([xyxy[:, :2], sizes], axis=1))
-    area = _joined(tables, "area", total)
+    sizes = box_sizes(boxes.xyxy)
+    bboxes = compact_array(np.concatenate([boxes.xyxy[:, :2], sizes], axis=1))
+    area = boxes.column("area")
     areas = compact_array(np.where(np.isfinite(area), area, sizes[:, 0] * sizes[:, 1]))
-    crowd = _joined(tables, "iscrowd", total).astype(np.int64).tolist()
-    shapes = [() if shape is None else shape for shape in _joined(tables, "segmentation", total).tolist()]
-    owners = np.repeat(np.asarray(image_ids, dtype=np.int64), counts).tolist()
-    categories = np.asarray(category_ids, dtype=np.int64)[np.concatenate([table.labels for table in tables])]
+    crowd = boxes.column("iscrowd").astype(np.int64).tolist()
+    shapes = [() if shape is None else shape for shape in boxes.column("segmentation").tolist()]
+    categories = np.asarray(category_ids, dtype=np.int64)[boxes.labels].tolist()
     entries = [
         {"id": a, "image_id": o, "category_id": c, "bbox": b, "area": ar, "segmentation": s, "iscrowd": cr}
-        for a, o, c, b, ar, s, cr in zip(
-            annotation_ids, owners, categories.tolist(), bboxes, areas, shapes, crowd, strict=True
-        )
+        for a, o, c, b, ar, s, cr in zip(annotation_ids, owners, categories, bboxes, areas, shapes, crowd, strict=True)
     ]
-    if keep_extras and any("attributes" in table.columns for table in tables):
-        for entry, extra in zip(entries, _joined(tables, "attributes", total).tolist(), strict=True):
+    if keep_extras and "attributes" in boxes.columns:
+        for entry, extra in zip(entries, boxes.columns["attributes"].tolist(), strict=True):
             _with_extras(entry, extra)
     return entries
 
 
-#: Images whose annotations are built and encoded at a time: the whole split's annotation objects would take
-#: about 1 KB per box at once (55 MB for 48,000 boxes), so they are written in chunks.
-ANNOTATION_CHUNK = 500
+#: Boxes whose annotation objects are built and encoded at a time: the whole split's objects would take about
+#: 1 KB per box at once, so they are written in chunks.
+ANNOTATION_CHUNK = 20_000
 
 
-def _box_source_ids(stored: Sequence[tuple[int, np.ndarray]], total: int) -> list[Any]:
-    """Every box's source id in order (None where its image's boxes have none), from the (first row, ids) pairs of
-    the images that have them."""
-    ids: list[Any] = [COLUMN_DEFAULTS["source_id"]] * total
-    for start, column in stored:
-        ids[start : start + len(column)] = column.tolist()
-    return ids
+def image_entries(table: ImageTable, image_ids: Sequence[int], *, keep_extras: bool) -> list[dict[str, Any]]:
+    """The image objects of a table's images, given `image_ids`; unknown keys given back when `keep_extras`."""
+    unknown = np.flatnonzero((table.widths == UNKNOWN) | (table.heights == UNKNOWN))
+    if len(unknown):
+        name = table.names[unknown[0]]
+        raise AnnotationError("image size unknown: COCO needs width and height", file=name, code=codes.UNKNOWN_SIZE)
+    entries = [
+        {"id": i, "file_name": name, "width": width, "height": height}
+        for i, name, width, height in zip(
+            image_ids, table.names.tolist(), table.widths.tolist(), table.heights.tolist(), strict=True
+        )
+    ]
+    if keep_extras and table.attributes is not None:
+        for entry, extras in zip(entries, table.attributes.tolist(), strict=True):
+            _with_extras(entry, extras)
+    return entries
 
 
 def write_split(
     handle: TextIO,
-    images: Sequence[ImageRecord],
+    table: ImageTable,
     categories: list[dict[str, Any]],
     category_ids: Sequence[int],
     top: Mapping[str, Any] | None,
@@ -193,44 +190,28 @@ def write_split(
     file: object,
 ) -> None:
     """One split's COCO object: its stored top-level keys (`top`, or a minimal `info`), then images, annotations
-    (encoded a chunk of images at a time) and categories, as one line of compact JSON."""
-    image_ids, assigned = assign_ids([image.source_id for image in images])
+    (encoded a chunk of boxes at a time) and categories, as one line of compact JSON."""
+    image_ids, assigned = assign_ids([None] * len(table) if table.source_ids is None else table.source_ids.tolist())
     report.count(codes.COCO_IMAGE_IDS_ASSIGNED, len(image_ids) if assigned else 0)
-    entries = []
-    stored_ids: list[tuple[int, np.ndarray]] = []  # (first row, ids) of the images whose boxes carry source ids
-    total = 0
-    for image_id, image in zip(image_ids, images, strict=True):
-        if image.width is None or image.height is None:
-            raise AnnotationError(
-                "image size unknown: COCO needs width and height", file=image.name, code=codes.UNKNOWN_SIZE
-            )
-        entry = {"id": image_id, "file_name": image.name, "width": int(image.width), "height": int(image.height)}
-        entries.append(_with_extras(entry, image.attributes) if keep_extras else entry)
-        boxes = image.boxes  # read once: the images may be stored on disk, so no table is kept beyond its ids
-        if "source_id" in boxes.columns:
-            stored_ids.append((total, boxes.columns["source_id"]))
-        total += len(boxes)
-    annotation_ids, assigned = assign_ids(_box_source_ids(stored_ids, total))
+    boxes = table.boxes
+    annotation_ids, assigned = assign_ids(boxes.column("source_id").tolist())
     report.count(codes.COCO_ANNOTATION_IDS_ASSIGNED, len(annotation_ids) if assigned else 0)
     head = {k: v for k, v in (MINIMAL_TOP if top is None else top).items() if k not in LISTS}
+    entries = image_entries(table, image_ids, keep_extras=keep_extras)
     handle.write(dumps({**head, "images": entries}, file=file)[:-2])  # all but the closing "}\n"
+    del entries
     handle.write(',"annotations":[')
-    first, start = True, 0
-    for begin in range(0, len(images), ANNOTATION_CHUNK):
-        chunk = images[begin : begin + ANNOTATION_CHUNK]
-        count = sum(len(image.boxes) for image in chunk)
-        if not count:
-            continue
+    owners = np.repeat(np.asarray(image_ids, dtype=np.int64), table.box_counts())
+    for start in range(0, len(boxes), ANNOTATION_CHUNK):
+        stop = min(start + ANNOTATION_CHUNK, len(boxes))
         annotations = annotation_entries(
-            chunk,
-            image_ids[begin : begin + ANNOTATION_CHUNK],
+            boxes.rows(start, stop),
+            owners[start:stop].tolist(),
             category_ids,
-            annotation_ids[start : start + count],
+            annotation_ids[start:stop],
             keep_extras=keep_extras,
         )
-        start += count
-        handle.write(("" if first else ",") + dumps(annotations, file=file)[1:-2])  # the items, without [ and ]\n
-        first = False
+        handle.write(("," if start else "") + dumps(annotations, file=file)[1:-2])  # the items, without [ and ]\n
     handle.write('],"categories":' + dumps(categories, file=file)[:-1] + "}\n")
 
 
@@ -262,14 +243,15 @@ def write(dataset: Dataset, dst: Path, *, report: Report, jobs: int = 1) -> None
     ]
     stored = dataset.meta.get("coco")
     keep_extras = isinstance(stored, Mapping)
+    table = as_table(dataset.images)
     with gc_paused():
-        for split in dataset.splits or [DEFAULT_SPLIT]:
+        for split in table.splits() or [DEFAULT_SPLIT]:
             top = stored.get(split) if isinstance(stored, Mapping) else None
             target = Path(dst) / "annotations" / f"instances_{split}.json"
             with atomic_text_file(target) as handle:
                 write_split(
                     handle,
-                    dataset.in_split(split),
+                    table.in_split(split),
                     categories,
                     category_ids,
                     top if isinstance(top, Mapping) else None,
