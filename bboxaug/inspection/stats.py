@@ -185,7 +185,17 @@ def kmeans_anchors(shapes: np.ndarray, k: int, *, seed: int = 0) -> tuple[np.nda
             ]
         )
     anchors = anchors[np.argsort(anchors.prod(axis=1), kind="stable")]
-    return anchors, float(shape_iou(shapes, anchors).max(axis=1).mean())
+    return anchors, mean_best_iou(shapes, anchors)
+
+
+def mean_best_iou(shapes: np.ndarray, anchors: np.ndarray) -> float:
+    """The mean over every shape of its best IoU with an anchor, a run of shapes at a time (all at once, the
+    (shapes, anchors) arrays of millions of boxes would take gigabytes)."""
+    best = [
+        shape_iou(shapes[start : start + KMEANS_SAMPLE], anchors).max(axis=1)
+        for start in range(0, len(shapes), KMEANS_SAMPLE)
+    ]
+    return float(np.concatenate(best).mean())
 
 
 def compute_stats(dataset: Dataset, *, anchors: int = 9, img_size: int = 640, seed: int = 0) -> dict[str, Any]:

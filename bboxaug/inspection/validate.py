@@ -159,8 +159,18 @@ def box_findings(dataset: Dataset) -> list[Finding]:
         for row in np.flatnonzero(rows).tolist():
             owner = int(table.image[row])
             found.append(finding(code, describe(row), image=images.key_of(owner), box=row - int(first_row[owner])))
-    for owner in images_with_repeated_labels(table).tolist():
-        found += duplicate_boxes(images[owner])
+    for row, earlier in zip(*(rows.tolist() for rows in duplicate_rows(table)), strict=True):
+        owner = int(table.image[row])
+        same_as = earlier - int(first_row[owner])
+        found.append(
+            finding(
+                "duplicate_box",
+                f"same class and place as box {same_as}",
+                image=images.key_of(owner),
+                box=row - int(first_row[owner]),
+                details={"same_as": same_as},
+            )
+        )
     used = np.bincount(labels[~unknown], minlength=classes)
     found += [
         finding("unused_class", f"class {c.name!r} (id {c.id}) has no box", field=f"classes[{k}]")
@@ -170,43 +180,41 @@ def box_findings(dataset: Dataset) -> list[Finding]:
     return found
 
 
-def images_with_repeated_labels(table: BoxTable) -> np.ndarray:
-    """The images that have two boxes of one class: the only ones that can hold a duplicate box."""
-    pairs = table.image * (int(table.labels.max(initial=0)) + 1) + table.labels
-    unique, counts = np.unique(pairs, return_counts=True)
-    return np.unique(table.image[np.isin(pairs, unique[counts > 1])])
-
-
 def _box(xyxy: np.ndarray) -> str:
     return "[" + ", ".join(f"{value:g}" for value in xyxy) + "]"
 
 
-def duplicate_boxes(image: ImageRecord) -> list[Finding]:
-    """Each box equal to, or overlapping with IoU above `DUPLICATE_IOU`, an earlier box of the same class."""
-    boxes = image.boxes
-    if len(boxes) < 2 or len(np.unique(boxes.labels)) == len(boxes):
-        return []
-    xyxy = boxes.xyxy
-    low = np.maximum(xyxy[:, None, :2], xyxy[None, :, :2])
-    high = np.minimum(xyxy[:, None, 2:], xyxy[None, :, 2:])
-    inter = np.clip(high - low, 0, None).prod(axis=2)
-    area = np.clip(xyxy[:, 2:] - xyxy[:, :2], 0, None).prod(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        iou = inter / (area[:, None] + area[None, :] - inter)
-    same = (boxes.labels[:, None] == boxes.labels[None, :]) & (
-        (iou > DUPLICATE_IOU) | (xyxy[:, None, :] == xyxy[None, :, :]).all(axis=2)
-    )
-    same &= np.tri(len(boxes), k=-1, dtype=bool)  # pairs (later, earlier)
-    return [
-        finding(
-            "duplicate_box",
-            f"same class and place as box {int(np.argmax(same[row]))}",
-            image=image.key,
-            box=row,
-            details={"same_as": int(np.argmax(same[row]))},
-        )
-        for row in np.flatnonzero(same.any(axis=1)).tolist()
-    ]
+def duplicate_rows(table: BoxTable) -> tuple[np.ndarray, np.ndarray]:
+    """The boxes equal to, or overlapping with IoU above `DUPLICATE_IOU`, an earlier box of the same class and
+    image, and for each the first such earlier box (rows of the whole table, in order). Boxes are grouped by image
+    and class; each box is compared with the one `d` places later in its group, for d = 1, 2, ...: whole-table
+    work, however many images."""
+    xyxy, labels = table.xyxy, table.labels
+    key = table.image * (int(labels.max(initial=0)) + 1) + labels
+    order = np.argsort(key, kind="stable")  # within a group, rows stay in order
+    grouped = key[order]
+    earlier_of: list[np.ndarray] = []
+    later_of: list[np.ndarray] = []
+    for d in range(1, len(order)):
+        pairs = np.flatnonzero(grouped[d:] == grouped[:-d])
+        if not len(pairs):
+            break  # no group has more than d boxes
+        earlier, later = order[pairs], order[pairs + d]
+        a, b = xyxy[earlier], xyxy[later]
+        inter = np.clip(np.minimum(a[:, 2:], b[:, 2:]) - np.maximum(a[:, :2], b[:, :2]), 0, None).prod(axis=1)
+        area_a = np.clip(a[:, 2:] - a[:, :2], 0, None).prod(axis=1)
+        area_b = np.clip(b[:, 2:] - b[:, :2], 0, None).prod(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            same = (inter / (area_a + area_b - inter) > DUPLICATE_IOU) | (a == b).all(axis=1)
+        earlier_of.append(earlier[same])
+        later_of.append(later[same])
+    if not earlier_of:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    later, earlier = np.concatenate(later_of), np.concatenate(earlier_of)
+    by_pair = np.lexsort((earlier, later))
+    later, earlier = later[by_pair], earlier[by_pair]
+    first = np.concatenate([[True], later[1:] != later[:-1]]) if len(later) else np.zeros(0, dtype=bool)
+    return later[first], earlier[first]
 
 
 @dataclass(frozen=True)

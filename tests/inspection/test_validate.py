@@ -239,6 +239,36 @@ def test_box_checks_on_the_model() -> None:
     ]
 
 
+def naive_duplicates(image: ImageRecord) -> list[tuple[int, int]]:
+    """(box, first earlier box of its class it duplicates): every pair compared, one image at a time."""
+    found = []
+    xyxy, labels = image.boxes.xyxy.tolist(), image.boxes.labels.tolist()
+    for later in range(len(xyxy)):
+        for earlier in range(later):
+            a, b = xyxy[earlier], xyxy[later]
+            inter = max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+            union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+            if labels[earlier] == labels[later] and (a == b or (union > 0 and inter / union > 0.99)):
+                found.append((later, earlier))
+                break
+    return found
+
+
+def test_duplicate_boxes_over_many_images_match_comparing_every_pair() -> None:
+    rng = np.random.default_rng(3)
+    images = []
+    for k in range(300):
+        count = int(rng.integers(0, 12))
+        corners = rng.integers(0, 4, (count, 2)).astype(float)
+        xyxy = np.hstack([corners, corners + rng.integers(1, 3, (count, 2))])
+        xyxy[rng.random(count) < 0.2] += 0.001  # near, not equal: IoU above 0.99 or not
+        images.append(ImageRecord(f"{k}.png", "s", 10, 10, Boxes(xyxy, rng.integers(0, 3, count))))
+    dataset = Dataset((ClassInfo(0, "a"), ClassInfo(1, "b"), ClassInfo(2, "c")), tuple(images))
+    found = [(f.image, f.box, f.details["same_as"]) for f in box_findings(dataset) if f.code == "duplicate_box"]
+    expected = [(image.key, later, earlier) for image in images for later, earlier in naive_duplicates(image)]
+    assert found == expected and len(expected) > 40
+
+
 # --- every reader's way of reporting -------------------------------------------------------------------------
 
 
