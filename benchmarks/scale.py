@@ -12,11 +12,13 @@ The same boxes are written as
   ``ImageSets/Main/train.txt`` and a ``labelmap.txt`` naming the 80 classes (for Datumaro, which otherwise knows
   only the 20 VOC classes).
 
-There is no annotation-only YOLO set: YOLO stores no image sizes, so bboxaug's reader (like Datumaro's) takes each
-size from the image file and reads nothing without images. The YOLO set here is the ``augment`` scenario's:
-``tiny-yolo-N-seedS`` in the Ultralytics layout (``data.yaml``, ``images/train/*.png``, ``labels/train/*.txt``)
-with 64×64 solid-colour PNGs and 1-3 boxes each. Generated sets are kept in ``--workdir`` and reused until
-``--regenerate``; the workdir defaults to ``/dev/shm/bbscale`` (RAM: see the footprint warning at 2M images).
+There is no annotation-only YOLO set: YOLO stores no image sizes, and bboxaug's reader takes them from the image
+files, listing the images, not the labels: without images it reads nothing (Datumaro can read sizes from an
+``images.meta`` side file; bboxaug has none), and real-sized images would not fit at 2M. The YOLO set here is the
+``augment`` scenario's: ``tiny-yolo-N-seedS`` in the Ultralytics layout (``data.yaml``, ``images/train/*.png``,
+``labels/train/*.txt``) with 64×64 solid-colour PNGs and 1-3 boxes each. Generated sets are kept in ``--workdir``
+and reused until ``--regenerate``; the workdir defaults to ``/dev/shm/bbscale`` (RAM: at 2M images the sets and
+outputs need more than this machine has, and the script warns: give a ``--workdir`` on disk).
 
 Scenarios (``--scenarios``), each tool in a fresh process:
 
@@ -228,13 +230,17 @@ class Expected:
     polygons: int = 0
     class_boxes: list[int] = field(default_factory=lambda: [0] * CLASS_COUNT)
 
-    def add(self, chunk: Chunk) -> None:
-        self.images += len(chunk.counts)
-        self.negatives += int((chunk.counts == 0).sum())
-        self.boxes += len(chunk.labels)
-        self.polygons += int((chunk.cuts > 0).sum())
-        for label, count in enumerate(np.bincount(chunk.labels, minlength=CLASS_COUNT).tolist()):
+    def add(self, counts: np.ndarray, labels: np.ndarray, polygons: int = 0) -> None:
+        """Count images with `counts` boxes each, whose boxes have the class indices `labels`."""
+        self.images += len(counts)
+        self.negatives += int((counts == 0).sum())
+        self.boxes += len(labels)
+        self.polygons += polygons
+        for label, count in enumerate(np.bincount(labels, minlength=CLASS_COUNT).tolist()):
             self.class_boxes[label] += count
+
+    def add_chunk(self, chunk: Chunk) -> None:
+        self.add(chunk.counts, chunk.labels, int((chunk.cuts > 0).sum()))
 
     @property
     def positives(self) -> int:
@@ -262,7 +268,7 @@ def write_coco(root: Path, images: int, seed: int) -> Expected:
         for chunk in chunks(images, seed):
             if len(chunk.labels):
                 out.write(("," if expected.boxes else "") + coco_annotations_text(chunk, expected.boxes + 1))
-            expected.add(chunk)
+            expected.add_chunk(chunk)
         categories = ",".join(
             json.dumps({"id": i + 1, "name": name, "supercategory": "object"}, separators=(",", ":"))
             for i, name in enumerate(CLASS_NAMES)
@@ -306,7 +312,7 @@ def write_voc(root: Path, images: int, seed: int) -> Expected:
                 with open(annotations / f"{name}.xml", "w", encoding="utf-8") as out:
                     out.write(text)
                 listing.write(f"{name}\n")
-            expected.add(chunk)
+            expected.add_chunk(chunk)
     return expected
 
 
@@ -351,10 +357,7 @@ def write_tiny_yolo(root: Path, images: int, seed: int) -> Expected:
             text = "".join(YOLO_LINE % tuple(row) for row in rows[start : start + n])
             (label_dir / f"{name}.txt").write_text(text, encoding="utf-8")
             start += n
-        expected.images += count
-        expected.boxes += total
-        for label, n in enumerate(np.bincount(labels, minlength=CLASS_COUNT).tolist()):
-            expected.class_boxes[label] += n
+        expected.add(counts, labels)
     return expected
 
 
@@ -489,6 +492,7 @@ class Run:
     tree_peak_mb: float
     main_peak_mb: float
     exit_code: int
+    command: str
     killed: str | None = None
     error: str | None = None
     check: str = ""
@@ -504,7 +508,8 @@ class Sampler(threading.Thread):
         import psutil  # the driver's own dependency: the peers' venv need not have it
 
         self.psutil = psutil
-        self.root = psutil.Process(pid)
+        self.pid = pid
+        self.root: Any = None  # its psutil handle, once the thread runs
         self.cap, self.timeout = cap, timeout
         self.started = time.perf_counter()
         self.tree_peak = self.main_peak = 0
@@ -512,10 +517,14 @@ class Sampler(threading.Thread):
         self.stopped = threading.Event()
 
     def run(self) -> None:
+        try:
+            self.root = self.psutil.Process(self.pid)
+        except self.psutil.NoSuchProcess:
+            return  # ended already (reaped): nothing to watch
         while True:
             members = self.members()
             rss = sum(self.rss(process) for process in members)
-            self.main_peak = max(self.main_peak, high_water_mark(self.root.pid))
+            self.main_peak = max(self.main_peak, high_water_mark(self.pid))
             # The main process's high-water mark also catches a peak between two polls: the tree was at least that.
             self.tree_peak = max(self.tree_peak, rss, self.main_peak)
             elapsed = time.perf_counter() - self.started
@@ -543,7 +552,7 @@ class Sampler(threading.Thread):
     def kill(self, members: list[Any]) -> None:
         """SIGKILL to the run's process group (it leads its own session), then to any descendant outside it."""
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.root.pid, signal.SIGKILL)
+            os.killpg(self.pid, signal.SIGKILL)
         for process in members:
             with contextlib.suppress(self.psutil.NoSuchProcess):
                 process.kill()
@@ -586,6 +595,7 @@ def measure(command: list[str], log: Path, cap_gb: float, timeout: float) -> Run
         tree_peak_mb=sampler.tree_peak / MB,
         main_peak_mb=sampler.main_peak / MB,
         exit_code=exit_code,
+        command=shlex.join(command),
         killed=sampler.killed,
     )
 
@@ -1009,8 +1019,12 @@ def main(argv: list[str] | None = None) -> int:
     if any(tool != "bboxaug" for tool in args.tools) and peers is None:
         print("no Datumaro/globox venv: run with --setup or give --peer-python", file=sys.stderr)
         return 2
+    bboxaug = args.bboxaug_python.parent / "bboxaug"
+    if "bboxaug" in args.tools and not bboxaug.exists():
+        print(f"no bboxaug command beside {args.bboxaug_python}: give --bboxaug-python", file=sys.stderr)
+        return 2
     settings = Settings(
-        bboxaug=args.bboxaug_python.parent / "bboxaug",
+        bboxaug=bboxaug,
         peer_python=peers,
         jobs=args.jobs,
         memory_cap_gb=args.memory_cap_gb,
@@ -1052,14 +1066,16 @@ def main(argv: list[str] | None = None) -> int:
         sets = {kind: data_set(args.workdir, kind, images, args.seed, args.regenerate) for kind in kinds}
         report["sets"].update({set_.root.name: asdict(set_.expected) for set_ in sets.values()})
         pairs = [(s, t) for s in scenarios for t in args.tools if s in SUPPORTED[t]]
+        load_at_start = os.getloadavg()
         results = run_size(settings, sets, pairs, args.repeat, save)
         done += results
         held = "; ".join(f"{d.kind}: {d.expected.boxes} boxes" for d in sets.values())
-        tables.append(f"### {images} images ({held}), seed {args.seed}\n\n" + markdown(results, args.repeat))
+        load = " ".join(f"{value:.2f}" for value in load_at_start)
+        title = f"### {images} images ({held}), seed {args.seed}; load average at the start: {load}"
+        tables.append(title + "\n\n" + markdown(results, args.repeat))
         print("\n" + tables[-1] + "\n", flush=True)
     save([])
     if len(tables) > 1:
-        print(f"load average at start: {' '.join(f'{v:.2f}' for v in report['load_average_at_start'])}\n")
         print("\n\n".join(tables) + "\n")
     print(f"results: {results_file}")
     return 0
