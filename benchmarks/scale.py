@@ -916,6 +916,21 @@ def versions(python: Path, packages: list[str]) -> dict[str, str]:
     return json.loads(done.stdout) if done.returncode == 0 else {}
 
 
+def bboxaug_commit(python: Path) -> str | None:
+    """The git commit of the bboxaug source `python` imports (`+dirty` with uncommitted changes): an editable
+    install runs whatever that checkout holds when each run starts."""
+    code = "import bboxaug, os; print(os.path.dirname(bboxaug.__file__))"
+    found = subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=False)
+    if found.returncode != 0:
+        return None
+    git = ["git", "-C", found.stdout.strip()]
+    commit = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=False)
+    if commit.returncode != 0:
+        return None
+    dirty = subprocess.run([*git, "status", "--porcelain", "--", "."], capture_output=True, text=True, check=False)
+    return commit.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+
+
 #: Bytes per image that a set, and a scenario's output, take on a tmpfs (a 4 KB page per small file), measured at
 #: 20,000 images. Outputs are deleted after each run, so only the largest counts.
 SET_BYTES = {"coco": 1.4e3, "voc": 5.0e3, "tiny-yolo": 8.2e3}
@@ -1041,12 +1056,14 @@ def main(argv: list[str] | None = None) -> int:
             **versions(args.bboxaug_python, ["bboxaug"]),
             **(versions(peers, ["datumaro", "globox"]) if peers else {}),
         },
+        "bboxaug_commit": bboxaug_commit(args.bboxaug_python),
         "sets": {},
         "results": [],
     }
     results_file = args.workdir / f"results-{time.strftime('%Y%m%d-%H%M%S')}.json"
     print(f"$ {report['command']}\nload average at start: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     print(f"versions: {', '.join(f'{k} {v}' for k, v in report['versions'].items())}", flush=True)
+    print(f"bboxaug source at commit {report['bboxaug_commit']}", flush=True)
     warning = footprint_warning(args.workdir, args.images, args.scenarios, args.augment_max_images)
     if warning:
         print(f"WARNING: {warning}", flush=True)
