@@ -53,7 +53,7 @@ import sys
 import tempfile
 import time
 import venv
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from xml.etree import ElementTree
@@ -291,14 +291,14 @@ def load_datumaro(direction: str) -> Converter:
     return run
 
 
-def load_globox(direction: str) -> Converter:
+def load_globox(direction: str, classes: Sequence[str] = CLASSES) -> Converter:
     """`AnnotationSet.from_coco(...).save_yolo_darknet(...)` with the class-to-index map globox needs from the
-    user (COCO id order), and `from_pascal_voc(Annotations).save_coco(..., auto_ids=True)` (its CLI's `-A`),
-    which numbers categories from 0 and keeps VOC corners as they are (no 1-based shift)."""
+    user (`classes`, in COCO id order), and `from_pascal_voc(Annotations).save_coco(..., auto_ids=True)` (its
+    CLI's `-A`), which numbers categories from 0 and keeps VOC corners as they are (no 1-based shift)."""
     from globox import AnnotationSet
 
     if direction == "coco2yolo":
-        label_to_id = {name: i for i, name in enumerate(CLASSES)}
+        label_to_id = {name: i for i, name in enumerate(classes)}
 
         def run(src: Path, dst: Path) -> None:
             AnnotationSet.from_coco(src).save_yolo_darknet(dst, label_to_id=label_to_id)
