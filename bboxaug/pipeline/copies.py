@@ -18,20 +18,59 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, overload
 
+import numpy as np
+
 from bboxaug.augmentation.spec import Policy
 from bboxaug.augmentation.worker import CopyPlan, CopyResult, ImageJob, JobResult, make_copies, progress_file
 from bboxaug.core import codes
 from bboxaug.core.errors import ImageError
-from bboxaug.core.model import Boxes, Dataset, ImageRecord, StoredImages, image_key
+from bboxaug.core.model import Dataset, ImageRecord, StoredImages, image_key, object_column
 from bboxaug.core.report import Problem, Report
+from bboxaug.core.table import ImageTable, as_table
 from bboxaug.formats.base import Format
 from bboxaug.io.names import copy_name
 from bboxaug.pipeline.output import place_images
-from bboxaug.pipeline.prepare import rename_collisions
+from bboxaug.pipeline.prepare import OutputNames
 from bboxaug.pipeline.run import Context
 from bboxaug.runtime.parallel import iter_parallel
 
 AUGMENT_MANIFEST = "augment.json"
+
+
+class PlannedJobs(Sequence[ImageJob]):
+    """The jobs of a run, one per image that gets copies, each built when asked for from the source images'
+    table: the coordinator holds the copies' names and little else per image."""
+
+    def __init__(
+        self,
+        images: ImageTable,
+        rows: Sequence[int],
+        plans: Sequence[tuple[CopyPlan, ...]],
+        required: Sequence[frozenset[int] | None] | None,
+    ) -> None:
+        self._images, self._rows, self._plans, self._required = images, list(rows), list(plans), required
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    @overload
+    def __getitem__(self, index: int) -> ImageJob: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[ImageJob]: ...
+
+    def __getitem__(self, index: int | slice) -> ImageJob | list[ImageJob]:
+        if isinstance(index, slice):
+            return [self[k] for k in range(*index.indices(len(self)))]
+        required = None if self._required is None else self._required[index]
+        return ImageJob(self._images[self._rows[index]], self._plans[index], required)
+
+    def key(self, index: int) -> str:
+        """The key of job `index`'s image, without building the job."""
+        return self._images.key_of(self._rows[index])
+
+    def split(self, index: int) -> str:
+        return self._images.split_of(self._rows[index])
 
 
 def plan_jobs(
@@ -41,32 +80,32 @@ def plan_jobs(
     originals: bool,
     report: Report,
     required: Mapping[str, frozenset[int]] | None = None,
-) -> tuple[Dataset, list[ImageJob]]:
+) -> tuple[Dataset, PlannedJobs]:
     """The originals to write and one job per image with copies; every output name is unique in the target
-    layout (later names renamed, as conversion does)."""
-    placeholders = []
-    for image in dataset.images:
-        key = image.key
-        placeholders += [
-            image.replace(name=copy_name(image.name, k), boxes=Boxes.empty()) for k in range(1, copies.get(key, 0) + 1)
-        ]
-    kept_originals = list(dataset.images) if originals else []
-    named = rename_collisions(dataset.replace(images=(*kept_originals, *placeholders)), target, report).images
-    copy_names = iter(named[len(kept_originals) :])  # shared: each image takes its own copies' names from it
-    jobs = []
-    for image in dataset.images:
-        key = image.key
-        plans = tuple(
-            CopyPlan(k, record.name, target.image_path(record.split, record.name))
-            for k, record in zip(range(1, copies.get(key, 0) + 1), copy_names, strict=False)
-        )
-        if plans:
-            jobs.append(ImageJob(image, plans, None if required is None else required.get(key)))
-    return dataset.replace(images=tuple(named[: len(kept_originals)])), jobs
+    layout (later names renamed, as conversion does: the originals first, then the copies in image order)."""
+    table = as_table(dataset.images)
+    names = OutputNames(target, report)
+    splits = [table.split_names[code] for code in table.split_codes.tolist()]
+    image_names = table.names.tolist()
+    if originals:
+        kept = table.with_columns(names=object_column(list(map(names.claim_name, splits, image_names))))
+    else:
+        kept = table.subset([])
+    rows, plans, needs = [], [], []
+    for row, (split, name) in enumerate(zip(splits, image_names, strict=True)):
+        key = image_key(split, name)
+        count = copies.get(key, 0)
+        if not count:
+            continue
+        copy_names = [names.claim_name(split, copy_name(name, k)) for k in range(1, count + 1)]
+        rows.append(row)
+        plans.append(tuple(CopyPlan(k, n, target.image_path(split, n)) for k, n in enumerate(copy_names, 1)))
+        needs.append(None if required is None else required.get(key))
+    return dataset.replace(images=kept), PlannedJobs(table, rows, plans, None if required is None else needs)
 
 
 def run_jobs(
-    jobs: list[ImageJob],
+    jobs: PlannedJobs,
     staging: Path,
     policy: Policy,
     seed: int,
@@ -79,7 +118,7 @@ def run_jobs(
     """Make every job's copies (skipping jobs an interrupted run finished), failing or skipping unreadable
     images as the report's policy says; returns the images that could not be read. What became of each copy
     stays in the jobs' progress files, so the coordinator holds nothing per copy."""
-    todo = [job for job in jobs if not progress_file(staging, job.key).is_file()]
+    todo = [k for k in range(len(jobs)) if not progress_file(staging, jobs.key(k)).is_file()]
     worker = functools.partial(
         make_copies,
         policy_json=json.dumps(policy.to_json(), sort_keys=True),
@@ -89,7 +128,14 @@ def run_jobs(
     )
     failed: dict[str, Problem] = {}
     results = iter_parallel(
-        worker, todo, jobs=workers, prefer="processes", description="augmenting", progress=progress, writes_into=staging
+        worker,
+        map(jobs.__getitem__, todo),
+        jobs=workers,
+        prefer="processes",
+        description="augmenting",
+        progress=progress,
+        writes_into=staging,
+        total=len(todo),
     )
     try:
         for result in results:
@@ -97,8 +143,7 @@ def run_jobs(
                 failed[result.key] = result.error
     finally:
         results.close()
-    for job in jobs:
-        error = failed.get(job.key)
+    for error in (failed.get(jobs.key(k)) for k in range(len(jobs))):
         if error is not None:
             with report.item():
                 raise ImageError(error.message, file=error.file, field=error.field, code=error.code)
@@ -118,18 +163,30 @@ def copy_record(job: ImageJob, copy: CopyResult, staging: Path) -> ImageRecord:
     return ImageRecord(copy.plan.name, job.image.split, copy.width, copy.height, copy.boxes, staging / copy.plan.path)
 
 
-class WrittenImages(StoredImages):
-    """The written dataset's records in order, each original followed by its copies. A copy's record is built
-    from its job's progress file when asked for, so writing 10x more copies needs no more memory."""
+#: Where a written record comes from, in `WrittenImages`'s order: (ORIGINAL, row of the originals' table),
+#: (job, position among its copies), or (EXTRA, position among the records appended after the copies).
+ORIGINAL, EXTRA = -1, -2
 
-    def __init__(self, entries: list[ImageRecord | tuple[int, int]], jobs: list[ImageJob], staging: Path):
-        self._entries = entries  # an original's record, or (job index, position among the job's copies)
-        self._jobs = jobs
-        self._staging = staging
+
+class WrittenImages(StoredImages):
+    """The written dataset's records in order, each original followed by its copies. An original comes from the
+    originals' table and a copy's record from its job's progress file, when asked for: writing 10x more copies
+    needs no more memory, and the coordinator holds two integers per written image."""
+
+    def __init__(
+        self,
+        order: np.ndarray,
+        originals: ImageTable,
+        jobs: PlannedJobs,
+        staging: Path,
+        extra: tuple[ImageRecord, ...] = (),
+    ) -> None:
+        self._order = order.reshape(-1, 2)
+        self._originals, self._jobs, self._staging, self._extra = originals, jobs, staging, extra
         self._loaded: tuple[int, JobResult] | None = None  # copies of one job are read together
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._order)
 
     @overload
     def __getitem__(self, index: int) -> ImageRecord: ...
@@ -140,64 +197,72 @@ class WrittenImages(StoredImages):
     def __getitem__(self, index: int | slice) -> ImageRecord | list[ImageRecord]:
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
-        entry = self._entries[index]
-        if isinstance(entry, ImageRecord):
-            return entry
-        job_index, position = entry
-        if self._loaded is None or self._loaded[0] != job_index:
-            self._loaded = (job_index, load_result(self._staging, self._jobs[job_index]))
-        job = self._jobs[job_index]
-        return copy_record(job, self._loaded[1].copies[position], self._staging)
+        source, position = self._order[index].tolist()
+        if source == ORIGINAL:
+            return self._originals[position]
+        if source == EXTRA:
+            return self._extra[position]
+        if self._loaded is None or self._loaded[0] != source:
+            self._loaded = (source, load_result(self._staging, self._jobs[source]))
+        return copy_record(self._jobs[source], self._loaded[1].copies[position], self._staging)
 
     def split_of(self, index: int) -> str:
-        entry = self._entries[index]
-        return entry.split if isinstance(entry, ImageRecord) else self._jobs[entry[0]].image.split
+        source, position = self._order[index].tolist()
+        if source == ORIGINAL:
+            return self._originals.split_of(position)
+        return self._extra[position].split if source == EXTRA else self._jobs.split(source)
 
     def subset(self, indices: Sequence[int]) -> WrittenImages:
-        return WrittenImages([self._entries[i] for i in indices], self._jobs, self._staging)
+        rows = np.asarray(indices, dtype=np.int64)
+        return WrittenImages(self._order[rows], self._originals, self._jobs, self._staging, self._extra)
 
     def extended(self, records: Sequence[ImageRecord]) -> WrittenImages:
         """These records followed by `records` (images made after the copies, such as paste images)."""
-        return WrittenImages([*self._entries, *records], self._jobs, self._staging)
+        added = [(EXTRA, len(self._extra) + k) for k in range(len(records))]
+        order = np.concatenate([self._order, np.array(added, dtype=np.int64).reshape(-1, 2)])
+        return WrittenImages(order, self._originals, self._jobs, self._staging, (*self._extra, *records))
 
 
 def collect(
-    originals: Dataset, jobs: list[ImageJob], failed: Mapping[str, Problem], staging: Path, report: Report
+    originals: Dataset, jobs: PlannedJobs, failed: Mapping[str, Problem], staging: Path, report: Report
 ) -> Dataset:
     """The written dataset, each original followed by its copies, counting and warning about dropped boxes and
     copies on the way."""
     copies_of: dict[str, list[tuple[int, int]]] = {}
-    for job_index, job in enumerate(jobs):
-        if job.key in failed:
+    for job_index in range(len(jobs)):
+        key = jobs.key(job_index)
+        if key in failed:
             continue
-        for position, copy in enumerate(load_result(staging, job).copies):
+        for position, copy in enumerate(load_result(staging, jobs[job_index]).copies):
             for reason, count in copy.dropped.items():
                 report.count(f"boxes_dropped:{reason}", count)
             if copy.boxes is None:
-                report.warn(job.key, f"copy {copy.plan.index}", copy.problem or "dropped", codes.COPIES_DROPPED)
+                report.warn(key, f"copy {copy.plan.index}", copy.problem or "dropped", codes.COPIES_DROPPED)
                 report.count("copies_dropped")
             else:
-                copies_of.setdefault(job.key, []).append((job_index, position))
+                copies_of.setdefault(key, []).append((job_index, position))
                 report.count("copies_written")
-    entries: list[ImageRecord | tuple[int, int]] = []
-    originals_by_key = {i.key: i for i in originals.images}
-    for job_key in dict.fromkeys([*originals_by_key, *(job.key for job in jobs)]):
-        if job_key in originals_by_key:
-            entries.append(originals_by_key[job_key])
-        entries += copies_of.get(job_key, [])
-    return originals.replace(images=WrittenImages(entries, jobs, staging))
+    table = as_table(originals.images)
+    original_rows = {table.key_of(row): row for row in range(len(table))}
+    order: list[tuple[int, int]] = []
+    for key in dict.fromkeys([*original_rows, *(jobs.key(k) for k in range(len(jobs)))]):
+        if key in original_rows:
+            order.append((ORIGINAL, original_rows[key]))
+        order += copies_of.pop(key, [])
+    return originals.replace(images=WrittenImages(np.array(order, dtype=np.int64), table, jobs, staging))
 
 
-def output_entries(jobs: list[ImageJob], failed: Mapping[str, Problem], staging: Path) -> Iterator[dict[str, Any]]:
+def output_entries(jobs: PlannedJobs, failed: Mapping[str, Problem], staging: Path) -> Iterator[dict[str, Any]]:
     """The manifest's entry for every planned copy: its source, seed, attempts and dropped boxes, read back from
     the progress files one job at a time."""
-    for job in jobs:
-        if job.key in failed:
+    for k in range(len(jobs)):
+        key = jobs.key(k)
+        if key in failed:
             continue
-        for copy in load_result(staging, job).copies:
+        for copy in load_result(staging, jobs[k]).copies:
             entry = {
-                "image": image_key(job.image.split, copy.plan.name),
-                "source": job.key,
+                "image": image_key(jobs.split(k), copy.plan.name),
+                "source": key,
                 "copy": copy.plan.index,
                 "seed": copy.seed,
                 "attempts": copy.attempts,

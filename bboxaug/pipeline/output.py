@@ -12,14 +12,17 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from bboxaug.core import codes
 from bboxaug.core.errors import ImageError, UsageError
 from bboxaug.core.model import Dataset, ImageRecord
 from bboxaug.core.report import Problem, Report
+from bboxaug.core.table import as_table
 from bboxaug.formats.base import Format
 from bboxaug.io.export import export_image
 from bboxaug.io.files import ImageMode, atomic_write_text, remove_partial_writes
-from bboxaug.runtime.parallel import run_parallel
+from bboxaug.runtime.parallel import iter_parallel
 
 
 def check_destination(dst: Path, overwrite: bool) -> None:
@@ -30,11 +33,11 @@ def check_destination(dst: Path, overwrite: bool) -> None:
         raise UsageError("the output folder is not empty; choose another or pass --overwrite", file=dst)
 
 
-def _place_image(job: tuple[ImageRecord, Path, ImageMode]) -> tuple[ImageRecord, Problem | None, int]:
-    """Put one image into the output; returns the record, a problem if it failed, and its EXIF orientation."""
+def _place_image(job: tuple[ImageRecord, Path, ImageMode]) -> tuple[Problem | None, int]:
+    """Put one image into the output; returns a problem if it failed, and its EXIF orientation."""
     image, target, mode = job
     if image.source is None:
-        return image, Problem(image.name, "image", "image file not found", codes.MISSING_IMAGE.name), 1
+        return Problem(image.name, "image", "image file not found", codes.MISSING_IMAGE.name), 1
     try:
         header = export_image(image.source, target, mode)
     except (ImageError, OSError) as error:
@@ -48,10 +51,9 @@ def _place_image(job: tuple[ImageRecord, Path, ImageMode]) -> tuple[ImageRecord,
                 codes.UNWRITABLE_IMAGE.name,
             )
         )
-        return image, problem, 1
+        return problem, 1
     if (header.width, header.height) != (image.width, image.height):
         return (
-            image,
             Problem(
                 str(image.source),
                 "size",
@@ -60,7 +62,7 @@ def _place_image(job: tuple[ImageRecord, Path, ImageMode]) -> tuple[ImageRecord,
             ),
             0,
         )
-    return image, None, header.orientation
+    return None, header.orientation
 
 
 def place_images(
@@ -77,23 +79,33 @@ def place_images(
     (or stop the run, as the report's policy says). Size mismatches are warned about, not fatal."""
     if mode == "none":
         return dataset
-    jobs_list = [(image, root / target.image_path(image.split, image.name), mode) for image in dataset.images]
-    results = run_parallel(
-        _place_image, jobs_list, jobs=jobs, description="writing images", progress=progress, writes_into=root
+    table = as_table(dataset.images)
+    placements = ((image, root / target.image_path(image.split, image.name), mode) for image in table)
+    results = iter_parallel(
+        _place_image,
+        placements,
+        jobs=jobs,
+        description="writing images",
+        progress=progress,
+        writes_into=root,
+        total=len(table),
     )
-    images = []
-    for image, problem, orientation in results:
-        if problem is not None and problem.field == "size":
-            report.warnings.append(problem)
-            report.count("size_mismatch")
-        elif problem is not None:
-            with report.item():
-                raise ImageError(problem.message, file=problem.file, field=problem.field, code=problem.code)
-            continue
-        if orientation > 1:
-            report.count("exif_rotated")
-        images.append(image)
-    return dataset.replace(images=tuple(images))
+    kept = np.ones(len(table), dtype=bool)
+    try:
+        for k, (problem, orientation) in enumerate(results):
+            if problem is not None and problem.field == "size":
+                report.warnings.append(problem)
+                report.count("size_mismatch")
+            elif problem is not None:
+                kept[k] = False
+                with report.item():
+                    raise ImageError(problem.message, file=problem.file, field=problem.field, code=problem.code)
+                continue
+            if orientation > 1:
+                report.count("exif_rotated")
+    finally:
+        results.close()  # stops the workers when an image fails the run
+    return dataset.replace(images=table if kept.all() else table.subset(np.flatnonzero(kept)))
 
 
 def publish(temp: Path, dst: Path) -> None:
