@@ -14,6 +14,7 @@ from bboxaug.cli.inspect import preview_command, stats_command, validate_command
 from bboxaug.cli.tile import resize_command, tile_command
 from bboxaug.core.errors import BboxaugError
 from bboxaug.core.version import __version__
+from bboxaug.runtime.memory import release_freed_arrays
 
 
 class BboxaugGroup(click.Group):
@@ -37,6 +38,7 @@ def main() -> None:
     """Prepare object-detection datasets offline: convert between COCO, Pascal VOC, YOLO and Labelme without
     losing an image, a class or a pixel of a box; augment with boxes that follow the pixels; balance rare
     classes; tile large images; and look at the data (stats, validate, preview)."""
+    release_freed_arrays()
 
 
 for _command in (

@@ -127,10 +127,20 @@ class Boxes:
         return _read_only(object_column([default] * len(self)))
 
     @classmethod
-    def _shared(cls, xyxy: np.ndarray, labels: np.ndarray, columns: Mapping[str, np.ndarray]) -> Boxes:
-        """A table of arrays already checked and owned by tables (or made for this one), shared rather than
-        copied: a column that did not change is not copied again, which for a dataset's whole box table is
-        most of its memory."""
+    def wrap(cls, xyxy: np.ndarray, labels: np.ndarray, columns: Mapping[str, np.ndarray]) -> Boxes:
+        """A table of these arrays as they are, made read-only, not copied: for arrays of the right dtypes made
+        for this table or already owned by tables (a column that did not change is shared, not copied again,
+        which for a dataset's whole box table is most of its memory). Shapes are checked, values are not."""
+        if xyxy.dtype != np.float64 or xyxy.shape != (len(labels), 4) or labels.dtype != np.int64:
+            raise ValueError(f"expected (N, 4) float64 corners and N int64 labels, got {xyxy.shape} and {labels.shape}")
+        for name, column in columns.items():
+            if name not in COLUMN_DEFAULTS or column.shape != (len(labels),):
+                raise ValueError(f"box column {name!r} of shape {column.shape} in a table of {len(labels)} boxes")
+        return cls._derived(xyxy, labels, columns)
+
+    @classmethod
+    def _derived(cls, xyxy: np.ndarray, labels: np.ndarray, columns: Mapping[str, np.ndarray]) -> Boxes:
+        """`wrap` without its checks, for the rows of a table that was checked (every image's view is one)."""
         boxes = object.__new__(Boxes)
         for array in (xyxy, labels, *columns.values()):
             array.setflags(write=False)
@@ -143,29 +153,27 @@ class Boxes:
         file and slices each image's boxes from it, because checking a table per image is a large share of the
         time of reading a big file."""
         names = self.columns if columns is None else columns
-        return Boxes._shared(
+        return Boxes._derived(
             self.xyxy[start:stop], self.labels[start:stop], {name: self.columns[name][start:stop] for name in names}
         )
 
     def take(self, rows: Sequence[int] | np.ndarray) -> Boxes:
         """The boxes at `rows` (indices or a boolean mask), every column kept in step."""
         rows = np.asarray(rows)
-        return Boxes._shared(self.xyxy[rows], self.labels[rows], {k: v[rows] for k, v in self.columns.items()})
+        return Boxes._derived(self.xyxy[rows], self.labels[rows], {k: v[rows] for k, v in self.columns.items()})
 
     def with_xyxy(self, xyxy: ArrayLike) -> Boxes:
         """The same boxes with new coordinates (same rows, same order); the other columns are shared."""
-        return Boxes._shared(
-            _same_rows(np.array(xyxy, dtype=np.float64).reshape(-1, 4), self), self.labels, self.columns
-        )
+        return Boxes.wrap(_same_rows(np.array(xyxy, dtype=np.float64).reshape(-1, 4), self), self.labels, self.columns)
 
     def with_columns(self, **columns: Any) -> Boxes:
         """The same boxes with some columns added or replaced; the others are shared."""
         added = {name: _as_column(name, values, len(self)) for name, values in columns.items()}
-        return Boxes._shared(self.xyxy, self.labels, {**self.columns, **added})
+        return Boxes.wrap(self.xyxy, self.labels, {**self.columns, **added})
 
     def with_labels(self, labels: ArrayLike) -> Boxes:
         """The same boxes with new labels; the other columns are shared."""
-        return Boxes._shared(self.xyxy, _same_rows(np.array(labels, dtype=np.int64).reshape(-1), self), self.columns)
+        return Boxes.wrap(self.xyxy, _same_rows(np.array(labels, dtype=np.int64).reshape(-1), self), self.columns)
 
 
 def _same_rows(array: np.ndarray, boxes: Boxes) -> np.ndarray:

@@ -29,13 +29,14 @@ from bboxaug.core import codes
 from bboxaug.core.errors import AnnotationError, FormatError
 from bboxaug.core.model import Boxes, ClassInfo, Dataset, object_column
 from bboxaug.core.report import Report
-from bboxaug.core.table import UNKNOWN, ImageTable, concat_boxes, join_tables, ranges
+from bboxaug.core.table import UNKNOWN, ImageTable, join_tables, ranges
 from bboxaug.formats.coco_layout import annotation_files, image_folder, split_name
 from bboxaug.formats.layout import ImageIndex
 from bboxaug.io.headers import read_header
-from bboxaug.io.jsonstream import read_object
+from bboxaug.io.jsonstream import Batch, read_batch, read_object
 from bboxaug.io.names import is_plain_name, safe_relative_name
 from bboxaug.runtime.gcpause import gc_paused
+from bboxaug.runtime.parallel import run_parallel
 
 #: The top-level keys that hold a file's entries; every other key is kept in `Dataset.meta["coco"][split]`.
 LISTS = ("images", "annotations", "categories")
@@ -43,6 +44,10 @@ LISTS = ("images", "annotations", "categories")
 IMAGE_KEYS = frozenset({"id", "file_name", "width", "height"})
 
 ANNOTATION_KEYS = frozenset({"id", "image_id", "category_id", "bbox", "area", "iscrowd", "segmentation"})
+
+#: Files from this size up have their annotations decoded on worker processes (when jobs allow): below it,
+#: starting the workers costs more than they save.
+WORKERS_FROM_BYTES = 64 << 20
 
 NOT_COCO = 'not a COCO file: expected a JSON object with an "images" list'
 
@@ -241,6 +246,12 @@ def annotation_batch(values: Callable[[str, Any], list[Any]], extras: list[Any])
     )
 
 
+def decode_annotation_range(where: tuple[str, int, int]) -> AnnotationBatch:
+    """`decode_annotations` of the annotations at bytes `start` to `stop` of file `path` (in a worker process)."""
+    with gc_paused():
+        return decode_annotations(read_batch(*where))
+
+
 def decode_annotations(batch: bytes) -> AnnotationBatch:
     """A batch of annotation objects (JSON text) as columns: typed when every entry has only COCO's keys with
     COCO's types, else as dicts, keeping unknown keys and finding every bad value."""
@@ -302,8 +313,8 @@ class _ImageEntries:
     seen: dict[Any, int] = field(default_factory=dict)
     count: int = 0  # entries read, valid or not
 
-    def add(self, batch: bytes) -> None:
-        entries = msgspec.json.decode(batch)
+    def add(self, batch: Batch) -> None:
+        entries = msgspec.json.decode(batch.text)
         ids = _values(entries, "id") if set(map(type, entries)) == {dict} else []
         if len(ids) == len(entries) and set(map(type, ids)) <= {int, str} and self._all_new(ids):
             self._add_checked(entries, ids)  # the usual batch: objects with distinct, new ids, taken whole
@@ -422,21 +433,29 @@ def _image_columns(images: _ImageEntries, index: ImageIndex | None) -> _ImageCol
     return _ImageColumns(names, widths, heights, sources, quick)
 
 
-def _joined_batches(batches: Sequence[AnnotationBatch]) -> AnnotationBatch:
-    """The file's annotation batches as one, problems numbered by their row in the file."""
+def _joined_batches(batches: list[AnnotationBatch]) -> AnnotationBatch:
+    """The file's annotation batches as one (the list is emptied), problems numbered by their row in the file.
+    Joined a column at a time, each column's parts freed once joined: the batches and the joined table are
+    never held whole together."""
+    if not batches:
+        return AnnotationBatch(Boxes.empty(), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
     problems: Problems = {}
     start = 0
     for batch in batches:
         problems.update({start + row: problem for row, problem in batch.problems.items()})
         start += len(batch.boxes)
-    if not batches:
-        return AnnotationBatch(Boxes.empty(), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
-    return AnnotationBatch(
-        concat_boxes([batch.boxes for batch in batches]),
-        np.concatenate([batch.image_ids for batch in batches]),
-        np.concatenate([batch.category_ids for batch in batches]),
-        problems,
-    )
+    names = list(dict.fromkeys(name for batch in batches for name in batch.boxes.columns))
+    parts = {
+        "xyxy": [batch.boxes.xyxy for batch in batches],
+        "labels": [batch.boxes.labels for batch in batches],
+        "image_ids": [batch.image_ids for batch in batches],
+        "category_ids": [batch.category_ids for batch in batches],
+        **{name: [batch.boxes.column(name) for batch in batches] for name in names},
+    }
+    batches.clear()
+    joined = {key: np.concatenate(parts.pop(key)) for key in list(parts)}
+    boxes = Boxes.wrap(joined.pop("xyxy"), joined.pop("labels"), {name: joined.pop(name) for name in names})
+    return AnnotationBatch(boxes, joined["image_ids"], joined["category_ids"], problems)
 
 
 def _owners(annotations: AnnotationBatch, images: _ImageEntries, report: Report) -> np.ndarray:
@@ -484,22 +503,33 @@ def read_split(
     report: Report,
     classes_of: Callable[[list[ClassInfo]], Mapping[int, int]],
     index: ImageIndex | None,
+    jobs: int = 1,
 ) -> tuple[ImageTable, dict[str, Any]]:
     """One COCO file's images as a table and its other top-level keys. `classes_of` takes the file's categories
     and gives the class position of each category id. A bad image or annotation is an error of its image:
-    on_error=skip leaves the image out with all its boxes (counted as coco_annotations_skipped)."""
+    on_error=skip leaves the image out with all its boxes (counted as coco_annotations_skipped). A large file's
+    annotations are decoded on `jobs` worker processes, each reading its batches from the file again, while
+    this process walks the file and takes the images."""
     images = _ImageEntries(file, report)
     batches: list[AnnotationBatch] = []
+    places: list[tuple[str, int, int]] = []  # where the annotation batches are, when workers decode them
+    on_workers = jobs != 1 and file.stat().st_size >= WORKERS_FROM_BYTES
+
+    def take_annotations(batch: Batch) -> None:
+        if on_workers:
+            places.append((str(file), batch.start, batch.stop))
+        else:
+            batches.append(decode_annotations(batch.text))
+
     try:
         with open(file, "rb") as handle:
             members, streamed = read_object(
-                handle,
-                file=file,
-                streamed={"images": images.add, "annotations": lambda text: batches.append(decode_annotations(text))},
-                not_object=NOT_COCO,
+                handle, file=file, streamed={"images": images.add, "annotations": take_annotations}, not_object=NOT_COCO
             )
     except OSError as error:
         raise FormatError(f"cannot read file ({error.strerror})", file=file) from None
+    if places:
+        batches = run_parallel(decode_annotation_range, places, jobs=jobs, prefer="processes")
     if "images" not in streamed:
         raise FormatError(NOT_COCO, file=file, field="images")
     for key in ("annotations", "categories"):
@@ -507,7 +537,6 @@ def read_split(
             raise FormatError(f"expected a list, found {type(members[key]).__name__}", file=file, field=key)
     _require_bbox(file, batches)
     annotations = _joined_batches(batches)
-    batches.clear()  # their columns are in `annotations` now
     class_index = classes_of(parse_categories(members.get("categories", []), file=file))
     owners = _owners(annotations, images, report)
     labels = _labels(annotations, class_index)
@@ -535,7 +564,10 @@ def read_split(
             report.count(codes.COCO_ANNOTATIONS_SKIPPED, int(counts[k]))
     rows = np.flatnonzero(keep)
     box_rows = order[ranges(starts[rows], counts[rows])]
-    boxes = annotations.boxes.take(box_rows).with_labels(labels[box_rows])
+    if len(box_rows) == len(annotations.boxes) and (box_rows == np.arange(len(box_rows))).all():
+        boxes = annotations.boxes.with_labels(labels)  # already grouped by image, in order: nothing to move
+    else:
+        boxes = annotations.boxes.take(box_rows).with_labels(labels[box_rows])
     extras = [images.extras[k] for k in rows.tolist()]
     table = ImageTable(
         names=object_column(columns.names)[rows],
@@ -563,8 +595,8 @@ def _require_bbox(file: Path, batches: Sequence[AnnotationBatch]) -> None:
 
 
 def read(src: Path, *, report: Report, image_dir: Path | None = None, jobs: int = 1) -> Dataset:
-    """Read a COCO file, or every split file of a COCO folder, into one dataset (in this process: `jobs` is
-    unused, as a file is one JSON document)."""
+    """Read a COCO file, or every split file of a COCO folder, into one dataset, a large file's annotations
+    decoded on `jobs` worker processes (-1: every core); the dataset and report are the same for any `jobs`."""
     src = Path(src)
     if not src.exists():
         raise FormatError("no such file or folder", file=src)
@@ -604,7 +636,7 @@ def read(src: Path, *, report: Report, image_dir: Path | None = None, jobs: int 
                 if folder is not None and folder not in indexes:
                     indexes[folder] = ImageIndex(folder)
                 index = indexes.get(folder) if folder else None
-                table, top = read_split(file, split, report, partial(classes_of, file=file), index)
+                table, top = read_split(file, split, report, partial(classes_of, file=file), index, jobs)
                 tables.append(table.with_columns(split_codes=np.full(len(table), len(tables), dtype=np.int32)))
                 read_splits.append(split)
                 meta[split] = top

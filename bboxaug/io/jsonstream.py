@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, BinaryIO
+from pathlib import Path
+from typing import Any, BinaryIO, NamedTuple
 
 import msgspec
 
@@ -152,8 +153,24 @@ def _first_error(text: bytes) -> int | None:
     return None
 
 
-def _batches(cursor: _Cursor) -> Iterator[bytes]:
-    """The elements of the array that starts at the cursor, as JSON arrays of whole elements, in order."""
+class Batch(NamedTuple):
+    """Whole elements of an array: their JSON text as an array (`[e1,e2,...]`), and where the elements are in
+    the file (`start` to `stop`, brackets not included), so that another process can read them again."""
+
+    text: bytes
+    start: int
+    stop: int
+
+
+def read_batch(path: Path | str, start: int, stop: int) -> bytes:
+    """The text of a batch's elements, read again from the file, as a JSON array."""
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        return b"[" + handle.read(stop - start) + b"]"
+
+
+def _batches(cursor: _Cursor) -> Iterator[Batch]:
+    """The elements of the array that starts at the cursor, as batches of whole elements, in order."""
     cursor.expect(b"[", "an array")
     if cursor.peek() == ord("]"):
         cursor.pos += 1
@@ -161,13 +178,14 @@ def _batches(cursor: _Cursor) -> Iterator[bytes]:
     while True:
         if len(cursor.data) - cursor.pos < cursor.block and not cursor.eof:
             cursor.more()
+        start = cursor.consumed + cursor.pos
         # Cuts after a container are few (one per object in an array of objects): try those first.
-        batch = cursor.cut(_AFTER_CONTAINER, 1, wrap=True) or cursor.cut(_BEFORE_SEPARATOR, 0, wrap=True)
-        if batch is None:
+        text = cursor.cut(_AFTER_CONTAINER, 1, wrap=True) or cursor.cut(_BEFORE_SEPARATOR, 0, wrap=True)
+        if text is None:
             if not cursor.more(max(cursor.block, len(cursor.data))):  # one element longer than what is held
                 raise cursor.error("unterminated array")
             continue
-        yield batch
+        yield Batch(text, start, cursor.consumed + cursor.pos)
         if cursor.expect(b",]", "',' or ']' after an array element") == ord("]"):
             return
 
@@ -177,7 +195,7 @@ def _value(cursor: _Cursor) -> Any:
     if cursor.peek() == ord("["):
         items: list[Any] = []
         for batch in _batches(cursor):
-            items += msgspec.json.decode(batch)
+            items += msgspec.json.decode(batch.text)
         return items
     while True:
         text = cursor.cut(_BEFORE_MEMBER_END, 0, wrap=False)
@@ -191,12 +209,12 @@ def read_object(
     handle: BinaryIO,
     *,
     file: object,
-    streamed: Mapping[str, Callable[[bytes], None]],
+    streamed: Mapping[str, Callable[[Batch], None]],
     not_object: str = "not a JSON object",
     block: int | None = None,
 ) -> tuple[dict[str, Any], set[str]]:
     """Walk the JSON object in `handle`: for each member named in `streamed` whose value is an array, call its
-    function with every batch of elements (`[...]` JSON text, in order); decode every other member whole. Returns
+    function with every batch of elements, in order; decode every other member whole. Returns
     the decoded members, in file order, and the names of the arrays that were streamed. FormatError (naming `file`
     and the byte) when the text is not valid JSON, or `not_object` when it is valid but not an object."""
     cursor = _Cursor(handle, file, block or BLOCK)

@@ -71,25 +71,36 @@ def fill_sizes(
 
 def sanitize(table: ImageTable, report: Report, *, drop_crowd: bool) -> ImageTable:
     """Drop crowd regions (if asked), clip boxes to their image, drop boxes with no area left; count each. One
-    pass over every box of the dataset; the images must have their sizes."""
+    pass over every box of the dataset, with one boolean per box for the usual case (every box already inside
+    its image); only the boxes that need it are clipped. The images must have their sizes."""
     boxes, owners = table.boxes, table.box_owners()
+    xyxy = boxes.xyxy
+    widths, heights = table.widths[owners], table.heights[owners]
+    fine = np.isfinite(xyxy).all(axis=1)
+    fine &= (xyxy[:, 0] >= 0) & (xyxy[:, 1] >= 0) & (xyxy[:, 2] <= widths) & (xyxy[:, 3] <= heights)
+    fine &= (xyxy[:, 2] > xyxy[:, 0]) & (xyxy[:, 3] > xyxy[:, 1])
     keep = np.ones(len(boxes), dtype=bool)
     if drop_crowd and "iscrowd" in boxes.columns:
         keep = ~boxes.columns["iscrowd"]
         report.count("dropped_crowd", int(np.count_nonzero(~keep)))
-    sizes = table.sizes()[owners]
-    xyxy = boxes.xyxy
-    clipped = np.clip(xyxy, 0.0, np.concatenate([sizes, sizes], axis=1))
-    finite = np.isfinite(xyxy).all(axis=1)
-    changed = finite & (clipped != xyxy).any(axis=1)
-    whole = finite & (clipped[:, 2] > clipped[:, 0]) & (clipped[:, 3] > clipped[:, 1])
-    report.count("clipped", int(np.count_nonzero(changed & whole & keep)))
-    report.count("dropped_degenerate", int(np.count_nonzero(~whole & keep)))
-    keep &= whole
-    if not changed.any() and keep.all():
+    if fine.all() and keep.all():
         return table
+    fix = np.flatnonzero(~fine)
+    limits = np.stack([widths[fix], heights[fix], widths[fix], heights[fix]], axis=1).astype(np.float64)
+    before = xyxy[fix]
+    clipped = np.clip(before, 0.0, limits)
+    finite = np.isfinite(before).all(axis=1)
+    whole = finite & (clipped[:, 2] > clipped[:, 0]) & (clipped[:, 3] > clipped[:, 1])
+    changed = finite & (clipped != before).any(axis=1)
+    report.count("clipped", int(np.count_nonzero(changed & whole & keep[fix])))
+    report.count("dropped_degenerate", int(np.count_nonzero(~whole & keep[fix])))
+    keep[fix[~whole]] = False
     rows = np.flatnonzero(keep)
-    return table.with_boxes(boxes.with_xyxy(clipped).take(rows), owners[rows])
+    if changed.any():
+        corners = xyxy.copy()
+        corners[fix] = np.where(finite[:, None], clipped, before)
+        boxes = boxes.with_xyxy(corners)
+    return table.with_boxes(boxes.take(rows) if len(rows) < len(boxes) else boxes, owners[rows])
 
 
 class OutputNames:

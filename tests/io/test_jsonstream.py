@@ -31,8 +31,9 @@ def walk(text: bytes, block: int, streamed: tuple[str, ...] = ("images", "annota
     sizes: dict[str, list[int]] = {key: [] for key in streamed}
 
     def consumer(key: str) -> Any:
-        def consume(batch: bytes) -> None:
-            items = msgspec.json.decode(batch)
+        def consume(batch: jsonstream.Batch) -> None:
+            assert batch.text == b"[" + text[batch.start : batch.stop] + b"]", "a batch says where it is in the file"
+            items = msgspec.json.decode(batch.text)
             assert isinstance(items, list) and items, "a batch is a non-empty JSON array"
             batches[key] += items
             sizes[key].append(len(items))
