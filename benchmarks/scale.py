@@ -42,8 +42,8 @@ output is reported as wrong and gets no ratio.
 
 bboxaug is run through its ``bboxaug`` command from the venv of ``--bboxaug-python`` (default: this interpreter);
 the peers in ``--peer-python``: ``benchmarks/.venv-scale`` (made by ``--setup`` with the versions
-``benchmarks/convert.py`` pins) when it exists, else ``/tmp/bench/before/benchmarks/.venv``. The driver needs
-numpy and psutil.
+``benchmarks/convert.py`` pins) when it exists, else ``benchmarks/.venv`` (made by ``convert.py --setup``).
+The driver needs numpy and psutil.
 
 Usage::
 
@@ -90,7 +90,7 @@ from convert import VOC_FILE, VOC_OBJECT, CheckFailed, load_datumaro, load_globo
 DEFAULT_WORKDIR = Path("/dev/shm/bbscale")
 SETUP_VENV = HERE / ".venv-scale"
 #: Where the peers are looked for, first found first: the venv `--setup` makes, then the one the lead prepared.
-PEER_PYTHONS = (SETUP_VENV / "bin" / "python", Path("/tmp/bench/before/benchmarks/.venv/bin/python"))
+PEER_PYTHONS = (SETUP_VENV / "bin" / "python", HERE / ".venv" / "bin" / "python")
 
 #: Bumped whenever the generator changes what it writes, so that cached sets are made again.
 GENERATOR_VERSION = 1
@@ -996,7 +996,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--peer-python",
         type=Path,
-        help="the python of Datumaro and globox (default: benchmarks/.venv-scale if made, else the lead's venv)",
+        help="the python of Datumaro and globox (default: benchmarks/.venv-scale if made, else benchmarks/.venv)",
     )
     parser.add_argument("--setup", action="store_true", help=f"make {SETUP_VENV} with the pinned peers first")
     parser.add_argument("--peer", nargs=4, metavar=("TOOL", "SCENARIO", "SRC", "DST"), help=argparse.SUPPRESS)

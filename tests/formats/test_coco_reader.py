@@ -135,3 +135,16 @@ def test_a_bad_annotation_in_a_later_batch_names_its_place_in_the_file(tmp_path:
     owner = document["annotations"][80]["image_id"]
     assert [image.source_id for image in dataset.images] == [k for k in range(1, 31) if k != owner]
     assert report.counts["coco_annotations_skipped"] == 3
+
+
+def test_annotations_decoded_on_workers_read_the_same_as_in_this_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    document = synthetic(60, extras_every=70)
+    src = tmp_path / "big.json"
+    src.write_text(json.dumps(document), encoding="utf-8")
+    in_process = read(src, block=512, jobs=1)
+    monkeypatch.setattr(coco_reader, "WORKERS_FROM_BYTES", 0)  # as if the file were large: 512-byte batches
+    on_workers = read(src, block=512, jobs=2)
+    assert_same(on_workers, in_process)
+    assert len(in_process.images) == 60 and sum(len(image.boxes) for image in in_process.images) == 180
