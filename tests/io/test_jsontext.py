@@ -1,4 +1,4 @@
-"""bboxaug.io.jsontext gives the standard library's objects and text, whichever library does the work."""
+"""bboxaug.io.jsontext writes the standard library's text, whichever library does the work."""
 
 from __future__ import annotations
 
@@ -38,22 +38,10 @@ def outcome(function: Any, value: Any) -> tuple[str, Any]:
         return "error", type(error).__name__
 
 
-def canonical(value: Any) -> str:
-    """Text that tells 1 from 1.0 and shows NaN, to compare parsed documents exactly."""
-    return json.dumps(value, allow_nan=True)
-
-
 @settings(max_examples=400, deadline=None)
 @given(VALUES)
 def test_dumps_writes_what_json_writes(value: Any) -> None:
     assert outcome(lambda v: jsontext.dumps(v, to_list), value) == outcome(standard_dumps, value)
-
-
-@settings(max_examples=400, deadline=None)
-@given(VALUES, st.sampled_from(["", "\ufeff", " \n"]))
-def test_loads_reads_what_json_reads(value: Any, prefix: str) -> None:
-    data = (prefix + json.dumps(value, ensure_ascii=False)).encode("utf-8")
-    assert canonical(jsontext.loads(data)) == canonical(json.loads(data))
 
 
 @pytest.mark.parametrize("value", [1e-05, 1.5e-07, 0.00009265066237858661, -2.5e-300, 5e-324])
@@ -69,7 +57,5 @@ def test_what_json_refuses_is_refused() -> None:
 
 
 def test_integers_beyond_64_bits_and_arrays() -> None:
-    assert jsontext.loads(b'{"id": 123456789012345678901234567890}') == {"id": 123456789012345678901234567890}
-    assert jsontext.loads(b"[-9223372036854775809]") == [-9223372036854775809]
     expected = '{"big":1180591620717411303424,"3":[1.5,2.0]}'
     assert jsontext.dumps({"big": 2**70, 3: np.array([1.5, 2])}, to_list) == expected
