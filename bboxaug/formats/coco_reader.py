@@ -465,22 +465,24 @@ def _owners(annotations: AnnotationBatch, images: _ImageEntries, report: Report)
     for j in np.flatnonzero(owners < 0).tolist():
         with report.item():
             raise AnnotationError(
-                f"image_id {annotations.image_ids[j]!r} names no image of this file",
+                f"image_id {annotations.image_ids[j : j + 1].tolist()[0]!r} names no image of this file",
                 file=images.file,
                 field=f"annotations[{j}].image_id",
             )
     return owners
 
 
-def _labels(annotations: AnnotationBatch, class_index: Mapping[int, int]) -> np.ndarray:
+def batch_labels(annotations: AnnotationBatch, class_index: Mapping[int, int]) -> np.ndarray:
     """Each annotation's class position; a category id no category declares is a problem of its row (after a
     bad bbox, which is reported first)."""
     declared = np.fromiter(class_index, np.int64, len(class_index))
     slots = positions(declared, annotations.category_ids)
-    labels = np.where(slots >= 0, np.fromiter(class_index.values(), np.int64, len(class_index))[slots], -1)
+    labels = np.full(len(slots), -1, dtype=np.int64)
+    named = slots >= 0
+    labels[named] = np.fromiter(class_index.values(), np.int64, len(class_index))[slots[named]]
     for k in np.flatnonzero(labels < 0).tolist():
         if annotations.problems.get(k, ("",))[0] != "bbox":
-            found = annotations.category_ids[k]
+            found = annotations.category_ids[k : k + 1].tolist()[0]  # as the file gave it, not a numpy scalar
             annotations.problems[k] = ("category_id", f"category_id {found!r} is not declared in categories")
     return labels
 
@@ -539,7 +541,7 @@ def read_split(
     annotations = _joined_batches(batches)
     class_index = classes_of(parse_categories(members.get("categories", []), file=file))
     owners = _owners(annotations, images, report)
-    labels = _labels(annotations, class_index)
+    labels = batch_labels(annotations, class_index)
     order = np.argsort(owners, kind="stable")[np.count_nonzero(owners < 0) :]
     counts = np.bincount(owners[order], minlength=len(images.ids))
     ends = np.cumsum(counts)

@@ -148,3 +148,25 @@ def test_annotations_decoded_on_workers_read_the_same_as_in_this_process(
     on_workers = read(src, block=512, jobs=2)
     assert_same(on_workers, in_process)
     assert len(in_process.images) == 60 and sum(len(image.boxes) for image in in_process.images) == 180
+
+
+def test_annotations_of_a_file_without_categories_are_unknown_classes(tmp_path: Path) -> None:
+    document = synthetic(4)
+    document["categories"] = []
+    src = tmp_path / "nocat.json"
+    src.write_text(json.dumps(document), encoding="utf-8")
+    with pytest.raises(AnnotationError, match=r"category_id 1 is not declared") as error:
+        read(src)
+    assert error.value.field == "annotations[0].category_id"
+    report = Report(on_error="skip")
+    assert len(read(src, report=report).images) == 0 and report.counts["coco_annotations_skipped"] == 12
+
+
+def test_an_annotation_naming_no_image_is_named_as_the_file_gives_it(tmp_path: Path) -> None:
+    document = synthetic(4)
+    document["annotations"][5]["image_id"] = 99
+    src = tmp_path / "orphan.json"
+    src.write_text(json.dumps(document), encoding="utf-8")
+    with pytest.raises(AnnotationError, match=r": image_id 99 names no image of this file$") as error:
+        read(src)
+    assert error.value.field == "annotations[5].image_id"
