@@ -37,12 +37,17 @@ def concat_boxes(tables: Sequence[Boxes]) -> Boxes:
     )
 
 
+def offsets_of(counts: np.ndarray) -> np.ndarray:
+    """The offsets (`0, c0, c0 + c1, ...`, one more than `counts`) of runs of `counts` rows laid end to end."""
+    return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+
+
 def ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """The row numbers `starts[k] .. starts[k] + counts[k] - 1` for every k, in order, as one array."""
     total = int(counts.sum())
     if not total:
         return np.zeros(0, dtype=np.int64)
-    shift = np.repeat(starts - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
+    shift = np.repeat(starts - offsets_of(counts)[:-1], counts)
     return shift + np.arange(total, dtype=np.int64)
 
 
@@ -144,6 +149,10 @@ class ImageTable(StoredImages):
     def split_of(self, index: int) -> str:
         return self.split_names[self.split_codes[index]]
 
+    def image_splits(self) -> list[str]:
+        """Each image's split name, in order."""
+        return [self.split_names[code] for code in self.split_codes.tolist()]
+
     def key_of(self, index: int) -> str:
         """The key (`split/name`) of the image at `index`, without building its record."""
         return image_key(self.split_of(index), self.names[index])
@@ -188,7 +197,7 @@ class ImageTable(StoredImages):
             widths=self.widths[rows],
             heights=self.heights[rows],
             boxes=self.boxes.take(box_rows),
-            offsets=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+            offsets=offsets_of(counts),
             sources=_optional(self.sources, rows),
             source_ids=_optional(self.source_ids, rows),
             attributes=_optional(self.attributes, rows),
@@ -205,7 +214,7 @@ class ImageTable(StoredImages):
     def with_boxes(self, boxes: Boxes, owners: np.ndarray) -> ImageTable:
         """The same images with a new box table; `owners` gives each box's image and is non-decreasing."""
         counts = np.bincount(owners, minlength=len(self)) if len(owners) else np.zeros(len(self), dtype=np.int64)
-        return self.with_columns(boxes=boxes, offsets=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
+        return self.with_columns(boxes=boxes, offsets=offsets_of(counts))
 
     def with_columns(self, **columns: Any) -> ImageTable:
         """The same table with some columns replaced (each still one row per image)."""
@@ -268,7 +277,7 @@ class TableBuilder:
                 widths=_size_column([record.width for record in records]),
                 heights=_size_column([record.height for record in records]),
                 boxes=boxes,
-                offsets=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+                offsets=offsets_of(counts),
                 sources=_sparse_column([record.source for record in records]),
                 source_ids=_sparse_column([record.source_id for record in records]),
                 attributes=_sparse_column([record.attributes or None for record in records]),
@@ -292,9 +301,7 @@ def join_tables(parts: Sequence[ImageTable], split_names: tuple[str, ...]) -> Im
         widths=_joined(parts, "widths", np.int64),
         heights=_joined(parts, "heights", np.int64),
         boxes=concat_boxes([part.boxes for part in parts]) if parts else Boxes.empty(),
-        offsets=np.concatenate([[0], np.cumsum(np.concatenate(counts))]).astype(np.int64)
-        if parts
-        else np.zeros(1, dtype=np.int64),
+        offsets=offsets_of(np.concatenate(counts) if parts else np.zeros(0, dtype=np.int64)),
         sources=_joined_optional(parts, "sources"),
         source_ids=_joined_optional(parts, "source_ids"),
         attributes=_joined_optional(parts, "attributes"),

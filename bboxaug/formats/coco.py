@@ -32,6 +32,7 @@ from bboxaug.formats.coco_reader import (
     FIELD_CODES,
     LISTS,
     annotation_dicts,
+    batch_labels,
     merge_classes,
     parse_categories,
     read,
@@ -65,19 +66,8 @@ def parse_annotations(
     """One table for many annotation objects: xyxy, labels (`class_index` maps category id to class position),
     the columns holding anything but defaults, and the problems found, by row: `{row: (key, message)}`."""
     batch = annotation_dicts(annotations)
-    labels = np.array([_class_of(class_index, c) for c in batch.category_ids.tolist()], dtype=np.int64).reshape(-1)
-    for k in np.flatnonzero(labels < 0).tolist():
-        if batch.problems.get(k, ("",))[0] != "bbox":
-            found = batch.category_ids[k]
-            batch.problems[k] = ("category_id", f"category_id {found!r} is not declared in categories")
+    labels = batch_labels(batch, class_index)
     return batch.boxes.xyxy, labels, dict(batch.boxes.columns), batch.problems
-
-
-def _class_of(class_index: Mapping[int, int], category_id: Any) -> int:
-    try:
-        return class_index.get(category_id, -1)
-    except TypeError:  # an unhashable category_id names no class
-        return -1
 
 
 #: The top-level keys written for a split that was not read from COCO.

@@ -684,7 +684,7 @@ def write(dataset: Dataset, dst: Path, *, report: Report, jobs: int = 1) -> None
     atomic_write_text(Path(dst) / "data.yaml", data_yaml(dataset.class_names, dataset.splits))
     labels_root = os.path.join(os.fspath(dst), "labels")
     table = as_table(dataset.images)
-    splits = [table.split_names[code] for code in table.split_codes.tolist()]
+    splits = table.image_splits()
     paths = [
         f"{labels_root}/{split}/{name_stem(name)}.txt" for split, name in zip(splits, table.names.tolist(), strict=True)
     ]

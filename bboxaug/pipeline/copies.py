@@ -85,7 +85,7 @@ def plan_jobs(
     layout (later names renamed, as conversion does: the originals first, then the copies in image order)."""
     table = as_table(dataset.images)
     names = OutputNames(target, report)
-    splits = [table.split_names[code] for code in table.split_codes.tolist()]
+    splits = table.image_splits()
     image_names = table.names.tolist()
     if originals:
         kept = table.with_columns(names=object_column(list(map(names.claim_name, splits, image_names))))

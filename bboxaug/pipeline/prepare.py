@@ -146,7 +146,7 @@ def rename_collisions(dataset: Dataset, target: Format, report: Report) -> Datas
     if not isinstance(dataset.images, ImageTable):
         return dataset.replace(images=tuple(names.claim(image) for image in dataset.images))
     table = dataset.images
-    splits = [table.split_names[code] for code in table.split_codes.tolist()]
+    splits = table.image_splits()
     claimed = list(map(names.claim_name, splits, table.names.tolist()))
     return dataset if not report.renamed else dataset.replace(images=table.with_columns(names=object_column(claimed)))
 
