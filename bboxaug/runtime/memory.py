@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import functools
 
 #: glibc's `mallopt` parameter for the size above which a block gets its own mapping.
@@ -20,10 +19,8 @@ def release_freed_arrays() -> bool:
     stay there, as fragments, once freed: reading 200,000 COCO images in batches then left 300 MB that the run
     no longer used counted in its memory. A mapped block goes back to the system when freed. Returns whether
     the C library took the setting (False on systems without glibc, where nothing changes)."""
-    name = ctypes.util.find_library("c")
     try:
-        libc = ctypes.CDLL(name) if name else None
-        mallopt = libc.mallopt if libc is not None else None
-    except (OSError, AttributeError):
+        mallopt = ctypes.CDLL(None).mallopt  # the C library this process already runs on: no search on start-up
+    except (OSError, AttributeError, TypeError):
         return False
-    return mallopt is not None and bool(mallopt(_M_MMAP_THRESHOLD, MAPPED_FROM))
+    return bool(mallopt(_M_MMAP_THRESHOLD, MAPPED_FROM))
