@@ -67,9 +67,9 @@ def augment_command(
             on_error=on_error,
             jobs=jobs,
         )
-        images = len(plan.counts.copies)
+        images, planned = len(plan.counts.copies), int(plan.counts.copies.sum())
         click.echo(describe(plan.policy))
-        click.echo(f"would write {0 if no_originals else images} originals and {copies * images} copies to {dst}")
+        click.echo(f"would write {0 if no_originals else images} originals and {planned} copies to {dst}")
         return
     result = augment(
         src,

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from bboxaug.augmentation.policy import load_policy
 from bboxaug.augmentation.spec import Policy
 from bboxaug.augmentation.worker import PROGRESS
@@ -48,7 +50,7 @@ class AugmentStep:
 
     def plan(self, dataset: Dataset, context: Context) -> AugmentPlan:
         return AugmentPlan(
-            choose_policy(self.policy, dataset), CopyCounts({image.key: self.copies for image in dataset.images})
+            choose_policy(self.policy, dataset), CopyCounts(np.full(len(dataset.images), self.copies, dtype=np.int64))
         )
 
     def settings(self, plan: AugmentPlan, context: Context) -> dict[str, Any]:

@@ -115,7 +115,7 @@ class BalanceStep:
     def run(self, plan: BalanceRun, dataset: Dataset, context: Context) -> list[Written]:
         balance = plan.plan
         written, copy_entries = make_all_copies(
-            dataset, CopyCounts(balance.copies, balance.required), plan.policy, context, seed=self.seed
+            dataset, CopyCounts.by_key(dataset, balance.copies, balance.required), plan.policy, context, seed=self.seed
         )
         written, paste_entries = write_pastes(balance.pastes, written, context)
         balance.measure(written)

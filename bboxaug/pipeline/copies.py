@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import pickle
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, overload
@@ -39,16 +39,19 @@ AUGMENT_MANIFEST = "augment.json"
 
 class PlannedJobs(Sequence[ImageJob]):
     """The jobs of a run, one per image that gets copies, each built when asked for from the source images'
-    table: the coordinator holds the copies' names and little else per image."""
+    table: the coordinator holds a row and a count per job, and the names of the few copies that were renamed."""
 
     def __init__(
         self,
         images: ImageTable,
-        rows: Sequence[int],
-        plans: Sequence[tuple[CopyPlan, ...]],
-        required: Sequence[frozenset[int] | None] | None,
+        rows: np.ndarray,
+        counts: np.ndarray,
+        image_path: Callable[[str, str], str],
+        renamed: Mapping[tuple[int, int], str] | None = None,
+        required: Sequence[frozenset[int] | None] | None = None,
     ) -> None:
-        self._images, self._rows, self._plans, self._required = images, list(rows), list(plans), required
+        self._images, self._rows, self._counts, self._image_path = images, rows, counts, image_path
+        self._renamed, self._required = renamed or {}, required
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -62,46 +65,82 @@ class PlannedJobs(Sequence[ImageJob]):
     def __getitem__(self, index: int | slice) -> ImageJob | list[ImageJob]:
         if isinstance(index, slice):
             return [self[k] for k in range(*index.indices(len(self)))]
-        required = None if self._required is None else self._required[index]
-        return ImageJob(self._images[self._rows[index]], self._plans[index], required)
+        row = int(self._rows[index])
+        image = self._images[row]
+        required = None if self._required is None else self._required[row]
+        return ImageJob(image, tuple(self._plans(index, image.split, image.name)), required)
+
+    def _plans(self, index: int, split: str, name: str) -> Iterator[CopyPlan]:
+        for k in range(1, int(self._counts[index]) + 1):
+            copy = self._renamed.get((index, k)) or copy_name(name, k)
+            yield CopyPlan(k, copy, self._image_path(split, copy))
+
+    @property
+    def rows(self) -> np.ndarray:
+        """Each job's image, as its row in the source table."""
+        return self._rows
 
     def key(self, index: int) -> str:
         """The key of job `index`'s image, without building the job."""
-        return self._images.key_of(self._rows[index])
+        return self._images.key_of(int(self._rows[index]))
 
     def split(self, index: int) -> str:
-        return self._images.split_of(self._rows[index])
+        return self._images.split_of(int(self._rows[index]))
 
 
 def plan_jobs(
-    dataset: Dataset,
-    target: Format,
-    copies: Mapping[str, int],
-    originals: bool,
-    report: Report,
-    required: Mapping[str, frozenset[int]] | None = None,
+    dataset: Dataset, target: Format, counts: CopyCounts, originals: bool, report: Report
 ) -> tuple[Dataset, PlannedJobs]:
     """The originals to write and one job per image with copies; every output name is unique in the target
     layout (later names renamed, as conversion does: the originals first, then the copies in image order)."""
     table = as_table(dataset.images)
+    rows = np.flatnonzero(counts.copies)
+    copies = counts.copies[rows]
+    splits, image_names = table.image_splits(), table.names.tolist()
+    wanted = _wanted_names(splits, image_names, rows.tolist(), copies.tolist(), originals)
+    if _all_free(wanted(), target):  # the usual case: no name is claimed, and none is held
+        kept = table if originals else table.subset([])
+        return dataset.replace(images=kept), PlannedJobs(table, rows, copies, target.image_path, None, counts.required)
     names = OutputNames(target, report)
-    splits = table.image_splits()
-    image_names = table.names.tolist()
-    if originals:
-        kept = table.with_columns(names=object_column(list(map(names.claim_name, splits, image_names))))
-    else:
-        kept = table.subset([])
-    rows, plans, needs = [], [], []
-    for row, (split, name) in enumerate(zip(splits, image_names, strict=True)):
-        key = image_key(split, name)
-        count = copies.get(key, 0)
-        if not count:
-            continue
-        copy_names = [names.claim_name(split, copy_name(name, k)) for k in range(1, count + 1)]
-        rows.append(row)
-        plans.append(tuple(CopyPlan(k, n, target.image_path(split, n)) for k, n in enumerate(copy_names, 1)))
-        needs.append(None if required is None else required.get(key))
-    return dataset.replace(images=kept), PlannedJobs(table, rows, plans, None if required is None else needs)
+    renamed: dict[tuple[int, int], str] = {}
+    claimed: list[str] = []
+    for job, k, split, name in wanted():
+        free = names.claim_name(split, name)
+        if job < 0:
+            claimed.append(free)
+        elif free != name:
+            renamed[job, k] = free
+    kept = table.with_columns(names=object_column(claimed)) if originals else table.subset([])
+    return dataset.replace(images=kept), PlannedJobs(table, rows, copies, target.image_path, renamed, counts.required)
+
+
+def _wanted_names(
+    splits: list[str], names: list[str], rows: list[int], copies: list[int], originals: bool
+) -> Callable[[], Iterator[tuple[int, int, str, str]]]:
+    """The names the run writes, in the order they are claimed, as (job, copy index, split, name): the originals
+    first (job -1), then each job's copies. A function, so the names can be made again rather than held."""
+
+    def wanted() -> Iterator[tuple[int, int, str, str]]:
+        if originals:
+            yield from ((-1, 0, split, name) for split, name in zip(splits, names, strict=True))
+        for job, (row, count) in enumerate(zip(rows, copies, strict=True)):
+            yield from ((job, k, splits[row], copy_name(names[row], k)) for k in range(1, count + 1))
+
+    return wanted
+
+
+def _all_free(wanted: Iterator[tuple[int, int, str, str]], target: Format) -> bool:
+    """Whether every annotation slot and image path of `wanted` is distinct, checked on 64-bit hashes of the
+    keys (a shared hash only sends the run to the exact check) so no set of names is held."""
+    keys = np.fromiter(
+        (
+            hash(key)
+            for _, _, split, name in wanted
+            for key in (target.annotation_key(split, name), "\0" + target.image_path(split, name))
+        ),
+        np.int64,
+    )
+    return len(np.unique(keys)) == len(keys)
 
 
 def run_jobs(
@@ -224,11 +263,16 @@ class WrittenImages(StoredImages):
 
 
 def collect(
-    originals: Dataset, jobs: PlannedJobs, failed: Mapping[str, Problem], staging: Path, report: Report
+    originals: Dataset,
+    planned: ImageTable,
+    jobs: PlannedJobs,
+    failed: Mapping[str, Problem],
+    staging: Path,
+    report: Report,
 ) -> Dataset:
-    """The written dataset, each original followed by its copies, counting and warning about dropped boxes and
-    copies on the way."""
-    copies_of: dict[str, list[tuple[int, int]]] = {}
+    """The written dataset, each original (of those `planned`, as placed) followed by its copies, counting and
+    warning about dropped boxes and copies on the way."""
+    written: list[tuple[int, int]] = []  # (job, position) of every written copy, in job order
     for job_index in range(len(jobs)):
         key = jobs.key(job_index)
         if key in failed:
@@ -240,16 +284,23 @@ def collect(
                 report.warn(key, f"copy {copy.plan.index}", copy.problem or "dropped", codes.COPIES_DROPPED)
                 report.count("copies_dropped")
             else:
-                copies_of.setdefault(key, []).append((job_index, position))
+                written.append((job_index, position))
                 report.count("copies_written")
     table = as_table(originals.images)
-    original_rows = {table.key_of(row): row for row in range(len(table))}
-    order: list[tuple[int, int]] = []
-    for key in dict.fromkeys([*original_rows, *(jobs.key(k) for k in range(len(jobs)))]):
-        if key in original_rows:
-            order.append((ORIGINAL, original_rows[key]))
-        order += copies_of.pop(key, [])
-    return originals.replace(images=WrittenImages(np.array(order, dtype=np.int64), table, jobs, staging))
+    copies = np.array(written, dtype=np.int64).reshape(-1, 2)
+    # Each original, then its image's copies: both placed by their image's row in the source table.
+    place = np.concatenate([2 * _source_rows(table, planned), 2 * jobs.rows[copies[:, 0]] + 1])
+    order = np.concatenate([np.column_stack([np.full(len(table), ORIGINAL), np.arange(len(table))]), copies])
+    return originals.replace(images=WrittenImages(order[np.argsort(place, kind="stable")], table, jobs, staging))
+
+
+def _source_rows(placed: ImageTable, planned: ImageTable) -> np.ndarray:
+    """The row of each placed original among the planned ones (the source table's rows, names claimed): the
+    same rows unless an image failed to be placed and was left out."""
+    if len(placed) == len(planned):
+        return np.arange(len(placed))
+    rows = {planned.key_of(row): row for row in range(len(planned))}
+    return np.array([rows[placed.key_of(row)] for row in range(len(placed))], dtype=np.int64)
 
 
 def output_entries(jobs: PlannedJobs, failed: Mapping[str, Problem], staging: Path) -> Iterator[dict[str, Any]]:
@@ -275,11 +326,23 @@ def output_entries(jobs: PlannedJobs, failed: Mapping[str, Problem], staging: Pa
 
 @dataclass(frozen=True)
 class CopyCounts:
-    """How many copies each image gets, by image key ("split/name"), and the labels each image's copies must keep
-    (None: every label the image has)."""
+    """How many copies each image gets (one count per image of the dataset, in order) and the labels each
+    image's copies must keep (None: every label the image has; else one entry per image)."""
 
-    copies: Mapping[str, int]
-    required: Mapping[str, frozenset[int]] | None = None
+    copies: np.ndarray
+    required: Sequence[frozenset[int] | None] | None = None
+
+    @classmethod
+    def by_key(
+        cls, dataset: Dataset, copies: Mapping[str, int], required: Mapping[str, frozenset[int]] | None = None
+    ) -> CopyCounts:
+        """Counts given by image key ("split/name"); images not named get none."""
+        table = as_table(dataset.images)
+        keys = [table.key_of(row) for row in range(len(table))]
+        return cls(
+            np.array([copies.get(key, 0) for key in keys], dtype=np.int64),
+            None if required is None else [required.get(key) for key in keys],
+        )
 
 
 def make_all_copies(
@@ -289,11 +352,12 @@ def make_all_copies(
     place the originals beside them; returns the written dataset, each original followed by its copies, and the
     manifest entries of the copies (read back from the progress files as they are iterated)."""
     output, report, staging = context.output, context.report, context.root
-    kept, planned = plan_jobs(dataset, context.target, counts.copies, originals, report, counts.required)
+    originals_planned, jobs = plan_jobs(dataset, context.target, counts, originals, report)
     failed = run_jobs(
-        planned, staging, policy, seed, output.quality, report, workers=output.jobs, progress=output.progress
+        jobs, staging, policy, seed, output.quality, report, workers=output.jobs, progress=output.progress
     )
-    kept = place_images(
-        kept, context.target, staging, "copy", report, jobs=max(output.jobs, 1), progress=output.progress
+    placed = place_images(
+        originals_planned, context.target, staging, "copy", report, jobs=max(output.jobs, 1), progress=output.progress
     )
-    return collect(kept, planned, failed, staging, report), output_entries(planned, failed, staging)
+    written = collect(placed, as_table(originals_planned.images), jobs, failed, staging, report)
+    return written, output_entries(jobs, failed, staging)
