@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from bboxaug.cli.options import dataset_options
+from bboxaug.cli.options import dataset_options, selection_options
 from bboxaug.cli.summary import finish
 from bboxaug.core.errors import UsageError
 from bboxaug.core.report import OnError
 from bboxaug.geometry.letterbox import MODES, Mode, parse_size, parse_sizes
 from bboxaug.geometry.tiling import PARTIAL_POLICIES, Partial
 from bboxaug.runtime.parallel import show_progress
+
+if TYPE_CHECKING:
+    from bboxaug.pipeline.classes import ClassOps
+    from bboxaug.pipeline.filters import Filters
 
 
 def parsed_by(parse: Callable[[str], Any]) -> Callable[[click.Context, click.Parameter, str], Any]:
@@ -67,6 +71,7 @@ def parsed_by(parse: Callable[[str], Any]) -> Callable[[click.Context, click.Par
     help="Share of the tiles without boxes to keep, chosen by --seed.",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the choice of negative tiles.")
+@selection_options(negatives=False)
 @dataset_options()
 def tile_command(
     src: Path,
@@ -82,6 +87,8 @@ def tile_command(
     image_dir: Path | None,
     quality: int,
     on_error: OnError,
+    class_ops: ClassOps | None,
+    filters: Filters | None,
     jobs: int,
     overwrite: bool,
     quiet: bool,
@@ -110,6 +117,8 @@ def tile_command(
         quality=quality,
         jobs=jobs,
         on_error=on_error,
+        class_ops=class_ops,
+        filters=filters,
         overwrite=overwrite,
         progress=show_progress(quiet),
     )
@@ -151,6 +160,7 @@ def tile_command(
     show_default=True,
     help="Boxes whose shorter side is under this many pixels once resized are dropped (counted).",
 )
+@selection_options(min_box_size=False)
 @dataset_options()
 def resize_command(
     src: Path,
@@ -163,6 +173,8 @@ def resize_command(
     image_dir: Path | None,
     quality: int,
     on_error: OnError,
+    class_ops: ClassOps | None,
+    filters: Filters | None,
     jobs: int,
     overwrite: bool,
     quiet: bool,
@@ -186,6 +198,8 @@ def resize_command(
         quality=quality,
         jobs=jobs,
         on_error=on_error,
+        class_ops=class_ops,
+        filters=filters,
         overwrite=overwrite,
         progress=show_progress(quiet),
     )
