@@ -9,11 +9,11 @@ A class map (`--class-map FILE`, YAML or JSON, or a mapping in code) gives each 
     vehicle: 3          # an id for a class the map makes (or, if no class has that name, an unused class)
 
 Classes the map does not name stay as they are. Each entry is read once, on the source's names: a rename's target
-is not renamed again. When any entry gives an id, every class of the result needs one and the classes are ordered
-by id; otherwise they keep the source's order, a merged class taking the place of the first class merged into it.
-A merged class keeps the id (and COCO extras) of the source class of the same name when that class is one of
-those merged, else those of the first class merged into it: `car` (id 3) and `truck` (id 8) merged into
-`vehicle` give `vehicle` id 3, so COCO writes category 3. `--keep-classes a,b` and `--drop-classes c` then name
+is not renamed again. A merged class takes the id, the COCO extras and the place in the class list of the source
+class of its own name when that class is one of those merged, else of the first class merged into it: `car`
+(id 3) and `truck` (id 8) merged into `vehicle` give `vehicle` id 3 in car's place, so COCO writes category 3;
+`car: truck` leaves `truck` with id 8 where it was. When any entry gives an id, every class of the result needs
+one and the classes are ordered by id instead. `--keep-classes a,b` and `--drop-classes c` then name
 classes of that result. A name that no class has, in a rename, a drop or a shortcut, is a usage error listing the
 classes there are: a typo must not keep a class silently.
 
@@ -135,7 +135,9 @@ class ClassOps:
                 merged.setdefault(target, []).append(info)
         ids = self.ids
         if not ids:
-            return tuple(_merged_class(name, members) for name, members in merged.items())
+            place = {info.name: k for k, info in enumerate(sources)}
+            classes = [_merged_class(name, members) for name, members in merged.items()]
+            return tuple(sorted(classes, key=lambda c: place[_representative(c.name, merged[c.name]).name]))
         for name in ids:
             merged.setdefault(name, [])  # an id for a name no class has: an unused class, as declared
         missing = [name for name in merged if name not in ids]
@@ -159,8 +161,13 @@ def _merged_class(name: str, members: Sequence[ClassInfo], class_id: int | None 
     name, else of the first; an unused class declared by an id alone has no extras."""
     if not members:
         return ClassInfo(class_id, name)
-    first = next((info for info in members if info.name == name), members[0])
+    first = _representative(name, members)
     return ClassInfo(first.id if class_id is None else class_id, name, first.attributes)
+
+
+def _representative(name: str, members: Sequence[ClassInfo]) -> ClassInfo:
+    """The member whose id, extras and place a merged class takes: the one of its name, else the first."""
+    return next((info for info in members if info.name == name), members[0])
 
 
 def record_mapping(report: Report, sources: Sequence[ClassInfo], targets: Sequence[str | None]) -> None:
