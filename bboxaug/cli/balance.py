@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from bboxaug.cli.options import copy_options, dataset_options, selection_options
-from bboxaug.cli.summary import count_lines, problem_lines
+from bboxaug.cli.summary import class_map_lines, count_lines, problem_lines
 from bboxaug.core.report import OnError
 from bboxaug.runtime.parallel import show_progress
 
@@ -183,7 +183,7 @@ def balance_command(
     run = result.run
     if not quiet and run is not None:
         lines = [f"balanced {run.source_format} -> {run.target_format}: {dst}", format_plan(result.plan)]
-        lines += count_lines(result.report)
+        lines += class_map_lines(result.report) + count_lines(result.report)
         lines += problem_lines("skipped", result.report.skipped)
         lines += [f"  plan       {dst / BALANCE_MANIFEST}", f"  chart      {dst / BALANCE_CHART}"]
         click.echo("\n".join(lines))

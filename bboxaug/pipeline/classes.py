@@ -136,15 +136,14 @@ class ClassOps:
         ids = self.ids
         if not ids:
             place = {info.name: k for k, info in enumerate(sources)}
-            classes = [_merged_class(name, members) for name, members in merged.items()]
-            return tuple(sorted(classes, key=lambda c: place[_representative(c.name, merged[c.name]).name]))
+            order = sorted(merged, key=lambda name: place[_representative(name, merged[name]).name])
+            return tuple(_merged_class(name, merged[name]) for name in order)
         for name in ids:
             merged.setdefault(name, [])  # an id for a name no class has: an unused class, as declared
         missing = [name for name in merged if name not in ids]
         if missing:
             raise UsageError(f"classes without an id in the class map: {', '.join(missing)}", file=self.origin)
-        classes = (_merged_class(name, members, ids[name]) for name, members in merged.items())
-        return tuple(sorted(classes, key=lambda c: ids[c.name]))
+        return tuple(_merged_class(name, merged[name], ids[name]) for name in sorted(merged, key=ids.__getitem__))
 
     def _kept(self, names: Sequence[str]) -> set[str]:
         """The names left by --keep-classes and --drop-classes, each checked to be one of `names`."""

@@ -371,6 +371,7 @@ def test_a_class_map_merges_classes_into_one_written_with_every_box(tmp_path: Pa
         {"name": "crack", "source_id": None, "to": "damage", "output_id": 1},
     ]
     assert "classes    1: damage=1" in result.output
+    assert "class map  scratch -> damage, crack -> damage" in result.output
 
 
 def test_drop_classes_then_negatives_drop_leaves_only_images_with_boxes_and_says_so(tmp_path: Path) -> None:
