@@ -4,8 +4,8 @@ Read COCO, Pascal VOC, YOLO and Labelme into one model (`Dataset`), convert betw
 `load`, `save`), write augmented copies whose boxes follow the pixels (`augment`), balance rare classes
 (`balance.balance`), tile and resize (`tile.tile`, `resize.resize`), and look at the data (`stats`, `validate`,
 `preview`); every one of them can rename, merge and drop classes (`ClassOps`) and filter boxes and images
-(`Filters`) on the way. The package tree shows the layers, lowest first: core, io, formats, geometry, augmentation, balancing,
-pipeline, inspection, commands, cli (ARCHITECTURE.md).
+(`Filters`) on the way. The package tree shows the layers, lowest first: core, io, formats, geometry,
+augmentation, balancing, pipeline, inspection, commands, cli (ARCHITECTURE.md).
 
 This module is the public face of the package and imports nothing heavy: each name below loads its module on
 first use, so `import bboxaug` and a worker process's imports stay light.

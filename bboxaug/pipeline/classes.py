@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import yaml
@@ -98,6 +99,10 @@ class ClassOps:
         else:
             mapping, origin = read_class_map(class_map), str(class_map)
         return cls(mapping, parse_names(keep), parse_names(drop) or (), origin)
+
+    def to_json(self) -> dict[str, Any]:
+        """The operations as the manifest records them (and a resumed run compares)."""
+        return {"class_map": dict(self.mapping), "keep_classes": self.keep, "drop_classes": list(self.drop)}
 
     @property
     def ids(self) -> dict[str, int]:

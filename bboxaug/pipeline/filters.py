@@ -9,7 +9,9 @@ any more, the others renumbered in order. Everything dropped is counted by its c
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -51,6 +53,10 @@ class Filters:
         if self.min_box_size < 0 or self.min_box_area < 0:
             raise UsageError("--min-box-size and --min-box-area must be at least 0")
         parse_negatives(self.negatives)
+
+    def to_json(self) -> dict[str, Any]:
+        """The filters as the manifest records them (and a resumed run compares)."""
+        return dataclasses.asdict(self)
 
     @property
     def active(self) -> bool:

@@ -11,9 +11,9 @@
 5. opens the staging folder beside the output (resumable steps: `.DST.partial`, kept when a run fails, reused by
    `resume` when the settings are the same), and lets the step do its image work into it;
 6. writes each dataset the step made with the target format, and its manifest: the common header (bboxaug
-   version, source, formats, the step's settings), the counts, the class table (and, when the classes
-   changed, each source class's new class and id), the step's own keys and the report, with the per-image
-   entries streamed;
+   version, source, formats, class operations, filters, the step's settings), the counts, the class table (and,
+   when the classes changed, each source class's new class and id), the step's own keys and the report, with
+   the per-image entries streamed;
 7. publishes the staging folder as the output, atomically.
 
 A step knows only its own work: nothing else opens a source, stages, writes a manifest header or publishes.
@@ -169,6 +169,8 @@ def run(step: Step[PlanT], source: Source, output: Output, *, dry_run: bool = Fa
         "source": source.describe(),
         "from": source_format,
         "to": target.name,
+        "class_ops": None if source.class_ops is None else source.class_ops.to_json(),
+        "filters": None if source.filters is None else source.filters.to_json(),
         **step.settings(plan, context),
     }
     with Staging(

@@ -372,6 +372,12 @@ def test_a_class_map_merges_classes_into_one_written_with_every_box(tmp_path: Pa
     ]
     assert "classes    1: damage=1" in result.output
     assert "class map  scratch -> damage, crack -> damage" in result.output
+    assert report["class_ops"] == {
+        "class_map": {"scratch": "damage", "crack": "damage"},
+        "keep_classes": None,
+        "drop_classes": [],
+    }
+    assert report["filters"] is None
 
 
 def test_drop_classes_then_negatives_drop_leaves_only_images_with_boxes_and_says_so(tmp_path: Path) -> None:
@@ -400,6 +406,13 @@ def test_min_box_size_and_drop_empty_classes_from_the_command_line(tmp_path: Pat
     report = json.loads((dst / "convert.json").read_text())
     assert report["counts"]["boxes_dropped:min_box_size"] == 1
     assert report["counts"]["classes_dropped:empty"] == 1
+    assert report["filters"] == {
+        "min_box_size": 20.0,
+        "min_box_area": 0.0,
+        "negatives": 1.0,
+        "drop_empty_classes": True,
+        "seed": 0,
+    }
     assert [row["to"] for row in report["class_map"]] == [None, "crack"]
 
 

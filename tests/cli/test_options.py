@@ -175,3 +175,18 @@ def test_validate_and_preview_read_through_the_same_class_step(command: str, tmp
     assert result.exit_code == 2
     assert "error: --keep-classes: unknown classes dent; known: scratch, crack" in result.output
     assert invoke(*args, "--keep-classes", "crack").exit_code == 0
+
+
+def test_a_resumed_run_refuses_other_class_operations_or_filters(tmp_path: Path) -> None:
+    src = write_voc(tmp_path / "src")
+    assert invoke("augment", src, tmp_path / "whole", "--policy", "light", "-j", 1, "-q").exit_code == 0
+    manifest = json.loads((tmp_path / "whole" / "augment.json").read_text())
+    settings = ("bboxaug", "source", "from", "to", "class_ops", "filters", "policy", "seed", "copies", "originals")
+    staging = tmp_path / ".out.partial"
+    staging.mkdir()
+    (staging / "run.json").write_text(json.dumps({key: manifest[key] for key in (*settings, "quality")}))
+    args = ("augment", src, tmp_path / "out", "--policy", "light", "--resume")
+    result = invoke(*args, "--drop-classes", "crack", "--negatives", "drop")
+    assert result.exit_code == 2
+    assert "cannot resume: the interrupted run used other class_ops, filters;" in result.output
+    assert (manifest["class_ops"], manifest["filters"]) == (None, None)
