@@ -199,6 +199,12 @@ def relabel(
     position = {c.name: k for k, c in enumerate(classes)}
     lookup = np.array([-1 if name is None else position[name] for name in targets], dtype=np.int64)
     table = as_table(dataset.images)
+    outside = (table.boxes.labels < 0) | (table.boxes.labels >= len(targets))
+    if outside.any():
+        raise UsageError(
+            f"{np.count_nonzero(outside)} boxes have a class index outside the class list of {len(targets)}: "
+            "their class cannot be renamed, merged or dropped (bboxaug validate lists them)"
+        )
     labels = lookup[table.boxes.labels]
     keep = labels >= 0
     report.count(dropped, int(np.count_nonzero(~keep)))

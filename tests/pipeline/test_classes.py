@@ -250,3 +250,9 @@ def test_coco_writes_a_merged_class_with_the_id_of_the_first_class_merged(tmp_pa
             assert [(c["id"], c["name"]) for c in categories] == want, (folder, file.name)
     train = json.loads((tmp_path / "a" / "annotations" / "instances_train.json").read_text())
     assert sorted(a["category_id"] for a in train["annotations"]) == [1, 1, 3, 3]
+
+
+def test_a_box_whose_class_index_is_outside_the_class_list_is_refused_not_relabelled() -> None:
+    bad = Dataset(CLASSES[:2], [ImageRecord("a.png", "train", 64, 64, Boxes([[1, 1, 5, 5], [2, 2, 6, 6]], [0, 3]))])
+    with pytest.raises(UsageError, match="1 boxes have a class index outside the class list of 2"):
+        ClassOps({"car": "vehicle"}).apply(bad, Report())
