@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -256,3 +257,47 @@ def test_a_box_whose_class_index_is_outside_the_class_list_is_refused_not_relabe
     bad = Dataset(CLASSES[:2], [ImageRecord("a.png", "train", 64, 64, Boxes([[1, 1, 5, 5], [2, 2, 6, 6]], [0, 3]))])
     with pytest.raises(UsageError, match="1 boxes have a class index outside the class list of 2"):
         ClassOps({"car": "vehicle"}).apply(bad, Report())
+
+
+# --- real data ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "colour_of"),
+    [
+        ("chess_coco_test", lambda name: name.split("-")[0] if "-" in name else None),
+        ("wagon_defect_coco_test", lambda name: "defect" if name in ("gunny_bag", "wire") else None),
+    ],
+)
+def test_merging_real_coco_classes_keeps_every_box_under_the_first_merged_id(
+    name: str, colour_of: Callable[[str], str | None], corpus: Path, tmp_path: Path
+) -> None:
+    """chess: the twelve `black-*`/`white-*` pieces merged into `black` and `white`, the two unused parent
+    categories dropped; wagon: gunny bags and wires merged into `defect`, the unused parent dropped."""
+    source = corpus / name / "test" / "_annotations.coco.json"
+    data = json.loads(source.read_text())
+    mapping = {c["name"]: colour_of(c["name"]) for c in data["categories"]}
+    out = tmp_path / "out"
+    result = convert(source, out, to="coco", images="none", class_map=mapping)
+
+    first_id = {}
+    for category in data["categories"]:  # in file order: the first category merged gives its id
+        if mapping[category["name"]] is not None:
+            first_id.setdefault(mapping[category["name"]], category["id"])
+    name_of = {c["id"]: mapping[c["name"]] for c in data["categories"]}
+    written = json.loads(next((out / "annotations").glob("*.json")).read_text())
+    assert [(c["id"], c["name"]) for c in written["categories"]] == sorted(
+        ((i, n) for n, i in first_id.items()), key=lambda pair: pair[0]
+    )
+    files = {image["id"]: image["file_name"] for image in data["images"]}
+    wanted = sorted(
+        (files[a["image_id"]], first_id[name_of[a["category_id"]]], *a["bbox"])
+        for a in data["annotations"]
+        if name_of[a["category_id"]] is not None
+    )
+    written_files = {image["id"]: image["file_name"] for image in written["images"]}
+    got = sorted((written_files[a["image_id"]], a["category_id"], *a["bbox"]) for a in written["annotations"])
+    assert [row[:2] for row in got] == [row[:2] for row in wanted]
+    np.testing.assert_allclose([row[2:] for row in got], [row[2:] for row in wanted], atol=1e-6)
+    assert len(written["images"]) == len(data["images"])
+    assert result.report.counts["boxes_dropped:class"] == len(data["annotations"]) - len(wanted)
