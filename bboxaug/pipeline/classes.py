@@ -98,7 +98,10 @@ class ClassOps:
             mapping, origin = checked_class_map(dict(class_map or {}), "class map"), "class map"
         else:
             mapping, origin = read_class_map(class_map), str(class_map)
-        return cls(mapping, parse_names(keep), parse_names(drop) or (), origin)
+        kept = parse_names(keep)
+        if kept == ():
+            raise UsageError("--keep-classes names no class: it would drop every box")
+        return cls(mapping, kept, parse_names(drop) or (), origin)
 
     def to_json(self) -> dict[str, Any]:
         """The operations as the manifest records them (and a resumed run compares)."""

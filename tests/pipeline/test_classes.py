@@ -301,3 +301,10 @@ def test_merging_real_coco_classes_keeps_every_box_under_the_first_merged_id(
     np.testing.assert_allclose([row[2:] for row in got], [row[2:] for row in wanted], atol=1e-6)
     assert len(written["images"]) == len(data["images"])
     assert result.report.counts["boxes_dropped:class"] == len(data["annotations"]) - len(wanted)
+
+
+def test_keep_classes_naming_no_class_is_a_usage_error_not_an_empty_dataset() -> None:
+    with pytest.raises(UsageError, match="--keep-classes names no class"):
+        ClassOps.of(keep=" , ")
+    assert ClassOps.of() is None
+    assert ClassOps.of(keep="car, truck") == ClassOps({}, ("car", "truck"), (), "class map")
