@@ -105,7 +105,8 @@ class ClassOps:
 
     def to_json(self) -> dict[str, Any]:
         """The operations as the manifest records them (and a resumed run compares)."""
-        return {"class_map": dict(self.mapping), "keep_classes": self.keep, "drop_classes": list(self.drop)}
+        keep = None if self.keep is None else list(self.keep)
+        return {"class_map": dict(self.mapping), "keep_classes": keep, "drop_classes": list(self.drop)}
 
     @property
     def ids(self) -> dict[str, int]:

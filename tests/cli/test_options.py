@@ -190,3 +190,20 @@ def test_a_resumed_run_refuses_other_class_operations_or_filters(tmp_path: Path)
     assert result.exit_code == 2
     assert "cannot resume: the interrupted run used other class_ops, filters;" in result.output
     assert (manifest["class_ops"], manifest["filters"]) == (None, None)
+
+
+def test_a_resumed_run_with_the_same_class_operations_and_filters_goes_on(tmp_path: Path) -> None:
+    """The settings read back from run.json (JSON lists, floats) equal those of the same options again."""
+    src = write_voc(tmp_path / "src")
+    selection = ("--keep-classes", "scratch,crack", "--drop-classes", "crack", "--negatives", "0.5")
+    whole = invoke("augment", src, tmp_path / "whole", "--policy", "light", "-j", 1, "-q", *selection)
+    assert whole.exit_code == 0, whole.output
+    manifest = json.loads((tmp_path / "whole" / "augment.json").read_text())
+    assert manifest["class_ops"] == {"class_map": {}, "keep_classes": ["scratch", "crack"], "drop_classes": ["crack"]}
+    staging = tmp_path / ".out.partial"
+    staging.mkdir()
+    settings = ("bboxaug", "source", "from", "to", "class_ops", "filters", "policy", "seed", "copies", "originals")
+    (staging / "run.json").write_text(json.dumps({key: manifest[key] for key in (*settings, "quality")}))
+    resumed = invoke("augment", src, tmp_path / "out", "--policy", "light", "-j", 1, "-q", "--resume", *selection)
+    assert resumed.exit_code == 0, resumed.output
+    assert read_voc(tmp_path / "out") == read_voc(tmp_path / "whole")
