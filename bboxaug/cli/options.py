@@ -155,7 +155,8 @@ def on_scheduler(command: F) -> F:
     return run  # type: ignore[return-value]  # functools.wraps' stubs give a _Wrapped, not the F it wraps
 
 
-def _negatives(ctx: click.Context, param: click.Parameter, value: str) -> float:
+def negatives_share(ctx: click.Context, param: click.Parameter, value: str) -> float:
+    """A --negatives value (keep, drop or a share) as the share kept; anything else is a usage error."""
     from bboxaug.pipeline.filters import parse_negatives
 
     try:
@@ -203,7 +204,7 @@ def selection_options(*, negatives: bool = True, min_box_size: bool = True) -> C
                 "--negatives",
                 default="keep",
                 show_default=True,
-                callback=_negatives,
+                callback=negatives_share,
                 metavar="keep|drop|SHARE",
                 help="Images without boxes (once the classes and boxes are filtered): keep them, drop them, "
                 "or keep this share of them per split (chosen by --seed).",

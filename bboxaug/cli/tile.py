@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from bboxaug.cli.options import dataset_options, selection_options
+from bboxaug.cli.options import dataset_options, negatives_share, selection_options
 from bboxaug.cli.summary import finish
 from bboxaug.core.errors import UsageError
 from bboxaug.core.report import OnError
@@ -65,10 +65,11 @@ def parsed_by(parse: Callable[[str], Any]) -> Callable[[click.Context, click.Par
 )
 @click.option(
     "--negatives",
-    type=click.FloatRange(0.0, 1.0),
-    default=1.0,
+    default="keep",
     show_default=True,
-    help="Share of the tiles without boxes to keep, chosen by --seed.",
+    callback=negatives_share,
+    metavar="keep|drop|SHARE",
+    help="Tiles without boxes: keep them, drop them, or keep this share of them (chosen by --seed).",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the choice of negative tiles.")
 @selection_options(negatives=False)

@@ -14,6 +14,7 @@ from click.testing import CliRunner, Result
 
 from bboxaug.cli.main import main
 from tests.cli.test_convert import assert_same_boxes, read_voc, write_voc
+from tests.commands.test_tile import grid_starts
 
 SHARED = ("--from", "--image-dir", "--to", "--on-error", "--quality", "--jobs", "--scheduler", "--overwrite", "--quiet")
 # Shared options whose help has no per-command part (--jobs, --on-error and --quality name what they apply to).
@@ -207,3 +208,21 @@ def test_a_resumed_run_with_the_same_class_operations_and_filters_goes_on(tmp_pa
     resumed = invoke("augment", src, tmp_path / "out", "--policy", "light", "-j", 1, "-q", "--resume", *selection)
     assert resumed.exit_code == 0, resumed.output
     assert read_voc(tmp_path / "out") == read_voc(tmp_path / "whole")
+
+
+@pytest.mark.parametrize("value", ["drop", "keep"])
+def test_tile_negatives_takes_keep_and_drop_too_and_decides_on_tiles(value: str, tmp_path: Path) -> None:
+    """b.png (80x40) has no box: every tile of its grid is a tile without boxes."""
+    dst = tmp_path / "out"
+    result = invoke("tile", write_voc(tmp_path / "src"), dst, "--size", 32, "-j", 1, "-q", "--negatives", value)
+    assert result.exit_code == 0, result.output
+    negatives = [name for (_, name), boxes in read_voc(dst).items() if not boxes]
+    grid = len(grid_starts(80, 32, 0.2)) * len(grid_starts(40, 32, 0.2))
+    if value == "keep":
+        assert sorted(name for name in negatives if name.startswith("b_")) == sorted(
+            f"b_{x}_{y}.png" for x in grid_starts(80, 32, 0.2) for y in grid_starts(40, 32, 0.2)
+        )
+        assert len(negatives) >= grid
+    else:
+        assert negatives == []
+        assert json.loads((dst / "tiles.json").read_text())["counts"]["negative_tiles_skipped"] >= grid
