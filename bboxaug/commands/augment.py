@@ -112,6 +112,7 @@ def augment(
     Copies are named `<stem>_aug<k>.<ext>` and stay in their source's split; the output is in `src`'s format
     unless `to` names another. `augment.json` in `dst` records the policy, the seed, and for every copy its source,
     seed and the boxes dropped with reasons.
+    `class_ops` and `filters` rename, merge and drop classes and filter boxes and images first.
     """
     step = augment_step(policy, copies, seed, originals)
     source = Source.at(src, fmt_from, image_dir, on_error, class_ops, filters=filters)

@@ -163,6 +163,7 @@ def balance(
 
     `dst/balance.json` holds the plan, the before/planned/written table per class, what was left unmet and why,
     and the warnings; `dst/balance.png` charts the counts. `dry_run` plans and writes nothing.
+    `class_ops` and `filters` rename, merge and drop classes and filter boxes and images first.
     """
     options = BalanceOptions(target, ratio, max_copies, paste, tuple(splits))
     chosen = None if policy == "auto" else load_policy(policy)  # every policy mistake before any image is read

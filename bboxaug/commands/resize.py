@@ -198,7 +198,8 @@ def resize(
     progress: bool = False,
 ) -> ResizeResult:
     """Write the dataset at `src` at every size of `sizes` (`"640,1024"`, `[640, (640, 480)]`) into
-    `dst/<size>/`, in `src`'s format unless `to` names another."""
+    `dst/<size>/`, in `src`'s format unless `to` names another.
+    `class_ops` and `filters` rename, merge and drop classes and filter boxes and images first."""
     chosen = (
         parse_sizes(sizes)
         if isinstance(sizes, str)

@@ -314,7 +314,8 @@ def tile(
     progress: bool = False,
 ) -> TileResult:
     """Write the dataset at `src` as tiles of `size` (pixels: `W`, `(W, H)` or `"WxH"`) into the new folder
-    `dst`, in `src`'s format unless `to` names another; `tiles.json` in `dst` maps every tile to its source."""
+    `dst`, in `src`'s format unless `to` names another; `tiles.json` in `dst` maps every tile to its source.
+    `class_ops` and `filters` rename, merge and drop classes and filter boxes and images first."""
     width, height = parse_size(size) if isinstance(size, str) else (size, size) if isinstance(size, int) else size
     step = TileStep(TileSpec(width, height, overlap), min_visibility, partial, negatives, seed)
     source = Source.at(src, fmt_from, image_dir, on_error, class_ops, filters=filters)
