@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from bboxaug.cli.options import copy_options, dataset_options
+from bboxaug.cli.options import copy_options, dataset_options, selection_options
 from bboxaug.cli.summary import finish
 from bboxaug.core.report import OnError
 from bboxaug.runtime.parallel import show_progress
+
+if TYPE_CHECKING:
+    from bboxaug.pipeline.classes import ClassOps
+    from bboxaug.pipeline.filters import Filters
 
 
 @click.command("augment")
@@ -26,6 +31,7 @@ from bboxaug.runtime.parallel import show_progress
 @copy_options
 @click.option("--no-originals", is_flag=True, help="Write only the augmented copies.")
 @click.option("--dry-run", is_flag=True, help="Show the policy and how many images would be written; write nothing.")
+@selection_options()
 @dataset_options(quality_of="the copies")
 def augment_command(
     src: Path,
@@ -40,6 +46,8 @@ def augment_command(
     resume: bool,
     quality: int,
     on_error: OnError,
+    class_ops: ClassOps | None,
+    filters: Filters | None,
     dry_run: bool,
     jobs: int,
     overwrite: bool,
@@ -65,6 +73,8 @@ def augment_command(
             fmt_from=fmt_from,
             image_dir=image_dir,
             on_error=on_error,
+            class_ops=class_ops,
+            filters=filters,
             jobs=jobs,
         )
         images, planned = len(plan.counts.copies), int(plan.counts.copies.sum())
@@ -85,6 +95,8 @@ def augment_command(
         resume=resume,
         quality=quality,
         on_error=on_error,
+        class_ops=class_ops,
+        filters=filters,
         overwrite=overwrite,
         progress=show_progress(quiet),
     )

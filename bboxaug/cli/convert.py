@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bboxaug.cli.options import dataset_options
+from bboxaug.cli.options import dataset_options, selection_options
 from bboxaug.cli.summary import finish
 from bboxaug.core.report import OnError
 from bboxaug.formats import FORMATS
@@ -17,6 +17,8 @@ from bboxaug.runtime.parallel import show_progress
 
 if TYPE_CHECKING:
     from bboxaug.commands.convert import ConvertResult
+    from bboxaug.pipeline.classes import ClassOps
+    from bboxaug.pipeline.filters import Filters
 
 
 @click.command("formats")
@@ -34,12 +36,8 @@ def formats_command() -> None:
     show_default=True,
     help="How images reach DST: copied, hard-linked, symlinked, or not at all (annotations only).",
 )
-@click.option(
-    "--class-map",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="YAML/JSON mapping class name -> output id, overriding the source's numbering.",
-)
 @click.option("--keep-crowd", is_flag=True, help="Write COCO iscrowd regions as boxes in formats without crowd.")
+@selection_options()
 @dataset_options(to_required=True, quality_of=None, on_error_about="missing image")
 def convert_command(
     src: Path,
@@ -49,7 +47,8 @@ def convert_command(
     image_dir: Path | None,
     images: ImageMode,
     on_error: OnError,
-    class_map: Path | None,
+    class_ops: ClassOps | None,
+    filters: Filters | None,
     keep_crowd: bool,
     jobs: int,
     overwrite: bool,
@@ -70,7 +69,8 @@ def convert_command(
         image_dir=image_dir,
         images=images,
         on_error=on_error,
-        class_map=class_map,
+        class_ops=class_ops,
+        filters=filters,
         keep_crowd=keep_crowd,
         overwrite=overwrite,
         jobs=jobs,

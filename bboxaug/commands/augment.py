@@ -16,7 +16,9 @@ from bboxaug.augmentation.worker import PROGRESS
 from bboxaug.core.errors import UsageError
 from bboxaug.core.model import Dataset
 from bboxaug.core.report import OnError, Report
+from bboxaug.pipeline.classes import ClassOps
 from bboxaug.pipeline.copies import AUGMENT_MANIFEST, CopyCounts, make_all_copies
+from bboxaug.pipeline.filters import Filters
 from bboxaug.pipeline.run import Context, Output, RunResult, Written, run
 from bboxaug.pipeline.source import Source
 
@@ -102,6 +104,8 @@ def augment(
     resume: bool = False,
     quality: int = 95,
     on_error: OnError = "fail",
+    class_ops: ClassOps | None = None,
+    filters: Filters | None = None,
     overwrite: bool = False,
     progress: bool = False,
 ) -> AugmentResult:
@@ -110,9 +114,10 @@ def augment(
     Copies are named `<stem>_aug<k>.<ext>` and stay in their source's split; the output is in `src`'s format
     unless `to` names another. `augment.json` in `dst` records the policy, the seed, and for every copy its source,
     seed and the boxes dropped with reasons.
+    `class_ops` and `filters` rename, merge and drop classes and filter boxes and images first.
     """
     step = augment_step(policy, copies, seed, originals)
-    source = Source.at(src, fmt_from, image_dir, on_error)
+    source = Source.at(src, fmt_from, image_dir, on_error, class_ops, filters=filters)
     result = run(
         step,
         source,
@@ -138,9 +143,11 @@ def plan_augment(
     fmt_from: str | None = None,
     image_dir: Path | str | None = None,
     on_error: OnError = "fail",
+    class_ops: ClassOps | None = None,
+    filters: Filters | None = None,
     jobs: int = 1,
 ) -> AugmentPlan:
     """What `augment` would do with the dataset at `src` (the policy, `auto` resolved, and the copies per
     image), without writing anything."""
-    source = Source.at(src, fmt_from, image_dir, on_error)
+    source = Source.at(src, fmt_from, image_dir, on_error, class_ops, filters=filters)
     return run(augment_step(policy, copies), source, Output(Path(dst), to, jobs=jobs), dry_run=True).plan
