@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bboxaug.cli.options import dataset_options
+from bboxaug.cli.options import CLASS_MAP, IMAGES, KEEP_CROWD, dataset_options
 from bboxaug.cli.summary import finish
 from bboxaug.core.report import OnError
 from bboxaug.formats import FORMATS
-from bboxaug.io.files import IMAGE_MODES, ImageMode
+from bboxaug.io.files import ImageMode
 from bboxaug.runtime.parallel import show_progress
 
 if TYPE_CHECKING:
@@ -26,19 +26,9 @@ def formats_command() -> None:
 
 
 @click.command("convert")
-@click.option(
-    "--images",
-    type=click.Choice(IMAGE_MODES),
-    default="copy",
-    show_default=True,
-    help="How images reach DST: copied, hard-linked, symlinked, or not at all (annotations only).",
-)
-@click.option(
-    "--class-map",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="YAML/JSON mapping class name -> output id, overriding the source's numbering.",
-)
-@click.option("--keep-crowd", is_flag=True, help="Write COCO iscrowd regions as boxes in formats without crowd.")
+@IMAGES
+@CLASS_MAP
+@KEEP_CROWD
 @dataset_options(to_required=True, quality_of=None, on_error_about="missing image")
 def convert_command(
     src: Path,

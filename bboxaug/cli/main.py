@@ -11,6 +11,7 @@ from bboxaug.cli.augment import augment_command
 from bboxaug.cli.balance import balance_command
 from bboxaug.cli.convert import convert_command, formats_command
 from bboxaug.cli.inspect import preview_command, stats_command, validate_command
+from bboxaug.cli.merge import merge_command
 from bboxaug.cli.tile import resize_command, tile_command
 from bboxaug.core.errors import BboxaugError
 from bboxaug.core.version import __version__
@@ -48,6 +49,7 @@ for _command in (
     balance_command,
     tile_command,
     resize_command,
+    merge_command,
     stats_command,
     validate_command,
     preview_command,

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import click
 
 from bboxaug.formats import FORMATS
+from bboxaug.io.files import IMAGE_MODES
 from bboxaug.runtime.parallel import usable_cores
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -51,6 +52,28 @@ def on_error_option(about: str = "unreadable image") -> Callable[[F], F]:
 
 
 QUIET = click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
+
+OVERWRITE = click.option(
+    "--overwrite", is_flag=True, help="Replace DST if it exists (only once the new output is complete)."
+)
+
+IMAGES = click.option(
+    "--images",
+    type=click.Choice(IMAGE_MODES),
+    default="copy",
+    show_default=True,
+    help="How images reach DST: copied, hard-linked, symlinked, or not at all (annotations only).",
+)
+
+CLASS_MAP = click.option(
+    "--class-map",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="YAML/JSON mapping class name -> output id, overriding the source's numbering.",
+)
+
+KEEP_CROWD = click.option(
+    "--keep-crowd", is_flag=True, help="Write COCO iscrowd regions as boxes in formats without crowd."
+)
 
 
 def copy_options(command: F) -> F:
@@ -119,9 +142,7 @@ def dataset_options(
             "cluster on this machine with 'local'. SRC and DST must be on storage every worker "
             "mounts at the same path. Needs pip install 'bboxaug[dask]'.",
         ),
-        click.option(
-            "--overwrite", is_flag=True, help="Replace DST if it exists (only once the new output is complete)."
-        ),
+        OVERWRITE,
         QUIET,
     ]
 

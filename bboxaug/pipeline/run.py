@@ -32,7 +32,7 @@ from bboxaug.formats.base import Format
 from bboxaug.pipeline.manifest import dataset_counts, write_manifest
 from bboxaug.pipeline.output import Staging, check_destination, ensure_apart
 from bboxaug.pipeline.prepare import class_table, map_classes, prepare
-from bboxaug.pipeline.source import Source, open_source
+from bboxaug.pipeline.source import Readable
 
 PlanT = TypeVar("PlanT")
 
@@ -64,12 +64,13 @@ class Context:
     """What a step sees of the run: the formats, the report, the output, and (while the step runs) the staging
     folder its files go into."""
 
-    source: Source
+    source: Readable
     source_format: str | None  # None for a dataset in memory
     target: Format
     report: Report
     output: Output
     staging: Path | None = None
+    source_notes: Mapping[str, Any] = field(default_factory=dict)  # what opening the source did (a merge's record)
 
     @property
     def root(self) -> Path:
@@ -130,16 +131,17 @@ class RunResult(Generic[PlanT]):
     manifests: list[dict[str, Any]] = field(default_factory=list)
 
 
-def run(step: Step[PlanT], source: Source, output: Output, *, dry_run: bool = False) -> RunResult[PlanT]:
+def run(step: Step[PlanT], source: Readable, output: Output, *, dry_run: bool = False) -> RunResult[PlanT]:
     """Run `step` from `source` to `output` through the pipeline's stages (see the module docstring); with
     `dry_run`, stop after the plan and write nothing."""
     if output.to is not None:
         get_format(output.to)  # an unknown target name fails before anything is read
-    if source.path is not None:
-        ensure_apart(source.path, output.path)
+    for path in source.paths:
+        ensure_apart(path, output.path)
     if not (dry_run or (step.resumable and output.resume)):
         check_destination(output.path, output.overwrite)
-    source_format, dataset, report = open_source(source, jobs=output.jobs)
+    opened = source.open(jobs=output.jobs, progress=output.progress)
+    source_format, dataset, report = opened.fmt, opened.dataset, opened.report
     target_name = output.to or source_format
     if target_name is None:
         raise UsageError("name the format to write: a dataset in memory has none of its own")
@@ -149,7 +151,7 @@ def run(step: Step[PlanT], source: Source, output: Output, *, dry_run: bool = Fa
     dataset = prepare(
         dataset, target, report, keep_crowd=output.keep_crowd, jobs=max(output.jobs, 1), progress=output.progress
     )
-    context = Context(source, source_format, target, report, output)
+    context = Context(source, source_format, target, report, output, source_notes=opened.notes)
     plan = step.plan(dataset, context)
     result = RunResult(source_format, target.name, plan, report)
     if dry_run:
