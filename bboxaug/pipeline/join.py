@@ -186,8 +186,9 @@ class JoinedSource:
                 continue
             with report.item():
                 raise AnnotationError(
-                    f"the same image bytes as {first.source} (source {origins[pair.first] + 1}, {first.key}) "
-                    f"with other boxes: {describe_difference(first.boxes, later.boxes, classes)}",
+                    f"{later.key} of source {origins[pair.later] + 1} has the same bytes as {first.source} "
+                    f"({first.key} of source {origins[pair.first] + 1}) but other boxes: "
+                    f"{describe_difference(first.boxes, later.boxes, classes)}",
                     file=later.source,
                     code=codes.CONFLICTING_DUPLICATE,
                 )
