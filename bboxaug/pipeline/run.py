@@ -2,7 +2,8 @@
 
 `run(step, source, output)`:
 1. refuses an output that is, holds or lies inside the source, or that would replace something silently;
-2. opens the source (its format given or detected, or a dataset already in memory) and applies the class map;
+2. opens the source (its format given or detected, a dataset already in memory, or several sources joined into
+   one by `bboxaug.pipeline.join`) and applies the class map;
 3. prepares the dataset for the target format (`bboxaug.pipeline.prepare`: sizes from headers, boxes clipped,
    crowds dropped where the target cannot mark them, colliding names renamed), all counted in the report;
 4. asks the step for its plan (pure: no pixel is touched), and for the settings the manifest records;
