@@ -37,8 +37,8 @@ class BboxaugGroup(click.Group):
 @click.version_option(__version__, prog_name="bboxaug")
 def main() -> None:
     """Prepare object-detection datasets offline: convert between COCO, Pascal VOC, YOLO and Labelme without
-    losing an image, a class or a pixel of a box; augment with boxes that follow the pixels; balance rare
-    classes; tile large images; and look at the data (stats, validate, preview)."""
+    losing an image, a class or a pixel of a box; merge datasets in any mix of formats; augment with boxes that
+    follow the pixels; balance rare classes; tile large images; and look at the data (stats, validate, preview)."""
     release_freed_arrays()
 
 

@@ -156,8 +156,8 @@ class JoinedSource:
         than the larger of their tolerances are the same box."""
         return get_format(fmt).tolerance if fmt is not None else lambda image: IN_MEMORY_TOLERANCE
 
+    @staticmethod
     def _without_duplicates(
-        self,
         table: ImageTable,
         origins: np.ndarray,
         tolerances: list[Callable[[ImageRecord], float]],

@@ -53,7 +53,10 @@ def test_the_same_image_with_other_boxes_exits_1_naming_both_files(tmp_path: Pat
     assert not (tmp_path / "out").exists()
 
 
-def test_one_source_is_a_usage_error(tmp_path: Path) -> None:
+def test_one_source_or_a_missing_one_is_a_usage_error(tmp_path: Path) -> None:
     voc = write_source(tmp_path, "voc", ["dent"], {"train/a.png": ((5, 5, 5), [])})
     result = CliRunner().invoke(main, ["merge", str(voc), str(tmp_path / "out")])
     assert result.exit_code == 2 and "at least two sources" in result.output
+    result = CliRunner().invoke(main, ["merge", str(voc), str(tmp_path / "nowhere"), str(tmp_path / "out")])
+    assert result.exit_code == 2 and f"{tmp_path / 'nowhere'} does not exist" in result.output
+    assert not (tmp_path / "out").exists()
