@@ -82,8 +82,9 @@ def merge(
     into the new folder `dst`, in format `to` (default: the first source's), writing `merge.json` beside it.
     `class_map` renumbers the joined classes, by their output names."""
     mapping = Path(class_map) if isinstance(class_map, str) else class_map
-    joined = JoinedSource(tuple(_source(item) for item in sources), mapping, on_error)
-    target = to or joined.parts[0].fmt
+    parts = tuple(_source(item) for item in sources)
+    target = to or (parts[0].fmt if parts else None)
+    joined = JoinedSource(parts, mapping, on_error, fields_for=target)
     output = Output(Path(dst), target, overwrite=overwrite, jobs=jobs, progress=progress, keep_crowd=keep_crowd)
     result = run(MergeStep(images), joined, output)
     return MergeResult(

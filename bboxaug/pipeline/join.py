@@ -13,7 +13,8 @@
 - an image whose `split/name` an earlier source's image already has is renamed `name_srcK.ext`, K the number of
   its source (1 for the first);
 - format extras (`Dataset.meta`, such as COCO's `info` and `licenses` per split) are the first source's that has
-  them.
+  them; a format's own fields of images and boxes (`FORMAT_FIELDS`, such as Labelme's `flags`) are kept only for
+  images read in the format written (`fields_for`), so a merge never writes one format's fields into another.
 Everything it did is in the record `notes["merge"]`: each source's classes and where they went, the duplicates,
 the renames.
 """
@@ -30,7 +31,7 @@ import numpy as np
 
 from bboxaug.core import codes
 from bboxaug.core.errors import AnnotationError, UsageError
-from bboxaug.core.model import ClassInfo, Dataset, ImageRecord, image_key, object_column
+from bboxaug.core.model import Boxes, ClassInfo, Dataset, ImageRecord, image_key, object_column
 from bboxaug.core.report import OnError, Report
 from bboxaug.core.table import ImageTable, TableBuilder, as_table
 from bboxaug.formats import get_format
@@ -39,6 +40,9 @@ from bboxaug.pipeline.source import Opened, Source
 
 #: How far two corners of one image may differ and still be the same box, when a source is a dataset in memory.
 IN_MEMORY_TOLERANCE = 1e-6
+
+#: The columns that hold a format's own fields: an image's extra keys, a box's extra keys and its stored shape.
+FORMAT_FIELDS = ("attributes", "shape")
 
 
 def class_key(name: str) -> str:
@@ -104,11 +108,14 @@ def _free_name(name: str, source_number: int, taken: set[str], split: str) -> st
 class JoinedSource:
     """Several sources read as one dataset (see the module docstring), then renumbered by `class_map` (a mapping
     or a file of output class name -> id) like any source. `on_error` applies to reading every source, and to a
-    later image whose bytes are an earlier one's with other boxes: stop, or leave it out and report it."""
+    later image whose bytes are an earlier one's with other boxes: stop, or leave it out and report it.
+    `fields_for` names the format to be written: images read in another format lose their format's own fields
+    (None: every image keeps them)."""
 
     parts: tuple[Source, ...]
     class_map: Mapping[str, int] | Path | None = None
     on_error: OnError = "fail"
+    fields_for: str | None = None
 
     def __post_init__(self) -> None:
         if len(self.parts) < 2:
@@ -125,7 +132,7 @@ class JoinedSource:
         report = Report(on_error=self.on_error)
         opened = [dataclasses.replace(part, report=report).open(jobs=jobs) for part in self.parts]
         aligned = align_classes([item.dataset.classes for item in opened])
-        tables = [as_table(item.dataset.images) for item in opened]
+        tables = [self._own_fields(as_table(item.dataset.images), item.fmt) for item in opened]
         builder = TableBuilder()
         for table, positions in zip(tables, aligned.positions, strict=True):
             builder.add_table(table.with_columns(boxes=table.boxes.with_labels(positions[table.boxes.labels])))
@@ -149,6 +156,14 @@ class JoinedSource:
         formats = list(dict.fromkeys(item.fmt for item in opened if item.fmt is not None))
         dataset = Dataset(aligned.classes, table, _merged_meta([item.dataset.meta for item in opened]))
         return Opened("+".join(formats) or None, dataset, report, {"merge": record})
+
+    def _own_fields(self, table: ImageTable, fmt: str | None) -> ImageTable:
+        """The table without its format's own fields when it was read in another format than the one written."""
+        if self.fields_for is None or fmt in (None, self.fields_for):
+            return table
+        boxes = table.boxes
+        columns = {name: column for name, column in boxes.columns.items() if name not in FORMAT_FIELDS}
+        return table.with_columns(attributes=None, boxes=Boxes.wrap(boxes.xyxy, boxes.labels, columns))
 
     @staticmethod
     def _tolerance(fmt: str | None) -> Callable[[ImageRecord], float]:

@@ -155,3 +155,31 @@ def test_the_output_defaults_to_the_first_sources_format_and_must_stay_apart_fro
     assert detect_format(tmp_path / "out").name == "voc"
     with pytest.raises(UsageError, match="must not be, contain, or lie inside the source"):
         merge([voc, yolo], yolo / "inside")
+
+
+def test_a_formats_own_fields_are_kept_for_its_own_images_and_never_written_into_another_format(
+    tmp_path: Path,
+) -> None:
+    labelme = write_source(tmp_path, "labelme", ["car"], {"train/a.png": ((1, 2, 3), [("car", 1, 1, 9, 9)])})
+    document = json.loads((labelme / "train" / "a.json").read_text())
+    document["flags"] = {"blurry": True}
+    document["shapes"][0]["description"] = "scratched door"
+    (labelme / "train" / "a.json").write_text(json.dumps(document))
+    coco = write_source(tmp_path, "coco", ["car"], {"train/b.png": ((3, 2, 1), [("car", 2, 2, 9, 9)])})
+
+    merge([labelme, coco], tmp_path / "as-labelme")
+    written = json.loads((tmp_path / "as-labelme" / "train" / "a.json").read_text())
+    assert written["flags"] == {"blurry": True} and written["shapes"][0]["description"] == "scratched door"
+
+    merge([coco, labelme], tmp_path / "as-coco")
+    document = json.loads((tmp_path / "as-coco" / "annotations" / "instances_train.json").read_text())
+    assert [sorted(image) for image in document["images"]] == [["file_name", "height", "id", "width"]] * 2
+    assert {key for a in document["annotations"] for key in a} == {
+        "id",
+        "image_id",
+        "category_id",
+        "bbox",
+        "area",
+        "segmentation",
+        "iscrowd",
+    }
