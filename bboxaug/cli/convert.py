@@ -12,6 +12,7 @@ from bboxaug.cli.summary import finish
 from bboxaug.core.report import OnError
 from bboxaug.formats import FORMATS
 from bboxaug.io.files import ImageMode
+from bboxaug.pipeline.manifest import dataset_counts
 from bboxaug.runtime.parallel import show_progress
 
 if TYPE_CHECKING:
@@ -71,14 +72,15 @@ def convert_command(
 def summary_lines(result: ConvertResult, dst: Path) -> list[str]:
     """What a conversion wrote: images per split, boxes, negatives and the classes with their output ids."""
     dataset = result.dataset
-    splits = ", ".join(f"{split} {len(dataset.in_split(split))}" for split in dataset.splits)
+    counts = dataset_counts(dataset)
+    splits = ", ".join(f"{split} {figures['images']}" for split, figures in counts["splits"].items())
     classes = ", ".join(
         c["name"] if c["output_id"] is None else f"{c['name']}={c['output_id']}" for c in result.classes
     )
     return [
         f"converted {result.source_format} -> {result.target_format}: {dst}",
-        f"  images     {len(dataset.images)}" + (f" ({splits})" if splits else ""),
-        f"  boxes      {dataset.box_count}",
-        f"  negatives  {dataset.negative_count}",
+        f"  images     {counts['images']}" + (f" ({splits})" if splits else ""),
+        f"  boxes      {counts['boxes']}",
+        f"  negatives  {counts['negatives']}",
         f"  classes    {len(dataset.classes)}: {classes}",
     ]

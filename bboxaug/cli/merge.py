@@ -20,6 +20,7 @@ from bboxaug.cli.options import (
 from bboxaug.cli.summary import finish
 from bboxaug.core.report import OnError
 from bboxaug.io.files import ImageMode
+from bboxaug.pipeline.manifest import dataset_counts
 from bboxaug.runtime.parallel import show_progress
 
 if TYPE_CHECKING:
@@ -96,14 +97,15 @@ def summary_lines(result: MergeResult, dst: Path) -> list[str]:
             f"{source['boxes']} boxes",
             f"    classes  {_class_mapping(source)}",
         ]
-    splits = ", ".join(f"{split} {len(dataset.in_split(split))}" for split in dataset.splits)
+    counts = dataset_counts(dataset)
+    splits = ", ".join(f"{split} {figures['images']}" for split, figures in counts["splits"].items())
     classes = ", ".join(
         repr(c["name"]) if c["output_id"] is None else f"{c['name']!r}={c['output_id']}" for c in result.classes
     )
     lines += [
-        f"  images     {len(dataset.images)}" + (f" ({splits})" if splits else ""),
-        f"  boxes      {dataset.box_count}",
-        f"  negatives  {dataset.negative_count}",
+        f"  images     {counts['images']}" + (f" ({splits})" if splits else ""),
+        f"  boxes      {counts['boxes']}",
+        f"  negatives  {counts['negatives']}",
         f"  classes    {len(dataset.classes)}: {classes}",
     ]
     for duplicate in record["duplicates"][:3]:

@@ -146,8 +146,11 @@ def rename_collisions(dataset: Dataset, target: Format, report: Report) -> Datas
     if not isinstance(dataset.images, ImageTable):
         return dataset.replace(images=tuple(names.claim(image) for image in dataset.images))
     table = dataset.images
-    splits = table.image_splits()
-    claimed = list(map(names.claim_name, splits, table.names.tolist()))
+    splits, image_names = table.image_splits(), table.names.tolist()
+    keys = [*map(target.annotation_key, splits, image_names), *map(target.image_path, splits, image_names)]
+    if len(set(keys)) == len(keys):
+        return dataset  # every slot and path distinct: nothing to rename, and no name claimed one by one
+    claimed = list(map(names.claim_name, splits, image_names))
     return dataset if not report.renamed else dataset.replace(images=table.with_columns(names=object_column(claimed)))
 
 
