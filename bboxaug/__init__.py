@@ -1,10 +1,10 @@
 """bboxaug: prepare object-detection datasets offline.
 
 Read COCO, Pascal VOC, YOLO and Labelme into one model (`Dataset`), convert between them without loss (`convert`,
-`load`, `save`), write augmented copies whose boxes follow the pixels (`augment`), balance rare classes
-(`balance.balance`), tile and resize (`tile.tile`, `resize.resize`), and look at the data (`stats`, `validate`,
-`preview`); every one of them can rename, merge and drop classes (`ClassOps`) and filter boxes and images
-(`Filters`) on the way. The package tree shows the layers, lowest first: core, io, formats, geometry,
+`load`, `save`), merge several into one (`merge`), write augmented copies whose boxes follow the pixels (`augment`),
+balance rare classes (`balance.balance`), tile and resize (`tile.tile`, `resize.resize`), and look at the data
+(`stats`, `validate`, `preview`); every one of them can rename, merge and drop classes (`ClassOps`) and filter
+boxes and images (`Filters`) on the way. The package tree shows the layers, lowest first: core, io, formats, geometry,
 augmentation, balancing, pipeline, inspection, commands, cli (ARCHITECTURE.md).
 
 This module is the public face of the package and imports nothing heavy: each name below loads its module on
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from bboxaug.commands import balance, resize, tile
     from bboxaug.commands.augment import augment
     from bboxaug.commands.convert import convert, save
+    from bboxaug.commands.merge import merge
     from bboxaug.core.errors import BboxaugError
     from bboxaug.core.model import Boxes, ClassInfo, Dataset, ImageRecord
     from bboxaug.inspection import preview, stats, validate
@@ -36,6 +37,7 @@ _PUBLIC: dict[str, tuple[str, str | None]] = {
     "save": ("bboxaug.commands.convert", "save"),
     "convert": ("bboxaug.commands.convert", "convert"),
     "augment": ("bboxaug.commands.augment", "augment"),
+    "merge": ("bboxaug.commands.merge", "merge"),
     "balance": ("bboxaug.commands.balance", None),
     "tile": ("bboxaug.commands.tile", None),
     "resize": ("bboxaug.commands.resize", None),
@@ -66,6 +68,7 @@ __all__ = [
     "cluster",
     "convert",
     "load",
+    "merge",
     "preview",
     "resize",
     "save",

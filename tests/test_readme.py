@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import functools
+import io
 import json
 import re
 import shutil
@@ -252,6 +253,25 @@ def test_class_operations_block_merges_drops_and_filters_the_sample(workdir: Pat
         "crack": ("line", 1),
         "inclusion": ("inclusion", 2),
     }
+
+
+# --- Merging ----------------------------------------------------------------------------------------------
+
+
+def test_merge_call_writes_the_shared_train_split_once(workdir: Path) -> None:
+    write_coco_train_split(workdir / "data" / "coco")
+    namespace: dict[str, Any] = {}
+    with contextlib.redirect_stdout(io.StringIO()) as printed:
+        exec(compile(rooted(python_block("bboxaug.merge("), workdir), "README.md", "exec"), namespace)
+
+    merged = namespace["merged"]
+    train = sorted(name for name, image in sample().items() if image.split == "train")
+    assert sorted(d["duplicate"] for d in merged.record["duplicates"]) == [f"train/{name}" for name in train]
+    assert printed.getvalue().startswith("{'image': 'train/")
+    written = coco_boxes(workdir / "out" / "merged")
+    assert written.keys() == {f"{image.split}/{name}" for name, image in sample().items()}
+    for name, image in sample().items():
+        assert_boxes_equal(written[f"{image.split}/{name}"], image.boxes)
 
 
 # --- Augmenting -------------------------------------------------------------------------------------------

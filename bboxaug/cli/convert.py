@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bboxaug.cli.options import dataset_options, selection_options
+from bboxaug.cli.options import IMAGES, KEEP_CROWD, dataset_options, selection_options
 from bboxaug.cli.summary import finish
 from bboxaug.core.report import OnError
 from bboxaug.formats import FORMATS
-from bboxaug.io.files import IMAGE_MODES, ImageMode
+from bboxaug.io.files import ImageMode
 from bboxaug.pipeline.manifest import dataset_counts
 from bboxaug.runtime.parallel import show_progress
 
@@ -29,14 +29,8 @@ def formats_command() -> None:
 
 
 @click.command("convert")
-@click.option(
-    "--images",
-    type=click.Choice(IMAGE_MODES),
-    default="copy",
-    show_default=True,
-    help="How images reach DST: copied, hard-linked, symlinked, or not at all (annotations only).",
-)
-@click.option("--keep-crowd", is_flag=True, help="Write COCO iscrowd regions as boxes in formats without crowd.")
+@IMAGES
+@KEEP_CROWD
 @selection_options()
 @dataset_options(to_required=True, quality_of=None, on_error_about="missing image")
 def convert_command(

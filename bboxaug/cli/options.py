@@ -13,6 +13,7 @@ import click
 
 from bboxaug.core.errors import UsageError
 from bboxaug.formats import FORMATS
+from bboxaug.io.files import IMAGE_MODES
 from bboxaug.runtime.parallel import usable_cores
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -52,6 +53,22 @@ def on_error_option(about: str = "unreadable image") -> Callable[[F], F]:
 
 
 QUIET = click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
+
+OVERWRITE = click.option(
+    "--overwrite", is_flag=True, help="Replace DST if it exists (only once the new output is complete)."
+)
+
+IMAGES = click.option(
+    "--images",
+    type=click.Choice(IMAGE_MODES),
+    default="copy",
+    show_default=True,
+    help="How images reach DST: copied, hard-linked, symlinked, or not at all (annotations only).",
+)
+
+KEEP_CROWD = click.option(
+    "--keep-crowd", is_flag=True, help="Write COCO iscrowd regions as boxes in formats without crowd."
+)
 
 
 def copy_options(command: F) -> F:
@@ -120,9 +137,7 @@ def dataset_options(
             "cluster on this machine with 'local'. SRC and DST must be on storage every worker "
             "mounts at the same path. Needs pip install 'bboxaug[dask]'.",
         ),
-        click.option(
-            "--overwrite", is_flag=True, help="Replace DST if it exists (only once the new output is complete)."
-        ),
+        OVERWRITE,
         QUIET,
     ]
 

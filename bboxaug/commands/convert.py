@@ -12,7 +12,7 @@ from bboxaug.core.errors import UsageError
 from bboxaug.core.model import Dataset
 from bboxaug.core.report import OnError, Report
 from bboxaug.io.files import IMAGE_MODES, ImageMode
-from bboxaug.pipeline.classes import ClassOps, Target
+from bboxaug.pipeline.classes import ClassOps, Target, class_operations
 from bboxaug.pipeline.filters import Filters
 from bboxaug.pipeline.output import place_images
 from bboxaug.pipeline.run import Context, Output, Written, run
@@ -117,11 +117,7 @@ def convert(
     """Convert the dataset at `src` to format `to` in the new folder `dst`, writing `convert.json` beside it.
     `class_map` (a mapping or a YAML/JSON file, see `bboxaug.pipeline.classes`) is short for
     `class_ops=ClassOps.of(class_map)`; `filters` drop small boxes, negatives and empty classes."""
-    if class_map is not None:
-        if class_ops is not None:
-            raise UsageError("give class_map or class_ops, not both")
-        class_ops = ClassOps.of(class_map)
-    source = Source.at(src, fmt_from, image_dir, on_error, class_ops, filters=filters)
+    source = Source.at(src, fmt_from, image_dir, on_error, class_operations(class_map, class_ops), filters=filters)
     output = Output(Path(dst), to, overwrite=overwrite, jobs=jobs, progress=progress, keep_crowd=keep_crowd)
     result = run(ConvertStep(images), source, output)
     return ConvertResult(

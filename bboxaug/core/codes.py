@@ -177,6 +177,9 @@ BOXES_WHOLE_IN_NO_TILE = register("boxes_whole_in_no_tile", "warning", "source b
 FEW_INSTANCES = register(
     "few_instances", "warning", "a class with so few distinct instances that balancing repeats the same objects"
 )
+CONFLICTING_DUPLICATE = register(
+    "conflicting_duplicate", "error", "the same image bytes in two merged sources with different boxes"
+)
 
 
 # --- the other errors, by kind (never an item's skip in practice, but each error carries a code) -----------
@@ -226,6 +229,15 @@ IGNORED_SPLIT_LISTS = register(
 )
 IMAGE_NOT_FOUND = register("image_not_found", None, "VOC images not found, read with their declared <size>")
 SIZE_FROM_IMAGE = register("size_from_image", None, "VOC sizes read from the image, <size> missing or invalid")
+MERGE_DUPLICATES = register(
+    "merge_duplicates", None, "images merged once: the same bytes and boxes as an earlier source's image"
+)
+MERGE_RENAMED = register(
+    "merge_renamed", None, "images renamed in a merge: an earlier source has an image of that split and name"
+)
+MERGE_CLASSES_ALIGNED = register(
+    "merge_classes_aligned", None, "classes joined to an earlier source's class spelled otherwise (case, spaces)"
+)
 LISTED_WITHOUT_ANNOTATION = register(
     "listed_without_annotation", None, "ids in a split list without an annotation file, read as negatives"
 )

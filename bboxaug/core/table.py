@@ -123,6 +123,12 @@ class ImageTable(StoredImages):
             attributes=self._attributes(index),
         )
 
+    def source_files(self) -> list[Path | None]:
+        """Each image's file; None where it has none (no source known, or pixels embedded in its annotation)."""
+        if self.sources is None:
+            return [None] * len(self)
+        return [Path(value) if isinstance(value, str | Path) else None for value in self.sources.tolist()]
+
     def _box_columns(self, index: int) -> list[str] | None:
         if self.box_columns is None:
             return None

@@ -164,6 +164,18 @@ class ClassOps:
         return kept - set(self.drop)
 
 
+def class_operations(
+    class_map: Mapping[str, Target] | Path | str | None, class_ops: ClassOps | None
+) -> ClassOps | None:
+    """`class_ops`, or the operations of `class_map` (the public functions' short form for a map alone); a caller
+    giving both is told to choose."""
+    if class_map is None:
+        return class_ops
+    if class_ops is not None:
+        raise UsageError("give class_map or class_ops, not both")
+    return ClassOps.of(class_map)
+
+
 def _merged_class(name: str, members: Sequence[ClassInfo], class_id: int | None = None) -> ClassInfo:
     """The class `name` made of `members`: the id (unless `class_id` is given) and extras of the member of that
     name, else of the first; an unused class declared by an id alone has no extras."""

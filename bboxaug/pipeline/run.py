@@ -2,8 +2,9 @@
 
 `run(step, source, output)`:
 1. refuses an output that is, holds or lies inside the source, or that would replace something silently;
-2. opens the source (its format given or detected, or a dataset already in memory) and applies the class
-   operations (`bboxaug.pipeline.classes`: rename, merge, drop, renumber);
+2. opens the source (its format given or detected, a dataset already in memory, or several sources joined into
+   one by `bboxaug.pipeline.join`) and applies the class operations (`bboxaug.pipeline.classes`: rename, merge,
+   drop, renumber);
 3. prepares the dataset for the target format (`bboxaug.pipeline.prepare`: sizes from headers, boxes clipped,
    crowds dropped where the target cannot mark them, the filters of `bboxaug.pipeline.filters`, colliding names
    renamed), all counted in the report, and checks that the target can number the classes as asked;
@@ -36,7 +37,7 @@ from bboxaug.pipeline.classes import check_class_ids
 from bboxaug.pipeline.manifest import dataset_counts, write_manifest
 from bboxaug.pipeline.output import Staging, check_destination, ensure_apart
 from bboxaug.pipeline.prepare import class_moves, class_table, prepare
-from bboxaug.pipeline.source import Source, open_source
+from bboxaug.pipeline.source import Readable
 
 PlanT = TypeVar("PlanT")
 
@@ -68,12 +69,13 @@ class Context:
     """What a step sees of the run: the formats, the report, the output, and (while the step runs) the staging
     folder its files go into."""
 
-    source: Source
+    source: Readable
     source_format: str | None  # None for a dataset in memory
     target: Format
     report: Report
     output: Output
     staging: Path | None = None
+    source_notes: Mapping[str, Any] = field(default_factory=dict)  # what opening the source did (a merge's record)
 
     @property
     def root(self) -> Path:
@@ -134,16 +136,17 @@ class RunResult(Generic[PlanT]):
     manifests: list[dict[str, Any]] = field(default_factory=list)
 
 
-def run(step: Step[PlanT], source: Source, output: Output, *, dry_run: bool = False) -> RunResult[PlanT]:
+def run(step: Step[PlanT], source: Readable, output: Output, *, dry_run: bool = False) -> RunResult[PlanT]:
     """Run `step` from `source` to `output` through the pipeline's stages (see the module docstring); with
     `dry_run`, stop after the plan and write nothing."""
     if output.to is not None:
         get_format(output.to)  # an unknown target name fails before anything is read
-    if source.path is not None:
-        ensure_apart(source.path, output.path)
+    for path in source.paths:
+        ensure_apart(path, output.path)
     if not (dry_run or (step.resumable and output.resume)):
         check_destination(output.path, output.overwrite)
-    source_format, dataset, report = open_source(source, jobs=output.jobs)
+    opened = source.open(jobs=output.jobs, progress=output.progress)
+    source_format, dataset, report = opened.fmt, opened.dataset, opened.report
     target_name = output.to or source_format
     if target_name is None:
         raise UsageError("name the format to write: a dataset in memory has none of its own")
@@ -159,7 +162,7 @@ def run(step: Step[PlanT], source: Source, output: Output, *, dry_run: bool = Fa
     )
     if source.class_ops is not None:
         check_class_ids(dataset, source.class_ops, target)
-    context = Context(source, source_format, target, report, output)
+    context = Context(source, source_format, target, report, output, source_notes=opened.notes)
     plan = step.plan(dataset, context)
     result = RunResult(source_format, target.name, plan, report)
     if dry_run:

@@ -1,10 +1,13 @@
 """Opening a source: its format (given, or detected) and the dataset read from it, or a dataset already in
-memory; and `load`, the same for a caller who wants only the dataset."""
+memory; and `load`, the same for a caller who wants only the dataset. `Readable` is what the pipeline reads from:
+one `Source`, or several joined into one (`bboxaug.pipeline.join.JoinedSource`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
 from bboxaug.core.model import Dataset
 from bboxaug.core.report import OnError, Report
@@ -54,9 +57,49 @@ class Source:
     def path(self) -> Path | None:
         return self.origin if isinstance(self.origin, Path) else None
 
+    @property
+    def paths(self) -> tuple[Path, ...]:
+        """The files or folders read (none for a dataset in memory): the output must stay apart from each."""
+        return () if self.path is None else (self.path,)
+
     def describe(self) -> str:
         """The source as the manifest records it: its absolute path."""
         return str(self.origin.resolve()) if isinstance(self.origin, Path) else "<dataset in memory>"
+
+    def open(self, *, jobs: int = 1, progress: bool = False) -> Opened:
+        """The source read (`open_source`); a single source has no notes of its own."""
+        fmt, dataset, report = open_source(self, jobs=jobs)
+        return Opened(fmt, dataset, report)
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A source once read: its format name (None for a dataset in memory), the dataset, the report reading began,
+    and what opening it did that the manifest records (`notes`, such as the record of a merge)."""
+
+    fmt: str | None
+    dataset: Dataset
+    report: Report
+    notes: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Readable(Protocol):
+    """What a run reads from: the paths it must not write into, the class operations applied when it is opened
+    and the filters `prepare` applies (both recorded in the manifest), its description in the manifest, and how
+    to open it."""
+
+    @property
+    def paths(self) -> tuple[Path, ...]: ...
+
+    @property
+    def class_ops(self) -> ClassOps | None: ...
+
+    @property
+    def filters(self) -> Filters | None: ...
+
+    def describe(self) -> str | list[str]: ...
+
+    def open(self, *, jobs: int = 1, progress: bool = False) -> Opened: ...
 
 
 def open_source(source: Source, *, jobs: int = 1) -> tuple[str | None, Dataset, Report]:

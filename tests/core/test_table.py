@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bboxaug.core.model import Boxes, ImageRecord
+from bboxaug.core.model import Boxes, EmbeddedImage, ImageRecord
 from bboxaug.core.table import UNKNOWN, ImageTable, TableBuilder, concat_boxes, ranges
 
 
@@ -115,3 +115,17 @@ def test_columns_are_read_only_and_lengths_are_checked() -> None:
         table.widths[0] = 1
     with pytest.raises(ValueError, match="offsets"):
         table.with_columns(offsets=np.array([0, 1], dtype=np.int64))
+
+
+def test_sources_are_held_as_text_and_handed_out_as_paths(tmp_path: Path) -> None:
+    embedded = EmbeddedImage(tmp_path / "b.json")
+    records = [
+        ImageRecord("a.png", "train", 4, 4, Boxes.empty(), source=tmp_path / "a.png"),
+        ImageRecord("b.png", "train", 4, 4, Boxes.empty(), source=embedded),
+        ImageRecord("c.png", "train", 4, 4, Boxes.empty()),
+    ]
+    table = ImageTable.from_records(records)
+    assert table.sources is not None and table.sources.tolist() == [str(tmp_path / "a.png"), embedded, None]
+    assert [record.source for record in table] == [tmp_path / "a.png", embedded, None]
+    assert isinstance(table[0].source, Path)
+    assert table.source_files() == [tmp_path / "a.png", None, None]
