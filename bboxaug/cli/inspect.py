@@ -114,6 +114,12 @@ def stats_command(
     help="Decode every image (unreadable pixels) and hash the pixels (duplicates, split leakage).",
 )
 @click.option(
+    "--near-duplicates",
+    is_flag=True,
+    help="Find images that look the same (resized, recompressed or slightly shifted copies with the same boxes): "
+    "an error across splits.",
+)
+@click.option(
     "--json",
     "json_file",
     type=click.Path(dir_okay=False, allow_dash=True),
@@ -122,17 +128,32 @@ def stats_command(
 @jobs_option("reading images")
 @click.option("--quiet", "-q", is_flag=True, help="Only the totals line, no progress bar.")
 def validate_command(
-    src: Path, fmt_from: str | None, image_dir: Path | None, deep: bool, json_file: str | None, jobs: int, quiet: bool
+    src: Path,
+    fmt_from: str | None,
+    image_dir: Path | None,
+    deep: bool,
+    near_duplicates: bool,
+    json_file: str | None,
+    jobs: int,
+    quiet: bool,
 ) -> None:
     """Find every problem in the dataset at SRC a trainer would trip on, each with a stable code, the image and
     the box. Exits 1 when there are errors (warnings alone exit 0)."""
     from bboxaug.inspection.stats import aligned
     from bboxaug.inspection.validate import summarize, validate
 
-    findings = validate(src, fmt=fmt_from, image_dir=image_dir, deep=deep, jobs=jobs, progress=show_progress(quiet))
+    findings = validate(
+        src,
+        fmt=fmt_from,
+        image_dir=image_dir,
+        deep=deep,
+        near_duplicates=near_duplicates,
+        jobs=jobs,
+        progress=show_progress(quiet),
+    )
     summary = summarize(findings)
     if json_file:
-        _write_json(json_file, {"source": str(src), "deep": deep, **summary})
+        _write_json(json_file, {"source": str(src), "deep": deep, "near_duplicates": near_duplicates, **summary})
     if json_file != "-":
         lines: list[str] = []
         if not quiet:
