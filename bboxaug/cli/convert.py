@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bboxaug.cli.options import dataset_options
+from bboxaug.cli.options import dataset_options, images_option
 from bboxaug.cli.summary import finish
 from bboxaug.core.report import OnError
 from bboxaug.formats import FORMATS
-from bboxaug.io.files import IMAGE_MODES, ImageMode
+from bboxaug.io.files import ImageMode
 from bboxaug.runtime.parallel import show_progress
 
 if TYPE_CHECKING:
@@ -26,13 +26,7 @@ def formats_command() -> None:
 
 
 @click.command("convert")
-@click.option(
-    "--images",
-    type=click.Choice(IMAGE_MODES),
-    default="copy",
-    show_default=True,
-    help="How images reach DST: copied, hard-linked, symlinked, or not at all (annotations only).",
-)
+@images_option
 @click.option(
     "--class-map",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),

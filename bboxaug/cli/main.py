@@ -11,6 +11,7 @@ from bboxaug.cli.augment import augment_command
 from bboxaug.cli.balance import balance_command
 from bboxaug.cli.convert import convert_command, formats_command
 from bboxaug.cli.inspect import preview_command, stats_command, validate_command
+from bboxaug.cli.split import split_command
 from bboxaug.cli.tile import resize_command, tile_command
 from bboxaug.core.errors import BboxaugError
 from bboxaug.core.version import __version__
@@ -37,7 +38,7 @@ class BboxaugGroup(click.Group):
 def main() -> None:
     """Prepare object-detection datasets offline: convert between COCO, Pascal VOC, YOLO and Labelme without
     losing an image, a class or a pixel of a box; augment with boxes that follow the pixels; balance rare
-    classes; tile large images; and look at the data (stats, validate, preview)."""
+    classes; tile large images; split into train/val/test; and look at the data (stats, validate, preview)."""
     release_freed_arrays()
 
 
@@ -48,6 +49,7 @@ for _command in (
     balance_command,
     tile_command,
     resize_command,
+    split_command,
     stats_command,
     validate_command,
     preview_command,

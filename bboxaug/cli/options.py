@@ -1,5 +1,5 @@
 """The options the commands share, each declared once: how a source is read (SRC, --from, --image-dir,
---on-error), how an output is written (DST, --to, --quality, --overwrite), and how the work runs (--jobs,
+--on-error), how an output is written (DST, --to, --quality, --images, --overwrite), and how the work runs (--jobs,
 --scheduler, --quiet)."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import click
 
 from bboxaug.formats import FORMATS
+from bboxaug.io.files import IMAGE_MODES
 from bboxaug.runtime.parallel import usable_cores
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -48,6 +49,17 @@ def on_error_option(about: str = "unreadable image") -> Callable[[F], F]:
         show_default=True,
         help=f"On a malformed annotation or {about}: stop, or skip the item and report it.",
     )
+
+
+def images_option(command: F) -> F:
+    """--images: how the images reach DST, for the commands that write them unchanged (convert, split)."""
+    return click.option(
+        "--images",
+        type=click.Choice(IMAGE_MODES),
+        default="copy",
+        show_default=True,
+        help="How images reach DST: copied, hard-linked, symlinked, or not at all (annotations only).",
+    )(command)
 
 
 QUIET = click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
