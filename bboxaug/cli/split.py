@@ -9,7 +9,6 @@ import click
 
 from bboxaug.cli.options import dataset_options, images_option
 from bboxaug.cli.summary import finish
-from bboxaug.core.errors import UsageError
 from bboxaug.core.report import OnError
 from bboxaug.io.files import ImageMode
 from bboxaug.runtime.parallel import show_progress
@@ -105,28 +104,25 @@ def split_command(
     """
     from bboxaug.commands.split import SPLIT_MANIFEST, split
 
-    try:
-        result = split(
-            src,
-            dst,
-            ratios=ratios,
-            names=names or None,
-            seed=seed,
-            method="stratify" if stratified else "random",
-            group_by=group_by,
-            min_per_class=min_per_class,
-            from_splits="keep" if from_splits == "keep" else "all",
-            images=images,
-            to=to,
-            fmt_from=fmt_from,
-            image_dir=image_dir,
-            jobs=jobs,
-            on_error=on_error,
-            overwrite=overwrite,
-            progress=show_progress(quiet),
-        )
-    except UsageError as error:
-        raise click.UsageError(error.message) from None
+    result = split(
+        src,
+        dst,
+        ratios=ratios,
+        names=names or None,
+        seed=seed,
+        method="stratify" if stratified else "random",
+        group_by=group_by,
+        min_per_class=min_per_class,
+        from_splits="keep" if from_splits == "keep" else "all",
+        images=images,
+        to=to,
+        fmt_from=fmt_from,
+        image_dir=image_dir,
+        jobs=jobs,
+        on_error=on_error,
+        overwrite=overwrite,
+        progress=show_progress(quiet),
+    )
     finish(summary_lines(result, dst), result.report, dst / SPLIT_MANIFEST, quiet)
 
 

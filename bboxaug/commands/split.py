@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -151,7 +151,7 @@ class SplitPlan:
     dataset: Dataset
     old_keys: list[str]
     groups: np.ndarray
-    summary: dict[str, Any] = field(default_factory=dict)
+    summary: dict[str, Any]
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +58,15 @@ def yolo_splits(root: Path) -> dict[str, str]:
     """Each image file name of a YOLO output with the split folder it is in."""
     return {
         path.name: path.parent.name for path in sorted((root / "images").glob("*/*")) if path.suffix in (".png", ".jpg")
+    }
+
+
+def coco_splits(root: Path) -> dict[str, str]:
+    """Each image file name of a COCO output with the split whose annotation file lists it."""
+    return {
+        image["file_name"]: listing.stem.removeprefix("instances_")
+        for listing in sorted((root / "annotations").glob("instances_*.json"))
+        for image in json.loads(listing.read_text())["images"]
     }
 
 
@@ -136,12 +146,11 @@ def test_random_split_keeps_image_counts_and_groups(tmp_path: Path) -> None:
 # --- groups -----------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def small_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_set(tmp_path_factory.mktemp("small"), [f"img{k:02d}.png" for k in range(12)])
-
-
-def test_augmented_copies_go_with_their_source(small_set: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("fmt", "read_splits"), [("yolo", yolo_splits), ("coco", coco_splits)])
+def test_augmented_copies_go_with_their_source(
+    fmt: str, read_splits: Callable[[Path], dict[str, str]], tmp_path: Path
+) -> None:
+    small_set = make_set(tmp_path / "small", [f"img{k:02d}.png" for k in range(12)], fmt=fmt)
     augmented = tmp_path / "augmented"
     augment(small_set, augmented, policy="light", copies=2, seed=1)
     copies = json.loads((augmented / "augment.json").read_text())["outputs"]
@@ -151,7 +160,7 @@ def test_augmented_copies_go_with_their_source(small_set: Path, tmp_path: Path) 
         main, ["split", str(augmented), str(dst), "--ratios", "0.5,0.25,0.25", "--group-by", "source", "-q"]
     )
     assert result.exit_code == 0, result.output
-    splits = yolo_splits(dst)
+    splits = read_splits(dst)
     assert len(splits) == 36
     for entry in copies:
         copy_name, source_name = entry["image"].split("/", 1)[1], entry["source"].split("/", 1)[1]
