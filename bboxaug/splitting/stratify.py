@@ -15,7 +15,10 @@ search:
 3. Local search. Move single groups between splits while a move lowers the cost: the squared difference between
    each split's and its target's share of every class (each class weighs the same, however rare) plus the same
    for image counts (weighing as much as all classes together), plus a heavy penalty for each box a split lacks
-   of its promised minimum. The best move is taken each round, until none helps or `MAX_MOVES` is reached.
+   of its promised minimum. Each round prices every move and takes the best ones in turn, each priced again.
+   When no single move helps, two groups of different splits are swapped if that helps (a group holding a class
+   worst off, from a split with too many of it, against any group of a split with too few), which keeps the
+   image counts; the search ends when neither helps or `MAX_MOVES` is reached.
 
 Everything is numpy on a (groups x classes) count matrix. A round of the local search costs O(groups x classes x
 splits); the greedy pass O(classes x groups). Randomness comes only from `numpy.random.default_rng(seed)`, ties go
