@@ -2,10 +2,11 @@
 
 Read COCO, Pascal VOC, YOLO and Labelme into one model (`Dataset`), convert between them without loss (`convert`,
 `load`, `save`), merge several into one (`merge`), write augmented copies whose boxes follow the pixels (`augment`),
-balance rare classes (`balance.balance`), tile and resize (`tile.tile`, `resize.resize`), and look at the data
-(`stats`, `validate`, `preview`); every one of them can rename, merge and drop classes (`ClassOps`) and filter
-boxes and images (`Filters`) on the way. The package tree shows the layers, lowest first: core, io, formats, geometry,
-augmentation, balancing, pipeline, inspection, commands, cli (ARCHITECTURE.md).
+balance rare classes (`balance.balance`), tile and resize (`tile.tile`, `resize.resize`), split into
+train/val/test (`split`), and look at the data (`stats`, `validate`, `preview`); every one of them can rename,
+merge and drop classes (`ClassOps`) and filter boxes and images (`Filters`) on the way. The package tree shows the
+layers, lowest first: core, io, formats, geometry, augmentation, balancing and splitting, pipeline, inspection,
+commands, cli (ARCHITECTURE.md).
 
 This module is the public face of the package and imports nothing heavy: each name below loads its module on
 first use, so `import bboxaug` and a worker process's imports stay light.
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from bboxaug.commands.augment import augment
     from bboxaug.commands.convert import convert, save
     from bboxaug.commands.merge import merge
+    from bboxaug.commands.split import split
     from bboxaug.core.errors import BboxaugError
     from bboxaug.core.model import Boxes, ClassInfo, Dataset, ImageRecord
     from bboxaug.inspection import preview, stats, validate
@@ -41,6 +43,7 @@ _PUBLIC: dict[str, tuple[str, str | None]] = {
     "balance": ("bboxaug.commands.balance", None),
     "tile": ("bboxaug.commands.tile", None),
     "resize": ("bboxaug.commands.resize", None),
+    "split": ("bboxaug.commands.split", "split"),
     "stats": ("bboxaug.inspection.stats", None),
     "validate": ("bboxaug.inspection.validate", None),
     "preview": ("bboxaug.inspection.preview", None),
@@ -72,6 +75,7 @@ __all__ = [
     "preview",
     "resize",
     "save",
+    "split",
     "stats",
     "tile",
     "validate",

@@ -124,6 +124,12 @@ def stats_command(
     help="Decode every image (unreadable pixels) and hash the pixels (duplicates, split leakage).",
 )
 @click.option(
+    "--near-duplicates",
+    is_flag=True,
+    help="Find images that look the same (resized, recompressed or slightly shifted copies with the same boxes): "
+    "an error across splits.",
+)
+@click.option(
     "--json",
     "json_file",
     type=click.Path(dir_okay=False, allow_dash=True),
@@ -136,6 +142,7 @@ def validate_command(
     fmt_from: str | None,
     image_dir: Path | None,
     deep: bool,
+    near_duplicates: bool,
     json_file: str | None,
     jobs: int,
     quiet: bool,
@@ -152,6 +159,7 @@ def validate_command(
         fmt=fmt_from,
         image_dir=image_dir,
         deep=deep,
+        near_duplicates=near_duplicates,
         jobs=jobs,
         class_ops=class_ops,
         filters=filters,
@@ -159,7 +167,7 @@ def validate_command(
     )
     summary = summarize(findings)
     if json_file:
-        _write_json(json_file, {"source": str(src), "deep": deep, **summary})
+        _write_json(json_file, {"source": str(src), "deep": deep, "near_duplicates": near_duplicates, **summary})
     if json_file != "-":
         lines: list[str] = []
         if not quiet:

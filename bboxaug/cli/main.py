@@ -12,6 +12,7 @@ from bboxaug.cli.balance import balance_command
 from bboxaug.cli.convert import convert_command, formats_command
 from bboxaug.cli.inspect import preview_command, stats_command, validate_command
 from bboxaug.cli.merge import merge_command
+from bboxaug.cli.split import split_command
 from bboxaug.cli.tile import resize_command, tile_command
 from bboxaug.core.errors import BboxaugError
 from bboxaug.core.version import __version__
@@ -38,7 +39,8 @@ class BboxaugGroup(click.Group):
 def main() -> None:
     """Prepare object-detection datasets offline: convert between COCO, Pascal VOC, YOLO and Labelme without
     losing an image, a class or a pixel of a box; merge datasets in any mix of formats; augment with boxes that
-    follow the pixels; balance rare classes; tile large images; and look at the data (stats, validate, preview)."""
+    follow the pixels; balance rare classes; tile large images; split into train/val/test; and look at the data
+    (stats, validate, preview)."""
     release_freed_arrays()
 
 
@@ -50,6 +52,7 @@ for _command in (
     tile_command,
     resize_command,
     merge_command,
+    split_command,
     stats_command,
     validate_command,
     preview_command,

@@ -1,6 +1,6 @@
 """The options the commands share, each declared once: how a source is read (SRC, --from, --image-dir,
 --on-error), which of it is used (the class operations and filters), how an output is written (DST, --to,
---quality, --overwrite), and how the work runs (--jobs, --scheduler, --quiet)."""
+--quality, --images, --overwrite), and how the work runs (--jobs, --scheduler, --quiet)."""
 
 from __future__ import annotations
 

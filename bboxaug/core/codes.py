@@ -106,6 +106,12 @@ DUPLICATE_IMAGE = register(
     "images found twice: one file (with --deep, the same pixels) "
     "under two names or listed in two splits; an error across splits (leakage)",
 )
+NEAR_DUPLICATE = register(
+    "near_duplicate",
+    "warning",
+    "images that look the same (a resized, recompressed or slightly shifted copy: perceptual hash, and the same "
+    "boxes); an error across splits (leakage)",
+)
 DUPLICATE_BOX = register(
     "duplicate_box", "warning", "two boxes of one class in the same place (equal, or IoU above 0.99)"
 )
@@ -122,6 +128,7 @@ FINDINGS = (
     ORPHAN_LABEL,
     UNREADABLE_ANNOTATION,
     DUPLICATE_IMAGE,
+    NEAR_DUPLICATE,
     DUPLICATE_BOX,
     UNUSED_CLASS,
     READER_NOTE,
@@ -174,6 +181,16 @@ COPIES_DROPPED = register(
     "copies_dropped", "warning", "copies dropped: they lost every box of a class they were made for"
 )
 BOXES_WHOLE_IN_NO_TILE = register("boxes_whole_in_no_tile", "warning", "source boxes that lie whole in no written tile")
+CLASS_SHORT_IN_SPLIT = register(
+    "class_short_in_split",
+    "warning",
+    "a split with fewer boxes of a class than --min-per-class: too few boxes, or too few groups holding them",
+)
+KEPT_GROUP_SPLIT = register(
+    "kept_group_split",
+    "warning",
+    "a group of images (one source, duplicates, one --group-by key) that --from-splits keep finds in two kept splits",
+)
 FEW_INSTANCES = register(
     "few_instances", "warning", "a class with so few distinct instances that balancing repeats the same objects"
 )
@@ -216,6 +233,9 @@ TILE_BOXES_KEPT_PARTIAL = register(
     "tile_boxes_kept_partial", None, "boxes kept clipped in tiles below min_visibility (--partial keep)"
 )
 TINY_BOXES_DROPPED = register("tiny_boxes_dropped", None, "boxes dropped: smaller than --min-box-size once resized")
+GROUP_PATTERN_UNMATCHED = register(
+    "group_pattern_unmatched", None, "images whose name --group-by REGEX does not match (each is its own group)"
+)
 PASTE_IMAGES_WRITTEN = register("paste_images_written", None, "copy-paste images written")
 OBJECTS_PASTED = register("objects_pasted", None, "objects pasted")
 KEYPOINTS_DROPPED = register("keypoints_dropped", None, "boxes read without their keypoints (YOLO pose labels)")

@@ -123,6 +123,10 @@ class ImageTable(StoredImages):
             attributes=self._attributes(index),
         )
 
+    def source_of(self, index: int) -> Path | EmbeddedImage | None:
+        """Image `index`'s file (or the annotation its pixels are embedded in), without building its record."""
+        return None if self.sources is None else _source(self.sources[index])
+
     def source_files(self) -> list[Path | None]:
         """Each image's file; None where it has none (no source known, or pixels embedded in its annotation)."""
         if self.sources is None:

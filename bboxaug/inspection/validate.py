@@ -3,7 +3,8 @@
 Reading never stops at the first problem: the dataset is read with `on_error="skip"`, and what the reader
 skipped or warned about is turned into findings by its code (never its message), beside the checks made here on
 the model (boxes, classes) and on the image files (headers only, unless `deep` asks for decoding and hashing the
-pixels). The codes, their severities and meanings are `bboxaug.core.codes.FINDINGS`.
+pixels, and `near_duplicates` for images that look the same). The codes, their severities and meanings are
+`bboxaug.core.codes.FINDINGS`.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from bboxaug.core.errors import ImageError
 from bboxaug.core.model import Dataset, EmbeddedImage, ImageRecord, image_key
 from bboxaug.core.report import Report
 from bboxaug.core.table import as_table
+from bboxaug.inspection.near_duplicates import MAX_DISTANCE, find_near_duplicates
 from bboxaug.inspection.stats import BoxTable
 from bboxaug.io.headers import ImageHeader, embedded_bytes, header_of
 from bboxaug.pipeline.classes import ClassOps
@@ -307,9 +309,39 @@ def file_findings(dataset: Dataset, *, deep: bool = False, jobs: int = 1, progre
     return found
 
 
-def check_dataset(dataset: Dataset, *, deep: bool = False, jobs: int = 1, progress: bool = False) -> list[Finding]:
-    """Every check on an already-read dataset, listed by code (in `CODES` order), then as found."""
+def near_duplicate_findings(dataset: Dataset, *, jobs: int = 1, progress: bool = False) -> list[Finding]:
+    """Each image that looks the same as an earlier one (`bboxaug.inspection.near_duplicates`), an error when the
+    two sit in different splits. The same file under two names is left to `duplicate_image`."""
+    table = as_table(dataset.images)
+    near = find_near_duplicates(dataset, jobs=jobs, progress=progress)
+    found = []
+    pairs = zip(near.later.tolist(), near.earlier.tolist(), near.distance.tolist(), strict=True)
+    for later, earlier, distance in pairs:
+        if table.sources is not None and table.sources[later] == table.sources[earlier]:
+            continue
+        leakage = table.split_of(later) != table.split_of(earlier)
+        other = table.key_of(earlier)
+        found.append(
+            finding(
+                "near_duplicate",
+                f"looks the same as {other} (perceptual hash {distance} of 64 bits apart, the same boxes)"
+                + (f" in split '{table.split_of(earlier)}': leakage" if leakage else ""),
+                image=table.key_of(later),
+                severity=ERROR if leakage else WARNING,
+                details={"other": other, "leakage": leakage, "distance": distance, "max_distance": MAX_DISTANCE},
+            )
+        )
+    return found
+
+
+def check_dataset(
+    dataset: Dataset, *, deep: bool = False, near_duplicates: bool = False, jobs: int = 1, progress: bool = False
+) -> list[Finding]:
+    """Every check on an already-read dataset, listed by code (in `CODES` order), then as found; with
+    `near_duplicates`, images that look the same too."""
     found = file_findings(dataset, deep=deep, jobs=jobs, progress=progress) + box_findings(dataset)
+    if near_duplicates:
+        found += near_duplicate_findings(dataset, jobs=jobs, progress=progress)
     return sort_findings(found)
 
 
@@ -324,18 +356,18 @@ def validate(
     fmt: str | None = None,
     image_dir: Path | str | None = None,
     deep: bool = False,
+    near_duplicates: bool = False,
     jobs: int = 1,
     class_ops: ClassOps | None = None,
     filters: Filters | None = None,
     progress: bool = False,
 ) -> list[Finding]:
     """Read the dataset at `src` without stopping at problems (its classes changed by `class_ops`, filtered by
-    `filters`) and return every finding."""
+    `filters`) and return every finding (with `near_duplicates`, images that look the same too)."""
     report = Report(on_error="skip")
     dataset = load(src, fmt=fmt, image_dir=image_dir, report=report, class_ops=class_ops, filters=filters)
-    return sort_findings(
-        reader_findings(report, dataset) + check_dataset(dataset, deep=deep, jobs=jobs, progress=progress)
-    )
+    checks = check_dataset(dataset, deep=deep, near_duplicates=near_duplicates, jobs=jobs, progress=progress)
+    return sort_findings(reader_findings(report, dataset) + checks)
 
 
 def summarize(findings: Sequence[Finding]) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import numpy as np
 
 from bboxaug.core.model import Boxes
 from bboxaug.core.table import ImageTable
-from bboxaug.io.digest import file_digest
+from bboxaug.io.digest import content_digest
 from bboxaug.runtime.parallel import run_parallel
 
 
@@ -57,7 +57,7 @@ def same_images(table: ImageTable, origins: np.ndarray, *, jobs: int = 1, progre
     hashed = [file for file in (files[row] for row in rows) if file is not None]  # candidates all have a file
     if not hashed:
         return []
-    digests = run_parallel(file_digest, hashed, jobs=jobs, description="hashing images", progress=progress)
+    digests = run_parallel(content_digest, hashed, jobs=jobs, description="hashing images", progress=progress)
     groups: dict[str, list[int]] = defaultdict(list)
     for row, digest in zip(rows, digests, strict=True):
         groups[digest].append(row)

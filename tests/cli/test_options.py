@@ -56,9 +56,9 @@ def declaration(parameter: click.Option) -> tuple:
 
 
 def test_the_commands_that_read_and_write_a_dataset_share_every_option() -> None:
-    writers = ("convert", "augment", "balance", "tile", "resize")
+    writers = ("convert", "augment", "balance", "tile", "resize", "split")
     for flag in SHARED:
-        if flag != "--quality":  # convert writes the source's image bytes, so it has no --quality
+        if flag != "--quality":  # convert and split write the source's image bytes, so they have no --quality
             assert set(writers) <= set(having(flag)), flag
 
 
@@ -77,7 +77,7 @@ def test_a_shared_option_is_the_same_option_everywhere(flag: str) -> None:
 def test_help_shows_each_shared_option_once(command: str) -> None:
     text = wide_help(command)
     for flag in SHARED:
-        count = len(re.findall(rf"^\s+(-\w, )?{flag}\b", text, re.M))
+        count = len(re.findall(rf"^\s+(-\w, )?{flag}(?![\w-])", text, re.M))  # --from, not --from-splits
         assert count == (option(main.commands[command], flag) is not None), (command, flag)
 
 
