@@ -677,33 +677,31 @@ def _write_label_files(files: _LabelFiles) -> None:
 
 def write(dataset: Dataset, dst: Path, *, report: Report, jobs: int = 1) -> None:
     """data.yaml plus `labels/<split>/<stem>.txt` for every image (empty for a negative). Class indices are
-    positions in the class list; images are placed by the caller at `images/<split>/<name>`. Runs of images are
-    formatted and written on `jobs` worker processes when there are enough of them to pay for starting."""
+    positions in the class list; images are placed by the caller at `images/<split>/<name>`. The images are taken
+    a batch at a time (a dataset whose records are stored elsewhere, such as written copies, is never made into
+    one table), and the batches formatted and written on `jobs` worker processes when there are enough images
+    to pay for starting them."""
     for split in dataset.splits:
         safe_relative_name(split, file=dst, field="split")
     atomic_write_text(Path(dst) / "data.yaml", data_yaml(dataset.class_names, dataset.splits))
     labels_root = os.path.join(os.fspath(dst), "labels")
-    table = as_table(dataset.images)
-    splits = table.image_splits()
-    paths = [
-        f"{labels_root}/{split}/{name_stem(name)}.txt" for split, name in zip(splits, table.names.tolist(), strict=True)
-    ]
-    for folder in dict.fromkeys(path[: path.rfind("/")] for path in paths):
-        os.makedirs(folder, exist_ok=True)
-    boxes, offsets, counts, sizes = table.boxes, table.offsets, table.box_counts().tolist(), table.sizes()
-    runs = (
-        _LabelFiles(
-            paths[start:stop],
-            boxes.xyxy[offsets[start] : offsets[stop]],
-            boxes.labels[offsets[start] : offsets[stop]],
-            sizes[start:stop],
-            counts[start:stop],
-        )
-        for start, stop in (
-            (start, min(start + WRITE_BATCH, len(table))) for start in range(0, len(table), WRITE_BATCH)
-        )
-    )
-    parallel = jobs if len(table) >= MIN_IMAGES_FOR_WORKERS else 1
+    folders: set[str] = set()
+
+    def label_files(start: int) -> _LabelFiles:
+        batch = as_table(dataset.images[start : start + WRITE_BATCH])
+        paths = [
+            f"{labels_root}/{split}/{name_stem(name)}.txt"
+            for split, name in zip(batch.image_splits(), batch.names.tolist(), strict=True)
+        ]
+        for folder in dict.fromkeys(path[: path.rfind("/")] for path in paths).keys() - folders:
+            os.makedirs(folder, exist_ok=True)
+            folders.add(folder)
+        boxes = batch.boxes
+        return _LabelFiles(paths, boxes.xyxy, boxes.labels, batch.sizes(), batch.box_counts().tolist())
+
+    count = len(dataset.images)
+    runs = map(label_files, range(0, count, WRITE_BATCH))
+    parallel = jobs if count >= MIN_IMAGES_FOR_WORKERS else 1
     for _ in iter_parallel(_write_label_files, runs, jobs=parallel, prefer="processes", writes_into=Path(dst)):
         pass
 
