@@ -350,10 +350,10 @@ def _label_folder(folder: Path, root: Path) -> tuple[Path, bool]:
     return folder, False
 
 
-def _image_files(folder: Path) -> list[Path]:
-    return sorted(
-        (path for path in folder.rglob("*") if is_image_file(path) and path.is_file()), key=lambda path: path.as_posix()
-    )
+def _image_files(folder: Path) -> list[str]:
+    """Every image file below `folder`, sorted, as path strings: a split's list is held for the whole read, and a
+    Path costs about five times the memory of its text."""
+    return sorted(os.fspath(path) for path in folder.rglob("*") if is_image_file(path) and path.is_file())
 
 
 def _text(path: Path) -> str:
@@ -366,10 +366,10 @@ def _text(path: Path) -> str:
 
 @dataclass
 class _Split:
-    """One split's images, in read order, and the folders they were listed from."""
+    """One split's images (their paths as text), in read order, and the folders they were listed from."""
 
     name: str
-    images: list[Path] = field(default_factory=list)
+    images: list[str] = field(default_factory=list)
     folders: list[Path] = field(default_factory=list)
 
 
@@ -399,7 +399,7 @@ def _collect(
                         field=f"line {number}",
                         code=codes.MISSING_IMAGE,
                     )
-                split.images.append(found)
+                split.images.append(os.fspath(found))
     return [split]
 
 
@@ -428,20 +428,21 @@ def _read_splits(splits: Sequence[_Split], layout: _Layout, report: Report) -> D
     positions = {c.id: index for index, c in enumerate(layout.classes) if c.id is not None}
     label_folders: dict[Path, tuple[Path, bool]] = {}
     records = TableBuilder()
-    seen: set[Path] = set()
+    seen: set[str] = set()
     for split in splits:
         if not split.images:
             continue
-        base = Path(os.path.commonpath([*split.folders, *(path.parent for path in split.images)]))
+        base = Path(os.path.commonpath([*split.folders, *map(os.path.dirname, split.images)]))
         labelled = tried = 0
-        for path in split.images:
-            if path in seen:
+        for entry in split.images:
+            path = Path(entry)
+            if entry in seen:
                 report.count(codes.DUPLICATE_IMAGE)
                 report.warn(
                     path, split.name, "image listed again; read once, in its first split", codes.DUPLICATE_IMAGE
                 )
                 continue
-            seen.add(path)
+            seen.add(entry)
             if path.parent not in label_folders:
                 label_folders[path.parent] = layout.label_folder(path.parent)
             label_dir, oriented = label_folders[path.parent]
@@ -468,7 +469,7 @@ def _read_splits(splits: Sequence[_Split], layout: _Layout, report: Report) -> D
                 base,
                 split.name,
                 "no label file found for any image of this split (looked in "
-                f"{label_folders[split.images[0].parent][0]}): every image is read as a negative",
+                f"{label_folders[Path(split.images[0]).parent][0]}): every image is read as a negative",
                 codes.SPLIT_WITHOUT_LABELS,
             )
     for folder in sorted({*label_folders, *(f for split in splits for f in split.folders)}):
