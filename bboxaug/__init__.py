@@ -3,7 +3,9 @@
 Read COCO, Pascal VOC, YOLO and Labelme into one model (`Dataset`), convert between them without loss (`convert`,
 `load`, `save`), write augmented copies whose boxes follow the pixels (`augment`), balance rare classes
 (`balance.balance`), tile and resize (`tile.tile`, `resize.resize`), and look at the data (`stats`, `validate`,
-`preview`). The package tree shows the layers, lowest first: core, io, formats, geometry, augmentation, balancing,
+`preview`). `preprocess` gives an image at inference the same deterministic pre-processing (`Preprocessing`:
+CLAHE, grayscale, auto-contrast, crop, resize) that a run's `--preprocess` gave the images it wrote. The package
+tree shows the layers, lowest first: core, io, formats, geometry, preprocessing, augmentation, balancing,
 pipeline, inspection, commands, cli (ARCHITECTURE.md).
 
 This module is the public face of the package and imports nothing heavy: each name below loads its module on
@@ -25,6 +27,8 @@ if TYPE_CHECKING:
     from bboxaug.core.model import Boxes, ClassInfo, Dataset, ImageRecord
     from bboxaug.inspection import preview, stats, validate
     from bboxaug.pipeline.source import load
+    from bboxaug.preprocessing.pixels import preprocess
+    from bboxaug.preprocessing.steps import Preprocessing
     from bboxaug.runtime import cluster
 
 #: Public name -> (module, attribute in it; None for the module itself).
@@ -40,6 +44,8 @@ _PUBLIC: dict[str, tuple[str, str | None]] = {
     "validate": ("bboxaug.inspection.validate", None),
     "preview": ("bboxaug.inspection.preview", None),
     "cluster": ("bboxaug.runtime.cluster", None),
+    "preprocess": ("bboxaug.preprocessing.pixels", "preprocess"),
+    "Preprocessing": ("bboxaug.preprocessing.steps", "Preprocessing"),
     "BboxaugError": ("bboxaug.core.errors", "BboxaugError"),
     "Boxes": ("bboxaug.core.model", "Boxes"),
     "ClassInfo": ("bboxaug.core.model", "ClassInfo"),
@@ -53,12 +59,14 @@ __all__ = [
     "ClassInfo",
     "Dataset",
     "ImageRecord",
+    "Preprocessing",
     "__version__",
     "augment",
     "balance",
     "cluster",
     "convert",
     "load",
+    "preprocess",
     "preview",
     "resize",
     "save",

@@ -7,8 +7,9 @@ from pathlib import Path
 import click
 
 from bboxaug.cli.options import copy_options, dataset_options
-from bboxaug.cli.summary import finish
+from bboxaug.cli.summary import finish, preprocess_lines
 from bboxaug.core.report import OnError
+from bboxaug.preprocessing.steps import Preprocessing
 from bboxaug.runtime.parallel import show_progress
 
 
@@ -39,6 +40,7 @@ def augment_command(
     no_originals: bool,
     resume: bool,
     quality: int,
+    preprocess: Preprocessing,
     on_error: OnError,
     dry_run: bool,
     jobs: int,
@@ -66,9 +68,12 @@ def augment_command(
             image_dir=image_dir,
             on_error=on_error,
             jobs=jobs,
+            preprocess=preprocess,
         )
         images = len(plan.counts.copies)
         click.echo(describe(plan.policy))
+        if preprocess:
+            click.echo(f"preprocess (every image, before the policy): {preprocess.describe()}")
         click.echo(f"would write {0 if no_originals else images} originals and {copies * images} copies to {dst}")
         return
     result = augment(
@@ -87,6 +92,7 @@ def augment_command(
         on_error=on_error,
         overwrite=overwrite,
         progress=show_progress(quiet),
+        preprocess=preprocess,
     )
     counts = result.counts
     finish(
@@ -95,6 +101,7 @@ def augment_command(
             f"  images     {counts['images']} ({result.report.counts['copies_written']} copies)",
             f"  boxes      {counts['boxes']}",
             f"  negatives  {counts['negatives']}",
+            *preprocess_lines(result.preprocess),
         ],
         result.report,
         dst / AUGMENT_MANIFEST,

@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING
 import click
 
 from bboxaug.cli.options import dataset_options
-from bboxaug.cli.summary import finish
+from bboxaug.cli.summary import finish, preprocess_lines
 from bboxaug.core.report import OnError
 from bboxaug.formats import FORMATS
 from bboxaug.io.files import IMAGE_MODES, ImageMode
+from bboxaug.preprocessing.steps import Preprocessing
 from bboxaug.runtime.parallel import show_progress
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ def formats_command() -> None:
     help="YAML/JSON mapping class name -> output id, overriding the source's numbering.",
 )
 @click.option("--keep-crowd", is_flag=True, help="Write COCO iscrowd regions as boxes in formats without crowd.")
-@dataset_options(to_required=True, quality_of=None, on_error_about="missing image")
+@dataset_options(to_required=True, quality_of="images re-encoded by --preprocess", on_error_about="missing image")
 def convert_command(
     src: Path,
     dst: Path,
@@ -50,6 +51,8 @@ def convert_command(
     on_error: OnError,
     class_map: Path | None,
     keep_crowd: bool,
+    quality: int,
+    preprocess: Preprocessing,
     jobs: int,
     overwrite: bool,
     quiet: bool,
@@ -74,8 +77,11 @@ def convert_command(
         overwrite=overwrite,
         jobs=jobs,
         progress=show_progress(quiet),
+        preprocess=preprocess,
+        quality=quality,
     )
-    finish(summary_lines(result, dst), result.report, dst / CONVERT_MANIFEST, quiet, label="report")
+    lines = summary_lines(result, dst) + preprocess_lines(preprocess)
+    finish(lines, result.report, dst / CONVERT_MANIFEST, quiet, label="report")
 
 
 def summary_lines(result: ConvertResult, dst: Path) -> list[str]:

@@ -1,6 +1,6 @@
 """The options the commands share, each declared once: how a source is read (SRC, --from, --image-dir,
---on-error), how an output is written (DST, --to, --quality, --overwrite), and how the work runs (--jobs,
---scheduler, --quiet)."""
+--on-error), how an output is written (DST, --to, --quality, --preprocess, --overwrite), and how the work runs
+(--jobs, --scheduler, --quiet)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from typing import Any, TypeVar
 
 import click
 
+from bboxaug.core.errors import UsageError
 from bboxaug.formats import FORMATS
+from bboxaug.preprocessing.steps import Preprocessing
 from bboxaug.runtime.parallel import usable_cores
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -51,6 +53,24 @@ def on_error_option(about: str = "unreadable image") -> Callable[[F], F]:
 
 
 QUIET = click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
+
+
+def parse_preprocess(ctx: click.Context, param: click.Parameter, value: str | None) -> Preprocessing:
+    """--preprocess read once into its steps; a mistake is a one-line usage error naming the step (exit 2)."""
+    try:
+        return Preprocessing.parse(value or "")
+    except UsageError as error:
+        raise UsageError(f"--preprocess: {error.message}") from None
+
+
+PREPROCESS = click.option(
+    "--preprocess",
+    metavar="STEPS",
+    callback=parse_preprocess,
+    help="Deterministic steps applied to every image of every split before anything else, boxes following, "
+    "names kept, recorded in the manifest: e.g. 'clahe:clip=2,grid=8;grayscale;crop:0,0,1280,720;letterbox:640' "
+    "(steps: clahe, grayscale, autocontrast, crop, resize, letterbox; see the README).",
+)
 
 
 def copy_options(command: F) -> F:
@@ -108,6 +128,7 @@ def dataset_options(
             )
         )
     options += [
+        PREPROCESS,
         on_error_option(on_error_about),
         jobs_option(scheduler=True),
         click.option(

@@ -10,6 +10,7 @@ import click
 
 from bboxaug.core import codes
 from bboxaug.core.report import Problem, Report
+from bboxaug.preprocessing.steps import Preprocessing
 
 SHOWN_PROBLEMS = 10
 
@@ -34,6 +35,11 @@ def count_lines(report: Report) -> list[str]:
         for key, count in sorted(report.counts.items())
         if key not in NOT_SHOWN
     ]
+
+
+def preprocess_lines(steps: Preprocessing) -> list[str]:
+    """The pre-processing every written image got, as STEPS text with every parameter (none: no line)."""
+    return [f"  preprocess {steps.describe()}"] if steps else []
 
 
 def finish(lines: list[str], report: Report, manifest: Path | str, quiet: bool, *, label: str = "manifest") -> None:

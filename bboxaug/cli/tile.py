@@ -9,11 +9,12 @@ from typing import Any
 import click
 
 from bboxaug.cli.options import dataset_options
-from bboxaug.cli.summary import finish
+from bboxaug.cli.summary import finish, preprocess_lines
 from bboxaug.core.errors import UsageError
 from bboxaug.core.report import OnError
 from bboxaug.geometry.letterbox import MODES, Mode, parse_size, parse_sizes
 from bboxaug.geometry.tiling import PARTIAL_POLICIES, Partial
+from bboxaug.preprocessing.steps import Preprocessing
 from bboxaug.runtime.parallel import show_progress
 
 
@@ -81,6 +82,7 @@ def tile_command(
     fmt_from: str | None,
     image_dir: Path | None,
     quality: int,
+    preprocess: Preprocessing,
     on_error: OnError,
     jobs: int,
     overwrite: bool,
@@ -112,6 +114,7 @@ def tile_command(
         on_error=on_error,
         overwrite=overwrite,
         progress=show_progress(quiet),
+        preprocess=preprocess,
     )
     counts = result.manifest["tile_counts"]
     finish(
@@ -120,6 +123,7 @@ def tile_command(
             f"  tiles      {counts['written']} of {counts['planned']} planned ({counts['extra']} extra)",
             f"  boxes      {result.dataset.box_count}",
             f"  negatives  {result.dataset.negative_count}",
+            *preprocess_lines(preprocess),
         ],
         result.report,
         dst / TILE_MANIFEST,
@@ -162,6 +166,7 @@ def resize_command(
     fmt_from: str | None,
     image_dir: Path | None,
     quality: int,
+    preprocess: Preprocessing,
     on_error: OnError,
     jobs: int,
     overwrite: bool,
@@ -188,6 +193,7 @@ def resize_command(
         on_error=on_error,
         overwrite=overwrite,
         progress=show_progress(quiet),
+        preprocess=preprocess,
     )
     lines = [f"resized {result.source_format} -> {result.target_format} ({mode}): {dst}"]
     for folder, written in result.datasets.items():
@@ -195,4 +201,5 @@ def resize_command(
             f"  {folder:<10} {len(written.images)} images, {written.box_count} boxes, "
             f"{result.manifests[folder]['tiny_boxes_dropped']} boxes under {min_box_size:g} px dropped"
         )
+    lines += preprocess_lines(preprocess)
     finish(lines, result.report, dst / "<size>" / RESIZE_MANIFEST, quiet)

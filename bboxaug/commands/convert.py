@@ -15,6 +15,7 @@ from bboxaug.io.files import IMAGE_MODES, ImageMode
 from bboxaug.pipeline.output import place_images
 from bboxaug.pipeline.run import Context, Output, Written, run
 from bboxaug.pipeline.source import Source
+from bboxaug.preprocessing.steps import Preprocessing, PreprocessSpec
 from bboxaug.runtime.gcpause import gc_paused
 
 CONVERT_MANIFEST = "convert.json"
@@ -49,6 +50,8 @@ class ConvertStep:
             context.report,
             jobs=output.jobs,
             progress=output.progress,
+            preprocess=output.preprocess,
+            quality=output.quality,
         )
         return [Written(placed)]
 
@@ -109,10 +112,23 @@ def convert(
     overwrite: bool = False,
     jobs: int = 1,
     progress: bool = False,
+    preprocess: PreprocessSpec = None,
+    quality: int = 95,
 ) -> ConvertResult:
-    """Convert the dataset at `src` to format `to` in the new folder `dst`, writing `convert.json` beside it."""
+    """Convert the dataset at `src` to format `to` in the new folder `dst`, writing `convert.json` beside it.
+    With `preprocess` steps every image is decoded, pre-processed and encoded (JPEG/WebP at `quality`) instead of
+    copied, and the boxes follow."""
     source = Source.at(src, fmt_from, image_dir, on_error, class_map)
-    output = Output(Path(dst), to, overwrite=overwrite, jobs=jobs, progress=progress, keep_crowd=keep_crowd)
+    output = Output(
+        Path(dst),
+        to,
+        overwrite=overwrite,
+        jobs=jobs,
+        progress=progress,
+        keep_crowd=keep_crowd,
+        quality=quality,
+        preprocess=Preprocessing.of(preprocess),
+    )
     result = run(ConvertStep(images), source, output)
     return ConvertResult(
         result.source_format, result.target_format, result.written[0].dataset, result.report, result.classes

@@ -177,6 +177,9 @@ BOXES_WHOLE_IN_NO_TILE = register("boxes_whole_in_no_tile", "warning", "source b
 FEW_INSTANCES = register(
     "few_instances", "warning", "a class with so few distinct instances that balancing repeats the same objects"
 )
+CROP_OUTSIDE_IMAGE = register(
+    "crop_outside_image", "error", "an image that the --preprocess crop does not reach (nothing of it would be left)"
+)
 
 
 # --- the other errors, by kind (never an item's skip in practice, but each error carries a code) -----------
@@ -213,6 +216,12 @@ TILE_BOXES_KEPT_PARTIAL = register(
     "tile_boxes_kept_partial", None, "boxes kept clipped in tiles below min_visibility (--partial keep)"
 )
 TINY_BOXES_DROPPED = register("tiny_boxes_dropped", None, "boxes dropped: smaller than --min-box-size once resized")
+PREPROCESS_BOXES_DROPPED = register(
+    "preprocess_boxes_dropped", None, "boxes dropped: outside the region a --preprocess crop keeps"
+)
+PREPROCESS_BOXES_CUT = register(
+    "preprocess_boxes_cut", None, "boxes cut by a --preprocess crop, kept clipped and marked truncated"
+)
 PASTE_IMAGES_WRITTEN = register("paste_images_written", None, "copy-paste images written")
 OBJECTS_PASTED = register("objects_pasted", None, "objects pasted")
 KEYPOINTS_DROPPED = register("keypoints_dropped", None, "boxes read without their keypoints (YOLO pose labels)")

@@ -4,7 +4,9 @@
 1. refuses an output that is, holds or lies inside the source, or that would replace something silently;
 2. opens the source (its format given or detected, or a dataset already in memory) and applies the class map;
 3. prepares the dataset for the target format (`bboxaug.pipeline.prepare`: sizes from headers, boxes clipped,
-   crowds dropped where the target cannot mark them, colliding names renamed), all counted in the report;
+   crowds dropped where the target cannot mark them, colliding names renamed), all counted in the report, and
+   applies the pre-processing to its annotations (`bboxaug.pipeline.preprocess`; the step's workers apply it to
+   the pixels of every image they decode);
 4. asks the step for its plan (pure: no pixel is touched), and for the settings the manifest records;
 5. opens the staging folder beside the output (resumable steps: `.DST.partial`, kept when a run fails, reused by
    `resume` when the settings are the same), and lets the step do its image work into it;
@@ -32,7 +34,9 @@ from bboxaug.formats.base import Format
 from bboxaug.pipeline.manifest import dataset_counts, write_manifest
 from bboxaug.pipeline.output import Staging, check_destination, ensure_apart
 from bboxaug.pipeline.prepare import class_table, map_classes, prepare
+from bboxaug.pipeline.preprocess import preprocessed
 from bboxaug.pipeline.source import Source, open_source
+from bboxaug.preprocessing.steps import NO_PREPROCESSING, Preprocessing
 
 PlanT = TypeVar("PlanT")
 
@@ -41,8 +45,8 @@ PlanT = TypeVar("PlanT")
 class Output:
     """Where and how a run writes: the output folder, the target format (None: the source's), whether an old
     output may be replaced, whether an interrupted run is finished, the workers, whether to show progress,
-    whether crowd regions are kept as boxes in formats that cannot mark them, and the JPEG/WebP quality of the
-    images a step encodes."""
+    whether crowd regions are kept as boxes in formats that cannot mark them, the JPEG/WebP quality of the
+    images a step encodes, and the pre-processing every written image gets."""
 
     path: Path
     to: str | None = None
@@ -52,6 +56,7 @@ class Output:
     progress: bool = False
     keep_crowd: bool = False
     quality: int = 95
+    preprocess: Preprocessing = NO_PREPROCESSING
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "path", self.path.absolute())  # workers may run in another folder
@@ -149,6 +154,7 @@ def run(step: Step[PlanT], source: Source, output: Output, *, dry_run: bool = Fa
     dataset = prepare(
         dataset, target, report, keep_crowd=output.keep_crowd, jobs=max(output.jobs, 1), progress=output.progress
     )
+    dataset = preprocessed(dataset, output.preprocess, target, report)
     context = Context(source, source_format, target, report, output)
     plan = step.plan(dataset, context)
     result = RunResult(source_format, target.name, plan, report)
@@ -159,6 +165,7 @@ def run(step: Step[PlanT], source: Source, output: Output, *, dry_run: bool = Fa
         "source": source.describe(),
         "from": source_format,
         "to": target.name,
+        "preprocess": output.preprocess.to_json(),
         **step.settings(plan, context),
     }
     with Staging(

@@ -28,7 +28,7 @@ from bboxaug.cli.main import main
 from bboxaug.commands.tile import plan_tiles, tile
 from bboxaug.core.errors import UsageError
 from bboxaug.core.model import Boxes, ClassInfo, Dataset, ImageRecord
-from bboxaug.geometry.letterbox import parse_size
+from bboxaug.geometry.letterbox import PAD_VALUE, parse_size
 from bboxaug.geometry.tiling import (
     TileSpec,
     axis_offsets,
@@ -40,7 +40,6 @@ from bboxaug.geometry.tiling import (
     tile_windows,
 )
 from bboxaug.io.names import tile_name
-from bboxaug.pipeline.render import PAD_VALUE
 from bboxaug.pipeline.source import load
 
 BACKGROUND = (60, 70, 80)  # RGB
