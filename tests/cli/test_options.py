@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 
 import click
 import pytest
@@ -12,9 +13,21 @@ from click.testing import CliRunner
 
 from bboxaug.cli.main import main
 
-SHARED = ("--from", "--image-dir", "--to", "--on-error", "--quality", "--jobs", "--scheduler", "--overwrite", "--quiet")
+SHARED = (
+    "--from",
+    "--image-dir",
+    "--to",
+    "--on-error",
+    "--quality",
+    "--preprocess",
+    "--jobs",
+    "--scheduler",
+    "--overwrite",
+    "--quiet",
+)
 # Shared options whose help has no per-command part (--jobs, --on-error and --quality name what they apply to).
-SAME_HELP = ("--from", "--image-dir", "--scheduler", "--overwrite")
+SAME_HELP = ("--from", "--image-dir", "--preprocess", "--scheduler", "--overwrite")
+WRITERS = ("convert", "augment", "balance", "tile", "resize")
 
 
 def option(command: click.Command, flag: str) -> click.Option | None:
@@ -52,10 +65,19 @@ def declaration(parameter: click.Option) -> tuple:
 
 
 def test_the_commands_that_read_and_write_a_dataset_share_every_option() -> None:
-    writers = ("convert", "augment", "balance", "tile", "resize")
     for flag in SHARED:
-        if flag != "--quality":  # convert writes the source's image bytes, so it has no --quality
-            assert set(writers) <= set(having(flag)), flag
+        assert set(WRITERS) <= set(having(flag)), flag
+
+
+@pytest.mark.parametrize("command", WRITERS)
+def test_a_wrong_preprocess_step_is_one_line_naming_it_before_anything_is_read(command: str, tmp_path: Path) -> None:
+    size = ["--size", "64"] if command in ("tile", "resize") else []
+    to = ["--to", "yolo"] if command == "convert" else []
+    args = [command, str(tmp_path), str(tmp_path / "out"), *size, *to, "--preprocess", "clahe;crop:10,20"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2
+    assert result.output == "error: --preprocess: step 2 'crop:10,20': crop needs x1,y1\n"
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("flag", SHARED)
