@@ -19,6 +19,7 @@ from bboxaug.core.model import Dataset, ImageRecord
 from bboxaug.io.pixels import encode_picture, read_picture
 from bboxaug.pipeline.source import load
 from tests.augmentation.oracle import COLOURS, Scene, ellipse_polygon, measured_box, scene_dataset
+from tests.conftest import make_image
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "defects"
 CLAHE = [{"clahe": {"clip": 2.0, "grid": [8, 8]}}]
@@ -169,3 +170,19 @@ def test_an_image_the_crop_does_not_reach_is_skipped_by_its_code(tmp_path: Path)
     report = json.loads((tmp_path / "out" / "convert.json").read_text())
     assert [(item["file"], item["code"]) for item in report["skipped"]] == [("train/b.png", "crop_outside_image")]
     assert [image.name for image in load(tmp_path / "out").images] == ["a.png"]
+
+
+def test_an_image_opencv_cannot_write_becomes_png_beside_one_whose_name_it_would_take(tmp_path: Path) -> None:
+    root = tmp_path / "src"
+    for name, colour in (("a.gif", (200, 30, 30)), ("a.png", (30, 200, 30))):
+        make_image(root / "images" / "train" / name, 16, 12, color=colour)
+        (root / "labels" / "train").mkdir(parents=True, exist_ok=True)
+    (root / "labels" / "train" / "a.txt").write_text("0 0.5 0.5 0.5 0.5\n")
+    (root / "data.yaml").write_text("path: .\ntrain: images/train\nnames: [spot]\n")
+    cli("convert", root, tmp_path / "out", "--to", "coco", "--preprocess", "grayscale:1", "-q")
+    written = {image.name: image for image in load(tmp_path / "out").images}
+    assert sorted(written) == ["a.png", "a_1.png"]
+    greys = [cv2.imread(str(image.source), cv2.IMREAD_UNCHANGED) for image in written.values()]
+    assert all(grey.ndim == 2 for grey in greys)
+    luma = [round(0.299 * r + 0.587 * g + 0.114 * b) for r, g, b in ((200, 30, 30), (30, 200, 30))]
+    assert sorted(int(grey[0, 0]) for grey in greys) == sorted(luma)
