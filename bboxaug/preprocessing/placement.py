@@ -19,7 +19,7 @@ import numpy as np
 from bboxaug.core.columns import carried_columns
 from bboxaug.core.model import Boxes
 from bboxaug.geometry.shapes import clip_polygon, move_segmentation, polygon_parts
-from bboxaug.preprocessing.steps import Crop, Preprocessing, Resize
+from bboxaug.preprocessing.steps import Crop, Preprocessing, PreprocessSpec, Resize
 
 #: Slack, in output pixels, below which a moved box is not counted as cut by the window (float rounding).
 CUT_TOLERANCE = 1e-6
@@ -44,13 +44,14 @@ class Placement:
         return np.clip(back, np.tile(shown[:2], 2), np.tile(shown[2:], 2))
 
 
-def place(width: int, height: int, steps: Preprocessing) -> Placement:
+def place(width: int, height: int, steps: PreprocessSpec) -> Placement:
     """The placement of a `width x height` input through the geometric steps, in order (the pixel steps leave it
-    where it is). ImageError when a crop lies outside the image it gets."""
+    where it is); `steps` in any form `Preprocessing.of` takes. ImageError when a crop lies outside the image it
+    gets."""
     scale, offset = np.ones(2), np.zeros(2)
     window = np.array([0.0, 0.0, width, height])
     size = (width, height)
-    for step in steps.steps:
+    for step in Preprocessing.of(steps).steps:
         if isinstance(step, Crop):
             x0, y0, x1, y1 = step.window(*size)
             corner = np.array([x0, y0], dtype=np.float64)
