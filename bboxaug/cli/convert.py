@@ -40,7 +40,9 @@ def formats_command() -> None:
     help="YAML/JSON mapping class name -> output id, overriding the source's numbering.",
 )
 @click.option("--keep-crowd", is_flag=True, help="Write COCO iscrowd regions as boxes in formats without crowd.")
-@dataset_options(to_required=True, quality_of="images re-encoded by --preprocess", on_error_about="missing image")
+@dataset_options(
+    to_required=True, quality_of="images re-encoded (by --preprocess, or upright)", on_error_about="missing image"
+)
 def convert_command(
     src: Path,
     dst: Path,

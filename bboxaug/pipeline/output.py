@@ -59,7 +59,7 @@ def _place_image(job: tuple[ImageRecord, Path, ImageMode, Preprocessing, int]) -
         if steps:
             width, height, orientation = write_preprocessed(image.source, target, steps, quality)
         else:
-            header = export_image(image.source, target, mode)
+            header = export_image(image.source, target, mode, quality=quality)
             width, height, orientation = header.width, header.height, header.orientation
     except (ImageError, OSError) as error:
         problem = (
@@ -98,9 +98,9 @@ def place_images(
     preprocess: Preprocessing = NO_PREPROCESSING,
     quality: int = 95,
 ) -> Dataset:
-    """Copy, link or re-encode every image into `root` where `target` puts it, or with `preprocess` steps,
-    decode, pre-process and encode it (at `quality`); images that fail are skipped (or stop the run, as the
-    report's policy says). Size mismatches are warned about, not fatal."""
+    """Copy, link or re-encode (upright, at `quality`) every image into `root` where `target` puts it, or with
+    `preprocess` steps, decode, pre-process and encode it (at `quality`); images that fail are skipped (or stop
+    the run, as the report's policy says). Size mismatches are warned about, not fatal."""
     if mode == "none":
         return dataset
     if preprocess and mode != "copy":

@@ -169,7 +169,7 @@ def test_policy_mistakes_exit_2_before_any_image_is_read(
     def no_reading(*args: object, **kwargs: object) -> None:
         raise AssertionError("an image was read")
 
-    monkeypatch.setattr(worker, "read_picture", no_reading)
+    monkeypatch.setattr(worker, "read_preprocessed", no_reading)
     monkeypatch.setattr(engine, "place_images", no_reading)
     policy_file = tmp_path / "policy.yaml"
     policy_file.write_text(json.dumps(mistake))
