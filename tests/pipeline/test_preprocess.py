@@ -186,3 +186,43 @@ def test_an_image_opencv_cannot_write_becomes_png_beside_one_whose_name_it_would
     assert all(grey.ndim == 2 for grey in greys)
     luma = [round(0.299 * r + 0.587 * g + 0.114 * b) for r, g, b in ((200, 30, 30), (30, 200, 30))]
     assert sorted(int(grey[0, 0]) for grey in greys) == sorted(luma)
+
+
+def test_a_crop_and_letterbox_of_real_polygons_match_an_independent_clip(corpus: Path, tmp_path: Path) -> None:
+    """The wagon photos (640x640, polygon annotations) cropped to 480x480 at (80, 80) and letterboxed to 320: each
+    written box against the annotation clipped by shapely and scaled by 2/3, read from the COCO file by hand."""
+    shapely = pytest.importorskip("shapely")
+    src = corpus / "wagon_defect_coco_test" / "test"
+    cli("convert", src, tmp_path / "out", "--to", "coco", "--preprocess", "crop:80,80,560,560;letterbox:320", "-q")
+    document = json.loads((src / "_annotations.coco.json").read_text())
+    names = {image["id"]: image["file_name"] for image in document["images"]}
+    classes = {category["id"]: category["name"] for category in document["categories"]}
+    expected: dict[str, list[tuple[str, list[float]]]] = {name: [] for name in names.values()}
+    dropped = 0
+    for annotation in document["annotations"]:
+        x, y, w, h = annotation["bbox"]
+        box = [max(x, 80), max(y, 80), min(x + w, 560), min(y + h, 560)]
+        if box[2] <= box[0] or box[3] <= box[1]:
+            dropped += 1
+            continue
+        if box != [x, y, x + w, y + h] and annotation.get("segmentation"):
+            parts = [shapely.Polygon(np.reshape(part, (-1, 2))) for part in annotation["segmentation"]]
+            shown = shapely.clip_by_rect(shapely.MultiPolygon(parts), 80, 80, 560, 560)
+            if shown.is_empty:
+                dropped += 1
+                continue
+            left, top, right, bottom = shown.bounds
+            box = [max(box[0], left), max(box[1], top), min(box[2], right), min(box[3], bottom)]
+        scaled = [(value - 80) * 320 / 480 for value in box]
+        expected[names[annotation["image_id"]]].append((classes[annotation["category_id"]], scaled))
+    written = load(tmp_path / "out")
+    assert len(written.images) == len(names) and {image.width for image in written.images} == {320}
+    for image in written.images:
+        labels = [written.classes[k].name for k in image.boxes.labels]
+        found = sorted(zip(labels, image.boxes.xyxy.tolist(), strict=True))
+        wanted = sorted(expected[image.name])
+        assert [name for name, _ in found] == [name for name, _ in wanted], image.name
+        assert np.allclose([box for _, box in found], [box for _, box in wanted], atol=1e-6), image.name
+    report = json.loads((tmp_path / "out" / "convert.json").read_text())
+    assert report["counts"].get("preprocess_boxes_dropped", 0) == dropped
+    assert report["counts"]["preprocess_boxes_cut"] > 0
