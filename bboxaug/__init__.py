@@ -4,8 +4,10 @@ Read COCO, Pascal VOC, YOLO and Labelme into one model (`Dataset`), convert betw
 `load`, `save`), merge several into one (`merge`), write augmented copies whose boxes follow the pixels (`augment`),
 balance rare classes (`balance.balance`), tile and resize (`tile.tile`, `resize.resize`), split into
 train/val/test (`split`), and look at the data (`stats`, `validate`, `preview`); every one of them can rename,
-merge and drop classes (`ClassOps`) and filter boxes and images (`Filters`) on the way. The package tree shows the
-layers, lowest first: core, io, formats, geometry, augmentation, balancing and splitting, pipeline, inspection,
+merge and drop classes (`ClassOps`) and filter boxes and images (`Filters`) on the way. `preprocess` gives an
+image at inference the same deterministic pre-processing (`Preprocessing`: CLAHE, grayscale, auto-contrast,
+crop, resize) that a run's `--preprocess` gave the images it wrote. The package tree shows the layers, lowest
+first: core, io, formats, geometry, preprocessing, augmentation, balancing and splitting, pipeline, inspection,
 commands, cli (ARCHITECTURE.md).
 
 This module is the public face of the package and imports nothing heavy: each name below loads its module on
@@ -31,6 +33,8 @@ if TYPE_CHECKING:
     from bboxaug.pipeline.classes import ClassOps
     from bboxaug.pipeline.filters import Filters
     from bboxaug.pipeline.source import load
+    from bboxaug.preprocessing.pixels import preprocess
+    from bboxaug.preprocessing.steps import Preprocessing
     from bboxaug.runtime import cluster
 
 #: Public name -> (module, attribute in it; None for the module itself).
@@ -48,6 +52,8 @@ _PUBLIC: dict[str, tuple[str, str | None]] = {
     "validate": ("bboxaug.inspection.validate", None),
     "preview": ("bboxaug.inspection.preview", None),
     "cluster": ("bboxaug.runtime.cluster", None),
+    "preprocess": ("bboxaug.preprocessing.pixels", "preprocess"),
+    "Preprocessing": ("bboxaug.preprocessing.steps", "Preprocessing"),
     "BboxaugError": ("bboxaug.core.errors", "BboxaugError"),
     "Boxes": ("bboxaug.core.model", "Boxes"),
     "ClassInfo": ("bboxaug.core.model", "ClassInfo"),
@@ -65,6 +71,7 @@ __all__ = [
     "Dataset",
     "Filters",
     "ImageRecord",
+    "Preprocessing",
     "__version__",
     "augment",
     "balance",
@@ -72,6 +79,7 @@ __all__ = [
     "convert",
     "load",
     "merge",
+    "preprocess",
     "preview",
     "resize",
     "save",

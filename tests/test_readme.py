@@ -448,3 +448,21 @@ def test_slurm_example_builds_its_job_prologue() -> None:
     assert sorted(namespace["quiet"]) == sorted(
         f"export {name}={value}" for name, value in quiet_settings_stated().items()
     )
+
+
+def test_preprocess_at_inference_gives_the_bytes_the_run_wrote(workdir: Path) -> None:
+    import cv2
+
+    steps = re.search(r"convert samples/defects out/pre --to yolo --preprocess '([^']+)'", README)
+    assert steps, "README.md no longer shows the pre-processing run on the sample"
+    bboxaug.convert(workdir / "data" / "voc", workdir / "out" / "pre", to="yolo", preprocess=steps[1])
+    name = sorted(sample())[0]
+    shutil.copyfile(SAMPLE / "JPEGImages" / name, workdir / "data" / "frame.jpg")
+    namespace: dict[str, Any] = {}
+    exec(compile(rooted(python_block("bboxaug.preprocess("), workdir), "README.md", "exec"), namespace)
+    ready = namespace["ready"]
+    split = sample()[name].split
+    written = (workdir / "out" / "pre" / "images" / split / name).read_bytes()
+    assert cv2.imencode(".jpg", ready, [cv2.IMWRITE_JPEG_QUALITY, 95])[1].tobytes() == written
+    # 320x240 cropped to 320x200 from y = 20, letterboxed to 256: scale 0.8, 48 px of padding above
+    assert namespace["on_frame"].tolist() == [[12.5, 20.0, 62.5, 35.0]]

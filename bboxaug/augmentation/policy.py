@@ -4,6 +4,8 @@ A policy is a preset name, a YAML/JSON file or a mapping, always of this shape:
 
     backend: albumentations                # optional, the default
     boxes: {min_visibility: 0.3}           # optional, the BoxRules fields
+    preprocess:                            # optional: deterministic steps for every image of every split
+      - clahe: {clip: 2, grid: 8}          #   (`bboxaug.preprocessing.steps`), applied before the transforms
     transforms:                            # a list of one-key mappings `Name: {params}`
       - HorizontalFlip: {p: 0.5}
 
@@ -25,8 +27,9 @@ import yaml
 
 from bboxaug.augmentation import presets
 from bboxaug.augmentation.spec import Policy, TransformSpec, suggest
-from bboxaug.core.errors import PolicyError
+from bboxaug.core.errors import PolicyError, UsageError
 from bboxaug.geometry.shapes import BoxRules
+from bboxaug.preprocessing.steps import NO_PREPROCESSING, Preprocessing, step_from_entry
 
 PRESETS: tuple[str, ...] = ("light", "medium", "heavy", "auto")
 
@@ -34,7 +37,7 @@ PRESETS: tuple[str, ...] = ("light", "medium", "heavy", "auto")
 DEFAULT_BACKEND = "albumentations"
 
 
-TOP_LEVEL_KEYS = ("backend", "boxes", "transforms")
+TOP_LEVEL_KEYS = ("backend", "boxes", "preprocess", "transforms")
 
 
 SERIALIZED_KEYS = ("__version__", "transform")  # what albumentations' to_dict / save write
@@ -78,6 +81,8 @@ def describe(policy: Policy) -> str:
     """A short human listing, a header and one line per transform, for --dry-run and summaries."""
     rules = " ".join(f"{key}={value}" for key, value in asdict(policy.boxes).items())
     lines = [f"policy {policy.source} (backend {policy.backend}); boxes: {rules}"]
+    if policy.preprocess:
+        lines.append(f"  preprocess (every split, before the transforms): {policy.preprocess.describe()}")
     for number, spec in enumerate(policy.transforms, 1):
         params = sorted(spec.params.items(), key=lambda item: item[0] != "p")  # p first
         shown = " ".join(f"{key}={json.dumps(value)}" for key, value in params)
@@ -205,7 +210,7 @@ def _from_data(data: Any, where: _Where) -> Policy:
     if not isinstance(data, Mapping):
         raise where.error(f"a policy is a mapping with the keys {', '.join(TOP_LEVEL_KEYS)}, not {_kind(data)}")
     serialized = "__version__" in data  # `transform` alone is more likely a typo of `transforms`
-    allowed = (*SERIALIZED_KEYS, "backend", "boxes") if serialized else TOP_LEVEL_KEYS
+    allowed = (*SERIALIZED_KEYS, "backend", "boxes", "preprocess") if serialized else TOP_LEVEL_KEYS
     for key in data:
         if key not in allowed:
             place = "beside an albumentations serialized pipeline" if serialized else "at the top level"
@@ -216,10 +221,11 @@ def _from_data(data: Any, where: _Where) -> Policy:
     if not isinstance(backend, str) or not backend:
         raise where.error(f"backend must be a name such as {DEFAULT_BACKEND!r}, not {_kind(backend)}", ("backend",))
     boxes = _box_rules(data.get("boxes"), where)
+    preprocess = _preprocess(data.get("preprocess"), where)
     if not serialized:
         if "transforms" not in data:
             raise where.error("missing 'transforms': a list of `- Name: {params}` entries")
-        return Policy(backend, _transforms(data["transforms"], where), boxes, where.source)
+        return Policy(backend, _transforms(data["transforms"], where), boxes, where.source, preprocess=preprocess)
     if "transform" not in data:
         raise where.error(
             "an albumentations serialized pipeline needs '__version__' and 'transform'; 'transform' is missing"
@@ -231,7 +237,7 @@ def _from_data(data: Any, where: _Where) -> Policy:
     if not isinstance(data["transform"], Mapping):
         raise where.error(f"'transform' must be a mapping, not {_kind(data['transform'])}", ("transform",))
     pipeline = {key: _plain(data[key], where, (key,)) for key in SERIALIZED_KEYS}
-    return Policy(backend, (), boxes, where.source, serialized=pipeline)
+    return Policy(backend, (), boxes, where.source, serialized=pipeline, preprocess=preprocess)
 
 
 def _box_rules(value: Any, where: _Where) -> BoxRules:
@@ -257,6 +263,22 @@ def _box_rules(value: Any, where: _Where) -> BoxRules:
             raise where.error(f"must be {bounds}, not {item!r}", path, label)
         rules[key] = float(item)
     return BoxRules(**rules)
+
+
+def _preprocess(value: Any, where: _Where) -> Preprocessing:
+    """The `preprocess` list (none when absent): each entry a step's text (`clahe:clip=2`) or a `name: {params}`
+    mapping."""
+    if value is None:
+        return NO_PREPROCESSING
+    if not isinstance(value, list):
+        raise where.error(f"preprocess must be a list of steps, not {_kind(value)}", ("preprocess",))
+    steps = []
+    for index, entry in enumerate(value):
+        try:
+            steps.append(step_from_entry(entry))
+        except UsageError as error:
+            raise where.error(error.message, ("preprocess", index), f"preprocess[{index}]") from None
+    return Preprocessing(tuple(steps))
 
 
 def _transforms(value: Any, where: _Where) -> tuple[TransformSpec, ...]:

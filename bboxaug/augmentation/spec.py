@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bboxaug.geometry.shapes import BoxRules
+from bboxaug.preprocessing.steps import NO_PREPROCESSING, Preprocessing
 
 
 @dataclass(frozen=True)
@@ -35,10 +36,13 @@ class Policy:
     boxes: BoxRules
     source: str = field(compare=False)  # "preset:medium", "preset:auto:heavy", a file path or "<mapping>"
     serialized: Mapping[str, Any] | None = None  # an albumentations to_dict() pipeline, taken as is
+    preprocess: Preprocessing = NO_PREPROCESSING  # applied to every image of every split, before any transform
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON data with sorted keys, itself a valid policy: load_policy(p.to_json()) == p."""
         data: dict[str, Any] = {"backend": self.backend, "boxes": asdict(self.boxes)}
+        if self.preprocess:
+            data["preprocess"] = self.preprocess.to_json()
         if self.serialized is not None:
             data.update(self.serialized)
         else:

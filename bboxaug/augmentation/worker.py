@@ -31,7 +31,9 @@ from bboxaug.core.report import Problem
 from bboxaug.geometry.shapes import BoxRules, box_shapes, follow, keep_rows, pack, polygon_segmentation, unpack
 from bboxaug.io.files import atomic_write_bytes
 from bboxaug.io.names import format_of
-from bboxaug.io.pixels import encode_picture, read_picture
+from bboxaug.io.pixels import encode_picture
+from bboxaug.preprocessing.pixels import read_preprocessed
+from bboxaug.preprocessing.steps import NO_PREPROCESSING, Preprocessing
 
 #: The folder in the staging folder that holds one progress file per finished job.
 PROGRESS = ".progress"
@@ -133,11 +135,13 @@ def moved_boxes(source: Boxes, rows: np.ndarray, xyxy: np.ndarray, polygons: lis
     return Boxes(xyxy[rows], kept.labels, columns)
 
 
-def make_copies(job: ImageJob, *, policy_json: str, seed: int, root: str, quality: int) -> JobResult:
-    """Decode one image, make its copies, write them, then record the result for `resume`."""
+def make_copies(
+    job: ImageJob, *, policy_json: str, seed: int, root: str, quality: int, preprocess: Preprocessing = NO_PREPROCESSING
+) -> JobResult:
+    """Decode one image, pre-process it, make its copies, write them, then record the result for `resume`."""
     pipeline, rules = _pipeline(policy_json)
     try:
-        picture = read_picture(job.image.known_source())
+        picture = read_preprocessed(job.image.known_source(), preprocess)
     except BboxaugError as error:
         return JobResult(job.key, error=Problem.from_error(error))
     boxes = job.image.boxes

@@ -22,7 +22,9 @@ from bboxaug.core.model import ImageRecord, image_key
 from bboxaug.core.report import Problem
 from bboxaug.io.files import atomic_write_bytes
 from bboxaug.io.names import format_of
-from bboxaug.io.pixels import encode_picture, read_picture
+from bboxaug.io.pixels import encode_picture
+from bboxaug.preprocessing.pixels import read_preprocessed
+from bboxaug.preprocessing.steps import NO_PREPROCESSING, Preprocessing
 
 CONTEXT = 0.25  # background used for colour statistics: this share of the object's larger side around it,
 
@@ -195,14 +197,17 @@ class PasteJob:
         return image_key(self.host.split, self.name)
 
 
-def make_paste(job: PasteJob, *, root: str, quality: int) -> Problem | None:
-    """Read the host and the sources, paste, encode and write one paste image; the problem if an image failed."""
+def make_paste(
+    job: PasteJob, *, root: str, quality: int, preprocess: Preprocessing = NO_PREPROCESSING
+) -> Problem | None:
+    """Read the host and the sources (pre-processed), paste, encode and write one paste image; the problem if an
+    image failed."""
     try:
-        host = read_picture(job.host.known_source())
+        host = read_preprocessed(job.host.known_source(), preprocess)
         sources = {}
         for placement in job.placements:
             if placement.cutout.key not in sources:
-                sources[placement.cutout.key] = read_picture(placement.cutout.source).pixels
+                sources[placement.cutout.key] = read_preprocessed(placement.cutout.source, preprocess).pixels
         pixels = paste_objects(host.pixels, job.host.boxes.xyxy, list(job.placements), sources)
         atomic_write_bytes(Path(root) / job.path, encode_picture(pixels, format_of(job.path), quality))
     except BboxaugError as error:

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING
 import click
 
 from bboxaug.cli.options import copy_options, dataset_options, selection_options
-from bboxaug.cli.summary import finish
+from bboxaug.cli.summary import finish, preprocess_lines
 from bboxaug.core.report import OnError
+from bboxaug.preprocessing.steps import Preprocessing
 from bboxaug.runtime.parallel import show_progress
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ def augment_command(
     no_originals: bool,
     resume: bool,
     quality: int,
+    preprocess: Preprocessing,
     on_error: OnError,
     class_ops: ClassOps | None,
     filters: Filters | None,
@@ -76,9 +78,12 @@ def augment_command(
             class_ops=class_ops,
             filters=filters,
             jobs=jobs,
+            preprocess=preprocess,
         )
         images, planned = len(plan.counts.copies), int(plan.counts.copies.sum())
         click.echo(describe(plan.policy))
+        if preprocess:
+            click.echo(f"preprocess (every image, before the policy): {preprocess.describe()}")
         click.echo(f"would write {0 if no_originals else images} originals and {planned} copies to {dst}")
         return
     result = augment(
@@ -99,6 +104,7 @@ def augment_command(
         filters=filters,
         overwrite=overwrite,
         progress=show_progress(quiet),
+        preprocess=preprocess,
     )
     counts = result.counts
     finish(
@@ -107,6 +113,7 @@ def augment_command(
             f"  images     {counts['images']} ({result.report.counts['copies_written']} copies)",
             f"  boxes      {counts['boxes']}",
             f"  negatives  {counts['negatives']}",
+            *preprocess_lines(result.preprocess),
         ],
         result.report,
         dst / AUGMENT_MANIFEST,

@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from bboxaug.cli.options import copy_options, dataset_options, selection_options
-from bboxaug.cli.summary import class_map_lines, count_lines, problem_lines
+from bboxaug.cli.summary import class_map_lines, count_lines, preprocess_lines, problem_lines
 from bboxaug.core.report import OnError
+from bboxaug.preprocessing.steps import Preprocessing
 from bboxaug.runtime.parallel import show_progress
 
 if TYPE_CHECKING:
@@ -132,6 +133,7 @@ def balance_command(
     fmt_from: str | None,
     image_dir: Path | None,
     quality: int,
+    preprocess: Preprocessing,
     on_error: OnError,
     class_ops: ClassOps | None,
     filters: Filters | None,
@@ -173,6 +175,7 @@ def balance_command(
         resume=resume,
         progress=show_progress(quiet),
         dry_run=dry_run,
+        preprocess=preprocess,
     )
     for line in warning_lines(result.plan):
         click.echo(line, err=True)
@@ -183,6 +186,7 @@ def balance_command(
     run = result.run
     if not quiet and run is not None:
         lines = [f"balanced {run.source_format} -> {run.target_format}: {dst}", format_plan(result.plan)]
+        lines += preprocess_lines(run.preprocess)
         lines += class_map_lines(result.report) + count_lines(result.report)
         lines += problem_lines("skipped", result.report.skipped)
         lines += [f"  plan       {dst / BALANCE_MANIFEST}", f"  chart      {dst / BALANCE_CHART}"]

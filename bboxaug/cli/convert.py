@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING
 import click
 
 from bboxaug.cli.options import IMAGES, KEEP_CROWD, dataset_options, selection_options
-from bboxaug.cli.summary import finish
+from bboxaug.cli.summary import finish, preprocess_lines
 from bboxaug.core.report import OnError
 from bboxaug.formats import FORMATS
 from bboxaug.io.files import ImageMode
 from bboxaug.pipeline.manifest import dataset_counts
+from bboxaug.preprocessing.steps import Preprocessing
 from bboxaug.runtime.parallel import show_progress
 
 if TYPE_CHECKING:
@@ -32,7 +33,9 @@ def formats_command() -> None:
 @IMAGES
 @KEEP_CROWD
 @selection_options()
-@dataset_options(to_required=True, quality_of=None, on_error_about="missing image")
+@dataset_options(
+    to_required=True, quality_of="images re-encoded (by --preprocess, or upright)", on_error_about="missing image"
+)
 def convert_command(
     src: Path,
     dst: Path,
@@ -44,6 +47,8 @@ def convert_command(
     class_ops: ClassOps | None,
     filters: Filters | None,
     keep_crowd: bool,
+    quality: int,
+    preprocess: Preprocessing,
     jobs: int,
     overwrite: bool,
     quiet: bool,
@@ -69,8 +74,11 @@ def convert_command(
         overwrite=overwrite,
         jobs=jobs,
         progress=show_progress(quiet),
+        preprocess=preprocess,
+        quality=quality,
     )
-    finish(summary_lines(result, dst), result.report, dst / CONVERT_MANIFEST, quiet, label="report")
+    lines = summary_lines(result, dst) + preprocess_lines(preprocess)
+    finish(lines, result.report, dst / CONVERT_MANIFEST, quiet, label="report")
 
 
 def summary_lines(result: ConvertResult, dst: Path) -> list[str]:

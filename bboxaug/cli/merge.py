@@ -12,12 +12,13 @@ from bboxaug.cli.options import (
     IMAGES,
     KEEP_CROWD,
     OVERWRITE,
+    PREPROCESS,
     QUIET,
     jobs_option,
     on_error_option,
     selection_options,
 )
-from bboxaug.cli.summary import finish
+from bboxaug.cli.summary import finish, preprocess_lines
 from bboxaug.core.report import OnError
 from bboxaug.io.files import ImageMode
 from bboxaug.pipeline.manifest import dataset_counts
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from bboxaug.commands.merge import MergeResult
     from bboxaug.pipeline.classes import ClassOps
     from bboxaug.pipeline.filters import Filters
+    from bboxaug.preprocessing.steps import Preprocessing
 
 
 @click.command("merge")
@@ -35,6 +37,14 @@ if TYPE_CHECKING:
 @IMAGES
 @KEEP_CROWD
 @selection_options()
+@PREPROCESS
+@click.option(
+    "--quality",
+    type=click.IntRange(1, 100),
+    default=95,
+    show_default=True,
+    help="JPEG/WebP quality of images re-encoded (by --preprocess, or upright).",
+)
 @on_error_option("missing image, or an image two sources hold with different boxes")
 @jobs_option("hashing and copying images")
 @OVERWRITE
@@ -46,6 +56,8 @@ def merge_command(
     keep_crowd: bool,
     class_ops: ClassOps | None,
     filters: Filters | None,
+    preprocess: Preprocessing,
+    quality: int,
     on_error: OnError,
     jobs: int,
     overwrite: bool,
@@ -75,13 +87,15 @@ def merge_command(
         images=images,
         class_ops=class_ops,
         filters=filters,
+        preprocess=preprocess,
+        quality=quality,
         on_error=on_error,
         keep_crowd=keep_crowd,
         overwrite=overwrite,
         jobs=jobs,
         progress=show_progress(quiet),
     )
-    finish(summary_lines(result, dst), result.report, dst / MERGE_MANIFEST, quiet)
+    finish(summary_lines(result, dst) + preprocess_lines(preprocess), result.report, dst / MERGE_MANIFEST, quiet)
 
 
 def _class_mapping(source: dict[str, Any]) -> str:

@@ -1,6 +1,6 @@
 """The options the commands share, each declared once: how a source is read (SRC, --from, --image-dir,
 --on-error), which of it is used (the class operations and filters), how an output is written (DST, --to,
---quality, --images, --overwrite), and how the work runs (--jobs, --scheduler, --quiet)."""
+--quality, --images, --preprocess, --overwrite), and how the work runs (--jobs, --scheduler, --quiet)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import click
 from bboxaug.core.errors import UsageError
 from bboxaug.formats import FORMATS
 from bboxaug.io.files import IMAGE_MODES
+from bboxaug.preprocessing.steps import Preprocessing
 from bboxaug.runtime.parallel import usable_cores
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -68,6 +69,24 @@ IMAGES = click.option(
 
 KEEP_CROWD = click.option(
     "--keep-crowd", is_flag=True, help="Write COCO iscrowd regions as boxes in formats without crowd."
+)
+
+
+def parse_preprocess(ctx: click.Context, param: click.Parameter, value: str | None) -> Preprocessing:
+    """--preprocess read once into its steps; a mistake is a one-line usage error naming the step (exit 2)."""
+    try:
+        return Preprocessing.parse(value or "")
+    except UsageError as error:
+        raise UsageError(f"--preprocess: {error.message}") from None
+
+
+PREPROCESS = click.option(
+    "--preprocess",
+    metavar="STEPS",
+    callback=parse_preprocess,
+    help="Deterministic steps applied to every image of every split before anything else, boxes following, "
+    "names kept, recorded in the manifest: e.g. 'clahe:clip=2,grid=8;grayscale;crop:0,0,1280,720;letterbox:640' "
+    "(steps: clahe, grayscale, autocontrast, crop, resize, letterbox; see the README).",
 )
 
 
@@ -126,6 +145,7 @@ def dataset_options(
             )
         )
     options += [
+        PREPROCESS,
         on_error_option(on_error_about),
         jobs_option(scheduler=True),
         click.option(

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from bboxaug.cli.options import IMAGES, dataset_options, selection_options
-from bboxaug.cli.summary import finish
+from bboxaug.cli.summary import finish, preprocess_lines
 from bboxaug.core.report import OnError
 from bboxaug.io.files import ImageMode
 from bboxaug.runtime.parallel import show_progress
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from bboxaug.commands.split import SplitResult
     from bboxaug.pipeline.classes import ClassOps
     from bboxaug.pipeline.filters import Filters
+    from bboxaug.preprocessing.steps import Preprocessing
 
 
 def _ratios(ctx: click.Context, param: click.Parameter, value: str) -> tuple[float, ...]:
@@ -79,7 +80,7 @@ def _names(ctx: click.Context, param: click.Parameter, value: str | None) -> tup
 )
 @IMAGES
 @selection_options()
-@dataset_options(quality_of=None)
+@dataset_options(quality_of="images re-encoded (by --preprocess, or upright)")
 def split_command(
     src: Path,
     dst: Path,
@@ -98,6 +99,8 @@ def split_command(
     image_dir: Path | None,
     on_error: OnError,
     jobs: int,
+    quality: int,
+    preprocess: Preprocessing,
     overwrite: bool,
     quiet: bool,
 ) -> None:
@@ -127,10 +130,12 @@ def split_command(
         on_error=on_error,
         class_ops=class_ops,
         filters=filters,
+        preprocess=preprocess,
+        quality=quality,
         overwrite=overwrite,
         progress=show_progress(quiet),
     )
-    finish(summary_lines(result, dst), result.report, dst / SPLIT_MANIFEST, quiet)
+    finish(summary_lines(result, dst) + preprocess_lines(preprocess), result.report, dst / SPLIT_MANIFEST, quiet)
 
 
 def summary_lines(result: SplitResult, dst: Path) -> list[str]:

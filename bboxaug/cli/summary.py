@@ -10,6 +10,7 @@ import click
 
 from bboxaug.core import codes
 from bboxaug.core.report import Problem, Report
+from bboxaug.preprocessing.steps import Preprocessing
 
 SHOWN_PROBLEMS = 10
 
@@ -44,6 +45,11 @@ def class_map_lines(report: Report) -> list[str]:
     dropped = [name for name, move in moves.items() if move.to is None]
     parts = ([", ".join(changed)] if changed else []) + ([f"dropped {', '.join(dropped)}"] if dropped else [])
     return [f"  {'class map':<10} {'; '.join(parts)}"] if parts else []
+
+
+def preprocess_lines(steps: Preprocessing) -> list[str]:
+    """The pre-processing every written image got, as STEPS text with every parameter (none: no line)."""
+    return [f"  preprocess {steps.describe()}"] if steps else []
 
 
 def finish(lines: list[str], report: Report, manifest: Path | str, quiet: bool, *, label: str = "manifest") -> None:

@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from bboxaug.cli.options import dataset_options, negatives_share, selection_options
-from bboxaug.cli.summary import finish
+from bboxaug.cli.summary import finish, preprocess_lines
 from bboxaug.core.errors import UsageError
 from bboxaug.core.report import OnError
 from bboxaug.geometry.letterbox import MODES, Mode, parse_size, parse_sizes
 from bboxaug.geometry.tiling import PARTIAL_POLICIES, Partial
+from bboxaug.preprocessing.steps import Preprocessing
 from bboxaug.runtime.parallel import show_progress
 
 if TYPE_CHECKING:
@@ -87,6 +88,7 @@ def tile_command(
     fmt_from: str | None,
     image_dir: Path | None,
     quality: int,
+    preprocess: Preprocessing,
     on_error: OnError,
     class_ops: ClassOps | None,
     filters: Filters | None,
@@ -122,6 +124,7 @@ def tile_command(
         filters=filters,
         overwrite=overwrite,
         progress=show_progress(quiet),
+        preprocess=preprocess,
     )
     counts = result.manifest["tile_counts"]
     finish(
@@ -130,6 +133,7 @@ def tile_command(
             f"  tiles      {counts['written']} of {counts['planned']} planned ({counts['extra']} extra)",
             f"  boxes      {result.dataset.box_count}",
             f"  negatives  {result.dataset.negative_count}",
+            *preprocess_lines(preprocess),
         ],
         result.report,
         dst / TILE_MANIFEST,
@@ -173,6 +177,7 @@ def resize_command(
     fmt_from: str | None,
     image_dir: Path | None,
     quality: int,
+    preprocess: Preprocessing,
     on_error: OnError,
     class_ops: ClassOps | None,
     filters: Filters | None,
@@ -203,6 +208,7 @@ def resize_command(
         filters=filters,
         overwrite=overwrite,
         progress=show_progress(quiet),
+        preprocess=preprocess,
     )
     lines = [f"resized {result.source_format} -> {result.target_format} ({mode}): {dst}"]
     for folder, written in result.datasets.items():
@@ -210,4 +216,5 @@ def resize_command(
             f"  {folder:<10} {len(written.images)} images, {written.box_count} boxes, "
             f"{result.manifests[folder]['tiny_boxes_dropped']} boxes under {min_box_size:g} px dropped"
         )
+    lines += preprocess_lines(preprocess)
     finish(lines, result.report, dst / "<size>" / RESIZE_MANIFEST, quiet)

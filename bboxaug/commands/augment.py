@@ -21,6 +21,7 @@ from bboxaug.pipeline.copies import AUGMENT_MANIFEST, CopyCounts, make_all_copie
 from bboxaug.pipeline.filters import Filters
 from bboxaug.pipeline.run import Context, Output, RunResult, Written, run
 from bboxaug.pipeline.source import Source
+from bboxaug.preprocessing.steps import NO_PREPROCESSING, Preprocessing, PreprocessSpec
 
 PolicySpec = str | Path | Mapping[str, Any]
 
@@ -74,19 +75,34 @@ class AugmentStep:
 @dataclass
 class AugmentResult:
     """A finished run: what was written (images, boxes and negatives, overall and per split, as in the
-    manifest) and what happened."""
+    manifest), what happened, and the pre-processing every image got."""
 
     source_format: str | None
     target_format: str
     policy: Policy
     counts: dict[str, Any]
     report: Report
+    preprocess: Preprocessing = NO_PREPROCESSING
 
     @classmethod
-    def of(cls, result: RunResult[Any], policy: Policy) -> AugmentResult:
-        """The result of a run that made copies with `policy`."""
+    def of(cls, result: RunResult[Any], policy: Policy, preprocess: Preprocessing) -> AugmentResult:
+        """The result of a run that made copies with `policy` from images pre-processed by `preprocess`."""
         counts = {key: result.manifests[0][key] for key in ("images", "boxes", "negatives", "splits")}
-        return cls(result.source_format, result.target_format, policy, counts, result.report)
+        return cls(result.source_format, result.target_format, policy, counts, result.report, preprocess)
+
+
+def preprocessing_for(given: PreprocessSpec, policy: Policy | None) -> Preprocessing:
+    """The pre-processing of a run that makes copies: `given` (`--preprocess`) or the policy file's `preprocess`
+    list; two different lists are refused, as neither could be said to win."""
+    steps = Preprocessing.of(given)
+    if policy is None or not policy.preprocess:
+        return steps
+    if steps and steps != policy.preprocess:
+        raise UsageError(
+            f"pre-processing is given twice, by --preprocess and by the policy's preprocess list ({policy.source});"
+            " keep one"
+        )
+    return policy.preprocess
 
 
 def augment(
@@ -108,22 +124,31 @@ def augment(
     filters: Filters | None = None,
     overwrite: bool = False,
     progress: bool = False,
+    preprocess: PreprocessSpec = None,
 ) -> AugmentResult:
     """Write the dataset at `src` plus `copies` augmented copies of every image into the new folder `dst`.
 
     Copies are named `<stem>_aug<k>.<ext>` and stay in their source's split; the output is in `src`'s format
     unless `to` names another. `augment.json` in `dst` records the policy, the seed, and for every copy its source,
-    seed and the boxes dropped with reasons.
+    seed and the boxes dropped with reasons. `preprocess` steps (or the policy's `preprocess` list) are applied to
+    every image first, the originals written included, so every split gets the same pre-processing.
     `class_ops` and `filters` rename, merge and drop classes and filter boxes and images first.
     """
     step = augment_step(policy, copies, seed, originals)
+    steps = preprocessing_for(preprocess, step.policy)
     source = Source.at(src, fmt_from, image_dir, on_error, class_ops, filters=filters)
-    result = run(
-        step,
-        source,
-        Output(Path(dst), to, overwrite=overwrite, resume=resume, jobs=jobs, progress=progress, quality=quality),
+    output = Output(
+        Path(dst),
+        to,
+        overwrite=overwrite,
+        resume=resume,
+        jobs=jobs,
+        progress=progress,
+        quality=quality,
+        preprocess=steps,
     )
-    return AugmentResult.of(result, result.plan.policy)
+    result = run(step, source, output)
+    return AugmentResult.of(result, result.plan.policy, steps)
 
 
 def augment_step(policy: PolicySpec, copies: int, seed: int = 0, originals: bool = True) -> AugmentStep:
@@ -146,8 +171,11 @@ def plan_augment(
     class_ops: ClassOps | None = None,
     filters: Filters | None = None,
     jobs: int = 1,
+    preprocess: PreprocessSpec = None,
 ) -> AugmentPlan:
     """What `augment` would do with the dataset at `src` (the policy, `auto` resolved, and the copies per
     image), without writing anything."""
+    step = augment_step(policy, copies)
+    output = Output(Path(dst), to, jobs=jobs, preprocess=preprocessing_for(preprocess, step.policy))
     source = Source.at(src, fmt_from, image_dir, on_error, class_ops, filters=filters)
-    return run(augment_step(policy, copies), source, Output(Path(dst), to, jobs=jobs), dry_run=True).plan
+    return run(step, source, output, dry_run=True).plan

@@ -17,7 +17,7 @@ from bboxaug.augmentation.worker import PROGRESS
 from bboxaug.balancing.paste import Placement, pasted_boxes
 from bboxaug.balancing.paste_pixels import PasteJob, make_paste
 from bboxaug.balancing.plan import MAX_COPIES, BalancePlan, plan_balance
-from bboxaug.commands.augment import AugmentResult, PolicySpec, choose_policy
+from bboxaug.commands.augment import AugmentResult, PolicySpec, choose_policy, preprocessing_for
 from bboxaug.core import codes
 from bboxaug.core.errors import ImageError, UsageError
 from bboxaug.core.model import Dataset, ImageRecord
@@ -31,6 +31,7 @@ from bboxaug.pipeline.filters import Filters
 from bboxaug.pipeline.prepare import OutputNames
 from bboxaug.pipeline.run import Context, Output, Written, run
 from bboxaug.pipeline.source import Source
+from bboxaug.preprocessing.steps import PreprocessSpec
 from bboxaug.runtime.parallel import iter_parallel
 
 BALANCE_MANIFEST = "balance.json"
@@ -157,20 +158,32 @@ def balance(
     resume: bool = False,
     progress: bool = False,
     dry_run: bool = False,
+    preprocess: PreprocessSpec = None,
 ) -> BalanceResult:
     """Balance the classes of `splits` of the dataset at `src` into the new folder `dst`: the originals of every
     split plus augmented copies (and with `paste`, images with rare objects pasted in) of the balanced splits.
 
     `dst/balance.json` holds the plan, the before/planned/written table per class, what was left unmet and why,
-    and the warnings; `dst/balance.png` charts the counts. `dry_run` plans and writes nothing.
+    and the warnings; `dst/balance.png` charts the counts. `dry_run` plans and writes nothing. `preprocess`
+    steps (or the policy's `preprocess` list) are applied to every image of every split first.
     `class_ops` and `filters` rename, merge and drop classes and filter boxes and images first.
     """
     options = BalanceOptions(target, ratio, max_copies, paste, tuple(splits))
     chosen = None if policy == "auto" else load_policy(policy)  # every policy mistake before any image is read
+    steps = preprocessing_for(preprocess, chosen)
     source = Source.at(src, fmt_from, image_dir, on_error, class_ops, filters=filters)
-    output = Output(Path(dst), to, overwrite=overwrite, resume=resume, jobs=jobs, progress=progress, quality=quality)
+    output = Output(
+        Path(dst),
+        to,
+        overwrite=overwrite,
+        resume=resume,
+        jobs=jobs,
+        progress=progress,
+        quality=quality,
+        preprocess=steps,
+    )
     result = run(BalanceStep(chosen, options, seed), source, output, dry_run=dry_run)
-    made = None if dry_run else AugmentResult.of(result, result.plan.policy)
+    made = None if dry_run else AugmentResult.of(result, result.plan.policy, steps)
     return BalanceResult(result.plan.plan, result.report, made)
 
 
@@ -188,7 +201,7 @@ def write_pastes(
     for host, index, placements in pastes:
         record = names.claim(host.replace(name=paste_name(host.name, index)))
         todo.append(PasteJob(host, index, record.name, target.image_path(record.split, record.name), tuple(placements)))
-    worker = functools.partial(make_paste, root=str(staging), quality=output.quality)
+    worker = functools.partial(make_paste, root=str(staging), quality=output.quality, preprocess=output.preprocess)
     problems = list(
         iter_parallel(
             worker,

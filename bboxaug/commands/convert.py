@@ -17,6 +17,7 @@ from bboxaug.pipeline.filters import Filters
 from bboxaug.pipeline.output import place_images
 from bboxaug.pipeline.run import Context, Output, Written, run
 from bboxaug.pipeline.source import Source
+from bboxaug.preprocessing.steps import Preprocessing, PreprocessSpec
 from bboxaug.runtime.gcpause import gc_paused
 
 CONVERT_MANIFEST = "convert.json"
@@ -51,6 +52,8 @@ class ConvertStep:
             context.report,
             jobs=output.jobs,
             progress=output.progress,
+            preprocess=output.preprocess,
+            quality=output.quality,
         )
         return [Written(placed)]
 
@@ -113,12 +116,25 @@ def convert(
     overwrite: bool = False,
     jobs: int = 1,
     progress: bool = False,
+    preprocess: PreprocessSpec = None,
+    quality: int = 95,
 ) -> ConvertResult:
     """Convert the dataset at `src` to format `to` in the new folder `dst`, writing `convert.json` beside it.
     `class_map` (a mapping or a YAML/JSON file, see `bboxaug.pipeline.classes`) is short for
-    `class_ops=ClassOps.of(class_map)`; `filters` drop small boxes, negatives and empty classes."""
+    `class_ops=ClassOps.of(class_map)`; `filters` drop small boxes, negatives and empty classes. With
+    `preprocess` steps every image is decoded, pre-processed and encoded (JPEG/WebP at `quality`) instead of
+    copied, and the boxes follow."""
     source = Source.at(src, fmt_from, image_dir, on_error, class_operations(class_map, class_ops), filters=filters)
-    output = Output(Path(dst), to, overwrite=overwrite, jobs=jobs, progress=progress, keep_crowd=keep_crowd)
+    output = Output(
+        Path(dst),
+        to,
+        overwrite=overwrite,
+        jobs=jobs,
+        progress=progress,
+        keep_crowd=keep_crowd,
+        quality=quality,
+        preprocess=Preprocessing.of(preprocess),
+    )
     result = run(ConvertStep(images), source, output)
     return ConvertResult(
         result.source_format, result.target_format, result.written[0].dataset, result.report, result.classes

@@ -18,6 +18,7 @@ from bboxaug.pipeline.filters import Filters
 from bboxaug.pipeline.join import JoinedSource
 from bboxaug.pipeline.run import Context, Output, Written, run
 from bboxaug.pipeline.source import Source
+from bboxaug.preprocessing.steps import Preprocessing, PreprocessSpec
 from bboxaug.runtime.gcpause import gc_paused
 
 MERGE_MANIFEST = "merge.json"
@@ -76,6 +77,8 @@ def merge(
     class_map: Mapping[str, Target] | Path | str | None = None,
     class_ops: ClassOps | None = None,
     filters: Filters | None = None,
+    preprocess: PreprocessSpec = None,
+    quality: int = 95,
     on_error: OnError = "fail",
     keep_crowd: bool = False,
     overwrite: bool = False,
@@ -85,11 +88,21 @@ def merge(
     """Merge the datasets at `sources` (paths, formats detected; or `Source`s naming a format or an image folder)
     into the new folder `dst`, in format `to` (default: the first source's), writing `merge.json` beside it.
     `class_map` (or `class_ops=ClassOps.of(class_map)`) renames, merges, drops and renumbers the joined classes,
-    by their joined names; `filters` drop small boxes, negatives and empty classes."""
+    by their joined names; `filters` drop small boxes, negatives and empty classes; with `preprocess` steps every
+    image is decoded, pre-processed and encoded (JPEG/WebP at `quality`) instead of copied."""
     parts = tuple(_source(item) for item in sources)
     target = to or (parts[0].fmt if parts else None)
     joined = JoinedSource(parts, class_operations(class_map, class_ops), filters, on_error, fields_for=target)
-    output = Output(Path(dst), target, overwrite=overwrite, jobs=jobs, progress=progress, keep_crowd=keep_crowd)
+    output = Output(
+        Path(dst),
+        target,
+        overwrite=overwrite,
+        jobs=jobs,
+        progress=progress,
+        keep_crowd=keep_crowd,
+        quality=quality,
+        preprocess=Preprocessing.of(preprocess),
+    )
     result = run(MergeStep(images), joined, output)
     return MergeResult(
         result.source_format,

@@ -33,6 +33,7 @@ from bboxaug.core.model import Dataset, ImageRecord
 from bboxaug.core.report import OnError, Report
 from bboxaug.geometry.letterbox import (
     MODES,
+    PAD_VALUE,
     Mode,
     Scaling,
     parse_sizes,
@@ -45,9 +46,10 @@ from bboxaug.io.names import writable_name
 from bboxaug.pipeline.classes import ClassOps
 from bboxaug.pipeline.filters import Filters
 from bboxaug.pipeline.prepare import rename_collisions
-from bboxaug.pipeline.render import PAD_VALUE, Render, RenderJob, run_renders
+from bboxaug.pipeline.render import Render, RenderJob, run_renders
 from bboxaug.pipeline.run import Context, Output, Written, run
 from bboxaug.pipeline.source import Source
+from bboxaug.preprocessing.steps import Preprocessing, PreprocessSpec
 
 RESIZE_MANIFEST = "resize.json"
 
@@ -130,6 +132,7 @@ class ResizeStep:
             workers=output.jobs,
             progress=output.progress,
             description="resizing",
+            preprocess=output.preprocess,
         )
         written = []
         for index, (folder, size) in enumerate(zip(folders, self.sizes, strict=True)):
@@ -196,10 +199,12 @@ def resize(
     filters: Filters | None = None,
     overwrite: bool = False,
     progress: bool = False,
+    preprocess: PreprocessSpec = None,
 ) -> ResizeResult:
     """Write the dataset at `src` at every size of `sizes` (`"640,1024"`, `[640, (640, 480)]`) into
-    `dst/<size>/`, in `src`'s format unless `to` names another.
-    `class_ops` and `filters` rename, merge and drop classes and filter boxes and images first."""
+    `dst/<size>/`, in `src`'s format unless `to` names another. `preprocess` steps are applied to every source
+    first: the pre-processed images are resized. `class_ops` and `filters` rename, merge and drop classes and
+    filter boxes and images first."""
     chosen = (
         parse_sizes(sizes)
         if isinstance(sizes, str)
@@ -208,7 +213,17 @@ def resize(
     step = ResizeStep(tuple(chosen), mode, min_box_size)
     source = Source.at(src, fmt_from, image_dir, on_error, class_ops, filters=filters)
     result = run(
-        step, source, Output(Path(dst), to, overwrite=overwrite, jobs=jobs, progress=progress, quality=quality)
+        step,
+        source,
+        Output(
+            Path(dst),
+            to,
+            overwrite=overwrite,
+            jobs=jobs,
+            progress=progress,
+            quality=quality,
+            preprocess=Preprocessing.of(preprocess),
+        ),
     )
     return ResizeResult(
         result.source_format,

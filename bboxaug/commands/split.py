@@ -50,6 +50,7 @@ from bboxaug.pipeline.output import place_images
 from bboxaug.pipeline.prepare import rename_collisions
 from bboxaug.pipeline.run import Context, Output, Written, run
 from bboxaug.pipeline.source import Source
+from bboxaug.preprocessing.steps import Preprocessing, PreprocessSpec
 from bboxaug.runtime.parallel import run_parallel
 from bboxaug.splitting.groups import Groups
 from bboxaug.splitting.stratify import FREE, check_ratios, group_totals, share_deviation, shuffle_split, stratify
@@ -328,6 +329,8 @@ class SplitStep:
             context.report,
             jobs=output.jobs,
             progress=output.progress,
+            preprocess=output.preprocess,
+            quality=output.quality,
         )
         table = as_table(plan.dataset.images)
         entries = (
@@ -371,12 +374,15 @@ def split(
     on_error: OnError = "fail",
     class_ops: ClassOps | None = None,
     filters: Filters | None = None,
+    preprocess: PreprocessSpec = None,
+    quality: int = 95,
     overwrite: bool = False,
     progress: bool = False,
 ) -> SplitResult:
     """Write the dataset at `src` cut into splits `names` (train, val, test for three ratios) by `ratios` into the
     new folder `dst`, in `src`'s format unless `to` names another; `split.json` in `dst` says what each split got.
-    `class_ops` and `filters` apply before the split is planned, as in every command."""
+    `class_ops` and `filters` apply before the split is planned, as in every command; with `preprocess` steps
+    every image is decoded, pre-processed and encoded (JPEG/WebP at `quality`) instead of copied."""
     step = SplitStep(
         tuple(float(r) for r in ratios),
         tuple(names or ()),
@@ -388,7 +394,16 @@ def split(
         images,
     )
     source = Source.at(src, fmt_from, image_dir, on_error, class_ops, filters=filters)
-    result = run(step, source, Output(Path(dst), to, overwrite=overwrite, jobs=jobs, progress=progress))
+    output = Output(
+        Path(dst),
+        to,
+        overwrite=overwrite,
+        jobs=jobs,
+        progress=progress,
+        quality=quality,
+        preprocess=Preprocessing.of(preprocess),
+    )
+    result = run(step, source, output)
     return SplitResult(
         result.source_format, result.target_format, result.written[0].dataset, result.report, result.manifests[0]
     )

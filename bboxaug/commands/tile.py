@@ -44,7 +44,7 @@ from bboxaug.core.errors import UsageError
 from bboxaug.core.model import Dataset, ImageRecord
 from bboxaug.core.report import OnError, Report
 from bboxaug.formats.base import Format
-from bboxaug.geometry.letterbox import parse_size
+from bboxaug.geometry.letterbox import PAD_VALUE, parse_size
 from bboxaug.geometry.tiling import (
     PARTIAL_POLICIES,
     Partial,
@@ -58,9 +58,10 @@ from bboxaug.io.names import tile_name
 from bboxaug.pipeline.classes import ClassOps
 from bboxaug.pipeline.filters import Filters
 from bboxaug.pipeline.prepare import rename_collisions
-from bboxaug.pipeline.render import PAD_VALUE, Render, RenderJob, run_renders
+from bboxaug.pipeline.render import Render, RenderJob, run_renders
 from bboxaug.pipeline.run import Context, Output, Written, run
 from bboxaug.pipeline.source import Source
+from bboxaug.preprocessing.steps import Preprocessing, PreprocessSpec
 
 TILE_MANIFEST = "tiles.json"
 
@@ -252,6 +253,7 @@ class TileStep:
             workers=output.jobs,
             progress=output.progress,
             description="tiling",
+            preprocess=output.preprocess,
         )
         written = [
             (image, cut, record.replace(source=output.path / target.image_path(record.split, record.name)))
@@ -312,15 +314,27 @@ def tile(
     filters: Filters | None = None,
     overwrite: bool = False,
     progress: bool = False,
+    preprocess: PreprocessSpec = None,
 ) -> TileResult:
     """Write the dataset at `src` as tiles of `size` (pixels: `W`, `(W, H)` or `"WxH"`) into the new folder
     `dst`, in `src`'s format unless `to` names another; `tiles.json` in `dst` maps every tile to its source.
+    `preprocess` steps are applied to every source first: tiles are cut from the pre-processed images.
     `class_ops` and `filters` rename, merge and drop classes and filter boxes and images first."""
     width, height = parse_size(size) if isinstance(size, str) else (size, size) if isinstance(size, int) else size
     step = TileStep(TileSpec(width, height, overlap), min_visibility, partial, negatives, seed)
     source = Source.at(src, fmt_from, image_dir, on_error, class_ops, filters=filters)
     result = run(
-        step, source, Output(Path(dst), to, overwrite=overwrite, jobs=jobs, progress=progress, quality=quality)
+        step,
+        source,
+        Output(
+            Path(dst),
+            to,
+            overwrite=overwrite,
+            jobs=jobs,
+            progress=progress,
+            quality=quality,
+            preprocess=Preprocessing.of(preprocess),
+        ),
     )
     return TileResult(
         result.source_format, result.target_format, result.written[0].dataset, result.report, result.manifests[0]

@@ -197,6 +197,9 @@ FEW_INSTANCES = register(
 CONFLICTING_DUPLICATE = register(
     "conflicting_duplicate", "error", "the same image bytes in two merged sources with different boxes"
 )
+CROP_OUTSIDE_IMAGE = register(
+    "crop_outside_image", "error", "an image that the --preprocess crop does not reach (nothing of it would be left)"
+)
 
 
 # --- the other errors, by kind (never an item's skip in practice, but each error carries a code) -----------
@@ -235,6 +238,12 @@ TILE_BOXES_KEPT_PARTIAL = register(
 TINY_BOXES_DROPPED = register("tiny_boxes_dropped", None, "boxes dropped: smaller than --min-box-size once resized")
 GROUP_PATTERN_UNMATCHED = register(
     "group_pattern_unmatched", None, "images whose name --group-by REGEX does not match (each is its own group)"
+)
+PREPROCESS_BOXES_DROPPED = register(
+    "preprocess_boxes_dropped", None, "boxes dropped: outside the region a --preprocess crop keeps"
+)
+PREPROCESS_BOXES_CUT = register(
+    "preprocess_boxes_cut", None, "boxes cut by a --preprocess crop, kept clipped and marked truncated"
 )
 PASTE_IMAGES_WRITTEN = register("paste_images_written", None, "copy-paste images written")
 OBJECTS_PASTED = register("objects_pasted", None, "objects pasted")

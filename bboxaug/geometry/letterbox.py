@@ -29,6 +29,10 @@ def parse_size(text: str) -> tuple[int, int]:
 Mode = Literal["letterbox", "fit", "stretch"]
 
 
+#: Grey of the padding added where an image is smaller than its canvas (a letterbox, a tile): the usual one.
+PAD_VALUE = 114
+
+
 MODES: tuple[Mode, ...] = ("letterbox", "fit", "stretch")
 
 

@@ -32,6 +32,7 @@ from bboxaug.io.names import copy_name
 from bboxaug.pipeline.output import place_images
 from bboxaug.pipeline.prepare import OutputNames
 from bboxaug.pipeline.run import Context
+from bboxaug.preprocessing.steps import NO_PREPROCESSING, Preprocessing
 from bboxaug.runtime.parallel import iter_parallel
 
 AUGMENT_MANIFEST = "augment.json"
@@ -153,10 +154,11 @@ def run_jobs(
     *,
     workers: int,
     progress: bool,
+    preprocess: Preprocessing = NO_PREPROCESSING,
 ) -> dict[str, Problem]:
-    """Make every job's copies (skipping jobs an interrupted run finished), failing or skipping unreadable
-    images as the report's policy says; returns the images that could not be read. What became of each copy
-    stays in the jobs' progress files, so the coordinator holds nothing per copy."""
+    """Make every job's copies (skipping jobs an interrupted run finished) from the images `preprocess` makes,
+    failing or skipping unreadable images as the report's policy says; returns the images that could not be
+    read. What became of each copy stays in the jobs' progress files, so the coordinator holds nothing per copy."""
     todo = [k for k in range(len(jobs)) if not progress_file(staging, jobs.key(k)).is_file()]
     worker = functools.partial(
         make_copies,
@@ -164,6 +166,7 @@ def run_jobs(
         seed=seed,
         root=str(staging),
         quality=quality,
+        preprocess=preprocess,
     )
     failed: dict[str, Problem] = {}
     results = iter_parallel(
@@ -349,15 +352,32 @@ def make_all_copies(
     dataset: Dataset, counts: CopyCounts, policy: Policy, context: Context, *, seed: int, originals: bool = True
 ) -> tuple[Dataset, Iterator[dict[str, Any]]]:
     """Make every planned copy into the staging folder (finishing an interrupted run's work when resuming) and
-    place the originals beside them; returns the written dataset, each original followed by its copies, and the
-    manifest entries of the copies (read back from the progress files as they are iterated)."""
+    place the originals beside them, all pre-processed as the run says; returns the written dataset, each
+    original followed by its copies, and the manifest entries of the copies (read back from the progress files
+    as they are iterated)."""
     output, report, staging = context.output, context.report, context.root
     originals_planned, jobs = plan_jobs(dataset, context.target, counts, originals, report)
     failed = run_jobs(
-        jobs, staging, policy, seed, output.quality, report, workers=output.jobs, progress=output.progress
+        jobs,
+        staging,
+        policy,
+        seed,
+        output.quality,
+        report,
+        workers=output.jobs,
+        progress=output.progress,
+        preprocess=output.preprocess,
     )
     placed = place_images(
-        originals_planned, context.target, staging, "copy", report, jobs=max(output.jobs, 1), progress=output.progress
+        originals_planned,
+        context.target,
+        staging,
+        "copy",
+        report,
+        jobs=max(output.jobs, 1),
+        progress=output.progress,
+        preprocess=output.preprocess,
+        quality=output.quality,
     )
     written = collect(placed, as_table(originals_planned.images), jobs, failed, staging, report)
     return written, output_entries(jobs, failed, staging)

@@ -16,12 +16,17 @@ import numpy as np
 
 from bboxaug.core import codes
 from bboxaug.core.errors import ImageError, UsageError
-from bboxaug.core.model import Dataset, ImageRecord
+from bboxaug.core.model import Dataset, EmbeddedImage, ImageRecord
 from bboxaug.core.report import Problem, Report
 from bboxaug.core.table import as_table
 from bboxaug.formats.base import Format
 from bboxaug.io.export import export_image
-from bboxaug.io.files import ImageMode, atomic_write_text, remove_partial_writes
+from bboxaug.io.files import ImageMode, atomic_write_bytes, atomic_write_text, remove_partial_writes
+from bboxaug.io.headers import header_of
+from bboxaug.io.names import format_of
+from bboxaug.io.pixels import encode_picture
+from bboxaug.preprocessing.pixels import read_preprocessed
+from bboxaug.preprocessing.steps import NO_PREPROCESSING, Preprocessing
 from bboxaug.runtime.parallel import iter_parallel
 
 
@@ -33,13 +38,29 @@ def check_destination(dst: Path, overwrite: bool) -> None:
         raise UsageError("the output folder is not empty; choose another or pass --overwrite", file=dst)
 
 
-def _place_image(job: tuple[ImageRecord, Path, ImageMode]) -> tuple[Problem | None, int]:
-    """Put one image into the output; returns a problem if it failed, and its EXIF orientation."""
-    image, target, mode = job
+def write_preprocessed(
+    source: Path | EmbeddedImage, target: Path, steps: Preprocessing, quality: int
+) -> tuple[int, int, int]:
+    """Decode an image upright, pre-process it and write it in the format `target`'s name says (JPEG/WebP at
+    `quality`); its size once pre-processed, and the EXIF orientation that was applied."""
+    orientation = header_of(source).orientation
+    picture = read_preprocessed(source, steps, bgr=True)  # OpenCV's order in and out: two conversions fewer
+    atomic_write_bytes(target, encode_picture(picture.pixels, format_of(target.name), quality, bgr=True))
+    return picture.width, picture.height, orientation
+
+
+def _place_image(job: tuple[ImageRecord, Path, ImageMode, Preprocessing, int]) -> tuple[Problem | None, int]:
+    """Put one image into the output (pre-processed, when there are steps); returns a problem if it failed, and
+    its EXIF orientation."""
+    image, target, mode, steps, quality = job
     if image.source is None:
         return Problem(image.name, "image", "image file not found", codes.MISSING_IMAGE.name), 1
     try:
-        header = export_image(image.source, target, mode)
+        if steps:
+            width, height, orientation = write_preprocessed(image.source, target, steps, quality)
+        else:
+            header = export_image(image.source, target, mode, quality=quality)
+            width, height, orientation = header.width, header.height, header.orientation
     except (ImageError, OSError) as error:
         problem = (
             Problem.from_error(error)
@@ -52,17 +73,17 @@ def _place_image(job: tuple[ImageRecord, Path, ImageMode]) -> tuple[Problem | No
             )
         )
         return problem, 1
-    if (header.width, header.height) != (image.width, image.height):
+    if (width, height) != (image.width, image.height):
         return (
             Problem(
                 str(image.source),
                 "size",
-                f"declared {image.width}x{image.height}, upright image is {header.width}x{header.height}",
+                f"declared {image.width}x{image.height}, upright image is {width}x{height}",
                 codes.SIZE_MISMATCH.name,
             ),
             0,
         )
-    return None, header.orientation
+    return None, orientation
 
 
 def place_images(
@@ -74,13 +95,20 @@ def place_images(
     *,
     jobs: int = 1,
     progress: bool = False,
+    preprocess: Preprocessing = NO_PREPROCESSING,
+    quality: int = 95,
 ) -> Dataset:
-    """Copy, link or re-encode every image into `root` where `target` puts it; images that fail are skipped
-    (or stop the run, as the report's policy says). Size mismatches are warned about, not fatal."""
+    """Copy, link or re-encode (upright, at `quality`) every image into `root` where `target` puts it, or with
+    `preprocess` steps, decode, pre-process and encode it (at `quality`); images that fail are skipped (or stop
+    the run, as the report's policy says). Size mismatches are warned about, not fatal."""
     if mode == "none":
         return dataset
+    if preprocess and mode != "copy":
+        raise UsageError(f"pre-processed images are written anew: they cannot be {mode}ed, only copied")
     table = as_table(dataset.images)
-    placements = ((image, root / target.image_path(image.split, image.name), mode) for image in table)
+    placements = (
+        (image, root / target.image_path(image.split, image.name), mode, preprocess, quality) for image in table
+    )
     results = iter_parallel(
         _place_image,
         placements,

@@ -3,8 +3,9 @@ touches pixels.
 
 A `RenderJob` names one source and the `Render`s to make from it: a window of the source, scaled to a size and
 placed on a canvas of the usual letterbox grey (`PAD_VALUE`). Workers (`run_renders`, joblib threads) read the
-source upright (`bboxaug.io.pixels.read_picture`: EXIF applied, greyscale kept), keep OpenCV's channel
-order, and write each output atomically in its source's format; the coordinator only counts failures, which the
+source upright (`bboxaug.io.pixels.read_picture`: EXIF applied, greyscale kept), pre-process it as the run says
+(`bboxaug.preprocessing.pixels`), keep OpenCV's channel order, and write each output atomically in its source's
+format; the coordinator only counts failures, which the
 report's policy turns into a stop or a skip. The workers write into the run's staging folder
 (`bboxaug.pipeline.output.Staging`), which becomes the output only when complete.
 """
@@ -16,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
-import numpy as np
 
 from bboxaug.core import codes
 from bboxaug.core.errors import BboxaugError, ImageError
@@ -24,11 +24,10 @@ from bboxaug.core.model import EmbeddedImage
 from bboxaug.core.report import Problem, Report
 from bboxaug.io.files import atomic_write_bytes
 from bboxaug.io.names import format_of
-from bboxaug.io.pixels import encode_picture, read_picture
+from bboxaug.io.pixels import encode_picture
+from bboxaug.preprocessing.pixels import draw_window, read_preprocessed
+from bboxaug.preprocessing.steps import NO_PREPROCESSING, Preprocessing
 from bboxaug.runtime.parallel import iter_parallel
-
-#: Grey of the padding added where an image is smaller than its tile or letterbox (the usual letterbox grey).
-PAD_VALUE = 114
 
 
 @dataclass(frozen=True)
@@ -45,7 +44,7 @@ class Render:
 
 @dataclass(frozen=True)
 class RenderJob:
-    """One source image (of the upright size the plan assumed) and the images to make from it."""
+    """One source image (of the upright, pre-processed size the plan assumed) and the images to make from it."""
 
     key: str
     source: Path | EmbeddedImage | None
@@ -54,28 +53,16 @@ class RenderJob:
     renders: tuple[Render, ...]
 
 
-def draw_window(pixels: np.ndarray, spec: Render) -> np.ndarray:
-    """The pixels of one output: area-averaged when shrinking, bilinear when enlarging, padded with PAD_VALUE."""
-    x0, y0, x1, y1 = spec.window
-    part = pixels[y0:y1, x0:x1]
-    if spec.scaled != (x1 - x0, y1 - y0):
-        shrinking = spec.scaled[0] * spec.scaled[1] < (x1 - x0) * (y1 - y0)
-        part = cv2.resize(part, spec.scaled, interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
-    if spec.canvas == spec.scaled:
-        return part
-    canvas = np.full((spec.canvas[1], spec.canvas[0], *part.shape[2:]), PAD_VALUE, dtype=np.uint8)
-    left, top = spec.place
-    canvas[top : top + part.shape[0], left : left + part.shape[1]] = part
-    return canvas
-
-
-def render_job(job: RenderJob, *, root: str, quality: int) -> tuple[str, Problem | None]:
-    """Decode one source once and write every image made from it (each atomically), or say why it failed."""
+def render_job(
+    job: RenderJob, *, root: str, quality: int, preprocess: Preprocessing = NO_PREPROCESSING
+) -> tuple[str, Problem | None]:
+    """Decode one source once, pre-process it, and write every image made from it (each atomically), or say why
+    it failed."""
     cv2.setNumThreads(1)  # one image per worker: OpenCV's own threads would fight the other workers
     try:
         if job.source is None:
             raise ImageError("image file not found", file=job.key, field="image", code=codes.MISSING_IMAGE)
-        picture = read_picture(job.source, bgr=True)  # crops and scales only: no need for RGB
+        picture = read_preprocessed(job.source, preprocess, bgr=True)  # crops and scales only: no need for RGB
         if (picture.width, picture.height) != (job.width, job.height):
             raise ImageError(
                 f"declared {job.width}x{job.height}, upright image is {picture.width}x{picture.height}",
@@ -84,7 +71,8 @@ def render_job(job: RenderJob, *, root: str, quality: int) -> tuple[str, Problem
                 code=codes.SIZE_MISMATCH,
             )
         for spec in job.renders:
-            encoded = encode_picture(draw_window(picture.pixels, spec), format_of(spec.path), quality, bgr=True)
+            pixels = draw_window(picture.pixels, spec.window, spec.scaled, spec.canvas, spec.place)
+            encoded = encode_picture(pixels, format_of(spec.path), quality, bgr=True)
             atomic_write_bytes(Path(root) / spec.path, encoded)
     except BboxaugError as error:
         return job.key, Problem.from_error(error)
@@ -92,13 +80,21 @@ def render_job(job: RenderJob, *, root: str, quality: int) -> tuple[str, Problem
 
 
 def run_renders(
-    jobs: list[RenderJob], root: Path, quality: int, report: Report, *, workers: int, progress: bool, description: str
+    jobs: list[RenderJob],
+    root: Path,
+    quality: int,
+    report: Report,
+    *,
+    workers: int,
+    progress: bool,
+    description: str,
+    preprocess: Preprocessing = NO_PREPROCESSING,
 ) -> set[str]:
     """Run every job on `workers` threads; returns the keys of sources that failed (and were skipped, if the
     report's policy allows; otherwise the first failure stops the run). Threads, not processes: decoding,
     resizing and encoding run in OpenCV with the GIL released, so threads use every core without the second a
     worker process takes to start and import."""
-    worker = functools.partial(render_job, root=str(root), quality=quality)
+    worker = functools.partial(render_job, root=str(root), quality=quality, preprocess=preprocess)
     failed = set()
     results = iter_parallel(
         worker, jobs, jobs=workers, prefer="threads", description=description, progress=progress, writes_into=root

@@ -7,7 +7,9 @@
    drop, renumber);
 3. prepares the dataset for the target format (`bboxaug.pipeline.prepare`: sizes from headers, boxes clipped,
    crowds dropped where the target cannot mark them, the filters of `bboxaug.pipeline.filters`, colliding names
-   renamed), all counted in the report, and checks that the target can number the classes as asked;
+   renamed), all counted in the report, checks that the target can number the classes as asked, and applies the
+   pre-processing to its annotations (`bboxaug.pipeline.preprocess`; the step's workers apply it to the pixels of
+   every image they decode);
 4. asks the step for its plan (pure: no pixel is touched), and for the settings the manifest records;
 5. opens the staging folder beside the output (resumable steps: `.DST.partial`, kept when a run fails, reused by
    `resume` when the settings are the same), and lets the step do its image work into it;
@@ -37,7 +39,9 @@ from bboxaug.pipeline.classes import check_class_ids
 from bboxaug.pipeline.manifest import dataset_counts, write_manifest
 from bboxaug.pipeline.output import Staging, check_destination, ensure_apart
 from bboxaug.pipeline.prepare import class_moves, class_table, prepare
+from bboxaug.pipeline.preprocess import preprocessed
 from bboxaug.pipeline.source import Readable
+from bboxaug.preprocessing.steps import NO_PREPROCESSING, Preprocessing
 
 PlanT = TypeVar("PlanT")
 
@@ -46,8 +50,8 @@ PlanT = TypeVar("PlanT")
 class Output:
     """Where and how a run writes: the output folder, the target format (None: the source's), whether an old
     output may be replaced, whether an interrupted run is finished, the workers, whether to show progress,
-    whether crowd regions are kept as boxes in formats that cannot mark them, and the JPEG/WebP quality of the
-    images a step encodes."""
+    whether crowd regions are kept as boxes in formats that cannot mark them, the JPEG/WebP quality of the
+    images a step encodes, and the pre-processing every written image gets."""
 
     path: Path
     to: str | None = None
@@ -57,6 +61,7 @@ class Output:
     progress: bool = False
     keep_crowd: bool = False
     quality: int = 95
+    preprocess: Preprocessing = NO_PREPROCESSING
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "path", self.path.absolute())  # workers may run in another folder
@@ -162,6 +167,7 @@ def run(step: Step[PlanT], source: Readable, output: Output, *, dry_run: bool = 
     )
     if source.class_ops is not None:
         check_class_ids(dataset, source.class_ops, target)
+    dataset = preprocessed(dataset, output.preprocess, target, report)
     context = Context(source, source_format, target, report, output, source_notes=opened.notes)
     plan = step.plan(dataset, context)
     result = RunResult(source_format, target.name, plan, report)
@@ -174,6 +180,7 @@ def run(step: Step[PlanT], source: Readable, output: Output, *, dry_run: bool = 
         "to": target.name,
         "class_ops": None if source.class_ops is None else source.class_ops.to_json(),
         "filters": None if source.filters is None else source.filters.to_json(),
+        "preprocess": output.preprocess.to_json(),
         **step.settings(plan, context),
     }
     with Staging(

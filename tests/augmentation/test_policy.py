@@ -27,6 +27,7 @@ from bboxaug.augmentation.policy import PRESETS, describe, load_policy
 from bboxaug.augmentation.spec import Policy, TransformSpec, spec_field, suggest
 from bboxaug.core.errors import PolicyError
 from bboxaug.geometry.shapes import BoxRules
+from bboxaug.preprocessing.steps import Preprocessing
 
 KNOWN_BACKENDS = ("albumentations", "imgaug")
 
@@ -595,3 +596,37 @@ def test_real_backend_names_file_and_line_of_a_bad_parameter(tmp_path: Path) -> 
         load_policy(path)
     assert caught.value.file == str(path) and caught.value.field == "line 4: transforms[1] Affine"
     assert "rotation" in caught.value.message
+
+
+def test_a_preprocess_list_gives_typed_steps_and_round_trips(tmp_path: Path) -> None:
+    text = (
+        "preprocess:\n  - clahe: {clip: 3, grid: 4}\n  - grayscale\n  - letterbox: 640\n"
+        "transforms:\n  - HorizontalFlip: {p: 0.5}\n"
+    )
+    policy = load_policy(write(tmp_path, text))
+    assert policy.preprocess == Preprocessing.parse("clahe:clip=3,grid=4;grayscale;letterbox:640")
+    data = policy.to_json()
+    assert data["preprocess"][0] == {"clahe": {"clip": 3.0, "grid": [4, 4]}}
+    assert load_policy(data) == policy
+    assert "preprocess (every split, before the transforms): clahe:clip=3,grid=4x4" in describe(policy)
+    plain = load_policy(write(tmp_path, "transforms:\n  - HorizontalFlip: {p: 0.5}\n"))
+    assert not plain.preprocess and "preprocess" not in plain.to_json()
+    assert plain != policy
+
+
+@pytest.mark.parametrize(
+    ("entries", "line", "fragment"),
+    [
+        ("  - clahe\n  - blur: {}\n", 3, "preprocess[1]: unknown step 'blur'"),
+        ("  - crop: [1, 2, 3]\n", 2, "preprocess[0]: crop needs y1"),
+        ("  - clahe: {clip: -1}\n", 2, "preprocess[0]: clip must be above 0"),
+    ],
+)
+def test_a_wrong_preprocess_step_names_file_and_line(entries: str, line: int, fragment: str, tmp_path: Path) -> None:
+    path = write(tmp_path, "preprocess:\n" + entries + "transforms:\n  - HorizontalFlip: {}\n")
+    with pytest.raises(PolicyError) as caught:
+        load_policy(path)
+    assert str(caught.value).startswith(f"{path}: line {line}: ")
+    assert fragment in str(caught.value)
+    with pytest.raises(PolicyError, match="preprocess must be a list of steps"):
+        load_policy(write(tmp_path, "preprocess: clahe\ntransforms:\n  - HorizontalFlip: {}\n"))

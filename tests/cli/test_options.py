@@ -16,9 +16,21 @@ from bboxaug.cli.main import main
 from tests.cli.test_convert import assert_same_boxes, read_voc, write_voc
 from tests.commands.test_tile import grid_starts
 
-SHARED = ("--from", "--image-dir", "--to", "--on-error", "--quality", "--jobs", "--scheduler", "--overwrite", "--quiet")
+SHARED = (
+    "--from",
+    "--image-dir",
+    "--to",
+    "--on-error",
+    "--quality",
+    "--preprocess",
+    "--jobs",
+    "--scheduler",
+    "--overwrite",
+    "--quiet",
+)
 # Shared options whose help has no per-command part (--jobs, --on-error and --quality name what they apply to).
-SAME_HELP = ("--from", "--image-dir", "--scheduler", "--overwrite")
+SAME_HELP = ("--from", "--image-dir", "--preprocess", "--scheduler", "--overwrite")
+WRITERS = ("convert", "augment", "balance", "tile", "resize", "split")
 
 
 def option(command: click.Command, flag: str) -> click.Option | None:
@@ -56,10 +68,19 @@ def declaration(parameter: click.Option) -> tuple:
 
 
 def test_the_commands_that_read_and_write_a_dataset_share_every_option() -> None:
-    writers = ("convert", "augment", "balance", "tile", "resize", "split")
     for flag in SHARED:
-        if flag != "--quality":  # convert and split write the source's image bytes, so they have no --quality
-            assert set(writers) <= set(having(flag)), flag
+        assert set(WRITERS) <= set(having(flag)), flag
+
+
+@pytest.mark.parametrize("command", WRITERS)
+def test_a_wrong_preprocess_step_is_one_line_naming_it_before_anything_is_read(command: str, tmp_path: Path) -> None:
+    size = ["--size", "64"] if command in ("tile", "resize") else []
+    to = ["--to", "yolo"] if command == "convert" else []
+    args = [command, str(tmp_path), str(tmp_path / "out"), *size, *to, "--preprocess", "clahe;crop:10,20"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2
+    assert result.output == "error: --preprocess: step 2 'crop:10,20': crop needs x1,y1\n"
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("flag", SHARED)
@@ -182,10 +203,10 @@ def test_a_resumed_run_refuses_other_class_operations_or_filters(tmp_path: Path)
     src = write_voc(tmp_path / "src")
     assert invoke("augment", src, tmp_path / "whole", "--policy", "light", "-j", 1, "-q").exit_code == 0
     manifest = json.loads((tmp_path / "whole" / "augment.json").read_text())
-    settings = ("bboxaug", "source", "from", "to", "class_ops", "filters", "policy", "seed", "copies", "originals")
+    settings = ("bboxaug", "source", "from", "to", "class_ops", "filters", "preprocess", "policy", "seed", "copies")
     staging = tmp_path / ".out.partial"
     staging.mkdir()
-    (staging / "run.json").write_text(json.dumps({key: manifest[key] for key in (*settings, "quality")}))
+    (staging / "run.json").write_text(json.dumps({key: manifest[key] for key in (*settings, "originals", "quality")}))
     args = ("augment", src, tmp_path / "out", "--policy", "light", "--resume")
     result = invoke(*args, "--drop-classes", "crack", "--negatives", "drop")
     assert result.exit_code == 2
@@ -203,8 +224,8 @@ def test_a_resumed_run_with_the_same_class_operations_and_filters_goes_on(tmp_pa
     assert manifest["class_ops"] == {"class_map": {}, "keep_classes": ["scratch", "crack"], "drop_classes": ["crack"]}
     staging = tmp_path / ".out.partial"
     staging.mkdir()
-    settings = ("bboxaug", "source", "from", "to", "class_ops", "filters", "policy", "seed", "copies", "originals")
-    (staging / "run.json").write_text(json.dumps({key: manifest[key] for key in (*settings, "quality")}))
+    settings = ("bboxaug", "source", "from", "to", "class_ops", "filters", "preprocess", "policy", "seed", "copies")
+    (staging / "run.json").write_text(json.dumps({key: manifest[key] for key in (*settings, "originals", "quality")}))
     resumed = invoke("augment", src, tmp_path / "out", "--policy", "light", "-j", 1, "-q", "--resume", *selection)
     assert resumed.exit_code == 0, resumed.output
     assert read_voc(tmp_path / "out") == read_voc(tmp_path / "whole")

@@ -16,13 +16,16 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
+import bboxaug
 from bboxaug.augmentation import worker
 from bboxaug.augmentation.seeds import derive_seed
 from bboxaug.cli.main import main
 from bboxaug.commands.augment import augment
 from bboxaug.commands.convert import save
+from bboxaug.core.errors import UsageError
 from bboxaug.core.model import Boxes, ClassInfo, Dataset, ImageRecord
 from bboxaug.io.names import copy_name
+from bboxaug.io.pixels import read_picture
 from bboxaug.pipeline import copies as engine
 from bboxaug.pipeline.source import load
 
@@ -166,7 +169,7 @@ def test_policy_mistakes_exit_2_before_any_image_is_read(
     def no_reading(*args: object, **kwargs: object) -> None:
         raise AssertionError("an image was read")
 
-    monkeypatch.setattr(worker, "read_picture", no_reading)
+    monkeypatch.setattr(worker, "read_preprocessed", no_reading)
     monkeypatch.setattr(engine, "place_images", no_reading)
     policy_file = tmp_path / "policy.yaml"
     policy_file.write_text(json.dumps(mistake))
@@ -237,3 +240,22 @@ def test_the_package_is_the_function(source: Path, tmp_path: Path) -> None:
     from bboxaug.augmentation.policy import load_policy
 
     assert load_policy("light").backend == "albumentations"
+
+
+def test_a_policys_preprocess_list_reaches_every_original_and_is_recorded(tmp_path: Path) -> None:
+    src = make_source(tmp_path)
+    policy = {**POLICY, "preprocess": ["autocontrast:low=0,high=100"]}
+    result = augment(src, tmp_path / "out", policy=policy, copies=1)
+    recorded = [{"autocontrast": {"low": 0.0, "high": 100.0}}]
+    manifest = json.loads((tmp_path / "out" / "augment.json").read_text())
+    assert manifest["preprocess"] == recorded and manifest["policy"]["preprocess"] == recorded
+    assert result.preprocess.to_json() == recorded
+    for image in load(src).images:  # PNG originals are lossless: their pixels are the preprocess function's
+        if image.name.endswith(".png"):
+            (written,) = (tmp_path / "out").rglob(image.name)
+            expected = bboxaug.preprocess(read_picture(image.source).pixels, recorded)
+            assert np.array_equal(read_picture(written).pixels, expected)
+            assert not np.array_equal(expected, read_picture(image.source).pixels)
+    with pytest.raises(UsageError, match="pre-processing is given twice"):
+        augment(src, tmp_path / "twice", policy=policy, copies=1, preprocess="clahe")
+    assert not (tmp_path / "twice").exists()

@@ -514,3 +514,15 @@ def test_usage_errors_exit_2(arguments: list[str], message: str, tmp_path: Path)
     result = CliRunner().invoke(main, ["balance", str(SAMPLES), str(tmp_path / "out"), *arguments])
     assert result.exit_code == 2 and message in result.output, result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_every_image_written_originals_copies_and_paste_images_is_preprocessed(scenes: Path, tmp_path: Path) -> None:
+    dst = tmp_path / "out"
+    result = balance(scenes, dst, paste=True, preprocess="grayscale:1", **RUN)
+    manifest = json.loads((dst / "balance.json").read_text())
+    assert manifest["preprocess"] == [{"grayscale": {"channels": 1}}]
+    assert any("paste" in entry for entry in manifest["outputs"]) and result.report.counts["copies_written"] > 0
+    written = load(dst, fmt="coco").images
+    assert {image.split for image in written} == {"train", "val"}
+    for image in written:
+        assert cv2.imread(str(image.source), cv2.IMREAD_UNCHANGED).ndim == 2, image.key

@@ -284,3 +284,14 @@ def test_counts_per_split_in_order_of_appearance(tmp_path: Path) -> None:
         },
     }
     assert list(dataset_counts(dataset)["splits"]) == ["val", "train"]
+
+
+@pytest.mark.parametrize("images", ["hardlink", "symlink"])
+def test_preprocessed_images_cannot_be_links(images: str, tmp_path: Path) -> None:
+    make_image(tmp_path / "src" / "images" / "train" / "a.jpg", 32, 24)
+    (tmp_path / "src" / "labels" / "train").mkdir(parents=True)
+    (tmp_path / "src" / "labels" / "train" / "a.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    (tmp_path / "src" / "data.yaml").write_text("path: .\ntrain: images/train\nnames: [spot]\n")
+    with pytest.raises(UsageError, match=f"cannot be {images}ed, only copied"):
+        convert(tmp_path / "src", tmp_path / "out", to="voc", images=images, preprocess="clahe")  # type: ignore[arg-type]
+    assert not (tmp_path / "out").exists()

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
+import bboxaug
 from bboxaug.cli.main import main
 from bboxaug.commands.resize import resize
 from bboxaug.core.errors import UsageError
@@ -243,3 +244,30 @@ def test_cli_writes_one_folder_per_size(defects: tuple[Path, Truth], tmp_path: P
     assert manifest["resize"]["mode"] == "fit" and manifest["outputs"][0]["size"] == [320, 240]
     bad = runner.invoke(main, ["resize", str(defects[0]), str(tmp_path / "bad"), "--size", "320,320"])
     assert bad.exit_code == 2 and not (tmp_path / "bad").exists()
+
+
+def test_preprocessed_sources_are_resized_as_the_preprocess_function_makes_them(tmp_path: Path) -> None:
+    pixels = np.zeros((300, 400, 3), np.uint8)
+    pixels[60:140, 100:180] = (40, 200, 90)
+    root = tmp_path / "src"
+    (root / "images" / "train").mkdir(parents=True)
+    cv2.imwrite(str(root / "images" / "train" / "square.png"), pixels)
+    coco = {
+        "images": [{"id": 1, "file_name": "square.png", "width": 400, "height": 300}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [100, 60, 80, 80]}],
+        "categories": [{"id": 1, "name": "spot"}],
+    }
+    (root / "annotations").mkdir()
+    (root / "annotations" / "instances_train.json").write_text(json.dumps(coco))
+    steps = "crop:100,60,300,260;grayscale:1"
+    result = resize(root, tmp_path / "out", sizes=[100], preprocess=steps)
+    (image,) = result.datasets["100"].images
+    assert image.boxes.xyxy.tolist() == [[0, 0, 40, 40]]  # cropped to 200x200 at (100, 60), then halved
+    assert result.manifests["100"]["outputs"][0]["source_size"] == [200, 200]
+    assert result.manifests["100"]["preprocess"] == [
+        {"crop": {"x0": 100, "y0": 60, "x1": 300, "y1": 260}},
+        {"grayscale": {"channels": 1}},
+    ]
+    written = cv2.imread(str(tmp_path / "out" / "100" / "images" / "train" / "square.png"), cv2.IMREAD_UNCHANGED)
+    rgb = cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB)
+    assert np.array_equal(written, bboxaug.preprocess(rgb, steps + ";letterbox:100"))  # one rendering, two ways in

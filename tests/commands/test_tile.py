@@ -24,11 +24,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
+import bboxaug
 from bboxaug.cli.main import main
 from bboxaug.commands.tile import plan_tiles, tile
 from bboxaug.core.errors import UsageError
 from bboxaug.core.model import Boxes, ClassInfo, Dataset, ImageRecord
-from bboxaug.geometry.letterbox import parse_size
+from bboxaug.geometry.letterbox import PAD_VALUE, parse_size
 from bboxaug.geometry.tiling import (
     TileSpec,
     axis_offsets,
@@ -40,7 +41,6 @@ from bboxaug.geometry.tiling import (
     tile_windows,
 )
 from bboxaug.io.names import tile_name
-from bboxaug.pipeline.render import PAD_VALUE
 from bboxaug.pipeline.source import load
 
 BACKGROUND = (60, 70, 80)  # RGB
@@ -663,3 +663,22 @@ def test_an_unreadable_image_is_skipped_with_its_tiles_counted(defects: tuple[Pa
     failing = CliRunner().invoke(main, ["tile", str(src), str(tmp_path / "again"), "--size", "2048"])
     assert failing.exit_code == 1 and not (tmp_path / "again").exists()
     assert not list(tmp_path.glob(".again*"))
+
+
+def test_tiles_are_cut_from_the_preprocessed_sources(tmp_path: Path) -> None:
+    src, _ = make_defect_set(tmp_path / "src", count=2, per_image=12, width=600, height=400)
+    steps = "crop:40,0,560,400;grayscale:1"
+    result = tile(src / "annotations" / "instances_train.json", tmp_path / "out", size=256, preprocess=steps)
+    assert result.manifest["preprocess"] == [
+        {"crop": {"x0": 40, "y0": 0, "x1": 560, "y1": 400}},
+        {"grayscale": {"channels": 1}},
+    ]
+    sources = {image.key: image for image in load(src / "annotations" / "instances_train.json").images}
+    assert result.manifest["tiles"]
+    for entry in result.manifest["tiles"]:
+        assert entry["source_size"] == [520, 400]
+        source = sources[entry["source"]]
+        whole = bboxaug.preprocess(cv2.cvtColor(cv2.imread(str(source.source)), cv2.COLOR_BGR2RGB), steps)
+        written = cv2.imread(str(tmp_path / "out" / entry["path"]), cv2.IMREAD_UNCHANGED)
+        x, y = entry["offset"]
+        assert written.ndim == 2 and np.array_equal(written[:256, :256], whole[y : y + 256, x : x + 256])
