@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -10,7 +11,8 @@ from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 GOLDEN = REPO / "formats"
-CORPUS = REPO.parent / "shared" / "corpus"
+#: The real datasets: beside the checkout, or where BBOXAUG_CORPUS says (a worktree has another parent).
+CORPUS = Path(os.environ.get("BBOXAUG_CORPUS") or REPO.parent / "shared" / "corpus")
 
 
 @pytest.fixture

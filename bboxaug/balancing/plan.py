@@ -23,8 +23,8 @@ from typing import Any, Literal
 import numpy as np
 
 from bboxaug.balancing.paste import Paster
-from bboxaug.core.errors import UsageError
 from bboxaug.core.model import Dataset, ImageRecord
+from bboxaug.core.splits import select_splits
 
 FEW_INSTANCES = 20
 
@@ -368,20 +368,15 @@ def plan_balance(
     target: int | Literal["max"] | None = "max",
     ratio: float | None = None,
     max_copies: int = MAX_COPIES,
-    splits: Sequence[str] = ("train",),
+    splits: str | Sequence[str] = "train",
     paste: bool = False,
     seed: int = 0,
     pastes_per_image: int = PASTES_PER_IMAGE,
 ) -> BalancePlan:
-    """The balancing plan of a prepared dataset: for each split named in `splits`, on its own."""
-    missing = [split for split in splits if split not in dataset.splits]
-    if missing:
-        raise UsageError(
-            f"no split named {', '.join(missing)}; the dataset has {', '.join(dataset.splits) or 'none'}"
-            " (choose with --splits)"
-        )
+    """The balancing plan of a prepared dataset: for each split `splits` names (see
+    `bboxaug.core.splits.select_splits`), on its own."""
     names, plans, copies, required, pastes = dataset.class_names, [], {}, {}, []
-    for split in dict.fromkeys(splits):
+    for split in select_splits(splits, dataset.splits):
         images = dataset.in_split(split)
         counts = class_counts(images, len(names))
         before = counts.sum(axis=0)

@@ -1,6 +1,6 @@
 """The options the commands share, each declared once: how a source is read (SRC, --from, --image-dir,
---on-error), how an output is written (DST, --to, --quality, --overwrite), and how the work runs (--jobs,
---scheduler, --quiet)."""
+--on-error), how an output is written (DST, --to, --quality, --overwrite), which splits are changed (--splits),
+and how the work runs (--jobs, --scheduler, --quiet)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
+from bboxaug.core.splits import TRAIN, split_names
 from bboxaug.formats import FORMATS
 from bboxaug.runtime.parallel import usable_cores
 
@@ -51,6 +52,23 @@ def on_error_option(about: str = "unreadable image") -> Callable[[F], F]:
 
 
 QUIET = click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
+
+
+def _split_names(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    return split_names(values) or (TRAIN,)
+
+
+def splits_option(action: str) -> Callable[[F], F]:
+    """--splits: the splits a command changes (`action` says how), train unless told; the others are written as
+    they are."""
+    return click.option(
+        "--splits",
+        multiple=True,
+        callback=_split_names,
+        metavar="NAMES|all",
+        help=f"Splits to {action}, comma-separated or repeated, or 'all' (default: train; a dataset with one "
+        "split only is its own train split); the others are written as they are.",
+    )
 
 
 def copy_options(command: F) -> F:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import pickle
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, overload
@@ -77,20 +77,22 @@ def plan_jobs(
     dataset: Dataset,
     target: Format,
     copies: Mapping[str, int],
-    originals: bool,
+    without_originals: Collection[str],
     report: Report,
     required: Mapping[str, frozenset[int]] | None = None,
 ) -> tuple[Dataset, PlannedJobs]:
-    """The originals to write and one job per image with copies; every output name is unique in the target
-    layout (later names renamed, as conversion does: the originals first, then the copies in image order)."""
+    """The originals to write (those of every split but `without_originals`) and one job per image with copies;
+    every output name is unique in the target layout (later names renamed, as conversion does: the originals
+    first, then the copies in image order)."""
     table = as_table(dataset.images)
     names = OutputNames(target, report)
     splits = table.image_splits()
     image_names = table.names.tolist()
-    if originals:
-        kept = table.with_columns(names=object_column(list(map(names.claim_name, splits, image_names))))
-    else:
-        kept = table.subset([])
+    rows_kept = [row for row, split in enumerate(splits) if split not in without_originals]
+    kept = table if len(rows_kept) == len(table) else table.subset(rows_kept)
+    kept = kept.with_columns(
+        names=object_column([names.claim_name(splits[row], image_names[row]) for row in rows_kept])
+    )
     rows, plans, needs = [], [], []
     for row, (split, name) in enumerate(zip(splits, image_names, strict=True)):
         key = image_key(split, name)
@@ -283,13 +285,20 @@ class CopyCounts:
 
 
 def make_all_copies(
-    dataset: Dataset, counts: CopyCounts, policy: Policy, context: Context, *, seed: int, originals: bool = True
+    dataset: Dataset,
+    counts: CopyCounts,
+    policy: Policy,
+    context: Context,
+    *,
+    seed: int,
+    without_originals: Collection[str] = (),
 ) -> tuple[Dataset, Iterator[dict[str, Any]]]:
     """Make every planned copy into the staging folder (finishing an interrupted run's work when resuming) and
-    place the originals beside them; returns the written dataset, each original followed by its copies, and the
-    manifest entries of the copies (read back from the progress files as they are iterated)."""
+    place the originals (but those of the splits `without_originals`) beside them; returns the written dataset,
+    each original followed by its copies, and the manifest entries of the copies (read back from the progress
+    files as they are iterated)."""
     output, report, staging = context.output, context.report, context.root
-    kept, planned = plan_jobs(dataset, context.target, counts.copies, originals, report, counts.required)
+    kept, planned = plan_jobs(dataset, context.target, counts.copies, without_originals, report, counts.required)
     failed = run_jobs(
         planned, staging, policy, seed, output.quality, report, workers=output.jobs, progress=output.progress
     )

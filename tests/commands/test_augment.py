@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +27,8 @@ from bboxaug.core.model import Boxes, ClassInfo, Dataset, ImageRecord
 from bboxaug.io.names import copy_name
 from bboxaug.pipeline import copies as engine
 from bboxaug.pipeline.source import load
+from tests.commands.untouched import check_untouched
+from tests.conftest import REPO
 
 POLICY = {
     "backend": "albumentations",
@@ -69,8 +73,8 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_same_seed_gives_identical_bytes_for_one_or_two_workers(source: Path, tmp_path: Path) -> None:
-    augment(source, tmp_path / "one", policy=POLICY, copies=3, seed=11, jobs=1)
-    augment(source, tmp_path / "two", policy=POLICY, copies=3, seed=11, jobs=2)
+    augment(source, tmp_path / "one", policy=POLICY, copies=3, seed=11, jobs=1, splits="all")
+    augment(source, tmp_path / "two", policy=POLICY, copies=3, seed=11, jobs=2, splits="all")
     one, two = tree_bytes(tmp_path / "one"), tree_bytes(tmp_path / "two")
     assert sorted(one) == sorted(two)
     assert one == two
@@ -87,7 +91,7 @@ def test_copies_differ_from_each_other_and_from_another_seed(source: Path, tmp_p
 
 
 def test_formats_modes_splits_and_names_are_kept(source: Path, tmp_path: Path) -> None:
-    result = augment(source, tmp_path / "out", policy=POLICY, copies=2, seed=3, quality=80)
+    result = augment(source, tmp_path / "out", policy=POLICY, copies=2, seed=3, quality=80, splits=["train", "val"])
     out = tmp_path / "out"
     original = load(source, fmt="voc")
     written = load(out, fmt="voc")
@@ -112,7 +116,8 @@ def test_manifest_records_every_copy_with_a_seed_that_reproduces_it(source: Path
     augment(source, tmp_path / "out", policy=POLICY, copies=2, seed=5)
     manifest = json.loads((tmp_path / "out" / "augment.json").read_text())
     assert manifest["seed"] == 5 and manifest["policy"]["transforms"]
-    assert len(manifest["outputs"]) == 2 * len(load(source, fmt="voc").images)
+    assert manifest["augmented_splits"] == ["train"]
+    assert len(manifest["outputs"]) == 2 * len(load(source, fmt="voc").in_split("train"))
     for entry in manifest["outputs"]:
         assert entry["seed"] == derive_seed(5, entry["source"], entry["copy"], entry["attempts"] - 1)
         assert (tmp_path / "out" / "JPEGImages" / entry["image"].split("/", 1)[1]).is_file()
@@ -121,7 +126,8 @@ def test_manifest_records_every_copy_with_a_seed_that_reproduces_it(source: Path
 
 def test_copies_written_from_progress_files_land_beside_their_originals(source: Path, tmp_path: Path) -> None:
     """The coordinator hands writers the copies from the workers' progress files, split by split: each COCO file
-    lists every original of its split followed by its own mirrored copies, and the counts agree."""
+    lists every original of its split followed by its own mirrored copies (val, not augmented, none), and the
+    counts agree."""
     flip = {"transforms": [{"HorizontalFlip": {"p": 1}}]}
     result = augment(source, tmp_path / "out", policy=flip, copies=2, to="coco", seed=4, jobs=2)
     originals = load(source, fmt="voc")
@@ -135,7 +141,7 @@ def test_copies_written_from_progress_files_land_beside_their_originals(source: 
         for image in originals.in_split(split):
             mirrored = [[96 - x2, y1, x2 - x1, y2 - y1] for x1, y1, x2, y2 in image.boxes.xyxy.tolist()]
             expected += [(image.name, [[x1, y1, x2 - x1, y2 - y1] for x1, y1, x2, y2 in image.boxes.xyxy.tolist()])]
-            expected += [(copy_name(image.name, k), mirrored) for k in (1, 2)]
+            expected += [(copy_name(image.name, k), mirrored) for k in (1, 2) if split == "train"]
         assert [name for name, _ in listed] == [name for name, _ in expected]
         for (name, found), (_, wanted) in zip(listed, expected, strict=True):
             assert np.allclose(sorted(found), sorted(wanted), atol=1e-6), name
@@ -233,7 +239,108 @@ def test_the_package_is_the_function(source: Path, tmp_path: Path) -> None:
     import bboxaug
 
     result = bboxaug.augment(source, tmp_path / "out", policy=POLICY, copies=1, seed=3)
-    assert result.report.counts["copies_written"] == len(load(source, fmt="voc").images)
+    assert result.report.counts["copies_written"] == len(load(source, fmt="voc").in_split("train"))
     from bboxaug.augmentation.policy import load_policy
 
     assert load_policy("light").backend == "albumentations"
+
+
+# --- the splits augmented --------------------------------------------------------------------------------------
+
+SAMPLES = REPO / "samples" / "defects"
+
+
+def copies_by_split(manifest: dict) -> Counter[str]:
+    return Counter(entry["source"].split("/", 1)[0] for entry in manifest["outputs"])
+
+
+@pytest.mark.parametrize("to", ["voc", "coco", "yolo"])
+def test_only_the_train_split_gets_copies_and_the_others_are_written_as_convert_writes_them(
+    to: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    result = augment(SAMPLES, out, policy="light", copies=2, to=to, jobs=2)
+    source = load(SAMPLES, fmt="voc")
+    train, val = len(source.in_split("train")), len(source.in_split("val"))
+    manifest = json.loads((out / "augment.json").read_text())
+    assert result.splits == ("train",) and manifest["augmented_splits"] == ["train"]
+    assert copies_by_split(manifest) == {"train": 2 * train}
+    written = load(out, fmt=to)
+    counts = result.report.counts
+    assert counts["copies_written"] + counts.get("copies_dropped", 0) == 2 * train
+    assert len(written.in_split("train")) == train + counts["copies_written"]
+    assert len(written.in_split("val")) == val == 10
+    check_untouched(SAMPLES, out, ["val"], ["train"], tmp_path, to=to)
+
+
+def test_a_corpus_dataset_gets_copies_of_train_only_and_val_and_test_stay_as_they_are(
+    corpus: Path, tmp_path: Path
+) -> None:
+    src, out = corpus / "bccd_voc" / "BCCD", tmp_path / "out"
+    result = augment(src, out, policy="light", copies=1, jobs=2)
+    manifest = json.loads((out / "augment.json").read_text())
+    assert copies_by_split(manifest) == {"train": 205}
+    assert result.counts["splits"]["val"]["images"] == 87 and result.counts["splits"]["test"]["images"] == 72
+    check_untouched(src, out, ["val", "test"], ["train"], tmp_path, to="voc")
+
+
+def test_splits_all_or_a_list_chooses_the_splits_augmented(source: Path, tmp_path: Path) -> None:
+    original = load(source, fmt="voc")
+    sizes = {split: len(original.in_split(split)) for split in ("train", "val")}
+    for option, augmented in (("all", ["val", "train"]), ("val", ["val"]), ("val,train", ["val", "train"])):
+        out = tmp_path / option
+        result = CliRunner().invoke(main, ["augment", str(source), str(out), "-p", "light", "--splits", option])
+        assert result.exit_code == 0, result.output
+        manifest = json.loads((out / "augment.json").read_text())
+        assert manifest["augmented_splits"] == augmented
+        assert copies_by_split(manifest) == {split: sizes[split] for split in augmented}
+        kept = [split for split in ("val", "train") if split not in augmented]
+        line = f"  splits     {', '.join(augmented)} augmented" + (f"; {kept[0]} written as is" if kept else "")
+        assert line in result.output.splitlines()
+
+
+def test_no_originals_leaves_out_only_the_originals_of_the_augmented_splits(source: Path, tmp_path: Path) -> None:
+    augment(source, tmp_path / "out", policy=POLICY, copies=1, originals=False)
+    written = load(tmp_path / "out", fmt="voc")
+    original = load(source, fmt="voc")
+    assert sorted(image.name for image in written.in_split("val")) == sorted(
+        image.name for image in original.in_split("val")
+    )
+    assert sorted(image.name for image in written.in_split("train")) == sorted(
+        copy_name(image.name, 1) for image in original.in_split("train")
+    )
+
+
+def test_unknown_split_names_are_a_usage_error_listing_the_known_ones(source: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["augment", str(source), str(tmp_path / "out"), "--splits", "train,nope"])
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        "error: no split named nope; the dataset has val, train (choose with --splits, or 'all')"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def flat_voc(root: Path) -> Path:
+    """A VOC folder with no ImageSets: images and XML files side by side, so its one split is `default`."""
+    layered = make_source(root / "layered")
+    flat = root / "flat"
+    flat.mkdir()
+    for file in [*(layered / "JPEGImages").iterdir(), *(layered / "Annotations").iterdir()]:
+        shutil.copyfile(file, flat / file.name)
+    return flat
+
+
+@pytest.mark.parametrize("command", ["augment", "balance"])
+def test_a_dataset_with_one_split_is_its_own_train_split(command: str, tmp_path: Path) -> None:
+    flat = flat_voc(tmp_path / "data")
+    assert load(flat, fmt="voc").splits == ["default"]
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, [command, str(flat), str(out), "-p", "light", "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / f"{command}.json").read_text())
+    if command == "augment":
+        assert manifest["augmented_splits"] == ["default"]
+        assert copies_by_split(manifest) == {"default": 6}
+        assert "  splits     default augmented" in result.output.splitlines()
+    else:
+        assert [split["split"] for split in manifest["balance"]["splits"]] == ["default"]

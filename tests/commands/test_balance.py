@@ -23,7 +23,6 @@ from bboxaug.balancing.plan import Goal, allocate, max_min_ratio, plan_balance
 from bboxaug.cli.balance import format_plan
 from bboxaug.cli.main import main
 from bboxaug.commands.balance import balance
-from bboxaug.commands.convert import convert
 from bboxaug.core.errors import UsageError
 from bboxaug.core.model import Boxes, ClassInfo, Dataset, ImageRecord
 from bboxaug.core.report import Report
@@ -33,6 +32,7 @@ from bboxaug.io.pixels import read_picture
 from bboxaug.pipeline.prepare import prepare
 from bboxaug.pipeline.source import load
 from tests.augmentation.oracle import COLOURS, Scene, iou, replayed_envelopes, scene_dataset
+from tests.commands.untouched import check_untouched
 from tests.conftest import CORPUS, REPO
 
 SAMPLES = REPO / "samples" / "defects"
@@ -168,28 +168,6 @@ def check_copies_follow_their_pixels(src: Path, dst: Path) -> int:
     return checked
 
 
-def check_untouched_voc(src: Path, dst: Path, splits: list[str], tmp: Path) -> None:
-    """The splits not balanced: the same image bytes as the source, and the same annotation files (bytes) and boxes
-    as a plain conversion of the source to VOC writes."""
-    plain = tmp / "plain"
-    convert(src, plain, to="voc")
-    reference, written, source = load(plain, fmt="voc"), load(dst, fmt="voc"), load(src, fmt="voc")
-    files = []
-    for split in splits:
-        expected = {image.name: image for image in reference.in_split(split)}
-        got = {image.name: image for image in written.in_split(split)}
-        assert sorted(got) == sorted(expected) and got
-        originals = {image.name: image for image in source.in_split(split)}
-        for name, image in got.items():
-            assert image.source.read_bytes() == originals[name].source.read_bytes()
-            assert np.array_equal(image.boxes.xyxy, expected[name].boxes.xyxy)
-            assert np.array_equal(image.boxes.labels, expected[name].boxes.labels)
-            files.append(Path("Annotations") / f"{Path(name).stem}.xml")
-        files.append(Path("ImageSets") / "Main" / f"{split}.txt")
-    for relative in files:
-        assert (dst / relative).read_bytes() == (plain / relative).read_bytes(), relative
-
-
 # --- the planner ---------------------------------------------------------------------------------------------------
 
 
@@ -291,7 +269,7 @@ def test_samples_target_max(kind: str, samples_runs: dict, tmp_path: Path) -> No
     else:  # copies alone cannot: every image with an inclusion has scratches too
         assert ratio > 1.5 and {u["class"] for u in report["unmet"]} >= {"inclusion"}
     assert [row["after"] for row in report["classes"]] == counts_of(out, "train").tolist()
-    check_untouched_voc(SAMPLES, dst, ["val"], tmp_path)
+    check_untouched(SAMPLES, dst, ["val"], ["train"], tmp_path, to="voc")
     assert check_copies_follow_their_pixels(SAMPLES, dst) >= 3 * len(new_images_per_source(out, "train"))
     for image in out.images:  # every box inside its image, with an area
         xyxy = image.boxes.xyxy
@@ -324,7 +302,7 @@ def test_bccd_target_max(corpus: Path, tmp_path: Path) -> None:
     report = json.loads((dst / "balance.json").read_text())["balance"]["splits"][0]
     ratio = check_balanced(before, out, "train", report, 10)
     assert ratio < max_min_ratio(before) / 1.8
-    check_untouched_voc(src, dst, ["val", "test"], tmp_path)
+    check_untouched(src, dst, ["val", "test"], ["train"], tmp_path, to="voc")
     assert check_copies_follow_their_pixels(src, dst) >= 1000
 
 
