@@ -65,7 +65,8 @@ class ImageJob:
 
 @dataclass(frozen=True)
 class CopyResult:
-    """What became of one planned copy: its boxes and size, or why it was given up."""
+    """What became of one planned copy: its boxes and size, or (`boxes` None: it was given up) the labels it had
+    to keep and lost in every attempt. The coordinator names them, as it knows the classes."""
 
     plan: CopyPlan
     seed: int
@@ -74,7 +75,7 @@ class CopyResult:
     height: int = 0
     boxes: Boxes | None = None
     dropped: Mapping[str, int] = field(default_factory=dict)
-    problem: str | None = None
+    lost: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -172,7 +173,7 @@ def make_copies(job: ImageJob, *, policy_json: str, seed: int, root: str, qualit
                 plan,
                 copy_seed,
                 MAX_ATTEMPTS,
-                problem=f"every box of label {sorted(lost)} was lost in {MAX_ATTEMPTS} attempts; copy dropped",
+                lost=tuple(sorted(lost)),
             )
         )
     outcome = JobResult(job.key, tuple(results))

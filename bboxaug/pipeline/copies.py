@@ -161,7 +161,7 @@ def load_result(staging: Path, job: ImageJob) -> JobResult:
 def copy_record(job: ImageJob, copy: CopyResult, staging: Path) -> ImageRecord:
     """The written copy as a record of the output dataset."""
     if copy.boxes is None:  # collect() lists written copies only
-        raise ImageError(f"copy {copy.plan.index} was dropped: {copy.problem}", file=job.key)
+        raise ImageError(f"copy {copy.plan.index} was dropped", file=job.key)
     return ImageRecord(copy.plan.name, job.image.split, copy.width, copy.height, copy.boxes, staging / copy.plan.path)
 
 
@@ -231,6 +231,7 @@ def collect(
     """The written dataset, each original followed by its copies, counting and warning about dropped boxes and
     copies on the way."""
     copies_of: dict[str, list[tuple[int, int]]] = {}
+    names = originals.class_names
     for job_index in range(len(jobs)):
         key = jobs.key(job_index)
         if key in failed:
@@ -239,7 +240,7 @@ def collect(
             for reason, count in copy.dropped.items():
                 report.count(f"boxes_dropped:{reason}", count)
             if copy.boxes is None:
-                report.warn(key, f"copy {copy.plan.index}", copy.problem or "dropped", codes.COPIES_DROPPED)
+                report.warn(key, f"copy {copy.plan.index}", dropped_reason(copy, names), codes.COPIES_DROPPED)
                 report.count("copies_dropped")
             else:
                 copies_of.setdefault(key, []).append((job_index, position))
@@ -254,9 +255,17 @@ def collect(
     return originals.replace(images=WrittenImages(np.array(order, dtype=np.int64), table, jobs, staging))
 
 
-def output_entries(jobs: PlannedJobs, failed: Mapping[str, Problem], staging: Path) -> Iterator[dict[str, Any]]:
-    """The manifest's entry for every planned copy: its source, seed, attempts and dropped boxes, read back from
-    the progress files one job at a time."""
+def dropped_reason(copy: CopyResult, class_names: Sequence[str]) -> str:
+    """Why a copy was given up, the classes it lost named."""
+    lost = ", ".join(class_names[label] for label in copy.lost)
+    return f"every box of {lost} was lost in {copy.attempts} attempts; copy dropped"
+
+
+def output_entries(
+    jobs: PlannedJobs, failed: Mapping[str, Problem], staging: Path, class_names: Sequence[str]
+) -> Iterator[dict[str, Any]]:
+    """The manifest's entry for every planned copy: its source, seed, attempts and dropped boxes (and, for a copy
+    given up, why), read back from the progress files one job at a time."""
     for k in range(len(jobs)):
         key = jobs.key(k)
         if key in failed:
@@ -271,7 +280,7 @@ def output_entries(jobs: PlannedJobs, failed: Mapping[str, Problem], staging: Pa
                 "dropped_boxes": dict(copy.dropped),
             }
             if copy.boxes is None:
-                entry["dropped"] = copy.problem
+                entry["dropped"] = dropped_reason(copy, class_names)
             yield entry
 
 
@@ -305,4 +314,5 @@ def make_all_copies(
     kept = place_images(
         kept, context.target, staging, "copy", report, jobs=max(output.jobs, 1), progress=output.progress
     )
-    return collect(kept, planned, failed, staging, report), output_entries(planned, failed, staging)
+    entries = output_entries(planned, failed, staging, dataset.class_names)
+    return collect(kept, planned, failed, staging, report), entries

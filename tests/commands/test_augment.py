@@ -344,3 +344,16 @@ def test_a_dataset_with_one_split_is_its_own_train_split(command: str, tmp_path:
         assert "  splits     default augmented" in result.output.splitlines()
     else:
         assert [split["split"] for split in manifest["balance"]["splits"]] == ["default"]
+
+
+def test_a_dropped_copy_names_the_classes_it_lost(source: Path, tmp_path: Path) -> None:
+    """Every box moved out of the picture: each copy is dropped, and the warning names the classes, not labels."""
+    away = {"transforms": [{"Affine": {"translate_percent": [0.95, 0.95], "p": 1}}]}
+    result = augment(source, tmp_path / "out", policy=away, copies=1)
+    with_boxes = [image for image in load(source, fmt="voc").in_split("train") if image.boxes]
+    assert result.report.counts["copies_dropped"] == len(with_boxes) == 2
+    messages = [warning.message for warning in result.report.warnings]
+    expected = "every box of scratch, spot was lost in 3 attempts; copy dropped"
+    assert messages == [expected] * len(with_boxes)
+    manifest = json.loads((tmp_path / "out" / "augment.json").read_text())
+    assert [entry["dropped"] for entry in manifest["outputs"] if "dropped" in entry] == [expected] * len(with_boxes)
