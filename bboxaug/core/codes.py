@@ -158,6 +158,9 @@ UNLISTED_ANNOTATIONS = register(
 IGNORED_OBJECT_ELEMENTS = register(
     "ignored_object_elements", "warning", "nested elements of VOC objects (<part>, <actions>) not read"
 )
+UNSAFE_XML = register(
+    "unsafe_xml", "error", "an XML file that declares entities or refers to external files: refused unread"
+)
 IMAGES_WITHOUT_ANNOTATION = register(
     "images_without_annotation", "warning", "images without an annotation file, not read"
 )

@@ -109,8 +109,23 @@ def parse_xml(data: bytes | str, *, file: object) -> Element:
     try:
         parser.feed(data)
         return parser.close()
-    except (ParseError, DefusedXmlException) as error:
+    except ParseError as error:
         raise AnnotationError(f"malformed or unsafe XML ({type(error).__name__}: {error})", file=file) from None
+    except DefusedXmlException as error:
+        raise AnnotationError(
+            f"unsafe XML: {_REFUSED.get(type(error).__name__, 'it')} refused, as they can expand without bound or "
+            f"read other files ({type(error).__name__}: {error})",
+            file=file,
+            code=codes.UNSAFE_XML,
+        ) from None
+
+
+#: What defusedxml's refusals refuse, in words.
+_REFUSED = {
+    "EntitiesForbidden": "entity declarations are",
+    "ExternalReferenceForbidden": "external references are",
+    "DTDForbidden": "document type declarations are",
+}
 
 
 @dataclass(frozen=True)
@@ -813,11 +828,16 @@ def write(dataset: Dataset, dst: Path, *, report: Report, jobs: int = 1) -> None
 
 
 def _looks_like_voc(path: str) -> bool:
-    """A VOC `<annotation>`, not MIT LabelMe's (which has `<imagesize>`, and polygons instead of `<bndbox>`)."""
+    """A VOC `<annotation>`, not MIT LabelMe's (which has `<imagesize>`, and polygons instead of `<bndbox>`). A
+    file refused as unsafe (entity declarations) is an error naming it: nothing else could tell its format."""
     try:
         with open(path, "rb") as handle:
             root = parse_xml(handle.read(), file=path)
-    except (OSError, AnnotationError):
+    except OSError:
+        return False
+    except AnnotationError as error:
+        if error.code == codes.UNSAFE_XML.name:
+            raise
         return False
     return (
         root.tag == "annotation"

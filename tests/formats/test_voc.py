@@ -889,3 +889,43 @@ def test_mit_labelme_xml_is_not_voc(corpus: Path) -> None:
     assert not voc.detect(root)
     with pytest.raises(AnnotationError, match="bndbox"):
         voc.read(root, report=Report())
+
+
+@pytest.mark.parametrize(
+    ("document", "refused"),
+    [
+        (
+            '<!DOCTYPE a [<!ENTITY x "xxxxxxxx"><!ENTITY y "&x;&x;&x;&x;">]>'
+            "<annotation><filename>a.jpg</filename><object><name>&y;</name></object></annotation>",
+            "entity declarations are refused",
+        ),
+        (
+            '<!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">]><annotation><filename>&x;</filename></annotation>',
+            "entity declarations are refused",
+        ),
+    ],
+)
+@pytest.mark.parametrize("layout", ["voc", "flat"])
+def test_a_folder_whose_xml_declares_entities_is_named_not_left_unrecognised(
+    document: str, refused: str, layout: str, tmp_path: Path
+) -> None:
+    """Detection used to swallow the refusal and report "cannot tell the format": the file and the reason are
+    named instead, and a read with --from voc says the same."""
+    from click.testing import CliRunner
+
+    from bboxaug.cli.main import main
+    from bboxaug.formats import detect_format
+
+    src = tmp_path / "src"
+    xml = src / ("Annotations" if layout == "voc" else "") / "a.xml"
+    make_image(src / ("JPEGImages" if layout == "voc" else "") / "a.jpg", 20, 10)
+    xml.parent.mkdir(parents=True, exist_ok=True)
+    xml.write_text(document)
+    with pytest.raises(AnnotationError, match=refused) as error:
+        detect_format(src)
+    assert error.value.file == str(xml) and error.value.code == "unsafe_xml"
+    for options in ([], ["--from", "voc"]):
+        result = CliRunner().invoke(main, ["convert", str(src), str(tmp_path / "out"), "--to", "coco", *options])
+        assert result.exit_code == 1, result.output
+        assert str(xml) in result.output and refused in result.output
+        assert "cannot tell the format" not in result.output
