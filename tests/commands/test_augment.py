@@ -357,3 +357,49 @@ def test_a_dropped_copy_names_the_classes_it_lost(source: Path, tmp_path: Path) 
     assert messages == [expected] * len(with_boxes)
     manifest = json.loads((tmp_path / "out" / "augment.json").read_text())
     assert [entry["dropped"] for entry in manifest["outputs"] if "dropped" in entry] == [expected] * len(with_boxes)
+
+
+# --- a run that fails -------------------------------------------------------------------------------------------
+
+
+def truncated_source(root: Path, good_train_images: int) -> Path:
+    """A dataset whose first train image has a whole header but a truncated body (it fails only when decoded),
+    `good_train_images` readable train images after it, and one val image."""
+    images = []
+    for index in range(good_train_images + 2):
+        path = root / "pixels" / f"img{index}.jpg"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        textured(96, 72, index).save(path, quality=90)
+        boxes = Boxes([[10, 10, 40, 30]], [0])
+        images.append(ImageRecord(path.name, "val" if index == 1 else "train", 96, 72, boxes, path))
+    save(Dataset((ClassInfo(1, "scratch"),), tuple(images)), root / "src", to="voc")
+    broken = root / "src" / "JPEGImages" / "img0.jpg"
+    broken.write_bytes(broken.read_bytes()[: broken.stat().st_size // 2])
+    return root / "src"
+
+
+@pytest.mark.parametrize("command", ["augment", "balance"])
+def test_a_run_that_fails_before_any_image_is_made_leaves_no_staging_folder(command: str, tmp_path: Path) -> None:
+    src = truncated_source(tmp_path / "data", good_train_images=0)
+    extra = ["--target", "3"] if command == "balance" else []
+    result = CliRunner().invoke(main, [command, str(src), str(tmp_path / "out"), "-p", "light", "-j", "1", *extra])
+    assert result.exit_code == 1, result.output
+    assert "img0.jpg" in result.output and "--resume" not in result.output
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["data"]  # no .out.partial, no out
+
+
+@pytest.mark.parametrize("command", ["augment", "balance"])
+def test_a_run_that_fails_after_some_work_says_where_it_is_and_how_to_continue(command: str, tmp_path: Path) -> None:
+    src = truncated_source(tmp_path / "data", good_train_images=2)
+    extra = ["--target", "6"] if command == "balance" else []
+    arguments = [command, str(src), str(tmp_path / "out"), "-p", "light", "-j", "1", *extra]
+    result = CliRunner().invoke(main, arguments)
+    assert result.exit_code == 1, result.output
+    staging = tmp_path / ".out.partial"
+    assert len(list((staging / ".progress").iterdir())) == 2  # the two readable train images are done
+    [line] = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert "img0.jpg" in line and str(staging) in line and "--resume" in line
+    textured(96, 72, 0).save(src / "JPEGImages" / "img0.jpg", quality=90)  # the image mended
+    resumed = CliRunner().invoke(main, [*arguments, "--resume"])
+    assert resumed.exit_code == 0, resumed.output
+    assert not staging.exists() and (tmp_path / "out" / "JPEGImages" / copy_name("img0.jpg", 1)).is_file()
