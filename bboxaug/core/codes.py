@@ -173,6 +173,11 @@ OUTSIDE_SPLITS = register(
 # --- what the other steps say ------------------------------------------------------------------------------
 
 UNWRITABLE_IMAGE = register("unwritable_image", "error", "an image that could not be written to the output")
+LABELMAP_NOT_WRITTEN = register(
+    "labelmap_not_written",
+    "warning",
+    "VOC labelmap.txt not written: a class name holds ':' or starts with '#' (classes.txt lists every class)",
+)
 COPIES_DROPPED = register(
     "copies_dropped", "warning", "copies dropped: they lost every box of a class they were made for"
 )
