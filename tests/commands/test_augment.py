@@ -403,3 +403,20 @@ def test_a_run_that_fails_after_some_work_says_where_it_is_and_how_to_continue(c
     resumed = CliRunner().invoke(main, [*arguments, "--resume"])
     assert resumed.exit_code == 0, resumed.output
     assert not staging.exists() and (tmp_path / "out" / "JPEGImages" / copy_name("img0.jpg", 1)).is_file()
+
+
+def test_dry_run_counts_the_originals_and_copies_of_the_splits_chosen(source: Path, tmp_path: Path) -> None:
+    original = load(source, fmt="voc")
+    train, val = len(original.in_split("train")), len(original.in_split("val"))
+    for options, originals, copies, said in (
+        ([], train + val, 2 * train, "train augmented; val written as is"),
+        (["--no-originals"], val, 2 * train, "train augmented; val written as is"),
+        (["--splits", "all", "--no-originals"], 0, 2 * (train + val), "val, train augmented"),
+    ):
+        result = CliRunner().invoke(
+            main, ["augment", str(source), str(tmp_path / "out"), "-n", "2", "--dry-run", *options]
+        )
+        assert result.exit_code == 0, result.output
+        wanted = f"would write {originals} originals and {copies} copies to {tmp_path / 'out'} ({said})"
+        assert result.output.splitlines()[-1] == wanted
+    assert not (tmp_path / "out").exists()
