@@ -3,8 +3,9 @@
 Read COCO, Pascal VOC, YOLO and Labelme into one model (`Dataset`), convert between them without loss (`convert`,
 `load`, `save`), write augmented copies whose boxes follow the pixels (`augment`), balance rare classes
 (`balance.balance`), tile and resize (`tile.tile`, `resize.resize`), and look at the data (`stats`, `validate`,
-`preview`). The package tree shows the layers, lowest first: core, io, formats, geometry, augmentation, balancing,
-pipeline, inspection, commands, cli (ARCHITECTURE.md).
+`preview`); every one of them can rename, merge and drop classes (`ClassOps`) and filter boxes and images
+(`Filters`) on the way. The package tree shows the layers, lowest first: core, io, formats, geometry,
+augmentation, balancing, pipeline, inspection, commands, cli (ARCHITECTURE.md).
 
 This module is the public face of the package and imports nothing heavy: each name below loads its module on
 first use, so `import bboxaug` and a worker process's imports stay light.
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     from bboxaug.core.errors import BboxaugError
     from bboxaug.core.model import Boxes, ClassInfo, Dataset, ImageRecord
     from bboxaug.inspection import preview, stats, validate
+    from bboxaug.pipeline.classes import ClassOps
+    from bboxaug.pipeline.filters import Filters
     from bboxaug.pipeline.source import load
     from bboxaug.runtime import cluster
 
@@ -45,13 +48,17 @@ _PUBLIC: dict[str, tuple[str, str | None]] = {
     "ClassInfo": ("bboxaug.core.model", "ClassInfo"),
     "Dataset": ("bboxaug.core.model", "Dataset"),
     "ImageRecord": ("bboxaug.core.model", "ImageRecord"),
+    "ClassOps": ("bboxaug.pipeline.classes", "ClassOps"),
+    "Filters": ("bboxaug.pipeline.filters", "Filters"),
 }
 
 __all__ = [
     "BboxaugError",
     "Boxes",
     "ClassInfo",
+    "ClassOps",
     "Dataset",
+    "Filters",
     "ImageRecord",
     "__version__",
     "augment",

@@ -11,7 +11,7 @@ from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 GOLDEN = REPO / "formats"
-#: The real datasets: beside the checkout, or where BBOXAUG_CORPUS says (a worktree has another parent).
+#: Beside the checkout, or where BBOXAUG_CORPUS says (a worktree of the checkout has no corpus beside it).
 CORPUS = Path(os.environ.get("BBOXAUG_CORPUS") or REPO.parent / "shared" / "corpus")
 
 

@@ -191,7 +191,7 @@ def yolo_boxes(dst: Path) -> dict[str, list[Box]]:
 def test_converting_block_loads_saves_and_converts(workdir: Path) -> None:
     write_coco_train_split(workdir / "data" / "coco")
     namespace: dict[str, Any] = {}
-    exec(compile(rooted(python_block("bboxaug.convert("), workdir), "README.md", "exec"), namespace)
+    exec(compile(rooted(python_block("bboxaug.save("), workdir), "README.md", "exec"), namespace)
 
     dataset = namespace["dataset"]
     train = {name: image for name, image in sample().items() if image.split == "train"}
@@ -217,6 +217,41 @@ def test_converting_block_loads_saves_and_converts(workdir: Path) -> None:
         assert (workdir / "out" / "yolo" / "images" / split / name).samefile(
             workdir / "data" / "voc" / "JPEGImages" / name
         )  # images="hardlink"
+
+
+# --- Class operations and filters ------------------------------------------------------------------------
+
+
+def test_class_operations_block_merges_drops_and_filters_the_sample(workdir: Path) -> None:
+    exec(compile(rooted(python_block("class_ops="), workdir), "README.md", "exec"), {})
+    out = workdir / "out" / "merged"
+    rename = {"crack": "line", "scratch": "line", "inclusion": "inclusion"}
+    wanted = {
+        f"{image.split}/{name}": [
+            (rename[box[0]], *box[1:])
+            for box in image.boxes
+            if box[0] != "spot" and min(box[3] - box[1], box[4] - box[2]) >= 8
+        ]
+        for name, image in sample().items()
+    }
+    written = coco_boxes(out)
+    positives = {key: boxes for key, boxes in wanted.items() if boxes}
+    assert {key: boxes for key, boxes in written.items() if boxes}.keys() == positives.keys()
+    for key, boxes in positives.items():
+        assert_boxes_equal(written[key], boxes)
+    for split in ("train", "val"):
+        negatives = [key for key, boxes in wanted.items() if not boxes and key.startswith(f"{split}/")]
+        kept = [key for key, boxes in written.items() if not boxes and key.startswith(f"{split}/")]
+        assert set(kept) <= set(negatives) and len(kept) == int(len(negatives) * 0.5 + 0.5), split
+    categories = json.loads((out / "annotations" / "instances_train.json").read_text())["categories"]
+    assert [(c["id"], c["name"]) for c in categories] == [(1, "line"), (2, "inclusion")]
+    manifest = json.loads((out / "convert.json").read_text())
+    assert {row["name"]: (row["to"], row["output_id"]) for row in manifest["class_map"]} == {
+        "scratch": ("line", 1),
+        "spot": (None, None),
+        "crack": ("line", 1),
+        "inclusion": ("inclusion", 2),
+    }
 
 
 # --- Augmenting -------------------------------------------------------------------------------------------

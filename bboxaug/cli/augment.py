@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from bboxaug.cli.options import copy_options, dataset_options, splits_option
+from bboxaug.cli.options import copy_options, dataset_options, selection_options, splits_option
 from bboxaug.cli.summary import finish
 from bboxaug.core.report import OnError
 from bboxaug.runtime.parallel import show_progress
+
+if TYPE_CHECKING:
+    from bboxaug.pipeline.classes import ClassOps
+    from bboxaug.pipeline.filters import Filters
 
 
 def splits_summary(augmented: Sequence[str], splits: Iterable[str]) -> str:
@@ -34,6 +39,7 @@ def splits_summary(augmented: Sequence[str], splits: Iterable[str]) -> str:
 @copy_options
 @click.option("--no-originals", is_flag=True, help="Leave out the originals of the augmented splits.")
 @click.option("--dry-run", is_flag=True, help="Show the policy and how many images would be written; write nothing.")
+@selection_options()
 @dataset_options(quality_of="the copies")
 def augment_command(
     src: Path,
@@ -49,6 +55,8 @@ def augment_command(
     resume: bool,
     quality: int,
     on_error: OnError,
+    class_ops: ClassOps | None,
+    filters: Filters | None,
     dry_run: bool,
     jobs: int,
     overwrite: bool,
@@ -76,14 +84,16 @@ def augment_command(
             fmt_from=fmt_from,
             image_dir=image_dir,
             on_error=on_error,
+            class_ops=class_ops,
+            filters=filters,
             jobs=jobs,
             splits=splits,
         )
-        augmented = len(plan.counts.copies)
+        augmented, planned = int((plan.counts.copies > 0).sum()), int(plan.counts.copies.sum())
         originals = sum(plan.images.values()) - (augmented if no_originals else 0)
         click.echo(describe(plan.policy))
         click.echo(
-            f"would write {originals} originals and {copies * augmented} copies to {dst} "
+            f"would write {originals} originals and {planned} copies to {dst} "
             f"({splits_summary(plan.splits, plan.images)})"
         )
         return
@@ -102,6 +112,8 @@ def augment_command(
         resume=resume,
         quality=quality,
         on_error=on_error,
+        class_ops=class_ops,
+        filters=filters,
         overwrite=overwrite,
         progress=show_progress(quiet),
     )

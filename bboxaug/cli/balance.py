@@ -8,13 +8,15 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from bboxaug.cli.options import copy_options, dataset_options, splits_option
-from bboxaug.cli.summary import count_lines, problem_lines
+from bboxaug.cli.options import copy_options, dataset_options, selection_options, splits_option
+from bboxaug.cli.summary import class_map_lines, count_lines, problem_lines
 from bboxaug.core.report import OnError
 from bboxaug.runtime.parallel import show_progress
 
 if TYPE_CHECKING:
     from bboxaug.balancing.plan import BalancePlan
+    from bboxaug.pipeline.classes import ClassOps
+    from bboxaug.pipeline.filters import Filters
 
 
 def _number(value: float | None) -> str:
@@ -103,6 +105,7 @@ def target_value(ctx: click.Context, param: click.Parameter, value: str | None) 
 @splits_option("balance, each on its own")
 @copy_options
 @click.option("--dry-run", is_flag=True, help="Print the plan; write nothing.")
+@selection_options()
 @dataset_options(quality_of="the new images")
 def balance_command(
     src: Path,
@@ -119,6 +122,8 @@ def balance_command(
     image_dir: Path | None,
     quality: int,
     on_error: OnError,
+    class_ops: ClassOps | None,
+    filters: Filters | None,
     resume: bool,
     dry_run: bool,
     jobs: int,
@@ -151,6 +156,8 @@ def balance_command(
         image_dir=image_dir,
         quality=quality,
         on_error=on_error,
+        class_ops=class_ops,
+        filters=filters,
         overwrite=overwrite,
         resume=resume,
         progress=show_progress(quiet),
@@ -165,7 +172,7 @@ def balance_command(
     run = result.run
     if not quiet and run is not None:
         lines = [f"balanced {run.source_format} -> {run.target_format}: {dst}", format_plan(result.plan)]
-        lines += count_lines(result.report)
+        lines += class_map_lines(result.report) + count_lines(result.report)
         lines += problem_lines("skipped", result.report.skipped)
         lines += [f"  plan       {dst / BALANCE_MANIFEST}", f"  chart      {dst / BALANCE_CHART}"]
         click.echo("\n".join(lines))

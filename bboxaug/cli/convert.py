@@ -7,15 +7,18 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bboxaug.cli.options import dataset_options
+from bboxaug.cli.options import dataset_options, selection_options
 from bboxaug.cli.summary import finish
 from bboxaug.core.report import OnError
 from bboxaug.formats import FORMATS
 from bboxaug.io.files import IMAGE_MODES, ImageMode
+from bboxaug.pipeline.manifest import dataset_counts
 from bboxaug.runtime.parallel import show_progress
 
 if TYPE_CHECKING:
     from bboxaug.commands.convert import ConvertResult
+    from bboxaug.pipeline.classes import ClassOps
+    from bboxaug.pipeline.filters import Filters
 
 
 @click.command("formats")
@@ -33,12 +36,8 @@ def formats_command() -> None:
     show_default=True,
     help="How images reach DST: copied, hard-linked, symlinked, or not at all (annotations only).",
 )
-@click.option(
-    "--class-map",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="YAML/JSON mapping class name -> output id, overriding the source's numbering.",
-)
 @click.option("--keep-crowd", is_flag=True, help="Write COCO iscrowd regions as boxes in formats without crowd.")
+@selection_options()
 @dataset_options(to_required=True, quality_of=None, on_error_about="missing image")
 def convert_command(
     src: Path,
@@ -48,7 +47,8 @@ def convert_command(
     image_dir: Path | None,
     images: ImageMode,
     on_error: OnError,
-    class_map: Path | None,
+    class_ops: ClassOps | None,
+    filters: Filters | None,
     keep_crowd: bool,
     jobs: int,
     overwrite: bool,
@@ -69,7 +69,8 @@ def convert_command(
         image_dir=image_dir,
         images=images,
         on_error=on_error,
-        class_map=class_map,
+        class_ops=class_ops,
+        filters=filters,
         keep_crowd=keep_crowd,
         overwrite=overwrite,
         jobs=jobs,
@@ -81,14 +82,15 @@ def convert_command(
 def summary_lines(result: ConvertResult, dst: Path) -> list[str]:
     """What a conversion wrote: images per split, boxes, negatives and the classes with their output ids."""
     dataset = result.dataset
-    splits = ", ".join(f"{split} {len(dataset.in_split(split))}" for split in dataset.splits)
+    counts = dataset_counts(dataset)
+    splits = ", ".join(f"{split} {figures['images']}" for split, figures in counts["splits"].items())
     classes = ", ".join(
         c["name"] if c["output_id"] is None else f"{c['name']}={c['output_id']}" for c in result.classes
     )
     return [
         f"converted {result.source_format} -> {result.target_format}: {dst}",
-        f"  images     {len(dataset.images)}" + (f" ({splits})" if splits else ""),
-        f"  boxes      {dataset.box_count}",
-        f"  negatives  {dataset.negative_count}",
+        f"  images     {counts['images']}" + (f" ({splits})" if splits else ""),
+        f"  boxes      {counts['boxes']}",
+        f"  negatives  {counts['negatives']}",
         f"  classes    {len(dataset.classes)}: {classes}",
     ]

@@ -7,14 +7,18 @@ import io
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from bboxaug.cli.options import jobs_option, on_error_option, source_options
+from bboxaug.cli.options import jobs_option, on_error_option, selection_options, source_options
 from bboxaug.core.report import OnError, Report
 from bboxaug.io.files import atomic_write_bytes, atomic_write_text
 from bboxaug.runtime.parallel import show_progress
+
+if TYPE_CHECKING:
+    from bboxaug.pipeline.classes import ClassOps
+    from bboxaug.pipeline.filters import Filters
 
 #: Findings of one code printed on the terminal before "... and N more".
 SHOWN_PER_CODE = 20
@@ -35,6 +39,7 @@ def _skipped_lines(report: Report) -> list[str]:
 
 @click.command("stats")
 @source_options
+@selection_options()
 @click.option(
     "--json",
     "json_file",
@@ -76,6 +81,8 @@ def stats_command(
     on_error: OnError,
     jobs: int,
     quiet: bool,
+    class_ops: ClassOps | None,
+    filters: Filters | None,
 ) -> None:
     """Count what is in the dataset at SRC: images, negatives and boxes per split and class, box and image sizes,
     COCO small/medium/large, and anchors for training at --img-size."""
@@ -92,6 +99,8 @@ def stats_command(
         seed=seed,
         jobs=jobs,
         report=report,
+        class_ops=class_ops,
+        filters=filters,
         progress=show_progress(quiet),
     )
     if json_file:
@@ -108,6 +117,7 @@ def stats_command(
 
 @click.command("validate")
 @source_options
+@selection_options()
 @click.option(
     "--deep",
     is_flag=True,
@@ -122,14 +132,31 @@ def stats_command(
 @jobs_option("reading images")
 @click.option("--quiet", "-q", is_flag=True, help="Only the totals line, no progress bar.")
 def validate_command(
-    src: Path, fmt_from: str | None, image_dir: Path | None, deep: bool, json_file: str | None, jobs: int, quiet: bool
+    src: Path,
+    fmt_from: str | None,
+    image_dir: Path | None,
+    deep: bool,
+    json_file: str | None,
+    jobs: int,
+    quiet: bool,
+    class_ops: ClassOps | None,
+    filters: Filters | None,
 ) -> None:
     """Find every problem in the dataset at SRC a trainer would trip on, each with a stable code, the image and
     the box. Exits 1 when there are errors (warnings alone exit 0)."""
     from bboxaug.inspection.stats import aligned
     from bboxaug.inspection.validate import summarize, validate
 
-    findings = validate(src, fmt=fmt_from, image_dir=image_dir, deep=deep, jobs=jobs, progress=show_progress(quiet))
+    findings = validate(
+        src,
+        fmt=fmt_from,
+        image_dir=image_dir,
+        deep=deep,
+        jobs=jobs,
+        class_ops=class_ops,
+        filters=filters,
+        progress=show_progress(quiet),
+    )
     summary = summarize(findings)
     if json_file:
         _write_json(json_file, {"source": str(src), "deep": deep, **summary})
@@ -155,6 +182,7 @@ def validate_command(
 
 @click.command("preview")
 @source_options
+@selection_options()
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--n", "-n", "count", type=click.IntRange(min=1), default=16, show_default=True, help="Images to show.")
 @click.option("--classes", help="Comma-separated class names: only images with them, only their boxes.")
@@ -183,6 +211,8 @@ def preview_command(
     cell: int,
     compare: Path | None,
     on_error: OnError,
+    class_ops: ClassOps | None,
+    filters: Filters | None,
 ) -> None:
     """Draw a grid of images from SRC with their boxes and class names into OUT (PNG), rare classes first."""
     from bboxaug.inspection.preview import preview
@@ -199,5 +229,7 @@ def preview_command(
         cell=cell,
         compare=compare,
         report=Report(on_error=on_error),
+        class_ops=class_ops,
+        filters=filters,
     )
     click.echo(f"wrote {out} ({picture.width}x{picture.height})")

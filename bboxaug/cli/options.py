@@ -1,6 +1,6 @@
 """The options the commands share, each declared once: how a source is read (SRC, --from, --image-dir,
---on-error), how an output is written (DST, --to, --quality, --overwrite), which splits are changed (--splits),
-and how the work runs (--jobs, --scheduler, --quiet)."""
+--on-error), which of it is used (the class operations and filters), which splits are changed (--splits), how an
+output is written (DST, --to, --quality, --overwrite), and how the work runs (--jobs, --scheduler, --quiet)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
+from bboxaug.core.errors import UsageError
 from bboxaug.core.splits import TRAIN, split_names
 from bboxaug.formats import FORMATS
 from bboxaug.runtime.parallel import usable_cores
@@ -170,3 +171,85 @@ def on_scheduler(command: F) -> F:
             return command(*args, **params)
 
     return run  # type: ignore[return-value]  # functools.wraps' stubs give a _Wrapped, not the F it wraps
+
+
+def negatives_share(ctx: click.Context, param: click.Parameter, value: str) -> float:
+    """A --negatives value (keep, drop or a share) as the share kept; anything else is a usage error."""
+    from bboxaug.pipeline.filters import parse_negatives
+
+    try:
+        return parse_negatives(value)
+    except UsageError as error:
+        raise click.BadParameter(error.message) from None
+
+
+def selection_options(*, negatives: bool = True, min_box_size: bool = True) -> Callable[[F], F]:
+    """The class operations (--class-map, --keep-classes, --drop-classes) and the filters (--min-box-size,
+    --min-box-area, --negatives, --drop-empty-classes), handed to the command as `class_ops` (a `ClassOps` or
+    None) and `filters` (a `Filters` or None). The negatives kept are chosen by the command's --seed when it has
+    one. A command with a --negatives or --min-box-size of its own (tile's tiles, resize's resized boxes) leaves
+    the filter's out."""
+    options: list[Callable[[Any], Any]] = [
+        click.option(
+            "--class-map",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            help="YAML/JSON mapping of class name to a new name (rename; one name for several classes merges "
+            "them), null (drop) or an output id (renumber).",
+        ),
+        click.option("--keep-classes", metavar="A,B", help="Keep only these classes (named as after --class-map)."),
+        click.option("--drop-classes", metavar="A,B", help="Drop these classes and their boxes."),
+    ]
+    if min_box_size:
+        options.append(
+            click.option(
+                "--min-box-size",
+                type=click.FloatRange(min=0.0),
+                default=0.0,
+                help="Drop boxes whose width or height is under this many pixels.",
+            )
+        )
+    options.append(
+        click.option(
+            "--min-box-area",
+            type=click.FloatRange(min=0.0),
+            default=0.0,
+            help="Drop boxes whose area is under this many square pixels.",
+        )
+    )
+    if negatives:
+        options.append(
+            click.option(
+                "--negatives",
+                default="keep",
+                show_default=True,
+                callback=negatives_share,
+                metavar="keep|drop|SHARE",
+                help="Images without boxes (once the classes and boxes are filtered): keep them, drop them, "
+                "or keep this share of them per split (chosen by --seed).",
+            )
+        )
+    options.append(
+        click.option(
+            "--drop-empty-classes", is_flag=True, help="Remove classes left without boxes; the others are renumbered."
+        )
+    )
+
+    def decorate(command: F) -> F:
+        @functools.wraps(command)
+        def run(*args: Any, **params: Any) -> Any:
+            from bboxaug.pipeline.classes import ClassOps
+            from bboxaug.pipeline.filters import Filters
+
+            class_ops = ClassOps.of(params.pop("class_map"), params.pop("keep_classes"), params.pop("drop_classes"))
+            filters = Filters(
+                min_box_size=params.pop("min_box_size") if min_box_size else 0.0,
+                min_box_area=params.pop("min_box_area"),
+                negatives=params.pop("negatives") if negatives else 1.0,
+                drop_empty_classes=params.pop("drop_empty_classes"),
+                seed=params.get("seed", 0),
+            )
+            return command(*args, class_ops=class_ops, filters=filters if filters.active else None, **params)
+
+        return _apply(run, options)  # type: ignore[return-value]  # functools.wraps' stubs give a _Wrapped
+
+    return decorate

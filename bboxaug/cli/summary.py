@@ -36,11 +36,21 @@ def count_lines(report: Report) -> list[str]:
     ]
 
 
+def class_map_lines(report: Report) -> list[str]:
+    """The classes the class operations and filters renamed, merged or dropped (those left as they were are not
+    listed)."""
+    moves = report.class_map
+    changed = [f"{name} -> {move.to}" for name, move in moves.items() if move.to not in (None, name)]
+    dropped = [name for name, move in moves.items() if move.to is None]
+    parts = ([", ".join(changed)] if changed else []) + ([f"dropped {', '.join(dropped)}"] if dropped else [])
+    return [f"  {'class map':<10} {'; '.join(parts)}"] if parts else []
+
+
 def finish(lines: list[str], report: Report, manifest: Path | str, quiet: bool, *, label: str = "manifest") -> None:
     """Print the summary (unless quiet): `lines`, the counts, skips and warnings, and where the command's JSON
     report is (`label`); exit 1 when anything was skipped."""
     if not quiet:
-        lines = lines + count_lines(report) + problem_lines("skipped", report.skipped)
+        lines = lines + class_map_lines(report) + count_lines(report) + problem_lines("skipped", report.skipped)
         lines += problem_lines("warnings", report.warnings)
         lines.append(f"  {label:<10} {manifest}")
         click.echo("\n".join(lines))

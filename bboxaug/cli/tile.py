@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from bboxaug.cli.options import dataset_options
+from bboxaug.cli.options import dataset_options, negatives_share, selection_options
 from bboxaug.cli.summary import finish
 from bboxaug.core.errors import UsageError
 from bboxaug.core.report import OnError
 from bboxaug.geometry.letterbox import MODES, Mode, parse_size, parse_sizes
 from bboxaug.geometry.tiling import PARTIAL_POLICIES, Partial
 from bboxaug.runtime.parallel import show_progress
+
+if TYPE_CHECKING:
+    from bboxaug.pipeline.classes import ClassOps
+    from bboxaug.pipeline.filters import Filters
 
 
 def parsed_by(parse: Callable[[str], Any]) -> Callable[[click.Context, click.Parameter, str], Any]:
@@ -61,12 +65,14 @@ def parsed_by(parse: Callable[[str], Any]) -> Callable[[click.Context, click.Par
 )
 @click.option(
     "--negatives",
-    type=click.FloatRange(0.0, 1.0),
-    default=1.0,
+    default="keep",
     show_default=True,
-    help="Share of the tiles without boxes to keep, chosen by --seed.",
+    callback=negatives_share,
+    metavar="keep|drop|SHARE",
+    help="Tiles without boxes: keep them, drop them, or keep this share of them (chosen by --seed).",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the choice of negative tiles.")
+@selection_options(negatives=False)
 @dataset_options()
 def tile_command(
     src: Path,
@@ -82,6 +88,8 @@ def tile_command(
     image_dir: Path | None,
     quality: int,
     on_error: OnError,
+    class_ops: ClassOps | None,
+    filters: Filters | None,
     jobs: int,
     overwrite: bool,
     quiet: bool,
@@ -110,6 +118,8 @@ def tile_command(
         quality=quality,
         jobs=jobs,
         on_error=on_error,
+        class_ops=class_ops,
+        filters=filters,
         overwrite=overwrite,
         progress=show_progress(quiet),
     )
@@ -151,6 +161,7 @@ def tile_command(
     show_default=True,
     help="Boxes whose shorter side is under this many pixels once resized are dropped (counted).",
 )
+@selection_options(min_box_size=False)
 @dataset_options()
 def resize_command(
     src: Path,
@@ -163,6 +174,8 @@ def resize_command(
     image_dir: Path | None,
     quality: int,
     on_error: OnError,
+    class_ops: ClassOps | None,
+    filters: Filters | None,
     jobs: int,
     overwrite: bool,
     quiet: bool,
@@ -186,6 +199,8 @@ def resize_command(
         quality=quality,
         jobs=jobs,
         on_error=on_error,
+        class_ops=class_ops,
+        filters=filters,
         overwrite=overwrite,
         progress=show_progress(quiet),
     )

@@ -4,21 +4,24 @@ resumable. The other splits are written as they are: augmenting validation or te
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from bboxaug.augmentation.policy import load_policy
 from bboxaug.augmentation.spec import Policy
 from bboxaug.augmentation.worker import PROGRESS
 from bboxaug.core.errors import UsageError
-from bboxaug.core.model import Dataset, image_key
+from bboxaug.core.model import Dataset
 from bboxaug.core.report import OnError, Report
 from bboxaug.core.splits import TRAIN, select_splits, split_names
 from bboxaug.core.table import as_table
+from bboxaug.pipeline.classes import ClassOps
 from bboxaug.pipeline.copies import AUGMENT_MANIFEST, CopyCounts, make_all_copies
+from bboxaug.pipeline.filters import Filters
 from bboxaug.pipeline.run import Context, Output, RunResult, Written, run
 from bboxaug.pipeline.source import Source
 
@@ -58,10 +61,10 @@ class AugmentStep:
     def plan(self, dataset: Dataset, context: Context) -> AugmentPlan:
         splits = select_splits(self.splits, dataset.splits)
         table = as_table(dataset.images)
-        image_splits = table.image_splits()
-        keys = (image_key(split, name) for split, name in zip(image_splits, table.names.tolist(), strict=True))
-        copies = {key: self.copies for key, split in zip(keys, image_splits, strict=True) if split in splits}
-        images = dict(Counter(image_splits))
+        augmented = np.isin(table.split_codes, [table.split_names.index(split) for split in splits])
+        copies = np.where(augmented, self.copies, 0).astype(np.int64)
+        per_split = np.bincount(table.split_codes, minlength=len(table.split_names)).tolist()
+        images = {split: n for split, n in zip(table.split_names, per_split, strict=True) if n}
         return AugmentPlan(choose_policy(self.policy, dataset), CopyCounts(copies), splits, images)
 
     def settings(self, plan: AugmentPlan, context: Context) -> dict[str, Any]:
@@ -117,6 +120,8 @@ def augment(
     resume: bool = False,
     quality: int = 95,
     on_error: OnError = "fail",
+    class_ops: ClassOps | None = None,
+    filters: Filters | None = None,
     overwrite: bool = False,
     progress: bool = False,
 ) -> AugmentResult:
@@ -128,9 +133,10 @@ def augment(
     `<stem>_aug<k>.<ext>` and stay in their source's split; the output is in `src`'s format unless `to` names
     another. `augment.json` in `dst` records the policy, the seed, the splits augmented, and for every copy its
     source, seed and the boxes dropped with reasons.
+    `class_ops` and `filters` rename, merge and drop classes and filter boxes and images first.
     """
     step = augment_step(policy, copies, seed, originals, splits)
-    source = Source.at(src, fmt_from, image_dir, on_error)
+    source = Source.at(src, fmt_from, image_dir, on_error, class_ops, filters=filters)
     result = run(
         step,
         source,
@@ -161,11 +167,13 @@ def plan_augment(
     fmt_from: str | None = None,
     image_dir: Path | str | None = None,
     on_error: OnError = "fail",
+    class_ops: ClassOps | None = None,
+    filters: Filters | None = None,
     jobs: int = 1,
     splits: str | Sequence[str] = TRAIN,
 ) -> AugmentPlan:
     """What `augment` would do with the dataset at `src` (the policy, `auto` resolved, the splits augmented and
     the copies per image), without writing anything."""
-    source = Source.at(src, fmt_from, image_dir, on_error)
+    source = Source.at(src, fmt_from, image_dir, on_error, class_ops, filters=filters)
     step = augment_step(policy, copies, splits=splits)
     return run(step, source, Output(Path(dst), to, jobs=jobs), dry_run=True).plan

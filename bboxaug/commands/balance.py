@@ -26,7 +26,9 @@ from bboxaug.core.splits import TRAIN, split_names
 from bboxaug.inspection.balance_chart import chart_png
 from bboxaug.io.files import atomic_write_bytes
 from bboxaug.io.names import paste_name
+from bboxaug.pipeline.classes import ClassOps
 from bboxaug.pipeline.copies import CopyCounts, make_all_copies
+from bboxaug.pipeline.filters import Filters
 from bboxaug.pipeline.prepare import OutputNames
 from bboxaug.pipeline.run import Context, Output, Written, run
 from bboxaug.pipeline.source import Source
@@ -116,7 +118,7 @@ class BalanceStep:
     def run(self, plan: BalanceRun, dataset: Dataset, context: Context) -> list[Written]:
         balance = plan.plan
         written, copy_entries = make_all_copies(
-            dataset, CopyCounts(balance.copies, balance.required), plan.policy, context, seed=self.seed
+            dataset, CopyCounts.by_key(dataset, balance.copies, balance.required), plan.policy, context, seed=self.seed
         )
         written, paste_entries = write_pastes(balance.pastes, written, context)
         balance.measure(written)
@@ -150,6 +152,8 @@ def balance(
     image_dir: Path | str | None = None,
     quality: int = 95,
     on_error: OnError = "fail",
+    class_ops: ClassOps | None = None,
+    filters: Filters | None = None,
     overwrite: bool = False,
     resume: bool = False,
     progress: bool = False,
@@ -162,10 +166,11 @@ def balance(
 
     `dst/balance.json` holds the plan, the before/planned/written table per class, what was left unmet and why,
     and the warnings; `dst/balance.png` charts the counts. `dry_run` plans and writes nothing.
+    `class_ops` and `filters` rename, merge and drop classes and filter boxes and images first.
     """
     options = BalanceOptions(target, ratio, max_copies, paste, split_names(splits))
     chosen = None if policy == "auto" else load_policy(policy)  # every policy mistake before any image is read
-    source = Source.at(src, fmt_from, image_dir, on_error)
+    source = Source.at(src, fmt_from, image_dir, on_error, class_ops, filters=filters)
     output = Output(Path(dst), to, overwrite=overwrite, resume=resume, jobs=jobs, progress=progress, quality=quality)
     result = run(BalanceStep(chosen, options, seed), source, output, dry_run=dry_run)
     balanced = [split.split for split in result.plan.plan.splits]

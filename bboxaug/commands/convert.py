@@ -12,6 +12,8 @@ from bboxaug.core.errors import UsageError
 from bboxaug.core.model import Dataset
 from bboxaug.core.report import OnError, Report
 from bboxaug.io.files import IMAGE_MODES, ImageMode
+from bboxaug.pipeline.classes import ClassOps, Target
+from bboxaug.pipeline.filters import Filters
 from bboxaug.pipeline.output import place_images
 from bboxaug.pipeline.run import Context, Output, Written, run
 from bboxaug.pipeline.source import Source
@@ -104,14 +106,22 @@ def convert(
     image_dir: Path | str | None = None,
     images: ImageMode = "copy",
     on_error: OnError = "fail",
-    class_map: Mapping[str, int] | Path | str | None = None,
+    class_map: Mapping[str, Target] | Path | str | None = None,
+    class_ops: ClassOps | None = None,
+    filters: Filters | None = None,
     keep_crowd: bool = False,
     overwrite: bool = False,
     jobs: int = 1,
     progress: bool = False,
 ) -> ConvertResult:
-    """Convert the dataset at `src` to format `to` in the new folder `dst`, writing `convert.json` beside it."""
-    source = Source.at(src, fmt_from, image_dir, on_error, class_map)
+    """Convert the dataset at `src` to format `to` in the new folder `dst`, writing `convert.json` beside it.
+    `class_map` (a mapping or a YAML/JSON file, see `bboxaug.pipeline.classes`) is short for
+    `class_ops=ClassOps.of(class_map)`; `filters` drop small boxes, negatives and empty classes."""
+    if class_map is not None:
+        if class_ops is not None:
+            raise UsageError("give class_map or class_ops, not both")
+        class_ops = ClassOps.of(class_map)
+    source = Source.at(src, fmt_from, image_dir, on_error, class_ops, filters=filters)
     output = Output(Path(dst), to, overwrite=overwrite, jobs=jobs, progress=progress, keep_crowd=keep_crowd)
     result = run(ConvertStep(images), source, output)
     return ConvertResult(

@@ -42,6 +42,8 @@ from bboxaug.geometry.letterbox import (
     size_folder,
 )
 from bboxaug.io.names import writable_name
+from bboxaug.pipeline.classes import ClassOps
+from bboxaug.pipeline.filters import Filters
 from bboxaug.pipeline.prepare import rename_collisions
 from bboxaug.pipeline.render import PAD_VALUE, Render, RenderJob, run_renders
 from bboxaug.pipeline.run import Context, Output, Written, run
@@ -190,18 +192,21 @@ def resize(
     quality: int = 95,
     jobs: int = 1,
     on_error: OnError = "fail",
+    class_ops: ClassOps | None = None,
+    filters: Filters | None = None,
     overwrite: bool = False,
     progress: bool = False,
 ) -> ResizeResult:
     """Write the dataset at `src` at every size of `sizes` (`"640,1024"`, `[640, (640, 480)]`) into
-    `dst/<size>/`, in `src`'s format unless `to` names another."""
+    `dst/<size>/`, in `src`'s format unless `to` names another.
+    `class_ops` and `filters` rename, merge and drop classes and filter boxes and images first."""
     chosen = (
         parse_sizes(sizes)
         if isinstance(sizes, str)
         else [(size, size) if isinstance(size, int) else (int(size[0]), int(size[1])) for size in sizes]
     )
     step = ResizeStep(tuple(chosen), mode, min_box_size)
-    source = Source.at(src, fmt_from, image_dir, on_error)
+    source = Source.at(src, fmt_from, image_dir, on_error, class_ops, filters=filters)
     result = run(
         step, source, Output(Path(dst), to, overwrite=overwrite, jobs=jobs, progress=progress, quality=quality)
     )

@@ -55,6 +55,8 @@ from bboxaug.geometry.tiling import (
     tile_to_source,
 )
 from bboxaug.io.names import tile_name
+from bboxaug.pipeline.classes import ClassOps
+from bboxaug.pipeline.filters import Filters
 from bboxaug.pipeline.prepare import rename_collisions
 from bboxaug.pipeline.render import PAD_VALUE, Render, RenderJob, run_renders
 from bboxaug.pipeline.run import Context, Output, Written, run
@@ -306,14 +308,17 @@ def tile(
     quality: int = 95,
     jobs: int = 1,
     on_error: OnError = "fail",
+    class_ops: ClassOps | None = None,
+    filters: Filters | None = None,
     overwrite: bool = False,
     progress: bool = False,
 ) -> TileResult:
     """Write the dataset at `src` as tiles of `size` (pixels: `W`, `(W, H)` or `"WxH"`) into the new folder
-    `dst`, in `src`'s format unless `to` names another; `tiles.json` in `dst` maps every tile to its source."""
+    `dst`, in `src`'s format unless `to` names another; `tiles.json` in `dst` maps every tile to its source.
+    `class_ops` and `filters` rename, merge and drop classes and filter boxes and images first."""
     width, height = parse_size(size) if isinstance(size, str) else (size, size) if isinstance(size, int) else size
     step = TileStep(TileSpec(width, height, overlap), min_visibility, partial, negatives, seed)
-    source = Source.at(src, fmt_from, image_dir, on_error)
+    source = Source.at(src, fmt_from, image_dir, on_error, class_ops, filters=filters)
     result = run(
         step, source, Output(Path(dst), to, overwrite=overwrite, jobs=jobs, progress=progress, quality=quality)
     )

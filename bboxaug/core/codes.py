@@ -237,3 +237,12 @@ SIZE_FROM_IMAGE = register("size_from_image", None, "VOC sizes read from the ima
 LISTED_WITHOUT_ANNOTATION = register(
     "listed_without_annotation", None, "ids in a split list without an annotation file, read as negatives"
 )
+BOXES_DROPPED_CLASS = register(
+    "boxes_dropped:class", None, "boxes dropped: their class was dropped (class map, --keep-classes, --drop-classes)"
+)
+BOXES_DROPPED_MIN_BOX_SIZE = register(
+    "boxes_dropped:min_box_size", None, "boxes dropped: width or height below --min-box-size"
+)
+BOXES_DROPPED_MIN_BOX_AREA = register("boxes_dropped:min_box_area", None, "boxes dropped: area below --min-box-area")
+NEGATIVES_DROPPED = register("negatives_dropped", None, "images without boxes dropped (--negatives)")
+CLASSES_DROPPED_EMPTY = register("classes_dropped:empty", None, "classes dropped: no box left (--drop-empty-classes)")

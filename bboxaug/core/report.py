@@ -43,6 +43,14 @@ class Problem:
         return {"code": self.code, "file": self.file, "field": self.field, "message": self.message}
 
 
+@dataclass(frozen=True)
+class ClassMove:
+    """Where a source class (its id in the source) went: the name of its class in the output, None if dropped."""
+
+    source_id: int | None
+    to: str | None
+
+
 class _Item:
     """The context of one item: a plain class rather than a generator, as readers enter one per image."""
 
@@ -63,13 +71,16 @@ class _Item:
 
 @dataclass
 class Report:
-    """Collects skipped items, warnings, counters and renames for one run."""
+    """Collects skipped items, warnings, counters, renamed images and changed classes for one run."""
 
     on_error: OnError = "fail"
     skipped: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
     renamed: dict[str, str] = field(default_factory=dict)
+    #: Each source class by name: its id and its name in the output (None: dropped), when class operations or
+    #: filters changed the classes.
+    class_map: dict[str, ClassMove] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.on_error not in ("fail", "skip"):

@@ -10,13 +10,23 @@ that works image by image is unchanged, while whole-dataset code (writers, count
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, overload
 
 import numpy as np
 
-from bboxaug.core.model import COLUMN_DEFAULTS, Boxes, ImageRecord, StoredImages, image_key, object_column
+from bboxaug.core.model import (
+    COLUMN_DEFAULTS,
+    Boxes,
+    EmbeddedImage,
+    ImageRecord,
+    StoredImages,
+    image_key,
+    object_column,
+)
 
 #: Width or height of an image whose size is not known yet.
 UNKNOWN = -1
@@ -59,10 +69,11 @@ def _optional(column: np.ndarray | None, rows: np.ndarray) -> np.ndarray | None:
 class ImageTable(StoredImages):
     """Images as columns (one row each) and their boxes as one table ordered by image.
 
-    `widths`/`heights` hold `UNKNOWN` where the size is not known; `sources`, `source_ids` and `attributes` are
-    None when no image has one (the common case costs nothing). `box_columns` says, where images differ, which of
-    the box table's columns each image's boxes carry (a bit per name of `COLUMN_DEFAULTS`): a VOC file without
-    `<occluded>` gives its boxes no `occluded` column, and its writer writes none back. Every array is read-only."""
+    `widths`/`heights` hold `UNKNOWN` where the size is not known; `sources` (image files, held as strings: see
+    `path_column`), `source_ids` and `attributes` are None when no image has one (the common case costs nothing).
+    `box_columns` says, where images differ, which of the box table's columns each image's boxes carry (a bit per
+    name of `COLUMN_DEFAULTS`): a VOC file without `<occluded>` gives its boxes no `occluded` column, and its
+    writer writes none back. Every array is read-only."""
 
     names: np.ndarray
     split_codes: np.ndarray
@@ -107,7 +118,7 @@ class ImageTable(StoredImages):
             width=None if width == UNKNOWN else width,
             height=None if height == UNKNOWN else height,
             boxes=self.boxes.rows(int(self.offsets[index]), int(self.offsets[index + 1]), self._box_columns(index)),
-            source=None if self.sources is None else self.sources[index],
+            source=None if self.sources is None else _source(self.sources[index]),
             source_id=None if self.source_ids is None else self.source_ids[index],
             attributes=self._attributes(index),
         )
@@ -236,6 +247,16 @@ def _sparse_column(values: list[Any]) -> np.ndarray | None:
     return object_column(values) if any(value is not None for value in values) else None
 
 
+def path_column(sources: Sequence[Path | EmbeddedImage | None]) -> np.ndarray | None:
+    """Image sources as a `sources` column, files held as strings (a `Path` costs about five times the memory of
+    its text, and a table holds one per image) and handed out as `Path`s again by `ImageTable.record`."""
+    return _sparse_column([os.fspath(source) if isinstance(source, Path) else source for source in sources])
+
+
+def _source(value: str | EmbeddedImage | None) -> Path | EmbeddedImage | None:
+    return Path(value) if isinstance(value, str) else value
+
+
 class TableBuilder:
     """Collects images one at a time (or a table at a time) into an `ImageTable`, keeping their boxes as a few
     large tables rather than one small table per image, so that memory grows with the boxes, not with the
@@ -278,7 +299,7 @@ class TableBuilder:
                 heights=_size_column([record.height for record in records]),
                 boxes=boxes,
                 offsets=offsets_of(counts),
-                sources=_sparse_column([record.source for record in records]),
+                sources=path_column([record.source for record in records]),
                 source_ids=_sparse_column([record.source_id for record in records]),
                 attributes=_sparse_column([record.attributes or None for record in records]),
                 box_columns=_column_bits([record.boxes for record in records], boxes),

@@ -29,7 +29,7 @@ from bboxaug.core import codes
 from bboxaug.core.errors import AnnotationError, FormatError
 from bboxaug.core.model import Boxes, ClassInfo, Dataset, object_column
 from bboxaug.core.report import Report
-from bboxaug.core.table import UNKNOWN, ImageTable, join_tables, offsets_of, ranges
+from bboxaug.core.table import UNKNOWN, ImageTable, join_tables, offsets_of, path_column, ranges
 from bboxaug.formats.coco_layout import annotation_files, image_folder, split_name
 from bboxaug.formats.layout import ImageIndex
 from bboxaug.io.headers import read_header
@@ -579,7 +579,7 @@ def read_split(
         heights=columns.heights[rows],
         boxes=boxes,
         offsets=offsets_of(counts[rows]),
-        sources=None if columns.sources is None else object_column(columns.sources)[rows],
+        sources=None if columns.sources is None else path_column([columns.sources[row] for row in rows.tolist()]),
         source_ids=id_column([images.ids[k] for k in rows.tolist()]),
         attributes=object_column(extras) if any(extras) else None,
     )

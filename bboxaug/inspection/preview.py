@@ -26,7 +26,9 @@ from bboxaug.core.report import Report
 from bboxaug.inspection.drawing import INK, class_colour, fit_text, font, text_colour, text_size
 from bboxaug.io.files import atomic_write_bytes
 from bboxaug.io.headers import embedded_bytes, image_size
+from bboxaug.pipeline.classes import ClassOps
 from bboxaug.pipeline.copies import AUGMENT_MANIFEST
+from bboxaug.pipeline.filters import Filters
 from bboxaug.pipeline.source import load
 
 CELL = 320
@@ -278,9 +280,12 @@ def preview(
     cell: int = CELL,
     compare: Path | str | None = None,
     report: Report | None = None,
+    class_ops: ClassOps | None = None,
+    filters: Filters | None = None,
 ) -> Image.Image:
-    """Read the dataset at `src`, render the preview, and write it to `out` as PNG."""
-    dataset = load(src, fmt=fmt, image_dir=image_dir, report=report or Report())
+    """Read the dataset at `src` (its classes changed by `class_ops`, filtered by `filters`), render the
+    preview, and write it to `out` as PNG."""
+    dataset = load(src, fmt=fmt, image_dir=image_dir, report=report or Report(), class_ops=class_ops, filters=filters)
     picture = render_preview(
         dataset,
         n=n,

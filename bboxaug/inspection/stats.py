@@ -17,6 +17,8 @@ import numpy as np
 from bboxaug.core.model import Dataset
 from bboxaug.core.report import Report
 from bboxaug.core.table import as_table
+from bboxaug.pipeline.classes import ClassOps
+from bboxaug.pipeline.filters import Filters
 from bboxaug.pipeline.prepare import fill_sizes
 from bboxaug.pipeline.source import load
 
@@ -227,11 +229,14 @@ def stats_for(
     seed: int = 0,
     jobs: int = 1,
     report: Report | None = None,
+    class_ops: ClassOps | None = None,
+    filters: Filters | None = None,
     progress: bool = False,
 ) -> tuple[Dataset, dict[str, Any]]:
-    """Read the dataset at `src` and compute its statistics; returns the dataset (sizes filled) and the stats."""
+    """Read the dataset at `src` (its classes changed by `class_ops`, filtered by `filters`) and compute its
+    statistics; returns the dataset (sizes filled) and the stats."""
     dataset = fill_sizes(
-        load(src, fmt=fmt, image_dir=image_dir, report=report or Report()),
+        load(src, fmt=fmt, image_dir=image_dir, report=report or Report(), class_ops=class_ops, filters=filters),
         Report(),
         unknown="keep",
         jobs=jobs,

@@ -28,6 +28,8 @@ from bboxaug.core.report import Report
 from bboxaug.core.table import as_table
 from bboxaug.inspection.stats import BoxTable
 from bboxaug.io.headers import ImageHeader, embedded_bytes, header_of
+from bboxaug.pipeline.classes import ClassOps
+from bboxaug.pipeline.filters import Filters
 from bboxaug.pipeline.source import load
 from bboxaug.runtime.parallel import run_parallel
 
@@ -323,11 +325,14 @@ def validate(
     image_dir: Path | str | None = None,
     deep: bool = False,
     jobs: int = 1,
+    class_ops: ClassOps | None = None,
+    filters: Filters | None = None,
     progress: bool = False,
 ) -> list[Finding]:
-    """Read the dataset at `src` without stopping at problems and return every finding."""
+    """Read the dataset at `src` without stopping at problems (its classes changed by `class_ops`, filtered by
+    `filters`) and return every finding."""
     report = Report(on_error="skip")
-    dataset = load(src, fmt=fmt, image_dir=image_dir, report=report)
+    dataset = load(src, fmt=fmt, image_dir=image_dir, report=report, class_ops=class_ops, filters=filters)
     return sort_findings(
         reader_findings(report, dataset) + check_dataset(dataset, deep=deep, jobs=jobs, progress=progress)
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import pickle
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, overload
@@ -39,16 +39,19 @@ AUGMENT_MANIFEST = "augment.json"
 
 class PlannedJobs(Sequence[ImageJob]):
     """The jobs of a run, one per image that gets copies, each built when asked for from the source images'
-    table: the coordinator holds the copies' names and little else per image."""
+    table: the coordinator holds a row and a count per job, and the names of the few copies that were renamed."""
 
     def __init__(
         self,
         images: ImageTable,
-        rows: Sequence[int],
-        plans: Sequence[tuple[CopyPlan, ...]],
-        required: Sequence[frozenset[int] | None] | None,
+        rows: np.ndarray,
+        counts: np.ndarray,
+        image_path: Callable[[str, str], str],
+        renamed: Mapping[tuple[int, int], str] | None = None,
+        required: Sequence[frozenset[int] | None] | None = None,
     ) -> None:
-        self._images, self._rows, self._plans, self._required = images, list(rows), list(plans), required
+        self._images, self._rows, self._counts, self._image_path = images, rows, counts, image_path
+        self._renamed, self._required = renamed or {}, required
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -62,48 +65,90 @@ class PlannedJobs(Sequence[ImageJob]):
     def __getitem__(self, index: int | slice) -> ImageJob | list[ImageJob]:
         if isinstance(index, slice):
             return [self[k] for k in range(*index.indices(len(self)))]
-        required = None if self._required is None else self._required[index]
-        return ImageJob(self._images[self._rows[index]], self._plans[index], required)
+        row = int(self._rows[index])
+        image = self._images[row]
+        required = None if self._required is None else self._required[row]
+        return ImageJob(image, tuple(self._plans(index, image.split, image.name)), required)
+
+    def _plans(self, index: int, split: str, name: str) -> Iterator[CopyPlan]:
+        for k in range(1, int(self._counts[index]) + 1):
+            copy = self._renamed.get((index, k)) or copy_name(name, k)
+            yield CopyPlan(k, copy, self._image_path(split, copy))
+
+    @property
+    def rows(self) -> np.ndarray:
+        """Each job's image, as its row in the source table."""
+        return self._rows
 
     def key(self, index: int) -> str:
         """The key of job `index`'s image, without building the job."""
-        return self._images.key_of(self._rows[index])
+        return self._images.key_of(int(self._rows[index]))
 
     def split(self, index: int) -> str:
-        return self._images.split_of(self._rows[index])
+        return self._images.split_of(int(self._rows[index]))
+
+
+def original_rows(dataset: Dataset, without_originals: Collection[str]) -> np.ndarray:
+    """The rows of the images whose originals are written: those of every split but `without_originals`."""
+    table = as_table(dataset.images)
+    kept = [code for code, split in enumerate(table.split_names) if split not in without_originals]
+    return np.flatnonzero(np.isin(table.split_codes, kept))
 
 
 def plan_jobs(
-    dataset: Dataset,
-    target: Format,
-    copies: Mapping[str, int],
-    without_originals: Collection[str],
-    report: Report,
-    required: Mapping[str, frozenset[int]] | None = None,
+    dataset: Dataset, target: Format, counts: CopyCounts, originals: np.ndarray, report: Report
 ) -> tuple[Dataset, PlannedJobs]:
-    """The originals to write (those of every split but `without_originals`) and one job per image with copies;
-    every output name is unique in the target layout (later names renamed, as conversion does: the originals
-    first, then the copies in image order)."""
+    """The originals to write (the images of rows `originals`) and one job per image with copies; every output
+    name is unique in the target layout (later names renamed, as conversion does: the originals first, then the
+    copies in image order)."""
     table = as_table(dataset.images)
+    rows = np.flatnonzero(counts.copies)
+    copies = counts.copies[rows]
+    splits, image_names = table.image_splits(), table.names.tolist()
+    wanted = _wanted_names(splits, image_names, originals.tolist(), rows.tolist(), copies.tolist())
+    kept = table if len(originals) == len(table) else table.subset(originals)
+    if _all_free(wanted(), target):  # the usual case: no name is claimed, and none is held
+        return dataset.replace(images=kept), PlannedJobs(table, rows, copies, target.image_path, None, counts.required)
     names = OutputNames(target, report)
-    splits = table.image_splits()
-    image_names = table.names.tolist()
-    rows_kept = [row for row, split in enumerate(splits) if split not in without_originals]
-    kept = table if len(rows_kept) == len(table) else table.subset(rows_kept)
-    kept = kept.with_columns(
-        names=object_column([names.claim_name(splits[row], image_names[row]) for row in rows_kept])
+    renamed: dict[tuple[int, int], str] = {}
+    claimed: list[str] = []
+    for job, k, split, name in wanted():
+        free = names.claim_name(split, name)
+        if job < 0:
+            claimed.append(free)
+        elif free != name:
+            renamed[job, k] = free
+    kept = kept.with_columns(names=object_column(claimed))
+    return dataset.replace(images=kept), PlannedJobs(table, rows, copies, target.image_path, renamed, counts.required)
+
+
+def _wanted_names(
+    splits: list[str], names: list[str], originals: list[int], rows: list[int], copies: list[int]
+) -> Callable[[], Iterator[tuple[int, int, str, str]]]:
+    """The names the run writes, in the order they are claimed, as (job, copy index, split, name): the originals
+    of rows `originals` first (job -1), then each job's copies. A function, so the names can be made again rather
+    than held."""
+
+    def wanted() -> Iterator[tuple[int, int, str, str]]:
+        yield from ((-1, 0, splits[row], names[row]) for row in originals)
+        for job, (row, count) in enumerate(zip(rows, copies, strict=True)):
+            yield from ((job, k, splits[row], copy_name(names[row], k)) for k in range(1, count + 1))
+
+    return wanted
+
+
+def _all_free(wanted: Iterator[tuple[int, int, str, str]], target: Format) -> bool:
+    """Whether every annotation slot and image path of `wanted` is distinct, checked on 64-bit hashes of the
+    keys (a shared hash only sends the run to the exact check) so no set of names is held."""
+    keys = np.fromiter(
+        (
+            hash(key)
+            for _, _, split, name in wanted
+            for key in (target.annotation_key(split, name), "\0" + target.image_path(split, name))
+        ),
+        np.int64,
     )
-    rows, plans, needs = [], [], []
-    for row, (split, name) in enumerate(zip(splits, image_names, strict=True)):
-        key = image_key(split, name)
-        count = copies.get(key, 0)
-        if not count:
-            continue
-        copy_names = [names.claim_name(split, copy_name(name, k)) for k in range(1, count + 1)]
-        rows.append(row)
-        plans.append(tuple(CopyPlan(k, n, target.image_path(split, n)) for k, n in enumerate(copy_names, 1)))
-        needs.append(None if required is None else required.get(key))
-    return dataset.replace(images=kept), PlannedJobs(table, rows, plans, None if required is None else needs)
+    return len(np.unique(keys)) == len(keys)
 
 
 def run_jobs(
@@ -226,11 +271,17 @@ class WrittenImages(StoredImages):
 
 
 def collect(
-    originals: Dataset, jobs: PlannedJobs, failed: Mapping[str, Problem], staging: Path, report: Report
+    originals: Dataset,
+    planned: ImageTable,
+    source_rows: np.ndarray,
+    jobs: PlannedJobs,
+    failed: Mapping[str, Problem],
+    staging: Path,
+    report: Report,
 ) -> Dataset:
-    """The written dataset, each original followed by its copies, counting and warning about dropped boxes and
-    copies on the way."""
-    copies_of: dict[str, list[tuple[int, int]]] = {}
+    """The written dataset, each original (of those `planned`, the images of `source_rows`, as placed) followed by
+    its copies, counting and warning about dropped boxes and copies on the way."""
+    written: list[tuple[int, int]] = []  # (job, position) of every written copy, in job order
     names = originals.class_names
     for job_index in range(len(jobs)):
         key = jobs.key(job_index)
@@ -243,16 +294,23 @@ def collect(
                 report.warn(key, f"copy {copy.plan.index}", dropped_reason(copy, names), codes.COPIES_DROPPED)
                 report.count("copies_dropped")
             else:
-                copies_of.setdefault(key, []).append((job_index, position))
+                written.append((job_index, position))
                 report.count("copies_written")
     table = as_table(originals.images)
-    original_rows = {table.key_of(row): row for row in range(len(table))}
-    order: list[tuple[int, int]] = []
-    for key in dict.fromkeys([*original_rows, *(jobs.key(k) for k in range(len(jobs)))]):
-        if key in original_rows:
-            order.append((ORIGINAL, original_rows[key]))
-        order += copies_of.pop(key, [])
-    return originals.replace(images=WrittenImages(np.array(order, dtype=np.int64), table, jobs, staging))
+    copies = np.array(written, dtype=np.int64).reshape(-1, 2)
+    # Each original, then its image's copies: both placed by their image's row in the source table.
+    place = np.concatenate([2 * source_rows[_planned_rows(table, planned)], 2 * jobs.rows[copies[:, 0]] + 1])
+    order = np.concatenate([np.column_stack([np.full(len(table), ORIGINAL), np.arange(len(table))]), copies])
+    return originals.replace(images=WrittenImages(order[np.argsort(place, kind="stable")], table, jobs, staging))
+
+
+def _planned_rows(placed: ImageTable, planned: ImageTable) -> np.ndarray:
+    """The row of each placed original among the planned ones (names claimed): the same rows unless an image
+    failed to be placed and was left out."""
+    if len(placed) == len(planned):
+        return np.arange(len(placed))
+    rows = {planned.key_of(row): row for row in range(len(planned))}
+    return np.array([rows[placed.key_of(row)] for row in range(len(placed))], dtype=np.int64)
 
 
 def dropped_reason(copy: CopyResult, class_names: Sequence[str]) -> str:
@@ -286,11 +344,23 @@ def output_entries(
 
 @dataclass(frozen=True)
 class CopyCounts:
-    """How many copies each image gets, by image key ("split/name"), and the labels each image's copies must keep
-    (None: every label the image has)."""
+    """How many copies each image gets (one count per image of the dataset, in order) and the labels each
+    image's copies must keep (None: every label the image has; else one entry per image)."""
 
-    copies: Mapping[str, int]
-    required: Mapping[str, frozenset[int]] | None = None
+    copies: np.ndarray
+    required: Sequence[frozenset[int] | None] | None = None
+
+    @classmethod
+    def by_key(
+        cls, dataset: Dataset, copies: Mapping[str, int], required: Mapping[str, frozenset[int]] | None = None
+    ) -> CopyCounts:
+        """Counts given by image key ("split/name"); images not named get none."""
+        table = as_table(dataset.images)
+        keys = [table.key_of(row) for row in range(len(table))]
+        return cls(
+            np.array([copies.get(key, 0) for key in keys], dtype=np.int64),
+            None if required is None else [required.get(key) for key in keys],
+        )
 
 
 def make_all_copies(
@@ -307,12 +377,13 @@ def make_all_copies(
     each original followed by its copies, and the manifest entries of the copies (read back from the progress
     files as they are iterated)."""
     output, report, staging = context.output, context.report, context.root
-    kept, planned = plan_jobs(dataset, context.target, counts.copies, without_originals, report, counts.required)
+    originals = original_rows(dataset, without_originals)
+    originals_planned, jobs = plan_jobs(dataset, context.target, counts, originals, report)
     failed = run_jobs(
-        planned, staging, policy, seed, output.quality, report, workers=output.jobs, progress=output.progress
+        jobs, staging, policy, seed, output.quality, report, workers=output.jobs, progress=output.progress
     )
-    kept = place_images(
-        kept, context.target, staging, "copy", report, jobs=max(output.jobs, 1), progress=output.progress
+    placed = place_images(
+        originals_planned, context.target, staging, "copy", report, jobs=max(output.jobs, 1), progress=output.progress
     )
-    entries = output_entries(planned, failed, staging, dataset.class_names)
-    return collect(kept, planned, failed, staging, report), entries
+    written = collect(placed, as_table(originals_planned.images), originals, jobs, failed, staging, report)
+    return written, output_entries(jobs, failed, staging, dataset.class_names)

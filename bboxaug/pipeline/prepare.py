@@ -4,24 +4,24 @@
 - crowd regions are dropped for formats that cannot mark them (unless kept on purpose), counted;
 - two images that would share an annotation file or image path in the target layout are renamed
   deterministically, never overwritten, and the renames are recorded;
-- a class map renumbers the classes explicitly, and the class table records each class's source and output id.
+- the filters asked for drop small boxes, negatives and empty classes (`bboxaug.pipeline.filters`), counted;
+- the class table records each class's source and output id.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any, Literal
 
 import numpy as np
-import yaml
 
-from bboxaug.core.errors import ImageError, UsageError
-from bboxaug.core.model import ClassInfo, Dataset, ImageRecord, image_key, object_column
-from bboxaug.core.report import Problem, Report
+from bboxaug.core.errors import ImageError
+from bboxaug.core.model import Dataset, ImageRecord, image_key, object_column
+from bboxaug.core.report import ClassMove, Problem, Report
 from bboxaug.core.table import UNKNOWN, ImageTable, as_table
 from bboxaug.formats.base import Format
 from bboxaug.io.headers import image_size
+from bboxaug.pipeline.filters import Filters
 from bboxaug.runtime.parallel import run_parallel
 
 
@@ -146,68 +146,32 @@ def rename_collisions(dataset: Dataset, target: Format, report: Report) -> Datas
     if not isinstance(dataset.images, ImageTable):
         return dataset.replace(images=tuple(names.claim(image) for image in dataset.images))
     table = dataset.images
-    splits = table.image_splits()
-    claimed = list(map(names.claim_name, splits, table.names.tolist()))
+    splits, image_names = table.image_splits(), table.names.tolist()
+    keys = [*map(target.annotation_key, splits, image_names), *map(target.image_path, splits, image_names)]
+    if len(set(keys)) == len(keys):
+        return dataset  # every slot and path distinct: nothing to rename, and no name claimed one by one
+    claimed = list(map(names.claim_name, splits, image_names))
     return dataset if not report.renamed else dataset.replace(images=table.with_columns(names=object_column(claimed)))
 
 
 def prepare(
-    dataset: Dataset, target: Format, report: Report, *, keep_crowd: bool = False, jobs: int = 1, progress: bool = False
+    dataset: Dataset,
+    target: Format,
+    report: Report,
+    *,
+    keep_crowd: bool = False,
+    filters: Filters | None = None,
+    jobs: int = 1,
+    progress: bool = False,
 ) -> Dataset:
-    """Apply every conversion rule so `target.write` gets a dataset it can write as is."""
+    """Apply every conversion rule, then the `filters` (on boxes already clipped), so `target.write` gets a
+    dataset it can write as is."""
     dataset = fill_sizes(dataset, report, jobs=jobs, progress=progress)
     drop_crowd = not (target.keeps_crowd or keep_crowd)
-    table = sanitize(as_table(dataset.images), report, drop_crowd=drop_crowd)
-    return rename_collisions(dataset.replace(images=table), target, report)
-
-
-def read_class_map(path: Path | str) -> dict[str, int]:
-    """A `--class-map` file: YAML or JSON mapping each class name to the id it gets in the output."""
-    path = Path(path)
-    try:
-        mapping = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as error:
-        raise UsageError(f"cannot read class map ({error})", file=path) from None
-    if not isinstance(mapping, dict) or not all(
-        isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) for k, v in mapping.items()
-    ):
-        raise UsageError("expected a mapping of class name to integer id, e.g. `scratch: 0`", file=path)
-    if len(set(mapping.values())) != len(mapping):
-        raise UsageError("two classes share one id", file=path)
-    return mapping
-
-
-def apply_class_map(dataset: Dataset, mapping: Mapping[str, int], *, origin: object = "class map") -> Dataset:
-    """The dataset with its classes renumbered (and reordered by id) as `mapping` says; every class must be
-    named. Classes only in the map are added, unused."""
-    unmapped = [name for name in dataset.class_names if name not in mapping]
-    if unmapped:
-        raise UsageError(f"classes missing from the class map: {', '.join(unmapped)}", file=origin)
-    old_attributes = {c.name: c.attributes for c in dataset.classes}
-    classes = tuple(
-        ClassInfo(class_id, name, old_attributes.get(name, {}))
-        for name, class_id in sorted(mapping.items(), key=lambda item: item[1])
-    )
-    position = {c.name: index for index, c in enumerate(classes)}
-    lookup = np.array([position[name] for name in dataset.class_names], dtype=np.int64)
-    table = as_table(dataset.images)
-    boxes = table.boxes.with_labels(lookup[table.boxes.labels])
-    return dataset.replace(classes=classes, images=table.with_columns(boxes=boxes))
-
-
-def map_classes(dataset: Dataset, class_map: Mapping[str, int] | Path, target: Format) -> Dataset:
-    """The dataset renumbered by a class map (a mapping, or a `--class-map` file), which `target` must be able to
-    write as asked: a format that numbers classes by position (YOLO) takes only the ids 0, 1, 2, ..."""
-    origin: object = "class map" if isinstance(class_map, Mapping) else class_map
-    mapping = class_map if isinstance(class_map, Mapping) else read_class_map(class_map)
-    dataset = apply_class_map(dataset, mapping, origin=origin)
-    wanted = [mapping[c.name] for c in dataset.classes]
-    given = target.class_ids(dataset.classes)
-    if any(g is not None and g != w for g, w in zip(given, wanted, strict=True)):
-        raise UsageError(
-            f"{target.name} numbers these classes {given}, not {wanted} as the class map asks", file=origin
-        )
-    return dataset
+    dataset = dataset.replace(images=sanitize(as_table(dataset.images), report, drop_crowd=drop_crowd))
+    if filters is not None:
+        dataset = filters.apply(dataset, report)
+    return rename_collisions(dataset, target, report)
 
 
 def class_table(dataset: Dataset, target: Format) -> list[dict[str, Any]]:
@@ -216,4 +180,14 @@ def class_table(dataset: Dataset, target: Format) -> list[dict[str, Any]]:
     return [
         {"name": c.name, "source_id": c.id, "output_id": output_id}
         for c, output_id in zip(dataset.classes, output_ids, strict=True)
+    ]
+
+
+def class_moves(moves: dict[str, ClassMove], classes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each source class with its source id, its class in the output (None: dropped) and that class's output id
+    (from `class_table`'s rows): every old -> new id of a run whose classes changed."""
+    output_ids = {row["name"]: row["output_id"] for row in classes}
+    return [
+        {"name": name, "source_id": move.source_id, "to": move.to, "output_id": output_ids.get(move.to)}
+        for name, move in moves.items()
     ]

@@ -2,15 +2,18 @@
 
 `run(step, source, output)`:
 1. refuses an output that is, holds or lies inside the source, or that would replace something silently;
-2. opens the source (its format given or detected, or a dataset already in memory) and applies the class map;
+2. opens the source (its format given or detected, or a dataset already in memory) and applies the class
+   operations (`bboxaug.pipeline.classes`: rename, merge, drop, renumber);
 3. prepares the dataset for the target format (`bboxaug.pipeline.prepare`: sizes from headers, boxes clipped,
-   crowds dropped where the target cannot mark them, colliding names renamed), all counted in the report;
+   crowds dropped where the target cannot mark them, the filters of `bboxaug.pipeline.filters`, colliding names
+   renamed), all counted in the report, and checks that the target can number the classes as asked;
 4. asks the step for its plan (pure: no pixel is touched), and for the settings the manifest records;
 5. opens the staging folder beside the output (resumable steps: `.DST.partial`, kept when a run fails, reused by
    `resume` when the settings are the same), and lets the step do its image work into it;
 6. writes each dataset the step made with the target format, and its manifest: the common header (bboxaug
-   version, source, formats, the step's settings), the counts, the class table, the step's own keys and the
-   report, with the per-image entries streamed;
+   version, source, formats, class operations, filters, the step's settings), the counts, the class table (and,
+   when the classes changed, each source class's new class and id), the step's own keys and the report, with
+   the per-image entries streamed;
 7. publishes the staging folder as the output, atomically.
 
 A step knows only its own work: nothing else opens a source, stages, writes a manifest header or publishes.
@@ -29,9 +32,10 @@ from bboxaug.core.report import Report
 from bboxaug.core.version import __version__
 from bboxaug.formats import get_format
 from bboxaug.formats.base import Format
+from bboxaug.pipeline.classes import check_class_ids
 from bboxaug.pipeline.manifest import dataset_counts, write_manifest
 from bboxaug.pipeline.output import Staging, check_destination, ensure_apart
-from bboxaug.pipeline.prepare import class_table, map_classes, prepare
+from bboxaug.pipeline.prepare import class_moves, class_table, prepare
 from bboxaug.pipeline.source import Source, open_source
 
 PlanT = TypeVar("PlanT")
@@ -144,11 +148,17 @@ def run(step: Step[PlanT], source: Source, output: Output, *, dry_run: bool = Fa
     if target_name is None:
         raise UsageError("name the format to write: a dataset in memory has none of its own")
     target = get_format(target_name)
-    if source.class_map is not None:
-        dataset = map_classes(dataset, source.class_map, target)
     dataset = prepare(
-        dataset, target, report, keep_crowd=output.keep_crowd, jobs=max(output.jobs, 1), progress=output.progress
+        dataset,
+        target,
+        report,
+        keep_crowd=output.keep_crowd,
+        filters=source.filters,
+        jobs=max(output.jobs, 1),
+        progress=output.progress,
     )
+    if source.class_ops is not None:
+        check_class_ids(dataset, source.class_ops, target)
     context = Context(source, source_format, target, report, output)
     plan = step.plan(dataset, context)
     result = RunResult(source_format, target.name, plan, report)
@@ -159,6 +169,8 @@ def run(step: Step[PlanT], source: Source, output: Output, *, dry_run: bool = Fa
         "source": source.describe(),
         "from": source_format,
         "to": target.name,
+        "class_ops": None if source.class_ops is None else source.class_ops.to_json(),
+        "filters": None if source.filters is None else source.filters.to_json(),
         **step.settings(plan, context),
     }
     with Staging(
@@ -176,6 +188,7 @@ def run(step: Step[PlanT], source: Source, output: Output, *, dry_run: bool = Fa
             folder.mkdir(parents=True, exist_ok=True)
             target.write(written.dataset, folder, report=report, jobs=output.jobs)
         result.classes = class_table(dataset, target)
+        moved = {"class_map": class_moves(report.class_map, result.classes)} if report.class_map else {}
         manifest = step.manifest
         if manifest is not None:  # save() writes none, so it needs no counts either
             for written in result.written:  # after every write: the report is the whole run's
@@ -183,6 +196,7 @@ def run(step: Step[PlanT], source: Source, output: Output, *, dry_run: bool = Fa
                     **header,
                     **dataset_counts(written.dataset),
                     "classes": result.classes,
+                    **moved,
                     **written.manifest,
                     **report.to_json(),
                     "codes": report.code_table(),

@@ -3,13 +3,14 @@ memory; and `load`, the same for a caller who wants only the dataset."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from bboxaug.core.model import Dataset
 from bboxaug.core.report import OnError, Report
 from bboxaug.formats import detect_format, get_format
+from bboxaug.pipeline.classes import ClassOps
+from bboxaug.pipeline.filters import Filters
 
 
 @dataclass(frozen=True)
@@ -17,14 +18,16 @@ class Source:
     """What a run reads: a file or folder in format `fmt` (detected when None) with its images in `image_dir`
     when they are not where the layout puts them, or a dataset already in memory (`origin`). `on_error`
     decides what a malformed item does (stop, or skip it and report it) unless a `report` to add to is given;
-    `class_map` (a mapping or a YAML/JSON file of class name -> output id) renumbers the classes."""
+    `class_ops` rename, merge, drop and renumber the classes as the source is opened, and `filters` drop small
+    boxes, negatives and empty classes (in `prepare` for a run; right after the class operations for `load`)."""
 
     origin: Path | Dataset
     fmt: str | None = None
     image_dir: Path | None = None
     on_error: OnError = "fail"
-    class_map: Mapping[str, int] | Path | None = None
+    class_ops: ClassOps | None = None
     report: Report | None = None
+    filters: Filters | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.origin, Path):  # workers may run in another folder (reused processes, a cluster)
@@ -39,13 +42,13 @@ class Source:
         fmt: str | None = None,
         image_dir: Path | str | None = None,
         on_error: OnError = "fail",
-        class_map: Mapping[str, int] | Path | str | None = None,
+        class_ops: ClassOps | None = None,
         report: Report | None = None,
+        filters: Filters | None = None,
     ) -> Source:
         """The source at a path given as a string or a Path, as the public functions take it."""
         image_folder = None if image_dir is None else Path(image_dir)
-        mapping = Path(class_map) if isinstance(class_map, str) else class_map
-        return cls(Path(src), fmt, image_folder, on_error, mapping, report)
+        return cls(Path(src), fmt, image_folder, on_error, class_ops, report, filters)
 
     @property
     def path(self) -> Path | None:
@@ -57,12 +60,17 @@ class Source:
 
 
 def open_source(source: Source, *, jobs: int = 1) -> tuple[str | None, Dataset, Report]:
-    """The source's format name (None for a dataset in memory), the dataset, and the report reading began."""
+    """The source's format name (None for a dataset in memory), the dataset with the class operations applied,
+    and the report reading began."""
     report = source.report or Report(on_error=source.on_error)
     if isinstance(source.origin, Dataset):
-        return source.fmt, source.origin, report
-    reader = get_format(source.fmt) if source.fmt else detect_format(source.origin)
-    return reader.name, reader.read(source.origin, report=report, image_dir=source.image_dir, jobs=jobs), report
+        fmt, dataset = source.fmt, source.origin
+    else:
+        reader = get_format(source.fmt) if source.fmt else detect_format(source.origin)
+        fmt, dataset = reader.name, reader.read(source.origin, report=report, image_dir=source.image_dir, jobs=jobs)
+    if source.class_ops is not None:
+        dataset = source.class_ops.apply(dataset, report)
+    return fmt, dataset, report
 
 
 def load(
@@ -72,6 +80,12 @@ def load(
     image_dir: Path | str | None = None,
     report: Report | None = None,
     jobs: int = 1,
+    class_ops: ClassOps | None = None,
+    filters: Filters | None = None,
 ) -> Dataset:
-    """Read a dataset from `src` in format `fmt` (detected when None), on `jobs` workers where the format can."""
-    return open_source(Source.at(src, fmt, image_dir, report=report), jobs=jobs)[1]
+    """Read a dataset from `src` in format `fmt` (detected when None), on `jobs` workers where the format can;
+    with its classes changed by `class_ops` and filtered by `filters` (boxes as read, not clipped: what
+    `stats`, `validate` and `preview` look at)."""
+    source = Source.at(src, fmt, image_dir, class_ops=class_ops, report=report)
+    _, dataset, report = open_source(source, jobs=jobs)
+    return dataset if filters is None else filters.apply(dataset, report)

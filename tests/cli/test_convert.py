@@ -351,3 +351,96 @@ def test_a_class_map_the_target_cannot_follow_is_a_usage_error_naming_the_file(t
     line = assert_usage_error(convert(write_voc(tmp_path / "src"), dst, "--to", "yolo", "--class-map", map_file))
     assert line.startswith(f"error: {map_file}: ")
     assert not dst.exists()
+
+
+# --- class operations and filters --------------------------------------------------------------------------
+
+
+def test_a_class_map_merges_classes_into_one_written_with_every_box(tmp_path: Path) -> None:
+    map_file = tmp_path / "map.yaml"
+    map_file.write_text("scratch: damage\ncrack: damage\n")
+    dst = tmp_path / "out"
+    result = convert(write_voc(tmp_path / "src"), dst, "--to", "coco", "--class-map", map_file)
+    assert result.exit_code == 0, result.output
+    merged = {key: sorted(("damage", *box[1:]) for box in boxes) for key, boxes in expected().items()}
+    assert_same_boxes(read_coco(dst), merged)
+    report = json.loads((dst / "convert.json").read_text())
+    assert report["classes"] == [{"name": "damage", "source_id": None, "output_id": 1}]
+    assert report["class_map"] == [
+        {"name": "scratch", "source_id": None, "to": "damage", "output_id": 1},
+        {"name": "crack", "source_id": None, "to": "damage", "output_id": 1},
+    ]
+    assert "classes    1: damage=1" in result.output
+    assert "class map  scratch -> damage, crack -> damage" in result.output
+    assert report["class_ops"] == {
+        "class_map": {"scratch": "damage", "crack": "damage"},
+        "keep_classes": None,
+        "drop_classes": [],
+    }
+    assert report["filters"] is None
+
+
+def test_drop_classes_then_negatives_drop_leaves_only_images_with_boxes_and_says_so(tmp_path: Path) -> None:
+    dst = tmp_path / "out"
+    result = convert(write_voc(tmp_path / "src"), dst, "--to", "yolo", "--drop-classes", "crack", "--negatives", "drop")
+    assert result.exit_code == 0, result.output
+    assert_same_boxes(read_yolo(dst), {("train", "a.png"): [("scratch", 4, 6, 20, 30)]})
+    assert yaml.safe_load((dst / "data.yaml").read_text())["names"] == {0: "scratch"}
+    report = json.loads((dst / "convert.json").read_text())
+    assert report["counts"]["boxes_dropped:class"] == 2
+    assert report["counts"]["negatives_dropped"] == 2  # b.png was one; c.png lost its only box
+    assert "        2  boxes dropped: their class was dropped" in result.output
+    assert "        2  images without boxes dropped (--negatives)" in result.output
+
+
+def test_min_box_size_and_drop_empty_classes_from_the_command_line(tmp_path: Path) -> None:
+    dst = tmp_path / "out"
+    # scratch is 16x24, the cracks 34x37 and 25x50: 20 px drops the scratch, and its class with it
+    result = convert(
+        write_voc(tmp_path / "src"), dst, "--to", "labelme", "--min-box-size", "20", "--drop-empty-classes"
+    )
+    assert result.exit_code == 0, result.output
+    wanted = expected()
+    wanted[("train", "a.png")] = [("crack", 30, 10, 64, 47)]
+    assert_same_boxes(read_labelme(dst), wanted)
+    report = json.loads((dst / "convert.json").read_text())
+    assert report["counts"]["boxes_dropped:min_box_size"] == 1
+    assert report["counts"]["classes_dropped:empty"] == 1
+    assert report["filters"] == {
+        "min_box_size": 20.0,
+        "min_box_area": 0.0,
+        "negatives": 1.0,
+        "drop_empty_classes": True,
+        "seed": 0,
+    }
+    assert [row["to"] for row in report["class_map"]] == [None, "crack"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--keep-classes", "dent"), "error: --keep-classes: unknown classes dent; known: scratch, crack"),
+        (("--drop-classes", "scratch,dent"), "error: --drop-classes: unknown classes dent; known: scratch, crack"),
+    ],
+)
+def test_an_unknown_class_name_is_a_one_line_usage_error_listing_the_classes(
+    args: tuple[str, ...], message: str, tmp_path: Path
+) -> None:
+    dst = tmp_path / "out"
+    assert assert_usage_error(convert(write_voc(tmp_path / "src"), dst, "--to", "coco", *args)) == message
+    assert not dst.exists()
+
+
+def test_an_unknown_class_in_a_class_map_names_the_file(tmp_path: Path) -> None:
+    map_file = tmp_path / "map.yaml"
+    map_file.write_text("scratch: damage\ncrak: damage\n")
+    dst = tmp_path / "out"
+    line = assert_usage_error(convert(write_voc(tmp_path / "src"), dst, "--to", "coco", "--class-map", map_file))
+    assert line == f"error: {map_file}: unknown classes crak; known: scratch, crack"
+    assert not dst.exists()
+
+
+def test_a_bad_negatives_value_is_a_usage_error(tmp_path: Path) -> None:
+    result = convert(write_voc(tmp_path / "src"), tmp_path / "out", "--to", "coco", "--negatives", "most")
+    assert result.exit_code == 2
+    assert "--negatives takes keep, drop or a share between 0 and 1, not 'most'" in result.output

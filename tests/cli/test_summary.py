@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bboxaug.cli.summary import SHOWN_PROBLEMS, count_lines, problem_lines
+from bboxaug.cli.summary import SHOWN_PROBLEMS, class_map_lines, count_lines, problem_lines
 from bboxaug.core import codes
-from bboxaug.core.report import Problem, Report
+from bboxaug.core.report import ClassMove, Problem, Report
 
 
 def test_each_counter_is_labelled_by_its_code() -> None:
@@ -27,3 +27,18 @@ def test_problems_are_capped_with_a_pointer_to_the_report() -> None:
     assert len(lines) == 1 + SHOWN_PROBLEMS + 1 and "2 more" in lines[-1]
     assert lines[1].strip() == "0.png: image: image file not found"
     assert problem_lines("warnings", []) == []
+
+
+def test_the_class_map_line_names_renames_merges_and_drops_only() -> None:
+    report = Report()
+    assert class_map_lines(report) == []
+    report.class_map.update(
+        {
+            "person": ClassMove(1, None),
+            "car": ClassMove(3, "vehicle"),
+            "truck": ClassMove(8, "vehicle"),
+            "bike": ClassMove(9, "bike"),
+            "dog": ClassMove(4, None),
+        }
+    )
+    assert class_map_lines(report) == ["  class map  car -> vehicle, truck -> vehicle; dropped person, dog"]

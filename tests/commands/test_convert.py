@@ -15,8 +15,8 @@ from bboxaug.core.errors import ImageError, UsageError
 from bboxaug.core.model import Boxes, ClassInfo, Dataset, ImageRecord
 from bboxaug.core.report import Report
 from bboxaug.formats import FORMATS
+from bboxaug.pipeline.classes import ClassOps
 from bboxaug.pipeline.manifest import dataset_counts
-from bboxaug.pipeline.prepare import apply_class_map
 from bboxaug.pipeline.source import load
 from tests.conftest import make_image
 
@@ -165,10 +165,10 @@ def test_class_ids_and_remap_are_written_down(tmp_path: Path) -> None:
     assert mapped.class_names == ["pawn", "pieces", "bishop"]
 
 
-def test_class_map_must_name_every_class(tmp_path: Path) -> None:
+def test_a_class_map_giving_ids_must_give_every_class_one(tmp_path: Path) -> None:
     dataset = Dataset(classes("a", "b"), ())
-    with pytest.raises(UsageError, match="missing from the class map: b"):
-        apply_class_map(dataset, {"a": 0})
+    with pytest.raises(UsageError, match="classes without an id in the class map: b"):
+        ClassOps({"a": 0}).apply(dataset, Report())
 
 
 def test_sizes_come_from_headers_without_decoding(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
