@@ -284,17 +284,21 @@ def test_augment_call_writes_the_copies_its_manifest_lists(workdir: Path) -> Non
     out = workdir / "out" / "aug"
     manifest = json.loads((out / "augment.json").read_text())
     assert (manifest["copies"], manifest["seed"]) == (copies, asked["seed"])
+    train = {name: image for name, image in sample().items() if image.split == "train"}
     expected_copies = {
-        (f"{image.split}/{Path(name).stem}_aug{k}.jpg", f"{image.split}/{name}", k)
-        for name, image in sample().items()
-        for k in range(1, copies + 1)
+        (f"train/{Path(name).stem}_aug{k}.jpg", f"train/{name}", k) for name in train for k in range(1, copies + 1)
     }
+    # README: "N copies of every image of the train split"
+    assert manifest["augmented_splits"] == ["train"]
     assert {(entry["image"], entry["source"], entry["copy"]) for entry in manifest["outputs"]} == expected_copies
     written = written_voc(out)
-    assert len(written) == result.counts["images"] == len(sample()) * (1 + copies)
+    assert len(written) == result.counts["images"] == len(sample()) + len(train) * copies
     assert len(list((out / "JPEGImages").iterdir())) == len(written)
     for name, image in sample().items():
         assert written[name] == (image.split, sorted(image.boxes))  # the originals as they were
+        if image.split != "train":
+            assert not any(other.startswith(f"{Path(name).stem}_aug") for other in written)
+            continue
         for k in range(1, copies + 1):
             split, boxes = written[f"{Path(name).stem}_aug{k}.jpg"]
             assert split == image.split

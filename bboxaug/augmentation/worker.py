@@ -67,7 +67,8 @@ class ImageJob:
 
 @dataclass(frozen=True)
 class CopyResult:
-    """What became of one planned copy: its boxes and size, or why it was given up."""
+    """What became of one planned copy: its boxes and size, or (`boxes` None: it was given up) the labels it had
+    to keep and lost in every attempt. The coordinator names them, as it knows the classes."""
 
     plan: CopyPlan
     seed: int
@@ -76,7 +77,7 @@ class CopyResult:
     height: int = 0
     boxes: Boxes | None = None
     dropped: Mapping[str, int] = field(default_factory=dict)
-    problem: str | None = None
+    lost: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -176,7 +177,7 @@ def make_copies(
                 plan,
                 copy_seed,
                 MAX_ATTEMPTS,
-                problem=f"every box of label {sorted(lost)} was lost in {MAX_ATTEMPTS} attempts; copy dropped",
+                lost=tuple(sorted(lost)),
             )
         )
     outcome = JobResult(job.key, tuple(results))

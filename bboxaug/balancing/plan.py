@@ -7,10 +7,16 @@ the largest class had before), and with `ratio` at least the largest class's pla
 Each step makes the new image (a copy, or with paste an image with rare objects pasted in) with the best score:
 instances gained by short classes, each weighted by how far behind its class is, over one plus the instances it
 adds to classes already at their level. Copies that add only to short classes come first. A new image that adds to
-classes at their level is made only if it does not raise the balance ratio: the largest class over a soft minimum
-of the short classes (see SOFT_MIN_POWER). No image gets more than `max_copies` new images. The plan stops when
-every class is at its level or no new image is allowed; what it left unmet is reported with what stopped it.
-Nothing crosses splits.
+classes at their level is made only if it does not worsen the imbalance the user asked to reduce (`Goal.imbalance`):
+the max/min ratio of the class counts for `target="max"` or a ratio alone, the distance to the target (the sum of
+each class's distance to it) for a target count. For the ratio the plan runs in two passes. The first measures
+the largest class over a soft minimum of the short classes (see SOFT_MIN_POWER): with two classes equally short,
+a copy of either leaves the hard minimum where it is, and only the two copies together lower the ratio. When the
+first pass can add nothing more, the second adds every new image that does not raise the max/min ratio itself.
+No image gets more than `max_copies` new images. The plan stops when every class is at its level or no new image
+is allowed; what it left unmet is reported with what stopped it, and the reason given is true of the plan: one
+more copy of any image holding the class, still below the cap, would worsen that imbalance. Nothing crosses
+splits.
 """
 
 from __future__ import annotations
@@ -23,8 +29,8 @@ from typing import Any, Literal
 import numpy as np
 
 from bboxaug.balancing.paste import Paster
-from bboxaug.core.errors import UsageError
 from bboxaug.core.model import Dataset, ImageRecord
+from bboxaug.core.splits import select_splits
 
 FEW_INSTANCES = 20
 
@@ -50,10 +56,12 @@ PasteFunction = Callable[[int, list[int]], list[int]]
 @dataclass(frozen=True)
 class Goal:
     """What every class should reach: `target` instances (None: no count target) and, with `ratio`, at least the
-    largest class's count divided by `ratio`."""
+    largest class's count divided by `ratio`; and what measures the imbalance the plan reduces: the max/min ratio
+    (`by_ratio`: for `target="max"`, the largest class's count, or a ratio alone), else the distance to `target`."""
 
     target: int | None
     ratio: float | None
+    by_ratio: bool = True
 
     def level(self, counts: np.ndarray) -> float:
         """The count every class should reach, given the classes' current counts (those present)."""
@@ -61,6 +69,33 @@ class Goal:
         if self.ratio is not None:
             level = max(level, math.ceil(counts.max() / self.ratio - _EPSILON))
         return level
+
+    def imbalance(self, counts: np.ndarray, present: np.ndarray) -> np.ndarray:
+        """For each row of class counts, the imbalance among the classes present: the largest count over the
+        smallest, or the sum of each count's distance to its level."""
+        counts = counts[:, present].astype(np.float64)
+        if self.by_ratio:
+            return np.asarray(counts.max(axis=1) / counts.min(axis=1))
+        levels = np.array([self.level(row) for row in counts])
+        return np.asarray(np.abs(counts - levels[:, None]).sum(axis=1))
+
+    def allows(
+        self, before: np.ndarray, after: np.ndarray, present: np.ndarray, short: np.ndarray, soft: bool
+    ) -> np.ndarray:
+        """Which rows of class counts `after` (one per candidate new image) do not worsen the imbalance of
+        `before`: measured as the user asked, or with `soft` for the ratio, with a soft minimum of the `short`
+        classes."""
+        if soft and self.by_ratio:
+            return np.asarray(
+                soft_ratio(after, present, short) <= soft_ratio(before[None], present, short)[0] + _EPSILON
+            )
+        return np.asarray(self.imbalance(after, present) <= self.imbalance(before[None], present)[0] + _EPSILON)
+
+    def worsens(self, counts: np.ndarray) -> str:
+        """What one more copy would do to `counts` when it is refused, in words."""
+        if self.by_ratio:
+            return f"raise the max/min ratio above {max_min_ratio(counts):.3g}"
+        return "take the counts further from the target (it adds more above it than it brings below it)"
 
 
 def max_min_ratio(counts: np.ndarray) -> float:
@@ -95,11 +130,11 @@ def water_fill(deficits: np.ndarray, pastable: np.ndarray, slots: int) -> list[i
     return chosen
 
 
-def balance_ratio(counts: np.ndarray, present: np.ndarray, short: np.ndarray) -> np.ndarray:
+def soft_ratio(counts: np.ndarray, present: np.ndarray, short: np.ndarray) -> np.ndarray:
     """For each row of class counts, the largest present class over the soft minimum of the short classes."""
     counts = counts.astype(np.float64)
     soft = np.mean(counts[:, short] ** SOFT_MIN_POWER, axis=1) ** (1 / SOFT_MIN_POWER)
-    return counts[:, present].max(axis=1) / soft
+    return np.asarray(counts[:, present].max(axis=1) / soft)
 
 
 def _pick(score: np.ndarray, used: np.ndarray) -> int:
@@ -110,22 +145,24 @@ def _pick(score: np.ndarray, used: np.ndarray) -> int:
 
 @dataclass(frozen=True)
 class _Shortfall:
-    """Where one planning step starts: the instances so far (`n`), the classes present and short, how far short
-    (`deficit`, and `weight`: the deficit relative to the level) and the balance ratio now (`current`)."""
+    """Where one planning step starts: the goal, the instances so far (`n`), the classes present and short, how
+    far short (`deficit`, and `weight`: the deficit relative to the level), and whether the imbalance is measured
+    with the soft minimum (the first pass)."""
 
+    goal: Goal
     n: np.ndarray
     present: np.ndarray
     short: np.ndarray
     deficit: np.ndarray
     weight: np.ndarray
-    current: float
+    soft: bool
 
     def score(self, added: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Each candidate's score (-1 where it is not allowed) and surplus (instances it adds to classes already at
         their level), for candidates adding `added` (candidates x classes) instances."""
         gain = (np.minimum(added, self.deficit) * self.weight)[:, self.short].sum(axis=1)
         surplus = added[:, ~self.short].sum(axis=1) + np.maximum(added - self.deficit, 0)[:, self.short].sum(axis=1)
-        balanced = balance_ratio(self.n + added, self.present, self.short) <= self.current + _EPSILON
+        balanced = self.goal.allows(self.n, self.n + added, self.present, self.short, self.soft)
         allowed = (gain > 0) & ((surplus == 0) | balanced)
         return np.where(allowed, gain / (1 + surplus), -1.0), surplus
 
@@ -151,6 +188,7 @@ def allocate(
     n = counts.sum(axis=0)
     present = n > 0
     wanted = np.zeros(classes, bool)
+    soft = goal.by_ratio  # the first pass, for the ratio
     while present.any():
         level = goal.level(n[present])
         deficit = np.where(present, np.maximum(level - n, 0), 0)
@@ -158,9 +196,7 @@ def allocate(
         if not short.any():
             break
         wanted |= short
-        step = _Shortfall(
-            n, present, short, deficit, deficit / max(level, 1.0), float(balance_ratio(n[None], present, short)[0])
-        )
+        step = _Shortfall(goal, n, present, short, deficit, deficit / max(level, 1.0), soft)
         used = copies + pastes
         copy_score, surplus = step.score(counts)
         copy_score[used >= max_copies] = -1.0
@@ -179,7 +215,10 @@ def allocate(
                     n = n + counts[host] + np.bincount(placed, minlength=classes)
                 continue
         if copy_score.max() <= 0:
-            break
+            if not soft:
+                break
+            soft = False  # the second pass: whatever does not raise the max/min ratio itself
+            continue
         image = _pick(np.where(free, copy_score, -1.0) if free.any() else copy_score, used)
         copies[image] += 1
         n = n + counts[image]
@@ -293,10 +332,11 @@ def _unmet(
     names: list[str],
     max_copies: int,
     paste: bool,
+    goal: Goal,
 ) -> dict[str, Any]:
     """What stopped class `k` short of its level, by name (`stopped_by`), in numbers (`limits`) and in words:
-    the images holding it that reached --max-copies, the others (one more copy of any would worsen the balance,
-    because of the classes at their level they also hold), and what stopped copy-paste."""
+    the images holding it that reached --max-copies, the others (one more copy of any would worsen the imbalance
+    the goal measures, because of the classes at their level they also hold), and what stopped copy-paste."""
     used = allocation.copies + allocation.pastes
     holders = counts[:, k] > 0
     capped = int((holders & (used >= max_copies)).sum())
@@ -323,7 +363,7 @@ def _unmet(
                 "co-occurrence",
                 f"the {_images(int(others.sum()), 'other')} holding it also {verb} "
                 f"{', '.join(common) or 'classes at target'}, so one more copy of any "
-                "would worsen the balance",
+                f"would {goal.worsens(allocation.counts)}",
             )
         )
     if not paste:
@@ -368,24 +408,19 @@ def plan_balance(
     target: int | Literal["max"] | None = "max",
     ratio: float | None = None,
     max_copies: int = MAX_COPIES,
-    splits: Sequence[str] = ("train",),
+    splits: str | Sequence[str] = "train",
     paste: bool = False,
     seed: int = 0,
     pastes_per_image: int = PASTES_PER_IMAGE,
 ) -> BalancePlan:
-    """The balancing plan of a prepared dataset: for each split named in `splits`, on its own."""
-    missing = [split for split in splits if split not in dataset.splits]
-    if missing:
-        raise UsageError(
-            f"no split named {', '.join(missing)}; the dataset has {', '.join(dataset.splits) or 'none'}"
-            " (choose with --splits)"
-        )
+    """The balancing plan of a prepared dataset: for each split `splits` names (see
+    `bboxaug.core.splits.select_splits`), on its own."""
     names, plans, copies, required, pastes = dataset.class_names, [], {}, {}, []
-    for split in dict.fromkeys(splits):
+    for split in select_splits(splits, dataset.splits):
         images = dataset.in_split(split)
         counts = class_counts(images, len(names))
         before = counts.sum(axis=0)
-        goal = Goal(int(before.max()) if target == "max" else target, ratio)
+        goal = Goal(int(before.max()) if target == "max" else target, ratio, by_ratio=not isinstance(target, int))
         paster = Paster(images, len(names), seed) if paste else None
         allocation = allocate(
             counts, goal, max_copies, paster, None if paster is None else paster.pastable, pastes_per_image
@@ -410,7 +445,7 @@ def plan_balance(
             for k, name in enumerate(names)
         ]
         unmet = [
-            _unmet(name, k, counts, int(allocation.counts[k]), level, allocation, short, names, max_copies, paste)
+            _unmet(name, k, counts, int(allocation.counts[k]), level, allocation, short, names, max_copies, paste, goal)
             for k, name in enumerate(names)
             if present[k] and short[k]
         ]

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from bboxaug.cli.options import copy_options, dataset_options, selection_options
+from bboxaug.cli.options import copy_options, dataset_options, selection_options, splits_option
 from bboxaug.cli.summary import class_map_lines, count_lines, preprocess_lines, problem_lines
 from bboxaug.core.report import OnError
 from bboxaug.preprocessing.steps import Preprocessing
@@ -73,11 +73,6 @@ def target_value(ctx: click.Context, param: click.Parameter, value: str | None) 
     return int(value)
 
 
-def split_names(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
-    names = [name.strip() for value in values for name in value.split(",") if name.strip()]
-    return tuple(dict.fromkeys(names)) or ("train",)
-
-
 @click.command("balance")
 @click.option(
     "--target",
@@ -108,13 +103,7 @@ def split_names(ctx: click.Context, param: click.Parameter, values: tuple[str, .
 @click.option(
     "--paste", is_flag=True, help="When copies are not enough, paste rare objects into other images of the same split."
 )
-@click.option(
-    "--splits",
-    multiple=True,
-    callback=split_names,
-    metavar="NAMES",
-    help="Splits to balance, comma-separated or repeated (default: train); others are copied as they are.",
-)
+@splits_option("balance, each on its own")
 @copy_options
 @click.option("--dry-run", is_flag=True, help="Print the plan; write nothing.")
 @selection_options()

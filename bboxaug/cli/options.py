@@ -1,6 +1,7 @@
 """The options the commands share, each declared once: how a source is read (SRC, --from, --image-dir,
---on-error), which of it is used (the class operations and filters), how an output is written (DST, --to,
---quality, --images, --preprocess, --overwrite), and how the work runs (--jobs, --scheduler, --quiet)."""
+--on-error), which of it is used (the class operations and filters), which splits are changed (--splits), how an
+output is written (DST, --to, --quality, --images, --preprocess, --overwrite), and how the work runs (--jobs,
+--scheduler, --quiet)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any, TypeVar
 import click
 
 from bboxaug.core.errors import UsageError
+from bboxaug.core.splits import TRAIN, split_names
 from bboxaug.formats import FORMATS
 from bboxaug.io.files import IMAGE_MODES
 from bboxaug.preprocessing.steps import Preprocessing
@@ -88,6 +90,23 @@ PREPROCESS = click.option(
     "names kept, recorded in the manifest: e.g. 'clahe:clip=2,grid=8;grayscale;crop:0,0,1280,720;letterbox:640' "
     "(steps: clahe, grayscale, autocontrast, crop, resize, letterbox; see the README).",
 )
+
+
+def _split_names(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    return split_names(values) or (TRAIN,)
+
+
+def splits_option(action: str) -> Callable[[F], F]:
+    """--splits: the splits a command changes (`action` says how), train unless told; the others are written as
+    they are."""
+    return click.option(
+        "--splits",
+        multiple=True,
+        callback=_split_names,
+        metavar="NAMES|all",
+        help=f"Splits to {action}, comma-separated or repeated, or 'all' (default: train; a dataset with one "
+        "split only is its own train split); the others are written as they are.",
+    )
 
 
 def copy_options(command: F) -> F:

@@ -22,6 +22,7 @@ from bboxaug.core import codes
 from bboxaug.core.errors import ImageError, UsageError
 from bboxaug.core.model import Dataset, ImageRecord
 from bboxaug.core.report import OnError, Report
+from bboxaug.core.splits import TRAIN, split_names
 from bboxaug.inspection.balance_chart import chart_png
 from bboxaug.io.files import atomic_write_bytes
 from bboxaug.io.names import paste_name
@@ -46,7 +47,7 @@ class BalanceOptions:
     ratio: float | None = None
     max_copies: int = MAX_COPIES
     paste: bool = False
-    splits: tuple[str, ...] = ("train",)
+    splits: tuple[str, ...] = (TRAIN,)
 
     def __post_init__(self) -> None:
         target, ratio = self.target, self.ratio
@@ -144,7 +145,7 @@ def balance(
     policy: PolicySpec = "auto",
     max_copies: int = MAX_COPIES,
     paste: bool = False,
-    splits: Sequence[str] = ("train",),
+    splits: str | Sequence[str] = TRAIN,
     seed: int = 0,
     jobs: int = 1,
     to: str | None = None,
@@ -162,13 +163,15 @@ def balance(
 ) -> BalanceResult:
     """Balance the classes of `splits` of the dataset at `src` into the new folder `dst`: the originals of every
     split plus augmented copies (and with `paste`, images with rare objects pasted in) of the balanced splits.
+    `splits` names splits (a list, or comma-separated), or is `all`; a dataset with one split only is its own
+    train split.
 
     `dst/balance.json` holds the plan, the before/planned/written table per class, what was left unmet and why,
     and the warnings; `dst/balance.png` charts the counts. `dry_run` plans and writes nothing. `preprocess`
     steps (or the policy's `preprocess` list) are applied to every image of every split first.
     `class_ops` and `filters` rename, merge and drop classes and filter boxes and images first.
     """
-    options = BalanceOptions(target, ratio, max_copies, paste, tuple(splits))
+    options = BalanceOptions(target, ratio, max_copies, paste, split_names(splits))
     chosen = None if policy == "auto" else load_policy(policy)  # every policy mistake before any image is read
     steps = preprocessing_for(preprocess, chosen)
     source = Source.at(src, fmt_from, image_dir, on_error, class_ops, filters=filters)
@@ -183,7 +186,8 @@ def balance(
         preprocess=steps,
     )
     result = run(BalanceStep(chosen, options, seed), source, output, dry_run=dry_run)
-    made = None if dry_run else AugmentResult.of(result, result.plan.policy, steps)
+    balanced = [split.split for split in result.plan.plan.splits]
+    made = None if dry_run else AugmentResult.of(result, result.plan.policy, balanced, steps)
     return BalanceResult(result.plan.plan, result.report, made)
 
 

@@ -165,6 +165,9 @@ UNLISTED_ANNOTATIONS = register(
 IGNORED_OBJECT_ELEMENTS = register(
     "ignored_object_elements", "warning", "nested elements of VOC objects (<part>, <actions>) not read"
 )
+UNSAFE_XML = register(
+    "unsafe_xml", "error", "an XML file that declares entities or refers to external files: refused unread"
+)
 IMAGES_WITHOUT_ANNOTATION = register(
     "images_without_annotation", "warning", "images without an annotation file, not read"
 )
@@ -177,6 +180,11 @@ OUTSIDE_SPLITS = register(
 # --- what the other steps say ------------------------------------------------------------------------------
 
 UNWRITABLE_IMAGE = register("unwritable_image", "error", "an image that could not be written to the output")
+LABELMAP_NOT_WRITTEN = register(
+    "labelmap_not_written",
+    "warning",
+    "VOC labelmap.txt not written: a class name holds ':' or starts with '#' (classes.txt lists every class)",
+)
 COPIES_DROPPED = register(
     "copies_dropped", "warning", "copies dropped: they lost every box of a class they were made for"
 )

@@ -28,10 +28,16 @@ class BboxaugError(Exception):
         self.file = None if file is None else str(file)
         self.field = field
         self.code = codes.problem_code(code or self.default_code)
+        self.hints: list[str] = []
+
+    def hint(self, text: str) -> None:
+        """Add what can be done about the error, said after the message (on the same line)."""
+        self.hints.append(text)
 
     def __str__(self) -> str:
         where = ": ".join(part for part in (self.file, self.field) if part)
-        return f"{where}: {self.message}" if where else self.message
+        said = "; ".join([self.message, *self.hints])
+        return f"{where}: {said}" if where else said
 
 
 class FormatError(BboxaugError):

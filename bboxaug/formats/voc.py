@@ -109,8 +109,23 @@ def parse_xml(data: bytes | str, *, file: object) -> Element:
     try:
         parser.feed(data)
         return parser.close()
-    except (ParseError, DefusedXmlException) as error:
+    except ParseError as error:
         raise AnnotationError(f"malformed or unsafe XML ({type(error).__name__}: {error})", file=file) from None
+    except DefusedXmlException as error:
+        raise AnnotationError(
+            f"unsafe XML: {_REFUSED.get(type(error).__name__, 'it')} refused, as they can expand without bound or "
+            f"read other files ({type(error).__name__}: {error})",
+            file=file,
+            code=codes.UNSAFE_XML,
+        ) from None
+
+
+#: What defusedxml's refusals refuse, in words.
+_REFUSED = {
+    "EntitiesForbidden": "entity declarations are",
+    "ExternalReferenceForbidden": "external references are",
+    "DTDForbidden": "document type declarations are",
+}
 
 
 @dataclass(frozen=True)
@@ -251,6 +266,34 @@ def parse_labelmap(text: str) -> list[str]:
     return [
         line.split(":", 1)[0].strip() for line in map(str.strip, text.splitlines()) if line and not line.startswith("#")
     ]
+
+
+LABELMAP_HEADER = "# label:color_rgb:parts:actions"
+
+
+def palette_colour(index: int) -> tuple[int, int, int]:
+    """Colour `index` of the Pascal VOC palette (0 is the background's black, 1 is 128,0,0, 2 is 0,128,0): the
+    index's bits, three at a time (red, green, blue), fill each channel from its highest bit down."""
+    rgb = [0, 0, 0]
+    for bit in range(7, -1, -1):
+        for channel in range(3):
+            rgb[channel] |= ((index >> channel) & 1) << bit
+        index >>= 3
+    return rgb[0], rgb[1], rgb[2]
+
+
+def labelmap_refuses(name: str) -> bool:
+    """Whether a class name cannot be a `labelmap.txt` entry: its fields are split at `:`, and `#` starts a
+    comment."""
+    return ":" in name or name.lstrip().startswith("#")
+
+
+def format_labelmap(class_names: Sequence[str]) -> str:
+    """A Datumaro `labelmap.txt` (`name:r,g,b:parts:actions`): each class with a VOC palette colour from index 1,
+    as index 0 (black) is the background of VOC masks; no parts, no actions."""
+    lines = [LABELMAP_HEADER]
+    lines += [f"{name}:{','.join(map(str, palette_colour(k)))}::" for k, name in enumerate(class_names, start=1)]
+    return "".join(f"{line}\n" for line in lines)
 
 
 def parse_class_names(text: str) -> list[str]:
@@ -785,7 +828,8 @@ def _check_writable(dataset: Dataset) -> None:
 
 
 def write(dataset: Dataset, dst: Path, *, report: Report, jobs: int = 1) -> None:
-    """Write `Annotations/<stem>.xml` per image, `ImageSets/Main/<split>.txt` per split and `classes.txt`."""
+    """Write `Annotations/<stem>.xml` per image, `ImageSets/Main/<split>.txt` per split, `classes.txt`, and
+    `labelmap.txt` (the class list Datumaro reads) unless a class name cannot be written there."""
     _check_writable(dataset)
     class_names = [escape(name) for name in dataset.class_names]
     xyxy = [image.boxes.xyxy for image in dataset.images]
@@ -810,14 +854,29 @@ def write(dataset: Dataset, dst: Path, *, report: Report, jobs: int = 1) -> None
     for split, keys in lists.items():
         (sets / f"{split}.txt").write_text("".join(f"{key}\n" for key in keys), encoding="utf-8")
     Path(dst, "classes.txt").write_text("".join(f"{name}\n" for name in dataset.class_names), encoding="utf-8")
+    refused = [name for name in dataset.class_names if labelmap_refuses(name)]
+    if refused:
+        report.warn(
+            "labelmap.txt",
+            None,
+            f"not written: class names {', '.join(map(repr, refused))} hold ':' or start with '#'",
+            codes.LABELMAP_NOT_WRITTEN,
+        )
+    else:
+        Path(dst, "labelmap.txt").write_text(format_labelmap(dataset.class_names), encoding="utf-8")
 
 
 def _looks_like_voc(path: str) -> bool:
-    """A VOC `<annotation>`, not MIT LabelMe's (which has `<imagesize>`, and polygons instead of `<bndbox>`)."""
+    """A VOC `<annotation>`, not MIT LabelMe's (which has `<imagesize>`, and polygons instead of `<bndbox>`). A
+    file refused as unsafe (entity declarations) is an error naming it: nothing else could tell its format."""
     try:
         with open(path, "rb") as handle:
             root = parse_xml(handle.read(), file=path)
-    except (OSError, AnnotationError):
+    except OSError:
+        return False
+    except AnnotationError as error:
+        if error.code == codes.UNSAFE_XML.name:
+            raise
         return False
     return (
         root.tag == "annotation"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import pickle
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, overload
@@ -89,18 +89,26 @@ class PlannedJobs(Sequence[ImageJob]):
         return self._images.split_of(int(self._rows[index]))
 
 
+def original_rows(dataset: Dataset, without_originals: Collection[str]) -> np.ndarray:
+    """The rows of the images whose originals are written: those of every split but `without_originals`."""
+    table = as_table(dataset.images)
+    kept = [code for code, split in enumerate(table.split_names) if split not in without_originals]
+    return np.flatnonzero(np.isin(table.split_codes, kept))
+
+
 def plan_jobs(
-    dataset: Dataset, target: Format, counts: CopyCounts, originals: bool, report: Report
+    dataset: Dataset, target: Format, counts: CopyCounts, originals: np.ndarray, report: Report
 ) -> tuple[Dataset, PlannedJobs]:
-    """The originals to write and one job per image with copies; every output name is unique in the target
-    layout (later names renamed, as conversion does: the originals first, then the copies in image order)."""
+    """The originals to write (the images of rows `originals`) and one job per image with copies; every output
+    name is unique in the target layout (later names renamed, as conversion does: the originals first, then the
+    copies in image order)."""
     table = as_table(dataset.images)
     rows = np.flatnonzero(counts.copies)
     copies = counts.copies[rows]
     splits, image_names = table.image_splits(), table.names.tolist()
-    wanted = _wanted_names(splits, image_names, rows.tolist(), copies.tolist(), originals)
+    wanted = _wanted_names(splits, image_names, originals.tolist(), rows.tolist(), copies.tolist())
+    kept = table if len(originals) == len(table) else table.subset(originals)
     if _all_free(wanted(), target):  # the usual case: no name is claimed, and none is held
-        kept = table if originals else table.subset([])
         return dataset.replace(images=kept), PlannedJobs(table, rows, copies, target.image_path, None, counts.required)
     names = OutputNames(target, report)
     renamed: dict[tuple[int, int], str] = {}
@@ -111,19 +119,19 @@ def plan_jobs(
             claimed.append(free)
         elif free != name:
             renamed[job, k] = free
-    kept = table.with_columns(names=object_column(claimed)) if originals else table.subset([])
+    kept = kept.with_columns(names=object_column(claimed))
     return dataset.replace(images=kept), PlannedJobs(table, rows, copies, target.image_path, renamed, counts.required)
 
 
 def _wanted_names(
-    splits: list[str], names: list[str], rows: list[int], copies: list[int], originals: bool
+    splits: list[str], names: list[str], originals: list[int], rows: list[int], copies: list[int]
 ) -> Callable[[], Iterator[tuple[int, int, str, str]]]:
     """The names the run writes, in the order they are claimed, as (job, copy index, split, name): the originals
-    first (job -1), then each job's copies. A function, so the names can be made again rather than held."""
+    of rows `originals` first (job -1), then each job's copies. A function, so the names can be made again rather
+    than held."""
 
     def wanted() -> Iterator[tuple[int, int, str, str]]:
-        if originals:
-            yield from ((-1, 0, split, name) for split, name in zip(splits, names, strict=True))
+        yield from ((-1, 0, splits[row], names[row]) for row in originals)
         for job, (row, count) in enumerate(zip(rows, copies, strict=True)):
             yield from ((job, k, splits[row], copy_name(names[row], k)) for k in range(1, count + 1))
 
@@ -201,7 +209,7 @@ def load_result(staging: Path, job: ImageJob) -> JobResult:
 def copy_record(job: ImageJob, copy: CopyResult, staging: Path) -> ImageRecord:
     """The written copy as a record of the output dataset."""
     if copy.boxes is None:  # collect() lists written copies only
-        raise ImageError(f"copy {copy.plan.index} was dropped: {copy.problem}", file=job.key)
+        raise ImageError(f"copy {copy.plan.index} was dropped", file=job.key)
     return ImageRecord(copy.plan.name, job.image.split, copy.width, copy.height, copy.boxes, staging / copy.plan.path)
 
 
@@ -268,14 +276,16 @@ class WrittenImages(StoredImages):
 def collect(
     originals: Dataset,
     planned: ImageTable,
+    source_rows: np.ndarray,
     jobs: PlannedJobs,
     failed: Mapping[str, Problem],
     staging: Path,
     report: Report,
 ) -> Dataset:
-    """The written dataset, each original (of those `planned`, as placed) followed by its copies, counting and
-    warning about dropped boxes and copies on the way."""
+    """The written dataset, each original (of those `planned`, the images of `source_rows`, as placed) followed by
+    its copies, counting and warning about dropped boxes and copies on the way."""
     written: list[tuple[int, int]] = []  # (job, position) of every written copy, in job order
+    names = originals.class_names
     for job_index in range(len(jobs)):
         key = jobs.key(job_index)
         if key in failed:
@@ -284,7 +294,7 @@ def collect(
             for reason, count in copy.dropped.items():
                 report.count(f"boxes_dropped:{reason}", count)
             if copy.boxes is None:
-                report.warn(key, f"copy {copy.plan.index}", copy.problem or "dropped", codes.COPIES_DROPPED)
+                report.warn(key, f"copy {copy.plan.index}", dropped_reason(copy, names), codes.COPIES_DROPPED)
                 report.count("copies_dropped")
             else:
                 written.append((job_index, position))
@@ -292,23 +302,31 @@ def collect(
     table = as_table(originals.images)
     copies = np.array(written, dtype=np.int64).reshape(-1, 2)
     # Each original, then its image's copies: both placed by their image's row in the source table.
-    place = np.concatenate([2 * _source_rows(table, planned), 2 * jobs.rows[copies[:, 0]] + 1])
+    place = np.concatenate([2 * source_rows[_planned_rows(table, planned)], 2 * jobs.rows[copies[:, 0]] + 1])
     order = np.concatenate([np.column_stack([np.full(len(table), ORIGINAL), np.arange(len(table))]), copies])
     return originals.replace(images=WrittenImages(order[np.argsort(place, kind="stable")], table, jobs, staging))
 
 
-def _source_rows(placed: ImageTable, planned: ImageTable) -> np.ndarray:
-    """The row of each placed original among the planned ones (the source table's rows, names claimed): the
-    same rows unless an image failed to be placed and was left out."""
+def _planned_rows(placed: ImageTable, planned: ImageTable) -> np.ndarray:
+    """The row of each placed original among the planned ones (names claimed): the same rows unless an image
+    failed to be placed and was left out."""
     if len(placed) == len(planned):
         return np.arange(len(placed))
     rows = {planned.key_of(row): row for row in range(len(planned))}
     return np.array([rows[placed.key_of(row)] for row in range(len(placed))], dtype=np.int64)
 
 
-def output_entries(jobs: PlannedJobs, failed: Mapping[str, Problem], staging: Path) -> Iterator[dict[str, Any]]:
-    """The manifest's entry for every planned copy: its source, seed, attempts and dropped boxes, read back from
-    the progress files one job at a time."""
+def dropped_reason(copy: CopyResult, class_names: Sequence[str]) -> str:
+    """Why a copy was given up, the classes it lost named."""
+    lost = ", ".join(class_names[label] for label in copy.lost)
+    return f"every box of {lost} was lost in {copy.attempts} attempts; copy dropped"
+
+
+def output_entries(
+    jobs: PlannedJobs, failed: Mapping[str, Problem], staging: Path, class_names: Sequence[str]
+) -> Iterator[dict[str, Any]]:
+    """The manifest's entry for every planned copy: its source, seed, attempts and dropped boxes (and, for a copy
+    given up, why), read back from the progress files one job at a time."""
     for k in range(len(jobs)):
         key = jobs.key(k)
         if key in failed:
@@ -323,7 +341,7 @@ def output_entries(jobs: PlannedJobs, failed: Mapping[str, Problem], staging: Pa
                 "dropped_boxes": dict(copy.dropped),
             }
             if copy.boxes is None:
-                entry["dropped"] = copy.problem
+                entry["dropped"] = dropped_reason(copy, class_names)
             yield entry
 
 
@@ -349,13 +367,20 @@ class CopyCounts:
 
 
 def make_all_copies(
-    dataset: Dataset, counts: CopyCounts, policy: Policy, context: Context, *, seed: int, originals: bool = True
+    dataset: Dataset,
+    counts: CopyCounts,
+    policy: Policy,
+    context: Context,
+    *,
+    seed: int,
+    without_originals: Collection[str] = (),
 ) -> tuple[Dataset, Iterator[dict[str, Any]]]:
     """Make every planned copy into the staging folder (finishing an interrupted run's work when resuming) and
-    place the originals beside them, all pre-processed as the run says; returns the written dataset, each
-    original followed by its copies, and the manifest entries of the copies (read back from the progress files
-    as they are iterated)."""
+    place the originals (but those of the splits `without_originals`) beside them, all pre-processed as the run
+    says; returns the written dataset, each original followed by its copies, and the manifest entries of the
+    copies (read back from the progress files as they are iterated)."""
     output, report, staging = context.output, context.report, context.root
+    originals = original_rows(dataset, without_originals)
     originals_planned, jobs = plan_jobs(dataset, context.target, counts, originals, report)
     failed = run_jobs(
         jobs,
@@ -379,5 +404,5 @@ def make_all_copies(
         preprocess=output.preprocess,
         quality=output.quality,
     )
-    written = collect(placed, as_table(originals_planned.images), jobs, failed, staging, report)
-    return written, output_entries(jobs, failed, staging)
+    written = collect(placed, as_table(originals_planned.images), originals, jobs, failed, staging, report)
+    return written, output_entries(jobs, failed, staging, dataset.class_names)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from bboxaug.core import codes
-from bboxaug.core.errors import ImageError, UsageError
+from bboxaug.core.errors import BboxaugError, ImageError, UsageError
 from bboxaug.core.model import Dataset, EmbeddedImage, ImageRecord
 from bboxaug.core.report import Problem, Report
 from bboxaug.core.table import as_table
@@ -157,14 +157,20 @@ def ensure_apart(src: Path, dst: Path) -> None:
 RUN_FILE = "run.json"
 
 
+def holds_work(staging: Path) -> bool:
+    """Whether a resumable run's staging folder holds any file besides its settings: something to resume."""
+    return any(path.is_file() and path.name != RUN_FILE for path in staging.rglob("*"))
+
+
 class Staging:
     """The folder a run writes into beside `dst`, which becomes `dst` only when the run ends well.
 
-    A resumable run stages in `.DST.partial` with its settings in `run.json`; when it fails the folder stays, and
-    `resume` reuses it if the settings are the same (what a killed worker was writing is removed). Any other run
-    stages in a new hidden folder, removed when the run fails. `dst` is refused when it would replace something
-    silently (a file, or a non-empty folder without `overwrite`). The `scratch` folders in it (work files of the
-    run, such as progress records) are removed before it is published."""
+    A resumable run stages in `.DST.partial` with its settings in `run.json`; when it fails after some work the
+    folder stays (its error gets a hint saying where, and that `--resume` continues), and `resume` reuses it if
+    the settings are the same (what a killed worker was writing is removed); when it fails before any work, the
+    folder is removed. Any other run stages in a new hidden folder, removed when the run fails. `dst` is refused
+    when it would replace something silently (a file, or a non-empty folder without `overwrite`). The `scratch`
+    folders in it (work files of the run, such as progress records) are removed before it is published."""
 
     def __init__(
         self,
@@ -189,8 +195,13 @@ class Staging:
         if folder is None:
             return
         if kind is not None:
-            if not self.resumable:
+            if not self.resumable or not holds_work(folder):
                 shutil.rmtree(folder, ignore_errors=True)
+            elif isinstance(error, BboxaugError):
+                error.hint(
+                    f"the work done so far is kept in {folder}: once the problem is fixed, the same command "
+                    "with --resume continues it"
+                )
             return
         for name in self.scratch:
             shutil.rmtree(folder / name, ignore_errors=True)

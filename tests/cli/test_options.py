@@ -204,9 +204,10 @@ def test_a_resumed_run_refuses_other_class_operations_or_filters(tmp_path: Path)
     assert invoke("augment", src, tmp_path / "whole", "--policy", "light", "-j", 1, "-q").exit_code == 0
     manifest = json.loads((tmp_path / "whole" / "augment.json").read_text())
     settings = ("bboxaug", "source", "from", "to", "class_ops", "filters", "preprocess", "policy", "seed", "copies")
+    settings += ("originals", "augmented_splits")
     staging = tmp_path / ".out.partial"
     staging.mkdir()
-    (staging / "run.json").write_text(json.dumps({key: manifest[key] for key in (*settings, "originals", "quality")}))
+    (staging / "run.json").write_text(json.dumps({key: manifest[key] for key in (*settings, "quality")}))
     args = ("augment", src, tmp_path / "out", "--policy", "light", "--resume")
     result = invoke(*args, "--drop-classes", "crack", "--negatives", "drop")
     assert result.exit_code == 2
@@ -225,7 +226,8 @@ def test_a_resumed_run_with_the_same_class_operations_and_filters_goes_on(tmp_pa
     staging = tmp_path / ".out.partial"
     staging.mkdir()
     settings = ("bboxaug", "source", "from", "to", "class_ops", "filters", "preprocess", "policy", "seed", "copies")
-    (staging / "run.json").write_text(json.dumps({key: manifest[key] for key in (*settings, "originals", "quality")}))
+    settings += ("originals", "augmented_splits")
+    (staging / "run.json").write_text(json.dumps({key: manifest[key] for key in (*settings, "quality")}))
     resumed = invoke("augment", src, tmp_path / "out", "--policy", "light", "-j", 1, "-q", "--resume", *selection)
     assert resumed.exit_code == 0, resumed.output
     assert read_voc(tmp_path / "out") == read_voc(tmp_path / "whole")

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +30,8 @@ from bboxaug.io.names import copy_name
 from bboxaug.io.pixels import read_picture
 from bboxaug.pipeline import copies as engine
 from bboxaug.pipeline.source import load
+from tests.commands.untouched import check_untouched
+from tests.conftest import REPO
 
 POLICY = {
     "backend": "albumentations",
@@ -72,8 +76,8 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_same_seed_gives_identical_bytes_for_one_or_two_workers(source: Path, tmp_path: Path) -> None:
-    augment(source, tmp_path / "one", policy=POLICY, copies=3, seed=11, jobs=1)
-    augment(source, tmp_path / "two", policy=POLICY, copies=3, seed=11, jobs=2)
+    augment(source, tmp_path / "one", policy=POLICY, copies=3, seed=11, jobs=1, splits="all")
+    augment(source, tmp_path / "two", policy=POLICY, copies=3, seed=11, jobs=2, splits="all")
     one, two = tree_bytes(tmp_path / "one"), tree_bytes(tmp_path / "two")
     assert sorted(one) == sorted(two)
     assert one == two
@@ -90,7 +94,7 @@ def test_copies_differ_from_each_other_and_from_another_seed(source: Path, tmp_p
 
 
 def test_formats_modes_splits_and_names_are_kept(source: Path, tmp_path: Path) -> None:
-    result = augment(source, tmp_path / "out", policy=POLICY, copies=2, seed=3, quality=80)
+    result = augment(source, tmp_path / "out", policy=POLICY, copies=2, seed=3, quality=80, splits=["train", "val"])
     out = tmp_path / "out"
     original = load(source, fmt="voc")
     written = load(out, fmt="voc")
@@ -115,7 +119,8 @@ def test_manifest_records_every_copy_with_a_seed_that_reproduces_it(source: Path
     augment(source, tmp_path / "out", policy=POLICY, copies=2, seed=5)
     manifest = json.loads((tmp_path / "out" / "augment.json").read_text())
     assert manifest["seed"] == 5 and manifest["policy"]["transforms"]
-    assert len(manifest["outputs"]) == 2 * len(load(source, fmt="voc").images)
+    assert manifest["augmented_splits"] == ["train"]
+    assert len(manifest["outputs"]) == 2 * len(load(source, fmt="voc").in_split("train"))
     for entry in manifest["outputs"]:
         assert entry["seed"] == derive_seed(5, entry["source"], entry["copy"], entry["attempts"] - 1)
         assert (tmp_path / "out" / "JPEGImages" / entry["image"].split("/", 1)[1]).is_file()
@@ -124,7 +129,8 @@ def test_manifest_records_every_copy_with_a_seed_that_reproduces_it(source: Path
 
 def test_copies_written_from_progress_files_land_beside_their_originals(source: Path, tmp_path: Path) -> None:
     """The coordinator hands writers the copies from the workers' progress files, split by split: each COCO file
-    lists every original of its split followed by its own mirrored copies, and the counts agree."""
+    lists every original of its split followed by its own mirrored copies (val, not augmented, none), and the
+    counts agree."""
     flip = {"transforms": [{"HorizontalFlip": {"p": 1}}]}
     result = augment(source, tmp_path / "out", policy=flip, copies=2, to="coco", seed=4, jobs=2)
     originals = load(source, fmt="voc")
@@ -138,7 +144,7 @@ def test_copies_written_from_progress_files_land_beside_their_originals(source: 
         for image in originals.in_split(split):
             mirrored = [[96 - x2, y1, x2 - x1, y2 - y1] for x1, y1, x2, y2 in image.boxes.xyxy.tolist()]
             expected += [(image.name, [[x1, y1, x2 - x1, y2 - y1] for x1, y1, x2, y2 in image.boxes.xyxy.tolist()])]
-            expected += [(copy_name(image.name, k), mirrored) for k in (1, 2)]
+            expected += [(copy_name(image.name, k), mirrored) for k in (1, 2) if split == "train"]
         assert [name for name, _ in listed] == [name for name, _ in expected]
         for (name, found), (_, wanted) in zip(listed, expected, strict=True):
             assert np.allclose(sorted(found), sorted(wanted), atol=1e-6), name
@@ -236,7 +242,7 @@ def test_the_package_is_the_function(source: Path, tmp_path: Path) -> None:
     import bboxaug
 
     result = bboxaug.augment(source, tmp_path / "out", policy=POLICY, copies=1, seed=3)
-    assert result.report.counts["copies_written"] == len(load(source, fmt="voc").images)
+    assert result.report.counts["copies_written"] == len(load(source, fmt="voc").in_split("train"))
     from bboxaug.augmentation.policy import load_policy
 
     assert load_policy("light").backend == "albumentations"
@@ -259,3 +265,180 @@ def test_a_policys_preprocess_list_reaches_every_original_and_is_recorded(tmp_pa
     with pytest.raises(UsageError, match="pre-processing is given twice"):
         augment(src, tmp_path / "twice", policy=policy, copies=1, preprocess="clahe")
     assert not (tmp_path / "twice").exists()
+
+
+# --- the splits augmented --------------------------------------------------------------------------------------
+
+SAMPLES = REPO / "samples" / "defects"
+
+
+def copies_by_split(manifest: dict) -> Counter[str]:
+    return Counter(entry["source"].split("/", 1)[0] for entry in manifest["outputs"])
+
+
+@pytest.mark.parametrize("to", ["voc", "coco", "yolo"])
+def test_only_the_train_split_gets_copies_and_the_others_are_written_as_convert_writes_them(
+    to: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    result = augment(SAMPLES, out, policy="light", copies=2, to=to, jobs=2)
+    source = load(SAMPLES, fmt="voc")
+    train, val = len(source.in_split("train")), len(source.in_split("val"))
+    manifest = json.loads((out / "augment.json").read_text())
+    assert result.splits == ("train",) and manifest["augmented_splits"] == ["train"]
+    assert copies_by_split(manifest) == {"train": 2 * train}
+    written = load(out, fmt=to)
+    counts = result.report.counts
+    assert counts["copies_written"] + counts.get("copies_dropped", 0) == 2 * train
+    assert len(written.in_split("train")) == train + counts["copies_written"]
+    assert len(written.in_split("val")) == val == 10
+    check_untouched(SAMPLES, out, ["val"], ["train"], tmp_path, to=to)
+
+
+def test_a_corpus_dataset_gets_copies_of_train_only_and_val_and_test_stay_as_they_are(
+    corpus: Path, tmp_path: Path
+) -> None:
+    src, out = corpus / "bccd_voc" / "BCCD", tmp_path / "out"
+    result = augment(src, out, policy="light", copies=1, jobs=2)
+    manifest = json.loads((out / "augment.json").read_text())
+    assert copies_by_split(manifest) == {"train": 205}
+    assert result.counts["splits"]["val"]["images"] == 87 and result.counts["splits"]["test"]["images"] == 72
+    check_untouched(src, out, ["val", "test"], ["train"], tmp_path, to="voc")
+
+
+def test_splits_all_or_a_list_chooses_the_splits_augmented(source: Path, tmp_path: Path) -> None:
+    original = load(source, fmt="voc")
+    sizes = {split: len(original.in_split(split)) for split in ("train", "val")}
+    for option, augmented in (("all", ["val", "train"]), ("val", ["val"]), ("val,train", ["val", "train"])):
+        out = tmp_path / option
+        result = CliRunner().invoke(main, ["augment", str(source), str(out), "-p", "light", "--splits", option])
+        assert result.exit_code == 0, result.output
+        manifest = json.loads((out / "augment.json").read_text())
+        assert manifest["augmented_splits"] == augmented
+        assert copies_by_split(manifest) == {split: sizes[split] for split in augmented}
+        kept = [split for split in ("val", "train") if split not in augmented]
+        line = f"  splits     {', '.join(augmented)} augmented" + (f"; {kept[0]} written as is" if kept else "")
+        assert line in result.output.splitlines()
+
+
+def test_no_originals_leaves_out_only_the_originals_of_the_augmented_splits(source: Path, tmp_path: Path) -> None:
+    augment(source, tmp_path / "out", policy=POLICY, copies=1, originals=False)
+    written = load(tmp_path / "out", fmt="voc")
+    original = load(source, fmt="voc")
+    assert sorted(image.name for image in written.in_split("val")) == sorted(
+        image.name for image in original.in_split("val")
+    )
+    assert sorted(image.name for image in written.in_split("train")) == sorted(
+        copy_name(image.name, 1) for image in original.in_split("train")
+    )
+
+
+def test_unknown_split_names_are_a_usage_error_listing_the_known_ones(source: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["augment", str(source), str(tmp_path / "out"), "--splits", "train,nope"])
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        "error: no split named nope; the dataset has val, train (choose with --splits, or 'all')"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def flat_voc(root: Path) -> Path:
+    """A VOC folder with no ImageSets: images and XML files side by side, so its one split is `default`."""
+    layered = make_source(root / "layered")
+    flat = root / "flat"
+    flat.mkdir()
+    for file in [*(layered / "JPEGImages").iterdir(), *(layered / "Annotations").iterdir()]:
+        shutil.copyfile(file, flat / file.name)
+    return flat
+
+
+@pytest.mark.parametrize("command", ["augment", "balance"])
+def test_a_dataset_with_one_split_is_its_own_train_split(command: str, tmp_path: Path) -> None:
+    flat = flat_voc(tmp_path / "data")
+    assert load(flat, fmt="voc").splits == ["default"]
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, [command, str(flat), str(out), "-p", "light", "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / f"{command}.json").read_text())
+    if command == "augment":
+        assert manifest["augmented_splits"] == ["default"]
+        assert copies_by_split(manifest) == {"default": 6}
+        assert "  splits     default augmented" in result.output.splitlines()
+    else:
+        assert [split["split"] for split in manifest["balance"]["splits"]] == ["default"]
+
+
+def test_a_dropped_copy_names_the_classes_it_lost(source: Path, tmp_path: Path) -> None:
+    """Every box moved out of the picture: each copy is dropped, and the warning names the classes, not labels."""
+    away = {"transforms": [{"Affine": {"translate_percent": [0.95, 0.95], "p": 1}}]}
+    result = augment(source, tmp_path / "out", policy=away, copies=1)
+    with_boxes = [image for image in load(source, fmt="voc").in_split("train") if image.boxes]
+    assert result.report.counts["copies_dropped"] == len(with_boxes) == 2
+    messages = [warning.message for warning in result.report.warnings]
+    expected = "every box of scratch, spot was lost in 3 attempts; copy dropped"
+    assert messages == [expected] * len(with_boxes)
+    manifest = json.loads((tmp_path / "out" / "augment.json").read_text())
+    assert [entry["dropped"] for entry in manifest["outputs"] if "dropped" in entry] == [expected] * len(with_boxes)
+
+
+# --- a run that fails -------------------------------------------------------------------------------------------
+
+
+def truncated_source(root: Path, good_train_images: int) -> Path:
+    """A dataset whose first train image has a whole header but a truncated body (it fails only when decoded),
+    `good_train_images` readable train images after it, and one val image."""
+    images = []
+    for index in range(good_train_images + 2):
+        path = root / "pixels" / f"img{index}.jpg"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        textured(96, 72, index).save(path, quality=90)
+        boxes = Boxes([[10, 10, 40, 30]], [0])
+        images.append(ImageRecord(path.name, "val" if index == 1 else "train", 96, 72, boxes, path))
+    save(Dataset((ClassInfo(1, "scratch"),), tuple(images)), root / "src", to="voc")
+    broken = root / "src" / "JPEGImages" / "img0.jpg"
+    broken.write_bytes(broken.read_bytes()[: broken.stat().st_size // 2])
+    return root / "src"
+
+
+@pytest.mark.parametrize("command", ["augment", "balance"])
+def test_a_run_that_fails_before_any_image_is_made_leaves_no_staging_folder(command: str, tmp_path: Path) -> None:
+    src = truncated_source(tmp_path / "data", good_train_images=0)
+    extra = ["--target", "3"] if command == "balance" else []
+    result = CliRunner().invoke(main, [command, str(src), str(tmp_path / "out"), "-p", "light", "-j", "1", *extra])
+    assert result.exit_code == 1, result.output
+    assert "img0.jpg" in result.output and "--resume" not in result.output
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["data"]  # no .out.partial, no out
+
+
+@pytest.mark.parametrize("command", ["augment", "balance"])
+def test_a_run_that_fails_after_some_work_says_where_it_is_and_how_to_continue(command: str, tmp_path: Path) -> None:
+    src = truncated_source(tmp_path / "data", good_train_images=2)
+    extra = ["--target", "6"] if command == "balance" else []
+    arguments = [command, str(src), str(tmp_path / "out"), "-p", "light", "-j", "1", *extra]
+    result = CliRunner().invoke(main, arguments)
+    assert result.exit_code == 1, result.output
+    staging = tmp_path / ".out.partial"
+    assert len(list((staging / ".progress").iterdir())) == 2  # the two readable train images are done
+    [line] = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert "img0.jpg" in line and str(staging) in line and "--resume" in line
+    textured(96, 72, 0).save(src / "JPEGImages" / "img0.jpg", quality=90)  # the image mended
+    resumed = CliRunner().invoke(main, [*arguments, "--resume"])
+    assert resumed.exit_code == 0, resumed.output
+    assert not staging.exists() and (tmp_path / "out" / "JPEGImages" / copy_name("img0.jpg", 1)).is_file()
+
+
+def test_dry_run_counts_the_originals_and_copies_of_the_splits_chosen(source: Path, tmp_path: Path) -> None:
+    original = load(source, fmt="voc")
+    train, val = len(original.in_split("train")), len(original.in_split("val"))
+    for options, originals, copies, said in (
+        ([], train + val, 2 * train, "train augmented; val written as is"),
+        (["--no-originals"], val, 2 * train, "train augmented; val written as is"),
+        (["--splits", "all", "--no-originals"], 0, 2 * (train + val), "val, train augmented"),
+    ):
+        result = CliRunner().invoke(
+            main, ["augment", str(source), str(tmp_path / "out"), "-n", "2", "--dry-run", *options]
+        )
+        assert result.exit_code == 0, result.output
+        wanted = f"would write {originals} originals and {copies} copies to {tmp_path / 'out'} ({said})"
+        assert result.output.splitlines()[-1] == wanted
+    assert not (tmp_path / "out").exists()

@@ -23,7 +23,6 @@ from bboxaug.balancing.plan import Goal, allocate, max_min_ratio, plan_balance
 from bboxaug.cli.balance import format_plan
 from bboxaug.cli.main import main
 from bboxaug.commands.balance import balance
-from bboxaug.commands.convert import convert
 from bboxaug.core.errors import UsageError
 from bboxaug.core.model import Boxes, ClassInfo, Dataset, ImageRecord
 from bboxaug.core.report import Report
@@ -33,6 +32,7 @@ from bboxaug.io.pixels import read_picture
 from bboxaug.pipeline.prepare import prepare
 from bboxaug.pipeline.source import load
 from tests.augmentation.oracle import COLOURS, Scene, iou, replayed_envelopes, scene_dataset
+from tests.commands.untouched import check_untouched
 from tests.conftest import CORPUS, REPO
 
 SAMPLES = REPO / "samples" / "defects"
@@ -168,28 +168,6 @@ def check_copies_follow_their_pixels(src: Path, dst: Path) -> int:
     return checked
 
 
-def check_untouched_voc(src: Path, dst: Path, splits: list[str], tmp: Path) -> None:
-    """The splits not balanced: the same image bytes as the source, and the same annotation files (bytes) and boxes
-    as a plain conversion of the source to VOC writes."""
-    plain = tmp / "plain"
-    convert(src, plain, to="voc")
-    reference, written, source = load(plain, fmt="voc"), load(dst, fmt="voc"), load(src, fmt="voc")
-    files = []
-    for split in splits:
-        expected = {image.name: image for image in reference.in_split(split)}
-        got = {image.name: image for image in written.in_split(split)}
-        assert sorted(got) == sorted(expected) and got
-        originals = {image.name: image for image in source.in_split(split)}
-        for name, image in got.items():
-            assert image.source.read_bytes() == originals[name].source.read_bytes()
-            assert np.array_equal(image.boxes.xyxy, expected[name].boxes.xyxy)
-            assert np.array_equal(image.boxes.labels, expected[name].boxes.labels)
-            files.append(Path("Annotations") / f"{Path(name).stem}.xml")
-        files.append(Path("ImageSets") / "Main" / f"{split}.txt")
-    for relative in files:
-        assert (dst / relative).read_bytes() == (plain / relative).read_bytes(), relative
-
-
 # --- the planner ---------------------------------------------------------------------------------------------------
 
 
@@ -209,6 +187,70 @@ def test_a_copy_that_would_worsen_the_balance_is_not_made() -> None:
     assert unmet["stopped_by"] == ["--max-copies", "co-occurrence", "paste off"]
     assert unmet["limits"]["at_max_copies"] == 2 and unmet["limits"]["would_worsen_balance"] == 1
     assert plan.required == {"train/1.png": frozenset({1}), "train/2.png": frozenset({1})}
+
+
+def test_target_max_copies_while_a_copy_still_lowers_the_max_min_ratio() -> None:
+    """c1 and c3 are short of 12; a copy of image 5 (one c1, one c2 already at 12) takes the max/min ratio from
+    12/9 = 1.333 to 13/10 = 1.3, so the plan must not stop at 12:9:12:10 saying a copy would worsen it."""
+    counts = [[3, 2, 0, 0], [0, 0, 2, 2], [0, 0, 3, 3], [0, 0, 3, 2], [0, 0, 2, 3], [0, 1, 1, 0], [0, 0, 1, 0]]
+    plan = plan_balance(dataset_of(counts, ("c0", "c1", "c2", "c3")), max_copies=3)
+    planned = np.array([row.planned for row in plan.splits[0].rows])
+    assert max_min_ratio(planned) <= 13 / 10 + 1e-9
+    assert_stop_reasons_are_true(np.array(counts), plan, max_copies=3)
+
+
+def assert_stop_reasons_are_true(
+    counts: np.ndarray, plan: object, *, max_copies: int, target: int | None = None
+) -> None:
+    """Recounted here from the plan's copies: every image holding a class left short that has fewer than
+    `max_copies` copies would, copied once more, raise the max/min ratio (target max) or take the counts further
+    from `target` (the sum of each class's distance to it), as the unmet message says."""
+    [split] = plan.splits
+    copies = np.array([plan.copies.get(f"train/{i}.png", 0) for i in range(len(counts))])
+    final = counts.sum(axis=0) + copies @ counts
+    assert final.tolist() == [row.planned for row in split.rows]
+
+    def imbalance(n: np.ndarray) -> float:
+        return max_min_ratio(n) if target is None else float(np.abs(n - target).sum())
+
+    short = {row.name for row in split.rows if row.target is not None and row.planned < row.target}
+    assert short == {unmet["class"] for unmet in split.unmet}
+    for unmet in split.unmet:
+        k = [row.name for row in split.rows].index(unmet["class"])
+        for image in np.flatnonzero((counts[:, k] > 0) & (copies < max_copies)):
+            assert imbalance(final + counts[image]) > imbalance(final) + 1e-12, (unmet["message"], image)
+        if ((counts[:, k] > 0) & (copies < max_copies)).any():
+            assert "co-occurrence" in unmet["stopped_by"]
+
+
+@pytest.mark.parametrize("target", ["max", 9])
+def test_the_reason_given_for_stopping_is_true_on_random_sets(target: str | int) -> None:
+    rng = np.random.default_rng(7)
+    checked = 0
+    for _ in range(150):
+        counts = np.zeros((int(rng.integers(4, 9)), 4), np.int64)
+        for row in counts:
+            chosen = rng.choice(4, int(rng.integers(1, 3)), replace=False)
+            row[chosen] = rng.integers(1, 4, len(chosen))
+        if (counts.sum(axis=0) == 0).any():
+            continue
+        max_copies = int(rng.integers(1, 4))
+        plan = plan_balance(dataset_of(counts.tolist(), ("c0", "c1", "c2", "c3")), target=target, max_copies=max_copies)
+        assert_stop_reasons_are_true(counts, plan, max_copies=max_copies, target=None if target == "max" else target)
+        checked += bool(plan.splits[0].unmet)
+    assert checked >= 30  # enough sets where the plan stops short for the check to mean something
+
+
+def test_target_n_copies_only_while_short_classes_gain_as_much_as_the_others_overshoot() -> None:
+    """--target 6: copies of the [1, 1] image bring c1 one instance for each c0 instance above 6 (the distance to
+    the target stays the same); copies of the [2, 1] image would add two above it for one below, and are not made."""
+    even = plan_balance(dataset_of([[6, 0], [1, 1]]), target=6, max_copies=10)
+    assert even.copies == {"train/1.png": 5} and [row.planned for row in even.splits[0].rows] == [12, 6]
+    uneven = plan_balance(dataset_of([[6, 0], [2, 1]]), target=6, max_copies=10)
+    assert uneven.copies == {} and [row.planned for row in uneven.splits[0].rows] == [8, 1]
+    [unmet] = uneven.splits[0].unmet
+    assert unmet["stopped_by"] == ["co-occurrence", "paste off"]
+    assert "further from the target" in unmet["message"]
 
 
 def test_ratio_and_count_targets() -> None:
@@ -291,7 +333,7 @@ def test_samples_target_max(kind: str, samples_runs: dict, tmp_path: Path) -> No
     else:  # copies alone cannot: every image with an inclusion has scratches too
         assert ratio > 1.5 and {u["class"] for u in report["unmet"]} >= {"inclusion"}
     assert [row["after"] for row in report["classes"]] == counts_of(out, "train").tolist()
-    check_untouched_voc(SAMPLES, dst, ["val"], tmp_path)
+    check_untouched(SAMPLES, dst, ["val"], ["train"], tmp_path, to="voc")
     assert check_copies_follow_their_pixels(SAMPLES, dst) >= 3 * len(new_images_per_source(out, "train"))
     for image in out.images:  # every box inside its image, with an area
         xyxy = image.boxes.xyxy
@@ -324,7 +366,7 @@ def test_bccd_target_max(corpus: Path, tmp_path: Path) -> None:
     report = json.loads((dst / "balance.json").read_text())["balance"]["splits"][0]
     ratio = check_balanced(before, out, "train", report, 10)
     assert ratio < max_min_ratio(before) / 1.8
-    check_untouched_voc(src, dst, ["val", "test"], tmp_path)
+    check_untouched(src, dst, ["val", "test"], ["train"], tmp_path, to="voc")
     assert check_copies_follow_their_pixels(src, dst) >= 1000
 
 

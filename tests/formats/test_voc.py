@@ -889,3 +889,91 @@ def test_mit_labelme_xml_is_not_voc(corpus: Path) -> None:
     assert not voc.detect(root)
     with pytest.raises(AnnotationError, match="bndbox"):
         voc.read(root, report=Report())
+
+
+@pytest.mark.parametrize(
+    ("document", "refused"),
+    [
+        (
+            '<!DOCTYPE a [<!ENTITY x "xxxxxxxx"><!ENTITY y "&x;&x;&x;&x;">]>'
+            "<annotation><filename>a.jpg</filename><object><name>&y;</name></object></annotation>",
+            "entity declarations are refused",
+        ),
+        (
+            '<!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">]><annotation><filename>&x;</filename></annotation>',
+            "entity declarations are refused",
+        ),
+    ],
+)
+@pytest.mark.parametrize("layout", ["voc", "flat"])
+def test_a_folder_whose_xml_declares_entities_is_named_not_left_unrecognised(
+    document: str, refused: str, layout: str, tmp_path: Path
+) -> None:
+    """Detection used to swallow the refusal and report "cannot tell the format": the file and the reason are
+    named instead, and a read with --from voc says the same."""
+    from click.testing import CliRunner
+
+    from bboxaug.cli.main import main
+    from bboxaug.formats import detect_format
+
+    src = tmp_path / "src"
+    xml = src / ("Annotations" if layout == "voc" else "") / "a.xml"
+    make_image(src / ("JPEGImages" if layout == "voc" else "") / "a.jpg", 20, 10)
+    xml.parent.mkdir(parents=True, exist_ok=True)
+    xml.write_text(document)
+    with pytest.raises(AnnotationError, match=refused) as error:
+        detect_format(src)
+    assert error.value.file == str(xml) and error.value.code == "unsafe_xml"
+    for options in ([], ["--from", "voc"]):
+        result = CliRunner().invoke(main, ["convert", str(src), str(tmp_path / "out"), "--to", "coco", *options])
+        assert result.exit_code == 1, result.output
+        assert str(xml) in result.output and refused in result.output
+        assert "cannot tell the format" not in result.output
+
+
+# --- labelmap.txt: the class list Datumaro reads -------------------------------------------------------------
+
+
+def test_labelmap_gives_each_class_a_voc_palette_colour_after_the_background() -> None:
+    """Datumaro takes any class name that is not one of VOC's 20 only from labelmap.txt (`name:r,g,b:parts:
+    actions`). Colours are VOC's own palette, from index 1 (0 is the background's black): aeroplane 128,0,0,
+    bicycle 0,128,0, bird 128,128,0, boat 0,0,128, bottle 128,0,128; index 20 (tvmonitor) is 0,64,128."""
+    names = [f"c{k}" for k in range(20)]
+    text = voc.format_labelmap(["scratch", "dent", "pit", "crack", "inclusion", *names[5:]])
+    lines = text.splitlines()
+    assert lines[0] == "# label:color_rgb:parts:actions"
+    assert lines[1:6] == [
+        "scratch:128,0,0::",
+        "dent:0,128,0::",
+        "pit:128,128,0::",
+        "crack:0,0,128::",
+        "inclusion:128,0,128::",
+    ]
+    assert lines[20] == "c19:0,64,128::"
+    assert voc.parse_labelmap(text) == ["scratch", "dent", "pit", "crack", "inclusion", *names[5:]]
+
+
+def test_written_labelmap_lists_every_class_in_order_and_reads_back(tmp_path: Path) -> None:
+    make_image(tmp_path / "a.png", 20, 10)
+    image = ImageRecord("a.png", "train", 20, 10, Boxes([[1, 1, 5, 5]], [1]), tmp_path / "a.png")
+    dataset = Dataset((ClassInfo(None, "unused first"), ClassInfo(None, "dent")), (image,))
+    out = tmp_path / "out"
+    out.mkdir()
+    FORMATS["voc"].write(dataset, out, report=Report())
+    assert (out / "labelmap.txt").read_text() == (
+        "# label:color_rgb:parts:actions\nunused first:128,0,0::\ndent:0,128,0::\n"
+    )
+    (out / "classes.txt").unlink()  # labelmap.txt alone keeps the order, the unused class too
+    assert [c.name for c in FORMATS["voc"].read(out, report=Report()).classes] == ["unused first", "dent"]
+
+
+def test_a_class_name_labelmap_cannot_hold_leaves_it_out_with_a_warning(tmp_path: Path) -> None:
+    make_image(tmp_path / "a.png", 20, 10)
+    image = ImageRecord("a.png", "train", 20, 10, Boxes([[1, 1, 5, 5]], [0]), tmp_path / "a.png")
+    dataset = Dataset((ClassInfo(None, "part:A"),), (image,))
+    out, report = tmp_path / "out", Report()
+    out.mkdir()
+    FORMATS["voc"].write(dataset, out, report=report)
+    assert not (out / "labelmap.txt").exists() and (out / "classes.txt").read_text() == "part:A\n"
+    [warning] = report.warnings
+    assert warning.code == "labelmap_not_written" and "part:A" in warning.message

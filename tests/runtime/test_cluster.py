@@ -161,7 +161,7 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_augment_on_a_cluster_writes_the_bytes_of_a_local_run(shared: Cluster, source: Path, tmp_path: Path) -> None:
     policy = tmp_path / "policy.json"
     policy.write_text(json.dumps(POLICY))
-    common = ["--policy", str(policy), "--copies", "3", "--seed", "7"]
+    common = ["--policy", str(policy), "--copies", "3", "--seed", "7", "--splits", "all"]
     local = bboxaug("augment", str(source), str(tmp_path / "local"), *common, "--jobs", "1")
     remote = bboxaug("augment", str(source), str(tmp_path / "remote"), *common, "--scheduler", shared.address)
     assert local.returncode == 0, local.stderr
