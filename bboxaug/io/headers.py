@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,6 +46,11 @@ class ImageHeader:
 
 def is_image_file(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS
+
+
+def is_image_name(name: str) -> bool:
+    """`is_image_file` for a bare file name, without making a Path."""
+    return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
 
 
 def _orientation(image: Image.Image) -> int:
