@@ -30,7 +30,7 @@ from bboxaug.core.table import ImageTable, as_table
 from bboxaug.formats.base import Format
 from bboxaug.io.names import copy_name
 from bboxaug.pipeline.output import place_images
-from bboxaug.pipeline.prepare import OutputNames
+from bboxaug.pipeline.prepare import OutputNames, names_free
 from bboxaug.pipeline.run import Context
 from bboxaug.preprocessing.steps import NO_PREPROCESSING, Preprocessing
 from bboxaug.runtime.parallel import iter_parallel
@@ -108,7 +108,7 @@ def plan_jobs(
     splits, image_names = table.image_splits(), table.names.tolist()
     wanted = _wanted_names(splits, image_names, originals.tolist(), rows.tolist(), copies.tolist())
     kept = table if len(originals) == len(table) else table.subset(originals)
-    if _all_free(wanted(), target):  # the usual case: no name is claimed, and none is held
+    if names_free(((split, name) for _, _, split, name in wanted()), target):  # the usual case: none claimed
         return dataset.replace(images=kept), PlannedJobs(table, rows, copies, target.image_path, None, counts.required)
     names = OutputNames(target, report)
     renamed: dict[tuple[int, int], str] = {}
@@ -136,20 +136,6 @@ def _wanted_names(
             yield from ((job, k, splits[row], copy_name(names[row], k)) for k in range(1, count + 1))
 
     return wanted
-
-
-def _all_free(wanted: Iterator[tuple[int, int, str, str]], target: Format) -> bool:
-    """Whether every annotation slot and image path of `wanted` is distinct, checked on 64-bit hashes of the
-    keys (a shared hash only sends the run to the exact check) so no set of names is held."""
-    keys = np.fromiter(
-        (
-            hash(key)
-            for _, _, split, name in wanted
-            for key in (target.annotation_key(split, name), "\0" + target.image_path(split, name))
-        ),
-        np.int64,
-    )
-    return len(np.unique(keys)) == len(keys)
 
 
 def run_jobs(

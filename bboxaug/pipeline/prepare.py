@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import PurePosixPath
 from typing import Any, Literal
 
@@ -139,6 +140,21 @@ class OutputNames:
         return image if name == image.name else image.replace(name=name)
 
 
+def names_free(names: Iterable[tuple[str, str]], target: Format) -> bool:
+    """Whether `names` ((split, name) pairs, in claiming order) take no annotation slot or image path of the target
+    layout twice, as `OutputNames` takes them; checked on 64-bit hashes of the keys so no set of names is held (a
+    shared hash only sends the caller to claiming the names one by one)."""
+    keys = np.fromiter(
+        (
+            hash(key)
+            for split, name in names
+            for key in (target.annotation_key(split, name), target.image_path(split, name))
+        ),
+        np.int64,
+    )
+    return len(np.unique(keys)) == len(keys)
+
+
 def rename_collisions(dataset: Dataset, target: Format, report: Report) -> Dataset:
     """The dataset with a new name (`a_1.png`) for each image whose annotation slot or image path in the target
     layout is already taken by an earlier image; every rename recorded."""
@@ -147,9 +163,8 @@ def rename_collisions(dataset: Dataset, target: Format, report: Report) -> Datas
         return dataset.replace(images=tuple(names.claim(image) for image in dataset.images))
     table = dataset.images
     splits, image_names = table.image_splits(), table.names.tolist()
-    keys = [*map(target.annotation_key, splits, image_names), *map(target.image_path, splits, image_names)]
-    if len(set(keys)) == len(keys):
-        return dataset  # every slot and path distinct: nothing to rename, and no name claimed one by one
+    if names_free(zip(splits, image_names, strict=True), target):
+        return dataset  # nothing to rename, and no name claimed one by one
     claimed = list(map(names.claim_name, splits, image_names))
     return dataset if not report.renamed else dataset.replace(images=table.with_columns(names=object_column(claimed)))
 
