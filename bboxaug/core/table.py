@@ -118,7 +118,7 @@ class ImageTable(StoredImages):
             width=None if width == UNKNOWN else width,
             height=None if height == UNKNOWN else height,
             boxes=self.boxes.rows(int(self.offsets[index]), int(self.offsets[index + 1]), self._box_columns(index)),
-            source=None if self.sources is None else _source(self.sources[index]),
+            source=self.source_of(index),
             source_id=None if self.source_ids is None else self.source_ids[index],
             attributes=self._attributes(index),
         )
