@@ -10,7 +10,6 @@ that works image by image is unchanged, while whole-dataset code (writers, count
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from bboxaug.core.model import (
     image_key,
     object_column,
 )
+from bboxaug.core.sources import SourceColumn
 
 #: Width or height of an image whose size is not known yet.
 UNKNOWN = -1
@@ -69,11 +69,11 @@ def _optional(column: np.ndarray | None, rows: np.ndarray) -> np.ndarray | None:
 class ImageTable(StoredImages):
     """Images as columns (one row each) and their boxes as one table ordered by image.
 
-    `widths`/`heights` hold `UNKNOWN` where the size is not known; `sources` (image files, held as strings: see
-    `path_column`), `source_ids` and `attributes` are None when no image has one (the common case costs nothing).
-    `box_columns` says, where images differ, which of the box table's columns each image's boxes carry (a bit per
-    name of `COLUMN_DEFAULTS`): a VOC file without `<occluded>` gives its boxes no `occluded` column, and its
-    writer writes none back. Every array is read-only."""
+    `widths`/`heights` hold `UNKNOWN` where the size is not known; `sources` (image files, a folder code and
+    the image's name each: `core.sources`), `source_ids` and `attributes` are None when no image has one (the
+    common case costs nothing). `box_columns` says, where images differ, which of the box table's columns each
+    image's boxes carry (a bit per name of `COLUMN_DEFAULTS`): a VOC file without `<occluded>` gives its boxes no
+    `occluded` column, and its writer writes none back. Every array is read-only."""
 
     names: np.ndarray
     split_codes: np.ndarray
@@ -82,7 +82,7 @@ class ImageTable(StoredImages):
     heights: np.ndarray
     boxes: Boxes
     offsets: np.ndarray
-    sources: np.ndarray | None = None
+    sources: SourceColumn | None = None
     source_ids: np.ndarray | None = None
     attributes: np.ndarray | None = None
     box_columns: np.ndarray | None = None
@@ -93,7 +93,7 @@ class ImageTable(StoredImages):
             column = getattr(self, name)
             if column is not None and column.shape != (rows,):
                 raise ValueError(f"image column {name!r} has shape {column.shape}, expected ({rows},)")
-            if column is not None:
+            if isinstance(column, np.ndarray):
                 column.setflags(write=False)
         if self.offsets.shape != (rows + 1,) or self.offsets[-1] != len(self.boxes):
             raise ValueError(f"{rows} images need {rows + 1} offsets ending at {len(self.boxes)} boxes")
@@ -131,7 +131,11 @@ class ImageTable(StoredImages):
         """Each image's file; None where it has none (no source known, or pixels embedded in its annotation)."""
         if self.sources is None:
             return [None] * len(self)
-        return [Path(value) if isinstance(value, str | Path) else None for value in self.sources.tolist()]
+        return [Path(value) if isinstance(value, str) else None for value in self.sources.tolist()]
+
+    def has_sources(self) -> np.ndarray:
+        """Where an image has a source (a file, or pixels embedded in its annotation)."""
+        return np.zeros(len(self), dtype=bool) if self.sources is None else self.sources.present()
 
     def _box_columns(self, index: int) -> list[str] | None:
         if self.box_columns is None:
@@ -219,7 +223,7 @@ class ImageTable(StoredImages):
             heights=self.heights[rows],
             boxes=self.boxes.take(box_rows),
             offsets=offsets_of(counts),
-            sources=_optional(self.sources, rows),
+            sources=None if self.sources is None else self.sources.take(rows),
             source_ids=_optional(self.source_ids, rows),
             attributes=_optional(self.attributes, rows),
             box_columns=_optional(self.box_columns, rows),
@@ -257,10 +261,11 @@ def _sparse_column(values: list[Any]) -> np.ndarray | None:
     return object_column(values) if any(value is not None for value in values) else None
 
 
-def path_column(sources: Sequence[Path | EmbeddedImage | None]) -> np.ndarray | None:
-    """Image sources as a `sources` column, files held as strings (a `Path` costs about five times the memory of
-    its text, and a table holds one per image) and handed out as `Path`s again by `ImageTable.record`."""
-    return _sparse_column([os.fspath(source) if isinstance(source, Path) else source for source in sources])
+def path_column(sources: Sequence[Path | EmbeddedImage | None], names: Sequence[str]) -> SourceColumn | None:
+    """The `sources` column of images named `names` (None when no image has a source): a `Path` costs about five
+    times the memory of its text and a table holds one per image, so files are held as a folder code and the
+    image's name where they can be, and handed out as `Path`s again by `ImageTable.record`."""
+    return SourceColumn.of(sources, names) if any(source is not None for source in sources) else None
 
 
 def _source(value: str | EmbeddedImage | None) -> Path | EmbeddedImage | None:
@@ -300,16 +305,17 @@ class TableBuilder:
             return
         boxes = concat_boxes([record.boxes for record in records])
         counts = np.fromiter((len(record.boxes) for record in records), np.int64, len(records))
+        names = [record.name for record in records]
         self._parts.append(
             ImageTable(
-                names=object_column(record.name for record in records),
+                names=object_column(names),
                 split_codes=np.array([self._code(record.split) for record in records], dtype=np.int32),
                 split_names=(),
                 widths=_size_column([record.width for record in records]),
                 heights=_size_column([record.height for record in records]),
                 boxes=boxes,
                 offsets=offsets_of(counts),
-                sources=path_column([record.source for record in records]),
+                sources=path_column([record.source for record in records], names),
                 source_ids=_sparse_column([record.source_id for record in records]),
                 attributes=_sparse_column([record.attributes or None for record in records]),
                 box_columns=_column_bits([record.boxes for record in records], boxes),
@@ -333,7 +339,7 @@ def join_tables(parts: Sequence[ImageTable], split_names: tuple[str, ...]) -> Im
         heights=_joined(parts, "heights", np.int64),
         boxes=concat_boxes([part.boxes for part in parts]) if parts else Boxes.empty(),
         offsets=offsets_of(np.concatenate(counts) if parts else np.zeros(0, dtype=np.int64)),
-        sources=_joined_optional(parts, "sources"),
+        sources=SourceColumn.concat([part.sources for part in parts], [len(part) for part in parts]),
         source_ids=_joined_optional(parts, "source_ids"),
         attributes=_joined_optional(parts, "attributes"),
         box_columns=_joined_bits(parts),

@@ -571,15 +571,18 @@ def read_split(
     else:
         boxes = annotations.boxes.take(box_rows).with_labels(labels[box_rows])
     extras = [images.extras[k] for k in rows.tolist()]
+    names = object_column(columns.names)[rows]
     table = ImageTable(
-        names=object_column(columns.names)[rows],
+        names=names,
         split_codes=np.zeros(len(rows), dtype=np.int32),
         split_names=(split,),
         widths=columns.widths[rows],
         heights=columns.heights[rows],
         boxes=boxes,
         offsets=offsets_of(counts[rows]),
-        sources=None if columns.sources is None else path_column([columns.sources[row] for row in rows.tolist()]),
+        sources=None
+        if columns.sources is None
+        else path_column([columns.sources[row] for row in rows.tolist()], names.tolist()),
         source_ids=id_column([images.ids[k] for k in rows.tolist()]),
         attributes=object_column(extras) if any(extras) else None,
     )

@@ -262,7 +262,7 @@ def file_findings(dataset: Dataset, *, deep: bool = False, jobs: int = 1, progre
     """Missing and unreadable images, declared sizes against headers, and duplicate images: the same file under
     two names, or with `deep`, the same decoded pixels."""
     table = as_table(dataset.images)
-    has_source = np.zeros(len(table), dtype=bool) if table.sources is None else table.sources != None  # noqa: E711
+    has_source = table.has_sources()
     found = [
         finding("missing_image", "no image file found for this annotation", image=table.key_of(k))
         for k in np.flatnonzero(~has_source).tolist()
@@ -317,7 +317,7 @@ def near_duplicate_findings(dataset: Dataset, *, jobs: int = 1, progress: bool =
     found = []
     pairs = zip(near.later.tolist(), near.earlier.tolist(), near.distance.tolist(), strict=True)
     for later, earlier, distance in pairs:
-        if table.sources is not None and table.sources[later] == table.sources[earlier]:
+        if table.sources is not None and table.source_of(later) == table.source_of(earlier):
             continue
         leakage = table.split_of(later) != table.split_of(earlier)
         other = table.key_of(earlier)
