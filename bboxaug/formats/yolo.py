@@ -8,9 +8,12 @@ Ultralytics layout; the contract is formats/yolo.md.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import math
 import os
-from collections.abc import Callable, Mapping, Sequence
+from array import array
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -350,16 +353,14 @@ def _label_folder(folder: Path, root: Path) -> tuple[Path, bool]:
     return folder, False
 
 
-def _image_files(folder: Path) -> list[str]:
-    """Every image file below `folder` (symlinked folders not entered), sorted, as path strings: a split's list
-    is held for the whole read, and listing with `os.walk` makes no Path per file (a folder of 200,000 images
-    listed through `Path.rglob` cost about 100 MB more at its peak)."""
-    return sorted(
-        path
-        for root, _, files in os.walk(folder)
-        for path in (os.path.join(root, name) for name in files if is_image_name(name))
-        if os.path.isfile(path)
-    )
+def _image_files(folder: Path) -> Iterator[tuple[str, str]]:
+    """Every image file below `folder` (symlinked folders not entered) as its folder and its name, in the order
+    of their paths' text, without making the paths: each folder's names sorted, and the folders' runs merged."""
+    listed = []
+    for root, _, files in os.walk(folder):
+        names = sorted(name for name in files if is_image_name(name) and os.path.isfile(os.path.join(root, name)))
+        listed.append(zip(itertools.repeat(root), names))
+    return heapq.merge(*listed, key=lambda pair: os.path.join(*pair))
 
 
 def _text(path: Path) -> str:
@@ -372,11 +373,28 @@ def _text(path: Path) -> str:
 
 @dataclass
 class _Split:
-    """One split's images (their paths as text), in read order, and the folders they were listed from."""
+    """One split's images in read order, each as a folder (a code into `folders`, whose text is then held once
+    rather than in every path) and a file name; and the folders they were listed from."""
 
     name: str
-    images: list[str] = field(default_factory=list)
-    folders: list[Path] = field(default_factory=list)
+    roots: list[Path] = field(default_factory=list)
+    folders: list[str] = field(default_factory=list)
+    codes: array[int] = field(default_factory=lambda: array("i"))
+    files: list[str] = field(default_factory=list)
+    _folder_codes: dict[str, int] = field(default_factory=dict)
+
+    def add(self, folder: str, file: str) -> None:
+        self.codes.append(self._folder_codes.setdefault(folder, len(self.folders)))
+        if len(self._folder_codes) > len(self.folders):
+            self.folders.append(folder)
+        self.files.append(file)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def paths(self) -> Iterator[str]:
+        """Each image's path, made as it is asked for."""
+        return map(os.path.join, map(self.folders.__getitem__, self.codes), self.files)
 
 
 def _collect(
@@ -390,8 +408,9 @@ def _collect(
     split = _Split(name)
     for source in sources:
         if source.is_dir():
-            split.folders.append(source)
-            split.images.extend(_image_files(source))
+            split.roots.append(source)
+            for folder, file in _image_files(source):
+                split.add(folder, file)
             continue
         for number, entry in enumerate(_text(source).splitlines(), 1):
             if not entry.strip():
@@ -405,7 +424,7 @@ def _collect(
                         field=f"line {number}",
                         code=codes.MISSING_IMAGE,
                     )
-                split.images.append(os.fspath(found))
+                split.add(*os.path.split(os.fspath(found)))
     return [split]
 
 
@@ -429,34 +448,62 @@ def _read_label(label: Path) -> str | None:
         raise AnnotationError(f"unreadable label file ({error})", file=label) from None
 
 
+def _listed_before(splits: Sequence[_Split]) -> Iterator[bool]:
+    """For every image of `splits` in order, whether its path equals an earlier one's: compared by 64-bit hash (8
+    bytes an image, where a set of 200,000 paths costs about 10 MB more), and as text among the rare paths whose
+    hash repeats."""
+
+    def paths() -> Iterator[str]:
+        return itertools.chain.from_iterable(split.paths() for split in splits)
+
+    count = sum(map(len, splits))
+    _, first, group = np.unique(
+        np.fromiter(map(hash, paths()), np.int64, count), return_index=True, return_inverse=True
+    )
+    repeated = np.zeros(count, dtype=bool)
+    shared = first[group] != np.arange(count)
+    if shared.any():
+        suspects = np.isin(group, group[shared]).tolist()
+        seen: set[str] = set()
+        for index, path in enumerate(paths()):
+            if suspects[index]:
+                repeated[index] = path in seen
+                seen.add(path)
+    return iter(repeated.tolist())
+
+
 def _read_splits(splits: Sequence[_Split], layout: _Layout, report: Report) -> Dataset:
     """Every image of every split with its labels, each image once; label files without an image reported."""
     positions = {c.id: index for index, c in enumerate(layout.classes) if c.id is not None}
     label_folders: dict[Path, tuple[Path, bool]] = {}
     records = TableBuilder()
-    seen: set[str] = set()
+    repeated = _listed_before(splits)
     for split in splits:
-        if not split.images:
+        if not split:
             continue
-        folders = dict.fromkeys(map(os.path.dirname, split.images))  # a few folders, not a path per image
-        base = Path(os.path.commonpath([*split.folders, *folders]))
+        base = os.path.commonpath([*split.roots, *split.folders])
+        # per folder: where its labels are, and the prefix of its images' names (none in the base folder itself,
+        # so the name is the listed file name's own text, shared with the table)
+        folder_labels = [
+            label_folders.setdefault(Path(folder), layout.label_folder(Path(folder))) for folder in split.folders
+        ]
+        prefixes = [
+            Path(os.path.relpath(folder, base)).as_posix() + "/" if folder != base else "" for folder in split.folders
+        ]
         labelled = tried = 0
-        for entry in split.images:
-            path = Path(entry)
-            if entry in seen:
+        for code, file in zip(split.codes, split.files, strict=True):
+            path = Path(split.folders[code], file)
+            if next(repeated):
                 report.count(codes.DUPLICATE_IMAGE)
                 report.warn(
                     path, split.name, "image listed again; read once, in its first split", codes.DUPLICATE_IMAGE
                 )
                 continue
-            seen.add(entry)
-            if path.parent not in label_folders:
-                label_folders[path.parent] = layout.label_folder(path.parent)
-            label_dir, oriented = label_folders[path.parent]
+            label_dir, oriented = folder_labels[code]
             tried += 1
             with report.item():
-                name = safe_relative_name(path.relative_to(base).as_posix(), file=path, field="name")
-                label = label_dir / f"{path.stem}.txt"
+                name = safe_relative_name(prefixes[code] + file if prefixes[code] else file, file=path, field="name")
+                label = label_dir / f"{name_stem(file)}.txt"
                 text = _read_label(label)
                 labelled += text is not None
                 header = read_header(path)
@@ -473,28 +520,46 @@ def _read_splits(splits: Sequence[_Split], layout: _Layout, report: Report) -> D
                 records.add(ImageRecord(name, split.name, header.width, header.height, boxes, source=path))
         if tried and not labelled:
             report.warn(
-                base,
+                Path(base),
                 split.name,
                 "no label file found for any image of this split (looked in "
-                f"{label_folders[Path(split.images[0]).parent][0]}): every image is read as a negative",
+                f"{folder_labels[split.codes[0]][0]}): every image is read as a negative",
                 codes.SPLIT_WITHOUT_LABELS,
             )
-    for folder in sorted({*label_folders, *(f for split in splits for f in split.folders)}):
+    for folder in sorted({*label_folders, *(root for split in splits for root in split.roots)}):
         _report_orphans(folder, label_folders.get(folder) or layout.label_folder(folder), report)
     return Dataset(layout.classes, records.build())
 
 
+def _stem_hashes(folder: Path, keep: Callable[[str], bool]) -> np.ndarray:
+    """The hashes of the stems of the files in `folder` whose names `keep` accepts, sorted: a folder may hold
+    200,000 images, and 8 bytes a name is what comparing two listings then costs, where sets of names cost about
+    100."""
+    if not folder.is_dir():
+        return np.zeros(0, dtype=np.int64)
+    with os.scandir(folder) as entries:
+        hashes = np.fromiter((hash(name_stem(e.name)) for e in entries if keep(e.name)), dtype=np.int64)
+    hashes.sort()
+    return hashes
+
+
 def _report_orphans(folder: Path, label_folder: tuple[Path, bool], report: Report) -> None:
-    """Warn about each label file in `folder`'s label folder whose image does not exist; they are not read."""
+    """Warn about each label file in `folder`'s label folder whose image does not exist; they are not read.
+    Stems are compared by hash (a label that shares its stem's 64-bit hash with an image's would go unreported:
+    about one chance in 10^9 for two folders of 200,000 files), and names are listed only for the orphans."""
     labels = label_folder[0]
-    if not labels.is_dir():
+
+    def is_label(name: str) -> bool:
+        return name.endswith(".txt") and not (labels == folder and name.lower() in NOT_LABELS)
+
+    images = _stem_hashes(folder, is_image_name)
+    label_hashes = _stem_hashes(labels, is_label)
+    orphans = set(label_hashes[~np.isin(label_hashes, images)].tolist())
+    if not orphans:
         return
-    names = os.listdir(folder) if folder.is_dir() else []  # names, not Paths: a folder may hold 200,000 images
-    stems = {os.path.splitext(name)[0] for name in names if is_image_name(name)}
-    for name in sorted(name for name in os.listdir(labels) if name.endswith(".txt")):
-        if os.path.splitext(name)[0] not in stems and not (labels == folder and name.lower() in NOT_LABELS):
-            report.warn(labels / name, None, "label file without an image; not read", codes.ORPHAN_LABEL)
-            report.count(codes.ORPHAN_LABEL)
+    for name in sorted(name for name in os.listdir(labels) if is_label(name) and hash(name_stem(name)) in orphans):
+        report.warn(labels / name, None, "label file without an image; not read", codes.ORPHAN_LABEL)
+        report.count(codes.ORPHAN_LABEL)
 
 
 def _read_ultralytics(yaml_file: Path, report: Report) -> Dataset:
