@@ -127,7 +127,8 @@ def upright_size(image: ImageRecord) -> tuple[int, int] | None:
 
 def read_upright(source: Path | EmbeddedImage | None, size: tuple[int, int]) -> Image.Image | None:
     """The image upright (EXIF applied) in RGB, resized to `size`; None when it cannot be read. JPEGs are
-    decoded at a reduced scale when that is still at least `size`."""
+    decoded at a reduced scale when that is still at least `size`: asking for a square of `size`'s short side
+    is enough whichever way the image is turned, since the reduced image keeps the aspect ratio."""
     if source is None:
         return None
     try:
@@ -135,7 +136,7 @@ def read_upright(source: Path | EmbeddedImage | None, size: tuple[int, int]) -> 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as image:
-                side = max(size)
+                side = min(size)
                 image.draft("RGB", (side, side))
                 upright = ImageOps.exif_transpose(image).convert("RGB")
     except (OSError, ValueError, SyntaxError, UnidentifiedImageError, Image.DecompressionBombError, ImageError):
