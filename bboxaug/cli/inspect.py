@@ -303,7 +303,9 @@ def report_command(
     )
     if not quiet:
         errors = sum(f.severity == "error" for f in data.findings)
+        warnings = len(data.findings) - errors
         click.echo(
             f"wrote {out} ({out.stat().st_size:,} bytes): {data.stats['images']:,} images, "
-            f"{len(data.gallery):,} in the gallery; {errors:,} errors, {len(data.findings) - errors:,} warnings"
+            f"{len(data.gallery):,} in the gallery; {errors:,} error{'s' * (errors != 1)}, "
+            f"{warnings:,} warning{'s' * (warnings != 1)}"
         )

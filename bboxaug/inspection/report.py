@@ -6,6 +6,7 @@ counts its manifest recorded and the classes before and after. The page itself i
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,7 +69,7 @@ class Comparison:
     """What the page shows of a derived dataset."""
 
     source: str
-    class_names: list[str]
+    class_names: list[str]  # the reported dataset's classes, then the derived one's new ones; labels index it
     stats: dict[str, Any]
     pairs: list[tuple[Shown, list[Shown]]]
     made: int
@@ -167,6 +168,14 @@ def _shown(image: ImageRecord, thumbnail: Thumbnail | None) -> Shown:
     return Shown(image.key, image.split, size, image.boxes.xyxy, image.boxes.labels, thumbnail)
 
 
+def _relabelled(item: Shown, positions: np.ndarray) -> Shown:
+    """`item` with its labels made positions in another class list (`positions[label]`), so a class keeps its
+    colour in both datasets; labels outside the class list stay as they are."""
+    known = (item.labels >= 0) & (item.labels < len(positions))
+    labels = np.where(known, positions[np.clip(item.labels, 0, max(len(positions) - 1, 0))], item.labels)
+    return dataclasses.replace(item, labels=labels)
+
+
 def collect(
     dataset: Dataset,
     findings: Sequence[Finding],
@@ -194,11 +203,13 @@ def collect(
     comparison = None
     if derived is not None:
         keys = {image.key for image in dataset.images}
+        names = [*dataset.class_names, *(n for n in derived.dataset.class_names if n not in dataset.class_names)]
+        positions = np.array([names.index(name) for name in derived.dataset.class_names], dtype=np.int64)
         rest = iter(shown[len(gallery) + len(flagged) :])
-        shown_pairs = [(next(rest), [next(rest) for _ in outputs]) for _, outputs in pairs]
+        shown_pairs = [(next(rest), [_relabelled(next(rest), positions) for _ in outputs]) for _, outputs in pairs]
         comparison = Comparison(
             derived.source,
-            derived.dataset.class_names,
+            names,
             compute_stats(derived.dataset, anchors=0),
             shown_pairs,
             sum(len(rows) for source, rows in outputs.items() if source in keys),

@@ -265,8 +265,7 @@ def _gallery(data: ReportData) -> str:
 
 
 def _comparison(data: ReportData, comparison: Comparison) -> str:
-    before, after = data.stats, comparison.stats
-    names = [*data.class_names, *(n for n in comparison.class_names if n not in data.class_names)]
+    before, after, names = data.stats, comparison.stats, comparison.class_names
 
     def boxes(stats: dict[str, Any], name: str) -> int:
         return int(stats["classes"].get(name, {}).get("boxes", 0))

@@ -22,6 +22,7 @@ from click.testing import CliRunner
 
 from bboxaug.cli.main import main
 from bboxaug.commands.augment import augment
+from bboxaug.pipeline.classes import ClassOps
 from tests.conftest import REPO, voc_objects
 
 SAMPLE = REPO / "samples" / "defects"
@@ -320,14 +321,17 @@ def test_without_script_tables_findings_and_gallery_are_there(
 
 
 def test_compare_shows_pairs_and_the_runs_counts(browser: Any, tmp_path: Path) -> None:
+    """The augmented copy drops `scratch`, so its class list is the sample's moved up by one: each drawn box
+    must still have its class's colour (the position in the sample's class list, `c<k>`)."""
     augmented = tmp_path / "augmented"
-    augment(SAMPLE, augmented, to="voc", copies=2, seed=1, jobs=1)
+    augment(SAMPLE, augmented, to="voc", copies=2, seed=1, jobs=1, class_ops=ClassOps.of(drop="scratch"))
     out = tmp_path / "compare.html"
     write_report(SAMPLE, out, "--compare", str(augmented))
     opened = open_report(browser, out)
     page = opened.page
     manifest = json.loads((augmented / "augment.json").read_text())
     made_from = {entry["image"]: entry["source"] for entry in manifest["outputs"]}
+    positions = {name: k for k, name in enumerate((SAMPLE / "classes.txt").read_text().split())}
     pairs = page.locator("#compare .pair")
     assert pairs.count() == 12
     for k in range(pairs.count()):
@@ -335,6 +339,10 @@ def test_compare_shows_pairs_and_the_runs_counts(browser: Any, tmp_path: Path) -
         source = pair.get_attribute("data-source")
         outputs = pair.locator("figcaption").all_inner_texts()[1:]
         assert outputs and all(made_from[key] == source for key in outputs)
+        for figure, key in zip(pair.locator("figure").all()[1:], outputs, strict=True):
+            drawn = figure.locator("rect.b").evaluate_all("rects => rects.map(r => r.classList[1])")
+            written = [positions[name] for name, *_ in voc_objects(augmented / "Annotations" / f"{Path(key).stem}.xml")]
+            assert drawn == [f"c{k}" for k in written]
     counts = {
         row[0]: int(row[2].replace(",", ""))
         for row in page.eval_on_selector_all(
