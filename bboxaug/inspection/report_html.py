@@ -13,6 +13,9 @@ from bboxaug.inspection.drawing import class_colour
 from bboxaug.inspection.report import Shown
 from bboxaug.inspection.svg_plots import hex_colour
 
+#: Radius of the ring round a box with no area, as a share of the image's longer side.
+RING = 0.05
+
 
 def cell(value: Any) -> str:
     """A table cell's text: thousands separated, floats to two decimals (one from 10), None as a dash."""
@@ -96,6 +99,11 @@ def picture(item: Shown, names: Sequence[str], *, highlight: int | None = None) 
             f'width="{_coordinate(max(x2 - x1, 0.0))}" height="{_coordinate(max(y2 - y1, 0.0))}" '
             f'data-box="{row}"><title>{escape(class_name(names, label))} (box {row})</title></rect>'
         )
+        if row == highlight and (x2 <= x1 or y2 <= y1):  # a box with no area draws nothing: ring where it is
+            rects.append(
+                f'<circle class="ring c{label}" cx="{_coordinate((x1 + x2) / 2)}" cy="{_coordinate((y1 + y2) / 2)}" '
+                f'r="{_coordinate(RING * max(width, height))}"/>'
+            )
     missing = " missing" if item.thumbnail is None else ""
     return (
         f'<div class="pic{missing}" style="aspect-ratio:{width}/{height}">{inner}'

@@ -115,7 +115,8 @@ def _sizes_tables(stats: dict[str, Any]) -> str:
     ]
     groups = stats["size_groups"]
     total = max(stats["boxes"], 1)
-    group_rows = [[name, cell(count), f"{count / total:.1%}"] for name, count in groups.items()]
+    bounds = {"small": "below 32²", "medium": "below 96²", "large": "from 96²"}
+    group_rows = [[f"{name} ({bounds[name]})", cell(count), f"{count / total:.1%}"] for name, count in groups.items()]
     if stats["degenerate"]:
         group_rows.append(["no area", cell(stats["degenerate"]), f"{stats['degenerate'] / total:.1%}"])
     sizes = stats["image_sizes"]
@@ -124,12 +125,12 @@ def _sizes_tables(stats: dict[str, Any]) -> str:
         size_rows.append(["unknown", cell(sizes["unknown"])])
     parts = [
         table(["box", *quantiles], rows, caption="box sizes"),
-        table(["COCO size", "boxes", "share"], group_rows, caption="small below 32², medium below 96² px²"),
+        table(["box area (px²)", "boxes", "share"], group_rows, caption="COCO sizes"),
         table(["image size", "images"], size_rows, caption="most common image sizes"),
     ]
     anchors = stats.get("anchors")
     if anchors and anchors["shapes"]:
-        anchor_rows = [[str(k), cell(w), cell(h)] for k, (w, h) in enumerate(anchors["shapes"])]
+        anchor_rows = [[str(k), f"{w:g}", f"{h:g}"] for k, (w, h) in enumerate(anchors["shapes"])]
         caption = (
             f"anchors at {anchors['img_size']} px (k-means, 1 - IoU; mean best IoU {cell(anchors['mean_best_iou'])})"
         )

@@ -167,6 +167,11 @@ def test_planted_problems_are_each_shown_with_their_box(
             x1, y1, x2, y2 = problem.xyxy
             assert corners == pytest.approx([x1, y1, x2 - x1, y2 - y1])
             assert drawn.get_attribute("data-box") == str(problem.box)
+            ring = found.locator("circle.ring")  # a box with no area is ringed where it is
+            if problem.code == "degenerate_box":
+                assert [float(ring.get_attribute(a) or "nan") for a in ("cx", "cy")] == [x1, (y1 + y2) / 2]
+            else:
+                assert ring.count() == 0
             assert found.locator("img").evaluate("img => img.naturalWidth") > 0
     missing = page.locator('li.finding[data-code="missing_image"]')
     assert missing.locator("img").count() == 0
