@@ -370,3 +370,21 @@ def test_compare_needs_a_dataset_bboxaug_made(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "not a dataset made by bboxaug" in result.output
     assert not (tmp_path / "r.html").exists()
+
+
+def test_title_is_escaped_and_max_images_bounds_the_gallery(tmp_path: Path) -> None:
+    out = tmp_path / "r.html"
+    output = write_report(SAMPLE, out, "--title", "<script>alert(1)</script> & co", "--max-images", "5")
+    assert output.startswith(f"wrote {out} ({out.stat().st_size:,} bytes): 48 images, 5 in the gallery; 0 errors")
+    page = out.read_text(encoding="utf-8")
+    assert "<title>&lt;script&gt;alert(1)&lt;/script&gt; &amp; co</title>" in page
+    assert page.count("<script>") == 1  # the page's own
+    assert page.count('<figure class="tile"') == 5
+
+
+def test_report_from_python_returns_what_the_page_shows(tmp_path: Path) -> None:
+    import bboxaug
+
+    data = bboxaug.report(SAMPLE, tmp_path / "r.html", max_images=3)
+    assert [len(data.gallery), data.stats["images"], data.findings] == [3, 48, []]
+    assert (tmp_path / "r.html").read_text(encoding="utf-8").count('<figure class="tile"') == 3
