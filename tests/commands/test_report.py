@@ -28,11 +28,10 @@ from tests.conftest import REPO, voc_objects
 SAMPLE = REPO / "samples" / "defects"
 CHROMIUM = Path(os.environ.get("BBOXAUG_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium")
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is in the test extra: pip install -e .[test]")
-
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is in the test extra: pip install .[test]")
     if not CHROMIUM.is_file():
         pytest.skip(f"no Chromium at {CHROMIUM} (.ci/run installs Debian's chromium; BBOXAUG_CHROMIUM names another)")
     with sync_api.sync_playwright() as playwright:
