@@ -3,7 +3,8 @@
 Read COCO, Pascal VOC, YOLO and Labelme into one model (`Dataset`), convert between them without loss (`convert`,
 `load`, `save`), merge several into one (`merge`), write augmented copies whose boxes follow the pixels (`augment`),
 balance rare classes (`balance.balance`), tile and resize (`tile.tile`, `resize.resize`), split into
-train/val/test (`split`), and look at the data (`stats`, `validate`, `preview`); every one of them can rename,
+train/val/test (`split`), and look at the data (`stats`, `validate`, `preview`, and all on one HTML page:
+`report`); every one of them can rename,
 merge and drop classes (`ClassOps`) and filter boxes and images (`Filters`) on the way. `preprocess` gives an
 image at inference the same deterministic pre-processing (`Preprocessing`: CLAHE, grayscale, auto-contrast,
 crop, resize) that a run's `--preprocess` gave the images it wrote. The package tree shows the layers, lowest
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from bboxaug.commands.augment import augment
     from bboxaug.commands.convert import convert, save
     from bboxaug.commands.merge import merge
+    from bboxaug.commands.report import report
     from bboxaug.commands.split import split
     from bboxaug.core.errors import BboxaugError
     from bboxaug.core.model import Boxes, ClassInfo, Dataset, ImageRecord
@@ -51,6 +53,7 @@ _PUBLIC: dict[str, tuple[str, str | None]] = {
     "stats": ("bboxaug.inspection.stats", None),
     "validate": ("bboxaug.inspection.validate", None),
     "preview": ("bboxaug.inspection.preview", None),
+    "report": ("bboxaug.commands.report", "report"),
     "cluster": ("bboxaug.runtime.cluster", None),
     "preprocess": ("bboxaug.preprocessing.pixels", "preprocess"),
     "Preprocessing": ("bboxaug.preprocessing.steps", "Preprocessing"),
@@ -81,6 +84,7 @@ __all__ = [
     "merge",
     "preprocess",
     "preview",
+    "report",
     "resize",
     "save",
     "split",

@@ -1,5 +1,5 @@
-"""The inspection commands, `bboxaug stats`, `bboxaug validate` and `bboxaug preview`: thin click wrappers over
-`bboxaug.inspection`'s `stats`, `validate` and `preview`."""
+"""The inspection commands, `bboxaug stats`, `bboxaug validate`, `bboxaug preview` and `bboxaug report`: thin click
+wrappers over `bboxaug.inspection`'s `stats`, `validate` and `preview`, and `bboxaug.commands.report`."""
 
 from __future__ import annotations
 
@@ -241,3 +241,71 @@ def preview_command(
         filters=filters,
     )
     click.echo(f"wrote {out} ({picture.width}x{picture.height})")
+
+
+@click.command("report")
+@source_options
+@selection_options()
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--compare",
+    type=click.Path(exists=True, path_type=Path),
+    help="A dataset made from SRC by bboxaug augment, balance, tile or resize: before/after pairs and its counts.",
+)
+@click.option(
+    "--max-images",
+    type=click.IntRange(min=0),
+    default=300,
+    show_default=True,
+    help="Images in the gallery, rare classes first (chosen by --seed).",
+)
+@click.option(
+    "--deep", is_flag=True, help="Decode every image (unreadable pixels, duplicate pixels), as validate --deep."
+)
+@click.option("--title", help="The page's title (default: SRC's name).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Which images, among equally rare ones.")
+@jobs_option("reading images and making thumbnails")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary line.")
+def report_command(
+    src: Path,
+    out: Path,
+    fmt_from: str | None,
+    image_dir: Path | None,
+    compare: Path | None,
+    max_images: int,
+    deep: bool,
+    title: str | None,
+    seed: int,
+    jobs: int,
+    quiet: bool,
+    class_ops: ClassOps | None,
+    filters: Filters | None,
+) -> None:
+    """Write one self-contained HTML page about the dataset at SRC into OUT: its figures and plots, every
+    problem validate finds with a picture of it, and a gallery filterable by class and split. The page opens
+    offline in any browser and makes no request."""
+    from bboxaug.commands.report import report
+
+    data = report(
+        src,
+        out,
+        compare=compare,
+        fmt=fmt_from,
+        image_dir=image_dir,
+        max_images=max_images,
+        deep=deep,
+        title=title,
+        seed=seed,
+        jobs=jobs,
+        class_ops=class_ops,
+        filters=filters,
+        progress=show_progress(quiet),
+    )
+    if not quiet:
+        errors = sum(f.severity == "error" for f in data.findings)
+        warnings = len(data.findings) - errors
+        click.echo(
+            f"wrote {out} ({out.stat().st_size:,} bytes): {data.stats['images']:,} images, "
+            f"{len(data.gallery):,} in the gallery; {errors:,} error{'s' * (errors != 1)}, "
+            f"{warnings:,} warning{'s' * (warnings != 1)}"
+        )

@@ -10,7 +10,7 @@ import click
 from bboxaug.cli.augment import augment_command
 from bboxaug.cli.balance import balance_command
 from bboxaug.cli.convert import convert_command, formats_command
-from bboxaug.cli.inspect import preview_command, stats_command, validate_command
+from bboxaug.cli.inspect import preview_command, report_command, stats_command, validate_command
 from bboxaug.cli.merge import merge_command
 from bboxaug.cli.split import split_command
 from bboxaug.cli.tile import resize_command, tile_command
@@ -40,7 +40,7 @@ def main() -> None:
     """Prepare object-detection datasets offline: convert between COCO, Pascal VOC, YOLO and Labelme without
     losing an image, a class or a pixel of a box; merge datasets in any mix of formats; augment with boxes that
     follow the pixels; balance rare classes; tile large images; split into train/val/test; and look at the data
-    (stats, validate, preview)."""
+    (stats, validate, preview, and all three on one HTML page: report)."""
     release_freed_arrays()
 
 
@@ -56,5 +56,6 @@ for _command in (
     stats_command,
     validate_command,
     preview_command,
+    report_command,
 ):
     main.add_command(_command)

@@ -11,28 +11,23 @@ from PIL import Image, ImageDraw, ImageFont
 Colour = tuple[int, int, int]
 
 
-#: Class colours by position in the class list, cycling: saturated, told apart on photos and from each other.
+#: Class colours by position in the class list, cycling. Okabe and Ito's colour-blind-safe set (its black made
+#: white, which shows on dark photos), then four more picked to stay as far from all the others: every pair stays
+#: at least 10 CIEDE2000 apart for normal vision and under simulated protanopia, deuteranopia and tritanopia
+#: (Machado et al. 2009, full severity), which tests/inspection/test_drawing.py checks.
 PALETTE: tuple[Colour, ...] = (
-    (230, 25, 75),
-    (60, 180, 75),
-    (255, 225, 25),
-    (0, 130, 200),
-    (245, 130, 48),
-    (145, 30, 180),
-    (70, 240, 240),
-    (240, 50, 230),
-    (210, 245, 60),
-    (250, 190, 212),
-    (0, 128, 128),
-    (220, 190, 255),
-    (170, 110, 40),
-    (255, 250, 200),
-    (128, 0, 0),
-    (170, 255, 195),
-    (128, 128, 0),
-    (255, 215, 180),
-    (0, 0, 128),
-    (255, 255, 255),
+    (213, 94, 0),  # vermillion
+    (86, 180, 233),  # sky blue
+    (0, 158, 115),  # bluish green
+    (240, 228, 66),  # yellow
+    (0, 114, 178),  # blue
+    (230, 159, 0),  # orange
+    (204, 121, 167),  # reddish purple
+    (255, 255, 255),  # white
+    (85, 85, 85),  # dark grey
+    (170, 0, 0),  # dark red
+    (187, 221, 170),  # pale green
+    (187, 17, 136),  # magenta
 )
 
 

@@ -127,7 +127,9 @@ def upright_size(image: ImageRecord) -> tuple[int, int] | None:
 
 def read_upright(source: Path | EmbeddedImage | None, size: tuple[int, int]) -> Image.Image | None:
     """The image upright (EXIF applied) in RGB, resized to `size`; None when it cannot be read. JPEGs are
-    decoded at a reduced scale when that is still at least `size`."""
+    decoded at a reduced scale when that is still at least `size`: asking for a square of `size`'s short side
+    is enough whichever way the image is turned, since the reduced image keeps the aspect ratio. The picture is
+    turned in place and resized from the decoded pixels, with no copy of them between."""
     if source is None:
         return None
     try:
@@ -135,12 +137,13 @@ def read_upright(source: Path | EmbeddedImage | None, size: tuple[int, int]) -> 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as image:
-                side = max(size)
+                side = min(size)
                 image.draft("RGB", (side, side))
-                upright = ImageOps.exif_transpose(image).convert("RGB")
+                ImageOps.exif_transpose(image, in_place=True)
+                upright = image if image.mode == "RGB" else image.convert("RGB")
+                return upright.resize(size, Image.Resampling.LANCZOS)
     except (OSError, ValueError, SyntaxError, UnidentifiedImageError, Image.DecompressionBombError, ImageError):
         return None
-    return upright.resize(size, Image.Resampling.LANCZOS)
 
 
 def draw_boxes(
