@@ -41,6 +41,11 @@ class Backend(Protocol):
         """The policy's pipeline; called once per worker process, may be slow."""
         ...
 
+    def geometry(self, policy: Policy) -> str:
+        """How the pipeline resamples a copy: one warp for all its spatial transforms, or one per transform (and
+        why), for `--dry-run`."""
+        ...
+
 
 #: Backend name -> the module that defines it as `BACKEND`.
 _MODULES = {

@@ -270,5 +270,8 @@ class ImgaugBackend:
         _, iaa, _ = _imgaug()
         return ImgaugPipeline(iaa.Sequential(_augmenters(policy, probe=False), seed=0))
 
+    def geometry(self, policy: Policy) -> str:
+        return "transform by transform (imgaug applies its augmenters one after another)"
+
 
 BACKEND = ImgaugBackend()
