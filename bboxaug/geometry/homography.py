@@ -78,3 +78,31 @@ def axis_map(matrix: np.ndarray) -> AxisMap | None:
     if abs(x_sign) != 1 or abs(y_sign) != 1 or any(value != 0 for value in off_diagonal):
         return None
     return AxisMap(transposed, x_sign, int(whole[0]), y_sign, int(whole[1]))
+
+
+#: How far from a whole pixel a window edge computed back through a scale may be.
+WINDOW_TOLERANCE = 1e-6
+
+
+def scaled_window(
+    matrix: np.ndarray, source_width: int, source_height: int, width: int, height: int
+) -> tuple[int, int, int, int] | None:
+    """The whole-pixel window (x0, y0, x1, y1) of the source that a map stretches exactly onto its width x height
+    output, when the map is only a crop and a positive scale per axis (model coordinates), as a crop, a resize
+    or a crop-then-resize are. None for any other map, or a window reaching beyond the source."""
+    if not is_affine(matrix) or abs(matrix[0, 1]) > EXACT_TOLERANCE or abs(matrix[1, 0]) > EXACT_TOLERANCE:
+        return None
+    if matrix[0, 0] <= 0 or matrix[1, 1] <= 0:
+        return None
+    edges = [
+        -matrix[0, 2] / matrix[0, 0],
+        -matrix[1, 2] / matrix[1, 1],
+        (width - matrix[0, 2]) / matrix[0, 0],
+        (height - matrix[1, 2]) / matrix[1, 1],
+    ]
+    x0, y0, x1, y1 = (round(edge) for edge in edges)
+    if any(abs(whole - edge) > WINDOW_TOLERANCE for whole, edge in zip((x0, y0, x1, y1), edges, strict=True)):
+        return None
+    if x0 < 0 or y0 < 0 or x1 > source_width or y1 > source_height or x1 <= x0 or y1 <= y0:
+        return None
+    return x0, y0, x1, y1

@@ -44,7 +44,14 @@ from bboxaug.augmentation.backends.fused_geometry import (
 )
 from bboxaug.augmentation.backends.fused_geometry import fusion_refusal as spatial_refusal
 from bboxaug.augmentation.backends.fused_pixels import PixelStep, apply_pixel_steps
-from bboxaug.geometry.homography import AxisMap, axis_map, is_affine, move_points, to_pixel_centres
+from bboxaug.geometry.homography import (
+    AxisMap,
+    axis_map,
+    is_affine,
+    move_points,
+    scaled_window,
+    to_pixel_centres,
+)
 
 Transform = BasicTransform | BaseCompose
 
@@ -202,12 +209,18 @@ def warp_image(
     image: np.ndarray, matrix: np.ndarray, height: int, width: int, flags: int, fill_value: Any
 ) -> np.ndarray:
     """`image` resampled once through `matrix` (model coordinates) into a height x width image: copied pixel by
-    pixel when the matrix only reorders pixels, else one OpenCV warp; uncovered area gets `fill_value`."""
+    pixel when the matrix only reorders pixels, cropped and resized (`cv2.resize`, which repeats the edge pixel
+    for the half pixel beyond the last pixel centre, as a resize transform does) when it only crops and scales,
+    else one OpenCV warp; uncovered area gets `fill_value`."""
     channels = image.shape[2] if image.ndim == 3 else 1
     border = extend_value(fill_value, channels)
     axes = axis_map(matrix)
     if axes is not None:
         return _reordered(image, axes, height, width, border)
+    window = scaled_window(matrix, image.shape[1], image.shape[0], width, height)
+    if window is not None:
+        x0, y0, x1, y1 = window
+        return cv2.resize(image[y0:y1, x0:x1], (width, height), interpolation=flags)
     centres = to_pixel_centres(matrix)
     if is_affine(matrix):
         return cv2.warpAffine(
