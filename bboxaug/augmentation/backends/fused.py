@@ -231,35 +231,39 @@ def warp_image(
     )
 
 
-def _axis_slices(sign: int, offset: int, count: int, source_count: int) -> tuple[slice, slice] | None:
-    """Which output indices d in [0, count) read source index sign * d + offset inside [0, source_count), as an
-    output slice and the matching source slice; None when none do."""
+def _axis_window(sign: int, offset: int, count: int, source_count: int) -> tuple[slice, slice] | None:
+    """Which output indices d in [0, count) read source index sign * d + offset inside [0, source_count): the
+    output slice and the source slice in ascending order (reversed afterwards when sign is -1); None if none."""
     if sign > 0:
         start, stop = max(0, -offset), min(count, source_count - offset)
         return (slice(start, stop), slice(start + offset, stop + offset)) if stop > start else None
     start, stop = max(0, offset - source_count + 1), min(count, offset + 1)
-    if stop <= start:
-        return None
-    last = offset - (stop - 1)
-    return slice(start, stop), slice(offset - start, last - 1 if last > 0 else None, -1)
+    return (slice(start, stop), slice(offset - stop + 1, offset - start + 1)) if stop > start else None
 
 
 def _reordered(image: np.ndarray, axes: AxisMap, height: int, width: int, border: Any) -> np.ndarray:
     """The exact copy a flip / turn / crop / pad product makes: output pixel (row v, column u) is the source pixel
-    the map names, or the border value where it names none."""
-    view = image.swapaxes(0, 1) if axes.transposed else image
+    the map names, or the border value where it names none. The window read is cut with ascending slices, then
+    turned with cv2.transpose and cv2.flip (several times faster than copying numpy's reversed views)."""
+    # Output row v reads source row (or, transposed, column) rows_sign * v + rows_offset; likewise for columns.
     rows = (axes.x_sign, axes.x_offset) if axes.transposed else (axes.y_sign, axes.y_offset)
     columns = (axes.y_sign, axes.y_offset) if axes.transposed else (axes.x_sign, axes.x_offset)
-    row_slices = _axis_slices(*rows, height, view.shape[0])
-    column_slices = _axis_slices(*columns, width, view.shape[1])
-    if row_slices is not None and column_slices is not None:
-        (out_rows, source_rows), (out_columns, source_columns) = row_slices, column_slices
-        if out_rows == slice(0, height) and out_columns == slice(0, width):
-            return np.ascontiguousarray(view[source_rows, source_columns])
+    row_count, column_count = (image.shape[1], image.shape[0]) if axes.transposed else image.shape[:2]
+    row_window = _axis_window(*rows, height, row_count)
+    column_window = _axis_window(*columns, width, column_count)
     out = np.empty((height, width, *image.shape[2:]), image.dtype)
+    if row_window is None or column_window is None:
+        out[...] = _border_pixel(border, image)
+        return out
+    (out_rows, source_rows), (out_columns, source_columns) = row_window, column_window
+    block = cv2.transpose(image[source_columns, source_rows]) if axes.transposed else image[source_rows, source_columns]
+    flip = {(True, True): -1, (True, False): 0, (False, True): 1}.get((rows[0] < 0, columns[0] < 0))
+    if flip is not None:
+        block = cv2.flip(block, flip)
+    if out_rows == slice(0, height) and out_columns == slice(0, width):
+        return np.ascontiguousarray(block)
     out[...] = _border_pixel(border, image)
-    if row_slices is not None and column_slices is not None:
-        out[out_rows, out_columns] = view[source_rows, source_columns]
+    out[out_rows, out_columns] = block
     return out
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import cv2
 import numpy as np
-from albucore import add_constant
+from albucore import add_constant, sz_lut
 
 #: Transforms whose uint8 result is a function of each channel value alone, with a table per channel.
 LOOKUP_TABLE_TRANSFORMS = frozenset({"RandomBrightnessContrast", "RandomGamma"})
@@ -50,9 +50,15 @@ def lookup_table(step: PixelStep, image: np.ndarray) -> np.ndarray:
 
 
 def apply_lookup_table(image: np.ndarray, table: np.ndarray) -> np.ndarray:
-    if image.ndim == 2:
-        return cv2.LUT(image, table[:, 0])
-    return cv2.LUT(image, np.ascontiguousarray(table.reshape(1, 256, -1)))
+    """One table for every channel, or one per channel, applied with albucore's `sz_lut` (StringZilla's byte
+    translation, about twice as fast as cv2.LUT here; per channel on split planes)."""
+    if image.ndim == 2 or (table == table[:, :1]).all():
+        return sz_lut(image, np.ascontiguousarray(table[:, 0]), inplace=False)
+    planes = [
+        sz_lut(plane, np.ascontiguousarray(table[:, channel]), inplace=False)
+        for channel, plane in enumerate(cv2.split(image))
+    ]
+    return cv2.merge(planes)
 
 
 def shift_hsv(image: np.ndarray, hue_shift: float, sat_shift: float, val_shift: float) -> np.ndarray:
