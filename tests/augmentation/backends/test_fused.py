@@ -3,6 +3,7 @@ same points; chains of them sample the same parameters; policies that cannot be 
 
 from __future__ import annotations
 
+import importlib.util
 import types
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -18,6 +19,7 @@ from bboxaug.augmentation.backends.albumentations_backend import BACKEND, Albume
 from bboxaug.augmentation.backends.fused import FusedPipeline, warp_image
 from bboxaug.augmentation.policy import load_policy
 from bboxaug.geometry.homography import translation
+from tests.conftest import REPO
 
 BORDER = {"border_mode": 0, "fill": 0}
 
@@ -207,3 +209,19 @@ def test_whole_pixel_products_are_copied_with_the_fill_where_nothing_is_read() -
     assert (out[0] == [7, 8, 9]).all() and (out[:, :2] == [7, 8, 9]).all() and (out[5] == [7, 8, 9]).all()
     grey = warp_image(source[:, :, 0], flipped_and_padded, 6, 8, cv2.INTER_LINEAR, 0)
     np.testing.assert_array_equal(grey[1:5, 2:7], source[:, ::-1, 0])
+
+
+def test_one_warp_is_sharper_than_the_chain_on_fine_detail() -> None:
+    """benchmarks/sharpness.py: a 2-px checkerboard and 1-px lines under three spatial transforms; the fused
+    copy is closer to the exact single warp (float64) than the chain's, and keeps its Laplacian variance."""
+    spec = importlib.util.spec_from_file_location("sharpness", REPO / "benchmarks" / "sharpness.py")
+    assert spec is not None and spec.loader is not None
+    sharpness = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sharpness)
+    for seed in (0, 1):
+        scores = sharpness.measure(seed)
+        assert scores["fused_mae"] < scores["chain_mae"] / 10
+        assert scores["fused_psnr"] > scores["chain_psnr"] + 20
+        reference = scores["reference_laplacian_var"]
+        assert abs(scores["fused_laplacian_var"] - reference) < 0.05 * reference
+        assert scores["chain_laplacian_var"] < 0.5 * reference
