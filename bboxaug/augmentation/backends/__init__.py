@@ -19,6 +19,10 @@ from bboxaug.core.errors import PolicyError
 
 
 class Pipeline(Protocol):
+    #: True when the pipeline takes and returns colour pixels in OpenCV's BGR order (giving the copy it would
+    #: give in RGB, channels swapped), so a worker decodes and encodes without converting; else RGB.
+    takes_bgr: bool
+
     def __call__(
         self, image: np.ndarray, points: np.ndarray, boxes: np.ndarray, seed: int
     ) -> tuple[np.ndarray, np.ndarray]:

@@ -328,6 +328,8 @@ class AlbumentationsPipeline:
     image), and its moved boxes are ignored. Without `keypoints` the composes move no points (the fused path
     moves them by its matrix)."""
 
+    takes_bgr = False
+
     def __init__(self, policy: Policy, *, keypoints: bool = True) -> None:
         self.composes = {greyscale: self._compose(policy, greyscale, keypoints) for greyscale in (False, True)}
         self._steered = _steered_by_boxes(self.composes[False])

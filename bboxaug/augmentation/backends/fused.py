@@ -43,7 +43,7 @@ from bboxaug.augmentation.backends.fused_geometry import (
     placement,
 )
 from bboxaug.augmentation.backends.fused_geometry import fusion_refusal as spatial_refusal
-from bboxaug.augmentation.backends.fused_pixels import PixelStep, apply_pixel_steps
+from bboxaug.augmentation.backends.fused_pixels import PixelStep, apply_pixel_steps, run_step
 from bboxaug.geometry.homography import (
     AxisMap,
     axis_map,
@@ -73,6 +73,32 @@ POINTWISE = frozenset(
         "ToSepia",
     }
 )
+
+
+#: Pixel transforms that treat every channel alike: on an image with its channels in another order they give
+#: their result with the channels in that order. With these only (and HueSaturationValue, told the order), a
+#: copy can stay in the BGR order OpenCV decodes and encodes in, sparing two colour conversions per copy.
+CHANNEL_ALIKE = frozenset(
+    {
+        "Blur",
+        "GaussianBlur",
+        "InvertImg",
+        "MedianBlur",
+        "MotionBlur",
+        "RandomBrightnessContrast",
+        "RandomGamma",
+        "Sharpen",
+        "Solarize",
+    }
+)
+
+
+def takes_bgr(transforms: list[Transform]) -> bool:
+    """Whether a fusable policy gives the same copy, channels swapped, from a BGR image as from an RGB one."""
+    leaves = [leaf for leaf in _leaves(transforms) if not isinstance(leaf, A.NoOp)]
+    pixel_names = {type(leaf).__name__ for leaf in leaves if not is_spatial(leaf)}
+    fills = [value for leaf in leaves if is_spatial(leaf) if (value := fill(leaf)) is not None]
+    return pixel_names <= CHANNEL_ALIKE | {"HueSaturationValue"} and all(np.all(np.asarray(v) == 0) for v in fills)
 
 
 def _reads_pixels(transform: BasicTransform) -> bool:
@@ -168,6 +194,8 @@ class FusedPipeline:
         spatial = [leaf for leaf in _leaves(list(chain.composes[False].transforms)) if is_spatial(leaf)]
         self._interpolation = next((flag for leaf in spatial if (flag := interpolation(leaf)) is not None), 1)
         self._fill = next((value for leaf in spatial if (value := fill(leaf)) is not None), 0)
+        #: When True, colour images come and go in BGR order (see `takes_bgr`); else in RGB.
+        self.takes_bgr = takes_bgr(list(chain.composes[False].transforms))
 
     def _spatial(
         self, transform: BasicTransform, original: Callable[..., np.ndarray], img: np.ndarray, **params: Any
@@ -181,9 +209,10 @@ class FusedPipeline:
     def _pixel(
         self, transform: BasicTransform, original: Callable[..., np.ndarray], img: np.ndarray, **params: Any
     ) -> np.ndarray:
+        step = PixelStep(type(transform).__name__, original, params)
         if self._recording.source is None:
-            return original(img, **params)
-        self._recording.pixel_steps.append(PixelStep(type(transform).__name__, original, params))
+            return run_step(img, step, bgr=self.takes_bgr)
+        self._recording.pixel_steps.append(step)
         return img
 
     def __call__(
@@ -199,7 +228,7 @@ class FusedPipeline:
             last = recording.placements[-1]
             warped = warp_image(recording.source, matrix, last.height, last.width, self._interpolation, self._fill)
             with self._chain.notes_silenced():
-                pixels = apply_pixel_steps(warped, recording.pixel_steps)
+                pixels = apply_pixel_steps(warped, recording.pixel_steps, bgr=self.takes_bgr)
         if image.ndim == 2 and pixels.ndim == 3:
             pixels = pixels[:, :, 0]
         return pixels, move_points(matrix, points)

@@ -61,8 +61,11 @@ def apply_lookup_table(image: np.ndarray, table: np.ndarray) -> np.ndarray:
     return cv2.merge(planes)
 
 
-def shift_hsv(image: np.ndarray, hue_shift: float, sat_shift: float, val_shift: float) -> np.ndarray:
-    """HueSaturationValue on an RGB uint8 image as one table over its HSV planes (see the module docstring)."""
+def shift_hsv(
+    image: np.ndarray, hue_shift: float, sat_shift: float, val_shift: float, *, bgr: bool = False
+) -> np.ndarray:
+    """HueSaturationValue on an RGB (or, when `bgr`, BGR) uint8 image as one table over its HSV planes (see the
+    module docstring)."""
     if hue_shift == 0 and sat_shift == 0 and val_shift == 0:
         return image
     table = np.repeat(_VALUES.reshape(256, 1), 3, axis=1)
@@ -73,12 +76,22 @@ def shift_hsv(image: np.ndarray, hue_shift: float, sat_shift: float, val_shift: 
         table[0, 1] = 0  # grey pixels (saturation 0) stay grey
     if val_shift != 0:
         table[:, 2] = add_constant(_VALUES.reshape(1, 256).copy(), val_shift, inplace=True).ravel()
-    hsv = apply_lookup_table(cv2.cvtColor(image, cv2.COLOR_RGB2HSV), table)
-    return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
+    to_hsv, from_hsv = (cv2.COLOR_BGR2HSV, cv2.COLOR_HSV2BGR) if bgr else (cv2.COLOR_RGB2HSV, cv2.COLOR_HSV2RGB)
+    return cv2.cvtColor(apply_lookup_table(cv2.cvtColor(image, to_hsv), table), from_hsv)
 
 
-def apply_pixel_steps(image: np.ndarray, steps: list[PixelStep]) -> np.ndarray:
-    """Run the recorded pixel transforms in order, a run of table transforms as one table."""
+def run_step(image: np.ndarray, step: PixelStep, *, bgr: bool = False) -> np.ndarray:
+    """One pixel transform on `image`: HueSaturationValue on 3-channel uint8 by `shift_hsv`, anything else by
+    its own function."""
+    if step.name == "HueSaturationValue" and image.dtype == np.uint8 and _channels(image) == 3:
+        params = step.params
+        return shift_hsv(image, params["hue_shift"], params["sat_shift"], params["val_shift"], bgr=bgr)
+    return step.function(image, **step.params)
+
+
+def apply_pixel_steps(image: np.ndarray, steps: list[PixelStep], *, bgr: bool = False) -> np.ndarray:
+    """Run the recorded pixel transforms in order, a run of table transforms as one table; `bgr`: the image's
+    channels are in BGR order (only HueSaturationValue needs to know)."""
     table: np.ndarray | None = None
     for step in steps:
         if image.dtype == np.uint8 and step.name in LOOKUP_TABLE_TRANSFORMS:
@@ -87,8 +100,5 @@ def apply_pixel_steps(image: np.ndarray, steps: list[PixelStep]) -> np.ndarray:
             continue
         if table is not None:
             image, table = apply_lookup_table(image, table), None
-        if step.name == "HueSaturationValue" and image.dtype == np.uint8 and _channels(image) == 3:
-            image = shift_hsv(image, step.params["hue_shift"], step.params["sat_shift"], step.params["val_shift"])
-        else:
-            image = step.function(image, **step.params)
+        image = run_step(image, step, bgr=bgr)
     return image if table is None else apply_lookup_table(image, table)

@@ -230,6 +230,8 @@ def reseed(augmenter: Any, rng: Any) -> None:
 class ImgaugPipeline:
     """An iaa.Sequential run as a pure function of (image, points, seed)."""
 
+    takes_bgr = False
+
     def __init__(self, sequential: Any) -> None:
         self._sequential = sequential
 

@@ -225,3 +225,25 @@ def test_one_warp_is_sharper_than_the_chain_on_fine_detail() -> None:
         reference = scores["reference_laplacian_var"]
         assert abs(scores["fused_laplacian_var"] - reference) < 0.05 * reference
         assert scores["chain_laplacian_var"] < 0.5 * reference
+
+
+def test_a_policy_of_channel_alike_transforms_works_in_bgr_and_gives_the_backends_copy() -> None:
+    """With warps, brightness, hue and blur only, the fused pipeline takes the BGR pixels OpenCV decodes and
+    gives the backend's RGB copy with its channels swapped; an RGB shift (one shift per named channel) keeps a
+    policy in RGB."""
+    checked = policy(
+        ("Affine", {"rotate": [-20, 20], **BORDER, "p": 0.8}),
+        ("HueSaturationValue", {"p": 0.7}),
+        ("RandomBrightnessContrast", {"p": 0.5}),
+        ("GaussianBlur", {"p": 0.5}),
+    )
+    fused, chain = BACKEND.build(checked), AlbumentationsPipeline(checked)
+    assert fused.takes_bgr and not chain.takes_bgr
+    rgb = image()
+    bgr = np.ascontiguousarray(rgb[:, :, ::-1])
+    for seed in range(10):
+        from_bgr, points = fused(bgr, POINTS, BOXES, seed)
+        expected, expected_points = chain(rgb, POINTS, BOXES, seed)
+        np.testing.assert_array_equal(from_bgr[:, :, ::-1], expected)
+        np.testing.assert_allclose(points, expected_points, atol=1e-3)
+    assert not BACKEND.build(policy(("HorizontalFlip", {}), ("RGBShift", {}))).takes_bgr
