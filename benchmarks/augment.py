@@ -17,9 +17,9 @@ RandomBrightnessContrast, HueSaturationValue), boxes kept at `min_visibility` 0.
   decode (`cv2.imread`), run the same `A.Compose` on the pixels alone, and `cv2.imencode` the result. The
   CPU times of these operations (`time.process_time`, one thread: on a busy machine, time spent waiting for a
   core is not counted) are summed and divided by the cores: the throughput of a perfectly parallel tool with
-  no overhead (no box work, no file writes, no colour conversion, no process start-up). The same run also gives the stricter
-  "floor, 1 decode/image", which counts only the first decode of each image (a tool that decodes an image
-  once for all its copies, as bboxaug does, can beat the first floor).
+  no overhead (no box work, no file writes, no colour conversion, no process start-up). The same run also
+  gives the stricter "floor, 1 decode/image", which counts only the first decode of each image (a tool that
+  decodes an image once for all its copies, as bboxaug does, can beat the first floor).
 - fused floor: the same for bboxaug's fused path: each image decoded once, then per copy the pipeline bboxaug
   builds for the policy (one warp, the pixel work, in the channel order it asks for) and the encode; summed
   and divided by the cores. What bboxaug would reach with no overhead at all.
