@@ -46,7 +46,10 @@ def move_points(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 
 def is_affine(matrix: np.ndarray) -> bool:
-    return bool(np.allclose(matrix[2], [0.0, 0.0, 1.0], rtol=0.0, atol=EXACT_TOLERANCE))
+    last = matrix[2]
+    return bool(
+        abs(last[0]) <= EXACT_TOLERANCE and abs(last[1]) <= EXACT_TOLERANCE and abs(last[2] - 1) <= EXACT_TOLERANCE
+    )
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,7 @@ def axis_map(matrix: np.ndarray) -> AxisMap | None:
     inverse = np.linalg.inv(to_pixel_centres(matrix))  # output pixel -> source pixel
     linear, offset = inverse[:2, :2], inverse[:2, 2]
     rounded, whole = np.round(linear), np.round(offset)
-    if not (np.allclose(linear, rounded, atol=EXACT_TOLERANCE) and np.allclose(offset, whole, atol=EXACT_TOLERANCE)):
+    if np.abs(linear - rounded).max() > EXACT_TOLERANCE or np.abs(offset - whole).max() > EXACT_TOLERANCE:
         return None
     transposed = bool(rounded[0, 0] == 0)
     x_sign = int(rounded[0, 1] if transposed else rounded[0, 0])

@@ -357,12 +357,14 @@ class AlbumentationsPipeline:
         data["image"] = image
         if self._steered:
             data["bboxes"] = _inside_boxes(boxes, image.shape[1], image.shape[0])
-        with greyscale_notes_silenced():
+        with self.notes_silenced(image):
             return compose(**data)
 
     @staticmethod
-    def notes_silenced() -> contextlib.AbstractContextManager[None]:
-        return greyscale_notes_silenced()
+    def notes_silenced(image: np.ndarray) -> contextlib.AbstractContextManager[None]:
+        """What albumentations says about one-channel images silenced, for those only (it says nothing else on
+        every call, and setting up the filter costs as much as a small transform)."""
+        return greyscale_notes_silenced() if image.ndim == 2 or image.shape[2] == 1 else contextlib.nullcontext()
 
     def __call__(
         self, image: np.ndarray, points: np.ndarray, boxes: np.ndarray, seed: int

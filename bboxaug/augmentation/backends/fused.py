@@ -177,7 +177,7 @@ class Chain(Protocol):
 
     def run(self, image: np.ndarray, boxes: np.ndarray, seed: int, **data: Any) -> dict[str, Any]: ...
 
-    def notes_silenced(self) -> AbstractContextManager[None]: ...
+    def notes_silenced(self, image: np.ndarray) -> AbstractContextManager[None]: ...
 
 
 class FusedPipeline:
@@ -227,7 +227,7 @@ class FusedPipeline:
                 matrix = placed.matrix @ matrix
             last = recording.placements[-1]
             warped = warp_image(recording.source, matrix, last.height, last.width, self._interpolation, self._fill)
-            with self._chain.notes_silenced():
+            with self._chain.notes_silenced(warped):
                 pixels = apply_pixel_steps(warped, recording.pixel_steps, bgr=self.takes_bgr)
         if image.ndim == 2 and pixels.ndim == 3:
             pixels = pixels[:, :, 0]

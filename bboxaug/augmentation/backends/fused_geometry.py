@@ -11,6 +11,7 @@ parameters themselves are always sampled by albumentations (see `fused`), never 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -163,8 +164,13 @@ WARP_INTERPOLATIONS = {
 }
 
 
+@functools.cache
+def _family_of(kind: type) -> Callable[[Any, Params], Placement] | None:
+    return next((function for family, function in PLACEMENTS if issubclass(kind, family)), None)
+
+
 def _family(transform: BasicTransform) -> Callable[[Any, Params], Placement] | None:
-    return next((function for family, function in PLACEMENTS if isinstance(transform, family)), None)
+    return _family_of(type(transform))
 
 
 def placement(transform: BasicTransform, params: Params) -> Placement:
