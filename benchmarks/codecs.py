@@ -2,11 +2,12 @@
 """Codec choices for augmented copies: decode and encode times of OpenCV, simplejpeg and PyTurboJPEG on the
 augmentation benchmark's pictures, and PNG compression levels.
 
-Each candidate works as a worker does, from the file's bytes to RGB pixels and back (OpenCV decodes to BGR, so
-its rows include the conversion bboxaug needs; simplejpeg and TurboJPEG convert inside libjpeg-turbo). One
-thread (`cv2.setNumThreads(1)`, as in bboxaug's workers), best of `--repeat` passes over `--images` pictures.
-For each JPEG candidate the script also says whether its pixels equal OpenCV's decode, and whether its encoded
-bytes equal OpenCV's encode at the same quality (same quantisation tables, 4:2:0, integer DCT).
+Each candidate works as a worker does, from the file's bytes to pixels and back, in RGB (OpenCV decodes to BGR,
+so its RGB rows include the conversion; simplejpeg and TurboJPEG convert inside libjpeg-turbo) and in BGR (the
+order a worker keeps when the policy allows). One thread (`cv2.setNumThreads(1)`, as in bboxaug's workers),
+CPU time, the least of `--repeat` passes over `--images` pictures, candidates interleaved. For each JPEG
+candidate the script also says whether its pixels equal OpenCV's decode, and whether its encoded bytes equal
+OpenCV's encode at the same quality setting (accurate DCT, 4:2:0).
 
     python benchmarks/codecs.py --images 40 --repeat 5
 
@@ -33,43 +34,58 @@ QUALITY = augment_benchmark.QUALITY
 
 
 def best_time(function: Callable[[], Any], repeat: int) -> float:
-    """The fastest of `repeat` runs of `function`, in seconds."""
+    """The least CPU time (`time.process_time`: one thread, so waits for a busy core do not count) of `repeat`
+    runs of `function`, in seconds."""
     times = []
     for _ in range(repeat):
-        started = time.perf_counter()
+        started = time.process_time()
         function()
-        times.append(time.perf_counter() - started)
+        times.append(time.process_time() - started)
     return min(times)
 
 
 def jpeg_candidates() -> dict[str, tuple[Callable[[bytes], np.ndarray], Callable[[np.ndarray], bytes]]]:
-    """name -> (decode bytes to RGB, encode RGB to bytes at QUALITY, 4:2:0)."""
+    """name -> (decode bytes to pixels, encode pixels to bytes at QUALITY, 4:2:0), in RGB (what a worker works
+    in) and in BGR (what it works in when the policy allows, see README "One warp per copy"); accurate DCT."""
 
     def cv2_decode(data: bytes) -> np.ndarray:
-        return cv2.cvtColor(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED), cv2.COLOR_BGR2RGB)
+        return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
 
     def cv2_encode(pixels: np.ndarray) -> bytes:
-        bgr = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR)
-        return bytes(cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, QUALITY])[1])
+        return bytes(cv2.imencode(".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, QUALITY])[1])
 
-    candidates = {"opencv": (cv2_decode, cv2_encode)}
+    candidates = {
+        "opencv, RGB": (
+            lambda data: cv2.cvtColor(cv2_decode(data), cv2.COLOR_BGR2RGB),
+            lambda pixels: cv2_encode(cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR)),
+        ),
+        "opencv, BGR": (cv2_decode, cv2_encode),
+    }
     try:
         import simplejpeg
 
-        candidates["simplejpeg"] = (
-            lambda data: simplejpeg.decode_jpeg(data, colorspace="RGB"),
-            lambda pixels: simplejpeg.encode_jpeg(pixels, QUALITY, colorspace="RGB", colorsubsampling="420"),
-        )
+        for order in ("RGB", "BGR"):
+            candidates[f"simplejpeg, {order}"] = (
+                lambda data, order=order: simplejpeg.decode_jpeg(
+                    data, colorspace=order, fastdct=False, fastupsample=False
+                ),
+                lambda pixels, order=order: simplejpeg.encode_jpeg(
+                    pixels, QUALITY, colorspace=order, colorsubsampling="420", fastdct=False
+                ),
+            )
     except ImportError:
         print("simplejpeg: not installed")
     try:
-        from turbojpeg import TJPF_RGB, TJSAMP_420, TurboJPEG
+        from turbojpeg import TJPF_BGR, TJPF_RGB, TJSAMP_420, TurboJPEG
 
         turbo = TurboJPEG()
-        candidates["PyTurboJPEG"] = (
-            lambda data: turbo.decode(data, pixel_format=TJPF_RGB),
-            lambda pixels: turbo.encode(pixels, quality=QUALITY, pixel_format=TJPF_RGB, jpeg_subsample=TJSAMP_420),
-        )
+        for order, layout in (("RGB", TJPF_RGB), ("BGR", TJPF_BGR)):
+            candidates[f"PyTurboJPEG, {order}"] = (
+                lambda data, layout=layout: turbo.decode(data, pixel_format=layout),
+                lambda pixels, layout=layout: turbo.encode(
+                    pixels, quality=QUALITY, pixel_format=layout, jpeg_subsample=TJSAMP_420
+                ),
+            )
     except (ImportError, RuntimeError, OSError) as error:
         print(f"PyTurboJPEG: not measured ({str(error).splitlines()[0]})")
     return candidates
@@ -85,19 +101,33 @@ def main(argv: list[str] | None = None) -> int:
     sources = [
         bytes(cv2.imencode(".jpg", picture[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 90])[1]) for picture in pictures
     ]
+    bgr_pictures = [np.ascontiguousarray(picture[:, :, ::-1]) for picture in pictures]
     count = len(pictures)
     print(f"{count} pictures of {pictures[0].shape[1]}x{pictures[0].shape[0]}, best of {args.repeat}, one thread\n")
-    print("| codec | decode ms | encode ms (quality 95) | pixels = OpenCV's | bytes = OpenCV's |")
+    print("| codec, channel order | decode ms | encode ms (quality 95) | pixels = OpenCV's | bytes = OpenCV's |")
     print("| --- | ---: | ---: | --- | --- |")
     candidates = jpeg_candidates()
-    reference_decode, reference_encode = candidates["opencv"]
+    best: dict[str, list[float]] = {name: [float("inf"), float("inf")] for name in candidates}
+    for _ in range(args.repeat):  # candidates interleaved, so a change of the machine's load hits them all
+        for name, (decode, encode) in candidates.items():
+            order = name.rsplit(" ", 1)[-1]
+            inputs = pictures if order == "RGB" else bgr_pictures
+            best[name][0] = min(best[name][0], best_time(lambda decode=decode: [decode(d) for d in sources], 1))
+            best[name][1] = min(best[name][1], best_time(lambda e=encode, i=inputs: [e(p) for p in i], 1))
+    reference_decode, reference_encode = candidates["opencv, BGR"]
     for name, (decode, encode) in candidates.items():
-        decoded = best_time(lambda decode=decode: [decode(data) for data in sources], args.repeat)
-        encoded = best_time(lambda encode=encode: [encode(picture) for picture in pictures], args.repeat)
-        same_pixels = all(np.array_equal(decode(data), reference_decode(data)) for data in sources)
-        same_bytes = all(encode(picture) == reference_encode(picture) for picture in pictures)
+        flip = name.endswith("RGB")
+        same_pixels = all(
+            np.array_equal(decode(data)[:, :, ::-1] if flip else decode(data), reference_decode(data))
+            for data in sources
+        )
+        same_bytes = all(
+            encode(picture if flip else np.ascontiguousarray(picture[:, :, ::-1]))
+            == reference_encode(np.ascontiguousarray(picture[:, :, ::-1]))
+            for picture in pictures
+        )
         print(
-            f"| {name} | {1000 * decoded / count:.2f} | {1000 * encoded / count:.2f} | "
+            f"| {name} | {1000 * best[name][0] / count:.2f} | {1000 * best[name][1] / count:.2f} | "
             f"{'yes' if same_pixels else 'no'} | {'yes' if same_bytes else 'no'} |"
         )
     print("\n| PNG compression level | encode ms | size KB |")
