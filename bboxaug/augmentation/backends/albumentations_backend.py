@@ -15,6 +15,10 @@ Randomness: before every call the pipeline gets one numpy and one Python generat
 all its transforms, so each call is a pure function of its inputs and seed. (`Compose.set_random_seed` would
 give every transform its own generator with the same seed, making e.g. two flips with equal `p` always fire
 together.) Greyscale images skip the transforms that need three channels (GREYSCALE_SKIPPED).
+
+Paths: `build` wraps these composes in `fused.FusedPipeline` (one warp per copy, the same sampled parameters)
+when every spatial transform of the policy is a matrix it knows, and runs them transform by transform
+otherwise; `geometry` says which, and why.
 """
 
 from __future__ import annotations
