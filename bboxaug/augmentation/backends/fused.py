@@ -11,9 +11,10 @@ albumentations moves them), but the transforms' pixel functions are swapped for 
   its parameters and runs after the warp, in the same order (`fused_pixels.apply_pixel_steps`).
 
 Then the recorded matrices are multiplied and the image is resampled once (`warp_image`): a whole-pixel copy when
-the product only reorders pixels (flips, turns, crops, pads), `cv2.warpAffine` when it is affine, else
-`cv2.warpPerspective`, with the policy's interpolation and fill. The box shapes' vertices move through the same
-matrix in float64.
+the product only reorders pixels (flips, turns, crops, pads), a crop and `cv2.resize` when it only crops and
+scales, `cv2.warpAffine` when it is affine, else `cv2.warpPerspective`, with the policy's interpolation and fill.
+The box shapes' vertices move through the same matrix in float64. When every pixel transform treats the
+channels alike (`takes_bgr`), the pipeline works in OpenCV's BGR order, so the worker converts nothing.
 
 Where the order changes: pixel transforms placed between two spatial transforms run after the warp. That is
 exact for the per-pixel colour transforms (`POINTWISE`: a colour function of each pixel commutes with moving
