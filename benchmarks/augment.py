@@ -3,9 +3,10 @@
 
 Generates (once, cached in the workdir) a deterministic detection set: `--images` 1280x720 JPEGs (smooth
 multi-scale texture, fine grain, unlabelled clutter lines and 5-10 filled rectangles of 4 classes, each one
-box) with one COCO file. All tools make `--copies` augmented copies of every image with the same five
-transforms (HorizontalFlip, Affine, RandomBrightnessContrast, HueSaturationValue, GaussianBlur), boxes kept
-at `min_visibility` 0.3, written as JPEG quality 95:
+box) with one COCO file. All tools make `--copies` augmented copies of every image with the same policy
+(`--policies`, each measured in turn: `readme`, the README table's HorizontalFlip, Affine,
+RandomBrightnessContrast, HueSaturationValue, GaussianBlur; `perspective`, HorizontalFlip, Affine, Perspective,
+RandomBrightnessContrast, HueSaturationValue), boxes kept at `min_visibility` 0.3, written as JPEG quality 95:
 
 - bboxaug: `bboxaug.commands.augment.augment` with a policy file written by this script, `jobs` = the cores,
   `originals=False`, COCO in and out.
@@ -14,14 +15,20 @@ at `min_visibility` 0.3, written as JPEG quality 95:
   back and `cv2.imwrite`s the copy, then one COCO file. It leaves OpenCV's threads and the seeds alone.
 - floor: the work no tool can skip, in one process with `cv2.setNumThreads(1)`: for each image and copy,
   decode (`cv2.imread`), run the same `A.Compose` on the pixels alone, and `cv2.imencode` the result. The
-  times are summed and divided by the cores: the throughput of a perfectly parallel tool with no overhead (no
-  box work, no file writes, no colour conversion, no process start-up). The same run also gives the stricter
-  "floor, 1 decode/image", which counts only the first decode of each image (a tool that decodes an image
-  once for all its copies, as bboxaug does, can beat the first floor).
+  CPU times of these operations (`time.process_time`, one thread: on a busy machine, time spent waiting for a
+  core is not counted) are summed and divided by the cores: the throughput of a perfectly parallel tool with
+  no overhead (no box work, no file writes, no colour conversion, no process start-up). The same run also
+  gives the stricter "floor, 1 decode/image", which counts only the first decode of each image (a tool that
+  decodes an image once for all its copies, as bboxaug does, can beat the first floor).
+- fused floor: the same for bboxaug's fused path: each image decoded once, then per copy the pipeline bboxaug
+  builds for the policy (one warp, the pixel work, in the channel order it asks for) and the encode; summed
+  and divided by the cores. What bboxaug would reach with no overhead at all.
 
 Every measurement runs in a fresh Python process started by this script (same interpreter), in a new session;
-inside it only the work is timed (imports are timed apart). Runs are interleaved and the best of `--repeat` is
-reported. Throughput is copies written per second.
+inside it only the work is timed (imports are timed apart). Runs are interleaved (attempt by attempt, policy by
+policy, tool by tool) and the best of `--repeat` is reported, with every run's throughput and the lowest and
+highest ratio of runs of the same attempt (made within a minute or two of each other, so under about the same
+load). Throughput is copies written per second.
 
 Memory of a process tree: the driver samples /proc every 50 ms while a measurement runs. The tree is every
 process whose session is the measured process's (loky workers and joblib's resource tracker inherit it) or
@@ -35,7 +42,11 @@ CPU time: the tree's is the sum of each process's last-seen utime + stime; the w
 measured process's own start-up and imports (worker processes' start-up is part of the work), and "CPU
 ms/copy" divides it by the copies written (for the floors: their summed operation times, per copy). On a
 shared machine this is the steadier figure: "floor CPU / CPU" (the floor's CPU ms/copy over the tool's) is the
-share of the floor's throughput the tool would reach on idle cores, were its work perfectly spread over them.
+share of the floor's throughput the tool would reach on idle cores, were its work perfectly spread over them;
+"fused floor CPU / CPU" the same for the fused floor, and "hand-written CPU / CPU" the speed-up over the
+hand-written script the tool would show on idle cores (both spreading their work perfectly). Throughput
+ratios of tools against floors mean something only on an idle machine: a tool's time counts the waits for a
+busy core, a floor's does not.
 
 `--memory` runs bboxaug alone on `--images` and 10x `--images` images (default 200 and 2,000) to show that the
 peak memory of the tree stays under 1 GB and does not grow with the image count.
@@ -45,8 +56,8 @@ them, and bboxaug's manifest (`augment.json`) agrees on every copy.
 
 Usage::
 
-    python benchmarks/augment.py                    # 200 images x 3 copies, best of 1
-    python benchmarks/augment.py --images 200 --copies 3 --repeat 3
+    python benchmarks/augment.py                    # 200 images x 3 copies, both policies, best of 3
+    python benchmarks/augment.py --policies readme --repeat 1
     python benchmarks/augment.py --memory           # bboxaug on 200 x 3 and 2,000 x 3
 
 Prints a Markdown table and writes the same results to `WORKDIR/results.json` (`results-memory.json`).
@@ -89,20 +100,34 @@ MIN_VISIBILITY = 0.3
 SPLIT = "train"
 MEMORY_LIMIT_MB = 1024
 SAMPLE_INTERVAL_S = 0.05
-TOOLS = ("bboxaug", "hand-written", "floor")
+TOOLS = ("bboxaug", "hand-written", "floor", "fused floor")
 FLOOR_ONE_DECODE = "floor, 1 decode/image"
 
-#: The policy bboxaug runs; `make_transforms` is the same list written as users write it.
-POLICY: dict[str, Any] = {
-    "backend": "albumentations",
-    "boxes": {"min_visibility": MIN_VISIBILITY},
-    "transforms": [
-        {"HorizontalFlip": {"p": 0.5}},
-        {"Affine": {"rotate": [-15, 15], "scale": [0.9, 1.1], "border_mode": 0, "fill": 0, "p": 0.7}},
-        {"RandomBrightnessContrast": {"p": 0.5}},
-        {"HueSaturationValue": {"p": 0.5}},
-        {"GaussianBlur": {"p": 0.3}},
-    ],
+#: The policies bboxaug runs, by name; `make_transforms` writes each as users write it. `readme` is the policy of
+#: the README's table; `perspective` has three spatial transforms (flip, affine, perspective) and two pixel ones.
+POLICIES: dict[str, dict[str, Any]] = {
+    "readme": {
+        "backend": "albumentations",
+        "boxes": {"min_visibility": MIN_VISIBILITY},
+        "transforms": [
+            {"HorizontalFlip": {"p": 0.5}},
+            {"Affine": {"rotate": [-15, 15], "scale": [0.9, 1.1], "border_mode": 0, "fill": 0, "p": 0.7}},
+            {"RandomBrightnessContrast": {"p": 0.5}},
+            {"HueSaturationValue": {"p": 0.5}},
+            {"GaussianBlur": {"p": 0.3}},
+        ],
+    },
+    "perspective": {
+        "backend": "albumentations",
+        "boxes": {"min_visibility": MIN_VISIBILITY},
+        "transforms": [
+            {"HorizontalFlip": {"p": 0.5}},
+            {"Affine": {"rotate": [-15, 15], "scale": [0.9, 1.1], "border_mode": 0, "fill": 0, "p": 0.7}},
+            {"Perspective": {"scale": [0.02, 0.05], "border_mode": 0, "fill": 0, "p": 0.5}},
+            {"RandomBrightnessContrast": {"p": 0.5}},
+            {"HueSaturationValue": {"p": 0.5}},
+        ],
+    },
 }
 
 
@@ -214,37 +239,36 @@ def dataset(workdir: Path, count: int) -> Path:
     return root
 
 
-def write_policy(workdir: Path) -> Path:
-    path = workdir / "policy.json"
-    path.write_text(json.dumps(POLICY, indent=2) + "\n")
+def write_policy(workdir: Path, name: str) -> Path:
+    path = workdir / f"policy-{name}.json"
+    path.write_text(json.dumps(POLICIES[name], indent=2) + "\n")
     return path
 
 
 # --- the tools, as run inside the measured process -------------------------------------------------------------
 
 
-def make_transforms() -> list[Any]:
-    """The policy as a user writes it with albumentations."""
+def make_transforms(name: str) -> list[Any]:
+    """Policy `name` as a user writes it with albumentations."""
     import albumentations as A
     import cv2
 
-    return [
-        A.HorizontalFlip(p=0.5),
-        A.Affine(rotate=(-15, 15), scale=(0.9, 1.1), border_mode=cv2.BORDER_CONSTANT, fill=0, p=0.7),
-        A.RandomBrightnessContrast(p=0.5),
-        A.HueSaturationValue(p=0.5),
-        A.GaussianBlur(p=0.3),
-    ]
+    flip = A.HorizontalFlip(p=0.5)
+    affine = A.Affine(rotate=(-15, 15), scale=(0.9, 1.1), border_mode=cv2.BORDER_CONSTANT, fill=0, p=0.7)
+    if name == "readme":
+        return [flip, affine, A.RandomBrightnessContrast(p=0.5), A.HueSaturationValue(p=0.5), A.GaussianBlur(p=0.3)]
+    perspective = A.Perspective(scale=(0.02, 0.05), border_mode=cv2.BORDER_CONSTANT, fill=0, p=0.5)
+    return [flip, affine, perspective, A.RandomBrightnessContrast(p=0.5), A.HueSaturationValue(p=0.5)]
 
 
 def check_same_transforms() -> None:
-    """Fail unless `make_transforms` and `POLICY` build the same transforms, every parameter included."""
+    """Fail unless `make_transforms` and `POLICIES` build the same transforms, every parameter included."""
     import albumentations as A
 
-    from_policy = [getattr(A, name)(**params) for entry in POLICY["transforms"] for name, params in entry.items()]
-    written = make_transforms()
-    if [A.to_dict(t) for t in from_policy] != [A.to_dict(t) for t in written]:
-        raise SystemExit("make_transforms() and POLICY differ: the tools would not run the same transforms")
+    for name, policy in POLICIES.items():
+        from_policy = [getattr(A, key)(**params) for entry in policy["transforms"] for key, params in entry.items()]
+        if [A.to_dict(t) for t in from_policy] != [A.to_dict(t) for t in make_transforms(name)]:
+            raise SystemExit(f"make_transforms({name!r}) and POLICIES differ: the tools would not run the same")
 
 
 def augment_one(
@@ -270,7 +294,7 @@ def augment_one(
     }
 
 
-def handwritten(src: Path, dst: Path, copies: int) -> None:
+def handwritten(src: Path, dst: Path, copies: int, policy: str) -> None:
     """The augmentation script users write: albumentations for the pixels and boxes, joblib for the cores."""
     import albumentations as A
     from joblib import Parallel, delayed
@@ -283,7 +307,7 @@ def handwritten(src: Path, dst: Path, copies: int) -> None:
         boxes[ann["image_id"]].append([x, y, x + w, y + h])
         labels[ann["image_id"]].append(ann["category_id"])
     transform = A.Compose(
-        make_transforms(),
+        make_transforms(policy),
         bbox_params=A.BboxParams(format="pascal_voc", label_fields=["labels"], min_visibility=MIN_VISIBILITY),
     )
     out_dir = dst / "images"
@@ -326,26 +350,61 @@ def run_bboxaug(src: Path, dst: Path, copies: int, policy: Path) -> None:
     augment(src, dst, policy=str(policy), copies=copies, seed=0, jobs=cores(), originals=False, quality=QUALITY)
 
 
-def run_floor(src: Path, copies: int) -> dict[str, float]:
+def run_floor(src: Path, copies: int, policy: str) -> dict[str, float]:
     """For each image and copy: decode, transform (pixels only) and encode, one thread; the summed times, the
     decodes after an image's first apart (`redecode_s`)."""
     import albumentations as A
     import cv2
 
     cv2.setNumThreads(1)
-    transform = A.Compose(make_transforms(), seed=SEED)
+    transform = A.Compose(make_transforms(policy), seed=SEED)
     times = {"decode_s": 0.0, "redecode_s": 0.0, "transform_s": 0.0, "encode_s": 0.0}
     for path in sorted((src / "images" / SPLIT).glob("*.jpg")):
         for copy in range(copies):
-            started = time.perf_counter()
+            started = time.process_time()
             pixels = cv2.imread(str(path))
-            times["redecode_s" if copy else "decode_s"] += time.perf_counter() - started
-            started = time.perf_counter()
+            times["redecode_s" if copy else "decode_s"] += time.process_time() - started
+            started = time.process_time()
             out = transform(image=pixels)["image"]
-            times["transform_s"] += time.perf_counter() - started
-            started = time.perf_counter()
+            times["transform_s"] += time.process_time() - started
+            started = time.process_time()
             ok, _ = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, QUALITY])
-            times["encode_s"] += time.perf_counter() - started
+            times["encode_s"] += time.process_time() - started
+            if not ok:
+                raise RuntimeError(f"cannot encode a copy of {path}")
+    return times
+
+
+def run_fused_floor(src: Path, copies: int, policy: str) -> dict[str, float]:
+    """The floor of the fused path: each image decoded once, then per copy bboxaug's fused pipeline on the pixels
+    (its one warp and pixel work, in the channel order it asks for; no boxes) and the encode, one thread; the
+    summed times."""
+    import cv2
+    import numpy as np
+
+    from bboxaug.augmentation.backends import get_backend
+    from bboxaug.augmentation.policy import load_policy
+
+    cv2.setNumThreads(1)
+    checked = load_policy(POLICIES[policy])
+    pipeline = get_backend(checked.backend).build(checked)
+    times = {"decode_s": 0.0, "transform_s": 0.0, "encode_s": 0.0}
+    no_points, no_boxes = np.zeros((0, 2)), np.zeros((0, 4))
+    for index, path in enumerate(sorted((src / "images" / SPLIT).glob("*.jpg"))):
+        started = time.process_time()
+        pixels = cv2.imread(str(path))
+        if not pipeline.takes_bgr:
+            pixels = cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB)
+        times["decode_s"] += time.process_time() - started
+        for copy in range(copies):
+            started = time.process_time()
+            out, _ = pipeline(pixels, no_points, no_boxes, SEED + index * copies + copy)
+            times["transform_s"] += time.process_time() - started
+            started = time.process_time()
+            if not pipeline.takes_bgr:
+                out = cv2.cvtColor(out, cv2.COLOR_RGB2BGR)
+            ok, _ = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, QUALITY])
+            times["encode_s"] += time.process_time() - started
             if not ok:
                 raise RuntimeError(f"cannot encode a copy of {path}")
     return times
@@ -361,7 +420,7 @@ def worker(spec: dict[str, Any]) -> int:
         import cv2  # noqa: F401
         import joblib  # noqa: F401
 
-        if spec["tool"] == "bboxaug":
+        if spec["tool"] in ("bboxaug", "fused floor"):
             import bboxaug.commands.augment  # noqa: F401
         outcome["import_s"] = time.perf_counter() - started
         outcome["setup_cpu_s"] = time.process_time()  # start-up and imports: not part of the work's CPU time
@@ -369,9 +428,11 @@ def worker(spec: dict[str, Any]) -> int:
         if spec["tool"] == "bboxaug":
             run_bboxaug(src, dst, spec["copies"], Path(spec["policy"]))
         elif spec["tool"] == "hand-written":
-            handwritten(src, dst, spec["copies"])
+            handwritten(src, dst, spec["copies"], spec["policy_name"])
+        elif spec["tool"] == "fused floor":
+            outcome["floor"] = run_fused_floor(src, spec["copies"], spec["policy_name"])
         else:
-            outcome["floor"] = run_floor(src, spec["copies"])
+            outcome["floor"] = run_floor(src, spec["copies"], spec["policy_name"])
         outcome["work_s"] = time.perf_counter() - started
     except BaseException as error:  # any failure is the tool's result, reported as such
         outcome["error"] = f"{type(error).__name__}: {error}"
@@ -527,7 +588,7 @@ class Run:
         return max((p["hwm_mb"] for p in self.processes if p["root"] == root), default=0.0)
 
 
-def measure(tool: str, src: Path, dst: Path, images: int, copies: int, policy: Path) -> Run:
+def measure(tool: str, src: Path, dst: Path, images: int, copies: int, policy: Path, policy_name: str) -> Run:
     """Run `tool` in a fresh process in its own session, sampling its process tree; check its output."""
     shutil.rmtree(dst, ignore_errors=True)
     dst.parent.mkdir(parents=True, exist_ok=True)
@@ -540,6 +601,7 @@ def measure(tool: str, src: Path, dst: Path, images: int, copies: int, policy: P
             "dst": str(dst),
             "copies": copies,
             "policy": str(policy),
+            "policy_name": policy_name,
             "result": str(result),
         }
         with open(log, "wb") as output:
@@ -576,8 +638,11 @@ def measure(tool: str, src: Path, dst: Path, images: int, copies: int, policy: P
 
 
 def floor_variants(run: Run) -> list[Run]:
-    """A floor run as its two floors, each timed as its operations' summed time over the cores (CPU time: the
-    summed time itself); any other run as it is."""
+    """A floor run as its two floors (the fused floor as one), each timed as its operations' summed time over the
+    cores (CPU time: the summed time itself); any other run as it is."""
+    if run.tool == "fused floor" and run.floor is not None:
+        every = sum(run.floor.values())
+        return [replace(run, work_s=every / cores(), work_cpu_s=every)]
     if run.tool != "floor":
         return [run]
     if run.floor is None:
@@ -606,7 +671,7 @@ def listed_images(coco_file: Path) -> tuple[list[str], int]:
 def check_output(tool: str, dst: Path, expected: int) -> tuple[int, str]:
     """The number of copies written and a summary; CheckFailed unless `expected` JPEGs were written and the
     annotations (and bboxaug's manifest) list exactly them."""
-    if tool == "floor":
+    if tool in ("floor", "fused floor"):
         return expected, "encoded in memory"
     written = sorted(path.name for path in dst.rglob("*.jpg"))
     if len(written) != expected:
@@ -647,23 +712,42 @@ def cell(value: float | None, spec: str, suffix: str = "") -> str:
     return "—" if value is None else f"{value:{spec}}{suffix}"
 
 
+def ratio_spread(results: dict[str, list[Run]], tool: str, other: str) -> tuple[float, float] | None:
+    """The lowest and highest ratio of `tool`'s throughput to `other`'s over the attempts (runs of the same
+    attempt, taken minutes apart at most, share the machine's load)."""
+    pairs = [
+        a.copies_per_s / b.copies_per_s
+        for a, b in zip(results.get(tool, []), results.get(other, []), strict=False)
+        if a.copies_per_s and b.copies_per_s
+    ]
+    return (min(pairs), max(pairs)) if pairs else None
+
+
 def summary(results: dict[str, list[Run]]) -> dict[str, dict[str, Any]]:
-    """Per tool: the best run's figures, throughput and its ratios to the hand-written script and the floor."""
+    """Per tool: the best run's figures, throughput and its ratios to the hand-written script and the floors."""
     bests = {tool: best(runs) for tool, runs in results.items()}
     rates = {tool: run.copies_per_s if run else None for tool, run in bests.items()}
     floor_cpu = bests["floor"].cpu_ms_per_copy if bests.get("floor") else None
+    fused_floor_cpu = bests["fused floor"].cpu_ms_per_copy if bests.get("fused floor") else None
+    handwritten_cpu = bests["hand-written"].cpu_ms_per_copy if bests.get("hand-written") else None
     table = {}
     for tool, runs in results.items():
         run, rate = bests[tool], rates[tool]
         cpu = run.cpu_ms_per_copy if run else None
         table[tool] = {
             "copies_per_s": rate,
+            "copies_per_s_all": [r.copies_per_s for r in runs],
             "vs_handwritten": rate / rates["hand-written"] if rate and rates.get("hand-written") else None,
+            "vs_handwritten_spread": ratio_spread(results, tool, "hand-written"),
             "vs_floor": rate / rates["floor"] if rate and rates.get("floor") else None,
             "vs_floor_one_decode": rate / rates[FLOOR_ONE_DECODE] if rate and rates.get(FLOOR_ONE_DECODE) else None,
+            "vs_fused_floor": rate / rates["fused floor"] if rate and rates.get("fused floor") else None,
+            "vs_fused_floor_spread": ratio_spread(results, tool, "fused floor"),
             "best_work_s": run.work_s if run else None,
             "cpu_ms_per_copy": cpu,
             "floor_cpu_share": floor_cpu / cpu if floor_cpu and cpu else None,
+            "fused_floor_cpu_share": fused_floor_cpu / cpu if fused_floor_cpu and cpu else None,
+            "handwritten_cpu_ratio": handwritten_cpu / cpu if handwritten_cpu and cpu else None,
             "max_peak_rss_mb": max(r.peak_rss_mb for r in runs),
             "max_hwm_sum_mb": max(r.hwm_sum_mb for r in runs),
             "output": (runs[-1].check if run else failure(runs)),
@@ -671,25 +755,34 @@ def summary(results: dict[str, list[Run]]) -> dict[str, dict[str, Any]]:
     return table
 
 
+def spread_cell(best_ratio: float | None, spread: tuple[float, float] | None) -> str:
+    if best_ratio is None:
+        return "—"
+    return f"{best_ratio:.2f}×" + (f" ({spread[0]:.2f}-{spread[1]:.2f})" if spread else "")
+
+
 def markdown(results: dict[str, list[Run]], repeat: int) -> str:
     rows = summary(results)
     lines = [
-        f"| tool | copies/s (best of {repeat}) | seconds | vs hand-written | vs floor | CPU ms/copy "
-        "| floor CPU / CPU | peak RSS MB (tree) | Σ VmHWM MB | output |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        f"| tool | copies/s (best of {repeat}) | all runs | vs hand-written (per-run range) | vs fused floor "
+        "(per-run range) | vs floor | CPU ms/copy | hand-written CPU / CPU | fused floor CPU / CPU | floor CPU / CPU "
+        "| peak RSS MB (tree) | output |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for tool in results:
         row = rows[tool]
         cells = [
             tool,
             cell(row["copies_per_s"], ".1f"),
-            cell(row["best_work_s"], ".1f"),
-            cell(row["vs_handwritten"], ".2f", "×"),
+            ", ".join(cell(rate, ".1f") for rate in row["copies_per_s_all"]),
+            spread_cell(row["vs_handwritten"], row["vs_handwritten_spread"]),
+            spread_cell(row["vs_fused_floor"], row["vs_fused_floor_spread"]),
             cell(row["vs_floor"], ".2f", "×"),
             cell(row["cpu_ms_per_copy"], ".1f"),
+            cell(row["handwritten_cpu_ratio"], ".2f"),
+            cell(row["fused_floor_cpu_share"], ".2f"),
             cell(row["floor_cpu_share"], ".2f"),
             cell(row["max_peak_rss_mb"], ".0f"),
-            cell(row["max_hwm_sum_mb"], ".0f"),
             row["output"].replace("|", "/"),
         ]
         lines.append("| " + " | ".join(cells) + " |")
@@ -746,11 +839,23 @@ def machine() -> dict[str, Any]:
     }
 
 
+def describe_policy(name: str) -> str:
+    """The transforms of a policy and their probabilities, on one line."""
+    return ", ".join(
+        f"{key} (p={params['p']})" for entry in POLICIES[name]["transforms"] for key, params in entry.items()
+    )
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=int, default=200, help="number of images (default: %(default)s)")
     parser.add_argument("--copies", type=int, default=3, help="augmented copies per image (default: %(default)s)")
-    parser.add_argument("--repeat", type=int, default=1, help="runs per tool, the best kept (default: %(default)s)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per tool, the best kept (default: %(default)s)")
+    parser.add_argument(
+        "--policies",
+        default=",".join(POLICIES),
+        help="comma-separated policies to measure, each with every tool: " + ", ".join(POLICIES),
+    )
     parser.add_argument(
         "--workdir",
         type=Path,
@@ -771,6 +876,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if not chosen or set(chosen) - set(TOOLS):
         parser.error(f"--tools: choose from {', '.join(TOOLS)}")
     args.tools = [tool for tool in TOOLS if tool in chosen]
+    args.policies = [name for name in args.policies.split(",") if name]
+    if not args.policies or set(args.policies) - set(POLICIES):
+        parser.error(f"--policies: choose from {', '.join(POLICIES)}")
     return args
 
 
@@ -790,7 +898,7 @@ def main(argv: list[str] | None = None) -> int:
 
     command, workdir = announce(args.workdir)
     check_same_transforms()
-    policy = write_policy(workdir)
+    policies = {name: write_policy(workdir, name) for name in args.policies}
     counts = [args.images, 10 * args.images] if args.memory else [args.images]
     sources = {count: dataset(workdir, count) for count in counts}
     about = machine()
@@ -804,31 +912,46 @@ def main(argv: list[str] | None = None) -> int:
         runs = []
         for count in counts:
             runs.append(
-                measure("bboxaug", sources[count], workdir / "out" / f"memory-{count}", count, args.copies, policy)
+                measure(
+                    "bboxaug",
+                    sources[count],
+                    workdir / "out" / f"memory-{count}",
+                    count,
+                    args.copies,
+                    policies[args.policies[0]],
+                    args.policies[0],
+                )
             )
             show(runs[-1], "memory")
         report = {"command": command, **about, "copies": args.copies, "runs": [asdict(run) for run in runs]}
         path = workdir / "results-memory.json"
         text = memory_markdown(runs)
     else:
-        results: dict[str, list[Run]] = defaultdict(list)
+        results: dict[str, dict[str, list[Run]]] = {name: defaultdict(list) for name in args.policies}
         for attempt in range(1, args.repeat + 1):
-            for tool in args.tools:
-                measured = measure(tool, sources[args.images], workdir / "out" / tool, args.images, args.copies, policy)
-                for run in floor_variants(measured):
-                    results[run.tool].append(run)
-                    show(run, f"{attempt}/{args.repeat}")
+            for name in args.policies:
+                for tool in args.tools:
+                    out = workdir / "out" / tool.replace(" ", "-")
+                    measured = measure(tool, sources[args.images], out, args.images, args.copies, policies[name], name)
+                    for run in floor_variants(measured):
+                        results[name][run.tool].append(run)
+                        show(run, f"{name} {attempt}/{args.repeat}")
         report = {
             "command": command,
             **about,
             "images": args.images,
             "copies": args.copies,
             "repeat": args.repeat,
-            "summary": summary(results),
-            "runs": [asdict(run) for runs in results.values() for run in runs],
+            "summary": {name: summary(runs) for name, runs in results.items()},
+            "runs": {
+                name: [asdict(run) for runs in by_tool.values() for run in runs] for name, by_tool in results.items()
+            },
         }
         path = workdir / "results.json"
-        text = markdown(results, args.repeat)
+        text = "\n\n".join(
+            f"policy {name}: {describe_policy(name)}\n\n{markdown(by_tool, args.repeat)}"
+            for name, by_tool in results.items()
+        )
     path.write_text(json.dumps(report, indent=2, ensure_ascii=False))
     print(f"\n{text}\n\nresults: {path}")
     return 0

@@ -142,7 +142,7 @@ def make_copies(
     """Decode one image, pre-process it, make its copies, write them, then record the result for `resume`."""
     pipeline, rules = _pipeline(policy_json)
     try:
-        picture = read_preprocessed(job.image.known_source(), preprocess)
+        picture = read_preprocessed(job.image.known_source(), preprocess, bgr=pipeline.takes_bgr)
     except BboxaugError as error:
         return JobResult(job.key, error=Problem.from_error(error))
     boxes = job.image.boxes
@@ -159,7 +159,7 @@ def make_copies(
             rows, dropped = keep_rows(followed, rules)
             lost = required - set(boxes.labels[rows].tolist())
             if not lost:
-                data = encode_picture(pixels, format_of(plan.path), quality)
+                data = encode_picture(pixels, format_of(plan.path), quality, bgr=pipeline.takes_bgr)
                 atomic_write_bytes(Path(root) / plan.path, data)
                 result = CopyResult(
                     plan,

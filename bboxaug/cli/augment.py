@@ -72,6 +72,7 @@ def augment_command(
     split. DST/augment.json records the policy, the seed, the splits augmented, and every copy's source, seed and
     dropped boxes.
     """
+    from bboxaug.augmentation.backends import get_backend
     from bboxaug.augmentation.policy import describe
     from bboxaug.commands.augment import augment, plan_augment
     from bboxaug.pipeline.copies import AUGMENT_MANIFEST
@@ -95,6 +96,7 @@ def augment_command(
         augmented, planned = int((plan.counts.copies > 0).sum()), int(plan.counts.copies.sum())
         originals = sum(plan.images.values()) - (augmented if no_originals else 0)
         click.echo(describe(plan.policy))
+        click.echo(f"geometry: {get_backend(plan.policy.backend).geometry(plan.policy)}")
         if preprocess:
             click.echo(f"preprocess (every image, before the policy): {preprocess.describe()}")
         click.echo(

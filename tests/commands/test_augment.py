@@ -12,6 +12,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -75,9 +76,27 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_source(tmp_path_factory.mktemp("engine"))
 
 
-def test_same_seed_gives_identical_bytes_for_one_or_two_workers(source: Path, tmp_path: Path) -> None:
-    augment(source, tmp_path / "one", policy=POLICY, copies=3, seed=11, jobs=1, splits="all")
-    augment(source, tmp_path / "two", policy=POLICY, copies=3, seed=11, jobs=2, splits="all")
+#: One warp per copy for three spatial transforms and a bbox-safe crop, pixel work after it (in BGR order).
+FUSED_POLICY = {
+    "backend": "albumentations",
+    "boxes": {"min_visibility": 0.3},
+    "transforms": [
+        {"HorizontalFlip": {"p": 0.5}},
+        {"Affine": {"rotate": [-30, 30], "scale": [0.9, 1.1], "border_mode": 0, "fill": 0, "p": 0.9}},
+        {"Perspective": {"scale": [0.03, 0.06], "border_mode": 0, "fill": 0, "p": 0.7}},
+        {"BBoxSafeRandomCrop": {"erosion_rate": 0.0, "p": 0.5}},
+        {"HueSaturationValue": {"p": 0.5}},
+        {"GaussianBlur": {"p": 0.5}},
+    ],
+}
+
+
+@pytest.mark.parametrize("policy", [POLICY, FUSED_POLICY], ids=["flip-affine-brightness", "fused-perspective-crop"])
+def test_same_seed_gives_identical_bytes_for_one_or_two_workers(
+    source: Path, tmp_path: Path, policy: dict[str, Any]
+) -> None:
+    augment(source, tmp_path / "one", policy=policy, copies=3, seed=11, jobs=1, splits="all")
+    augment(source, tmp_path / "two", policy=policy, copies=3, seed=11, jobs=2, splits="all")
     one, two = tree_bytes(tmp_path / "one"), tree_bytes(tmp_path / "two")
     assert sorted(one) == sorted(two)
     assert one == two
@@ -442,3 +461,20 @@ def test_dry_run_counts_the_originals_and_copies_of_the_splits_chosen(source: Pa
         wanted = f"would write {originals} originals and {copies} copies to {tmp_path / 'out'} ({said})"
         assert result.output.splitlines()[-1] == wanted
     assert not (tmp_path / "out").exists()
+
+
+def test_dry_run_says_whether_a_copy_is_one_warp(source: Path, tmp_path: Path) -> None:
+    chain = tmp_path / "chain.yaml"
+    chain.write_text("transforms:\n  - Affine: {p: 0.5}\n  - GaussianBlur: {p: 0.5}\n  - HorizontalFlip: {p: 0.5}\n")
+    said = {}
+    for name, policy in (("fused", "medium"), ("chain", str(chain))):
+        result = CliRunner().invoke(
+            main, ["augment", str(source), str(tmp_path / "out"), "--policy", policy, "--dry-run"]
+        )
+        assert result.exit_code == 0, result.output
+        said[name] = [line for line in result.output.splitlines() if line.startswith("geometry: ")]
+    assert said["fused"] == ["geometry: one warp per copy (spatial transforms fused)"]
+    assert said["chain"] == [
+        "geometry: transform by transform (GaussianBlur sits between spatial transforms and is not a per-pixel "
+        "colour change)"
+    ]

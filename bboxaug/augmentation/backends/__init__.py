@@ -19,6 +19,10 @@ from bboxaug.core.errors import PolicyError
 
 
 class Pipeline(Protocol):
+    #: True when the pipeline takes and returns colour pixels in OpenCV's BGR order (giving the copy it would
+    #: give in RGB, channels swapped), so a worker decodes and encodes without converting; else RGB.
+    takes_bgr: bool
+
     def __call__(
         self, image: np.ndarray, points: np.ndarray, boxes: np.ndarray, seed: int
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -39,6 +43,11 @@ class Backend(Protocol):
 
     def build(self, policy: Policy) -> Pipeline:
         """The policy's pipeline; called once per worker process, may be slow."""
+        ...
+
+    def geometry(self, policy: Policy) -> str:
+        """How the pipeline resamples a copy: one warp for all its spatial transforms, or one per transform (and
+        why), for `--dry-run`."""
         ...
 
 

@@ -15,17 +15,22 @@ Randomness: before every call the pipeline gets one numpy and one Python generat
 all its transforms, so each call is a pure function of its inputs and seed. (`Compose.set_random_seed` would
 give every transform its own generator with the same seed, making e.g. two flips with equal `p` always fire
 together.) Greyscale images skip the transforms that need three channels (GREYSCALE_SKIPPED).
+
+Paths: `build` wraps these composes in `fused.FusedPipeline` (one warp per copy, the same sampled parameters)
+when every spatial transform of the policy is a matrix it knows, and runs them transform by transform
+otherwise; `geometry` says which, and why.
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import functools
 import inspect
 import random
 import re
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import albumentations as A
@@ -38,6 +43,7 @@ from albumentations.core.composition import BaseCompose
 from albumentations.core.transforms_interface import BasicTransform, DualTransform, Transform3D
 from albumentations.core.type_definitions import Targets
 
+from bboxaug.augmentation.backends import Pipeline
 from bboxaug.augmentation.spec import Policy, spec_field
 from bboxaug.core.errors import PolicyError
 
@@ -323,14 +329,17 @@ def _prepare(transform: Transform, greyscale: bool) -> Transform:
 class AlbumentationsPipeline:
     """A built policy: one A.Compose for colour images and one for greyscale images. Boxes are handed to
     albumentations only when a transform steers by them (its box bookkeeping costs about 1.5 ms per 1280x720
-    image), and its moved boxes are ignored."""
+    image), and its moved boxes are ignored. Without `keypoints` the composes move no points (the fused path
+    moves them by its matrix)."""
 
-    def __init__(self, policy: Policy) -> None:
-        self._composes = {greyscale: self._compose(policy, greyscale) for greyscale in (False, True)}
-        self._steered = _steered_by_boxes(self._composes[False])
+    takes_bgr = False
+
+    def __init__(self, policy: Policy, *, keypoints: bool = True) -> None:
+        self.composes = {greyscale: self._compose(policy, greyscale, keypoints) for greyscale in (False, True)}
+        self._steered = _steered_by_boxes(self.composes[False])
 
     @staticmethod
-    def _compose(policy: Policy, greyscale: bool) -> A.Compose:
+    def _compose(policy: Policy, greyscale: bool, keypoints: bool) -> A.Compose:
         transforms, p = _transforms(policy)
         transforms = [_prepare(transform, greyscale) for transform in transforms]
         box_params = None
@@ -342,22 +351,30 @@ class AlbumentationsPipeline:
                 transforms,
                 p=p,
                 bbox_params=box_params,
-                keypoint_params=A.KeypointParams(format="xy", remove_invisible=False),
+                keypoint_params=A.KeypointParams(format="xy", remove_invisible=False) if keypoints else None,
             )
+
+    def run(self, image: np.ndarray, boxes: np.ndarray, seed: int, **data: Any) -> dict[str, Any]:
+        """One seeded call of the compose for `image` (boxes passed only when a transform steers by them)."""
+        compose = self.composes[image.ndim == 2]
+        compose.set_random_state(np.random.default_rng(seed), random.Random(seed))
+        data["image"] = image
+        if self._steered:
+            data["bboxes"] = _inside_boxes(boxes, image.shape[1], image.shape[0])
+        with self.notes_silenced(image):
+            return compose(**data)
+
+    @staticmethod
+    def notes_silenced(image: np.ndarray) -> contextlib.AbstractContextManager[None]:
+        """What albumentations says about one-channel images silenced, for those only (it says nothing else on
+        every call, and setting up the filter costs as much as a small transform)."""
+        return greyscale_notes_silenced() if image.ndim == 2 or image.shape[2] == 1 else contextlib.nullcontext()
 
     def __call__(
         self, image: np.ndarray, points: np.ndarray, boxes: np.ndarray, seed: int
     ) -> tuple[np.ndarray, np.ndarray]:
-        compose = self._composes[image.ndim == 2]
-        compose.set_random_state(np.random.default_rng(seed), random.Random(seed))
         keypoints = np.asarray(points, dtype=np.float64).reshape(-1, 2) - 0.5
-        data: dict[str, Any] = {"image": image, "keypoints": keypoints}
-        if self._steered:
-            data["bboxes"] = _inside_boxes(boxes, image.shape[1], image.shape[0])
-        with warnings.catch_warnings():
-            for note in GREYSCALE_NOTES:
-                warnings.filterwarnings("ignore", message=re.escape(note))
-            result = compose(**data)
+        result = self.run(image, boxes, seed, keypoints=keypoints)
         moved = np.asarray(result["keypoints"], dtype=np.float64)
         moved = moved.reshape(len(moved), -1) if moved.size else np.zeros((0, 2))
         if len(moved) != len(keypoints):
@@ -366,6 +383,15 @@ class AlbumentationsPipeline:
         if image.ndim == 2 and pixels.ndim == 3 and pixels.shape[2] == 1:
             pixels = pixels[:, :, 0]
         return pixels, moved[:, :2] + 0.5
+
+
+@contextlib.contextmanager
+def greyscale_notes_silenced() -> Iterator[None]:
+    """Silence what albumentations says on every call about transforms that do less on one channel."""
+    with warnings.catch_warnings():
+        for note in GREYSCALE_NOTES:
+            warnings.filterwarnings("ignore", message=re.escape(note))
+        yield
 
 
 def _steered_by_boxes(transform: Transform) -> bool:
@@ -389,8 +415,19 @@ class AlbumentationsBackend:
     def validate(self, policy: Policy) -> None:
         _transforms(policy)
 
-    def build(self, policy: Policy) -> AlbumentationsPipeline:
+    def build(self, policy: Policy) -> Pipeline:
+        """One warp per copy when the policy's spatial transforms allow it (`fused`), else the chain."""
+        from bboxaug.augmentation.backends.fused import FusedPipeline, fusion_refusal
+
+        if fusion_refusal(_transforms(policy)[0]) is None:
+            return FusedPipeline(AlbumentationsPipeline(policy, keypoints=False))
         return AlbumentationsPipeline(policy)
+
+    def geometry(self, policy: Policy) -> str:
+        from bboxaug.augmentation.backends.fused import fusion_refusal
+
+        reason = fusion_refusal(_transforms(policy)[0])
+        return f"transform by transform ({reason})" if reason else "one warp per copy (spatial transforms fused)"
 
 
 BACKEND = AlbumentationsBackend()

@@ -230,6 +230,8 @@ def reseed(augmenter: Any, rng: Any) -> None:
 class ImgaugPipeline:
     """An iaa.Sequential run as a pure function of (image, points, seed)."""
 
+    takes_bgr = False
+
     def __init__(self, sequential: Any) -> None:
         self._sequential = sequential
 
@@ -269,6 +271,9 @@ class ImgaugBackend:
         """The pipeline of `policy` (validated beforehand by load_policy)."""
         _, iaa, _ = _imgaug()
         return ImgaugPipeline(iaa.Sequential(_augmenters(policy, probe=False), seed=0))
+
+    def geometry(self, policy: Policy) -> str:
+        return "transform by transform (imgaug applies its augmenters one after another)"
 
 
 BACKEND = ImgaugBackend()
