@@ -9,7 +9,9 @@ the component has holes, its exact mask as COCO RLE. Writing paints each box's s
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -18,6 +20,14 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 Connectivity = Literal[4, 8]
+
+
+@contextmanager
+def _quiet_pycocotools() -> Iterator[None]:
+    """pycocotools' Cython layer under NumPy 2 warns that `__array__` takes no `copy`: harmless, and not ours."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "__array__ implementation doesn't accept a copy keyword", DeprecationWarning)
+        yield
 
 
 @dataclass(frozen=True)
@@ -68,7 +78,8 @@ def ring_area(points: np.ndarray) -> float:
 
 def encode_rle(mask: np.ndarray) -> dict[str, Any]:
     """COCO RLE (`size` [h, w], `counts` as text) of a boolean image-sized mask."""
-    encoded = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+    with _quiet_pycocotools():
+        encoded = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
     counts = encoded["counts"]
     text = counts.decode("ascii") if isinstance(counts, bytes) else counts
     return {"size": [int(mask.shape[0]), int(mask.shape[1])], "counts": text}
@@ -109,25 +120,35 @@ class Painted:
     overlaps: int = 0
 
 
-def shape_pixels(segmentation: Any, height: int, width: int) -> np.ndarray | None:
-    """The boolean mask of a segmentation (COCO polygons or RLE, compressed or not), or None when it gives no
-    usable shape for an image of this size (no polygon of three points, an RLE of another size)."""
+def shape_rle(segmentation: Any, height: int, width: int) -> dict[str, Any] | None:
+    """A segmentation (COCO polygons or RLE, compressed or not) as compressed RLE for an image of this size, or
+    None when it gives no usable shape (no polygon of three points, an RLE of another size)."""
     if isinstance(segmentation, list):
         rings = [ring for ring in segmentation if isinstance(ring, list) and len(ring) >= 6]
-        if not rings:
-            return None
-        rle = mask_utils.merge(mask_utils.frPyObjects(rings, height, width))
-    elif isinstance(segmentation, dict) and list(segmentation.get("size", ())) == [height, width]:
-        counts = segmentation.get("counts")
-        if isinstance(counts, list):
-            rle = mask_utils.frPyObjects(segmentation, height, width)  # type: ignore[call-overload]  # stubs: no list counts
-        elif isinstance(counts, str | bytes):
-            rle = {"size": [height, width], "counts": counts.encode("ascii") if isinstance(counts, str) else counts}
-        else:
-            return None
-    else:
+        with _quiet_pycocotools():
+            return dict(mask_utils.merge(mask_utils.frPyObjects(rings, height, width))) if rings else None
+    if not isinstance(segmentation, dict) or list(segmentation.get("size", ())) != [height, width]:
         return None
-    return mask_utils.decode(rle).astype(bool)
+    counts = segmentation.get("counts")
+    if isinstance(counts, list):
+        with _quiet_pycocotools():
+            return dict(mask_utils.frPyObjects(segmentation, height, width))  # type: ignore[call-overload]  # stubs: no list counts
+    if isinstance(counts, str | bytes):
+        return {"size": [height, width], "counts": counts.encode("ascii") if isinstance(counts, str) else counts}
+    return None
+
+
+def rle_pixels(rle: dict[str, Any]) -> np.ndarray:
+    """A compressed RLE (counts as bytes) as a boolean mask."""
+    with _quiet_pycocotools():
+        return mask_utils.decode(rle).astype(bool)  # type: ignore[arg-type]  # a plain dict of the same keys
+
+
+def rle_bounds(rle: dict[str, Any]) -> tuple[float, float, float, float]:
+    """The pixel bounds `(x0, y0, x1, y1)` of a compressed RLE's pixels."""
+    with _quiet_pycocotools():
+        x, y, w, h = (float(v) for v in mask_utils.toBbox(rle))  # type: ignore[arg-type]  # a plain dict
+    return x, y, x + w, y + h
 
 
 def box_pixels(xyxy: Sequence[float], height: int, width: int) -> np.ndarray:
@@ -146,10 +167,12 @@ def paint(
     pixels = []
     painted = Painted(np.zeros((height, width), dtype=dtype))
     for value, segmentation, xyxy in shapes:
-        mask = shape_pixels(segmentation, height, width)
-        if mask is None:
+        rle = shape_rle(segmentation, height, width)
+        if rle is None:
             mask = box_pixels(xyxy, height, width)
             painted.filled_boxes += 1
+        else:
+            mask = rle_pixels(rle)
         pixels.append((value, mask))
     for value, mask in sorted(pixels, key=lambda item: -int(item[1].sum())):
         if painted.values[mask].any():

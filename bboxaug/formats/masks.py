@@ -23,7 +23,6 @@ import cv2
 import numpy as np
 import yaml
 from PIL import Image, UnidentifiedImageError
-from pycocotools import mask as mask_utils
 
 from bboxaug.core import codes
 from bboxaug.core.errors import AnnotationError, FormatError, UsageError
@@ -32,7 +31,7 @@ from bboxaug.core.report import Report
 from bboxaug.core.table import TableBuilder
 from bboxaug.formats.base import Format, Reader, ReadOptions
 from bboxaug.formats.layout import split_folders
-from bboxaug.formats.mask_pixels import Components, Connectivity, find_instances, paint
+from bboxaug.formats.mask_pixels import Components, Connectivity, find_instances, paint, rle_bounds, shape_rle
 from bboxaug.io.files import atomic_write_bytes, atomic_write_text
 from bboxaug.io.headers import image_size, is_image_file, read_header
 
@@ -407,11 +406,10 @@ def configure(options: ReadOptions) -> Reader:
 def exact_mask(shape: Any, xyxy: Sequence[float], height: int, width: int) -> dict[str, Any] | None:
     """The exact mask a masks reader kept for an instance with holes, when it still fits the box (the same image
     size, and pixel bounds equal to the box); None otherwise."""
-    rle = shape.get("rle") if isinstance(shape, Mapping) else None
-    if not isinstance(rle, Mapping) or list(rle.get("size", ())) != [height, width]:
+    rle = shape_rle(shape.get("rle"), height, width) if isinstance(shape, Mapping) else None
+    if rle is None or not np.allclose(rle_bounds(rle), xyxy, rtol=0, atol=1e-6):
         return None
-    x, y, w, h = mask_utils.toBbox({"size": [height, width], "counts": str(rle["counts"]).encode("ascii")})
-    return dict(rle) if np.allclose([x, y, x + w, y + h], xyxy, rtol=0, atol=1e-6) else None
+    return rle
 
 
 def _shapes(image: ImageRecord, height: int, width: int) -> Iterable[tuple[int, Any, Sequence[float]]]:
