@@ -72,9 +72,12 @@ class Source:
         return str(self.origin.resolve()) if isinstance(self.origin, Path) else "<dataset in memory>"
 
     def open(self, *, jobs: int = 1, progress: bool = False) -> Opened:
-        """The source read (`open_source`); a single source has no notes of its own."""
+        """The source read (`open_source`); its notes are the reader options given, if any (the manifest
+        records them)."""
         fmt, dataset, report = open_source(self, jobs=jobs)
-        return Opened(fmt, dataset, report)
+        given = {name: value for name, value in (self.read_options or {}).items() if value is not None}
+        notes = {"read_options": {name: _plain(value) for name, value in given.items()}} if given else {}
+        return Opened(fmt, dataset, report, notes)
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,11 @@ class Readable(Protocol):
     def describe(self) -> str | list[str]: ...
 
     def open(self, *, jobs: int = 1, progress: bool = False) -> Opened: ...
+
+
+def _plain(value: Any) -> Any:
+    """A reader option as JSON holds it: a path as its absolute text, anything else as it is."""
+    return str(value.absolute()) if isinstance(value, Path) else value
 
 
 def open_source(source: Source, *, jobs: int = 1) -> tuple[str | None, Dataset, Report]:

@@ -425,6 +425,8 @@ def test_cli_reads_binary_masks_with_its_options(tmp_path: Path) -> None:
     data = json.loads((tmp_path / "out" / "annotations" / "instances_default.json").read_text())
     assert [c["name"] for c in data["categories"]] == ["pore"]
     assert [a["bbox"] for a in data["annotations"]] == [[2, 2, 10, 10]]
+    manifest = json.loads((tmp_path / "out" / "convert.json").read_text())
+    assert manifest["read_options"] == {"class_name": "pore", "threshold": 200, "connectivity": 4, "min_area": 2}
     refused = CliRunner().invoke(
         main, [*args[:2], str(tmp_path / "coco"), *args[3:5], "--from", "coco", "--threshold", "9"]
     )
