@@ -2,9 +2,9 @@
 
 A mask is an integer array of class values (0 is background). Reading, each connected component of one value is
 an instance: its box is the component's pixel bounds (columns x0..x1 give `[x0, x1 + 1]`, the model's
-convention), its polygon the outline of its pixels' edges (integer pixel corners, so the polygon's envelope is
-the box and rasterising it with pycocotools gives the component's pixels back exactly, holes filled), and, when
-the component has holes, its exact mask as COCO RLE. Writing paints each box's shape with its class value.
+convention), its polygon the outline of its pixels' edges, holes bridged in (integer pixel corners, so the
+polygon's envelope is the box and rasterising it with pycocotools gives the component's pixels back exactly).
+Writing paints each box's shape with its class value.
 """
 
 from __future__ import annotations
@@ -32,14 +32,13 @@ def _quiet_pycocotools() -> Iterator[None]:
 
 @dataclass(frozen=True)
 class Instance:
-    """One connected component: its class value, pixel bounds as a box, outline, pixel count, and its exact mask
-    as COCO RLE when the outline does not tell it (the component has holes)."""
+    """One connected component: its class value, pixel bounds as a box, outline (holes bridged in), and pixel
+    count."""
 
     value: int
     xyxy: tuple[float, float, float, float]
     polygon: list[float]
     area: int
-    rle: dict[str, Any] | None = None
 
 
 @dataclass
@@ -50,48 +49,58 @@ class Components:
     dropped: int = 0
 
 
-def outline(component: np.ndarray, left: int, top: int) -> np.ndarray:
-    """The outer edge of a component's pixels as (N, 2) integer corner points in image coordinates.
-
-    `component` is the component's boolean crop, whose top-left pixel sits at (`left`, `top`). Doubling every
-    pixel into a 2x2 block makes each traced border pixel lie in exactly one quarter of its source pixel, and
-    the border pixel's nearest source corner, `(u + 1) // 2`, is then a point of the pixels' edge: OpenCV's
-    border following gives the edges' order, the rounding gives corners instead of pixel centres. Repeated and
-    collinear points are left out; two parts touching at a corner (8-connectivity) share that vertex.
-    """
-    doubled = np.repeat(np.repeat(component.astype(np.uint8), 2, axis=0), 2, axis=1)
-    padded = cv2.copyMakeBorder(doubled, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
-    contours, _ = cv2.findContours(padded, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    border = max(contours, key=len).reshape(-1, 2).astype(np.int64) - 1
-    points = (border + 1) // 2 + np.array([left, top])
+def _corners(border: np.ndarray, left: int, top: int) -> np.ndarray:
+    """A border traced in the padded, doubled crop as the pixel corners it runs along, repeated and collinear
+    points left out: each traced pixel lies in one quarter of its source pixel, whose nearest corner is `u // 2`
+    (the padding's one pixel included)."""
+    points = border.reshape(-1, 2).astype(np.int64) // 2 + np.array([left, top])
     points = points[np.any(points != np.roll(points, 1, axis=0), axis=1)]
     before, after = np.roll(points, 1, axis=0), np.roll(points, -1, axis=0)
     turn = (points - before)[:, 0] * (after - points)[:, 1] - (points - before)[:, 1] * (after - points)[:, 0]
     return points[turn != 0]
 
 
-def ring_area(points: np.ndarray) -> float:
-    """The area a closed ring encloses (shoelace formula)."""
-    x, y = points[:, 0].astype(np.float64), points[:, 1].astype(np.float64)
-    return abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))) / 2
+def rings(component: np.ndarray, left: int, top: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The outer edge and the hole edges of one component's pixels, each as (N, 2) integer corner points in
+    image coordinates (`component` is its boolean crop, whose top-left pixel sits at (`left`, `top`)).
+
+    Doubling every pixel into a 2x2 block lets OpenCV's border following (`findContours`, which traces pixel
+    centres) give the order of the edges, and rounding each traced pixel to its source pixel's nearest corner
+    gives points on the pixels' edges instead of their centres. Two parts touching at a corner (8-connectivity)
+    share that vertex. OpenCV traces holes the other way round from the outer edge.
+    """
+    doubled = np.repeat(np.repeat(component.astype(np.uint8), 2, axis=0), 2, axis=1)
+    padded = cv2.copyMakeBorder(doubled, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+    contours, hierarchy = cv2.findContours(padded, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    is_hole = hierarchy.reshape(-1, 4)[:, 3] >= 0
+    outer = [_corners(c, left, top) for c, hole in zip(contours, is_hole, strict=True) if not hole]
+    holes = [_corners(c, left, top) for c, hole in zip(contours, is_hole, strict=True) if hole]
+    return max(outer, key=len), holes
 
 
-def encode_rle(mask: np.ndarray) -> dict[str, Any]:
-    """COCO RLE (`size` [h, w], `counts` as text) of a boolean image-sized mask."""
-    with _quiet_pycocotools():
-        encoded = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
-    counts = encoded["counts"]
-    text = counts.decode("ascii") if isinstance(counts, bytes) else counts
-    return {"size": [int(mask.shape[0]), int(mask.shape[1])], "counts": text}
+def bridged(outer: np.ndarray, holes: Sequence[np.ndarray]) -> np.ndarray:
+    """One ring holding the outer edge and every hole: each hole joined by a bridge, there and back, from its
+    top-left vertex to the nearest vertex of the outer edge. A bridge's two copies cancel under the even-odd rule
+    (pycocotools, OpenCV's `fillPoly`) and under winding (OpenCV traces holes the other way round), wherever
+    they run, so the ring fills exactly the component's pixels; its shoelace area is the pixel count."""
+    joins: dict[int, list[np.ndarray]] = {}
+    for hole in holes:
+        top_left = int(np.lexsort((hole[:, 0], hole[:, 1]))[0])
+        at = int(((outer - hole[top_left]) ** 2).sum(axis=1).argmin())
+        rolled = np.roll(hole, -top_left, axis=0)
+        joins.setdefault(at, []).append(np.concatenate([rolled, rolled[:1], outer[at : at + 1]]))
+    parts, start = [], 0
+    for at in sorted(joins):
+        parts += [outer[start : at + 1], *joins[at]]
+        start = at + 1
+    return np.concatenate([*parts, outer[start:]])
 
 
 def find_instances(values: np.ndarray, connectivity: Connectivity = 8, min_area: int = 0) -> Components:
-    """Every connected component of every non-zero value of `values` (in order of value, then of the
-    component's first pixel in raster order), leaving out those of fewer than `min_area` pixels."""
+    """Every connected component of every non-zero value of `values` (non-negative integers; in order of value,
+    then of the component's first pixel in raster order), leaving out those of fewer than `min_area` pixels."""
     found = Components()
-    for value in np.unique(values):
-        if value == 0:
-            continue
+    for value in np.flatnonzero(np.bincount(values.ravel())[1:]) + 1:
         count, labels, stats, _ = cv2.connectedComponentsWithStats(
             (values == value).astype(np.uint8), connectivity=connectivity, ltype=cv2.CV_32S
         )
@@ -100,13 +109,9 @@ def find_instances(values: np.ndarray, connectivity: Connectivity = 8, min_area:
             if area < min_area:
                 found.dropped += 1
                 continue
-            crop = labels[top : top + height, left : left + width] == component
-            ring = outline(crop, left, top)
-            rle = None
-            if ring_area(ring) != area:  # the outline encloses more pixels than the component has: holes
-                rle = encode_rle(labels == component)
+            ring = bridged(*rings(labels[top : top + height, left : left + width] == component, left, top))
             box = (float(left), float(top), float(left + width), float(top + height))
-            found.instances.append(Instance(int(value), box, ring.ravel().astype(np.float64).tolist(), area, rle))
+            found.instances.append(Instance(int(value), box, ring.ravel().astype(np.float64).tolist(), area))
     return found
 
 
@@ -142,13 +147,6 @@ def rle_pixels(rle: dict[str, Any]) -> np.ndarray:
     """A compressed RLE (counts as bytes) as a boolean mask."""
     with _quiet_pycocotools():
         return mask_utils.decode(rle).astype(bool)  # type: ignore[arg-type]  # a plain dict of the same keys
-
-
-def rle_bounds(rle: dict[str, Any]) -> tuple[float, float, float, float]:
-    """The pixel bounds `(x0, y0, x1, y1)` of a compressed RLE's pixels."""
-    with _quiet_pycocotools():
-        x, y, w, h = (float(v) for v in mask_utils.toBbox(rle))  # type: ignore[arg-type]  # a plain dict
-    return x, y, x + w, y + h
 
 
 def box_pixels(xyxy: Sequence[float], height: int, width: int) -> np.ndarray:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -31,7 +31,7 @@ from bboxaug.core.report import Report
 from bboxaug.core.table import TableBuilder
 from bboxaug.formats.base import Format, Reader, ReadOptions
 from bboxaug.formats.layout import split_folders
-from bboxaug.formats.mask_pixels import Components, Connectivity, find_instances, paint, rle_bounds, shape_rle
+from bboxaug.formats.mask_pixels import Components, Connectivity, find_instances, paint
 from bboxaug.io.files import atomic_write_bytes, atomic_write_text
 from bboxaug.io.headers import image_size, is_image_file, read_header
 
@@ -159,14 +159,17 @@ def format_class_table(names: Sequence[str]) -> str:
 
 def load_mask(path: Path, *, colour: bool) -> np.ndarray:
     """A mask file's pixels: an (H, W, 3) RGB array when `colour`, else one value per pixel (a palette image's
-    indices, a grey or 16-bit image's values; an RGB image's brightest channel)."""
+    indices, a grey or 16-bit image's values, 255 for a 1-bit image's set pixels; an RGB image's brightest
+    channel)."""
     try:
         with Image.open(path) as image:
             if colour:
                 return np.asarray(image.convert("RGB"))
-            if image.mode in ("P", "L", "I;16", "I", "1"):
-                return np.asarray(image).astype(np.int64)
-            return np.asarray(image.convert("RGB")).max(axis=2).astype(np.int64)
+            if image.mode == "1":  # a 1-bit mask: 0 and 255, as a grey one
+                return np.asarray(image.convert("L"))
+            if image.mode in ("P", "L", "I;16", "I"):
+                return np.asarray(image)
+            return np.asarray(image.convert("RGB")).max(axis=2)
     except FileNotFoundError:
         raise AnnotationError("mask file not found", file=path, code=codes.MASK_MISSING) from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
@@ -180,6 +183,19 @@ def _mapped(raw: np.ndarray, positions: Mapping[int, int]) -> tuple[np.ndarray, 
     lookup = np.array([positions.get(int(value), -1) + 1 for value in unique], dtype=np.int32)
     unknown = bool(np.any((lookup == 0) & (unique != 0)))
     return lookup[inverse.reshape(raw.shape)], unknown
+
+
+def _indexed(raw: np.ndarray, positions: Mapping[int, int]) -> tuple[np.ndarray, bool]:
+    """`_mapped` for pixel values of at most 16 bits, through a lookup table (no sort of the pixels)."""
+    if raw.dtype.kind != "u" or raw.dtype.itemsize > 2:
+        return _mapped(raw, positions)
+    lookup = np.zeros(1 << (8 * raw.dtype.itemsize), dtype=np.int32)
+    for value, position in positions.items():
+        if value < len(lookup):
+            lookup[value] = position + 1
+    values = lookup[raw]
+    present = np.bincount(raw.ravel(), minlength=len(lookup)) > 0
+    return values, bool(np.any(present[1:] & (lookup[1:] == 0)))
 
 
 def class_values(
@@ -203,7 +219,7 @@ def class_values(
     raw = load_mask(path, colour=table.kind == "colour")
     if table.kind == "colour":
         raw = (raw[..., 0].astype(np.int64) << 16) | (raw[..., 1].astype(np.int64) << 8) | raw[..., 2]
-    values, unknown = _mapped(raw, table.positions)
+    values, unknown = _mapped(raw, table.positions) if table.kind == "colour" else _indexed(raw, table.positions)
     if unknown:
         report.warn(path, None, "pixel values not in the class table, read as background", codes.MASK_UNKNOWN_VALUES)
         report.count(codes.MASK_UNKNOWN_VALUES)
@@ -211,17 +227,14 @@ def class_values(
 
 
 def instance_boxes(found: Components) -> Boxes:
-    """An image's instances as boxes: the class position, pixel bounds, outline polygon, pixel count, and the
-    exact mask (`shape`: `{"rle": ...}`) of an instance with holes."""
+    """An image's instances as boxes: the class position, pixel bounds, outline polygon and pixel count."""
     instances = found.instances
     if not instances:
         return Boxes.empty()
-    columns: dict[str, list[Any]] = {
+    columns = {
         "segmentation": [[instance.polygon] for instance in instances],
         "area": [float(instance.area) for instance in instances],
     }
-    if any(instance.rle is not None for instance in instances):
-        columns["shape"] = [None if i.rle is None else {"rle": i.rle} for i in instances]
     return Boxes([i.xyxy for i in instances], [i.value - 1 for i in instances], columns)
 
 
@@ -403,21 +416,11 @@ def configure(options: ReadOptions) -> Reader:
 # --- writing ------------------------------------------------------------------------------------------------
 
 
-def exact_mask(shape: Any, xyxy: Sequence[float], height: int, width: int) -> dict[str, Any] | None:
-    """The exact mask a masks reader kept for an instance with holes, when it still fits the box (the same image
-    size, and pixel bounds equal to the box); None otherwise."""
-    rle = shape_rle(shape.get("rle"), height, width) if isinstance(shape, Mapping) else None
-    if rle is None or not np.allclose(rle_bounds(rle), xyxy, rtol=0, atol=1e-6):
-        return None
-    return rle
-
-
-def _shapes(image: ImageRecord, height: int, width: int) -> Iterable[tuple[int, Any, Sequence[float]]]:
+def _shapes(image: ImageRecord) -> list[tuple[int, Any, Sequence[float]]]:
+    """Each box's class value (position + 1), segmentation and box, for `paint`."""
     boxes = image.boxes
-    segmentations, shapes = boxes.column("segmentation"), boxes.column("shape")
-    for row, (xyxy, label) in enumerate(zip(boxes.xyxy.tolist(), boxes.labels.tolist(), strict=True)):
-        exact = exact_mask(shapes[row], xyxy, height, width)
-        yield label + 1, segmentations[row] if exact is None else exact, xyxy
+    values = (boxes.labels + 1).tolist()
+    return list(zip(values, boxes.column("segmentation").tolist(), boxes.xyxy.tolist(), strict=True))
 
 
 def write(dataset: Dataset, dst: Path, *, report: Report, jobs: int = 1) -> None:
@@ -431,7 +434,7 @@ def write(dataset: Dataset, dst: Path, *, report: Report, jobs: int = 1) -> None
         path = Path(dst) / image.split / MASKS_DIR / f"{image.stem}{MASK_EXTENSION}"
         with report.item():
             width, height = image_size(image)
-            painted = paint(height, width, list(_shapes(image, height, width)), dtype)
+            painted = paint(height, width, _shapes(image), dtype)
             report.count(codes.MASK_FILLED_BOXES, painted.filled_boxes)
             report.count(codes.MASK_OVERLAPS, painted.overlaps)
             encoded, data = cv2.imencode(MASK_EXTENSION, painted.values)

@@ -23,7 +23,7 @@ from bboxaug.core.errors import AnnotationError, UsageError
 from bboxaug.core.model import Boxes, ClassInfo, Dataset, ImageRecord
 from bboxaug.core.report import Report
 from bboxaug.formats import FORMATS, detect_format
-from bboxaug.formats.mask_pixels import find_instances, outline, paint, ring_area
+from bboxaug.formats.mask_pixels import find_instances, paint, rings
 from bboxaug.formats.masks import CLASS_TABLE, MaskOptions, parse_class_table
 from bboxaug.pipeline.source import load
 from tests.conftest import GOLDEN
@@ -93,7 +93,11 @@ def mvtec(root: Path, seed: int = 0, size: tuple[int, int] = (96, 80)) -> dict[t
             name = f"{number:03d}.png"
             save_png(root / split / defect / name, rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
             if defect != "good":
-                mask = blobs(rng, height, width, int(rng.integers(1, 6))) if number or defect != "crack" else None
+                mask = (
+                    blobs(rng, height, width, int(rng.integers(1, 6)), holes=True)
+                    if number or defect != "crack"
+                    else None
+                )
                 mask = np.zeros((height, width), np.uint8) if mask is None else mask
                 save_png(root / "ground_truth" / defect / f"{number:03d}_mask.png", mask)
                 masks[split, f"{defect}/{name}"] = mask
@@ -103,9 +107,16 @@ def mvtec(root: Path, seed: int = 0, size: tuple[int, int] = (96, 80)) -> dict[t
 # --- pixels -> instances ------------------------------------------------------------------------------------
 
 
+def shoelace(flat: list[float]) -> float:
+    points = np.array(flat).reshape(-1, 2)
+    x, y = points[:, 0], points[:, 1]
+    return abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))) / 2
+
+
 def test_outline_of_one_pixel_is_its_square() -> None:
-    component = np.ones((1, 1), bool)
-    assert outline(component, 5, 7).tolist() == [[5, 7], [5, 8], [6, 8], [6, 7]]
+    outer, holes = rings(np.ones((1, 1), bool), 5, 7)
+    assert outer.tolist() == [[5, 7], [5, 8], [6, 8], [6, 7]]
+    assert holes == []
 
 
 def test_pixels_touching_at_a_corner_are_one_instance_with_8_and_two_with_4() -> None:
@@ -114,20 +125,31 @@ def test_pixels_touching_at_a_corner_are_one_instance_with_8_and_two_with_4() ->
     eight = find_instances(values, 8).instances
     assert [i.xyxy for i in eight] == [(0.0, 0.0, 2.0, 2.0)]
     assert eight[0].area == 2
-    assert ring_area(np.array(eight[0].polygon).reshape(-1, 2)) == 2  # the two squares, not their hull
+    assert shoelace(eight[0].polygon) == 2  # the two squares, not their hull
     four = find_instances(values, 4).instances
     assert [i.xyxy for i in four] == [(0.0, 0.0, 1.0, 1.0), (1.0, 1.0, 2.0, 2.0)]
 
 
-def test_a_ring_keeps_its_hole_in_the_rle_and_its_outer_edge_as_polygon() -> None:
-    values = np.zeros((6, 6), np.int32)
-    values[1:5, 1:5] = 2
-    values[2:4, 2:4] = 0
+def test_a_ring_keeps_its_hole_in_its_polygon() -> None:
+    from pycocotools import mask as mask_utils
+
+    values = np.zeros((7, 7), np.int32)
+    values[1:6, 1:6] = 2
+    values[2:4, 2:4] = 0  # two holes
+    values[4, 4] = 0
     (ring,) = find_instances(values).instances
-    assert ring.value == 2 and ring.area == 12 and ring.xyxy == (1.0, 1.0, 5.0, 5.0)
-    assert sorted(zip(ring.polygon[::2], ring.polygon[1::2], strict=True)) == [(1, 1), (1, 5), (5, 1), (5, 5)]
-    assert ring.rle is not None
-    painted = paint(6, 6, [(2, ring.rle, ring.xyxy)])
+    assert ring.value == 2 and ring.area == 20 and ring.xyxy == (1.0, 1.0, 6.0, 6.0)
+    assert shoelace(ring.polygon) == 20
+    drawn = mask_utils.decode(mask_utils.frPyObjects([ring.polygon], 7, 7)[0]).astype(bool)
+    np.testing.assert_array_equal(drawn, values == 2)
+    big = np.zeros((60, 60), np.int32)
+    big[5:55, 5:55] = 1
+    big[20:40, 20:40] = 0
+    (square,) = find_instances(big).instances
+    filled = np.zeros((60, 60), np.uint8)
+    cv2.fillPoly(filled, [np.array(square.polygon).reshape(-1, 2).astype(np.int32)], 1)
+    assert not filled[21:39, 21:39].any() and filled[6:54, 6:19].all()  # OpenCV's fill (Ultralytics') too
+    painted = paint(7, 7, [(2, [ring.polygon], ring.xyxy)])
     np.testing.assert_array_equal(painted.values, values)
 
 
@@ -143,15 +165,15 @@ def test_min_area_drops_and_counts_small_components() -> None:
 
 @pytest.mark.parametrize("connectivity", [4, 8])
 def test_random_masks_give_every_component_with_exact_bounds_and_outline(connectivity: int) -> None:
-    """Random noise and blobs: one instance per scipy component, its box the pixel bounds, its polygon
-    rasterised by pycocotools the component with its holes filled."""
+    """Random noise and blobs with holes: one instance per scipy component, its box the pixel bounds, its
+    polygon rasterised by pycocotools the component itself, holes included."""
     from pycocotools import mask as mask_utils
 
     rng = np.random.default_rng(connectivity)
     checked = 0
     for trial in range(40):
         if trial % 2:
-            foreground = rng.random((int(rng.integers(8, 60)), int(rng.integers(8, 60)))) < rng.uniform(0.1, 0.6)
+            foreground = rng.random((int(rng.integers(8, 48)), int(rng.integers(8, 48)))) < rng.uniform(0.1, 0.6)
         else:
             foreground = blobs(rng, 64, 64, 6, holes=True) > 0
         height, width = foreground.shape
@@ -164,7 +186,7 @@ def test_random_masks_give_every_component_with_exact_bounds_and_outline(connect
             assert instance.area == component.sum()
             rle = mask_utils.frPyObjects([instance.polygon], height, width)
             drawn = mask_utils.decode(mask_utils.merge(rle)).astype(bool)
-            np.testing.assert_array_equal(drawn, ndimage.binary_fill_holes(component, structure=FOUR))
+            np.testing.assert_array_equal(drawn, component)
             checked += 1
     assert checked > 200
 
@@ -235,9 +257,7 @@ def test_mvtec_to_coco_gives_one_annotation_per_component(tmp_path: Path) -> Non
             component = by_bounds[(x, y, x + w, y + h)]  # the box is the pixel bounds exactly (0 px)
             assert categories[annotation["category_id"]] == name.split("/")[0]
             assert annotation["area"] == component.sum()
-            drawn = coco.annToMask(annotation).astype(bool)
-            np.testing.assert_array_equal(drawn, ndimage.binary_fill_holes(component, structure=FOUR))
-            ious.append(iou(drawn, component))
+            ious.append(iou(coco.annToMask(annotation).astype(bool), component))
             instances += 1
     assert instances >= 20
     assert min(ious) >= 0.95, min(ious)
