@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import cv2
 import numpy as np
@@ -25,7 +25,7 @@ import yaml
 from PIL import Image, UnidentifiedImageError
 
 from bboxaug.core import codes
-from bboxaug.core.errors import AnnotationError, FormatError, UsageError
+from bboxaug.core.errors import AnnotationError, BboxaugError, FormatError, UsageError
 from bboxaug.core.model import Boxes, ClassInfo, Dataset, ImageRecord, name_stem
 from bboxaug.core.report import Report
 from bboxaug.core.table import TableBuilder
@@ -34,6 +34,7 @@ from bboxaug.formats.layout import split_folders
 from bboxaug.formats.mask_pixels import Components, Connectivity, find_instances, paint
 from bboxaug.io.files import atomic_write_bytes, atomic_write_text
 from bboxaug.io.headers import image_size, is_image_file, read_header
+from bboxaug.runtime.parallel import iter_parallel
 
 CLASS_TABLE = "mask_classes.yaml"
 IMAGES_DIR = "images"
@@ -52,6 +53,9 @@ BACKGROUND_COLOUR = "#000000"
 TOLERANCE = 1.0
 
 DETECT_PEEK = 5
+
+#: Below this many images a read stays in this thread: starting workers would cost more than it saves.
+MIN_MASKS_FOR_WORKERS = 64
 
 
 @dataclass(frozen=True)
@@ -364,11 +368,31 @@ def _record(pair: Pair, table: ClassTable | None, options: MaskOptions, mvtec: b
     return ImageRecord(pair.name, pair.split, width, height, instance_boxes(found), pair.image)
 
 
+class _Task(NamedTuple):
+    """One image's reading, as a worker gets it."""
+
+    pair: Pair
+    table: ClassTable | None
+    options: MaskOptions
+    mvtec: bool
+
+
+def _read_task(task: _Task) -> tuple[ImageRecord | BboxaugError, Report]:
+    """One image read on a worker: its record or its error, and the warnings and counts reading it made (the
+    reader's report takes them in order)."""
+    found = Report()
+    try:
+        return _record(task.pair, task.table, task.options, task.mvtec, found), found
+    except BboxaugError as error:
+        return error, found
+
+
 def read_with(
     src: Path, options: MaskOptions, *, report: Report, image_dir: Path | None = None, jobs: int = 1
 ) -> Dataset:
-    """A masks folder (MVTec AD, or `images/` + `masks/`) read with `options` (in this process: `jobs` is unused;
-    `image_dir` is refused, as each layout says where its images are)."""
+    """A masks folder (MVTec AD, or `images/` + `masks/`) read with `options`, its masks decoded and labelled
+    on `jobs` threads (for `MIN_MASKS_FOR_WORKERS` masks or more: PIL and OpenCV do that work outside Python's
+    lock); `image_dir` is refused, as each layout says where its images are."""
     root = Path(os.path.abspath(src))
     if not root.is_dir():
         raise FormatError("expected a folder of images and masks", file=root)
@@ -392,9 +416,17 @@ def read_with(
         report.count(codes.MASKS_WITHOUT_IMAGE, len(layout.orphans))
     names = layout.classes if mvtec else list(table.names) if table else [options.class_name or DEFAULT_CLASS]
     images = TableBuilder()
-    for pair in layout.pairs:
-        with report.item():
-            images.add(_record(pair, table, options, mvtec, report))
+    tasks = [_Task(pair, table, options, mvtec) for pair in layout.pairs]
+    results = iter_parallel(_read_task, tasks, jobs=jobs if len(tasks) >= MIN_MASKS_FOR_WORKERS else 1)
+    try:
+        for record, found in results:
+            report.merge(found)
+            with report.item():
+                if isinstance(record, BboxaugError):
+                    raise record
+                images.add(record)
+    finally:
+        results.close()  # stops the workers when a read ends early (a bad mask with on_error="fail")
     return Dataset(tuple(ClassInfo(None, name) for name in names), images.build())
 
 

@@ -24,7 +24,7 @@ from bboxaug.core.model import Boxes, ClassInfo, Dataset, ImageRecord
 from bboxaug.core.report import Report
 from bboxaug.formats import FORMATS, detect_format
 from bboxaug.formats.mask_pixels import find_instances, paint, rings
-from bboxaug.formats.masks import CLASS_TABLE, MaskOptions, parse_class_table
+from bboxaug.formats.masks import CLASS_TABLE, MIN_MASKS_FOR_WORKERS, MaskOptions, parse_class_table
 from bboxaug.pipeline.source import load
 from tests.conftest import GOLDEN
 
@@ -451,3 +451,27 @@ def test_cli_reads_binary_masks_with_its_options(tmp_path: Path) -> None:
         main, [*args[:2], str(tmp_path / "coco"), *args[3:5], "--from", "coco", "--threshold", "9"]
     )
     assert refused.exit_code == 2 and "do not apply to the coco format" in refused.output
+
+
+def test_reading_on_workers_gives_the_same_dataset_and_report(tmp_path: Path) -> None:
+    rng = np.random.default_rng(9)
+    for number in range(MIN_MASKS_FOR_WORKERS + 6):
+        save_png(tmp_path / "images" / f"{number:03d}.png", np.zeros((24, 24, 3), np.uint8))
+        if number % 7:  # every seventh image has no mask (a warning each)
+            save_png(tmp_path / "masks" / f"{number:03d}.png", blobs(rng, 24, 24, 2, holes=True))
+    save_png(tmp_path / "masks" / "005.png", np.zeros((10, 10), np.uint8))  # another size: skipped
+
+    def read(jobs: int) -> tuple[Dataset, Report]:
+        report = Report(on_error="skip")
+        return load(tmp_path, report=report, jobs=jobs), report
+
+    (alone, alone_report), (shared, shared_report) = read(1), read(2)
+    assert [(i.name, i.boxes.xyxy.tolist(), i.boxes.column("segmentation").tolist()) for i in alone.images] == [
+        (i.name, i.boxes.xyxy.tolist(), i.boxes.column("segmentation").tolist()) for i in shared.images
+    ]
+    assert alone.box_count > 50
+    assert alone_report.to_json() == shared_report.to_json()
+    assert alone_report.counts[codes.IMAGES_WITHOUT_MASK.name] == 10
+    assert [p.code for p in alone_report.skipped] == [codes.MASK_SIZE_MISMATCH.name]
+    with pytest.raises(AnnotationError, match="mask is 10x10"):
+        load(tmp_path, jobs=2)
