@@ -475,3 +475,35 @@ def test_reading_on_workers_gives_the_same_dataset_and_report(tmp_path: Path) ->
     assert [p.code for p in alone_report.skipped] == [codes.MASK_SIZE_MISMATCH.name]
     with pytest.raises(AnnotationError, match="mask is 10x10"):
         load(tmp_path, jobs=2)
+
+
+def test_real_polygons_written_as_masks_keep_each_class_where_pycocotools_puts_it(corpus: Path, tmp_path: Path) -> None:
+    """Wagon defects (human-drawn COCO polygons) to masks: a pixel gets a class only inside one of that class's
+    polygons, and a pixel inside polygons of one class only gets that class; reading the masks back gives boxes
+    inside the image around painted pixels."""
+    source = corpus / "wagon_defect_coco_test" / "test" / "_annotations.coco.json"
+    result = convert(source, tmp_path / "masks", to="masks")
+    coco = COCO(str(source))
+    names = {c["id"]: c["name"] for c in coco.dataset["categories"]}
+    written_names = result.dataset.class_names
+    checked = 0
+    for image in coco.dataset["images"]:
+        annotations = coco.loadAnns(coco.getAnnIds(imgIds=[image["id"]]))
+        mask = np.asarray(Image.open(tmp_path / "masks" / "test" / "masks" / f"{Path(image['file_name']).stem}.png"))
+        inside: dict[str, np.ndarray] = {}
+        for annotation in annotations:
+            name = names[annotation["category_id"]]
+            inside[name] = inside.get(name, np.zeros(mask.shape, bool)) | coco.annToMask(annotation).astype(bool)
+        for name, pixels in inside.items():
+            value = written_names.index(name) + 1
+            others = np.zeros(mask.shape, bool)
+            for other, other_pixels in inside.items():
+                if other != name:
+                    others |= other_pixels
+            assert not ((mask == value) & ~pixels).any(), (image["file_name"], name)
+            np.testing.assert_array_equal(mask[pixels & ~others] == value, True)
+            checked += int(pixels.sum())
+    assert checked > 10_000
+    assert result.report.counts[codes.MASK_FILLED_BOXES.name] == 0
+    back = load(tmp_path / "masks")
+    assert back.class_names == written_names and back.box_count > 0
