@@ -22,10 +22,9 @@ from bboxaug.commands.convert import convert, save
 from bboxaug.core.model import Boxes, ClassInfo, Dataset, ImageRecord
 from bboxaug.formats import FORMATS
 from bboxaug.pipeline.source import load
-from tests.conftest import make_image
+from tests.conftest import BOX_FORMATS, make_image
 
-PIXEL_FORMATS = {"masks"}
-DIRECTIONS = list(itertools.permutations(sorted(set(FORMATS) - PIXEL_FORMATS), 2))
+DIRECTIONS = list(itertools.permutations(BOX_FORMATS, 2))
 CLASS_NAMES = st.lists(st.from_regex(r"[a-z][a-z0-9_-]{0,7}", fullmatch=True), min_size=1, max_size=4, unique=True)
 
 
