@@ -86,6 +86,8 @@ class MaskOptions:
         if not isinstance(parsed.min_area, int) or parsed.min_area < 0:
             raise UsageError(f"--min-area must be a whole number of pixels >= 0, not {parsed.min_area!r}")
         if parsed.mask_classes is not None:
+            if not isinstance(parsed.mask_classes, str | os.PathLike):
+                raise UsageError(f"--mask-classes must name a file, not {parsed.mask_classes!r}")
             return dataclasses.replace(parsed, mask_classes=Path(parsed.mask_classes))
         return parsed
 

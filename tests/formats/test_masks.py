@@ -420,6 +420,8 @@ def test_writing_polygons_boxes_and_overlaps(tmp_path: Path) -> None:
 def test_options_are_checked_and_refused_where_they_do_not_apply(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="connectivity must be 4 or 8"):
         MaskOptions.of({"connectivity": 6})
+    with pytest.raises(UsageError, match="--mask-classes must name a file"):
+        MaskOptions.of({"mask_classes": 3})
     with pytest.raises(UsageError, match="unknown masks reader option"):
         MaskOptions.of({"colour": 1})
     with pytest.raises(UsageError, match="do not apply to the coco format"):
