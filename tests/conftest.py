@@ -9,10 +9,16 @@ from xml.etree import ElementTree
 import pytest
 from PIL import Image
 
+from bboxaug.formats import FORMATS
+
 REPO = Path(__file__).resolve().parents[1]
 GOLDEN = REPO / "formats"
 #: Beside the checkout, or where BBOXAUG_CORPUS says (a worktree of the checkout has no corpus beside it).
 CORPUS = Path(os.environ.get("BBOXAUG_CORPUS") or REPO.parent / "shared" / "corpus")
+#: The formats that give back the boxes written to them. The masks format keeps pixels: overlapping boxes of one
+#: class come back as one component, and boxes without a shape as filled rectangles (formats/masks.md); its
+#: round trips are tested in tests/formats/test_masks.py.
+BOX_FORMATS = sorted(name for name in FORMATS if name != "masks")
 
 
 @pytest.fixture

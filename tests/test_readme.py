@@ -223,6 +223,36 @@ def test_converting_block_loads_saves_and_converts(workdir: Path) -> None:
 # --- Class operations and filters ------------------------------------------------------------------------
 
 
+# --- Defect masks -----------------------------------------------------------------------------------------
+
+
+def test_defect_masks_block_reads_with_its_options(workdir: Path) -> None:
+    """An MVTec-style category (a 4 px speck and a 12 px blob) and a flat binary set with grey edges."""
+    bottle, sheets = workdir / "data" / "bottle", workdir / "data" / "sheets"
+    mask = np.zeros((20, 20), np.uint8)
+    mask[1, 1:5] = 255
+    mask[10:13, 10:14] = 255
+    for path, array in [
+        (bottle / "train" / "good" / "000.png", np.zeros((20, 20, 3), np.uint8)),
+        (bottle / "test" / "dent" / "000.png", np.zeros((20, 20, 3), np.uint8)),
+        (bottle / "ground_truth" / "dent" / "000_mask.png", mask),
+        (sheets / "images" / "s.png", np.zeros((20, 20, 3), np.uint8)),
+        (sheets / "masks" / "s_mask.png", np.where(mask > 0, 120, 0).astype(np.uint8)),
+    ]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(array).save(path)
+    namespace: dict[str, Any] = {}
+    exec(compile(rooted(python_block("read_options="), workdir), "README.md", "exec"), namespace)
+
+    dataset = namespace["dataset"]
+    assert dataset.class_names == ["dent"]
+    boxes = {image.key: image.boxes.xyxy.tolist() for image in dataset.images}
+    assert boxes == {"train/good/000.png": [], "test/dent/000.png": [[10, 10, 14, 13]]}  # the speck left out
+    coco = json.loads((workdir / "out" / "sheets" / "annotations" / "instances_default.json").read_text())
+    assert [c["name"] for c in coco["categories"]] == ["pit"]
+    assert sorted(a["bbox"] for a in coco["annotations"]) == [[1, 1, 4, 1], [10, 10, 4, 3]]  # 120 >= 100
+
+
 def test_class_operations_block_merges_drops_and_filters_the_sample(workdir: Path) -> None:
     exec(compile(rooted(python_block("class_ops="), workdir), "README.md", "exec"), {})
     out = workdir / "out" / "merged"

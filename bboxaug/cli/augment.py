@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -51,6 +51,7 @@ def augment_command(
     to: str | None,
     fmt_from: str | None,
     image_dir: Path | None,
+    read_options: Mapping[str, Any] | None,
     seed: int,
     no_originals: bool,
     resume: bool,
@@ -86,6 +87,7 @@ def augment_command(
             to=to,
             fmt_from=fmt_from,
             image_dir=image_dir,
+            read_options=read_options,
             on_error=on_error,
             class_ops=class_ops,
             filters=filters,
@@ -112,6 +114,7 @@ def augment_command(
         to=to,
         fmt_from=fmt_from,
         image_dir=image_dir,
+        read_options=read_options,
         seed=seed,
         jobs=jobs,
         splits=splits,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -121,6 +122,7 @@ def balance_command(
     to: str | None,
     fmt_from: str | None,
     image_dir: Path | None,
+    read_options: Mapping[str, Any] | None,
     quality: int,
     preprocess: Preprocessing,
     on_error: OnError,
@@ -156,6 +158,7 @@ def balance_command(
         to=to,
         fmt_from=fmt_from,
         image_dir=image_dir,
+        read_options=read_options,
         quality=quality,
         on_error=on_error,
         class_ops=class_ops,

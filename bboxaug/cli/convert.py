@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -42,6 +43,7 @@ def convert_command(
     to: str,
     fmt_from: str | None,
     image_dir: Path | None,
+    read_options: Mapping[str, Any] | None,
     images: ImageMode,
     on_error: OnError,
     class_ops: ClassOps | None,
@@ -66,6 +68,7 @@ def convert_command(
         to=to,
         fmt_from=fmt_from,
         image_dir=image_dir,
+        read_options=read_options,
         images=images,
         on_error=on_error,
         class_ops=class_ops,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -73,6 +74,7 @@ def stats_command(
     src: Path,
     fmt_from: str | None,
     image_dir: Path | None,
+    read_options: Mapping[str, Any] | None,
     json_file: str | None,
     plot: Path | None,
     anchors: int,
@@ -94,6 +96,7 @@ def stats_command(
         src,
         fmt=fmt_from,
         image_dir=image_dir,
+        read_options=read_options,
         anchors=anchors,
         img_size=img_size,
         seed=seed,
@@ -141,6 +144,7 @@ def validate_command(
     src: Path,
     fmt_from: str | None,
     image_dir: Path | None,
+    read_options: Mapping[str, Any] | None,
     deep: bool,
     near_duplicates: bool,
     json_file: str | None,
@@ -158,6 +162,7 @@ def validate_command(
         src,
         fmt=fmt_from,
         image_dir=image_dir,
+        read_options=read_options,
         deep=deep,
         near_duplicates=near_duplicates,
         jobs=jobs,
@@ -213,6 +218,7 @@ def preview_command(
     out: Path,
     fmt_from: str | None,
     image_dir: Path | None,
+    read_options: Mapping[str, Any] | None,
     count: int,
     classes: str | None,
     seed: int,
@@ -231,6 +237,7 @@ def preview_command(
         out,
         fmt=fmt_from,
         image_dir=image_dir,
+        read_options=read_options,
         n=count,
         classes=names,
         seed=seed,

@@ -1,7 +1,8 @@
 """The options the commands share, each declared once: how a source is read (SRC, --from, --image-dir,
---on-error), which of it is used (the class operations and filters), which splits are changed (--splits), how an
-output is written (DST, --to, --quality, --images, --preprocess, --overwrite), and how the work runs (--jobs,
---scheduler, --quiet)."""
+--on-error, and the masks reader's --class, --threshold, --mask-classes, --connectivity, --min-area), which of
+it is used (the class operations and filters), which splits are changed (--splits), how an output is written
+(DST, --to, --quality, --images, --preprocess, --overwrite), and how the work runs (--jobs, --scheduler,
+--quiet)."""
 
 from __future__ import annotations
 
@@ -122,10 +123,75 @@ def copy_options(command: F) -> F:
     )
 
 
+#: The masks format's reader options: (parameter name, its click option). Handed to the command together as
+#: `read_options`, a dict of those given.
+MASK_READ_OPTIONS = (
+    (
+        "class_name",
+        click.option(
+            "--class",
+            "class_name",
+            metavar="NAME",
+            help="masks: the class of binary masks in images/ + masks/ (default: foreground).",
+        ),
+    ),
+    (
+        "threshold",
+        click.option(
+            "--threshold",
+            type=click.IntRange(1, 65535),
+            help="masks: a binary mask's foreground is a value of at least this (default: 128, so anti-aliased "
+            "edges count as half).",
+        ),
+    ),
+    (
+        "mask_classes",
+        click.option(
+            "--mask-classes",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            metavar="FILE",
+            help="masks: YAML class table of indexed masks ('1: crack') or colour masks ('\"#ff0000\": crack'); "
+            "0 and black are background (default: mask_classes.yaml beside the masks, if there is one).",
+        ),
+    ),
+    (
+        "connectivity",
+        click.option(
+            "--connectivity",
+            type=click.Choice(["4", "8"]),
+            help="masks: pixels touching at a side (4) or also at a corner (8) are one instance (default: 8).",
+        ),
+    ),
+    (
+        "min_area",
+        click.option(
+            "--min-area",
+            type=click.IntRange(min=0),
+            help="masks: leave out (and count) components of fewer pixels than this (default: 0, keep all).",
+        ),
+    ),
+)
+
+
+def reader_options(command: F) -> F:
+    """The format's own reader options (today the masks format's), handed to the command as `read_options`:
+    a dict of the options given (the reader refuses them if SRC's format takes none)."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **params: Any) -> Any:
+        given = {name: params.pop(name) for name, _ in MASK_READ_OPTIONS}
+        if given["connectivity"] is not None:
+            given["connectivity"] = int(given["connectivity"])
+        read_options = {name: value for name, value in given.items() if value is not None}
+        return command(*args, read_options=read_options or None, **params)
+
+    return _apply(run, [option for _, option in MASK_READ_OPTIONS])  # type: ignore[return-value]  # a _Wrapped
+
+
 def source_options(command: F) -> F:
-    """SRC and how to read it: --from and --image-dir."""
+    """SRC and how to read it: --from, --image-dir and the format's own reader options (`reader_options`)."""
     return _apply(
-        command,
+        reader_options(command),
         [
             click.argument("src", type=click.Path(exists=True, path_type=Path)),
             click.option("--from", "fmt_from", type=FORMAT_CHOICE, help="Format of SRC (detected when not given)."),

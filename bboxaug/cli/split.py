@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -97,6 +98,7 @@ def split_command(
     to: str | None,
     fmt_from: str | None,
     image_dir: Path | None,
+    read_options: Mapping[str, Any] | None,
     on_error: OnError,
     jobs: int,
     quality: int,
@@ -126,6 +128,7 @@ def split_command(
         to=to,
         fmt_from=fmt_from,
         image_dir=image_dir,
+        read_options=read_options,
         jobs=jobs,
         on_error=on_error,
         class_ops=class_ops,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -87,6 +87,7 @@ def tile_command(
     to: str | None,
     fmt_from: str | None,
     image_dir: Path | None,
+    read_options: Mapping[str, Any] | None,
     quality: int,
     preprocess: Preprocessing,
     on_error: OnError,
@@ -116,6 +117,7 @@ def tile_command(
         to=to,
         fmt_from=fmt_from,
         image_dir=image_dir,
+        read_options=read_options,
         seed=seed,
         quality=quality,
         jobs=jobs,
@@ -176,6 +178,7 @@ def resize_command(
     to: str | None,
     fmt_from: str | None,
     image_dir: Path | None,
+    read_options: Mapping[str, Any] | None,
     quality: int,
     preprocess: Preprocessing,
     on_error: OnError,
@@ -201,6 +204,7 @@ def resize_command(
         to=to,
         fmt_from=fmt_from,
         image_dir=image_dir,
+        read_options=read_options,
         quality=quality,
         jobs=jobs,
         on_error=on_error,

@@ -132,6 +132,7 @@ def augment(
     to: str | None = None,
     fmt_from: str | None = None,
     image_dir: Path | str | None = None,
+    read_options: Mapping[str, Any] | None = None,
     seed: int = 0,
     jobs: int = 1,
     splits: str | Sequence[str] = TRAIN,
@@ -158,7 +159,7 @@ def augment(
     """
     step = augment_step(policy, copies, seed, originals, splits)
     steps = preprocessing_for(preprocess, step.policy)
-    source = Source.at(src, fmt_from, image_dir, on_error, class_ops, filters=filters)
+    source = Source.at(src, fmt_from, image_dir, on_error, class_ops, filters=filters, read_options=read_options)
     output = Output(
         Path(dst),
         to,
@@ -194,6 +195,7 @@ def plan_augment(
     to: str | None = None,
     fmt_from: str | None = None,
     image_dir: Path | str | None = None,
+    read_options: Mapping[str, Any] | None = None,
     on_error: OnError = "fail",
     class_ops: ClassOps | None = None,
     filters: Filters | None = None,
@@ -205,5 +207,5 @@ def plan_augment(
     the copies per image), without writing anything."""
     step = augment_step(policy, copies, splits=splits)
     output = Output(Path(dst), to, jobs=jobs, preprocess=preprocessing_for(preprocess, step.policy))
-    source = Source.at(src, fmt_from, image_dir, on_error, class_ops, filters=filters)
+    source = Source.at(src, fmt_from, image_dir, on_error, class_ops, filters=filters, read_options=read_options)
     return run(step, source, output, dry_run=True).plan

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -151,6 +151,7 @@ def balance(
     to: str | None = None,
     fmt_from: str | None = None,
     image_dir: Path | str | None = None,
+    read_options: Mapping[str, Any] | None = None,
     quality: int = 95,
     on_error: OnError = "fail",
     class_ops: ClassOps | None = None,
@@ -174,7 +175,7 @@ def balance(
     options = BalanceOptions(target, ratio, max_copies, paste, split_names(splits))
     chosen = None if policy == "auto" else load_policy(policy)  # every policy mistake before any image is read
     steps = preprocessing_for(preprocess, chosen)
-    source = Source.at(src, fmt_from, image_dir, on_error, class_ops, filters=filters)
+    source = Source.at(src, fmt_from, image_dir, on_error, class_ops, filters=filters, read_options=read_options)
     output = Output(
         Path(dst),
         to,

@@ -107,6 +107,7 @@ def convert(
     to: str,
     fmt_from: str | None = None,
     image_dir: Path | str | None = None,
+    read_options: Mapping[str, Any] | None = None,
     images: ImageMode = "copy",
     on_error: OnError = "fail",
     class_map: Mapping[str, Target] | Path | str | None = None,
@@ -124,7 +125,15 @@ def convert(
     `class_ops=ClassOps.of(class_map)`; `filters` drop small boxes, negatives and empty classes. With
     `preprocess` steps every image is decoded, pre-processed and encoded (JPEG/WebP at `quality`) instead of
     copied, and the boxes follow."""
-    source = Source.at(src, fmt_from, image_dir, on_error, class_operations(class_map, class_ops), filters=filters)
+    source = Source.at(
+        src,
+        fmt_from,
+        image_dir,
+        on_error,
+        class_operations(class_map, class_ops),
+        filters=filters,
+        read_options=read_options,
+    )
     output = Output(
         Path(dst),
         to,

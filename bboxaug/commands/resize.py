@@ -23,7 +23,7 @@ bilinearly.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -192,6 +192,7 @@ def resize(
     to: str | None = None,
     fmt_from: str | None = None,
     image_dir: Path | str | None = None,
+    read_options: Mapping[str, Any] | None = None,
     quality: int = 95,
     jobs: int = 1,
     on_error: OnError = "fail",
@@ -211,7 +212,7 @@ def resize(
         else [(size, size) if isinstance(size, int) else (int(size[0]), int(size[1])) for size in sizes]
     )
     step = ResizeStep(tuple(chosen), mode, min_box_size)
-    source = Source.at(src, fmt_from, image_dir, on_error, class_ops, filters=filters)
+    source = Source.at(src, fmt_from, image_dir, on_error, class_ops, filters=filters, read_options=read_options)
     result = run(
         step,
         source,

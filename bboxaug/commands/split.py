@@ -28,7 +28,7 @@ per image, its key, the key it had, and its group.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -370,6 +370,7 @@ def split(
     to: str | None = None,
     fmt_from: str | None = None,
     image_dir: Path | str | None = None,
+    read_options: Mapping[str, Any] | None = None,
     jobs: int = 1,
     on_error: OnError = "fail",
     class_ops: ClassOps | None = None,
@@ -393,7 +394,7 @@ def split(
         from_splits,
         images,
     )
-    source = Source.at(src, fmt_from, image_dir, on_error, class_ops, filters=filters)
+    source = Source.at(src, fmt_from, image_dir, on_error, class_ops, filters=filters, read_options=read_options)
     output = Output(
         Path(dst),
         to,

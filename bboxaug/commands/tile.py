@@ -35,6 +35,7 @@ Decoding and writing the pixels is `bboxaug.pipeline.render`'s, shared with `bbo
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -306,6 +307,7 @@ def tile(
     to: str | None = None,
     fmt_from: str | None = None,
     image_dir: Path | str | None = None,
+    read_options: Mapping[str, Any] | None = None,
     seed: int = 0,
     quality: int = 95,
     jobs: int = 1,
@@ -322,7 +324,7 @@ def tile(
     `class_ops` and `filters` rename, merge and drop classes and filter boxes and images first."""
     width, height = parse_size(size) if isinstance(size, str) else (size, size) if isinstance(size, int) else size
     step = TileStep(TileSpec(width, height, overlap), min_visibility, partial, negatives, seed)
-    source = Source.at(src, fmt_from, image_dir, on_error, class_ops, filters=filters)
+    source = Source.at(src, fmt_from, image_dir, on_error, class_ops, filters=filters, read_options=read_options)
     result = run(
         step,
         source,

@@ -176,6 +176,19 @@ OUTSIDE_SPLITS = register(
     "skipped_files:outside_splits", "warning", "Labelme files outside the split folders, not read"
 )
 
+MASK_MISSING = register("mask_missing", "error", "a defect image whose mask file is missing (MVTec AD layout)")
+MASK_SIZE_MISMATCH = register("mask_size_mismatch", "error", "a mask whose size differs from its image's")
+IMAGES_WITHOUT_MASK = register(
+    "images_without_mask", "warning", "images without a mask file, read as negatives (images/ + masks/ layout)"
+)
+MASKS_WITHOUT_IMAGE = register("masks_without_image", "warning", "mask files without an image, not read")
+MASK_BELOW_THRESHOLD = register(
+    "mask_below_threshold", "warning", "binary masks with values above 0 but all below --threshold, read as background"
+)
+MASK_UNKNOWN_VALUES = register(
+    "mask_unknown_values", "warning", "masks with pixel values or colours not in the class table, read as background"
+)
+
 
 # --- what the other steps say ------------------------------------------------------------------------------
 
@@ -287,3 +300,10 @@ BOXES_DROPPED_MIN_BOX_SIZE = register(
 BOXES_DROPPED_MIN_BOX_AREA = register("boxes_dropped:min_box_area", None, "boxes dropped: area below --min-box-area")
 NEGATIVES_DROPPED = register("negatives_dropped", None, "images without boxes dropped (--negatives)")
 CLASSES_DROPPED_EMPTY = register("classes_dropped:empty", None, "classes dropped: no box left (--drop-empty-classes)")
+COMPONENTS_DROPPED_MIN_AREA = register(
+    "components_dropped:min_area", None, "mask components dropped: fewer pixels than --min-area"
+)
+MASK_FILLED_BOXES = register(
+    "mask_filled_boxes", None, "boxes without a polygon or mask, written to masks as filled rectangles"
+)
+MASK_OVERLAPS = register("mask_overlaps", None, "instances written to masks over part of another (larger) one")

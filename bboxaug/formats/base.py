@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
+from bboxaug.core.errors import UsageError
 from bboxaug.core.model import ClassInfo, Dataset, ImageRecord
 from bboxaug.core.report import Report
 
@@ -18,6 +19,10 @@ class Reader(Protocol):
 def names_only(classes: Sequence[ClassInfo]) -> list[int | None]:
     """`Format.class_ids` of a format that stores class names, not ids."""
     return [None] * len(classes)
+
+
+#: Options a format's reader takes beyond the common ones, by name (the masks format's `threshold` ...).
+ReadOptions = Mapping[str, Any]
 
 
 class Writer(Protocol):
@@ -43,6 +48,8 @@ class Format:
     - `class_ids(classes)`: the id each class gets when written (None for formats that store names only); the
       conversion report records it, so any remap is written down.
     - `tolerance(image)`: how far, in pixels, a coordinate may move in one write and read back.
+    - `read_with(options)`: the reader with the format's own reader options bound (`reader`), for a format that
+      takes any (masks: the class of binary masks, the threshold ...); None for the others.
     """
 
     name: str
@@ -55,3 +62,14 @@ class Format:
     tolerance: Callable[[ImageRecord], float]
     keeps_crowd: bool = False
     class_ids: Callable[[Sequence[ClassInfo]], Sequence[int | None]] = names_only
+    read_with: Callable[[ReadOptions], Reader] | None = None
+
+    def reader(self, options: ReadOptions | None = None) -> Reader:
+        """`read`, or the reader `options` configure; options given to a format that takes none (those left
+        None aside) are a usage error naming them."""
+        given = {name: value for name, value in (options or {}).items() if value is not None}
+        if not given:
+            return self.read
+        if self.read_with is None:
+            raise UsageError(f"reader options {', '.join(sorted(given))} do not apply to the {self.name} format")
+        return self.read_with(given)

@@ -16,6 +16,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
@@ -277,6 +278,7 @@ def preview(
     *,
     fmt: str | None = None,
     image_dir: Path | str | None = None,
+    read_options: Mapping[str, Any] | None = None,
     n: int = 16,
     classes: Sequence[str] | None = None,
     seed: int = 0,
@@ -288,7 +290,15 @@ def preview(
 ) -> Image.Image:
     """Read the dataset at `src` (its classes changed by `class_ops`, filtered by `filters`), render the
     preview, and write it to `out` as PNG."""
-    dataset = load(src, fmt=fmt, image_dir=image_dir, report=report or Report(), class_ops=class_ops, filters=filters)
+    dataset = load(
+        src,
+        fmt=fmt,
+        image_dir=image_dir,
+        report=report or Report(),
+        class_ops=class_ops,
+        filters=filters,
+        read_options=read_options,
+    )
     picture = render_preview(
         dataset,
         n=n,

@@ -8,6 +8,7 @@ coordinates); image sizes come from the annotation, else from the image header (
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -224,6 +225,7 @@ def stats_for(
     *,
     fmt: str | None = None,
     image_dir: Path | str | None = None,
+    read_options: Mapping[str, Any] | None = None,
     anchors: int = 9,
     img_size: int = 640,
     seed: int = 0,
@@ -236,7 +238,15 @@ def stats_for(
     """Read the dataset at `src` (its classes changed by `class_ops`, filtered by `filters`) and compute its
     statistics; returns the dataset (sizes filled) and the stats."""
     dataset = fill_sizes(
-        load(src, fmt=fmt, image_dir=image_dir, report=report or Report(), class_ops=class_ops, filters=filters),
+        load(
+            src,
+            fmt=fmt,
+            image_dir=image_dir,
+            report=report or Report(),
+            class_ops=class_ops,
+            filters=filters,
+            read_options=read_options,
+        ),
         Report(),
         unknown="keep",
         jobs=jobs,

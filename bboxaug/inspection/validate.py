@@ -355,6 +355,7 @@ def validate(
     *,
     fmt: str | None = None,
     image_dir: Path | str | None = None,
+    read_options: Mapping[str, Any] | None = None,
     deep: bool = False,
     near_duplicates: bool = False,
     jobs: int = 1,
@@ -365,7 +366,15 @@ def validate(
     """Read the dataset at `src` without stopping at problems (its classes changed by `class_ops`, filtered by
     `filters`) and return every finding (with `near_duplicates`, images that look the same too)."""
     report = Report(on_error="skip")
-    dataset = load(src, fmt=fmt, image_dir=image_dir, report=report, class_ops=class_ops, filters=filters)
+    dataset = load(
+        src,
+        fmt=fmt,
+        image_dir=image_dir,
+        report=report,
+        class_ops=class_ops,
+        filters=filters,
+        read_options=read_options,
+    )
     checks = check_dataset(dataset, deep=deep, near_duplicates=near_duplicates, jobs=jobs, progress=progress)
     return sort_findings(reader_findings(report, dataset) + checks)
 

@@ -177,6 +177,7 @@ def run(step: Step[PlanT], source: Readable, output: Output, *, dry_run: bool = 
         "bboxaug": __version__,
         "source": source.describe(),
         "from": source_format,
+        **({"read_options": opened.notes["read_options"]} if "read_options" in opened.notes else {}),
         "to": target.name,
         "class_ops": None if source.class_ops is None else source.class_ops.to_json(),
         "filters": None if source.filters is None else source.filters.to_json(),

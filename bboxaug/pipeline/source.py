@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from bboxaug.core.model import Dataset
 from bboxaug.core.report import OnError, Report
 from bboxaug.formats import detect_format, get_format
+from bboxaug.formats.base import ReadOptions
 from bboxaug.pipeline.classes import ClassOps
 from bboxaug.pipeline.filters import Filters
 
@@ -22,7 +23,9 @@ class Source:
     when they are not where the layout puts them, or a dataset already in memory (`origin`). `on_error`
     decides what a malformed item does (stop, or skip it and report it) unless a `report` to add to is given;
     `class_ops` rename, merge, drop and renumber the classes as the source is opened, and `filters` drop small
-    boxes, negatives and empty classes (in `prepare` for a run; right after the class operations for `load`)."""
+    boxes, negatives and empty classes (in `prepare` for a run; right after the class operations for `load`).
+    `read_options` are the format's own reader options (the masks format's `threshold` ...), refused by a format
+    that takes none."""
 
     origin: Path | Dataset
     fmt: str | None = None
@@ -31,6 +34,7 @@ class Source:
     class_ops: ClassOps | None = None
     report: Report | None = None
     filters: Filters | None = None
+    read_options: ReadOptions | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.origin, Path):  # workers may run in another folder (reused processes, a cluster)
@@ -48,10 +52,11 @@ class Source:
         class_ops: ClassOps | None = None,
         report: Report | None = None,
         filters: Filters | None = None,
+        read_options: ReadOptions | None = None,
     ) -> Source:
         """The source at a path given as a string or a Path, as the public functions take it."""
         image_folder = None if image_dir is None else Path(image_dir)
-        return cls(Path(src), fmt, image_folder, on_error, class_ops, report, filters)
+        return cls(Path(src), fmt, image_folder, on_error, class_ops, report, filters, read_options)
 
     @property
     def path(self) -> Path | None:
@@ -67,9 +72,12 @@ class Source:
         return str(self.origin.resolve()) if isinstance(self.origin, Path) else "<dataset in memory>"
 
     def open(self, *, jobs: int = 1, progress: bool = False) -> Opened:
-        """The source read (`open_source`); a single source has no notes of its own."""
+        """The source read (`open_source`); its notes are the reader options given, if any (the manifest
+        records them)."""
         fmt, dataset, report = open_source(self, jobs=jobs)
-        return Opened(fmt, dataset, report)
+        given = {name: value for name, value in (self.read_options or {}).items() if value is not None}
+        notes = {"read_options": {name: _plain(value) for name, value in given.items()}} if given else {}
+        return Opened(fmt, dataset, report, notes)
 
 
 @dataclass(frozen=True)
@@ -102,6 +110,11 @@ class Readable(Protocol):
     def open(self, *, jobs: int = 1, progress: bool = False) -> Opened: ...
 
 
+def _plain(value: Any) -> Any:
+    """A reader option as JSON holds it: a path as its absolute text, anything else as it is."""
+    return str(value.absolute()) if isinstance(value, Path) else value
+
+
 def open_source(source: Source, *, jobs: int = 1) -> tuple[str | None, Dataset, Report]:
     """The source's format name (None for a dataset in memory), the dataset with the class operations applied,
     and the report reading began."""
@@ -109,8 +122,9 @@ def open_source(source: Source, *, jobs: int = 1) -> tuple[str | None, Dataset, 
     if isinstance(source.origin, Dataset):
         fmt, dataset = source.fmt, source.origin
     else:
-        reader = get_format(source.fmt) if source.fmt else detect_format(source.origin)
-        fmt, dataset = reader.name, reader.read(source.origin, report=report, image_dir=source.image_dir, jobs=jobs)
+        found = get_format(source.fmt) if source.fmt else detect_format(source.origin)
+        read = found.reader(source.read_options)
+        fmt, dataset = found.name, read(source.origin, report=report, image_dir=source.image_dir, jobs=jobs)
     if source.class_ops is not None:
         dataset = source.class_ops.apply(dataset, report)
     return fmt, dataset, report
@@ -125,10 +139,12 @@ def load(
     jobs: int = 1,
     class_ops: ClassOps | None = None,
     filters: Filters | None = None,
+    read_options: ReadOptions | None = None,
 ) -> Dataset:
-    """Read a dataset from `src` in format `fmt` (detected when None), on `jobs` workers where the format can;
-    with its classes changed by `class_ops` and filtered by `filters` (boxes as read, not clipped: what
-    `stats`, `validate` and `preview` look at)."""
-    source = Source.at(src, fmt, image_dir, class_ops=class_ops, report=report)
+    """Read a dataset from `src` in format `fmt` (detected when None), on `jobs` workers where the format can,
+    with the format's own `read_options` (the masks format's `class_name`, `threshold`, `mask_classes`,
+    `connectivity`, `min_area`); with its classes changed by `class_ops` and filtered by `filters` (boxes as
+    read, not clipped: what `stats`, `validate` and `preview` look at)."""
+    source = Source.at(src, fmt, image_dir, class_ops=class_ops, report=report, read_options=read_options)
     _, dataset, report = open_source(source, jobs=jobs)
     return dataset if filters is None else filters.apply(dataset, report)

@@ -87,9 +87,10 @@ def iter_parallel(
 
 def _stop(results: Generator[Result, None, None]) -> None:
     """Stop the workers now, also when the caller stops early (an error, a failed item); joblib then warns that
-    it cancels the tasks still running, which is what was asked for."""
+    it cancels the tasks still running, or that tasks already done go unused, which is what was asked for."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", r"\d+ tasks which were still being processed", UserWarning)
+        warnings.filterwarnings("ignore", r"\d+ tasks have been successfully executed +but not used", UserWarning)
         results.close()
 
 

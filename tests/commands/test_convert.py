@@ -18,9 +18,9 @@ from bboxaug.formats import FORMATS
 from bboxaug.pipeline.classes import ClassOps
 from bboxaug.pipeline.manifest import dataset_counts
 from bboxaug.pipeline.source import load
-from tests.conftest import make_image
+from tests.conftest import BOX_FORMATS, make_image
 
-TARGETS = sorted(FORMATS)
+TARGETS = BOX_FORMATS
 
 
 def record(

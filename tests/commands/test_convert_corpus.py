@@ -19,8 +19,9 @@ import pytest
 from bboxaug.commands.convert import convert
 from bboxaug.formats import FORMATS
 from bboxaug.pipeline.source import load
+from tests.conftest import BOX_FORMATS
 
-TARGETS = sorted(FORMATS)
+TARGETS = BOX_FORMATS
 
 
 def voc_truth(annotations: list[Path]) -> dict[str, list[tuple[str, list[float]]]]:
