@@ -56,6 +56,7 @@ def augment_command(
     resume: bool,
     quality: int,
     preprocess: Preprocessing,
+    task: str | None,
     on_error: OnError,
     class_ops: ClassOps | None,
     filters: Filters | None,
@@ -122,6 +123,7 @@ def augment_command(
         overwrite=overwrite,
         progress=show_progress(quiet),
         preprocess=preprocess,
+        task=task,
     )
     counts = result.counts
     finish(

@@ -89,6 +89,7 @@ def tile_command(
     image_dir: Path | None,
     quality: int,
     preprocess: Preprocessing,
+    task: str | None,
     on_error: OnError,
     class_ops: ClassOps | None,
     filters: Filters | None,
@@ -125,6 +126,7 @@ def tile_command(
         overwrite=overwrite,
         progress=show_progress(quiet),
         preprocess=preprocess,
+        task=task,
     )
     counts = result.manifest["tile_counts"]
     finish(
@@ -178,6 +180,7 @@ def resize_command(
     image_dir: Path | None,
     quality: int,
     preprocess: Preprocessing,
+    task: str | None,
     on_error: OnError,
     class_ops: ClassOps | None,
     filters: Filters | None,
@@ -209,6 +212,7 @@ def resize_command(
         overwrite=overwrite,
         progress=show_progress(quiet),
         preprocess=preprocess,
+        task=task,
     )
     lines = [f"resized {result.source_format} -> {result.target_format} ({mode}): {dst}"]
     for folder, written in result.datasets.items():

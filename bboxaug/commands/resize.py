@@ -200,6 +200,7 @@ def resize(
     overwrite: bool = False,
     progress: bool = False,
     preprocess: PreprocessSpec = None,
+    task: str | None = None,
 ) -> ResizeResult:
     """Write the dataset at `src` at every size of `sizes` (`"640,1024"`, `[640, (640, 480)]`) into
     `dst/<size>/`, in `src`'s format unless `to` names another. `preprocess` steps are applied to every source
@@ -223,6 +224,7 @@ def resize(
             progress=progress,
             quality=quality,
             preprocess=Preprocessing.of(preprocess),
+            task=task,
         ),
     )
     return ResizeResult(

@@ -315,6 +315,7 @@ def tile(
     overwrite: bool = False,
     progress: bool = False,
     preprocess: PreprocessSpec = None,
+    task: str | None = None,
 ) -> TileResult:
     """Write the dataset at `src` as tiles of `size` (pixels: `W`, `(W, H)` or `"WxH"`) into the new folder
     `dst`, in `src`'s format unless `to` names another; `tiles.json` in `dst` maps every tile to its source.
@@ -334,6 +335,7 @@ def tile(
             progress=progress,
             quality=quality,
             preprocess=Preprocessing.of(preprocess),
+            task=task,
         ),
     )
     return TileResult(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from bboxaug.core.errors import UsageError
 from bboxaug.core.model import ClassInfo, Dataset, ImageRecord
 from bboxaug.core.report import Report
 
@@ -43,6 +45,8 @@ class Format:
     - `class_ids(classes)`: the id each class gets when written (None for formats that store names only); the
       conversion report records it, so any remap is written down.
     - `tolerance(image)`: how far, in pixels, a coordinate may move in one write and read back.
+    - `tasks`: for a format whose labels say different things (YOLO: detect, segment), the writer of each; `write`
+      chooses by itself, `for_task` gives the format writing one of them.
     """
 
     name: str
@@ -55,3 +59,13 @@ class Format:
     tolerance: Callable[[ImageRecord], float]
     keeps_crowd: bool = False
     class_ids: Callable[[Sequence[ClassInfo]], Sequence[int | None]] = names_only
+    tasks: Mapping[str, Writer] = field(default_factory=dict, compare=False)
+
+    def for_task(self, task: str | None) -> Format:
+        """This format writing the labels of `task` (None: as `write` chooses); UsageError for a task it has not."""
+        if task is None:
+            return self
+        if task not in self.tasks:
+            offered = f"tasks {', '.join(self.tasks)}" if self.tasks else "one kind of label"
+            raise UsageError(f"the {self.name} format has no task {task!r}: it writes {offered}")
+        return dataclasses.replace(self, write=self.tasks[task])
