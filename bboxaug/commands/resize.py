@@ -141,7 +141,7 @@ class ResizeStep:
                 if image.key in failed:
                     continue
                 where = wheres[index]
-                boxes, dropped = resize_boxes(image.boxes, where, self.min_box_size)
+                boxes, dropped = resize_boxes(image.boxes, where, self.min_box_size, image.known_size())
                 tiny += dropped
                 path = target.image_path(record.split, record.name)
                 records.append(

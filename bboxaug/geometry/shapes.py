@@ -1,9 +1,10 @@
 """Box geometry for augmentation: the shapes that follow the pixels, and the boxes they leave after clipping.
 
-Every box is moved as a shape: its polygon parts where it has a polygon segmentation, else its four corners (or
-an inscribed ellipse). The backend moves all vertices at once (`pack` / `unpack`); `follow` then clips each moved
-shape to the image BEFORE taking its envelope, so a rotated object cut by the border gets the box of what is
-visible, and measures the visible share of its area; `keep_rows` applies the policy's box rules.
+Every box is moved as a shape: its polygon parts where it has a polygon segmentation, the rings outlining its RLE
+mask where it has one, else its four corners (or an inscribed ellipse). The backend moves all vertices at once
+(`pack` / `unpack`); `follow` then clips each moved shape to the image BEFORE taking its envelope, so a rotated
+object cut by the border gets the box of what is visible, and measures the visible share of its area;
+`keep_rows` applies the policy's box rules.
 
 Pure numpy, no backend knowledge. Coordinates are the model's: continuous pixels, origin at the top-left corner
 of the top-left pixel, the image being [0, W] x [0, H].
@@ -22,6 +23,8 @@ from bboxaug.core.polygons import clip_polygon as clip_polygon
 from bboxaug.core.polygons import polygon_area as polygon_area
 from bboxaug.core.polygons import polygon_parts as polygon_parts
 from bboxaug.core.polygons import polygon_segmentation as polygon_segmentation
+from bboxaug.geometry.regions import mask_shapes
+from bboxaug.io.masks import is_rle
 
 
 @dataclass(frozen=True)
@@ -49,8 +52,9 @@ Shapes = list[list[np.ndarray]]  # per box, its polygon parts, each (M, 2)
 
 def box_shapes(boxes: Boxes, box_shape: str) -> Shapes:
     """Per box, the polygon parts to move: the polygons of a polygon `segmentation` (parts of fewer than three
-    points are ignored), else the 4 corners, or a 32-vertex inscribed ellipse when `box_shape` is "ellipse".
-    RLE segmentations use the corners too."""
+    points are ignored), the rings outlining an RLE mask (outer rings and holes, `geometry.regions.mask_shapes`),
+    else the 4 corners, or a 32-vertex inscribed ellipse when `box_shape` is "ellipse". The visible share of a
+    mask with holes counts the holes' area with the mask's (an approximation for crowd regions)."""
     x1, y1, x2, y2 = boxes.xyxy.T
     if box_shape == "ellipse":
         angles = np.linspace(0.0, 2.0 * np.pi, ELLIPSE_VERTICES, endpoint=False)
@@ -66,7 +70,7 @@ def box_shapes(boxes: Boxes, box_shape: str) -> Shapes:
         raise ValueError(f"box_shape must be 'corners' or 'ellipse', not {box_shape!r}")
     shapes = [[outline] for outline in outlines]
     for row, segmentation in enumerate(boxes.columns.get("segmentation", ())):
-        parts = polygon_parts(segmentation)
+        parts = mask_shapes(segmentation) if is_rle(segmentation) else polygon_parts(segmentation)
         if parts:
             shapes[row] = parts
     return shapes
