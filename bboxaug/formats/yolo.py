@@ -759,8 +759,8 @@ def write(dataset: Dataset, dst: Path, *, report: Report, jobs: int = 1, task: s
     without = counted[codes.BOXES_WITHOUT_POLYGON.name]
     if without:
         report.warn(
-            dst,
-            "task",
+            "labels",
+            "task segment",
             f"{without} of {counted[codes.member(codes.YOLO_LINES, task).name]} boxes have no polygon or mask with "
             "an area in their image: written as their box's 4 corners",
             codes.BOXES_WITHOUT_POLYGON,

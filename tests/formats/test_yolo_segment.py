@@ -151,7 +151,7 @@ def test_a_mixed_dataset_asked_for_segment_says_how_many_boxes_had_no_polygon(tm
         "0 0.015625 0.020833 0.078125 0.020833 0.078125 0.104167 0.015625 0.104167\n"
     )
     assert report.counts["boxes_without_polygon"] == 1 and report.counts["yolo_lines:segment"] == 2
-    assert [w.code for w in report.warnings] == ["boxes_without_polygon"]
+    assert [(w.code, w.file, w.field) for w in report.warnings] == [("boxes_without_polygon", "labels", "task segment")]
     assert "1 of 2 boxes" in report.warnings[0].message
 
 
