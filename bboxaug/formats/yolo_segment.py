@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from itertools import chain
+from typing import Any
 
 import numpy as np
 
@@ -23,8 +25,9 @@ from bboxaug.core.model import Boxes
 from bboxaug.core.polygons import clip_polygon, polygon_area, polygon_parts
 from bboxaug.io.masks import decode_rle, is_rle, mask_rings, rle_size
 
-#: Decimals of a normalised coordinate.
+#: Decimals of a normalised coordinate, and one value of a line as written.
 DECIMALS = 6
+VALUE = f" %.{DECIMALS}f"
 
 
 def has_shape(segmentation: object) -> bool:
@@ -49,8 +52,10 @@ def inside_parts(parts: Sequence[np.ndarray], width: int, height: int, counts: C
     """Each part cut to the image (counted once per instance cut), parts with no area inside left out."""
     kept, cut = [], False
     for part in parts:
-        inner = clip_polygon(part, width, height)
-        cut |= len(inner) != len(part) or not np.array_equal(inner, part)
+        low, high = part.min(axis=0), part.max(axis=0)
+        inside = low[0] >= 0 and low[1] >= 0 and high[0] <= width and high[1] <= height
+        inner = part if inside else clip_polygon(part, width, height)  # the usual case needs no clipping
+        cut |= not inside
         if polygon_area(inner) > 0:
             kept.append(inner)
     counts[codes.POLYGONS_CLIPPED.name] += cut
@@ -91,9 +96,9 @@ def join_rings(rings: Sequence[np.ndarray]) -> np.ndarray:
 
 def normalised(ring: np.ndarray, width: int, height: int, counts: Counter[str]) -> np.ndarray:
     """The ring divided by the image size, rounded, each vertex equal to the one before it left out (counted)."""
-    scaled = np.round(np.clip(ring / (width, height), 0.0, 1.0), DECIMALS) + 0.0  # + 0.0: no "-0.000000"
+    scaled = np.round(np.minimum(np.maximum(ring / (width, height), 0.0), 1.0), DECIMALS) + 0.0  # no "-0.000000"
     kept = np.ones(len(scaled), dtype=bool)
-    kept[1:] = np.any(scaled[1:] != scaled[:-1], axis=1)
+    kept[1:] = (scaled[1:, 0] != scaled[:-1, 0]) | (scaled[1:, 1] != scaled[:-1, 1])
     last = np.flatnonzero(kept)[-1]
     if last > 0 and np.array_equal(scaled[last], scaled[0]):
         kept[last] = False  # a closing vertex repeating the first
@@ -118,18 +123,63 @@ def instance_ring(segmentation: object, xyxy: np.ndarray, width: int, height: in
     return ring
 
 
+def _is_single_part(segmentation: object) -> bool:
+    """A polygon segmentation of exactly one part of three points or more."""
+    if not isinstance(segmentation, list) or len(segmentation) != 1:
+        return False
+    part = segmentation[0]
+    return isinstance(part, list) and len(part) >= 6 and len(part) % 2 == 0
+
+
+def single_rings(segmentation: list[Any], box_sizes: np.ndarray, counts: Counter[str]) -> dict[int, list[float]]:
+    """The usual case, for a whole batch in a few numpy passes: each box whose segmentation is one part lying
+    inside its image (`box_sizes`: (M, 2) width, height per box), its ring normalised, rounded and without
+    repeated vertices (counted), as flat values by row. Boxes left out (clipped, joined, masks, no area, fewer
+    than three vertices left) take `instance_ring`, which gives the same ring for any box this gives one."""
+    rows = [row for row, shape in enumerate(segmentation) if _is_single_part(shape)]
+    if not rows:
+        return {}
+    flats = [segmentation[row][0] for row in rows]
+    lengths = np.fromiter(map(len, flats), np.int64, len(flats)) // 2
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    points = np.fromiter(chain.from_iterable(flats), np.float64, 2 * int(lengths.sum())).reshape(-1, 2)
+    sizes = np.repeat(box_sizes[rows].astype(np.float64), lengths, axis=0)
+    outside = np.add.reduceat(((points < 0) | (points > sizes)).any(axis=1).astype(np.int64), starts) > 0
+    following = np.arange(1, len(points) + 1)
+    following[starts + lengths - 1] = starts  # each vertex's next one in its own ring
+    cross = points[:, 0] * points[following, 1] - points[following, 0] * points[:, 1]
+    area = np.abs(np.add.reduceat(cross, starts)) / 2
+    scaled = np.round(np.minimum(np.maximum(points / sizes, 0.0), 1.0), DECIMALS) + 0.0  # no "-0.000000"
+    keep = np.ones(len(points), dtype=bool)
+    keep[1:] = (scaled[1:, 0] != scaled[:-1, 0]) | (scaled[1:, 1] != scaled[:-1, 1])
+    keep[starts] = True
+    last = np.maximum.reduceat(np.where(keep, np.arange(len(points)), -1), starts)
+    closing = (last > starts) & (scaled[last] == scaled[starts]).all(axis=1)
+    keep[last[closing]] = False
+    kept = np.add.reduceat(keep.astype(np.int64), starts)
+    good = ~outside & (area > 0) & (kept >= 3)
+    counts[codes.POLYGON_POINTS_MERGED.name] += int((lengths - kept)[good].sum())
+    values = scaled[keep].ravel().tolist()
+    ends = np.cumsum(kept) * 2
+    return {rows[k]: values[int(ends[k]) - 2 * int(kept[k]) : int(ends[k])] for k in np.flatnonzero(good).tolist()}
+
+
 def polygon_lines(boxes: Boxes, sizes: np.ndarray, box_counts: Sequence[int]) -> tuple[list[str], Counter[str]]:
     """Each image's segment label lines (`idx x1 y1 x2 y2 ...`), for images of `sizes` ((N, 2) width, height)
     whose `box_counts` boxes are the rows of `boxes` in order; and what was counted on the way."""
     counts: Counter[str] = Counter()
     segmentation = boxes.column("segmentation").tolist()
     labels, xyxy = boxes.labels.tolist(), boxes.xyxy
+    box_sizes = np.repeat(np.asarray(sizes, dtype=np.int64).reshape(-1, 2), box_counts, axis=0)
+    simple = single_rings(segmentation, box_sizes, counts)
     texts, row = [], 0
     for (width, height), count in zip(np.asarray(sizes).tolist(), box_counts, strict=True):
         lines = []
         for _ in range(count):
-            ring = instance_ring(segmentation[row], xyxy[row], int(width), int(height), counts)
-            lines.append(f"{labels[row]} " + " ".join(f"{value:.{DECIMALS}f}" for value in ring.ravel().tolist()))
+            values = simple.get(row)
+            if values is None:
+                values = instance_ring(segmentation[row], xyxy[row], int(width), int(height), counts).ravel().tolist()
+            lines.append(f"{labels[row]}" + VALUE * len(values) % tuple(values))
             row += 1
         texts.append("".join(line + "\n" for line in lines))
     counts[codes.member(codes.YOLO_LINES, "segment").name] += row

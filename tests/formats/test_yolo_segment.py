@@ -19,7 +19,7 @@ from bboxaug.commands.convert import convert, save
 from bboxaug.core.model import Boxes, ClassInfo, Dataset, ImageRecord, object_column
 from bboxaug.core.report import Report
 from bboxaug.formats import FORMATS, yolo
-from bboxaug.formats.yolo_segment import join_rings, polygon_lines
+from bboxaug.formats.yolo_segment import instance_ring, join_rings, polygon_lines
 from bboxaug.io.masks import encode_rle
 from bboxaug.pipeline.source import load
 from tests.conftest import make_image
@@ -207,3 +207,26 @@ def test_coco_polygons_to_yolo_segment_and_back_keep_every_vertex_within_the_six
         ]
         np.testing.assert_allclose(again.boxes.xyxy, envelopes, rtol=0, atol=1e-9)
     assert worst <= 0.5e-6 + 1e-12  # reported in the README: the worst vertex error as a share of the image size
+
+
+def test_the_batch_path_writes_what_one_box_at_a_time_writes() -> None:
+    """`single_rings` handles one-part polygons inside their image for a whole batch; every other box, and the
+    counts, must come out as `instance_ring` makes them one box at a time."""
+    rng = np.random.default_rng(5)
+    angles = np.linspace(0, 2 * np.pi, 12, endpoint=False)
+    shapes = []
+    for k in range(400):
+        centre, radius = rng.uniform(-20, 120, 2), rng.choice([1e-7, 0.5, 10.0, 40.0])
+        ring = (centre + radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)).ravel().tolist()
+        shapes.append([ring + ring[:2]] if k % 7 == 0 else [ring, [0, 0, 5, 0, 5, 5]] if k % 11 == 0 else [ring])
+    xyxy = [[min(s[0][0::2]), min(s[0][1::2]), max(s[0][0::2]), max(s[0][1::2])] for s in shapes]
+    boxes = Boxes(np.clip(xyxy, 0, 100), [1] * 400, {"segmentation": object_column(shapes)})
+    texts, counts = polygon_lines(boxes, np.array([[100, 100]] * 40), [10] * 40)
+    reference: Counter[str] = Counter()
+    lines = []
+    for row in range(400):
+        ring = instance_ring(shapes[row], boxes.xyxy[row], 100, 100, reference).ravel().tolist()
+        lines.append("1" + "".join(f" {value:.6f}" for value in ring) + "\n")
+    assert "".join(texts) == "".join(lines)
+    reference["yolo_lines:segment"] = 400
+    assert +counts == +reference and counts["polygon_points_merged"] > 0 and counts["polygons_clipped"] > 0
