@@ -220,6 +220,25 @@ def test_converting_block_loads_saves_and_converts(workdir: Path) -> None:
         )  # images="hardlink"
 
 
+def test_instance_polygons_block_writes_segment_and_detect_lines(workdir: Path) -> None:
+    write_coco_train_split(workdir / "data" / "coco")
+    exec(compile(rooted(python_block('task="segment"'), workdir), "README.md", "exec"), {})
+    train = {name: image for name, image in sample().items() if image.split == "train"}
+    names = yaml.safe_load((workdir / "out" / "yolo-seg" / "data.yaml").read_text())["names"]
+    for name, image in train.items():
+        width, height = image.size
+        lines = (workdir / "out" / "yolo-seg" / "labels" / "train" / f"{Path(name).stem}.txt").read_text().splitlines()
+        corners = []
+        for line in lines:
+            index, *values = line.split()
+            assert len(values) == 8  # the sample has no polygons: every box is written as its 4 corners
+            xs, ys = np.array(values[0::2], float) * width, np.array(values[1::2], float) * height
+            corners.append((names[int(index)], xs.min(), ys.min(), xs.max(), ys.max()))
+        assert_boxes_equal(corners, image.boxes, tolerance=1e-3)
+        detect = (workdir / "out" / "yolo-det" / "labels" / "train" / f"{Path(name).stem}.txt").read_text()
+        assert all(len(line.split()) == 5 for line in detect.splitlines())
+
+
 # --- Class operations and filters ------------------------------------------------------------------------
 
 

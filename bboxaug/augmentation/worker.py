@@ -28,8 +28,10 @@ from bboxaug.core.columns import carried_columns
 from bboxaug.core.errors import BboxaugError
 from bboxaug.core.model import Boxes, ImageRecord
 from bboxaug.core.report import Problem
+from bboxaug.geometry.regions import refilled_mask
 from bboxaug.geometry.shapes import BoxRules, box_shapes, follow, keep_rows, pack, polygon_segmentation, unpack
 from bboxaug.io.files import atomic_write_bytes
+from bboxaug.io.masks import is_rle
 from bboxaug.io.names import format_of
 from bboxaug.io.pixels import encode_picture
 from bboxaug.preprocessing.pixels import read_preprocessed
@@ -122,18 +124,35 @@ def _pipeline(policy_json: str) -> tuple[Any, BoxRules]:
     return _PIPELINES[policy_json]
 
 
-def moved_boxes(source: Boxes, rows: np.ndarray, xyxy: np.ndarray, polygons: list[list[np.ndarray]]) -> Boxes:
+def moved_boxes(
+    source: Boxes, rows: np.ndarray, xyxy: np.ndarray, polygons: list[list[np.ndarray]], width: int, height: int
+) -> tuple[Boxes, int]:
     """The kept rows of `source` at their new place, every per-box column carried along; polygon segmentations
-    become the moved, clipped polygons; columns describing the source shape are left behind."""
+    become the moved, clipped polygons, and RLE masks are filled again from their moved rings at the copy's
+    `width x height` (the box: the mask's pixel bounds); columns describing the source shape are left behind.
+    Also how many boxes were dropped because their mask kept no pixel."""
+    shapes = source.columns.get("segmentation")
+    masks = {
+        row: refilled_mask(polygons[row], width, height)
+        for row in rows.tolist()
+        if shapes is not None and is_rle(shapes[row])
+    }
+    empty = [row for row, found in masks.items() if found is None]
+    rows = np.setdiff1d(rows, empty) if empty else rows
+    xyxy = xyxy.copy()
+    for row, found in masks.items():
+        if found is not None:
+            xyxy[row] = found[1]
+
+    def moved(position: int, segmentation: Any) -> Any:
+        row = int(rows[position])
+        found = masks.get(row)
+        if found is not None:
+            return found[0]
+        return polygon_segmentation(polygons[row]) if isinstance(segmentation, list) and segmentation else None
+
     kept = source.take(rows)
-    columns = carried_columns(
-        kept,
-        "warp",
-        lambda position, segmentation: (
-            polygon_segmentation(polygons[rows[position]]) if isinstance(segmentation, list) and segmentation else None
-        ),
-    )
-    return Boxes(xyxy[rows], kept.labels, columns)
+    return Boxes(xyxy[rows], kept.labels, carried_columns(kept, "warp", moved)), len(empty)
 
 
 def make_copies(
@@ -157,19 +176,14 @@ def make_copies(
             height, width = pixels.shape[:2]
             followed = follow(unpack(moved, layout), width, height)
             rows, dropped = keep_rows(followed, rules)
-            lost = required - set(boxes.labels[rows].tolist())
+            moved, empty = moved_boxes(boxes, rows, followed.xyxy, followed.polygons, width, height)
+            if empty:
+                dropped = {**dropped, "empty_mask": empty}
+            lost = required - set(moved.labels.tolist())
             if not lost:
                 data = encode_picture(pixels, format_of(plan.path), quality, bgr=pipeline.takes_bgr)
                 atomic_write_bytes(Path(root) / plan.path, data)
-                result = CopyResult(
-                    plan,
-                    copy_seed,
-                    attempt + 1,
-                    width,
-                    height,
-                    moved_boxes(boxes, rows, followed.xyxy, followed.polygons),
-                    dropped,
-                )
+                result = CopyResult(plan, copy_seed, attempt + 1, width, height, moved, dropped)
                 break
         results.append(
             result

@@ -13,23 +13,18 @@ seed, the host image, the paste image's index and the object's slot in it.
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import cv2
 import numpy as np
-from pycocotools import mask as mask_utils
 
 from bboxaug.augmentation.seeds import derive_seed
 from bboxaug.core.columns import carried_columns
 from bboxaug.core.model import Boxes, EmbeddedImage, ImageRecord, object_column
-
-if TYPE_CHECKING:
-    from pycocotools import _EncodedRLE  # a compressed RLE dict, as pycocotools' stubs call it
-
+from bboxaug.io.masks import decode_rle, encode_rle
 
 MAX_IOU = 0.1  # a pasted box's IoU with every box already in the image stays below this
 
@@ -106,19 +101,6 @@ def _polygon_mask(parts: list[np.ndarray], width: int, height: int) -> tuple[int
     return x0, y0, canvas.reshape(y1 - y0, SUBPIXELS, x1 - x0, SUBPIXELS).mean(axis=(1, 3)) >= 0.5
 
 
-def decode_rle(rle: dict[str, Any], width: int, height: int) -> np.ndarray:
-    """A COCO RLE mask (compressed, or uncompressed with a list of counts) as a (height, width) bool array."""
-    counts = rle["counts"]
-    encoded: _EncodedRLE
-    if isinstance(counts, list):
-        encoded = mask_utils.frPyObjects(rle, height, width)  # type: ignore[call-overload]  # stubs lack list counts
-    else:
-        encoded = {"size": rle["size"], "counts": counts.encode("ascii") if isinstance(counts, str) else counts}
-    with warnings.catch_warnings():  # pycocotools' Cython layer under NumPy 2: harmless
-        warnings.filterwarnings("ignore", "__array__ implementation doesn't accept a copy keyword", DeprecationWarning)
-        return mask_utils.decode(encoded).astype(bool)
-
-
 def object_mask(segmentation: Any, width: int, height: int) -> tuple[int, int, np.ndarray] | None:
     """An object's pixels from its polygon or RLE segmentation: the top-left of their bounds and the mask within
     them; None when it has no usable segmentation or no pixel."""
@@ -133,7 +115,7 @@ def object_mask(segmentation: Any, width: int, height: int) -> tuple[int, int, n
             return None
         x0, y0, mask = _polygon_mask(parts, width, height)
     elif isinstance(segmentation, dict) and list(segmentation.get("size", ())) == [height, width]:
-        mask = decode_rle(segmentation, width, height)
+        mask = decode_rle(segmentation)
     else:
         return None
     ys, xs = np.nonzero(mask)
@@ -376,6 +358,4 @@ def _rle(placement: Placement, image_size: tuple[int, int]) -> dict[str, Any] | 
     full = np.zeros((image_size[1], image_size[0]), np.uint8)
     (x, y), (x0, y0, x1, y1) = placement.corner, (int(v) for v in placement.box)
     full[y0:y1, x0:x1] = placement.mask[y0 - y : y1 - y, x0 - x : x1 - x]  # the mask's bounds lie inside the host
-    counts = mask_utils.encode(np.asfortranarray(full))["counts"]
-    text = counts.decode("ascii") if isinstance(counts, bytes) else counts
-    return {"size": [image_size[1], image_size[0]], "counts": text}
+    return encode_rle(full)

@@ -57,6 +57,7 @@ def augment_command(
     resume: bool,
     quality: int,
     preprocess: Preprocessing,
+    task: str | None,
     on_error: OnError,
     class_ops: ClassOps | None,
     filters: Filters | None,
@@ -127,6 +128,7 @@ def augment_command(
         overwrite=overwrite,
         progress=show_progress(quiet),
         preprocess=preprocess,
+        task=task,
     )
     counts = result.counts
     finish(

@@ -125,6 +125,7 @@ def balance_command(
     read_options: Mapping[str, Any] | None,
     quality: int,
     preprocess: Preprocessing,
+    task: str | None,
     on_error: OnError,
     class_ops: ClassOps | None,
     filters: Filters | None,
@@ -168,6 +169,7 @@ def balance_command(
         progress=show_progress(quiet),
         dry_run=dry_run,
         preprocess=preprocess,
+        task=task,
     )
     for line in warning_lines(result.plan):
         click.echo(line, err=True)

@@ -51,6 +51,7 @@ def convert_command(
     keep_crowd: bool,
     quality: int,
     preprocess: Preprocessing,
+    task: str | None,
     jobs: int,
     overwrite: bool,
     quiet: bool,
@@ -78,6 +79,7 @@ def convert_command(
         jobs=jobs,
         progress=show_progress(quiet),
         preprocess=preprocess,
+        task=task,
         quality=quality,
     )
     lines = summary_lines(result, dst) + preprocess_lines(preprocess)

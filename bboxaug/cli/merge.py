@@ -14,6 +14,7 @@ from bboxaug.cli.options import (
     OVERWRITE,
     PREPROCESS,
     QUIET,
+    TASK,
     jobs_option,
     on_error_option,
     selection_options,
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 @click.command("merge")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="SRC1 SRC2 ... DST")
 @click.option("--to", "to", type=FORMAT_CHOICE, help="Format to write (default: SRC1's).")
+@TASK
 @IMAGES
 @KEEP_CROWD
 @selection_options()
@@ -57,6 +59,7 @@ def merge_command(
     class_ops: ClassOps | None,
     filters: Filters | None,
     preprocess: Preprocessing,
+    task: str | None,
     quality: int,
     on_error: OnError,
     jobs: int,
@@ -88,6 +91,7 @@ def merge_command(
         class_ops=class_ops,
         filters=filters,
         preprocess=preprocess,
+        task=task,
         quality=quality,
         on_error=on_error,
         keep_crowd=keep_crowd,

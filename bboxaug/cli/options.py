@@ -1,7 +1,7 @@
 """The options the commands share, each declared once: how a source is read (SRC, --from, --image-dir,
 --on-error, and the masks reader's --class, --threshold, --mask-classes, --connectivity, --min-area), which of
 it is used (the class operations and filters), which splits are changed (--splits), how an output is written
-(DST, --to, --quality, --images, --preprocess, --overwrite), and how the work runs (--jobs, --scheduler,
+(DST, --to, --task, --quality, --images, --preprocess, --overwrite), and how the work runs (--jobs, --scheduler,
 --quiet)."""
 
 from __future__ import annotations
@@ -68,6 +68,16 @@ IMAGES = click.option(
     default="copy",
     show_default=True,
     help="How images reach DST: copied, hard-linked, symlinked, or not at all (annotations only).",
+)
+
+#: Every task some format writes (YOLO: detect, segment), from the registry: a task a format adds is offered here.
+TASKS = sorted({task for fmt in FORMATS.values() for task in fmt.tasks})
+
+TASK = click.option(
+    "--task",
+    type=click.Choice(TASKS),
+    help="What the labels written hold, for formats that say it (YOLO: detect = boxes, segment = polygons). "
+    "Default: segment when every box has a polygon or mask, else detect.",
 )
 
 KEEP_CROWD = click.option(
@@ -218,6 +228,7 @@ def dataset_options(
         source_options,
         click.argument("dst", type=click.Path(path_type=Path)),
         click.option("--to", "to", type=FORMAT_CHOICE, required=to_required, help=to_help),
+        TASK,
     ]
     if quality_of is not None:
         options.append(

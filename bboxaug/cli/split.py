@@ -103,6 +103,7 @@ def split_command(
     jobs: int,
     quality: int,
     preprocess: Preprocessing,
+    task: str | None,
     overwrite: bool,
     quiet: bool,
 ) -> None:
@@ -134,6 +135,7 @@ def split_command(
         class_ops=class_ops,
         filters=filters,
         preprocess=preprocess,
+        task=task,
         quality=quality,
         overwrite=overwrite,
         progress=show_progress(quiet),

@@ -90,6 +90,7 @@ def tile_command(
     read_options: Mapping[str, Any] | None,
     quality: int,
     preprocess: Preprocessing,
+    task: str | None,
     on_error: OnError,
     class_ops: ClassOps | None,
     filters: Filters | None,
@@ -127,6 +128,7 @@ def tile_command(
         overwrite=overwrite,
         progress=show_progress(quiet),
         preprocess=preprocess,
+        task=task,
     )
     counts = result.manifest["tile_counts"]
     finish(
@@ -181,6 +183,7 @@ def resize_command(
     read_options: Mapping[str, Any] | None,
     quality: int,
     preprocess: Preprocessing,
+    task: str | None,
     on_error: OnError,
     class_ops: ClassOps | None,
     filters: Filters | None,
@@ -213,6 +216,7 @@ def resize_command(
         overwrite=overwrite,
         progress=show_progress(quiet),
         preprocess=preprocess,
+        task=task,
     )
     lines = [f"resized {result.source_format} -> {result.target_format} ({mode}): {dst}"]
     for folder, written in result.datasets.items():

@@ -145,6 +145,7 @@ def augment(
     overwrite: bool = False,
     progress: bool = False,
     preprocess: PreprocessSpec = None,
+    task: str | None = None,
 ) -> AugmentResult:
     """Write the dataset at `src` plus `copies` augmented copies of every image of `splits` into the new folder
     `dst`; the other splits are written as they are, as `convert` writes them.
@@ -169,6 +170,7 @@ def augment(
         progress=progress,
         quality=quality,
         preprocess=steps,
+        task=task,
     )
     result = run(step, source, output)
     return AugmentResult.of(result, result.plan.policy, result.plan.splits, steps)

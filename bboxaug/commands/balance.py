@@ -161,6 +161,7 @@ def balance(
     progress: bool = False,
     dry_run: bool = False,
     preprocess: PreprocessSpec = None,
+    task: str | None = None,
 ) -> BalanceResult:
     """Balance the classes of `splits` of the dataset at `src` into the new folder `dst`: the originals of every
     split plus augmented copies (and with `paste`, images with rare objects pasted in) of the balanced splits.
@@ -185,6 +186,7 @@ def balance(
         progress=progress,
         quality=quality,
         preprocess=steps,
+        task=task,
     )
     result = run(BalanceStep(chosen, options, seed), source, output, dry_run=dry_run)
     balanced = [split.split for split in result.plan.plan.splits]

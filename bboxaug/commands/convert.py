@@ -78,12 +78,13 @@ def save(
     overwrite: bool = False,
     jobs: int = 1,
     progress: bool = False,
+    task: str | None = None,
 ) -> SaveResult:
     """Write `dataset` in format `to` into the new folder `dst`, atomically: everything goes into a temporary
     folder beside `dst`, which is renamed to `dst` only when complete. No manifest is written. (`to` names the
     format written, as in `convert`; `fmt` always names the format read, as in `load`.)"""
     source = Source(dataset, report=report)
-    output = Output(Path(dst), to, overwrite=overwrite, jobs=jobs, progress=progress, keep_crowd=keep_crowd)
+    output = Output(Path(dst), to, overwrite=overwrite, jobs=jobs, progress=progress, keep_crowd=keep_crowd, task=task)
     result = run(ConvertStep(images, manifest=None), source, output)
     return SaveResult(result.written[0].dataset, result.report, result.classes)
 
@@ -118,13 +119,15 @@ def convert(
     jobs: int = 1,
     progress: bool = False,
     preprocess: PreprocessSpec = None,
+    task: str | None = None,
     quality: int = 95,
 ) -> ConvertResult:
     """Convert the dataset at `src` to format `to` in the new folder `dst`, writing `convert.json` beside it.
     `class_map` (a mapping or a YAML/JSON file, see `bboxaug.pipeline.classes`) is short for
     `class_ops=ClassOps.of(class_map)`; `filters` drop small boxes, negatives and empty classes. With
     `preprocess` steps every image is decoded, pre-processed and encoded (JPEG/WebP at `quality`) instead of
-    copied, and the boxes follow."""
+    copied, and the boxes follow. `task` says what the labels hold in formats that say it (YOLO: "detect" writes
+    boxes, "segment" polygons; None: segment when every box has a polygon or mask, else detect)."""
     source = Source.at(
         src,
         fmt_from,
@@ -143,6 +146,7 @@ def convert(
         keep_crowd=keep_crowd,
         quality=quality,
         preprocess=Preprocessing.of(preprocess),
+        task=task,
     )
     result = run(ConvertStep(images), source, output)
     return ConvertResult(

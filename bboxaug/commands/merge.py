@@ -78,6 +78,7 @@ def merge(
     class_ops: ClassOps | None = None,
     filters: Filters | None = None,
     preprocess: PreprocessSpec = None,
+    task: str | None = None,
     quality: int = 95,
     on_error: OnError = "fail",
     keep_crowd: bool = False,
@@ -102,6 +103,7 @@ def merge(
         keep_crowd=keep_crowd,
         quality=quality,
         preprocess=Preprocessing.of(preprocess),
+        task=task,
     )
     result = run(MergeStep(images), joined, output)
     return MergeResult(

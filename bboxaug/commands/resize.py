@@ -13,8 +13,9 @@ Scaling both ways (small sources are enlarged). A point `(x, y)` of the source l
 y * sy + top)` with `sx = round(w * s) / w` (the scale the pixels really got, not the nominal `s`) - OpenCV's
 `resize` maps pixel corners exactly so - and `resized_to_source` inverts it. Boxes whose shorter side falls under
 `min_box_size` pixels once scaled are dropped and counted (per size, in the report and per image in the
-manifest). Per-box columns follow the rows; polygon segmentations are scaled; `area`, the source's own `shape`
-and RLE masks, which would describe the unscaled object, are left behind.
+manifest). Per-box columns follow the rows; polygon segmentations are scaled, RLE masks scaled with the pixels
+(a box whose mask keeps no pixel is dropped with the tiny ones); `area` and the source's own `shape`, which
+would describe the unscaled object, are left behind.
 
 `dst/<size>/resize.json` records, for every image written, its source, source size, size, scale and padding.
 Images are encoded in their source format (JPEG/WebP at `quality`), shrunk with area averaging, enlarged
@@ -141,7 +142,7 @@ class ResizeStep:
                 if image.key in failed:
                     continue
                 where = wheres[index]
-                boxes, dropped = resize_boxes(image.boxes, where, self.min_box_size)
+                boxes, dropped = resize_boxes(image.boxes, where, self.min_box_size, image.known_size())
                 tiny += dropped
                 path = target.image_path(record.split, record.name)
                 records.append(
@@ -201,6 +202,7 @@ def resize(
     overwrite: bool = False,
     progress: bool = False,
     preprocess: PreprocessSpec = None,
+    task: str | None = None,
 ) -> ResizeResult:
     """Write the dataset at `src` at every size of `sizes` (`"640,1024"`, `[640, (640, 480)]`) into
     `dst/<size>/`, in `src`'s format unless `to` names another. `preprocess` steps are applied to every source
@@ -224,6 +226,7 @@ def resize(
             progress=progress,
             quality=quality,
             preprocess=Preprocessing.of(preprocess),
+            task=task,
         ),
     )
     return ResizeResult(

@@ -376,6 +376,7 @@ def split(
     class_ops: ClassOps | None = None,
     filters: Filters | None = None,
     preprocess: PreprocessSpec = None,
+    task: str | None = None,
     quality: int = 95,
     overwrite: bool = False,
     progress: bool = False,
@@ -403,6 +404,7 @@ def split(
         progress=progress,
         quality=quality,
         preprocess=Preprocessing.of(preprocess),
+        task=task,
     )
     result = run(step, source, output)
     return SplitResult(

@@ -12,9 +12,12 @@ workers then decode each source once and write its tiles. The rules:
 - An image smaller than a tile on an axis gets one tile there at offset 0, padded on the right or bottom with
   grey `PAD_VALUE` up to the tile size; the padding is recorded as `[left, top, right, bottom]`.
 - A box is visible in a tile when the part of it inside the tile has an area above 0; its visible fraction is
-  that area over the box's own. A visible box whose fraction reaches `min_visibility` is kept as the clipped box
-  (marked `truncated` when cut). Below it the box is partial, and `partial` decides: "drop" the box, "keep" it
-  clipped, or "reject" (the default) the whole tile, so that no written tile shows an object without its label.
+  that area over the box's own. Where the box has a polygon or an RLE mask, both come from that shape (polygon
+  area, mask pixels), and so does the clipped box (the envelope of the shape's visible part): a box whose shape
+  is not in the tile is not in it, however much of its box is. A visible box whose fraction reaches
+  `min_visibility` is kept as the clipped box (marked `truncated` when cut). Below it the box is partial, and
+  `partial` decides: "drop" the box, "keep" it clipped, or "reject" (the default) the whole tile, so that no
+  written tile shows an object without its label.
 - Extra tiles: a box that lies whole in no kept grid tile (larger than the overlap, or its tiles were rejected)
   gets one more tile, as near centred on it as can be, that holds it whole and, under "reject", cuts no other box
   below `min_visibility`. Where no such place exists (a box larger than a tile, a dense scene) the box is counted
@@ -26,8 +29,8 @@ workers then decode each source once and write its tiles. The rules:
   padding; `tile_to_source` maps boxes found on a tile back to its source image.
 - Counts add up: tiles planned = written + rejected + negatives skipped + failed (unreadable sources, with
   `on_error="skip"`); visible (tile, box) pairs = kept + kept partial + dropped + in rejected tiles.
-- Per-box columns follow the rows (`Boxes.take`); polygon segmentations are cut to the tile; what describes the
-  source's shape or identity (`area`, `shape`, `source_id`, RLE masks) is left behind.
+- Per-box columns follow the rows (`Boxes.take`); polygon segmentations and RLE masks are cut to the tile; what
+  describes the source's shape or identity (`area`, `shape`, `source_id`) is left behind.
 
 Decoding and writing the pixels is `bboxaug.pipeline.render`'s, shared with `bboxaug.commands.resize`.
 """
@@ -317,6 +320,7 @@ def tile(
     overwrite: bool = False,
     progress: bool = False,
     preprocess: PreprocessSpec = None,
+    task: str | None = None,
 ) -> TileResult:
     """Write the dataset at `src` as tiles of `size` (pixels: `W`, `(W, H)` or `"WxH"`) into the new folder
     `dst`, in `src`'s format unless `to` names another; `tiles.json` in `dst` maps every tile to its source.
@@ -336,6 +340,7 @@ def tile(
             progress=progress,
             quality=quality,
             preprocess=Preprocessing.of(preprocess),
+            task=task,
         ),
     )
     return TileResult(

@@ -221,6 +221,12 @@ CONFLICTING_DUPLICATE = register(
 CROP_OUTSIDE_IMAGE = register(
     "crop_outside_image", "error", "an image that the --preprocess crop does not reach (nothing of it would be left)"
 )
+BOXES_WITHOUT_POLYGON = register(
+    "boxes_without_polygon",
+    "warning",
+    "boxes with no polygon or mask (or none with an area in their image), written in YOLO segment lines as their "
+    "box's 4 corners",
+)
 
 
 # --- the other errors, by kind (never an item's skip in practice, but each error carries a code) -----------
@@ -307,3 +313,22 @@ MASK_FILLED_BOXES = register(
     "mask_filled_boxes", None, "boxes without a polygon or mask, written to masks as filled rectangles"
 )
 MASK_OVERLAPS = register("mask_overlaps", None, "instances written to masks over part of another (larger) one")
+
+YOLO_LINES = register("yolo_lines" + FAMILY, None, "YOLO label lines written, by task")
+POLYGONS_FROM_MASKS = register(
+    "polygons_from_masks", None, "RLE masks written as polygons (the outer contours of their pixels)"
+)
+MASK_HOLES_FILLED = register(
+    "mask_holes_filled", None, "masks written as polygons without their holes (a YOLO polygon has none)"
+)
+POLYGON_RINGS_JOINED = register(
+    "polygon_rings_joined", None, "instances of several polygons written as one ring, joined by short connecting edges"
+)
+POLYGONS_CLIPPED = register("polygons_clipped", None, "polygons cut to their image when written")
+POLYGON_POINTS_MERGED = register(
+    "polygon_points_merged", None, "polygon vertices left out when written: equal to the one before once rounded"
+)
+MASKS_MOVED = register("masks_moved", None, "RLE masks moved with their region (decoded, moved, encoded again)")
+BOXES_DROPPED_EMPTY_MASK = register(
+    "boxes_dropped:empty_mask", None, "boxes dropped: their RLE mask kept no pixel once moved"
+)

@@ -7,8 +7,8 @@
   size (`area`, `shape`) is left behind, and the segmentation is scaled;
 - `cut`: a tile shows a piece of the object: like `warp`, and the segmentation is cut to the tile (a cut box
   is also marked `truncated`, by the tiling itself).
-Every other column (flags, free attributes) is carried unchanged. A segmentation that cannot follow (RLE masks)
-becomes None; the callers' `move` says how polygons follow.
+Every other column (flags, free attributes) is carried unchanged. The callers' `move` says how a segmentation
+follows: polygons moved and clipped, RLE masks moved with the pixels (`bboxaug.geometry.regions`).
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -50,6 +51,8 @@ class Format:
     - `tolerance(image)`: how far, in pixels, a coordinate may move in one write and read back.
     - `read_with(options)`: the reader with the format's own reader options bound (`reader`), for a format that
       takes any (masks: the class of binary masks, the threshold ...); None for the others.
+    - `tasks`: for a format whose labels say different things (YOLO: detect, segment), the writer of each; `write`
+      chooses by itself, `for_task` gives the format writing one of them.
     """
 
     name: str
@@ -63,6 +66,7 @@ class Format:
     keeps_crowd: bool = False
     class_ids: Callable[[Sequence[ClassInfo]], Sequence[int | None]] = names_only
     read_with: Callable[[ReadOptions], Reader] | None = None
+    tasks: Mapping[str, Writer] = field(default_factory=dict, compare=False)
 
     def reader(self, options: ReadOptions | None = None) -> Reader:
         """`read`, or the reader `options` configure; options given to a format that takes none (those left
@@ -73,3 +77,12 @@ class Format:
         if self.read_with is None:
             raise UsageError(f"reader options {', '.join(sorted(given))} do not apply to the {self.name} format")
         return self.read_with(given)
+
+    def for_task(self, task: str | None) -> Format:
+        """This format writing the labels of `task` (None: as `write` chooses); UsageError for a task it has not."""
+        if task is None:
+            return self
+        if task not in self.tasks:
+            offered = f"tasks {', '.join(self.tasks)}" if self.tasks else "one kind of label"
+            raise UsageError(f"the {self.name} format has no task {task!r}: it writes {offered}")
+        return dataclasses.replace(self, write=self.tasks[task])

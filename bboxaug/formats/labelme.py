@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
-from pycocotools import mask as mask_utils
 
 from bboxaug.core import codes
 from bboxaug.core.errors import AnnotationError, FormatError
@@ -33,6 +32,7 @@ from bboxaug.formats.base import Format
 from bboxaug.formats.layout import DEFAULT_SPLIT, ImageIndex, classes_from_names, compact_number, split_folders
 from bboxaug.io.files import atomic_write_text
 from bboxaug.io.headers import IMAGE_EXTENSIONS, header_of, read_header
+from bboxaug.io.masks import encode_rle
 from bboxaug.io.names import safe_relative_name
 
 VERSION = "5.5.0"
@@ -135,9 +135,7 @@ def mask_rle(patch: np.ndarray, origin: tuple[int, int], width: int, height: int
     left, right = max(x0, 0), min(x0 + patch.shape[1], width)
     if top < bottom and left < right:
         full[top:bottom, left:right] = patch[top - y0 : bottom - y0, left - x0 : right - x0]
-    counts = mask_utils.encode(full)["counts"]
-    text = counts.decode("ascii") if isinstance(counts, bytes) else counts
-    return {"size": [int(height), int(width)], "counts": text}
+    return encode_rle(full)
 
 
 def parse_shape(raw: Any, *, size: tuple[int, int] | None, file: object, field: str) -> Shape | str:

@@ -2,8 +2,9 @@
 layout (`obj.data`, `obj.names`, `obj_train_data/` or `train.txt` lists).
 
 Each label line is `class cx cy w h`, normalised by the image size, or `class x0 y0 x1 y1 ...` (a polygon, read as
-its envelope). YOLO stores no image sizes, so every size comes from the image header. Writing gives the
-Ultralytics layout; the contract is formats/yolo.md.
+its envelope, kept as the box's segmentation). YOLO stores no image sizes, so every size comes from the image
+header. Writing gives the Ultralytics layout, with box lines (task "detect") or polygon lines ("segment",
+`bboxaug.formats.yolo_segment`); the contract is formats/yolo.md.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ import itertools
 import math
 import os
 from array import array
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -27,8 +30,9 @@ from bboxaug.core.errors import AnnotationError, FormatError, ImageError, UsageE
 from bboxaug.core.model import Boxes, ClassInfo, Dataset, ImageRecord, name_stem, object_column
 from bboxaug.core.report import Report
 from bboxaug.core.table import TableBuilder, as_table
-from bboxaug.formats.base import Format
+from bboxaug.formats.base import Format, Writer
 from bboxaug.formats.layout import split_folders
+from bboxaug.formats.yolo_segment import has_shape, polygon_lines
 from bboxaug.io.files import atomic_write_text, write_file
 from bboxaug.io.headers import is_image_name, read_header
 from bboxaug.io.names import safe_relative_name
@@ -732,29 +736,63 @@ def detect(path: Path) -> bool:
     return has_images and any((path / name).is_dir() and _has_yolo_labels(path / name) for name in LABEL_DIRS)
 
 
+#: Makes the label lines of a batch of images: their boxes (every column), their sizes ((N, 2) width, height) and
+#: how many of the boxes each has, in order; gives each image's text and what it counted on the way.
+LineWriter = Callable[[Boxes, np.ndarray, Sequence[int]], tuple[list[str], Counter[str]]]
+
+
+def box_lines(boxes: Boxes, sizes: np.ndarray, counts: Sequence[int]) -> tuple[list[str], Counter[str]]:
+    """Detection lines `idx cx cy w h` (`label_texts`)."""
+    texts = label_texts(boxes.xyxy, boxes.labels, sizes, counts)
+    return texts, Counter({codes.member(codes.YOLO_LINES, "detect").name: len(boxes)})
+
+
+#: The label lines each task writes (`write(..., task=)`, `--task`).
+TASK_LINES: Mapping[str, LineWriter] = MappingProxyType({"detect": box_lines, "segment": polygon_lines})
+
+
+def chosen_task(dataset: Dataset) -> str:
+    """The task written when none is asked for: "segment" when the dataset has boxes and every one has a polygon
+    or an RLE mask, else "detect". Reads the segmentation column a batch of images at a time and stops at the
+    first box without one."""
+    found = False
+    for start in range(0, len(dataset.images), WRITE_BATCH):
+        boxes = as_table(dataset.images[start : start + WRITE_BATCH]).boxes
+        shapes = boxes.columns.get("segmentation")
+        if len(boxes) and (shapes is None or not all(map(has_shape, shapes.tolist()))):
+            return "detect"
+        found |= len(boxes) > 0
+    return "segment" if found else "detect"
+
+
 @dataclass(frozen=True)
 class _LabelFiles:
     """The label files of a run of images: where each goes and what the text is made from."""
 
     paths: list[str]
-    xyxy: np.ndarray
-    labels: np.ndarray
+    boxes: Boxes
     sizes: np.ndarray
     counts: list[int]
+    task: str
 
 
-def _write_label_files(files: _LabelFiles) -> None:
-    texts = label_texts(files.xyxy, files.labels, files.sizes, files.counts)
+def _write_label_files(files: _LabelFiles) -> Counter[str]:
+    texts, counted = TASK_LINES[files.task](files.boxes, files.sizes, files.counts)
     for path, text in zip(files.paths, texts, strict=True):
         write_file(path, text.encode("utf-8"))
+    return counted
 
 
-def write(dataset: Dataset, dst: Path, *, report: Report, jobs: int = 1) -> None:
-    """data.yaml plus `labels/<split>/<stem>.txt` for every image (empty for a negative). Class indices are
-    positions in the class list; images are placed by the caller at `images/<split>/<name>`. The images are taken
-    a batch at a time (a dataset whose records are stored elsewhere, such as written copies, is never made into
-    one table), and the batches formatted and written on `jobs` worker processes when there are enough images
-    to pay for starting them."""
+def write(dataset: Dataset, dst: Path, *, report: Report, jobs: int = 1, task: str | None = None) -> None:
+    """data.yaml plus `labels/<split>/<stem>.txt` for every image (empty for a negative), with the lines of `task`
+    (a key of `TASK_LINES`; None: `chosen_task`). Class indices are positions in the class list; images are
+    placed by the caller at `images/<split>/<name>`. The images are taken a batch at a time (a dataset whose
+    records are stored elsewhere, such as written copies, is never made into one table), and the batches
+    formatted and written on `jobs` worker processes when there are enough images to pay for starting them.
+    What the lines counted goes into `report`; boxes written as their corners in segment lines are warned about."""
+    task = task or chosen_task(dataset)
+    if task not in TASK_LINES:
+        raise UsageError(f"unknown YOLO task {task!r}; known: {', '.join(TASK_LINES)}")
     for split in dataset.splits:
         safe_relative_name(split, file=dst, field="split")
     atomic_write_text(Path(dst) / "data.yaml", data_yaml(dataset.class_names, dataset.splits))
@@ -770,14 +808,37 @@ def write(dataset: Dataset, dst: Path, *, report: Report, jobs: int = 1) -> None
         for folder in dict.fromkeys(path[: path.rfind("/")] for path in paths).keys() - folders:
             os.makedirs(folder, exist_ok=True)
             folders.add(folder)
-        boxes = batch.boxes
-        return _LabelFiles(paths, boxes.xyxy, boxes.labels, batch.sizes(), batch.box_counts().tolist())
+        return _LabelFiles(paths, batch.boxes, batch.sizes(), batch.box_counts().tolist(), task)
 
     count = len(dataset.images)
     runs = map(label_files, range(0, count, WRITE_BATCH))
     parallel = jobs if count >= MIN_IMAGES_FOR_WORKERS else 1
-    for _ in iter_parallel(_write_label_files, runs, jobs=parallel, prefer="processes", writes_into=Path(dst)):
-        pass
+    counted: Counter[str] = Counter()
+    for batch_counts in iter_parallel(
+        _write_label_files, runs, jobs=parallel, prefer="processes", writes_into=Path(dst)
+    ):
+        counted.update(batch_counts)
+    for name, value in sorted(counted.items()):
+        if value:
+            report.count(name, value)
+    without = counted[codes.BOXES_WITHOUT_POLYGON.name]
+    if without:
+        report.warn(
+            "labels",
+            "task segment",
+            f"{without} of {counted[codes.member(codes.YOLO_LINES, task).name]} boxes have no polygon or mask with "
+            "an area in their image: written as their box's 4 corners",
+            codes.BOXES_WITHOUT_POLYGON,
+        )
+
+
+def _task_writer(task: str) -> Writer:
+    """`write` with its task fixed: the writer `Format.for_task` hands out."""
+
+    def write_task(dataset: Dataset, dst: Path, *, report: Report, jobs: int = 1) -> None:
+        write(dataset, dst, report=report, jobs=jobs, task=task)
+
+    return write_task
 
 
 def tolerance(image: ImageRecord) -> float:
@@ -797,4 +858,5 @@ FORMAT = Format(
     tolerance=tolerance,
     keeps_crowd=False,
     class_ids=lambda classes: list(range(len(classes))),
+    tasks={task: _task_writer(task) for task in TASK_LINES},
 )

@@ -8,13 +8,14 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
 from bboxaug.core.columns import carried_columns
 from bboxaug.core.errors import UsageError
 from bboxaug.core.model import Boxes
+from bboxaug.geometry.regions import mapped_mask, source_mask
 from bboxaug.geometry.shapes import move_segmentation
 
 
@@ -100,14 +101,30 @@ def resized_to_source(
     return (np.asarray(xyxy, dtype=np.float64).reshape(-1, 4) - (left, top, left, top)) / factors
 
 
-def resize_boxes(boxes: Boxes, where: Scaling, min_box_size: float) -> tuple[Boxes, int]:
+def resize_boxes(
+    boxes: Boxes, where: Scaling, min_box_size: float, source_size: tuple[int, int] | None = None
+) -> tuple[Boxes, int]:
     """The boxes at their place in the resized image, less those whose shorter side is under `min_box_size`
-    pixels there; and how many were dropped."""
+    pixels there, or whose RLE mask (of an image of `source_size`) keeps no pixel once scaled; and how many were
+    dropped. Polygons are scaled; masks are scaled with the pixels (`geometry.regions.mapped_mask`)."""
     xyxy = to_resized(boxes.xyxy, where)
     keep = np.flatnonzero((xyxy[:, 2:] - xyxy[:, :2]).min(axis=1, initial=np.inf) >= min_box_size)
     kept = boxes.take(keep)
     factors, shift = np.asarray(where.scale), np.asarray(where.padding[:2])
-    columns = carried_columns(
-        kept, "scale", lambda row, segmentation: move_segmentation(segmentation, lambda part: part * factors + shift)
-    )
-    return Boxes(xyxy[keep], kept.labels, columns), len(boxes) - len(keep)
+    content = (float(shift[0]), float(shift[1]), float(shift[0] + where.content[0]), float(shift[1] + where.content[1]))
+    vanished: list[int] = []
+
+    def moved(row: int, segmentation: Any) -> Any:
+        mask = None if source_size is None else source_mask(segmentation, *source_size)
+        if mask is None:
+            return move_segmentation(segmentation, lambda part: part * factors + shift)
+        found = mapped_mask(mask, where.scale, where.padding[:2], (where.width, where.height), content)
+        if found is None:
+            vanished.append(row)
+        return found
+
+    columns = carried_columns(kept, "scale", moved)
+    resized = Boxes(xyxy[keep], kept.labels, columns)
+    if vanished:
+        resized = resized.take(np.setdiff1d(np.arange(len(resized)), vanished))
+    return resized, len(boxes) - len(resized)

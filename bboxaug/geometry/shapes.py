@@ -1,9 +1,10 @@
 """Box geometry for augmentation: the shapes that follow the pixels, and the boxes they leave after clipping.
 
-Every box is moved as a shape: its polygon parts where it has a polygon segmentation, else its four corners (or
-an inscribed ellipse). The backend moves all vertices at once (`pack` / `unpack`); `follow` then clips each moved
-shape to the image BEFORE taking its envelope, so a rotated object cut by the border gets the box of what is
-visible, and measures the visible share of its area; `keep_rows` applies the policy's box rules.
+Every box is moved as a shape: its polygon parts where it has a polygon segmentation, the rings outlining its RLE
+mask where it has one, else its four corners (or an inscribed ellipse). The backend moves all vertices at once
+(`pack` / `unpack`); `follow` then clips each moved shape to the image BEFORE taking its envelope, so a rotated
+object cut by the border gets the box of what is visible, and measures the visible share of its area;
+`keep_rows` applies the policy's box rules.
 
 Pure numpy, no backend knowledge. Coordinates are the model's: continuous pixels, origin at the top-left corner
 of the top-left pixel, the image being [0, W] x [0, H].
@@ -18,6 +19,12 @@ from typing import Any, Literal
 import numpy as np
 
 from bboxaug.core.model import Boxes
+from bboxaug.core.polygons import clip_polygon as clip_polygon
+from bboxaug.core.polygons import polygon_area as polygon_area
+from bboxaug.core.polygons import polygon_parts as polygon_parts
+from bboxaug.core.polygons import polygon_segmentation as polygon_segmentation
+from bboxaug.geometry.regions import mask_shapes
+from bboxaug.io.masks import is_rle
 
 
 @dataclass(frozen=True)
@@ -45,8 +52,9 @@ Shapes = list[list[np.ndarray]]  # per box, its polygon parts, each (M, 2)
 
 def box_shapes(boxes: Boxes, box_shape: str) -> Shapes:
     """Per box, the polygon parts to move: the polygons of a polygon `segmentation` (parts of fewer than three
-    points are ignored), else the 4 corners, or a 32-vertex inscribed ellipse when `box_shape` is "ellipse".
-    RLE segmentations use the corners too."""
+    points are ignored), the rings outlining an RLE mask (outer rings and holes, `geometry.regions.mask_shapes`),
+    else the 4 corners, or a 32-vertex inscribed ellipse when `box_shape` is "ellipse". The visible share of a
+    mask with holes counts the holes' area with the mask's (an approximation for crowd regions)."""
     x1, y1, x2, y2 = boxes.xyxy.T
     if box_shape == "ellipse":
         angles = np.linspace(0.0, 2.0 * np.pi, ELLIPSE_VERTICES, endpoint=False)
@@ -62,27 +70,10 @@ def box_shapes(boxes: Boxes, box_shape: str) -> Shapes:
         raise ValueError(f"box_shape must be 'corners' or 'ellipse', not {box_shape!r}")
     shapes = [[outline] for outline in outlines]
     for row, segmentation in enumerate(boxes.columns.get("segmentation", ())):
-        parts = polygon_parts(segmentation)
+        parts = mask_shapes(segmentation) if is_rle(segmentation) else polygon_parts(segmentation)
         if parts:
             shapes[row] = parts
     return shapes
-
-
-def polygon_parts(segmentation: object) -> list[np.ndarray]:
-    """The (M, 2) parts of a COCO polygon segmentation `[[x0, y0, x1, y1, ...], ...]`; [] for RLE or nothing."""
-    if not isinstance(segmentation, list):
-        return []
-    parts = []
-    for flat in segmentation:
-        if isinstance(flat, (list, tuple)) and len(flat) >= 6 and len(flat) % 2 == 0:
-            parts.append(np.asarray(flat, dtype=np.float64).reshape(-1, 2))
-    return parts
-
-
-def polygon_segmentation(parts: Sequence[np.ndarray]) -> list[list[float]] | None:
-    """`parts` as a COCO polygon segmentation, leaving out parts of fewer than three points; None if none is
-    left."""
-    return [np.asarray(part).ravel().tolist() for part in parts if len(part) >= 3] or None
 
 
 def move_segmentation(segmentation: Any, move: Callable[[np.ndarray], np.ndarray]) -> list[list[float]] | None:
@@ -108,46 +99,6 @@ def unpack(points: np.ndarray, layout: Sequence[Sequence[int]]) -> Shapes:
         raise ValueError(f"{len(points)} points do not match a layout of {int(ends[-1]) if len(ends) else 0}")
     pieces = iter(np.split(points, ends[:-1]) if len(ends) else [])
     return [[next(pieces) for _ in lengths] for lengths in layout]
-
-
-def clip_polygon(polygon: np.ndarray, width: float, height: float) -> np.ndarray:
-    """The part of `polygon` inside [0, width] x [0, height] (Sutherland-Hodgman, one pass per image side, each
-    pass vectorised over the vertices); an empty (0, 2) array when nothing is inside. Points on the border count
-    as inside, and edge crossings land exactly on it."""
-    points = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
-    for axis, bound, keep_below in (
-        (0, 0.0, False),
-        (0, float(width), True),
-        (1, 0.0, False),
-        (1, float(height), True),
-    ):
-        if not len(points):
-            break
-        distance = (bound - points[:, axis]) if keep_below else (points[:, axis] - bound)
-        inside = distance >= 0
-        if inside.all():
-            continue
-        before = np.arange(-1, len(points) - 1)  # index of each vertex's predecessor (-1 wraps around)
-        previous, previous_distance = points[before], distance[before]
-        crossing = inside != inside[before]
-        with np.errstate(divide="ignore", invalid="ignore"):  # only crossing edges' values are used
-            t = previous_distance / (previous_distance - distance)
-            cut = previous + t[:, None] * (points - previous)
-        cut[:, axis] = bound
-        # Vertex i contributes [crossing point of edge (i-1, i)] then [vertex i if inside], in that order.
-        candidates = np.stack([cut, points], axis=1).reshape(-1, 2)
-        points = candidates[np.stack([crossing, inside], axis=1).ravel()]
-    return points
-
-
-def polygon_area(polygon: np.ndarray) -> float:
-    """The shoelace area, absolute (0 for fewer than three vertices)."""
-    points = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
-    if len(points) < 3:
-        return 0.0
-    x, y = points[:, 0], points[:, 1]
-    twice = np.dot(x[:-1], y[1:]) - np.dot(x[1:], y[:-1]) + x[-1] * y[0] - x[0] * y[-1]
-    return float(abs(twice) / 2.0)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ import numpy as np
 from bboxaug.core.columns import carried_columns
 from bboxaug.core.errors import UsageError
 from bboxaug.core.model import Boxes, ImageRecord
-from bboxaug.geometry.shapes import RULE_TOLERANCE, clip_polygon, move_segmentation
+from bboxaug.geometry.regions import Regions
+from bboxaug.geometry.shapes import RULE_TOLERANCE
 
 Partial = Literal["drop", "keep", "reject"]
 
@@ -125,9 +126,20 @@ class TileCut:
         return self.window[2] - self.window[0], self.window[3] - self.window[1]
 
 
-def cut_tile(boxes: Boxes, window: tuple[int, int, int, int], min_visibility: float, partial: Partial) -> TileCut:
-    """The boxes of one tile under the visibility rule and the `partial` policy (see the module docstring)."""
+def cut_tile(
+    boxes: Boxes,
+    window: tuple[int, int, int, int],
+    min_visibility: float,
+    partial: Partial,
+    size: tuple[int, int] | None = None,
+    regions: Regions | None = None,
+) -> TileCut:
+    """The boxes of one tile under the visibility rule and the `partial` policy (see the module docstring). A
+    tile is `size` pixels (the window's size unless padded); where `regions` gives a box's polygon or mask, its
+    visible share and its clipped box come from that shape, and the shape is cut with it."""
     clipped, fraction = clip_to_window(boxes.xyxy, window)
+    if regions is not None:
+        clipped, fraction = regions.in_window(clipped, fraction, window)
     visible = fraction > 0
     if not visible.any():
         return TileCut(window, Boxes.empty(), frozenset(), 0, 0, False)
@@ -136,12 +148,11 @@ def cut_tile(boxes: Boxes, window: tuple[int, int, int, int], min_visibility: fl
     rows = np.flatnonzero(enough | under if partial == "keep" else enough)
     kept = boxes.take(rows)
     x0, y0, x1, y1 = window
+    regions = regions or Regions([None] * len(boxes))
     columns = carried_columns(
         kept,
         "cut",
-        lambda row, segmentation: move_segmentation(
-            segmentation, lambda part: clip_polygon(part - (x0, y0), x1 - x0, y1 - y0)
-        ),
+        lambda position, segmentation: regions.cut(rows[position], segmentation, window, size or (x1 - x0, y1 - y0)),
     )
     cut = fraction[rows] < 1.0
     if cut.any() or "truncated" in columns:
@@ -214,13 +225,17 @@ def cut_image(image: ImageRecord, spec: TileSpec, min_visibility: float, partial
     """The grid tiles of an image, then an extra tile around each box that no kept grid tile holds whole (a box
     larger than the overlap, or one whose tiles were rejected), where one fits."""
     width, height = image.known_size()
-    cuts = [cut_tile(image.boxes, window, min_visibility, partial) for window in tile_windows(width, height, spec)]
+    size, regions = (spec.width, spec.height), Regions.of(image.boxes, width, height)
+    cuts = [
+        cut_tile(image.boxes, window, min_visibility, partial, size, regions)
+        for window in tile_windows(width, height, spec)
+    ]
     whole = set().union(*(cut.whole for cut in cuts if not cut.rejected))
     for row in range(len(image.boxes)):
         if row in whole:
             continue
         window = extra_window(image.boxes, row, width, height, spec, min_visibility, partial)
-        cut = None if window is None else cut_tile(image.boxes, window, min_visibility, partial)
+        cut = None if window is None else cut_tile(image.boxes, window, min_visibility, partial, size, regions)
         if cut is not None and not cut.rejected:
             cuts.append(dataclasses.replace(cut, extra=True))
             whole |= cut.whole

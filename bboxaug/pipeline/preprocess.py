@@ -65,7 +65,9 @@ def _placed(table: ImageTable, steps: Preprocessing, report: Report) -> ImageTab
     window = np.array([where.window for where in placements])
     owners = table.box_owners()
     of_box = of_image[owners]
-    moved = move_boxes(table.boxes, scale[of_box], offset[of_box], window[of_box])
+    before = np.stack([table.widths, table.heights], axis=1)
+    sizes = np.concatenate([before[owners], out[of_box]], axis=1)
+    moved = move_boxes(table.boxes, scale[of_box], offset[of_box], window[of_box], sizes)
     report.count("preprocess_boxes_dropped", len(table.boxes) - len(moved.rows))
     report.count("preprocess_boxes_cut", moved.cut)
     table = table.with_boxes(moved.boxes, owners[moved.rows]).with_columns(

@@ -51,7 +51,8 @@ class Output:
     """Where and how a run writes: the output folder, the target format (None: the source's), whether an old
     output may be replaced, whether an interrupted run is finished, the workers, whether to show progress,
     whether crowd regions are kept as boxes in formats that cannot mark them, the JPEG/WebP quality of the
-    images a step encodes, and the pre-processing every written image gets."""
+    images a step encodes, the pre-processing every written image gets, and the task the target's labels are
+    written for (YOLO: detect or segment; None: the writer chooses, see `Format.for_task`)."""
 
     path: Path
     to: str | None = None
@@ -62,6 +63,7 @@ class Output:
     keep_crowd: bool = False
     quality: int = 95
     preprocess: Preprocessing = NO_PREPROCESSING
+    task: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "path", self.path.absolute())  # workers may run in another folder
@@ -145,7 +147,7 @@ def run(step: Step[PlanT], source: Readable, output: Output, *, dry_run: bool = 
     """Run `step` from `source` to `output` through the pipeline's stages (see the module docstring); with
     `dry_run`, stop after the plan and write nothing."""
     if output.to is not None:
-        get_format(output.to)  # an unknown target name fails before anything is read
+        get_format(output.to).for_task(output.task)  # an unknown target or task fails before anything is read
     for path in source.paths:
         ensure_apart(path, output.path)
     if not (dry_run or (step.resumable and output.resume)):
@@ -155,7 +157,7 @@ def run(step: Step[PlanT], source: Readable, output: Output, *, dry_run: bool = 
     target_name = output.to or source_format
     if target_name is None:
         raise UsageError("name the format to write: a dataset in memory has none of its own")
-    target = get_format(target_name)
+    target = get_format(target_name).for_task(output.task)
     dataset = prepare(
         dataset,
         target,
@@ -182,6 +184,7 @@ def run(step: Step[PlanT], source: Readable, output: Output, *, dry_run: bool = 
         "class_ops": None if source.class_ops is None else source.class_ops.to_json(),
         "filters": None if source.filters is None else source.filters.to_json(),
         "preprocess": output.preprocess.to_json(),
+        **({"task": output.task} if output.task else {}),
         **step.settings(plan, context),
     }
     with Staging(

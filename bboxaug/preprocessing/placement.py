@@ -5,7 +5,8 @@ A point `(x, y)` of a `width x height` input lands at `(x * scale[0] + offset[0]
 output; the output's `window` is the part that shows the kept region of the input (the crop, scaled, placed on the
 letterbox canvas). A box is moved, then cut to the window: a box left with no area there is dropped; a box cut is
 kept clipped (to the envelope of its polygon's visible part, where it has a polygon) and marked `truncated`, as a
-tile marks one. Polygon segmentations move the same way and are cut to the window; per-box columns follow the
+tile marks one. Polygon segmentations move the same way and are cut to the window, RLE masks are warped with the
+pixels and cut to it (given the images' sizes); per-box columns follow the
 `scale` rule of `bboxaug.core.columns` (the object is the same one, seen at another place and size).
 """
 
@@ -13,11 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from bboxaug.core.columns import carried_columns
 from bboxaug.core.model import Boxes
+from bboxaug.geometry.regions import mapped_mask, source_mask
 from bboxaug.geometry.shapes import clip_polygon, move_segmentation, polygon_parts
 from bboxaug.preprocessing.steps import Crop, Preprocessing, PreprocessSpec, Resize
 
@@ -84,10 +87,14 @@ class MovedBoxes:
     cut: int
 
 
-def move_boxes(boxes: Boxes, scale: np.ndarray, offset: np.ndarray, window: np.ndarray) -> MovedBoxes:
+def move_boxes(
+    boxes: Boxes, scale: np.ndarray, offset: np.ndarray, window: np.ndarray, sizes: np.ndarray | None = None
+) -> MovedBoxes:
     """Every box moved by its own image's placement, given per box (`scale` and `offset` (M, 2), `window`
     (M, 4)), cut to the window. A cut box with a polygon segmentation gets the envelope of the polygon's visible
-    part (within the cut box), as an augmented copy does; boxes with nothing left visible are dropped."""
+    part (within the cut box), as an augmented copy does; boxes with nothing left visible are dropped. With
+    `sizes` ((M, 4): each box's image width and height before, then after), RLE masks are warped with the pixels
+    and cut to the window (a box whose mask keeps no pixel is dropped); without it they are left behind."""
     moved = boxes.xyxy * np.tile(scale, 2) + np.tile(offset, 2)
     clipped = np.concatenate([np.maximum(moved[:, :2], window[:, :2]), np.minimum(moved[:, 2:], window[:, 2:])], 1)
     visible = (clipped[:, 2] > clipped[:, 0]) & (clipped[:, 3] > clipped[:, 1])
@@ -112,9 +119,24 @@ def move_boxes(boxes: Boxes, scale: np.ndarray, offset: np.ndarray, window: np.n
             visible[row] = bool((clipped[row, 2:] > clipped[row, :2]).all())
     rows = np.flatnonzero(visible)
     kept = boxes.take(rows)
-    columns = carried_columns(
-        kept, "scale", lambda position, segmentation: move_segmentation(segmentation, inside(rows[position]))
-    )
+    vanished: list[int] = []
+
+    def follow(position: int, segmentation: Any) -> Any:
+        row = int(rows[position])
+        mask = None if sizes is None else source_mask(segmentation, int(sizes[row, 0]), int(sizes[row, 1]))
+        if mask is None:
+            return move_segmentation(segmentation, inside(row))
+        size = (int(sizes[row, 2]), int(sizes[row, 3])) if sizes is not None else (0, 0)
+        found = mapped_mask(mask, scale[row], offset[row], size, tuple(window[row].tolist()))
+        if found is None:
+            vanished.append(position)
+        return found
+
+    columns = carried_columns(kept, "scale", follow)
     if cut[rows].any() or "truncated" in columns:
         columns["truncated"] = kept.column("truncated") | cut[rows]
-    return MovedBoxes(Boxes(clipped[rows], kept.labels, columns), rows, int(cut[rows].sum()))
+    placed = Boxes(clipped[rows], kept.labels, columns)
+    if vanished:
+        shown_rows = np.setdiff1d(np.arange(len(rows)), vanished)
+        placed, rows = placed.take(shown_rows), rows[shown_rows]
+    return MovedBoxes(placed, rows, int(cut[rows].sum()))

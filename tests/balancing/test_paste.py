@@ -15,13 +15,13 @@ from bboxaug.balancing.paste import (
     MAX_IOU,
     Paster,
     cut,
-    decode_rle,
     object_mask,
     pasted_boxes,
     place_objects,
 )
 from bboxaug.balancing.paste_pixels import match_colours, paste_objects
 from bboxaug.core.model import Boxes, ImageRecord, object_column
+from bboxaug.io.masks import decode_rle
 from bboxaug.io.pixels import read_picture
 from tests.augmentation.oracle import COLOURS, Scene, iou, measured_box, scene_dataset
 
@@ -98,7 +98,7 @@ def test_a_pasted_box_is_exactly_the_pasted_pixels(scene: tuple[ImageRecord, Ima
                 # the L's pixels are exactly its RLE mask in the host (flipped or not)
                 rle = pasted_boxes(host.boxes, placements, (host.width, host.height)).columns["segmentation"][-1]
                 colour = np.abs(out.astype(int) - COLOURS[L_SHAPE]).max(axis=2) <= 60
-                decoded = decode_rle(rle, host.width, host.height)
+                decoded = decode_rle(rle)
                 assert np.array_equal(decoded, colour)
                 ys, xs = np.nonzero(decoded)
                 assert (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1) == placement.box

@@ -20,6 +20,7 @@ SHARED = (
     "--from",
     "--image-dir",
     "--to",
+    "--task",
     "--on-error",
     "--quality",
     "--preprocess",
@@ -29,7 +30,7 @@ SHARED = (
     "--quiet",
 )
 # Shared options whose help has no per-command part (--jobs, --on-error and --quality name what they apply to).
-SAME_HELP = ("--from", "--image-dir", "--preprocess", "--scheduler", "--overwrite")
+SAME_HELP = ("--from", "--image-dir", "--task", "--preprocess", "--scheduler", "--overwrite")
 WRITERS = ("convert", "augment", "balance", "tile", "resize", "split")
 
 
@@ -70,6 +71,11 @@ def declaration(parameter: click.Option) -> tuple:
 def test_the_commands_that_read_and_write_a_dataset_share_every_option() -> None:
     for flag in SHARED:
         assert set(WRITERS) <= set(having(flag)), flag
+    assert "merge" in having("--task")
+
+
+def test_task_offers_every_task_a_format_writes() -> None:
+    assert list(option(main.commands["convert"], "--task").type.choices) == ["detect", "segment"]  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("command", WRITERS)

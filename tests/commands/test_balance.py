@@ -18,7 +18,7 @@ from PIL import Image
 
 from bboxaug.augmentation.backends import get_backend
 from bboxaug.augmentation.policy import load_policy
-from bboxaug.balancing.paste import MAX_COVER, decode_rle
+from bboxaug.balancing.paste import MAX_COVER
 from bboxaug.balancing.plan import Goal, allocate, max_min_ratio, plan_balance
 from bboxaug.cli.balance import format_plan
 from bboxaug.cli.main import main
@@ -28,6 +28,7 @@ from bboxaug.core.model import Boxes, ClassInfo, Dataset, ImageRecord
 from bboxaug.core.report import Report
 from bboxaug.formats import get_format
 from bboxaug.geometry.shapes import box_shapes, pack
+from bboxaug.io.masks import decode_rle
 from bboxaug.io.pixels import read_picture
 from bboxaug.pipeline.prepare import prepare
 from bboxaug.pipeline.source import load
@@ -508,7 +509,7 @@ def test_every_box_of_a_balanced_oracle_dataset_is_where_its_pixels_are(scenes: 
                     x, y, w, h = annotation["bbox"]
                     assert (xs.min(), ys.min(), xs.max() + 1 - x, ys.max() + 1 - y) == (x, y, w, h)
                     assert annotation["area"] == mask.sum()
-                    assert np.array_equal(mask, decode_rle(annotation["segmentation"], mask.shape[1], mask.shape[0]))
+                    assert np.array_equal(mask, decode_rle(annotation["segmentation"]))
                     masks += 1
     assert masks > 0
 

@@ -34,12 +34,14 @@ from bboxaug.geometry.tiling import (
     TileSpec,
     axis_offsets,
     clip_to_window,
+    cut_image,
     cut_tile,
     extra_window,
     sample_negatives,
     tile_to_source,
     tile_windows,
 )
+from bboxaug.io.masks import decode_rle, encode_rle
 from bboxaug.io.names import tile_name
 from bboxaug.pipeline.source import load
 
@@ -682,3 +684,35 @@ def test_tiles_are_cut_from_the_preprocessed_sources(tmp_path: Path) -> None:
         written = cv2.imread(str(tmp_path / "out" / entry["path"]), cv2.IMREAD_UNCHANGED)
         x, y = entry["offset"]
         assert written.ndim == 2 and np.array_equal(written[:256, :256], whole[y : y + 256, x : x + 256])
+
+
+#: A lower-left triangle (y >= x) in a 200 x 200 image: its box [10, 10, 190, 190] covers a quarter of the
+#: top-right tile (x 100..200, y 0..100), where the triangle itself has no area (it touches the corner only).
+TRIANGLE = [10.0, 10.0, 10.0, 190.0, 190.0, 190.0]
+
+
+def triangle_mask() -> np.ndarray:
+    """The triangle's pixels: centres (c + 0.5, r + 0.5) inside it, found without bboxaug."""
+    rows, columns = np.mgrid[0:200, 0:200] + 0.5
+    return (columns >= 10) & (rows <= 190) & (rows >= columns)
+
+
+@pytest.mark.parametrize("shape", ["polygon", "mask"])
+def test_a_tile_judges_a_box_by_its_shape_not_its_box(shape: str) -> None:
+    segmentation = [TRIANGLE] if shape == "polygon" else encode_rle(triangle_mask())
+    boxes = Boxes([[10, 10, 190, 190]], [0], {"segmentation": [segmentation]})
+    image = ImageRecord("t.png", "train", 200, 200, boxes)
+    cuts = {cut.offset: cut for cut in cut_image(image, TileSpec(100, 100, 0.0), 0.2, "keep")}
+    assert not len(cuts[(100, 0)].boxes) and cuts[(100, 0)].visible == 0  # the box alone would show there (0.25)
+    # Where the triangle is: its visible part's envelope, in tile pixels; each share measured on the shape.
+    expected = {(0, 0): [10, 10, 100, 100], (0, 100): [10, 0, 100, 90], (100, 100): [0, 0, 90, 90]}
+    for offset, xyxy in expected.items():
+        np.testing.assert_allclose(cuts[offset].boxes.xyxy, [xyxy], atol=0.5 if shape == "mask" else 1e-9)
+        assert cuts[offset].boxes.columns["truncated"].tolist() == [True]
+    if shape == "polygon":
+        corners = np.array(cuts[(0, 100)].boxes.columns["segmentation"][0][0]).reshape(-1, 2)
+        assert sorted(set(map(tuple, corners.tolist()))) == [(10, 0), (10, 90), (100, 0), (100, 90)]
+    else:
+        np.testing.assert_array_equal(
+            decode_rle(cuts[(0, 100)].boxes.columns["segmentation"][0]), triangle_mask()[100:, :100]
+        )

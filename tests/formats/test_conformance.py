@@ -2,7 +2,8 @@
 
 For each case: the format detects its input; reading gives the model written by hand in expected.json (every
 coordinate within the format's tolerance); writing gives the golden text in output/; and saving (images included)
-then reading back gives the same boxes again.
+then reading back gives the same boxes again. A case whose expected.json names a `task` (YOLO: detect, segment)
+is written for that task.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def assert_matches_expected(dataset: Dataset, expected: dict, fmt_name: str, rep
         assert [names[label] for label in image.boxes.labels] == [box["label"] for box in boxes_expected], key
         for row, box in enumerate(boxes_expected):
             for column, value in box.items():
-                if column not in ("xyxy", "label"):
+                if column not in ("xyxy", "label", "task"):
                     assert image.boxes.column(column)[row] == value, (key, row, column)
     if report is not None:
         for counter, value in expected.get("counts", {}).items():
@@ -93,7 +94,7 @@ def test_golden_case(case: Path, tmp_path: Path) -> None:
     if (case / "output").is_dir():
         written = tmp_path / "written"
         written.mkdir()
-        FORMATS[fmt_name].write(dataset, written, report=Report())
+        FORMATS[fmt_name].for_task(expected.get("task")).write(dataset, written, report=Report())
         golden = annotation_files(case / "output")
         produced = annotation_files(written)
         assert sorted(produced) == sorted(golden)
@@ -101,7 +102,7 @@ def test_golden_case(case: Path, tmp_path: Path) -> None:
             assert_same_text(produced[relative], path)
 
     saved = tmp_path / "saved"
-    save(dataset, saved, to=fmt_name, images="copy" if _has_images(dataset) else "none")
+    save(dataset, saved, to=fmt_name, images="copy" if _has_images(dataset) else "none", task=expected.get("task"))
     assert detect_format(saved).name == fmt_name
     # Formats that number classes themselves (YOLO: positions) give the written ids back; the rest keep theirs.
     written_ids = FORMATS[fmt_name].class_ids(dataset.classes)

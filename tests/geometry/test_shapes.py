@@ -24,6 +24,7 @@ from bboxaug.geometry.shapes import (
     polygon_area,
     unpack,
 )
+from bboxaug.io.masks import encode_rle
 
 STEP = 0.05  # raster step in pixels
 
@@ -88,11 +89,11 @@ def test_ellipse_is_inscribed_and_touches_every_side():
     assert polygon_area(ellipse) == pytest.approx(expected)
 
 
-def test_polygon_segmentations_replace_corners_and_rle_keeps_them():
+def test_polygon_segmentations_replace_corners_and_undecodable_rle_keeps_them():
     segmentation = object_column(
         [
             [[0, 0, 4, 0, 4, 3], [10, 10, 12, 10, 12, 12, 10, 12]],  # two parts
-            {"size": [10, 10], "counts": "abc"},  # RLE
+            {"size": [10, 10], "counts": "abc"},  # RLE that cannot be decoded: its corners
             [[1, 1, 2, 2]],  # only a degenerate part (two points): ignored
             None,
         ]
@@ -107,6 +108,16 @@ def test_polygon_segmentations_replace_corners_and_rle_keeps_them():
     assert shapes[1][0].tolist() == [[1, 1], [3, 1], [3, 3], [1, 3]]
     assert shapes[2][0].tolist() == [[1, 1], [2, 1], [2, 2], [1, 2]]
     assert shapes[3][0].tolist() == [[5, 5], [6, 5], [6, 6], [5, 6]]
+
+
+def test_rle_masks_move_as_the_rings_around_their_pixels():
+    mask = np.zeros((10, 12), bool)
+    mask[2:6, 3:9] = True
+    mask[3:5, 5:7] = False  # a hole
+    boxes = Boxes([[3, 2, 9, 6]], [0], {"segmentation": object_column([encode_rle(mask)])})
+    outer, hole = box_shapes(boxes, "corners")[0]
+    assert sorted(map(tuple, outer.tolist())) == [(3.5, 2.5), (3.5, 5.5), (8.5, 2.5), (8.5, 5.5)]
+    assert hole.min(axis=0).tolist() == [4.5, 2.5] and hole.max(axis=0).tolist() == [7.5, 5.5]
 
 
 def test_unknown_box_shape_is_refused():
