@@ -27,8 +27,19 @@ from bboxaug.augmentation.seeds import derive_seed
 from bboxaug.core.columns import carried_columns
 from bboxaug.core.errors import BboxaugError
 from bboxaug.core.model import Boxes, ImageRecord
+from bboxaug.core.oriented import Quad
 from bboxaug.core.report import Problem
-from bboxaug.geometry.shapes import BoxRules, box_shapes, follow, keep_rows, pack, polygon_segmentation, unpack
+from bboxaug.geometry.shapes import (
+    BoxRules,
+    box_shapes,
+    follow,
+    follow_obb,
+    keep_rows,
+    obb_shapes,
+    pack,
+    polygon_segmentation,
+    unpack,
+)
 from bboxaug.io.files import atomic_write_bytes
 from bboxaug.io.names import format_of
 from bboxaug.io.pixels import encode_picture
@@ -122,16 +133,25 @@ def _pipeline(policy_json: str) -> tuple[Any, BoxRules]:
     return _PIPELINES[policy_json]
 
 
-def moved_boxes(source: Boxes, rows: np.ndarray, xyxy: np.ndarray, polygons: list[list[np.ndarray]]) -> Boxes:
+def moved_boxes(
+    source: Boxes,
+    rows: np.ndarray,
+    xyxy: np.ndarray,
+    polygons: list[list[np.ndarray]],
+    obbs: dict[int, Quad | None] | None = None,
+) -> Boxes:
     """The kept rows of `source` at their new place, every per-box column carried along; polygon segmentations
-    become the moved, clipped polygons; columns describing the source shape are left behind."""
+    become the moved, clipped polygons, oriented boxes the moved (or re-fitted) ones in `obbs` (by source row);
+    columns describing the source shape are left behind."""
     kept = source.take(rows)
+    moved_obbs = obbs or {}
     columns = carried_columns(
         kept,
         "warp",
         lambda position, segmentation: (
             polygon_segmentation(polygons[rows[position]]) if isinstance(segmentation, list) and segmentation else None
         ),
+        lambda position, quad: moved_obbs.get(int(rows[position])),
     )
     return Boxes(xyxy[rows], kept.labels, columns)
 
@@ -146,7 +166,9 @@ def make_copies(
     except BboxaugError as error:
         return JobResult(job.key, error=Problem.from_error(error))
     boxes = job.image.boxes
-    points, layout = pack(box_shapes(boxes, rules.box_shape))
+    shapes = box_shapes(boxes, rules.box_shape)
+    quads, quad_rows = obb_shapes(boxes)
+    points, layout = pack(shapes + quads)
     required = set(boxes.labels.tolist()) if job.required is None else set(job.required)
     results = []
     for plan in job.copies:
@@ -155,7 +177,8 @@ def make_copies(
             copy_seed = derive_seed(seed, job.key, plan.index, attempt)
             pixels, moved = pipeline(picture.pixels, points, boxes.xyxy, copy_seed)
             height, width = pixels.shape[:2]
-            followed = follow(unpack(moved, layout), width, height)
+            moved_shapes = unpack(moved, layout)
+            followed = follow(moved_shapes[: len(shapes)], width, height)
             rows, dropped = keep_rows(followed, rules)
             lost = required - set(boxes.labels[rows].tolist())
             if not lost:
@@ -167,7 +190,16 @@ def make_copies(
                     attempt + 1,
                     width,
                     height,
-                    moved_boxes(boxes, rows, followed.xyxy, followed.polygons),
+                    moved_boxes(
+                        boxes,
+                        rows,
+                        followed.xyxy,
+                        followed.polygons,
+                        {
+                            row: follow_obb(quad[0], width, height)
+                            for row, quad in zip(quad_rows.tolist(), moved_shapes[len(shapes) :], strict=True)
+                        },
+                    ),
                     dropped,
                 )
                 break

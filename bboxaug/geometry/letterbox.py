@@ -15,6 +15,7 @@ import numpy as np
 from bboxaug.core.columns import carried_columns
 from bboxaug.core.errors import UsageError
 from bboxaug.core.model import Boxes
+from bboxaug.core.oriented import as_quad, corners_of
 from bboxaug.geometry.shapes import move_segmentation
 
 
@@ -108,6 +109,9 @@ def resize_boxes(boxes: Boxes, where: Scaling, min_box_size: float) -> tuple[Box
     kept = boxes.take(keep)
     factors, shift = np.asarray(where.scale), np.asarray(where.padding[:2])
     columns = carried_columns(
-        kept, "scale", lambda row, segmentation: move_segmentation(segmentation, lambda part: part * factors + shift)
+        kept,
+        "scale",
+        lambda row, segmentation: move_segmentation(segmentation, lambda part: part * factors + shift),
+        lambda row, quad: as_quad(corners_of(quad) * factors + shift),
     )
     return Boxes(xyxy[keep], kept.labels, columns), len(boxes) - len(keep)

@@ -1,12 +1,14 @@
 """Box geometry for augmentation: the shapes that follow the pixels, and the boxes they leave after clipping.
 
-Every box is moved as a shape: its polygon parts where it has a polygon segmentation, else its four corners (or
-an inscribed ellipse). The backend moves all vertices at once (`pack` / `unpack`); `follow` then clips each moved
-shape to the image BEFORE taking its envelope, so a rotated object cut by the border gets the box of what is
-visible, and measures the visible share of its area; `keep_rows` applies the policy's box rules.
+Every box is moved as a shape: its polygon parts where it has a polygon segmentation, else its oriented box's
+corners where it has one, else its four corners (or an inscribed ellipse). An oriented box moves its own four
+corners too (`obb_shapes`), and `follow_obb` re-fits it when the border cuts it. The backend moves all vertices
+at once (`pack` / `unpack`); `follow` then clips each moved shape to the image BEFORE taking its envelope, so a
+rotated object cut by the border gets the box of what is visible, and measures the visible share of its area;
+`keep_rows` applies the policy's box rules.
 
-Pure numpy, no backend knowledge. Coordinates are the model's: continuous pixels, origin at the top-left corner
-of the top-left pixel, the image being [0, W] x [0, H].
+Pure numpy (and OpenCV's minimum-area rectangle), no backend knowledge. Coordinates are the model's: continuous
+pixels, origin at the top-left corner of the top-left pixel, the image being [0, W] x [0, H].
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import cv2
 import numpy as np
 
 from bboxaug.core.model import Boxes
+from bboxaug.core.oriented import Quad, as_quad, corners_of
 
 
 @dataclass(frozen=True)
@@ -45,8 +49,8 @@ Shapes = list[list[np.ndarray]]  # per box, its polygon parts, each (M, 2)
 
 def box_shapes(boxes: Boxes, box_shape: str) -> Shapes:
     """Per box, the polygon parts to move: the polygons of a polygon `segmentation` (parts of fewer than three
-    points are ignored), else the 4 corners, or a 32-vertex inscribed ellipse when `box_shape` is "ellipse".
-    RLE segmentations use the corners too."""
+    points are ignored), else the oriented box's corners, else the 4 corners, or a 32-vertex inscribed ellipse
+    when `box_shape` is "ellipse". RLE segmentations use the corners too."""
     x1, y1, x2, y2 = boxes.xyxy.T
     if box_shape == "ellipse":
         angles = np.linspace(0.0, 2.0 * np.pi, ELLIPSE_VERTICES, endpoint=False)
@@ -61,6 +65,9 @@ def box_shapes(boxes: Boxes, box_shape: str) -> Shapes:
     else:
         raise ValueError(f"box_shape must be 'corners' or 'ellipse', not {box_shape!r}")
     shapes = [[outline] for outline in outlines]
+    for row, quad in enumerate(boxes.columns.get("obb", ())):
+        if quad is not None:
+            shapes[row] = [corners_of(quad)]
     for row, segmentation in enumerate(boxes.columns.get("segmentation", ())):
         parts = polygon_parts(segmentation)
         if parts:
@@ -89,6 +96,51 @@ def move_segmentation(segmentation: Any, move: Callable[[np.ndarray], np.ndarray
     """A polygon segmentation with every part moved by `move` ((M, 2) points to (K, 2) points, e.g. clipped);
     None for RLE or nothing, which cannot follow a geometric operation."""
     return polygon_segmentation([move(part) for part in polygon_parts(segmentation)])
+
+
+def obb_shapes(boxes: Boxes) -> tuple[Shapes, np.ndarray]:
+    """The oriented boxes' corners as one-part shapes to move with the others, and the rows they belong to."""
+    quads = boxes.columns.get("obb")
+    if quads is None:
+        return [], np.zeros(0, dtype=np.int64)
+    rows = np.flatnonzero(quads != None)  # noqa: E711
+    return [[corners_of(quads[row])] for row in rows.tolist()], rows
+
+
+def fit_rectangle(polygon: np.ndarray, first: np.ndarray) -> Quad:
+    """The minimum-area rectangle enclosing `polygon` (OpenCV's rotating calipers), as an oriented box whose first
+    corner is the one nearest `first` (the moved quad's first corner, so the head edge stays where it was)."""
+    points = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
+    angle = np.radians(cv2.minAreaRect(points.astype(np.float32))[2])
+    axes = np.array([[np.cos(angle), np.sin(angle)], [-np.sin(angle), np.cos(angle)]])
+    along = points @ axes.T  # the rectangle found, measured again in float64 along its own axes
+    low, high = along.min(axis=0), along.max(axis=0)
+    quad = corners_of(as_quad(np.array([low, [high[0], low[1]], high, [low[0], high[1]]]) @ axes))
+    start = int(np.argmin(np.hypot(*(quad - first).T)))
+    return as_quad(np.roll(quad, -start, axis=0))
+
+
+def follow_obb(corners: np.ndarray, width: float, height: float) -> Quad | None:
+    """A moved oriented box's corners as the oriented box it leaves on an image of `width` x `height`: the corners
+    as they are (made clockwise again after a mirror) when all lie on the image, None when nothing of the quad
+    is visible, else the minimum-area rectangle of its visible part (`fit_rectangle`). That rectangle encloses
+    the visible part; since the part is convex, its area is at most twice the part's (the bound is reached by a
+    corner cut off as a right triangle) and it may reach outside the image."""
+    corners = np.asarray(corners, dtype=np.float64).reshape(4, 2)
+    if not np.isfinite(corners).all():
+        return None
+    x, y = corners[:, 0], corners[:, 1]
+    if ((x >= 0) & (x <= width) & (y >= 0) & (y <= height)).all():
+        return as_quad(corners)
+    visible = clip_polygon(corners, width, height)
+    if len(visible) < 3 or polygon_area(visible) <= 0:
+        return None
+    return fit_rectangle(visible, corners[0])
+
+
+def move_obb(quad: Quad, move: Callable[[np.ndarray], np.ndarray], width: float, height: float) -> Quad | None:
+    """An oriented box moved by `move` ((4, 2) corners to (4, 2) corners) onto an image of `width` x `height`."""
+    return follow_obb(move(corners_of(quad)), width, height)
 
 
 def pack(shapes: Shapes) -> tuple[np.ndarray, list[list[int]]]:
