@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bboxaug.core.errors import FormatError, UsageError
+from bboxaug.core.model import Dataset
 from bboxaug.formats.base import Format
 
 FORMATS: dict[str, Format] = {}
@@ -22,6 +23,16 @@ def get_format(name: str) -> Format:
         return FORMATS[name]
     except KeyError:
         raise UsageError(f"unknown format {name!r}; known formats: {', '.join(FORMATS)}") from None
+
+
+def for_task(fmt: Format, task: str | None, dataset: Dataset) -> Format:
+    """`fmt` writing `task` (`--task`), or the task `dataset` calls for when None; a usage error for a task given
+    to a format that writes one task only."""
+    if fmt.with_task is not None:
+        return fmt.with_task(task, dataset)
+    if task is not None:
+        raise UsageError(f"--task applies to formats that write several tasks (yolo), not {fmt.name}")
+    return fmt
 
 
 def detect_format(src: Path) -> Format:

@@ -43,6 +43,10 @@ class Format:
     - `class_ids(classes)`: the id each class gets when written (None for formats that store names only); the
       conversion report records it, so any remap is written down.
     - `tolerance(image)`: how far, in pixels, a coordinate may move in one write and read back.
+    - `keeps_oriented`: the format writes oriented boxes (the `obb` column); the others get the enclosing
+      upright box, which `xyxy` already is, and the conversion counts them.
+    - `with_task(task, dataset)`: for a format that writes one of several tasks (YOLO: `detect`, `obb`), the
+      format writing `task` (None: the one this dataset calls for); None for a format with one task.
     """
 
     name: str
@@ -55,3 +59,5 @@ class Format:
     tolerance: Callable[[ImageRecord], float]
     keeps_crowd: bool = False
     class_ids: Callable[[Sequence[ClassInfo]], Sequence[int | None]] = names_only
+    keeps_oriented: bool = False
+    with_task: Callable[[str | None, Dataset], Format] | None = None

@@ -33,7 +33,7 @@ from bboxaug.core.errors import UsageError
 from bboxaug.core.model import Dataset
 from bboxaug.core.report import Report
 from bboxaug.core.version import __version__
-from bboxaug.formats import get_format
+from bboxaug.formats import for_task, get_format
 from bboxaug.formats.base import Format
 from bboxaug.pipeline.classes import check_class_ids
 from bboxaug.pipeline.manifest import dataset_counts, write_manifest
@@ -51,7 +51,8 @@ class Output:
     """Where and how a run writes: the output folder, the target format (None: the source's), whether an old
     output may be replaced, whether an interrupted run is finished, the workers, whether to show progress,
     whether crowd regions are kept as boxes in formats that cannot mark them, the JPEG/WebP quality of the
-    images a step encodes, and the pre-processing every written image gets."""
+    images a step encodes, the pre-processing every written image gets, and the task a format of several tasks
+    writes (YOLO's `detect` or `obb`; None: the one the dataset calls for)."""
 
     path: Path
     to: str | None = None
@@ -62,6 +63,7 @@ class Output:
     keep_crowd: bool = False
     quality: int = 95
     preprocess: Preprocessing = NO_PREPROCESSING
+    task: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "path", self.path.absolute())  # workers may run in another folder
@@ -155,7 +157,7 @@ def run(step: Step[PlanT], source: Readable, output: Output, *, dry_run: bool = 
     target_name = output.to or source_format
     if target_name is None:
         raise UsageError("name the format to write: a dataset in memory has none of its own")
-    target = get_format(target_name)
+    target = for_task(get_format(target_name), output.task, dataset)
     dataset = prepare(
         dataset,
         target,
