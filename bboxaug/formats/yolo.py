@@ -2,12 +2,15 @@
 layout (`obj.data`, `obj.names`, `obj_train_data/` or `train.txt` lists).
 
 Each label line is `class cx cy w h`, normalised by the image size, or `class x0 y0 x1 y1 ...` (a polygon, read as
-its envelope). YOLO stores no image sizes, so every size comes from the image header. Writing gives the
-Ultralytics layout; the contract is formats/yolo.md.
+its envelope); in an oriented-box dataset `class x1 y1 ... x4 y4` is an oriented box (`bboxaug.formats.yolo_obb`).
+YOLO stores no image sizes, so every size comes from the image header. Writing gives the Ultralytics layout
+(`--task detect` or `obb`); the contract is formats/yolo.md.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -26,6 +29,8 @@ from bboxaug.core.report import Report
 from bboxaug.core.table import TableBuilder, as_table
 from bboxaug.formats.base import Format
 from bboxaug.formats.layout import split_folders
+from bboxaug.formats.yolo_obb import TASKS, default_task, oriented_if_all_quads, quads_to_obbs
+from bboxaug.formats.yolo_obb import label_texts as obb_label_texts
 from bboxaug.io.files import atomic_write_text, write_file
 from bboxaug.io.headers import is_image_name, read_header
 from bboxaug.io.names import safe_relative_name
@@ -100,10 +105,9 @@ def _number(token: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _oriented(file: object, line: str, what: str) -> AnnotationError:
+def _dota_line(file: object, line: str) -> AnnotationError:
     return AnnotationError(
-        f"oriented boxes are not supported ({what}); bboxaug reads axis-aligned boxes and "
-        "polygons only: convert the labels to `class cx cy w h` first",
+        "a DOTA line `x1 y1 x2 y2 x3 y3 x4 y4 name difficulty` in a YOLO dataset: read DOTA with --from dota",
         file=file,
         field=line,
     )
@@ -137,16 +141,15 @@ def parse_line(
     *,
     file: object = None,
     line: str = "",
-    oriented: bool = False,
     keypoint_values: int = 0,
 ) -> tuple[int, list[float], list[float] | None]:
     """One label line as (class position, normalised [x1, y1, x2, y2], normalised polygon or None).
 
     4 values after the class are a box; an even number >= 6 of coordinates is a polygon (as Ultralytics reads
-    it), except in an oriented-box dataset, where 8 coordinates are refused. DOTA lines are always refused.
+    it; in an oriented-box dataset, 8 coordinates become an oriented box afterwards). DOTA lines are refused.
     """
     if _is_dota(tokens):
-        raise _oriented(file, line, "a DOTA line `x1 y1 x2 y2 x3 y3 x4 y4 name difficulty`")
+        raise _dota_line(file, line)
     label = _class_position(tokens[0], positions, file, line)
     try:
         values = [float(token) for token in tokens[1:]]
@@ -173,8 +176,6 @@ def parse_line(
             else "4 (`class cx cy w h`) or an even number >= 6 (a polygon)"
         )
         raise AnnotationError(f"expected {expected} after the class, found {count}", file=file, field=line)
-    if oriented and count == 8:
-        raise _oriented(file, line, "`class x1 y1 x2 y2 x3 y3 x4 y4` in an oriented-box dataset")
     xs, ys = coords[0::2], coords[1::2]
     return label, [min(xs), min(ys), max(xs), max(ys)], coords
 
@@ -186,7 +187,6 @@ def parse_labels(
     positions: Mapping[int, int],
     *,
     file: object = None,
-    oriented: bool = False,
     keypoint_values: int = 0,
 ) -> Boxes:
     """A label file's text as boxes in absolute pixels; polygons are kept in the `segmentation` column."""
@@ -195,7 +195,7 @@ def parse_labels(
         tokens = line.split()
         if tokens:
             label, box, polygon = parse_line(
-                tokens, positions, file=file, line=f"line {number}", oriented=oriented, keypoint_values=keypoint_values
+                tokens, positions, file=file, line=f"line {number}", keypoint_values=keypoint_values
             )
             labels.append(label)
             edges.append(box)
@@ -415,7 +415,7 @@ class _Layout:
 
     classes: tuple[ClassInfo, ...]
     label_folder: Callable[[Path], tuple[Path, bool]]
-    oriented: bool = False
+    task: str | None = None  # data.yaml's `task`
     keypoint_values: int = 0
 
 
@@ -466,9 +466,10 @@ def _read_splits(splits: Sequence[_Split], layout: _Layout, report: Report) -> D
                     header.height,
                     positions,
                     file=label,
-                    oriented=layout.oriented or oriented,
                     keypoint_values=layout.keypoint_values,
                 )
+                if layout.task == "obb" or oriented:
+                    boxes = quads_to_obbs(boxes)
                 report.count(codes.KEYPOINTS_DROPPED, len(boxes) if layout.keypoint_values else 0)
                 records.add(ImageRecord(name, split.name, header.width, header.height, boxes, source=path))
         if tried and not labelled:
@@ -481,7 +482,8 @@ def _read_splits(splits: Sequence[_Split], layout: _Layout, report: Report) -> D
             )
     for folder in sorted({*label_folders, *(f for split in splits for f in split.folders)}):
         _report_orphans(folder, label_folders.get(folder) or layout.label_folder(folder), report)
-    return Dataset(layout.classes, records.build())
+    dataset = Dataset(layout.classes, records.build())
+    return oriented_if_all_quads(dataset) if layout.task is None else dataset
 
 
 def _report_orphans(folder: Path, label_folder: tuple[Path, bool], report: Report) -> None:
@@ -535,7 +537,8 @@ def _read_ultralytics(yaml_file: Path, report: Report) -> Dataset:
         raise FormatError("no train/val/test folder or list found", file=yaml_file)
     kpt = data.get("kpt_shape")
     keypoint_values = int(np.prod(kpt)) if isinstance(kpt, list) and all(isinstance(k, int) for k in kpt) else 0
-    layout = _Layout(classes, lambda folder: _label_folder(folder, root), data.get("task") == "obb", keypoint_values)
+    task = data.get("task") if isinstance(data.get("task"), str) else None
+    layout = _Layout(classes, lambda folder: _label_folder(folder, root), task, keypoint_values)
     return _read_splits(splits, layout, report)
 
 
@@ -676,16 +679,21 @@ class _LabelFiles:
     labels: np.ndarray
     sizes: np.ndarray
     counts: list[int]
+    obbs: np.ndarray | None = None  # with the `obb` task: each box's oriented box (None: its upright corners)
 
 
 def _write_label_files(files: _LabelFiles) -> None:
-    texts = label_texts(files.xyxy, files.labels, files.sizes, files.counts)
+    if files.obbs is None:
+        texts = label_texts(files.xyxy, files.labels, files.sizes, files.counts)
+    else:
+        texts = obb_label_texts(files.obbs, files.xyxy, files.labels, files.sizes, files.counts)
     for path, text in zip(files.paths, texts, strict=True):
         write_file(path, text.encode("utf-8"))
 
 
-def write(dataset: Dataset, dst: Path, *, report: Report, jobs: int = 1) -> None:
-    """data.yaml plus `labels/<split>/<stem>.txt` for every image (empty for a negative). Class indices are
+def write(dataset: Dataset, dst: Path, *, report: Report, jobs: int = 1, task: str = "detect") -> None:
+    """data.yaml plus `labels/<split>/<stem>.txt` for every image (empty for a negative), lines of the `task`
+    (`detect`: `idx cx cy w h`; `obb`: `idx x1 y1 ... x4 y4`). Class indices are
     positions in the class list; images are placed by the caller at `images/<split>/<name>`. The images are taken
     a batch at a time (a dataset whose records are stored elsewhere, such as written copies, is never made into
     one table), and the batches formatted and written on `jobs` worker processes when there are enough images
@@ -706,7 +714,8 @@ def write(dataset: Dataset, dst: Path, *, report: Report, jobs: int = 1) -> None
             os.makedirs(folder, exist_ok=True)
             folders.add(folder)
         boxes = batch.boxes
-        return _LabelFiles(paths, boxes.xyxy, boxes.labels, batch.sizes(), batch.box_counts().tolist())
+        obbs = boxes.column("obb") if task == "obb" else None
+        return _LabelFiles(paths, boxes.xyxy, boxes.labels, batch.sizes(), batch.box_counts().tolist(), obbs)
 
     count = len(dataset.images)
     runs = map(label_files, range(0, count, WRITE_BATCH))
@@ -721,6 +730,15 @@ def tolerance(image: ImageRecord) -> float:
     return 0.75e-6 * max(image.width or 0, image.height or 0) + 1e-9
 
 
+def with_task(task: str | None, dataset: Dataset) -> Format:
+    """YOLO writing `task` (`detect` or `obb`); without one, `obb` when every box of `dataset` has an oriented box,
+    else `detect`."""
+    chosen = task or default_task(dataset)
+    if chosen not in TASKS:
+        raise UsageError(f"--task for yolo must be one of {', '.join(TASKS)}, not {chosen!r}")
+    return dataclasses.replace(FORMAT, write=functools.partial(write, task=chosen), keeps_oriented=chosen == "obb")
+
+
 FORMAT = Format(
     name="yolo",
     description="YOLO txt labels: Ultralytics data.yaml + images/ + labels/, or Darknet obj.data / obj.names",
@@ -732,4 +750,5 @@ FORMAT = Format(
     tolerance=tolerance,
     keeps_crowd=False,
     class_ids=lambda classes: list(range(len(classes))),
+    with_task=with_task,
 )
