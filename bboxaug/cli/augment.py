@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bboxaug.cli.options import copy_options, dataset_options, selection_options, splits_option
+from bboxaug.cli.options import TASK, copy_options, dataset_options, selection_options, splits_option
 from bboxaug.cli.summary import finish, preprocess_lines
 from bboxaug.core.report import OnError
 from bboxaug.preprocessing.steps import Preprocessing
@@ -41,6 +41,7 @@ def splits_summary(augmented: Sequence[str], splits: Iterable[str]) -> str:
 @click.option("--no-originals", is_flag=True, help="Leave out the originals of the augmented splits.")
 @click.option("--dry-run", is_flag=True, help="Show the policy and how many images would be written; write nothing.")
 @selection_options()
+@TASK
 @dataset_options(quality_of="the copies")
 def augment_command(
     src: Path,
@@ -49,6 +50,7 @@ def augment_command(
     copies: int,
     splits: tuple[str, ...],
     to: str | None,
+    task: str | None,
     fmt_from: str | None,
     image_dir: Path | None,
     seed: int,
@@ -83,6 +85,7 @@ def augment_command(
             policy=policy,
             copies=copies,
             to=to,
+            task=task,
             fmt_from=fmt_from,
             image_dir=image_dir,
             on_error=on_error,
@@ -115,6 +118,7 @@ def augment_command(
         splits=splits,
         originals=not no_originals,
         resume=resume,
+        task=task,
         quality=quality,
         on_error=on_error,
         class_ops=class_ops,

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bboxaug.cli.options import IMAGES, KEEP_CROWD, dataset_options, selection_options
+from bboxaug.cli.options import IMAGES, KEEP_CROWD, TASK, dataset_options, selection_options
 from bboxaug.cli.summary import finish, preprocess_lines
 from bboxaug.core.report import OnError
 from bboxaug.formats import FORMATS
@@ -31,6 +31,7 @@ def formats_command() -> None:
 
 @click.command("convert")
 @IMAGES
+@TASK
 @KEEP_CROWD
 @selection_options()
 @dataset_options(
@@ -47,6 +48,7 @@ def convert_command(
     class_ops: ClassOps | None,
     filters: Filters | None,
     keep_crowd: bool,
+    task: str | None,
     quality: int,
     preprocess: Preprocessing,
     jobs: int,
@@ -71,6 +73,7 @@ def convert_command(
         class_ops=class_ops,
         filters=filters,
         keep_crowd=keep_crowd,
+        task=task,
         overwrite=overwrite,
         jobs=jobs,
         progress=show_progress(quiet),

@@ -15,6 +15,7 @@ import click
 from bboxaug.core.errors import UsageError
 from bboxaug.core.splits import TRAIN, split_names
 from bboxaug.formats import FORMATS
+from bboxaug.formats.yolo_obb import TASKS
 from bboxaug.io.files import IMAGE_MODES
 from bboxaug.preprocessing.steps import Preprocessing
 from bboxaug.runtime.parallel import usable_cores
@@ -67,6 +68,13 @@ IMAGES = click.option(
     default="copy",
     show_default=True,
     help="How images reach DST: copied, hard-linked, symlinked, or not at all (annotations only).",
+)
+
+TASK = click.option(
+    "--task",
+    type=click.Choice(TASKS),
+    help="What YOLO label lines hold: detect (class cx cy w h) or obb (class x1 y1 ... x4 y4, oriented boxes). "
+    "Default: obb when every box has an oriented box, else detect.",
 )
 
 KEEP_CROWD = click.option(

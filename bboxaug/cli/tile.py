@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from bboxaug.cli.options import dataset_options, negatives_share, selection_options
+from bboxaug.cli.options import TASK, dataset_options, negatives_share, selection_options
 from bboxaug.cli.summary import finish, preprocess_lines
 from bboxaug.core.errors import UsageError
 from bboxaug.core.report import OnError
@@ -74,6 +74,7 @@ def parsed_by(parse: Callable[[str], Any]) -> Callable[[click.Context, click.Par
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the choice of negative tiles.")
 @selection_options(negatives=False)
+@TASK
 @dataset_options()
 def tile_command(
     src: Path,
@@ -85,6 +86,7 @@ def tile_command(
     negatives: float,
     seed: int,
     to: str | None,
+    task: str | None,
     fmt_from: str | None,
     image_dir: Path | None,
     quality: int,
@@ -114,6 +116,7 @@ def tile_command(
         partial=partial,
         negatives=negatives,
         to=to,
+        task=task,
         fmt_from=fmt_from,
         image_dir=image_dir,
         seed=seed,
@@ -166,6 +169,7 @@ def tile_command(
     help="Boxes whose shorter side is under this many pixels once resized are dropped (counted).",
 )
 @selection_options(min_box_size=False)
+@TASK
 @dataset_options()
 def resize_command(
     src: Path,
@@ -174,6 +178,7 @@ def resize_command(
     mode: Mode,
     min_box_size: float,
     to: str | None,
+    task: str | None,
     fmt_from: str | None,
     image_dir: Path | None,
     quality: int,
@@ -199,6 +204,7 @@ def resize_command(
         mode=mode,
         min_box_size=min_box_size,
         to=to,
+        task=task,
         fmt_from=fmt_from,
         image_dir=image_dir,
         quality=quality,

@@ -130,6 +130,7 @@ def augment(
     policy: PolicySpec = "auto",
     copies: int = 1,
     to: str | None = None,
+    task: str | None = None,
     fmt_from: str | None = None,
     image_dir: Path | str | None = None,
     seed: int = 0,
@@ -168,6 +169,7 @@ def augment(
         progress=progress,
         quality=quality,
         preprocess=steps,
+        task=task,
     )
     result = run(step, source, output)
     return AugmentResult.of(result, result.plan.policy, result.plan.splits, steps)
@@ -192,6 +194,7 @@ def plan_augment(
     policy: PolicySpec = "auto",
     copies: int = 1,
     to: str | None = None,
+    task: str | None = None,
     fmt_from: str | None = None,
     image_dir: Path | str | None = None,
     on_error: OnError = "fail",
@@ -204,6 +207,6 @@ def plan_augment(
     """What `augment` would do with the dataset at `src` (the policy, `auto` resolved, the splits augmented and
     the copies per image), without writing anything."""
     step = augment_step(policy, copies, splits=splits)
-    output = Output(Path(dst), to, jobs=jobs, preprocess=preprocessing_for(preprocess, step.policy))
+    output = Output(Path(dst), to, jobs=jobs, preprocess=preprocessing_for(preprocess, step.policy), task=task)
     source = Source.at(src, fmt_from, image_dir, on_error, class_ops, filters=filters)
     return run(step, source, output, dry_run=True).plan

@@ -113,6 +113,7 @@ def convert(
     class_ops: ClassOps | None = None,
     filters: Filters | None = None,
     keep_crowd: bool = False,
+    task: str | None = None,
     overwrite: bool = False,
     jobs: int = 1,
     progress: bool = False,
@@ -121,7 +122,8 @@ def convert(
 ) -> ConvertResult:
     """Convert the dataset at `src` to format `to` in the new folder `dst`, writing `convert.json` beside it.
     `class_map` (a mapping or a YAML/JSON file, see `bboxaug.pipeline.classes`) is short for
-    `class_ops=ClassOps.of(class_map)`; `filters` drop small boxes, negatives and empty classes. With
+    `class_ops=ClassOps.of(class_map)`; `filters` drop small boxes, negatives and empty classes; `task` says
+    what a YOLO target's lines hold (`detect`, `obb`; None: obb when every box has an oriented box). With
     `preprocess` steps every image is decoded, pre-processed and encoded (JPEG/WebP at `quality`) instead of
     copied, and the boxes follow."""
     source = Source.at(src, fmt_from, image_dir, on_error, class_operations(class_map, class_ops), filters=filters)
@@ -134,6 +136,7 @@ def convert(
         keep_crowd=keep_crowd,
         quality=quality,
         preprocess=Preprocessing.of(preprocess),
+        task=task,
     )
     result = run(ConvertStep(images), source, output)
     return ConvertResult(

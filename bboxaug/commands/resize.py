@@ -190,6 +190,7 @@ def resize(
     mode: Mode = "letterbox",
     min_box_size: float = 2.0,
     to: str | None = None,
+    task: str | None = None,
     fmt_from: str | None = None,
     image_dir: Path | str | None = None,
     quality: int = 95,
@@ -223,6 +224,7 @@ def resize(
             progress=progress,
             quality=quality,
             preprocess=Preprocessing.of(preprocess),
+            task=task,
         ),
     )
     return ResizeResult(

@@ -304,6 +304,7 @@ def tile(
     partial: Partial = "reject",
     negatives: float = 1.0,
     to: str | None = None,
+    task: str | None = None,
     fmt_from: str | None = None,
     image_dir: Path | str | None = None,
     seed: int = 0,
@@ -334,6 +335,7 @@ def tile(
             progress=progress,
             quality=quality,
             preprocess=Preprocessing.of(preprocess),
+            task=task,
         ),
     )
     return TileResult(
