@@ -51,9 +51,9 @@ def detect_format(src: Path) -> Format:
 
 
 def _register_builtins() -> None:
-    from bboxaug.formats import coco, labelme, voc, yolo
+    from bboxaug.formats import coco, dota, labelme, voc, yolo
 
-    for module in (coco, voc, yolo, labelme):
+    for module in (coco, voc, yolo, labelme, dota):
         register(module.FORMAT)
 
 
