@@ -7,7 +7,7 @@ at once (`pack` / `unpack`); `follow` then clips each moved shape to the image B
 rotated object cut by the border gets the box of what is visible, and measures the visible share of its area;
 `keep_rows` applies the policy's box rules.
 
-Pure numpy (and OpenCV's minimum-area rectangle), no backend knowledge. Coordinates are the model's: continuous
+Pure numpy, no backend knowledge. Coordinates are the model's: continuous
 pixels, origin at the top-left corner of the top-left pixel, the image being [0, W] x [0, H].
 """
 
@@ -17,7 +17,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import cv2
 import numpy as np
 
 from bboxaug.core.model import Boxes
@@ -107,25 +106,45 @@ def obb_shapes(boxes: Boxes) -> tuple[Shapes, np.ndarray]:
     return [[corners_of(quads[row])] for row in rows.tolist()], rows
 
 
-def fit_rectangle(polygon: np.ndarray, first: np.ndarray) -> Quad:
-    """The minimum-area rectangle enclosing `polygon` (OpenCV's rotating calipers), as an oriented box whose first
-    corner is the one nearest `first` (the moved quad's first corner, so the head edge stays where it was)."""
-    points = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
-    angle = np.radians(cv2.minAreaRect(points.astype(np.float32))[2])
-    axes = np.array([[np.cos(angle), np.sin(angle)], [-np.sin(angle), np.cos(angle)]])
-    along = points @ axes.T  # the rectangle found, measured again in float64 along its own axes
-    low, high = along.min(axis=0), along.max(axis=0)
-    quad = corners_of(as_quad(np.array([low, [high[0], low[1]], high, [low[0], high[1]]]) @ axes))
-    start = int(np.argmin(np.hypot(*(quad - first).T)))
-    return as_quad(np.roll(quad, -start, axis=0))
+def object_frame(corners: np.ndarray) -> np.ndarray | None:
+    """The linear map (2 x 2, acting on offsets from the first corner) that turns a moved quad's first edge into
+    the x axis and its last edge into the y axis, each keeping its length: a rotation for a rectangle, a rotation
+    after undoing the shear for a sheared one; None for a degenerate quad."""
+    first, last = corners[1] - corners[0], corners[3] - corners[0]
+    sides = np.stack([first, last], axis=1)
+    lengths = np.hypot(*first), np.hypot(*last)
+    if min(lengths) <= 0 or abs(np.linalg.det(sides)) <= 1e-12 * lengths[0] * lengths[1]:
+        return None
+    return np.diag(lengths) @ np.linalg.inv(sides)
+
+
+def refit(visible: np.ndarray, corners: np.ndarray) -> Quad:
+    """The oriented box left of a quad (moved `corners`) of which only the convex polygon `visible` shows: the
+    minimum-area rectangle enclosing the visible part among those of the object's own orientation, that is the
+    visible part's bounding box in the object's frame (`object_frame`), mapped back; starting at the corner
+    nearest the quad's first. For a rectangle or a parallelogram cut by straight borders this rectangle, cut by
+    the same borders, is exactly the visible part."""
+    frame = object_frame(corners)
+    if frame is None:  # a degenerate quad has no orientation: its visible part's upright box
+        low, high = visible.min(axis=0), visible.max(axis=0)
+        return in_order(np.array([low, [high[0], low[1]], high, [low[0], high[1]]]), corners[0])
+    local = (visible - corners[0]) @ frame.T
+    low, high = local.min(axis=0), local.max(axis=0)
+    box = np.array([low, [high[0], low[1]], high, [low[0], high[1]]])
+    return in_order(box @ np.linalg.inv(frame).T + corners[0], corners[0])
+
+
+def in_order(quad: np.ndarray, first: np.ndarray) -> Quad:
+    """`quad` as an oriented box (clockwise) starting at its corner nearest `first`."""
+    ordered = corners_of(as_quad(quad))
+    return as_quad(np.roll(ordered, -int(np.argmin(np.hypot(*(ordered - first).T))), axis=0))
 
 
 def follow_obb(corners: np.ndarray, width: float, height: float) -> Quad | None:
     """A moved oriented box's corners as the oriented box it leaves on an image of `width` x `height`: the corners
     as they are (made clockwise again after a mirror) when all lie on the image, None when nothing of the quad
-    is visible, else the minimum-area rectangle of its visible part (`fit_rectangle`). That rectangle encloses
-    the visible part; since the part is convex, its area is at most twice the part's (the bound is reached by a
-    corner cut off as a right triangle) and it may reach outside the image."""
+    is visible, else re-fitted to its visible part (`refit`): the least rectangle of the object's own orientation
+    enclosing it, which may reach outside the image where the border cut the object."""
     corners = np.asarray(corners, dtype=np.float64).reshape(4, 2)
     if not np.isfinite(corners).all():
         return None
@@ -135,7 +154,7 @@ def follow_obb(corners: np.ndarray, width: float, height: float) -> Quad | None:
     visible = clip_polygon(corners, width, height)
     if len(visible) < 3 or polygon_area(visible) <= 0:
         return None
-    return fit_rectangle(visible, corners[0])
+    return refit(visible, corners)
 
 
 def move_obb(quad: Quad, move: Callable[[np.ndarray], np.ndarray], width: float, height: float) -> Quad | None:
