@@ -53,14 +53,19 @@ def envelope(quad: Sequence[float]) -> list[float]:
     return [*corners.min(axis=0).tolist(), *corners.max(axis=0).tolist()]
 
 
-def angle_and_aspect(quad: Sequence[float]) -> tuple[float, float]:
-    """The direction of the first edge in degrees, in [0, 180) (0: along +x; angles grow clockwise on the image,
-    y being down), and the aspect ratio: the longer mean side over the shorter (1 for a square; inf when one side
-    has no length)."""
-    corners = corners_of(quad)
-    edges = np.roll(corners, -1, axis=0) - corners
-    lengths = np.hypot(edges[:, 0], edges[:, 1])
-    angle = float(np.degrees(np.arctan2(edges[0, 1], edges[0, 0]))) % 180.0
-    first, second = (lengths[0] + lengths[2]) / 2, (lengths[1] + lengths[3]) / 2
-    short, long = sorted((first, second))
-    return angle, float(long / short) if short > 0 else float("inf")
+def angles_and_aspects(quads: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For (N, 8) oriented boxes: the direction of each one's longer side in degrees, in [0, 180) (0: along +x;
+    angles grow clockwise on the image, y being down), and its aspect ratio, the longer mean side over the shorter
+    (1 for a square, inf when a side has no length). Sides are the means of opposite edges, so any corner order
+    of a rectangle gives the same figures."""
+    corners = np.asarray(quads, dtype=np.float64).reshape(-1, 4, 2)
+    edges = np.roll(corners, -1, axis=1) - corners
+    first = (edges[:, 0] - edges[:, 2]) / 2  # opposite edges point opposite ways round the quad
+    second = (edges[:, 1] - edges[:, 3]) / 2
+    first_length, second_length = np.hypot(*first.T), np.hypot(*second.T)
+    longer = np.where((first_length >= second_length)[:, None], first, second)
+    angles = np.degrees(np.arctan2(longer[:, 1], longer[:, 0])) % 180.0
+    long, short = np.maximum(first_length, second_length), np.minimum(first_length, second_length)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        aspects = np.where(short > 0, long / np.where(short > 0, short, 1.0), np.inf)
+    return np.where(angles >= 180.0, 0.0, angles), aspects
