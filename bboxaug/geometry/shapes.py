@@ -126,12 +126,15 @@ def refit(visible: np.ndarray, corners: np.ndarray) -> Quad:
     the same borders, is exactly the visible part."""
     frame = object_frame(corners)
     if frame is None:  # a degenerate quad has no orientation: its visible part's upright box
-        low, high = visible.min(axis=0), visible.max(axis=0)
-        return in_order(np.array([low, [high[0], low[1]], high, [low[0], high[1]]]), corners[0])
-    local = (visible - corners[0]) @ frame.T
-    low, high = local.min(axis=0), local.max(axis=0)
-    box = np.array([low, [high[0], low[1]], high, [low[0], high[1]]])
+        return in_order(_bounds(visible), corners[0])
+    box = _bounds((visible - corners[0]) @ frame.T)
     return in_order(box @ np.linalg.inv(frame).T + corners[0], corners[0])
+
+
+def _bounds(points: np.ndarray) -> np.ndarray:
+    """The 4 corners of the axis-aligned box bounding `points`, clockwise from its top-left."""
+    low, high = points.min(axis=0), points.max(axis=0)
+    return np.array([low, [high[0], low[1]], high, [low[0], high[1]]])
 
 
 def in_order(quad: np.ndarray, first: np.ndarray) -> Quad:
@@ -148,6 +151,7 @@ def follow_obb(corners: np.ndarray, width: float, height: float) -> Quad | None:
     corners = np.asarray(corners, dtype=np.float64).reshape(4, 2)
     if not np.isfinite(corners).all():
         return None
+    corners = corners_of(as_quad(corners))  # clockwise again after a mirror, the first edge kept
     x, y = corners[:, 0], corners[:, 1]
     if ((x >= 0) & (x <= width) & (y >= 0) & (y <= height)).all():
         return as_quad(corners)

@@ -367,6 +367,8 @@ def test_a_quad_inside_the_image_keeps_its_corners_and_a_mirrored_one_is_made_cl
     mirrored = quad * [-1, 1] + [40, 0]  # a horizontal flip of a 40 px wide image
     # corner 2 of the source, (30, 5), lands on (10, 5) and leads: the first edge is the same edge of the object
     assert follow_obb(mirrored, 40, 20) == (10, 5, 30, 5, 30, 15, 10, 15)
+    cut = follow_obb(mirrored - [15, 0], 40, 20)  # mirrored and cut: the same corner leads
+    assert cut is not None and cut[:2] == (0, 5) and cut[2:4] == (15, 5)
 
 
 def test_a_quad_wholly_outside_leaves_no_oriented_box() -> None:
