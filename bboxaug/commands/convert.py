@@ -75,15 +75,16 @@ def save(
     images: ImageMode = "copy",
     report: Report | None = None,
     keep_crowd: bool = False,
+    task: str | None = None,
     overwrite: bool = False,
     jobs: int = 1,
     progress: bool = False,
 ) -> SaveResult:
     """Write `dataset` in format `to` into the new folder `dst`, atomically: everything goes into a temporary
     folder beside `dst`, which is renamed to `dst` only when complete. No manifest is written. (`to` names the
-    format written, as in `convert`; `fmt` always names the format read, as in `load`.)"""
+    format written, as in `convert`; `fmt` always names the format read, as in `load`; `task` as in `convert`.)"""
     source = Source(dataset, report=report)
-    output = Output(Path(dst), to, overwrite=overwrite, jobs=jobs, progress=progress, keep_crowd=keep_crowd)
+    output = Output(Path(dst), to, overwrite=overwrite, jobs=jobs, progress=progress, keep_crowd=keep_crowd, task=task)
     result = run(ConvertStep(images, manifest=None), source, output)
     return SaveResult(result.written[0].dataset, result.report, result.classes)
 

@@ -741,7 +741,7 @@ def with_task(task: str | None, dataset: Dataset) -> Format:
 
 FORMAT = Format(
     name="yolo",
-    description="YOLO txt labels: Ultralytics data.yaml + images/ + labels/, or Darknet obj.data / obj.names",
+    description="YOLO txt labels (detect or OBB): Ultralytics data.yaml + images/ + labels/, or Darknet obj.data",
     read=read,
     write=write,
     detect=detect,
