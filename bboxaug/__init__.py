@@ -1,10 +1,10 @@
 """bboxaug: prepare object-detection datasets offline.
 
-Read COCO, Pascal VOC, YOLO and Labelme into one model (`Dataset`), convert between them without loss (`convert`,
-`load`, `save`), merge several into one (`merge`), write augmented copies whose boxes follow the pixels (`augment`),
-balance rare classes (`balance.balance`), tile and resize (`tile.tile`, `resize.resize`), split into
-train/val/test (`split`), and look at the data (`stats`, `validate`, `preview`, and all on one HTML page:
-`report`); every one of them can rename,
+Read COCO, Pascal VOC, YOLO (detect, segment and OBB), Labelme, DOTA and defect masks into one model (`Dataset`,
+oriented boxes included), convert between them without loss (`convert`, `load`, `save`), merge several into one
+(`merge`), write augmented copies whose boxes follow the pixels (`augment`), balance rare classes
+(`balance.balance`), tile and resize (`tile.tile`, `resize.resize`), split into train/val/test (`split`), and look at
+the data (`stats`, `validate`, `preview`, and all on one HTML page: `report`); every one of them can rename,
 merge and drop classes (`ClassOps`) and filter boxes and images (`Filters`) on the way. `preprocess` gives an
 image at inference the same deterministic pre-processing (`Preprocessing`: CLAHE, grayscale, auto-contrast,
 crop, resize) that a run's `--preprocess` gave the images it wrote. The package tree shows the layers, lowest

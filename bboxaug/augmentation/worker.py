@@ -27,9 +27,20 @@ from bboxaug.augmentation.seeds import derive_seed
 from bboxaug.core.columns import carried_columns
 from bboxaug.core.errors import BboxaugError
 from bboxaug.core.model import Boxes, ImageRecord
+from bboxaug.core.oriented import Quad
 from bboxaug.core.report import Problem
 from bboxaug.geometry.regions import refilled_mask
-from bboxaug.geometry.shapes import BoxRules, box_shapes, follow, keep_rows, pack, polygon_segmentation, unpack
+from bboxaug.geometry.shapes import (
+    BoxRules,
+    box_shapes,
+    follow,
+    follow_obb,
+    keep_rows,
+    obb_shapes,
+    pack,
+    polygon_segmentation,
+    unpack,
+)
 from bboxaug.io.files import atomic_write_bytes
 from bboxaug.io.masks import is_rle
 from bboxaug.io.names import format_of
@@ -125,10 +136,17 @@ def _pipeline(policy_json: str) -> tuple[Any, BoxRules]:
 
 
 def moved_boxes(
-    source: Boxes, rows: np.ndarray, xyxy: np.ndarray, polygons: list[list[np.ndarray]], width: int, height: int
+    source: Boxes,
+    rows: np.ndarray,
+    xyxy: np.ndarray,
+    polygons: list[list[np.ndarray]],
+    width: int,
+    height: int,
+    obbs: dict[int, Quad | None] | None = None,
 ) -> tuple[Boxes, int]:
     """The kept rows of `source` at their new place, every per-box column carried along; polygon segmentations
-    become the moved, clipped polygons, and RLE masks are filled again from their moved rings at the copy's
+    become the moved, clipped polygons, oriented boxes the moved (or re-fitted) ones in `obbs` (by source
+    row), and RLE masks are filled again from their moved rings at the copy's
     `width x height` (the box: the mask's pixel bounds); columns describing the source shape are left behind.
     Also how many boxes were dropped because their mask kept no pixel."""
     shapes = source.columns.get("segmentation")
@@ -151,8 +169,10 @@ def moved_boxes(
             return found[0]
         return polygon_segmentation(polygons[row]) if isinstance(segmentation, list) and segmentation else None
 
+    moved_obbs = obbs or {}
     kept = source.take(rows)
-    return Boxes(xyxy[rows], kept.labels, carried_columns(kept, "warp", moved)), len(empty)
+    columns = carried_columns(kept, "warp", moved, lambda position, quad: moved_obbs.get(int(rows[position])))
+    return Boxes(xyxy[rows], kept.labels, columns), len(empty)
 
 
 def make_copies(
@@ -165,7 +185,9 @@ def make_copies(
     except BboxaugError as error:
         return JobResult(job.key, error=Problem.from_error(error))
     boxes = job.image.boxes
-    points, layout = pack(box_shapes(boxes, rules.box_shape))
+    shapes = box_shapes(boxes, rules.box_shape)
+    quads, quad_rows = obb_shapes(boxes)
+    points, layout = pack(shapes + quads)
     required = set(boxes.labels.tolist()) if job.required is None else set(job.required)
     results = []
     for plan in job.copies:
@@ -174,9 +196,14 @@ def make_copies(
             copy_seed = derive_seed(seed, job.key, plan.index, attempt)
             pixels, moved = pipeline(picture.pixels, points, boxes.xyxy, copy_seed)
             height, width = pixels.shape[:2]
-            followed = follow(unpack(moved, layout), width, height)
+            moved_shapes = unpack(moved, layout)
+            followed = follow(moved_shapes[: len(shapes)], width, height)
             rows, dropped = keep_rows(followed, rules)
-            moved, empty = moved_boxes(boxes, rows, followed.xyxy, followed.polygons, width, height)
+            obbs = {
+                row: follow_obb(quad[0], width, height)
+                for row, quad in zip(quad_rows.tolist(), moved_shapes[len(shapes) :], strict=True)
+            }
+            moved, empty = moved_boxes(boxes, rows, followed.xyxy, followed.polygons, width, height, obbs)
             if empty:
                 dropped = {**dropped, "empty_mask": empty}
             lost = required - set(moved.labels.tolist())

@@ -333,7 +333,11 @@ class Paster:
 def pasted_boxes(host: Boxes, placements: list[Placement], image_size: tuple[int, int]) -> Boxes:
     """The host's boxes (columns describing the source annotation left behind, as for copies) followed by one
     box per pasted object: its exact mask bounds, and for masked objects the mask as COCO RLE and its area."""
-    kept = Boxes(host.xyxy, host.labels, carried_columns(host, "warp", lambda row, segmentation: segmentation))
+    kept = Boxes(
+        host.xyxy,
+        host.labels,
+        carried_columns(host, "warp", lambda row, segmentation: segmentation, lambda row, quad: quad),
+    )
     columns: dict[str, Any] = {}
     if any(placement.mask is not None for placement in placements):
         columns["segmentation"] = object_column(_rle(p, image_size) for p in placements)

@@ -49,6 +49,7 @@ def augment_command(
     copies: int,
     splits: tuple[str, ...],
     to: str | None,
+    task: str | None,
     fmt_from: str | None,
     image_dir: Path | None,
     read_options: Mapping[str, Any] | None,
@@ -57,7 +58,6 @@ def augment_command(
     resume: bool,
     quality: int,
     preprocess: Preprocessing,
-    task: str | None,
     on_error: OnError,
     class_ops: ClassOps | None,
     filters: Filters | None,
@@ -86,6 +86,7 @@ def augment_command(
             policy=policy,
             copies=copies,
             to=to,
+            task=task,
             fmt_from=fmt_from,
             image_dir=image_dir,
             read_options=read_options,
@@ -128,7 +129,6 @@ def augment_command(
         overwrite=overwrite,
         progress=show_progress(quiet),
         preprocess=preprocess,
-        task=task,
     )
     counts = result.counts
     finish(

@@ -49,9 +49,9 @@ def convert_command(
     class_ops: ClassOps | None,
     filters: Filters | None,
     keep_crowd: bool,
+    task: str | None,
     quality: int,
     preprocess: Preprocessing,
-    task: str | None,
     jobs: int,
     overwrite: bool,
     quiet: bool,
@@ -75,11 +75,11 @@ def convert_command(
         class_ops=class_ops,
         filters=filters,
         keep_crowd=keep_crowd,
+        task=task,
         overwrite=overwrite,
         jobs=jobs,
         progress=show_progress(quiet),
         preprocess=preprocess,
-        task=task,
         quality=quality,
     )
     lines = summary_lines(result, dst) + preprocess_lines(preprocess)

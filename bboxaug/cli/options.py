@@ -70,14 +70,15 @@ IMAGES = click.option(
     help="How images reach DST: copied, hard-linked, symlinked, or not at all (annotations only).",
 )
 
-#: Every task some format writes (YOLO: detect, segment), from the registry: a task a format adds is offered here.
+#: Every task some format writes (YOLO: detect, segment, obb), from the registry: a task a format adds is offered here.
 TASKS = sorted({task for fmt in FORMATS.values() for task in fmt.tasks})
 
 TASK = click.option(
     "--task",
     type=click.Choice(TASKS),
-    help="What the labels written hold, for formats that say it (YOLO: detect = boxes, segment = polygons). "
-    "Default: segment when every box has a polygon or mask, else detect.",
+    help="What the labels written hold, for formats that say it (YOLO: detect = boxes, segment = polygons, "
+    "obb = oriented boxes). Default: obb when every box has an oriented box, else segment when every box has a "
+    "polygon or mask, else detect.",
 )
 
 KEEP_CROWD = click.option(

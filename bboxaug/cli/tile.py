@@ -85,12 +85,12 @@ def tile_command(
     negatives: float,
     seed: int,
     to: str | None,
+    task: str | None,
     fmt_from: str | None,
     image_dir: Path | None,
     read_options: Mapping[str, Any] | None,
     quality: int,
     preprocess: Preprocessing,
-    task: str | None,
     on_error: OnError,
     class_ops: ClassOps | None,
     filters: Filters | None,
@@ -116,6 +116,7 @@ def tile_command(
         partial=partial,
         negatives=negatives,
         to=to,
+        task=task,
         fmt_from=fmt_from,
         image_dir=image_dir,
         read_options=read_options,
@@ -128,7 +129,6 @@ def tile_command(
         overwrite=overwrite,
         progress=show_progress(quiet),
         preprocess=preprocess,
-        task=task,
     )
     counts = result.manifest["tile_counts"]
     finish(
@@ -178,12 +178,12 @@ def resize_command(
     mode: Mode,
     min_box_size: float,
     to: str | None,
+    task: str | None,
     fmt_from: str | None,
     image_dir: Path | None,
     read_options: Mapping[str, Any] | None,
     quality: int,
     preprocess: Preprocessing,
-    task: str | None,
     on_error: OnError,
     class_ops: ClassOps | None,
     filters: Filters | None,
@@ -205,6 +205,7 @@ def resize_command(
         mode=mode,
         min_box_size=min_box_size,
         to=to,
+        task=task,
         fmt_from=fmt_from,
         image_dir=image_dir,
         read_options=read_options,
@@ -216,7 +217,6 @@ def resize_command(
         overwrite=overwrite,
         progress=show_progress(quiet),
         preprocess=preprocess,
-        task=task,
     )
     lines = [f"resized {result.source_format} -> {result.target_format} ({mode}): {dst}"]
     for folder, written in result.datasets.items():

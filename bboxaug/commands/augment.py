@@ -130,6 +130,7 @@ def augment(
     policy: PolicySpec = "auto",
     copies: int = 1,
     to: str | None = None,
+    task: str | None = None,
     fmt_from: str | None = None,
     image_dir: Path | str | None = None,
     read_options: Mapping[str, Any] | None = None,
@@ -145,7 +146,6 @@ def augment(
     overwrite: bool = False,
     progress: bool = False,
     preprocess: PreprocessSpec = None,
-    task: str | None = None,
 ) -> AugmentResult:
     """Write the dataset at `src` plus `copies` augmented copies of every image of `splits` into the new folder
     `dst`; the other splits are written as they are, as `convert` writes them.
@@ -195,6 +195,7 @@ def plan_augment(
     policy: PolicySpec = "auto",
     copies: int = 1,
     to: str | None = None,
+    task: str | None = None,
     fmt_from: str | None = None,
     image_dir: Path | str | None = None,
     read_options: Mapping[str, Any] | None = None,
@@ -208,6 +209,6 @@ def plan_augment(
     """What `augment` would do with the dataset at `src` (the policy, `auto` resolved, the splits augmented and
     the copies per image), without writing anything."""
     step = augment_step(policy, copies, splits=splits)
-    output = Output(Path(dst), to, jobs=jobs, preprocess=preprocessing_for(preprocess, step.policy))
+    output = Output(Path(dst), to, jobs=jobs, preprocess=preprocessing_for(preprocess, step.policy), task=task)
     source = Source.at(src, fmt_from, image_dir, on_error, class_ops, filters=filters, read_options=read_options)
     return run(step, source, output, dry_run=True).plan

@@ -75,14 +75,14 @@ def save(
     images: ImageMode = "copy",
     report: Report | None = None,
     keep_crowd: bool = False,
+    task: str | None = None,
     overwrite: bool = False,
     jobs: int = 1,
     progress: bool = False,
-    task: str | None = None,
 ) -> SaveResult:
     """Write `dataset` in format `to` into the new folder `dst`, atomically: everything goes into a temporary
     folder beside `dst`, which is renamed to `dst` only when complete. No manifest is written. (`to` names the
-    format written, as in `convert`; `fmt` always names the format read, as in `load`.)"""
+    format written, as in `convert`; `fmt` always names the format read, as in `load`; `task` as in `convert`.)"""
     source = Source(dataset, report=report)
     output = Output(Path(dst), to, overwrite=overwrite, jobs=jobs, progress=progress, keep_crowd=keep_crowd, task=task)
     result = run(ConvertStep(images, manifest=None), source, output)
@@ -115,16 +115,17 @@ def convert(
     class_ops: ClassOps | None = None,
     filters: Filters | None = None,
     keep_crowd: bool = False,
+    task: str | None = None,
     overwrite: bool = False,
     jobs: int = 1,
     progress: bool = False,
     preprocess: PreprocessSpec = None,
-    task: str | None = None,
     quality: int = 95,
 ) -> ConvertResult:
     """Convert the dataset at `src` to format `to` in the new folder `dst`, writing `convert.json` beside it.
     `class_map` (a mapping or a YAML/JSON file, see `bboxaug.pipeline.classes`) is short for
-    `class_ops=ClassOps.of(class_map)`; `filters` drop small boxes, negatives and empty classes. With
+    `class_ops=ClassOps.of(class_map)`; `filters` drop small boxes, negatives and empty classes; `task` says
+    what a YOLO target's lines hold (`detect`, `obb`; None: obb when every box has an oriented box). With
     `preprocess` steps every image is decoded, pre-processed and encoded (JPEG/WebP at `quality`) instead of
     copied, and the boxes follow. `task` says what the labels hold in formats that say it (YOLO: "detect" writes
     boxes, "segment" polygons; None: segment when every box has a polygon or mask, else detect)."""

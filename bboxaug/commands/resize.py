@@ -191,6 +191,7 @@ def resize(
     mode: Mode = "letterbox",
     min_box_size: float = 2.0,
     to: str | None = None,
+    task: str | None = None,
     fmt_from: str | None = None,
     image_dir: Path | str | None = None,
     read_options: Mapping[str, Any] | None = None,
@@ -202,7 +203,6 @@ def resize(
     overwrite: bool = False,
     progress: bool = False,
     preprocess: PreprocessSpec = None,
-    task: str | None = None,
 ) -> ResizeResult:
     """Write the dataset at `src` at every size of `sizes` (`"640,1024"`, `[640, (640, 480)]`) into
     `dst/<size>/`, in `src`'s format unless `to` names another. `preprocess` steps are applied to every source

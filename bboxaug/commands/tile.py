@@ -308,6 +308,7 @@ def tile(
     partial: Partial = "reject",
     negatives: float = 1.0,
     to: str | None = None,
+    task: str | None = None,
     fmt_from: str | None = None,
     image_dir: Path | str | None = None,
     read_options: Mapping[str, Any] | None = None,
@@ -320,7 +321,6 @@ def tile(
     overwrite: bool = False,
     progress: bool = False,
     preprocess: PreprocessSpec = None,
-    task: str | None = None,
 ) -> TileResult:
     """Write the dataset at `src` as tiles of `size` (pixels: `W`, `(W, H)` or `"WxH"`) into the new folder
     `dst`, in `src`'s format unless `to` names another; `tiles.json` in `dst` maps every tile to its source.

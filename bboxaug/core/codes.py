@@ -274,6 +274,9 @@ PREPROCESS_BOXES_CUT = register(
 )
 PASTE_IMAGES_WRITTEN = register("paste_images_written", None, "copy-paste images written")
 OBJECTS_PASTED = register("objects_pasted", None, "objects pasted")
+OBB_WRITTEN_UPRIGHT = register(
+    "obb_written_upright", None, "oriented boxes written as their enclosing upright box: the target has no oriented box"
+)
 KEYPOINTS_DROPPED = register("keypoints_dropped", None, "boxes read without their keypoints (YOLO pose labels)")
 COCO_ANNOTATIONS_SKIPPED = register("coco_annotations_skipped", None, "COCO annotations skipped with their image")
 COCO_IMAGE_IDS_ASSIGNED = register("coco_image_ids_assigned", None, "COCO image ids numbered anew")

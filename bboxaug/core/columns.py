@@ -8,7 +8,9 @@
 - `cut`: a tile shows a piece of the object: like `warp`, and the segmentation is cut to the tile (a cut box
   is also marked `truncated`, by the tiling itself).
 Every other column (flags, free attributes) is carried unchanged. The callers' `move` says how a segmentation
-follows: polygons moved and clipped, RLE masks moved with the pixels (`bboxaug.geometry.regions`).
+follows: polygons moved and clipped, RLE masks moved with the pixels (`bboxaug.geometry.regions`). An oriented box
+(`obb`) moves its four corners under every operation, by the callers' `move_obb` (`bboxaug.geometry.shapes.follow_obb`:
+moved exactly, re-fitted in its own orientation when the image border cuts it, None when nothing is visible).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ Follow = Literal["keep", "move", "drop"]
 COLUMN_RULES: Mapping[str, Mapping[Operation, Follow]] = MappingProxyType(
     {
         "segmentation": {"warp": "move", "scale": "move", "cut": "move"},
+        "obb": {"warp": "move", "scale": "move", "cut": "move"},
         "area": {"warp": "drop", "scale": "drop", "cut": "drop"},
         "shape": {"warp": "drop", "scale": "drop", "cut": "drop"},
         "source_id": {"warp": "drop", "scale": "keep", "cut": "drop"},
@@ -40,13 +43,24 @@ def follow_rule(column: str, operation: Operation) -> Follow:
     return COLUMN_RULES.get(column, {}).get(operation, "keep")
 
 
-def carried_columns(boxes: Boxes, operation: Operation, move: Callable[[int, Any], Any]) -> dict[str, np.ndarray]:
+def carried_columns(
+    boxes: Boxes,
+    operation: Operation,
+    move: Callable[[int, Any], Any],
+    move_obb: Callable[[int, Any], Any] | None = None,
+) -> dict[str, np.ndarray]:
     """The columns of `boxes` that follow `operation`, each segmentation replaced by `move(row, segmentation)`
-    (`row`: the box's position in `boxes`)."""
+    and each oriented box by `move_obb(row, obb)` (`row`: the box's position in `boxes`; None stays None). A
+    caller moving boxes that have oriented boxes must say how they move: without `move_obb` it is an error."""
     columns = {}
     for name, values in boxes.columns.items():
         rule = follow_rule(name, operation)
-        if rule == "move":
+        if rule == "move" and name == "obb":
+            if move_obb is None:
+                raise ValueError(f"these boxes have oriented boxes: say how they follow the {operation}")
+            mover = move_obb
+            values = object_column(None if value is None else mover(row, value) for row, value in enumerate(values))
+        elif rule == "move":
             values = object_column(move(row, value) for row, value in enumerate(values))
         if rule != "drop":
             columns[name] = values

@@ -27,7 +27,8 @@ from bboxaug.core.errors import ImageError
 #: `segmentation` is COCO's shape: a list of flat polygons `[[x0, y0, x1, y1, ...], ...]` in absolute pixels, or
 #: an RLE dict `{"size": [h, w], "counts": ...}`. `attributes` holds free per-box data (VOC `pose`, Labelme
 #: `group_id`, unknown COCO keys); `shape` holds the source's own shape (Labelme's `shape_type` and points) so a
-#: writer of the same format can give it back unchanged.
+#: writer of the same format can give it back unchanged. `obb` is an oriented box: 8 floats, its 4 corners
+#: clockwise on the image (the convention is `bboxaug.core.oriented`); `xyxy` is then its envelope.
 COLUMN_DEFAULTS: Mapping[str, Any] = MappingProxyType(
     {
         "iscrowd": False,
@@ -39,6 +40,7 @@ COLUMN_DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "source_id": None,
         "attributes": None,
         "shape": None,
+        "obb": None,
     }
 )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bboxaug.core.errors import FormatError, UsageError
+from bboxaug.core.model import Dataset
 from bboxaug.formats.base import Format
 
 FORMATS: dict[str, Format] = {}
@@ -24,6 +25,13 @@ def get_format(name: str) -> Format:
         raise UsageError(f"unknown format {name!r}; known formats: {', '.join(FORMATS)}") from None
 
 
+def for_task(fmt: Format, task: str | None, dataset: Dataset) -> Format:
+    """`fmt` writing `task` (`--task`), or the task `dataset` calls for when None (`Format.choose_task`)."""
+    if task is None and fmt.choose_task is not None:
+        task = fmt.choose_task(dataset)
+    return fmt.for_task(task)
+
+
 def detect_format(src: Path) -> Format:
     """The one registered format that `src` looks like; an error naming the candidates otherwise."""
     if not src.exists():
@@ -40,9 +48,9 @@ def detect_format(src: Path) -> Format:
 
 
 def _register_builtins() -> None:
-    from bboxaug.formats import coco, labelme, masks, voc, yolo
+    from bboxaug.formats import coco, dota, labelme, masks, voc, yolo
 
-    for module in (coco, voc, yolo, labelme, masks):
+    for module in (coco, voc, yolo, labelme, dota, masks):
         register(module.FORMAT)
 
 

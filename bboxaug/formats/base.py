@@ -53,6 +53,10 @@ class Format:
       takes any (masks: the class of binary masks, the threshold ...); None for the others.
     - `tasks`: for a format whose labels say different things (YOLO: detect, segment), the writer of each; `write`
       chooses by itself, `for_task` gives the format writing one of them.
+    - `keeps_oriented`: the format writes oriented boxes (the `obb` column); the others get the enclosing
+      upright box, which `xyxy` already is, and the conversion counts them.
+    - `choose_task(dataset)`: the task written when none is asked for (YOLO: obb, segment or detect, by what the
+      boxes hold); `oriented_task`: the task whose lines hold oriented boxes.
     """
 
     name: str
@@ -67,6 +71,9 @@ class Format:
     class_ids: Callable[[Sequence[ClassInfo]], Sequence[int | None]] = names_only
     read_with: Callable[[ReadOptions], Reader] | None = None
     tasks: Mapping[str, Writer] = field(default_factory=dict, compare=False)
+    keeps_oriented: bool = False
+    choose_task: Callable[[Dataset], str] | None = None
+    oriented_task: str | None = None
 
     def reader(self, options: ReadOptions | None = None) -> Reader:
         """`read`, or the reader `options` configure; options given to a format that takes none (those left
@@ -85,4 +92,5 @@ class Format:
         if task not in self.tasks:
             offered = f"tasks {', '.join(self.tasks)}" if self.tasks else "one kind of label"
             raise UsageError(f"the {self.name} format has no task {task!r}: it writes {offered}")
-        return dataclasses.replace(self, write=self.tasks[task])
+        oriented = self.keeps_oriented or task == self.oriented_task
+        return dataclasses.replace(self, write=self.tasks[task], keeps_oriented=oriented)

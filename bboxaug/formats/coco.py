@@ -37,7 +37,7 @@ from bboxaug.formats.coco_reader import (
     parse_categories,
     read,
 )
-from bboxaug.formats.layout import DEFAULT_SPLIT
+from bboxaug.formats.layout import DEFAULT_SPLIT, compact_number
 from bboxaug.io import jsontext
 from bboxaug.io.files import atomic_text_file
 from bboxaug.runtime.gcpause import gc_paused
@@ -139,10 +139,22 @@ def annotation_entries(
         {"id": a, "image_id": o, "category_id": c, "bbox": b, "area": ar, "segmentation": s, "iscrowd": cr}
         for a, o, c, b, ar, s, cr in zip(annotation_ids, owners, categories, bboxes, areas, shapes, crowd, strict=True)
     ]
+    if "obb" in boxes.columns:
+        _add_oriented_boxes(entries, boxes.columns["obb"].tolist())
     if keep_extras and "attributes" in boxes.columns:
         for entry, extra in zip(entries, boxes.columns["attributes"].tolist(), strict=True):
             _with_extras(entry, extra)
     return entries
+
+
+def _add_oriented_boxes(entries: list[dict[str, Any]], obbs: list[Any]) -> None:
+    """Each oriented box as the annotation's `obb` key (its 4 corners, 8 numbers), and as its `segmentation`
+    where it has no polygon of its own, so COCO tools draw and evaluate the quad."""
+    for entry, quad in zip(entries, obbs, strict=True):
+        if quad is not None:
+            entry["obb"] = [compact_number(value) for value in quad]
+            if not entry["segmentation"]:
+                entry["segmentation"] = [entry["obb"]]
 
 
 #: Boxes whose annotation objects are built and encoded at a time: the whole split's objects would take about
@@ -262,4 +274,5 @@ FORMAT = Format(
     tolerance=lambda image: 1e-6,
     keeps_crowd=True,
     class_ids=category_ids,
+    keeps_oriented=True,
 )

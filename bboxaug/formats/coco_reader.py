@@ -14,6 +14,7 @@ unknown image keys (the image table's `source_ids` / `attributes`), annotation i
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -28,6 +29,7 @@ import numpy as np
 from bboxaug.core import codes
 from bboxaug.core.errors import AnnotationError, FormatError
 from bboxaug.core.model import Boxes, ClassInfo, Dataset, object_column
+from bboxaug.core.oriented import Quad, as_quad
 from bboxaug.core.report import Report
 from bboxaug.core.table import UNKNOWN, ImageTable, join_tables, offsets_of, path_column, ranges
 from bboxaug.formats.coco_layout import annotation_files, image_folder, split_name
@@ -43,7 +45,7 @@ LISTS = ("images", "annotations", "categories")
 
 IMAGE_KEYS = frozenset({"id", "file_name", "width", "height"})
 
-ANNOTATION_KEYS = frozenset({"id", "image_id", "category_id", "bbox", "area", "iscrowd", "segmentation"})
+ANNOTATION_KEYS = frozenset({"id", "image_id", "category_id", "bbox", "area", "iscrowd", "segmentation", "obb"})
 
 #: Files from this size up have their annotations decoded on worker processes (when jobs allow): below it,
 #: starting the workers costs more than they save.
@@ -70,6 +72,7 @@ class _Annotation(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     area: float | None = None
     iscrowd: int = 0
     segmentation: list[Any] | dict[str, Any] | None = None
+    obb: tuple[float, float, float, float, float, float, float, float] | None = None  # bboxaug's oriented box
 
 
 _TYPED_BATCH = msgspec.json.Decoder(list[_Annotation])
@@ -217,6 +220,23 @@ class AnnotationBatch:
     has_bbox: bool = True  # whether any annotation has a `bbox` key with a value
 
 
+def _oriented_boxes(values: list[Any], segmentation: list[Any], problems: Problems) -> list[Quad | None]:
+    """Each annotation's `obb` (its 4 corners as 8 numbers) as an oriented box; a segmentation that is that same
+    quad (as this writer gives a box without a polygon) is left out, so the quad is not read twice."""
+    obbs: list[Quad | None] = [None] * len(values)
+    for k, value in enumerate(values):
+        if value is None:
+            continue
+        numbers = list(value) if isinstance(value, (list, tuple)) else []
+        if len(numbers) != 8 or not all(type(v) in (int, float) and math.isfinite(v) for v in numbers):
+            problems.setdefault(k, ("obb", f"expected 8 finite numbers (4 corners), found {value!r:.80}"))
+            continue
+        obbs[k] = as_quad(numbers)
+        if segmentation and segmentation[k] == [numbers]:
+            segmentation[k] = None
+    return obbs
+
+
 def annotation_batch(values: Callable[[str, Any], list[Any]], extras: list[Any]) -> AnnotationBatch:
     """The columns of a batch whose values for each key `values(key, default)` gives, in order; `extras` holds
     each annotation's unknown keys (or is empty when none has any)."""
@@ -228,12 +248,14 @@ def annotation_batch(values: Callable[[str, Any], list[Any]], extras: list[Any])
     for k, value in enumerate(segmentation):
         if value is not None and type(value) not in (list, dict):
             problems.setdefault(k, ("segmentation", f"expected polygons or an RLE object, found {value!r}"))
+    obbs = _oriented_boxes(values("obb", None), segmentation, problems)
     columns = {
         "iscrowd": _flags(values("iscrowd", 0), problems),
         "area": _numbers(values("area", None), problems),
         "segmentation": segmentation,
         "source_id": id_column(values("id", None)),
         "attributes": extras,
+        "obb": obbs,
     }
     present = {name: column for name, column in columns.items() if _has_data(name, column)}
     xyxy = np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1)

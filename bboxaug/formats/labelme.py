@@ -25,7 +25,8 @@ from PIL import Image, UnidentifiedImageError
 
 from bboxaug.core import codes
 from bboxaug.core.errors import AnnotationError, FormatError
-from bboxaug.core.model import Boxes, Dataset, EmbeddedImage, ImageRecord, name_stem
+from bboxaug.core.model import Boxes, Dataset, EmbeddedImage, ImageRecord, name_stem, object_column
+from bboxaug.core.oriented import Quad, as_quad, corners_of
 from bboxaug.core.report import Report
 from bboxaug.core.table import TableBuilder
 from bboxaug.formats.base import Format
@@ -51,8 +52,14 @@ DOCUMENT_KEYS = ("version", "flags", "shapes", "imagePath", "imageData", "imageH
 SHAPE_KEYS = ("label", "points", "group_id", "description", "shape_type", "flags", "mask")
 
 
-#: Shape types read as boxes, and the fewest points each needs (circle and mask need exactly two).
-BOX_TYPES = {"rectangle": 2, "polygon": 3, "oriented_rectangle": 4, "circle": 2, "mask": 2}
+#: Shape types read as boxes, and the fewest points each needs (circle and mask need exactly two, oriented boxes
+#: exactly four).
+BOX_TYPES = {"rectangle": 2, "polygon": 3, "oriented_rectangle": 4, "rotation": 4, "circle": 2, "mask": 2}
+
+
+#: Shape types that are oriented boxes: Labelme's `oriented_rectangle` (what the writer gives) and X-AnyLabeling's
+#: `rotation`, both four corners.
+ORIENTED_TYPES = ("oriented_rectangle", "rotation")
 
 
 CIRCLE_VERTICES = 32
@@ -76,6 +83,7 @@ class Shape:
     segmentation: list[list[float]] | dict[str, Any] | None
     attributes: dict[str, Any]
     shape: dict[str, Any]
+    obb: Quad | None = None
 
 
 def parse_points(raw: Any, shape_type: str, *, file: object, field: str) -> np.ndarray:
@@ -90,7 +98,7 @@ def parse_points(raw: Any, shape_type: str, *, file: object, field: str) -> np.n
     if points is None or not np.isfinite(points).all():
         raise AnnotationError(f"expected a list of finite [x, y] pairs, found {raw!r:.80}", file=file, field=field)
     need = BOX_TYPES[shape_type]
-    exact = shape_type in ("circle", "mask")
+    exact = shape_type in ("circle", "mask", *ORIENTED_TYPES)
     if len(points) < need or (exact and len(points) != need):
         raise AnnotationError(
             f"a {shape_type} needs {'' if exact else 'at least '}{need} points, found {len(points)}",
@@ -152,6 +160,7 @@ def parse_shape(raw: Any, *, size: tuple[int, int] | None, file: object, field: 
         raise AnnotationError(f"expected a non-empty class name, found {label!r}", file=file, field=f"{field}.label")
     points = parse_points(raw.get("points"), shape_type, file=file, field=f"{field}.points")
     segmentation: list[list[float]] | dict[str, Any] | None = None
+    obb = as_quad(points) if shape_type in ORIENTED_TYPES else None
     if shape_type == "circle":
         (cx, cy), (px, py) = points.tolist()
         radius = math.hypot(px - cx, py - cy)
@@ -168,13 +177,13 @@ def parse_shape(raw: Any, *, size: tuple[int, int] | None, file: object, field: 
     else:
         (x1, y1), (x2, y2) = points.min(axis=0).tolist(), points.max(axis=0).tolist()
         xyxy = (x1, y1, x2, y2)
-        if shape_type != "rectangle":
+        if shape_type not in ("rectangle", *ORIENTED_TYPES):
             segmentation = [points.ravel().tolist()]
     attributes = {key: value for key, value in raw.items() if key not in ("label", "points", "shape_type", "mask")}
     shape = {"shape_type": shape_type, "points": points.tolist()}
     if shape_type == "mask":
         shape["mask"] = raw["mask"]
-    return Shape(label, xyxy, segmentation, attributes, shape)
+    return Shape(label, xyxy, segmentation, attributes, shape, obb)
 
 
 def declared_size(document: Mapping[str, Any], *, file: object) -> tuple[int, int] | None:
@@ -212,9 +221,10 @@ def _same_polygons(a: Any, b: list[list[float]]) -> bool:
     )
 
 
-def stored_shape_fits(stored: Any, xyxy: Sequence[float], segmentation: Any) -> bool:
+def stored_shape_fits(stored: Any, xyxy: Sequence[float], segmentation: Any, obb: Any = None) -> bool:
     """Whether the shape kept at read time still describes this box: its box is the box within 1e-6 px and, where
-    both are polygons, the box's segmentation is still the shape's own (a flip can keep a box but move a polygon)."""
+    both are polygons (or oriented boxes), the box's own is still the shape's (a flip can keep a box but move a
+    polygon)."""
     if not isinstance(stored, Mapping) or stored.get("shape_type") not in BOX_TYPES:
         return False
     try:
@@ -223,6 +233,11 @@ def stored_shape_fits(stored: Any, xyxy: Sequence[float], segmentation: Any) -> 
         return False
     if isinstance(parsed, str) or not np.allclose(parsed.xyxy, xyxy, rtol=0, atol=TOLERANCE):
         return False
+    if parsed.obb is None or obb is None:
+        if (parsed.obb is None) != (obb is None):
+            return False
+    elif not np.allclose(parsed.obb, obb, rtol=0, atol=TOLERANCE):
+        return False
     return not (
         isinstance(segmentation, list)
         and isinstance(parsed.segmentation, list)
@@ -230,11 +245,16 @@ def stored_shape_fits(stored: Any, xyxy: Sequence[float], segmentation: Any) -> 
     )
 
 
-def format_shape(label: str, xyxy: Sequence[float], segmentation: Any, attributes: Any, stored: Any) -> dict[str, Any]:
-    """One box as a Labelme shape: the stored shape when it still fits the box, else a rectangle."""
+def format_shape(
+    label: str, xyxy: Sequence[float], segmentation: Any, attributes: Any, stored: Any, obb: Any = None
+) -> dict[str, Any]:
+    """One box as a Labelme shape: the stored shape when it still fits the box, else an `oriented_rectangle` of
+    its oriented box's corners, else a rectangle."""
     attributes = attributes if isinstance(attributes, Mapping) else {}
-    if stored_shape_fits(stored, xyxy, segmentation):
+    if stored_shape_fits(stored, xyxy, segmentation, obb):
         shape_type, points, mask = stored["shape_type"], stored["points"], stored.get("mask")
+    elif obb is not None:
+        shape_type, points, mask = "oriented_rectangle", corners_of(obb).tolist(), None
     else:
         shape_type, points, mask = "rectangle", [xyxy[:2], xyxy[2:]], None
     # Labelme puts a shape's unknown keys first, then its own keys in this order.
@@ -254,7 +274,7 @@ def format_shape(label: str, xyxy: Sequence[float], segmentation: Any, attribute
 def format_document(image: ImageRecord, class_names: Sequence[str]) -> dict[str, Any]:
     """An image's Labelme JSON object; the JSON sits beside the image, so imagePath is the image's file name."""
     boxes = image.boxes
-    columns = [boxes.column(name) for name in ("segmentation", "attributes", "shape")]
+    columns = [boxes.column(name) for name in ("segmentation", "attributes", "shape", "obb")]
     shapes = [
         format_shape(class_names[label], [float(v) for v in xyxy], *(column[row] for column in columns))
         for row, (xyxy, label) in enumerate(zip(boxes.xyxy, boxes.labels, strict=True))
@@ -378,6 +398,7 @@ def _read_file(
                 "segmentation": [s.segmentation for s in shapes],
                 "attributes": [s.attributes for s in shapes],
                 "shape": [s.shape for s in shapes],
+                **({"obb": object_column(s.obb for s in shapes)} if any(s.obb for s in shapes) else {}),
             },
         )
         if shapes
@@ -502,4 +523,5 @@ FORMAT = Format(
     annotation_key=annotation_key,
     tolerance=lambda image: TOLERANCE,
     keeps_crowd=False,
+    keeps_oriented=True,
 )

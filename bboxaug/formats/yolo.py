@@ -2,9 +2,10 @@
 layout (`obj.data`, `obj.names`, `obj_train_data/` or `train.txt` lists).
 
 Each label line is `class cx cy w h`, normalised by the image size, or `class x0 y0 x1 y1 ...` (a polygon, read as
-its envelope, kept as the box's segmentation). YOLO stores no image sizes, so every size comes from the image
-header. Writing gives the Ultralytics layout, with box lines (task "detect") or polygon lines ("segment",
-`bboxaug.formats.yolo_segment`); the contract is formats/yolo.md.
+its envelope, kept as the box's segmentation); in an oriented-box dataset `class x1 y1 ... x4 y4` is an oriented
+box (`bboxaug.formats.yolo_obb`). YOLO stores no image sizes, so every size comes from the image header. Writing
+gives the Ultralytics layout, with box lines (task "detect"), polygon lines ("segment",
+`bboxaug.formats.yolo_segment`) or oriented-box lines ("obb"); the contract is formats/yolo.md.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from bboxaug.core.report import Report
 from bboxaug.core.table import TableBuilder, as_table
 from bboxaug.formats.base import Format, Writer
 from bboxaug.formats.layout import split_folders
+from bboxaug.formats.yolo_obb import label_texts as obb_label_texts
+from bboxaug.formats.yolo_obb import oriented_if_all_quads, quads_to_obbs
 from bboxaug.formats.yolo_segment import has_shape, polygon_lines
 from bboxaug.io.files import atomic_write_text, write_file
 from bboxaug.io.headers import is_image_name, read_header
@@ -107,10 +110,9 @@ def _number(token: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _oriented(file: object, line: str, what: str) -> AnnotationError:
+def _dota_line(file: object, line: str) -> AnnotationError:
     return AnnotationError(
-        f"oriented boxes are not supported ({what}); bboxaug reads axis-aligned boxes and "
-        "polygons only: convert the labels to `class cx cy w h` first",
+        "a DOTA line `x1 y1 x2 y2 x3 y3 x4 y4 name difficulty` in a YOLO dataset: read DOTA with --from dota",
         file=file,
         field=line,
     )
@@ -144,16 +146,15 @@ def parse_line(
     *,
     file: object = None,
     line: str = "",
-    oriented: bool = False,
     keypoint_values: int = 0,
 ) -> tuple[int, list[float], list[float] | None]:
     """One label line as (class position, normalised [x1, y1, x2, y2], normalised polygon or None).
 
     4 values after the class are a box; an even number >= 6 of coordinates is a polygon (as Ultralytics reads
-    it), except in an oriented-box dataset, where 8 coordinates are refused. DOTA lines are always refused.
+    it; in an oriented-box dataset, 8 coordinates become an oriented box afterwards). DOTA lines are refused.
     """
     if _is_dota(tokens):
-        raise _oriented(file, line, "a DOTA line `x1 y1 x2 y2 x3 y3 x4 y4 name difficulty`")
+        raise _dota_line(file, line)
     label = _class_position(tokens[0], positions, file, line)
     try:
         values = [float(token) for token in tokens[1:]]
@@ -180,8 +181,6 @@ def parse_line(
             else "4 (`class cx cy w h`) or an even number >= 6 (a polygon)"
         )
         raise AnnotationError(f"expected {expected} after the class, found {count}", file=file, field=line)
-    if oriented and count == 8:
-        raise _oriented(file, line, "`class x1 y1 x2 y2 x3 y3 x4 y4` in an oriented-box dataset")
     xs, ys = coords[0::2], coords[1::2]
     return label, [min(xs), min(ys), max(xs), max(ys)], coords
 
@@ -193,7 +192,6 @@ def parse_labels(
     positions: Mapping[int, int],
     *,
     file: object = None,
-    oriented: bool = False,
     keypoint_values: int = 0,
 ) -> Boxes:
     """A label file's text as boxes in absolute pixels; polygons are kept in the `segmentation` column."""
@@ -202,7 +200,7 @@ def parse_labels(
         tokens = line.split()
         if tokens:
             label, box, polygon = parse_line(
-                tokens, positions, file=file, line=f"line {number}", oriented=oriented, keypoint_values=keypoint_values
+                tokens, positions, file=file, line=f"line {number}", keypoint_values=keypoint_values
             )
             labels.append(label)
             edges.append(box)
@@ -438,7 +436,7 @@ class _Layout:
 
     classes: tuple[ClassInfo, ...]
     label_folder: Callable[[Path], tuple[Path, bool]]
-    oriented: bool = False
+    task: str | None = None  # data.yaml's `task`
     keypoint_values: int = 0
 
 
@@ -517,9 +515,10 @@ def _read_splits(splits: Sequence[_Split], layout: _Layout, report: Report) -> D
                     header.height,
                     positions,
                     file=label,
-                    oriented=layout.oriented or oriented,
                     keypoint_values=layout.keypoint_values,
                 )
+                if layout.task == "obb" or oriented:
+                    boxes = quads_to_obbs(boxes)
                 report.count(codes.KEYPOINTS_DROPPED, len(boxes) if layout.keypoint_values else 0)
                 records.add(ImageRecord(name, split.name, header.width, header.height, boxes, source=path))
         if tried and not labelled:
@@ -532,7 +531,8 @@ def _read_splits(splits: Sequence[_Split], layout: _Layout, report: Report) -> D
             )
     for folder in sorted({*label_folders, *(root for split in splits for root in split.roots)}):
         _report_orphans(folder, label_folders.get(folder) or layout.label_folder(folder), report)
-    return Dataset(layout.classes, records.build())
+    dataset = Dataset(layout.classes, records.build())
+    return oriented_if_all_quads(dataset) if layout.task is None else dataset
 
 
 def _stem_hashes(folder: Path, keep: Callable[[str], bool]) -> np.ndarray:
@@ -604,7 +604,8 @@ def _read_ultralytics(yaml_file: Path, report: Report) -> Dataset:
         raise FormatError("no train/val/test folder or list found", file=yaml_file)
     kpt = data.get("kpt_shape")
     keypoint_values = int(np.prod(kpt)) if isinstance(kpt, list) and all(isinstance(k, int) for k in kpt) else 0
-    layout = _Layout(classes, lambda folder: _label_folder(folder, root), data.get("task") == "obb", keypoint_values)
+    task = data.get("task") if isinstance(data.get("task"), str) else None
+    layout = _Layout(classes, lambda folder: _label_folder(folder, root), task, keypoint_values)
     return _read_splits(splits, layout, report)
 
 
@@ -747,22 +748,36 @@ def box_lines(boxes: Boxes, sizes: np.ndarray, counts: Sequence[int]) -> tuple[l
     return texts, Counter({codes.member(codes.YOLO_LINES, "detect").name: len(boxes)})
 
 
+def oriented_box_lines(boxes: Boxes, sizes: np.ndarray, counts: Sequence[int]) -> tuple[list[str], Counter[str]]:
+    """Oriented-box lines `idx x1 y1 ... x4 y4` (`yolo_obb.label_texts`; a box without one: its upright corners)."""
+    texts = obb_label_texts(boxes.column("obb"), boxes.xyxy, boxes.labels, sizes, counts)
+    return texts, Counter({codes.member(codes.YOLO_LINES, "obb").name: len(boxes)})
+
+
 #: The label lines each task writes (`write(..., task=)`, `--task`).
-TASK_LINES: Mapping[str, LineWriter] = MappingProxyType({"detect": box_lines, "segment": polygon_lines})
+TASK_LINES: Mapping[str, LineWriter] = MappingProxyType(
+    {"detect": box_lines, "segment": polygon_lines, "obb": oriented_box_lines}
+)
 
 
 def chosen_task(dataset: Dataset) -> str:
-    """The task written when none is asked for: "segment" when the dataset has boxes and every one has a polygon
-    or an RLE mask, else "detect". Reads the segmentation column a batch of images at a time and stops at the
-    first box without one."""
-    found = False
+    """The task written when none is asked for: "obb" when the dataset has boxes and every one has an oriented box,
+    else "segment" when every one has a polygon or an RLE mask, else "detect". Reads the columns a batch of images
+    at a time and stops as soon as neither can hold."""
+    found, oriented, shaped = False, True, True
     for start in range(0, len(dataset.images), WRITE_BATCH):
         boxes = as_table(dataset.images[start : start + WRITE_BATCH]).boxes
-        shapes = boxes.columns.get("segmentation")
-        if len(boxes) and (shapes is None or not all(map(has_shape, shapes.tolist()))):
+        if not len(boxes):
+            continue
+        found = True
+        quads, shapes = boxes.columns.get("obb"), boxes.columns.get("segmentation")
+        oriented = oriented and quads is not None and all(quad is not None for quad in quads.tolist())
+        shaped = shaped and shapes is not None and all(map(has_shape, shapes.tolist()))
+        if not (oriented or shaped):
             return "detect"
-        found |= len(boxes) > 0
-    return "segment" if found else "detect"
+    if not found:
+        return "detect"
+    return "obb" if oriented else "segment" if shaped else "detect"
 
 
 @dataclass(frozen=True)
@@ -849,7 +864,7 @@ def tolerance(image: ImageRecord) -> float:
 
 FORMAT = Format(
     name="yolo",
-    description="YOLO txt labels: Ultralytics data.yaml + images/ + labels/, or Darknet obj.data / obj.names",
+    description="YOLO txt labels (detect or OBB): Ultralytics data.yaml + images/ + labels/, or Darknet obj.data",
     read=read,
     write=write,
     detect=detect,
@@ -859,4 +874,6 @@ FORMAT = Format(
     keeps_crowd=False,
     class_ids=lambda classes: list(range(len(classes))),
     tasks={task: _task_writer(task) for task in TASK_LINES},
+    choose_task=chosen_task,
+    oriented_task="obb",
 )

@@ -15,6 +15,7 @@ import numpy as np
 from bboxaug.core.columns import carried_columns
 from bboxaug.core.errors import UsageError
 from bboxaug.core.model import Boxes
+from bboxaug.core.oriented import as_quad, corners_of
 from bboxaug.geometry.regions import mapped_mask, source_mask
 from bboxaug.geometry.shapes import move_segmentation
 
@@ -123,7 +124,7 @@ def resize_boxes(
             vanished.append(row)
         return found
 
-    columns = carried_columns(kept, "scale", moved)
+    columns = carried_columns(kept, "scale", moved, lambda row, quad: as_quad(corners_of(quad) * factors + shift))
     resized = Boxes(xyxy[keep], kept.labels, columns)
     if vanished:
         resized = resized.take(np.setdiff1d(np.arange(len(resized)), vanished))

@@ -1,13 +1,15 @@
 """Box geometry for augmentation: the shapes that follow the pixels, and the boxes they leave after clipping.
 
 Every box is moved as a shape: its polygon parts where it has a polygon segmentation, the rings outlining its RLE
-mask where it has one, else its four corners (or an inscribed ellipse). The backend moves all vertices at once
-(`pack` / `unpack`); `follow` then clips each moved shape to the image BEFORE taking its envelope, so a rotated
-object cut by the border gets the box of what is visible, and measures the visible share of its area;
+mask where it has one, else its oriented box's corners where it has one, else its four corners (or an inscribed
+ellipse). An oriented box moves its own four corners too (`obb_shapes`), and `follow_obb` re-fits it when the
+border cuts it. The backend moves all vertices at once (`pack` / `unpack`); `follow` then clips each moved shape to
+the image BEFORE taking its envelope, so a rotated object cut by the border gets the box of what is visible, and
+measures the visible share of its area;
 `keep_rows` applies the policy's box rules.
 
-Pure numpy, no backend knowledge. Coordinates are the model's: continuous pixels, origin at the top-left corner
-of the top-left pixel, the image being [0, W] x [0, H].
+Pure numpy, no backend knowledge. Coordinates are the model's: continuous
+pixels, origin at the top-left corner of the top-left pixel, the image being [0, W] x [0, H].
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any, Literal
 import numpy as np
 
 from bboxaug.core.model import Boxes
+from bboxaug.core.oriented import Quad, as_quad, corners_of
 from bboxaug.core.polygons import clip_polygon as clip_polygon
 from bboxaug.core.polygons import polygon_area as polygon_area
 from bboxaug.core.polygons import polygon_parts as polygon_parts
@@ -53,8 +56,9 @@ Shapes = list[list[np.ndarray]]  # per box, its polygon parts, each (M, 2)
 def box_shapes(boxes: Boxes, box_shape: str) -> Shapes:
     """Per box, the polygon parts to move: the polygons of a polygon `segmentation` (parts of fewer than three
     points are ignored), the rings outlining an RLE mask (outer rings and holes, `geometry.regions.mask_shapes`),
-    else the 4 corners, or a 32-vertex inscribed ellipse when `box_shape` is "ellipse". The visible share of a
-    mask with holes counts the holes' area with the mask's (an approximation for crowd regions)."""
+    else the oriented box's corners, else the 4 corners, or a 32-vertex inscribed ellipse when `box_shape` is
+    "ellipse". The visible share of a mask with holes counts the holes' area with the mask's (an approximation for
+    crowd regions)."""
     x1, y1, x2, y2 = boxes.xyxy.T
     if box_shape == "ellipse":
         angles = np.linspace(0.0, 2.0 * np.pi, ELLIPSE_VERTICES, endpoint=False)
@@ -69,6 +73,9 @@ def box_shapes(boxes: Boxes, box_shape: str) -> Shapes:
     else:
         raise ValueError(f"box_shape must be 'corners' or 'ellipse', not {box_shape!r}")
     shapes = [[outline] for outline in outlines]
+    for row, quad in enumerate(boxes.columns.get("obb", ())):
+        if quad is not None:
+            shapes[row] = [corners_of(quad)]
     for row, segmentation in enumerate(boxes.columns.get("segmentation", ())):
         parts = mask_shapes(segmentation) if is_rle(segmentation) else polygon_parts(segmentation)
         if parts:
@@ -80,6 +87,75 @@ def move_segmentation(segmentation: Any, move: Callable[[np.ndarray], np.ndarray
     """A polygon segmentation with every part moved by `move` ((M, 2) points to (K, 2) points, e.g. clipped);
     None for RLE or nothing, which cannot follow a geometric operation."""
     return polygon_segmentation([move(part) for part in polygon_parts(segmentation)])
+
+
+def obb_shapes(boxes: Boxes) -> tuple[Shapes, np.ndarray]:
+    """The oriented boxes' corners as one-part shapes to move with the others, and the rows they belong to."""
+    quads = boxes.columns.get("obb")
+    if quads is None:
+        return [], np.zeros(0, dtype=np.int64)
+    rows = np.flatnonzero(quads != None)  # noqa: E711
+    return [[corners_of(quads[row])] for row in rows.tolist()], rows
+
+
+def object_frame(corners: np.ndarray) -> np.ndarray | None:
+    """The linear map (2 x 2, acting on offsets from the first corner) that turns a moved quad's first edge into
+    the x axis and its last edge into the y axis, each keeping its length: a rotation for a rectangle, a rotation
+    after undoing the shear for a sheared one; None for a degenerate quad."""
+    first, last = corners[1] - corners[0], corners[3] - corners[0]
+    sides = np.stack([first, last], axis=1)
+    lengths = np.hypot(*first), np.hypot(*last)
+    if min(lengths) <= 0 or abs(np.linalg.det(sides)) <= 1e-12 * lengths[0] * lengths[1]:
+        return None
+    return np.diag(lengths) @ np.linalg.inv(sides)
+
+
+def refit(visible: np.ndarray, corners: np.ndarray) -> Quad:
+    """The oriented box left of a quad (moved `corners`) of which only the convex polygon `visible` shows: the
+    minimum-area rectangle enclosing the visible part among those of the object's own orientation, that is the
+    visible part's bounding box in the object's frame (`object_frame`), mapped back; starting at the corner
+    nearest the quad's first. For a rectangle or a parallelogram cut by straight borders this rectangle, cut by
+    the same borders, is exactly the visible part."""
+    frame = object_frame(corners)
+    if frame is None:  # a degenerate quad has no orientation: its visible part's upright box
+        return in_order(_bounds(visible), corners[0])
+    box = _bounds((visible - corners[0]) @ frame.T)
+    return in_order(box @ np.linalg.inv(frame).T + corners[0], corners[0])
+
+
+def _bounds(points: np.ndarray) -> np.ndarray:
+    """The 4 corners of the axis-aligned box bounding `points`, clockwise from its top-left."""
+    low, high = points.min(axis=0), points.max(axis=0)
+    return np.array([low, [high[0], low[1]], high, [low[0], high[1]]])
+
+
+def in_order(quad: np.ndarray, first: np.ndarray) -> Quad:
+    """`quad` as an oriented box (clockwise) starting at its corner nearest `first`."""
+    ordered = corners_of(as_quad(quad))
+    return as_quad(np.roll(ordered, -int(np.argmin(np.hypot(*(ordered - first).T))), axis=0))
+
+
+def follow_obb(corners: np.ndarray, width: float, height: float) -> Quad | None:
+    """A moved oriented box's corners as the oriented box it leaves on an image of `width` x `height`: the corners
+    as they are (made clockwise again after a mirror) when all lie on the image, None when nothing of the quad
+    is visible, else re-fitted to its visible part (`refit`): the least rectangle of the object's own orientation
+    enclosing it, which may reach outside the image where the border cut the object."""
+    corners = np.asarray(corners, dtype=np.float64).reshape(4, 2)
+    if not np.isfinite(corners).all():
+        return None
+    corners = corners_of(as_quad(corners))  # clockwise again after a mirror, the first edge kept
+    x, y = corners[:, 0], corners[:, 1]
+    if ((x >= 0) & (x <= width) & (y >= 0) & (y <= height)).all():
+        return as_quad(corners)
+    visible = clip_polygon(corners, width, height)
+    if len(visible) < 3 or polygon_area(visible) <= 0:
+        return None
+    return refit(visible, corners)
+
+
+def move_obb(quad: Quad, move: Callable[[np.ndarray], np.ndarray], width: float, height: float) -> Quad | None:
+    """An oriented box moved by `move` ((4, 2) corners to (4, 2) corners) onto an image of `width` x `height`."""
+    return follow_obb(move(corners_of(quad)), width, height)
 
 
 def pack(shapes: Shapes) -> tuple[np.ndarray, list[list[int]]]:

@@ -17,8 +17,9 @@ import numpy as np
 from bboxaug.core.columns import carried_columns
 from bboxaug.core.errors import UsageError
 from bboxaug.core.model import Boxes, ImageRecord
+from bboxaug.core.oriented import corners_of
 from bboxaug.geometry.regions import Regions
-from bboxaug.geometry.shapes import RULE_TOLERANCE
+from bboxaug.geometry.shapes import RULE_TOLERANCE, clip_polygon, move_obb, polygon_area
 
 Partial = Literal["drop", "keep", "reject"]
 
@@ -126,6 +127,28 @@ class TileCut:
         return self.window[2] - self.window[0], self.window[3] - self.window[1]
 
 
+def clip_obbs_to_window(
+    boxes: Boxes, window: Sequence[float], clipped: np.ndarray, fraction: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """`clip_to_window`'s boxes and fractions with those of boxes that have an oriented box taken from its quad:
+    the visible share of the quad's area, and the envelope of the quad's visible part (so a tile that holds a
+    rotated box's envelope but none of the box itself gets nothing)."""
+    quads = boxes.columns.get("obb")
+    if quads is None:
+        return clipped, fraction
+    clipped, fraction = clipped.copy(), fraction.copy()
+    x0, y0, x1, y1 = window
+    for row in np.flatnonzero((quads != None) & (fraction > 0)).tolist():  # noqa: E711
+        corners = corners_of(quads[row])
+        visible = clip_polygon(corners - (x0, y0), x1 - x0, y1 - y0)
+        area, shown = polygon_area(corners), polygon_area(visible)
+        fraction[row] = min(shown / area, 1.0) if area > 0 and len(visible) >= 3 else 0.0
+        if fraction[row] > 0:
+            corner = np.array([x0, y0], dtype=np.float64)
+            clipped[row] = np.concatenate([visible.min(axis=0) + corner, visible.max(axis=0) + corner])
+    return clipped, fraction
+
+
 def cut_tile(
     boxes: Boxes,
     window: tuple[int, int, int, int],
@@ -135,9 +158,10 @@ def cut_tile(
     regions: Regions | None = None,
 ) -> TileCut:
     """The boxes of one tile under the visibility rule and the `partial` policy (see the module docstring). A
-    tile is `size` pixels (the window's size unless padded); where `regions` gives a box's polygon or mask, its
-    visible share and its clipped box come from that shape, and the shape is cut with it."""
-    clipped, fraction = clip_to_window(boxes.xyxy, window)
+    tile is `size` pixels (the window's size unless padded); where a box has an oriented box, or `regions` gives
+    its polygon or mask, its visible share and its clipped box come from that shape, and the shape is cut with
+    it."""
+    clipped, fraction = clip_obbs_to_window(boxes, window, *clip_to_window(boxes.xyxy, window))
     if regions is not None:
         clipped, fraction = regions.in_window(clipped, fraction, window)
     visible = fraction > 0
@@ -153,6 +177,7 @@ def cut_tile(
         kept,
         "cut",
         lambda position, segmentation: regions.cut(rows[position], segmentation, window, size or (x1 - x0, y1 - y0)),
+        lambda row, quad: move_obb(quad, lambda corners: corners - (x0, y0), x1 - x0, y1 - y0),
     )
     cut = fraction[rows] < 1.0
     if cut.any() or "truncated" in columns:

@@ -157,18 +157,23 @@ def draw_boxes(
     shown: set[str] | None,
     right_limit: int,
 ) -> None:
-    """Outline each box in its class's colour with the class name on a tag at its top-left corner (moved left
-    to stay before `right_limit`)."""
+    """Outline each box in its class's colour (its quad when it has an oriented box) with the class name on a tag
+    at its upright box's top-left corner (moved left to stay before `right_limit`)."""
     left, top = origin
     sx, sy = scale
-    for xyxy, label in zip(image.boxes.xyxy.tolist(), image.boxes.labels.tolist(), strict=True):
+    boxes = image.boxes
+    for xyxy, label, quad in zip(boxes.xyxy.tolist(), boxes.labels.tolist(), boxes.column("obb").tolist(), strict=True):
         name = names[label] if 0 <= label < len(names) else f"#{label}"
         if (shown is not None and name not in shown) or not all(map(math.isfinite, xyxy)):
             continue
         colour = colours[label] if 0 <= label < len(colours) else (255, 0, 255)
         x1, y1 = left + round(xyxy[0] * sx), top + round(xyxy[1] * sy)
         x2, y2 = left + round(xyxy[2] * sx) - 1, top + round(xyxy[3] * sy) - 1
-        draw.rectangle([x1, y1, max(x1, x2), max(y1, y2)], outline=colour, width=LINE)
+        if quad is None:
+            draw.rectangle([x1, y1, max(x1, x2), max(y1, y2)], outline=colour, width=LINE)
+        else:
+            corners = [(left + x * sx, top + y * sy) for x, y in zip(quad[0::2], quad[1::2], strict=True)]
+            draw.line([*corners, corners[0]], fill=colour, width=LINE, joint="curve")
         width, height = text_size(draw, name, 11)
         tag_top = y1 - height - 4 if y1 - height - 4 >= top else y1
         tag_left = max(0, min(x1, right_limit - width - 5))  # kept inside the cell

@@ -1,5 +1,6 @@
 """What is in a dataset: images, negatives and boxes per split and per class, box and image sizes, COCO's
-small / medium / large counts, and anchors fitted to the box shapes.
+small / medium / large counts, anchors fitted to the box shapes, and the angles and aspect ratios of oriented
+boxes.
 
 Every image's boxes are concatenated once into flat arrays (`BoxTable`) and every figure is a numpy reduction
 over them, so a 20,000-image dataset takes well under a second once read. Box sizes are in pixels (the model's
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from bboxaug.core.model import Dataset
+from bboxaug.core.oriented import angles_and_aspects
 from bboxaug.core.report import Report
 from bboxaug.core.table import as_table
 from bboxaug.pipeline.classes import ClassOps
@@ -40,6 +42,10 @@ KMEANS_ITERATIONS = 100
 COMMON_SIZES = 5
 
 
+#: Width in degrees of the bins of the oriented boxes' angle histogram (over [0, 180)).
+ANGLE_BIN = 15
+
+
 @dataclass(frozen=True)
 class BoxTable:
     """Every box of a dataset in flat arrays, with per-image arrays beside them."""
@@ -51,14 +57,23 @@ class BoxTable:
     sizes: np.ndarray  # (I, 2) width and height, NaN where unknown
     split: np.ndarray  # (I,) each image's position in `splits`
     splits: tuple[str, ...]
+    obbs: np.ndarray | None = None  # (N,) each box's oriented box or None; None when no box has one
 
     @classmethod
     def of(cls, dataset: Dataset) -> BoxTable:
         table = as_table(dataset.images)
         splits, split = table.split_positions()
         counts = table.box_counts()
+        obbs = table.boxes.columns.get("obb")
         return cls(
-            table.boxes.xyxy, table.boxes.labels, table.box_owners(), counts, table.sizes(), split, tuple(splits)
+            table.boxes.xyxy,
+            table.boxes.labels,
+            table.box_owners(),
+            counts,
+            table.sizes(),
+            split,
+            tuple(splits),
+            obbs if obbs is not None and (obbs != None).any() else None,  # noqa: E711
         )
 
     @property
@@ -144,6 +159,22 @@ def section(table: BoxTable, images: np.ndarray, class_names: list[str]) -> dict
         },
         "degenerate": int((~positive).sum()),
         "image_sizes": _image_sizes(table.sizes[images]),
+        **({} if table.obbs is None else {"oriented": oriented_section(table.obbs[rows])}),
+    }
+
+
+def oriented_section(obbs: np.ndarray) -> dict[str, Any]:
+    """How many of the boxes (`obbs`: their oriented boxes, None where none) have an oriented box, the
+    distributions of their longer side's angle (degrees, [0, 180), clockwise from +x on the image) and of their
+    aspect ratio (longer side over shorter), and the angle histogram in `ANGLE_BIN` degree bins."""
+    present = [quad for quad in obbs.tolist() if quad is not None]
+    angles, aspects = angles_and_aspects(np.array(present, dtype=np.float64).reshape(-1, 8))
+    histogram = np.bincount((angles // ANGLE_BIN).astype(np.int64), minlength=180 // ANGLE_BIN)
+    return {
+        "boxes": len(present),
+        "angle": distribution(angles),
+        "aspect_ratio": distribution(aspects),
+        "angle_histogram": {f"{k * ANGLE_BIN}-{(k + 1) * ANGLE_BIN}": int(n) for k, n in enumerate(histogram)},
     }
 
 
@@ -334,6 +365,18 @@ def format_stats(stats: dict[str, Any]) -> str:
     sizes = stats["image_sizes"]
     common = ", ".join(f"{s['width']}x{s['height']} ({s['images']})" for s in sizes["most_common"])
     lines.append(f"image sizes: {common or '-'}" + (f"; unknown {sizes['unknown']}" if sizes["unknown"] else ""))
+    oriented = stats.get("oriented")
+    if oriented:
+        lines += [
+            "",
+            f"oriented boxes {oriented['boxes']} ({_percent(oriented['boxes'], stats['boxes'])} of the boxes)",
+        ]
+        rows = [["oriented", "min", "p25", "median", "p75", "max", "mean"]]
+        for key, label in (("angle", "angle (deg)"), ("aspect_ratio", "aspect long/short")):
+            rows.append([label, *(oriented[key][q] for q in ("min", "p25", "median", "p75", "max", "mean"))])
+        lines += aligned(rows)
+        bins = oriented["angle_histogram"]
+        lines += aligned([["angle (deg)", *bins], ["boxes", *bins.values()]])
     anchors = stats.get("anchors")
     if anchors:
         shapes = " ".join(f"{w:g}x{h:g}" for w, h in anchors["shapes"]) or "-"

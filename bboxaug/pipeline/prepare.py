@@ -2,6 +2,8 @@
 - image sizes missing from the annotations come from image headers, never a full decode;
 - boxes are clipped to their image and degenerate ones dropped, both counted;
 - crowd regions are dropped for formats that cannot mark them (unless kept on purpose), counted;
+- oriented boxes are left out for formats that cannot write them (the upright box, their envelope, is written),
+  counted;
 - two images that would share an annotation file or image path in the target layout are renamed
   deterministically, never overwritten, and the renames are recorded;
 - the filters asked for drop small boxes, negatives and empty classes (`bboxaug.pipeline.filters`), counted;
@@ -16,8 +18,9 @@ from typing import Any, Literal
 
 import numpy as np
 
+from bboxaug.core import codes
 from bboxaug.core.errors import ImageError
-from bboxaug.core.model import Dataset, ImageRecord, image_key, object_column
+from bboxaug.core.model import Boxes, Dataset, ImageRecord, image_key, object_column
 from bboxaug.core.report import ClassMove, Problem, Report
 from bboxaug.core.table import UNKNOWN, ImageTable, as_table
 from bboxaug.formats.base import Format
@@ -183,10 +186,23 @@ def prepare(
     dataset it can write as is."""
     dataset = fill_sizes(dataset, report, jobs=jobs, progress=progress)
     drop_crowd = not (target.keeps_crowd or keep_crowd)
-    dataset = dataset.replace(images=sanitize(as_table(dataset.images), report, drop_crowd=drop_crowd))
+    table = sanitize(as_table(dataset.images), report, drop_crowd=drop_crowd)
+    dataset = dataset.replace(images=table if target.keeps_oriented else upright_only(table, report))
     if filters is not None:
         dataset = filters.apply(dataset, report)
     return rename_collisions(dataset, target, report)
+
+
+def upright_only(table: ImageTable, report: Report) -> ImageTable:
+    """The table without its oriented boxes, for a target that writes upright boxes only; each box that had one
+    is counted (its upright box is already the quad's envelope)."""
+    quads = table.boxes.columns.get("obb")
+    if quads is None:
+        return table
+    report.count(codes.OBB_WRITTEN_UPRIGHT, int(np.count_nonzero(quads != None)))  # noqa: E711
+    boxes = table.boxes
+    columns = {name: values for name, values in boxes.columns.items() if name != "obb"}
+    return table.with_columns(boxes=Boxes.wrap(boxes.xyxy, boxes.labels, columns))
 
 
 def class_table(dataset: Dataset, target: Format) -> list[dict[str, Any]]:

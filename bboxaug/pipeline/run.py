@@ -33,7 +33,7 @@ from bboxaug.core.errors import UsageError
 from bboxaug.core.model import Dataset
 from bboxaug.core.report import Report
 from bboxaug.core.version import __version__
-from bboxaug.formats import get_format
+from bboxaug.formats import for_task, get_format
 from bboxaug.formats.base import Format
 from bboxaug.pipeline.classes import check_class_ids
 from bboxaug.pipeline.manifest import dataset_counts, write_manifest
@@ -52,7 +52,7 @@ class Output:
     output may be replaced, whether an interrupted run is finished, the workers, whether to show progress,
     whether crowd regions are kept as boxes in formats that cannot mark them, the JPEG/WebP quality of the
     images a step encodes, the pre-processing every written image gets, and the task the target's labels are
-    written for (YOLO: detect or segment; None: the writer chooses, see `Format.for_task`)."""
+    written for (YOLO: detect, segment or obb; None: the one the dataset calls for, see `Format.choose_task`)."""
 
     path: Path
     to: str | None = None
@@ -157,7 +157,7 @@ def run(step: Step[PlanT], source: Readable, output: Output, *, dry_run: bool = 
     target_name = output.to or source_format
     if target_name is None:
         raise UsageError("name the format to write: a dataset in memory has none of its own")
-    target = get_format(target_name).for_task(output.task)
+    target = for_task(get_format(target_name), output.task, dataset)
     dataset = prepare(
         dataset,
         target,

@@ -20,8 +20,9 @@ import numpy as np
 
 from bboxaug.core.columns import carried_columns
 from bboxaug.core.model import Boxes
+from bboxaug.core.oriented import Quad, as_quad, corners_of
 from bboxaug.geometry.regions import mapped_mask, source_mask
-from bboxaug.geometry.shapes import clip_polygon, move_segmentation, polygon_parts
+from bboxaug.geometry.shapes import clip_polygon, move_obb, move_segmentation, polygon_parts
 from bboxaug.preprocessing.steps import Crop, Preprocessing, PreprocessSpec, Resize
 
 #: Slack, in output pixels, below which a moved box is not counted as cut by the window (float rounding).
@@ -105,9 +106,17 @@ def move_boxes(
         corner, far = window[row, :2], window[row, 2:]
         return lambda part: clip_polygon(part * scale[row] + offset[row] - corner, *(far - corner)) + corner
 
-    polygons = boxes.columns.get("segmentation")
+    def inside_obb(row: int, quad: Quad) -> Quad | None:
+        """Oriented box of box `row` moved, and re-fitted to its visible part when its window cuts it."""
+        corner, far = window[row, :2], window[row, 2:]
+        local = move_obb(quad, lambda corners: corners * scale[row] + offset[row] - corner, *(far - corner))
+        return None if local is None else as_quad(corners_of(local) + corner)
+
+    polygons, quads = boxes.columns.get("segmentation"), boxes.columns.get("obb")
     for row in np.flatnonzero(cut).tolist():
         parts = [] if polygons is None else polygon_parts(polygons[row])
+        if not parts and quads is not None and quads[row] is not None:
+            parts = [corners_of(quads[row])]
         if parts:
             shown = [points for points in map(inside(row), parts) if len(points) >= 3]
             if not shown:
@@ -132,7 +141,7 @@ def move_boxes(
             vanished.append(position)
         return found
 
-    columns = carried_columns(kept, "scale", follow)
+    columns = carried_columns(kept, "scale", follow, lambda position, quad: inside_obb(int(rows[position]), quad))
     if cut[rows].any() or "truncated" in columns:
         columns["truncated"] = kept.column("truncated") | cut[rows]
     placed = Boxes(clipped[rows], kept.labels, columns)

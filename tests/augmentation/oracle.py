@@ -111,3 +111,91 @@ def replayed_envelopes(
             ((float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)) if len(xs) else None, len(xs))
         )
     return found
+
+
+# --- oriented boxes: rotated rectangles of unique colours, measured as pixel masks ------------------------------
+
+
+def rotated_rectangle(cx: float, cy: float, width: float, height: float, degrees: float) -> tuple[float, ...]:
+    """The 4 corners (8 numbers) of a `width` x `height` rectangle centred at (cx, cy) and turned by `degrees`,
+    clockwise on the image from the corner that is top-left before turning."""
+    turn = np.radians(degrees)
+    axes = np.array([[np.cos(turn), np.sin(turn)], [-np.sin(turn), np.cos(turn)]])
+    local = np.array([[-width, -height], [width, -height], [width, height], [-width, height]]) / 2
+    return tuple((local @ axes + (cx, cy)).ravel().tolist())
+
+
+def quad_mask(quad: tuple[float, ...] | list[float], width: int, height: int) -> np.ndarray:
+    """The pixels whose centres lie inside the quad (continuous coordinates), as a boolean (height, width) mask."""
+    image = Image.new("L", (width, height))
+    points = np.asarray(quad, dtype=np.float64).reshape(4, 2) - 0.5  # PIL fills pixel centres
+    ImageDraw.Draw(image).polygon([tuple(p) for p in points], fill=255)
+    return np.asarray(image) > 0
+
+
+def colour_mask(pixels: np.ndarray, colour: int, tolerance: int = 127) -> np.ndarray:
+    """The pixels within `tolerance` of object `colour`'s colour: by default those the object covers at least half
+    of once interpolation has blended its edge with the black background (what `quad_mask` counts, a pixel whose
+    centre is inside)."""
+    return np.abs(pixels.astype(np.int32) - np.array(COLOURS[colour])).max(axis=2) <= tolerance
+
+
+def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
+    union = np.count_nonzero(a | b)
+    return np.count_nonzero(a & b) / union if union else 0.0
+
+
+#: How finely `draw_quads` samples each pixel (per axis) before averaging: its edges are anti-aliased, so a pixel's
+#: colour says how much of it the object covers.
+SUPERSAMPLING = 4
+
+
+def draw_quads(width: int, height: int, quads: list[tuple[int, tuple[float, ...]]], path: Path) -> Path:
+    """A PNG of filled quads `(colour, corners)` on black, drawn 4 x 4 times finer and averaged (anti-aliased)."""
+    fine = SUPERSAMPLING
+    image = Image.new("RGB", (width * fine, height * fine))
+    pen = ImageDraw.Draw(image)
+    for colour, quad in quads:
+        points = np.asarray(quad, dtype=np.float64).reshape(4, 2) * fine - 0.5
+        pen.polygon([tuple(p) for p in points], fill=COLOURS[colour])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.resize((width, height), Image.Resampling.BOX).save(path)
+    return path
+
+
+#: The colours made of 0 and 255 channels only (the first six): a pixel half covered by one of them, half black,
+#: is never within 127 of another, so `colour_mask` tells them apart.
+PURE_COLOURS = 6
+
+
+def quad_scenes(
+    root: Path, count: int, width: int, height: int, per_image: int, seed: int, split: str = "train"
+) -> Dataset:
+    """`count` images of `per_image` (at most 6, one per pure colour) rotated rectangles (random sizes and angles,
+    each in its own cell of a grid, so none overlaps another), drawn under `root/split`, as a dataset whose boxes
+    have their oriented boxes."""
+    if per_image > PURE_COLOURS:
+        raise ValueError(f"at most {PURE_COLOURS} objects an image: each needs a colour of its own")
+    rng = np.random.default_rng(seed)
+    columns = int(np.ceil(np.sqrt(per_image * width / height)))
+    rows = int(np.ceil(per_image / columns))
+    cell_w, cell_h = width / columns, height / rows
+    classes = tuple(ClassInfo(k + 1, f"obj{k}") for k in range(len(COLOURS)))
+    images = []
+    for number in range(count):
+        quads = []
+        for k in range(per_image):
+            reach = 0.45 * min(cell_w, cell_h)  # half the diagonal stays inside the cell
+            long = rng.uniform(0.9, 1.6) * reach
+            short = rng.uniform(0.3, 0.6) * long
+            scale = reach / np.hypot(long, short) * 2
+            cx, cy = (k % columns + 0.5) * cell_w, (k // columns + 0.5) * cell_h
+            quad = rotated_rectangle(cx, cy, long * scale, short * scale, rng.uniform(0, 180))
+            quads.append((k % PURE_COLOURS, quad))
+        name = f"q{number}.png"
+        source = draw_quads(width, height, quads, root / split / name)
+        corners = [np.asarray(quad).reshape(4, 2) for _, quad in quads]
+        xyxy = [[*c.min(axis=0), *c.max(axis=0)] for c in corners]
+        boxes = Boxes(xyxy, [colour for colour, _ in quads], {"obb": object_column([q for _, q in quads])})
+        images.append(ImageRecord(name, split, width, height, boxes, source))
+    return Dataset(classes, tuple(images))

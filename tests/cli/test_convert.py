@@ -444,3 +444,42 @@ def test_a_bad_negatives_value_is_a_usage_error(tmp_path: Path) -> None:
     result = convert(write_voc(tmp_path / "src"), tmp_path / "out", "--to", "coco", "--negatives", "most")
     assert result.exit_code == 2
     assert "--negatives takes keep, drop or a share between 0 and 1, not 'most'" in result.output
+
+
+# --- oriented boxes: --task ----------------------------------------------------------------------------------
+
+
+def dota_source(root: Path) -> Path:
+    make_image(root / "images/a.png", 100, 50)
+    (root / "labelTxt").mkdir(parents=True)
+    (root / "labelTxt/a.txt").write_text("10 5 30 5 30 15 10 15 plane 0\n20 10 25 20 15 25 10 15 ship 1\n")
+    return root
+
+
+def test_task_obb_writes_corner_lines_and_task_detect_counts_the_upright_boxes(tmp_path: Path) -> None:
+    source = dota_source(tmp_path / "dota")
+    result = CliRunner().invoke(main, ["convert", str(source), str(tmp_path / "obb"), "--to", "yolo", "--task", "obb"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "obb/labels/default/a.txt").read_text().splitlines() == [
+        "0 0.100000 0.100000 0.300000 0.100000 0.300000 0.300000 0.100000 0.300000",
+        "1 0.200000 0.200000 0.250000 0.400000 0.150000 0.500000 0.100000 0.300000",
+    ]
+    result = CliRunner().invoke(
+        main, ["convert", str(source), str(tmp_path / "det"), "--to", "yolo", "--task", "detect"]
+    )
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "det/labels/default/a.txt").read_text().splitlines() == [
+        "0 0.200000 0.200000 0.200000 0.200000",
+        "1 0.175000 0.350000 0.150000 0.300000",
+    ]
+    assert re.search(r"2\s+oriented boxes written as their enclosing upright box", result.output)
+    counts = json.loads((tmp_path / "det/convert.json").read_text())["counts"]
+    assert counts["obb_written_upright"] == 2
+
+
+def test_task_for_a_format_of_one_task_is_a_usage_error(tmp_path: Path) -> None:
+    source = dota_source(tmp_path / "dota")
+    result = CliRunner().invoke(main, ["convert", str(source), str(tmp_path / "out"), "--to", "coco", "--task", "obb"])
+    assert result.exit_code == 2
+    assert "the coco format has no task 'obb': it writes one kind of label" in result.output
+    assert not (tmp_path / "out").exists()

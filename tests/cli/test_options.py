@@ -75,7 +75,7 @@ def test_the_commands_that_read_and_write_a_dataset_share_every_option() -> None
 
 
 def test_task_offers_every_task_a_format_writes() -> None:
-    assert list(option(main.commands["convert"], "--task").type.choices) == ["detect", "segment"]  # type: ignore[union-attr]
+    assert list(option(main.commands["convert"], "--task").type.choices) == ["detect", "obb", "segment"]  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("command", WRITERS)

@@ -19,7 +19,7 @@ import bboxaug
 from bboxaug.cli.main import main
 from bboxaug.commands.resize import resize
 from bboxaug.core.errors import UsageError
-from bboxaug.core.model import Boxes
+from bboxaug.core.model import Boxes, object_column
 from bboxaug.geometry.letterbox import (
     Scaling,
     parse_sizes,
@@ -271,3 +271,12 @@ def test_preprocessed_sources_are_resized_as_the_preprocess_function_makes_them(
     written = cv2.imread(str(tmp_path / "out" / "100" / "images" / "train" / "square.png"), cv2.IMREAD_UNCHANGED)
     rgb = cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB)
     assert np.array_equal(written, bboxaug.preprocess(rgb, steps + ";letterbox:100"))  # one rendering, two ways in
+
+
+def test_oriented_boxes_are_scaled_and_shifted_with_the_letterbox() -> None:
+    quad = (2000.0, 500.0, 3000.0, 1500.0, 2000.0, 2500.0, 1000.0, 1500.0)
+    boxes = Boxes([[1000, 500, 3000, 2500]], [0], {"obb": object_column([quad])})
+    moved, dropped = resize_boxes(boxes, scaling(4000, 3000, (640, 640), "letterbox"), 2.0)
+    assert dropped == 0
+    np.testing.assert_allclose(moved.column("obb")[0], [320, 160, 480, 320, 320, 480, 160, 320], atol=1e-9)
+    np.testing.assert_allclose(moved.xyxy[0], [160, 160, 480, 480], atol=1e-9)

@@ -133,12 +133,27 @@ def test_polygon_box_is_its_envelope_and_the_polygon_is_kept() -> None:
     assert parsed.attributes == {"group_id": 2, "description": "deep", "flags": {"ok": True}, "score": 0.9}
 
 
-def test_oriented_rectangle_is_read_as_its_envelope_and_kept_as_a_polygon() -> None:
-    corners = [[4, 0], [8, 4], [4, 8], [0, 4]]  # a square turned 45 degrees
-    parsed = parse_shape(shape("tag", corners, "oriented_rectangle"), size=None, file="f", field="s")
-    assert parsed.xyxy == (0, 0, 8, 8)
-    assert parsed.segmentation == [[4, 0, 8, 4, 4, 8, 0, 4]]
-    assert parsed.shape["shape_type"] == "oriented_rectangle"
+def test_oriented_rectangle_and_rotation_are_read_as_oriented_boxes_with_their_envelope() -> None:
+    corners = [[4, 0], [8, 4], [4, 8], [0, 4]]  # a square turned 45 degrees, clockwise on the image
+    for shape_type in ("oriented_rectangle", "rotation"):
+        parsed = parse_shape(shape("tag", corners, shape_type), size=None, file="f", field="s")
+        assert parsed.xyxy == (0, 0, 8, 8)
+        assert parsed.obb == (4, 0, 8, 4, 4, 8, 0, 4)
+        assert parsed.segmentation is None
+        assert parsed.shape["shape_type"] == shape_type
+    counter_clockwise = parse_shape(shape("tag", corners[::-1], "oriented_rectangle"), size=None, file="f", field="s")
+    assert counter_clockwise.obb == (4, 8, 0, 4, 4, 0, 8, 4)
+    with pytest.raises(AnnotationError, match="needs 4 points, found 5"):
+        parse_shape(shape("tag", [*corners, [1, 1]], "oriented_rectangle"), size=None, file="f", field="s")
+
+
+def test_an_oriented_box_is_written_as_an_oriented_rectangle_of_its_corners() -> None:
+    written = format_shape("tag", [0, 0, 8, 8], None, {}, None, (4, 0, 8, 4, 4, 8, 0, 4))
+    assert written["shape_type"] == "oriented_rectangle"
+    assert written["points"] == [[4, 0], [8, 4], [4, 8], [0, 4]]
+    stale = {"shape_type": "oriented_rectangle", "points": [[4, 0], [8, 4], [4, 8], [0, 4]]}
+    moved = format_shape("tag", [0, 0, 8, 8], None, {}, stale, (0, 4, 4, 0, 8, 4, 4, 8))
+    assert moved["points"] == [[0, 4], [4, 0], [8, 4], [4, 8]]
 
 
 def test_shape_without_shape_type_is_a_polygon_as_in_labelme_3() -> None:

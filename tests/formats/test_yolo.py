@@ -20,6 +20,7 @@ from bboxaug.core.model import Boxes, ClassInfo, Dataset, ImageRecord
 from bboxaug.core.report import Report
 from bboxaug.core.table import ImageTable
 from bboxaug.formats import FORMATS, yolo
+from bboxaug.formats.yolo_obb import quads_to_obbs
 from tests.conftest import GOLDEN, make_image
 
 POSITIONS = {0: 0, 1: 1, 2: 2}
@@ -63,19 +64,22 @@ def test_polygon_line_gives_its_envelope_and_keeps_the_polygon_in_pixels() -> No
     assert boxes.column("segmentation")[1] is None
 
 
-def test_eight_values_are_a_polygon_in_a_detection_dataset_but_refused_in_an_oriented_one() -> None:
-    line = "0 0.1 0.1 0.5 0.2 0.4 0.6 0.0 0.5\n"
-    np.testing.assert_allclose(parse(line).xyxy[0], [0, 5, 50, 30], atol=1e-9)
-    with pytest.raises(AnnotationError, match="oriented boxes are not supported") as error:
-        parse(line, oriented=True)
-    assert (error.value.file, error.value.field) == ("a.txt", "line 1")
+def test_eight_values_are_a_polygon_in_a_detection_dataset_and_an_oriented_box_in_an_oriented_one() -> None:
+    line = "0 0.1 0.1 0.5 0.2 0.4 0.6 0.0 0.5\n1 0.5 0.5 0.2 0.2\n"
+    polygon = parse(line)
+    np.testing.assert_allclose(polygon.xyxy[0], [0, 5, 50, 30], atol=1e-9)
+    np.testing.assert_allclose(polygon.column("segmentation")[0][0], [10, 5, 50, 10, 40, 30, 0, 25], atol=1e-9)
+    oriented = quads_to_obbs(polygon)
+    np.testing.assert_allclose(oriented.xyxy, polygon.xyxy)
+    np.testing.assert_allclose(oriented.column("obb")[0], [10, 5, 50, 10, 40, 30, 0, 25], atol=1e-9)
+    assert oriented.column("obb")[1] is None and "segmentation" not in oriented.columns
 
 
 @pytest.mark.parametrize(
     "line", ["10 10 20 10 20 20 10 20 plane 0", "10 10 20 10 20 20 10 20 ship", "imagesource:GoogleEarth"]
 )
 def test_dota_lines_are_always_refused(line: str) -> None:
-    with pytest.raises(AnnotationError, match="oriented boxes are not supported"):
+    with pytest.raises(AnnotationError, match="read DOTA with --from dota"):
         parse(f"0 0.5 0.5 0.1 0.1\n{line}\n")
 
 
@@ -378,29 +382,36 @@ def test_orphans_duplicates_missing_splits_and_nc_mismatch_are_reported(tmp_path
     assert any(w.file.endswith("lost.txt") for w in report.warnings)
 
 
-def test_oriented_dataset_by_task_or_label_folder_is_refused(tmp_path: Path) -> None:
-    make_image(tmp_path / "images/train/a.png", 4, 4)
+def test_oriented_dataset_by_task_label_folder_or_nine_fields_reads_oriented_boxes(tmp_path: Path) -> None:
+    make_image(tmp_path / "images/train/a.png", 10, 20)
     write_files(
         tmp_path,
         {
-            "labels/train/a.txt": "0 0.1 0.1 0.9 0.1 0.9 0.9 0.1 0.9\n",
+            "labels/train/a.txt": "0 0.1 0.1 0.9 0.1 0.9 0.9 0.1 0.9\n0 0.5 0.5 0.2 0.2\n",
             "data.yaml": "task: obb\ntrain: images/train\nval: images/train\nnames: [a]\n",
         },
     )
-    with pytest.raises(AnnotationError, match="oriented boxes are not supported"):
-        yolo.read(tmp_path, report=Report())
+    boxes = yolo.read(tmp_path, report=Report()).images[0].boxes
+    np.testing.assert_allclose(boxes.column("obb")[0], [1, 2, 9, 2, 9, 18, 1, 18], atol=1e-9)
+    assert boxes.column("obb")[1] is None
     other = tmp_path / "dota"
-    make_image(other / "train/images/a.png", 4, 4)
+    make_image(other / "train/images/a.png", 10, 20)
     write_files(
         other,
         {
-            "train/labelTxt/a.txt": "0 0.1 0.1 0.9 0.1 0.9 0.9 0.1 0.9\n",
+            "train/labelTxt/a.txt": "0 0.1 0.1 0.1 0.9 0.9 0.9 0.9 0.1\n",
             "data.yaml": "train: train/images\nval: train/images\nnames: [a]\n",
         },
     )
-    with pytest.raises(AnnotationError, match="oriented boxes are not supported") as error:
-        yolo.read(other, report=Report())
-    assert error.value.field == "line 1"
+    counter_clockwise = yolo.read(other, report=Report()).images[0].boxes
+    np.testing.assert_allclose(counter_clockwise.column("obb")[0], [1, 18, 1, 2, 9, 2, 9, 18], atol=1e-9)
+    (tmp_path / "data.yaml").write_text("train: images/train\nval: images/train\nnames: [a]\n")
+    (tmp_path / "labels/train/a.txt").write_text("0 0.1 0.1 0.9 0.1 0.9 0.9 0.1 0.9\n")
+    nine_fields = yolo.read(tmp_path, report=Report()).images[0].boxes
+    np.testing.assert_allclose(nine_fields.column("obb")[0], [1, 2, 9, 2, 9, 18, 1, 18], atol=1e-9)
+    (tmp_path / "labels/train/a.txt").write_text("0 0.1 0.1 0.9 0.1 0.9 0.9 0.1 0.9\n0 0.5 0.5 0.2 0.2\n")
+    mixed = yolo.read(tmp_path, report=Report()).images[0].boxes
+    assert "obb" not in mixed.columns and mixed.column("segmentation")[0] is not None
 
 
 def test_pose_dataset_keeps_boxes_and_counts_dropped_keypoints(tmp_path: Path) -> None:
@@ -528,10 +539,10 @@ def test_roboflow_yolo_with_valid_folder_named_val(corpus: Path) -> None:
     assert not report.warnings
 
 
-def test_roboflow_obb_is_refused_never_misread(corpus: Path) -> None:
+def test_roboflow_obb_in_dota_lines_is_refused_never_misread(corpus: Path) -> None:
     source = corpus / "datumaro_assets/tests/assets/roboflow_dataset/yolo_obb"
     assert yolo.detect(source)
-    with pytest.raises(AnnotationError, match="oriented boxes are not supported") as error:
+    with pytest.raises(AnnotationError, match="read DOTA with --from dota") as error:
         yolo.read(source, report=Report())
     assert error.value.field == "line 1" and "labelTxt" in error.value.file
     report = Report(on_error="skip")

@@ -11,7 +11,9 @@ import math
 import numpy as np
 import pytest
 
+from bboxaug.core.columns import carried_columns
 from bboxaug.core.model import Boxes, object_column
+from bboxaug.core.oriented import as_quad, corners_of
 from bboxaug.geometry.shapes import (
     ELLIPSE_VERTICES,
     BoxRules,
@@ -19,7 +21,9 @@ from bboxaug.geometry.shapes import (
     box_shapes,
     clip_polygon,
     follow,
+    follow_obb,
     keep_rows,
+    obb_shapes,
     pack,
     polygon_area,
     unpack,
@@ -363,3 +367,62 @@ def test_keep_rows_defaults_drop_only_invisible_and_thin_boxes():
 def test_keep_rows_of_nothing():
     rows, counts = keep_rows(followed_boxes([], []), BoxRules(min_size=3))
     assert rows.tolist() == [] and sum(counts.values()) == 0
+
+
+# --- oriented boxes ----------------------------------------------------------------------------------------
+
+
+def test_a_quad_inside_the_image_keeps_its_corners_and_a_mirrored_one_is_made_clockwise_again() -> None:
+    quad = np.array([[10, 5], [30, 5], [30, 15], [10, 15]], dtype=float)
+    assert follow_obb(quad, 40, 20) == (10, 5, 30, 5, 30, 15, 10, 15)
+    mirrored = quad * [-1, 1] + [40, 0]  # a horizontal flip of a 40 px wide image
+    # corner 2 of the source, (30, 5), lands on (10, 5) and leads: the first edge is the same edge of the object
+    assert follow_obb(mirrored, 40, 20) == (10, 5, 30, 5, 30, 15, 10, 15)
+    cut = follow_obb(mirrored - [15, 0], 40, 20)  # mirrored and cut: the same corner leads
+    assert cut is not None and cut[:2] == (0, 5) and cut[2:4] == (15, 5)
+
+
+def test_a_quad_wholly_outside_leaves_no_oriented_box() -> None:
+    assert follow_obb(np.array([[-10, 0], [-5, 0], [-5, 5], [-10, 5]], dtype=float), 40, 20) is None
+    assert follow_obb(np.full((4, 2), np.nan), 40, 20) is None
+
+
+@pytest.mark.parametrize("degrees", [0.0, 20.0, 45.0, 70.0, 135.0])
+def test_a_cut_rectangle_is_refitted_in_its_own_orientation_and_is_the_visible_part_inside_the_image(
+    degrees: float,
+) -> None:
+    turn = np.radians(degrees)
+    along, across = np.array([np.cos(turn), np.sin(turn)]), np.array([-np.sin(turn), np.cos(turn)])
+    signs = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]])
+    corners = signs[:, :1] * 30 * along + signs[:, 1:] * 8 * across + np.array([5, 30])  # near the left border
+    fitted = corners_of(follow_obb(corners, 100, 60))
+    visible = clip_polygon(corners, 100, 60)
+    np.testing.assert_allclose(polygon_area(clip_polygon(fitted, 100, 60)), polygon_area(visible), rtol=1e-9)
+    first_edge = fitted[1] - fitted[0]
+    assert abs(abs(np.dot(first_edge / np.hypot(*first_edge), along)) - 1) < 1e-9  # same orientation
+    assert polygon_area(fitted) <= polygon_area(corners) + 1e-9  # never reaches beyond the moved quad
+    assert np.hypot(*(fitted[0] - corners[0])) <= np.hypot(*(fitted[2] - corners[0]))  # starts nearest the first
+
+
+def test_a_cut_sheared_quad_is_refitted_as_a_parallelogram_of_its_own_shear() -> None:
+    corners = np.array([[-20, 10], [20, 10], [30, 30], [-10, 30]], dtype=float)  # a parallelogram cut at x = 0
+    fitted = corners_of(follow_obb(corners, 100, 60))
+    np.testing.assert_allclose(fitted, [[-10, 10], [20, 10], [30, 30], [0, 30]], atol=1e-9)
+
+
+def test_the_quad_is_the_shape_moved_for_a_box_without_a_polygon() -> None:
+    quad = (20, 10, 25, 20, 15, 25, 10, 15)
+    boxes = Boxes([[10, 10, 25, 25], [0, 0, 4, 4]], [0, 1], {"obb": object_column([quad, None])})
+    shapes = box_shapes(boxes, "corners")
+    np.testing.assert_array_equal(shapes[0][0], np.reshape(quad, (4, 2)))
+    np.testing.assert_array_equal(shapes[1][0], [[0, 0], [4, 0], [4, 4], [0, 4]])
+    moved, rows = obb_shapes(boxes)
+    assert rows.tolist() == [0] and np.array_equal(moved[0][0], np.reshape(quad, (4, 2)))
+
+
+def test_moving_oriented_boxes_without_saying_how_is_an_error() -> None:
+    boxes = Boxes([[10, 10, 25, 25]], [0], {"obb": object_column([(20, 10, 25, 20, 15, 25, 10, 15)])})
+    with pytest.raises(ValueError, match="oriented boxes"):
+        carried_columns(boxes, "warp", lambda row, segmentation: segmentation)
+    moved = carried_columns(boxes, "cut", lambda row, s: s, lambda row, quad: as_quad(np.add(quad, 1)))
+    assert moved["obb"][0] == (21, 11, 26, 21, 16, 26, 11, 16)

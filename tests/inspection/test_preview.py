@@ -14,7 +14,7 @@ from PIL import Image
 from bboxaug.cli.main import main
 from bboxaug.commands.augment import augment
 from bboxaug.core.errors import UsageError
-from bboxaug.core.model import Boxes, ClassInfo, Dataset, ImageRecord
+from bboxaug.core.model import Boxes, ClassInfo, Dataset, ImageRecord, object_column
 from bboxaug.inspection.drawing import class_colour
 from bboxaug.inspection.preview import CAPTION, GAP, LINE, TILE_BACKGROUND, choose_images, load_copies, render_preview
 from bboxaug.pipeline.source import load
@@ -193,3 +193,22 @@ def test_command_writes_the_png(augmented: tuple[Path, Path], tmp_path: Path) ->
         assert png.size == grid_size(3, 2, 64)  # only the two images with a scratch
     result = runner.invoke(main, ["preview", str(src), str(tmp_path / "x.png"), "--compare", str(src)])
     assert result.exit_code == 2 and "augment.json" in result.output
+
+
+def test_an_oriented_box_is_drawn_as_its_quad_not_its_upright_box(tmp_path: Path) -> None:
+    quad = (100.0, 10.0, 190.0, 60.0, 100.0, 110.0, 10.0, 60.0)  # a diamond inside the 200 x 120 image
+    source = make_image(tmp_path / "a.png", 200, 120)
+    boxes = Boxes([[10, 10, 190, 110]], [0], {"obb": object_column([quad])})
+    dataset = Dataset((ClassInfo(None, "ship"),), (ImageRecord("a.png", "train", 200, 120, boxes, source=source),))
+    cell = 200
+    picture = render_preview(dataset, n=1, cell=cell)
+    scale_x, scale_y, left, top = placement(200, 120, cell)
+    colour = class_colour(0)
+
+    def at(x: float, y: float) -> tuple[int, int, int]:
+        return pixel(picture, round(left + x * scale_x), round(top + y * scale_y))
+
+    assert at(55, 35) == colour  # the middle of the quad's upper-left edge
+    assert at(145, 85) == colour  # and of its lower-right edge
+    assert at(12, 100) == GREY  # the upright box's lower-left corner region is not outlined
+    assert at(100, 60) == GREY  # inside the quad

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from bboxaug.cli.main import main
-from bboxaug.core.model import Boxes, ClassInfo, Dataset, ImageRecord
+from bboxaug.core.model import Boxes, ClassInfo, Dataset, ImageRecord, object_column
 from bboxaug.core.report import Report
 from bboxaug.inspection.drawing import class_colour
 from bboxaug.inspection.plot import render_stats_plot
@@ -318,3 +318,29 @@ def test_stats_for_reads_and_fills(tmp_path: Path) -> None:
     dataset, stats = stats_for(voc_dataset(tmp_path / "voc"), anchors=0)
     assert all(image.has_size for image in dataset.images)
     assert stats["image_sizes"]["most_common"] == [{"width": 120, "height": 80, "images": 2}]
+
+
+def test_oriented_boxes_get_angle_and_aspect_distributions_in_json_and_text() -> None:
+    quads = [
+        (0, 0, 40, 0, 40, 10, 0, 10),  # 0 degrees, 4:1
+        (10, 0, 20, 10, 10, 20, 0, 10),  # 45 degrees, square
+        (0, 0, 10, 0, 10, 30, 0, 30),  # 90 degrees (the longer side is vertical), 3:1
+        None,  # an upright box without a quad
+    ]
+    boxes = Boxes(
+        [[0, 0, 40, 10], [0, 0, 20, 20], [0, 0, 10, 30], [5, 5, 9, 9]], [0, 0, 0, 0], {"obb": object_column(quads)}
+    )
+    dataset = Dataset((ClassInfo(0, "ship"),), (ImageRecord("a.png", "train", 100, 100, boxes),))
+    stats = compute_stats(dataset, anchors=0)
+    oriented = stats["oriented"]
+    assert oriented["boxes"] == 3
+    assert (oriented["angle"]["min"], oriented["angle"]["median"], oriented["angle"]["max"]) == (0, 45, 90)
+    assert (oriented["aspect_ratio"]["min"], oriented["aspect_ratio"]["max"]) == (1, 4)
+    assert oriented["angle_histogram"]["0-15"] == 1 and oriented["angle_histogram"]["45-60"] == 1
+    assert oriented["angle_histogram"]["90-105"] == 1 and sum(oriented["angle_histogram"].values()) == 3
+    assert stats["splits"]["train"]["oriented"]["boxes"] == 3
+    json.dumps(stats)
+    text = format_stats(stats)
+    assert "oriented boxes 3 (75.0% of the boxes)" in text
+    assert "aspect long/short" in text and "165-180" in text
+    assert "oriented" not in compute_stats(built(), anchors=0)
