@@ -287,6 +287,7 @@ def report_command(
     quiet: bool,
     class_ops: ClassOps | None,
     filters: Filters | None,
+    read_options: Mapping[str, Any] | None,
 ) -> None:
     """Write one self-contained HTML page about the dataset at SRC into OUT: its figures and plots, every
     problem validate finds with a picture of it, and a gallery filterable by class and split. The page opens
@@ -306,6 +307,7 @@ def report_command(
         jobs=jobs,
         class_ops=class_ops,
         filters=filters,
+        read_options=read_options,
         progress=show_progress(quiet),
     )
     if not quiet:

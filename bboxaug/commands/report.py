@@ -15,6 +15,7 @@ from pathlib import Path
 from bboxaug.commands.lineage import manifest_beside, origins
 from bboxaug.core.errors import FormatError, UsageError
 from bboxaug.core.report import Report
+from bboxaug.formats.base import ReadOptions
 from bboxaug.inspection.report import MAX_IMAGES, Derived, ReportData, collect, read_checked
 from bboxaug.inspection.report_page import render_page
 from bboxaug.io.files import atomic_write_text
@@ -57,9 +58,11 @@ def report(
     jobs: int = 1,
     class_ops: ClassOps | None = None,
     filters: Filters | None = None,
+    read_options: ReadOptions | None = None,
     progress: bool = False,
 ) -> ReportData:
-    """Read the dataset at `src` (its classes changed by `class_ops`, filtered by `filters`), check it (`deep`:
+    """Read the dataset at `src` (read with the format's `read_options`, its classes changed by `class_ops`,
+    filtered by `filters`), check it (`deep`:
     decode every image too), and write the page to `out`; returns what the page shows. `max_images` images
     (rare classes first, chosen by `seed`) go into the gallery; thumbnails are made on `jobs` workers."""
     if max_images < 0:
@@ -72,6 +75,7 @@ def report(
         jobs=jobs,
         class_ops=class_ops,
         filters=filters,
+        read_options=read_options,
         progress=progress,
     )
     data = collect(

@@ -17,6 +17,7 @@ import numpy as np
 from bboxaug.core.model import Dataset, ImageRecord
 from bboxaug.core.report import Report
 from bboxaug.core.table import as_table
+from bboxaug.formats.base import ReadOptions
 from bboxaug.inspection.preview import choose_images
 from bboxaug.inspection.stats import BoxTable, compute_stats
 from bboxaug.inspection.thumbnails import Thumbnail, thumbnails
@@ -103,12 +104,21 @@ def read_checked(
     jobs: int = 1,
     class_ops: ClassOps | None = None,
     filters: Filters | None = None,
+    read_options: ReadOptions | None = None,
     progress: bool = False,
 ) -> tuple[Dataset, list[Finding]]:
     """Read the dataset at `src` once, without stopping at problems, and find every problem `validate` would;
     returns the dataset with the sizes its headers give and the findings."""
     report = Report(on_error="skip")
-    dataset = load(src, fmt=fmt, image_dir=image_dir, report=report, class_ops=class_ops, filters=filters)
+    dataset = load(
+        src,
+        fmt=fmt,
+        image_dir=image_dir,
+        report=report,
+        class_ops=class_ops,
+        filters=filters,
+        read_options=read_options,
+    )
     checks = check_dataset(dataset, deep=deep, jobs=jobs, progress=progress)
     findings = sort_findings(reader_findings(report, dataset) + checks)
     sized = fill_sizes(dataset, Report(on_error="skip"), unknown="keep", jobs=jobs, progress=progress)
