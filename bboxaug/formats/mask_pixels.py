@@ -9,9 +9,7 @@ Writing paints each box's shape with its class value.
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -19,15 +17,9 @@ import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
 
+from bboxaug.io.masks import decode_rle
+
 Connectivity = Literal[4, 8]
-
-
-@contextmanager
-def _quiet_pycocotools() -> Iterator[None]:
-    """pycocotools' Cython layer under NumPy 2 warns that `__array__` takes no `copy`: harmless, and not ours."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "__array__ implementation doesn't accept a copy keyword", DeprecationWarning)
-        yield
 
 
 @dataclass(frozen=True)
@@ -130,23 +122,15 @@ def shape_rle(segmentation: Any, height: int, width: int) -> dict[str, Any] | No
     None when it gives no usable shape (no polygon of three points, an RLE of another size)."""
     if isinstance(segmentation, list):
         rings = [ring for ring in segmentation if isinstance(ring, list) and len(ring) >= 6]
-        with _quiet_pycocotools():
-            return dict(mask_utils.merge(mask_utils.frPyObjects(rings, height, width))) if rings else None
+        return dict(mask_utils.merge(mask_utils.frPyObjects(rings, height, width))) if rings else None
     if not isinstance(segmentation, dict) or list(segmentation.get("size", ())) != [height, width]:
         return None
     counts = segmentation.get("counts")
     if isinstance(counts, list):
-        with _quiet_pycocotools():
-            return dict(mask_utils.frPyObjects(segmentation, height, width))  # type: ignore[call-overload]  # stubs: no list counts
+        return dict(mask_utils.frPyObjects(segmentation, height, width))  # type: ignore[call-overload]  # stubs: no list counts
     if isinstance(counts, str | bytes):
         return {"size": [height, width], "counts": counts.encode("ascii") if isinstance(counts, str) else counts}
     return None
-
-
-def rle_pixels(rle: dict[str, Any]) -> np.ndarray:
-    """A compressed RLE (counts as bytes) as a boolean mask."""
-    with _quiet_pycocotools():
-        return mask_utils.decode(rle).astype(bool)  # type: ignore[arg-type]  # a plain dict of the same keys
 
 
 def box_pixels(xyxy: Sequence[float], height: int, width: int) -> np.ndarray:
@@ -170,7 +154,7 @@ def paint(
             mask = box_pixels(xyxy, height, width)
             painted.filled_boxes += 1
         else:
-            mask = rle_pixels(rle)
+            mask = decode_rle(rle)
         pixels.append((value, mask))
     for value, mask in sorted(pixels, key=lambda item: -int(item[1].sum())):
         if painted.values[mask].any():

@@ -11,7 +11,6 @@ its pixels' bounds instead (a quarter pixel inside their edges), which fills the
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeGuard
 
@@ -49,9 +48,7 @@ def decode_rle(rle: dict[str, Any]) -> np.ndarray:
         encoded = mask_utils.frPyObjects(rle, height, width)  # type: ignore[call-overload]  # stubs lack list counts
     else:
         encoded = {"size": [height, width], "counts": counts.encode("ascii") if isinstance(counts, str) else counts}
-    with warnings.catch_warnings():  # pycocotools' Cython layer under NumPy 2: harmless
-        warnings.filterwarnings("ignore", "__array__ implementation doesn't accept a copy keyword", DeprecationWarning)
-        return mask_utils.decode(encoded).astype(bool)
+    return mask_utils.decode(encoded).astype(bool)
 
 
 def encode_rle(mask: np.ndarray) -> dict[str, Any]:

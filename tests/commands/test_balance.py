@@ -6,7 +6,6 @@ nothing."""
 from __future__ import annotations
 
 import json
-import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -498,19 +497,17 @@ def test_every_box_of_a_balanced_oracle_dataset_is_where_its_pixels_are(scenes: 
     from pycocotools.coco import COCO
 
     masks = 0
-    with warnings.catch_warnings():  # pycocotools' Cython layer under NumPy 2
-        warnings.filterwarnings("ignore", "__array__ implementation doesn't accept a copy keyword", DeprecationWarning)
-        for split in ("train", "val"):
-            coco = COCO(str(dst / "annotations" / f"instances_{split}.json"))
-            for annotation in coco.loadAnns(coco.getAnnIds()):
-                if isinstance(annotation["segmentation"], dict):  # a pasted mask: its box is its bounds
-                    mask = coco.annToMask(annotation)
-                    ys, xs = np.nonzero(mask)
-                    x, y, w, h = annotation["bbox"]
-                    assert (xs.min(), ys.min(), xs.max() + 1 - x, ys.max() + 1 - y) == (x, y, w, h)
-                    assert annotation["area"] == mask.sum()
-                    assert np.array_equal(mask, decode_rle(annotation["segmentation"]))
-                    masks += 1
+    for split in ("train", "val"):
+        coco = COCO(str(dst / "annotations" / f"instances_{split}.json"))
+        for annotation in coco.loadAnns(coco.getAnnIds()):
+            if isinstance(annotation["segmentation"], dict):  # a pasted mask: its box is its bounds
+                mask = coco.annToMask(annotation)
+                ys, xs = np.nonzero(mask)
+                x, y, w, h = annotation["bbox"]
+                assert (xs.min(), ys.min(), xs.max() + 1 - x, ys.max() + 1 - y) == (x, y, w, h)
+                assert annotation["area"] == mask.sum()
+                assert np.array_equal(mask, decode_rle(annotation["segmentation"]))
+                masks += 1
     assert masks > 0
 
 

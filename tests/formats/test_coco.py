@@ -590,8 +590,6 @@ def test_basic_case_reads_like_the_json_and_writes_it_back(tmp_path: Path) -> No
         )
 
 
-# pycocotools 2.0.x decodes masks through an `__array__` that numpy 2 warns about (its bug, not ours).
-@pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning")
 def test_pycocotools_reads_what_is_written(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from pycocotools.coco import COCO
 

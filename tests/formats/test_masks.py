@@ -28,11 +28,6 @@ from bboxaug.formats.masks import CLASS_TABLE, MIN_MASKS_FOR_WORKERS, MaskOption
 from bboxaug.pipeline.source import load
 from tests.conftest import GOLDEN
 
-#: pycocotools' Cython layer under NumPy 2 warns that `__array__` takes no `copy`: harmless, and not ours.
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning"
-)
-
 ndimage = pytest.importorskip("scipy.ndimage", reason="scipy labels the expected components independently")
 
 EIGHT = np.ones((3, 3), dtype=bool)

@@ -52,7 +52,6 @@ def test_single_pixels_and_straight_lines_get_an_outline_with_area() -> None:
     np.testing.assert_array_equal(fill_rings(rings.outer, 9, 6), mask)
 
 
-@pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword")  # pycocotools
 def test_encode_and_decode_agree_with_pycocotools() -> None:
     mask = blobs(3)
     rle = encode_rle(mask)
