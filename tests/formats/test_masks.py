@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from PIL import Image
+from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
 from bboxaug.cli.main import main
@@ -260,6 +261,37 @@ def test_mvtec_to_coco_gives_one_annotation_per_component(tmp_path: Path) -> Non
     assert len(good) == 2 and not coco.getAnnIds(imgIds=good)
     train = json.loads((tmp_path / "coco" / "annotations" / "instances_train.json").read_text())
     assert len(train["images"]) == 3 and train["annotations"] == []
+
+
+def test_mvtec_to_yolo_segment_gives_one_polygon_line_per_component(tmp_path: Path) -> None:
+    """Each label line, read as Ultralytics does (class, then normalised x y pairs), is one component: its
+    polygon's envelope is the component's pixel bounds (to YOLO's 6 decimals) and pycocotools' raster of it
+    overlaps the component with IoU >= 0.95."""
+    masks = mvtec(tmp_path / "bottle", seed=3)
+    convert(tmp_path / "bottle", tmp_path / "yolo", to="yolo", task="segment")
+    names = ["contamination", "crack", "scratch"]
+    width, height = 96, 80
+    ious, instances = [], 0
+    for (split, name), mask in masks.items():
+        label = (tmp_path / "yolo" / "labels" / split / name).with_suffix(".txt")
+        lines = label.read_text().splitlines() if label.exists() else []
+        expected = components(mask >= 128)
+        assert len(lines) == len(expected), name
+        by_bounds = {tuple(bounds(c)): c for c in expected}
+        for line in lines:
+            class_id, *numbers = line.split()
+            assert names[int(class_id)] == name.split("/")[0]
+            points = np.array(numbers, dtype=float).reshape(-1, 2) * [width, height]
+            envelope = [*points.min(axis=0), *points.max(axis=0)]
+            assert np.allclose(envelope, np.round(envelope), atol=1e-6 * width), envelope
+            component = by_bounds[tuple(float(v) for v in np.round(envelope))]
+            rle = mask_utils.frPyObjects([points.ravel().tolist()], height, width)
+            ious.append(iou(mask_utils.decode(mask_utils.merge(rle)).astype(bool), component))
+            instances += 1
+    assert instances >= 20
+    assert min(ious) >= 0.95, min(ious)
+    train_labels = tmp_path / "yolo" / "labels" / "train"
+    assert not train_labels.exists() or all(not f.read_text() for f in train_labels.rglob("*.txt"))
 
 
 def test_mvtec_defect_image_without_its_mask_is_an_error_naming_the_mask(tmp_path: Path) -> None:
