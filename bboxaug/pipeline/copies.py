@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import pickle
+from array import array
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,7 +154,7 @@ def run_jobs(
     """Make every job's copies (skipping jobs an interrupted run finished) from the images `preprocess` makes,
     failing or skipping unreadable images as the report's policy says; returns the images that could not be
     read. What became of each copy stays in the jobs' progress files, so the coordinator holds nothing per copy."""
-    todo = [k for k in range(len(jobs)) if not progress_file(staging, jobs.key(k)).is_file()]
+    todo = np.fromiter((k for k in range(len(jobs)) if not progress_file(staging, jobs.key(k)).is_file()), np.int64)
     worker = functools.partial(
         make_copies,
         policy_json=json.dumps(policy.to_json(), sort_keys=True),
@@ -165,7 +166,7 @@ def run_jobs(
     failed: dict[str, Problem] = {}
     results = iter_parallel(
         worker,
-        map(jobs.__getitem__, todo),
+        (jobs[int(k)] for k in todo),
         jobs=workers,
         prefer="processes",
         description="augmenting",
@@ -270,7 +271,7 @@ def collect(
 ) -> Dataset:
     """The written dataset, each original (of those `planned`, the images of `source_rows`, as placed) followed by
     its copies, counting and warning about dropped boxes and copies on the way."""
-    written: list[tuple[int, int]] = []  # (job, position) of every written copy, in job order
+    written_jobs, written_positions = array("q"), array("q")  # (job, position) of every written copy, in job order
     names = originals.class_names
     for job_index in range(len(jobs)):
         key = jobs.key(job_index)
@@ -283,10 +284,11 @@ def collect(
                 report.warn(key, f"copy {copy.plan.index}", dropped_reason(copy, names), codes.COPIES_DROPPED)
                 report.count("copies_dropped")
             else:
-                written.append((job_index, position))
+                written_jobs.append(job_index)
+                written_positions.append(position)
                 report.count("copies_written")
     table = as_table(originals.images)
-    copies = np.array(written, dtype=np.int64).reshape(-1, 2)
+    copies = np.column_stack([np.array(written_jobs, dtype=np.int64), np.array(written_positions, dtype=np.int64)])
     # Each original, then its image's copies: both placed by their image's row in the source table.
     place = np.concatenate([2 * source_rows[_planned_rows(table, planned)], 2 * jobs.rows[copies[:, 0]] + 1])
     order = np.concatenate([np.column_stack([np.full(len(table), ORIGINAL), np.arange(len(table))]), copies])
