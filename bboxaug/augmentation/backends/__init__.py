@@ -9,6 +9,7 @@ bboxaug imports neither albumentations nor imgaug.
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Iterator, Mapping
 from typing import Protocol
 
@@ -50,6 +51,11 @@ class Backend(Protocol):
         why), for `--dry-run`."""
         ...
 
+
+#: albumentations asks PyPI whether a newer version exists each time it is imported, so in every worker process: a
+#: network request from an offline tool, which waits up to 2 s per worker where there is no network. Set here,
+#: before any backend module imports it (and inherited by the workers); a value the user set is kept.
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
 #: Backend name -> the module that defines it as `BACKEND`.
 _MODULES = {

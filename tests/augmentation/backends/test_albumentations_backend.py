@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import warnings
@@ -524,3 +525,21 @@ def test_rotated_ellipse_with_its_polygon_matches_its_pixels():
     assert iou(ours, pixel_box(pixels)) >= 0.9 and iou(ours, pixel_box(pixels)) > theirs
     _, corners_box, _ = rotate_30(image, Boxes([[95, 17, 155, 53]], [0]))  # without the polygon: looser
     assert iou(corners_box, pixel_box(pixels)) < iou(ours, pixel_box(pixels))
+
+
+def test_loading_the_backend_asks_no_server_for_updates() -> None:
+    """albumentations checks PyPI for a newer version on import unless told not to; bboxaug tells it (in a fresh
+    interpreter whose environment does not, with every URL opened ending the process)."""
+    script = (
+        "import urllib.request\n"
+        "def refuse(*args, **kwargs):\n"
+        "    raise SystemExit('a URL was opened')\n"  # not an Exception: albumentations' check cannot swallow it
+        "urllib.request.OpenerDirector.open = refuse\n"
+        "from bboxaug.augmentation.backends import BACKENDS\n"
+        "BACKENDS['albumentations'].build\n"
+        "import albumentations\n"
+        "print('no request')\n"
+    )
+    environment = {k: v for k, v in os.environ.items() if k != "NO_ALBUMENTATIONS_UPDATE"}
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=environment, check=False)
+    assert (run.returncode, run.stdout.strip()) == (0, "no request"), run.stderr
