@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import io
 import itertools
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,15 +68,13 @@ def fingerprint(source: Path | EmbeddedImage) -> Fingerprint:
     """The perceptual hash of the upright picture in `source` (decoded at a reduced size where JPEG allows)."""
     try:
         stream = io.BytesIO(embedded_bytes(source)) if isinstance(source, EmbeddedImage) else source
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(stream) as image:
-                width, height = image.size
-                image.draft("L", (DRAFT_SIDE, DRAFT_SIDE))
-                upright = ImageOps.exif_transpose(image)
-                if upright.size != image.size and (upright.width, upright.height) == (image.height, image.width):
-                    width, height = height, width
-                value = int(str(imagehash.phash(upright)), 16)
+        with Image.open(stream) as image:
+            width, height = image.size
+            image.draft("L", (DRAFT_SIDE, DRAFT_SIDE))
+            upright = ImageOps.exif_transpose(image)
+            if upright.size != image.size and (upright.width, upright.height) == (image.height, image.width):
+                width, height = height, width
+            value = int(str(imagehash.phash(upright)), 16)
     except (
         ImageError,
         UnidentifiedImageError,

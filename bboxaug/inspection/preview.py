@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import json
 import math
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,14 +134,12 @@ def read_upright(source: Path | EmbeddedImage | None, size: tuple[int, int]) -> 
         return None
     try:
         data = source.read_bytes() if isinstance(source, Path) else embedded_bytes(source)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as image:
-                side = min(size)
-                image.draft("RGB", (side, side))
-                ImageOps.exif_transpose(image, in_place=True)
-                upright = image if image.mode == "RGB" else image.convert("RGB")
-                return upright.resize(size, Image.Resampling.LANCZOS)
+        with Image.open(io.BytesIO(data)) as image:
+            side = min(size)
+            image.draft("RGB", (side, side))
+            ImageOps.exif_transpose(image, in_place=True)
+            upright = image if image.mode == "RGB" else image.convert("RGB")
+            return upright.resize(size, Image.Resampling.LANCZOS)
     except (OSError, ValueError, SyntaxError, UnidentifiedImageError, Image.DecompressionBombError, ImageError):
         return None
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -235,11 +234,9 @@ def pixel_digest(source: Path | EmbeddedImage) -> str:
     data = source.read_bytes() if isinstance(source, Path) else embedded_bytes(source)
     where = source if isinstance(source, Path) else source.annotation
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as image:
-                image.load()
-                pixels = ImageOps.exif_transpose(image).convert("RGB")
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            pixels = ImageOps.exif_transpose(image).convert("RGB")
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
         raise ImageError(f"cannot decode image ({error})", file=where) from None
     digest = hashlib.sha256(f"{pixels.width}x{pixels.height}".encode())

@@ -10,7 +10,6 @@ import base64
 import io
 import json
 import os
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,13 @@ IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", 
 
 #: Larger images are refused: decoding one would take more memory than a dataset tool should ask for.
 MAX_PIXELS = 50_000 * 50_000
+
+# bboxaug judges image sizes itself (above, with a message naming the file), so PIL's own decompression-bomb limit
+# is raised to the same size once, here. Its default (about 89 megapixels warned, 179 refused) would refuse the
+# aerial and wafer images that tiling is for, and silencing its warning at each open would need a warnings
+# filter: that is process-wide state, which worker threads then swap under each other.
+if Image.MAX_IMAGE_PIXELS is not None and Image.MAX_IMAGE_PIXELS < MAX_PIXELS:
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
 
 EXIF_ORIENTATION = 0x0112
@@ -69,12 +75,10 @@ def _orientation(image: Image.Image) -> int:
 
 def _header(opener: Callable[[], Image.Image], where: object, field: str | None) -> ImageHeader:
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with opener() as image:
-                width, height = image.size
-                orientation = _orientation(image)
-                image_format = image.format
+        with opener() as image:
+            width, height = image.size
+            orientation = _orientation(image)
+            image_format = image.format
     except FileNotFoundError:
         raise ImageError("image file not found", file=where, field=field, code=codes.MISSING_IMAGE) from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
