@@ -1,8 +1,9 @@
 """The worker side of the augmentation engine: make one image's copies, write them, and leave the result in a
 progress file.
 
-Kept apart from the coordinator (`bboxaug.pipeline.copies`) so that a worker process imports only what pixel work
-needs: the policy, the backend, the box geometry and image codecs, not the format adapters and conversion rules.
+Kept apart from the coordinator (`bboxaug.pipeline.copies`) so that a worker imports only what pixel work needs
+(the policy, the backend, the box geometry and image codecs, not the format adapters and conversion rules): on one
+machine the workers are threads of the coordinator, on a Dask cluster they are processes of their own.
 Every copy is a pure function of (image, policy, seed, image key, copy index), so the bytes do not depend on which
 worker makes it.
 """
@@ -14,6 +15,7 @@ import ctypes.util
 import hashlib
 import json
 import pickle
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,7 +102,8 @@ class JobResult:
     error: Problem | None = None
 
 
-_PIPELINES: dict[str, Any] = {}
+#: Each worker thread's pipelines, by policy: a pipeline re-seeds itself for every copy, so threads cannot share one.
+_LOCAL = threading.local()
 
 
 #: glibc mallopt parameters: M_TRIM_THRESHOLD (-1) and M_MMAP_THRESHOLD (-3).
@@ -123,16 +126,17 @@ def _keep_freed_image_memory() -> None:
 
 
 def _pipeline(policy_json: str) -> tuple[Any, BoxRules]:
-    """The policy's pipeline, built once per process (OpenCV kept to one thread so workers don't fight, freed
-    image memory kept for reuse)."""
-    if policy_json not in _PIPELINES:
+    """The policy's pipeline, built once per worker thread (OpenCV kept to one thread so workers don't fight,
+    freed image memory kept for reuse)."""
+    pipelines: dict[str, tuple[Any, BoxRules]] = _LOCAL.__dict__.setdefault("pipelines", {})
+    if policy_json not in pipelines:
         from bboxaug.augmentation.backends import get_backend
 
         cv2.setNumThreads(1)
         _keep_freed_image_memory()
         policy = load_policy(json.loads(policy_json))
-        _PIPELINES[policy_json] = (get_backend(policy.backend).build(policy), policy.boxes)
-    return _PIPELINES[policy_json]
+        pipelines[policy_json] = (get_backend(policy.backend).build(policy), policy.boxes)
+    return pipelines[policy_json]
 
 
 def moved_boxes(
