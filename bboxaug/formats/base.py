@@ -9,12 +9,18 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from bboxaug.core.errors import UsageError
-from bboxaug.core.model import ClassInfo, Dataset, ImageRecord
+from bboxaug.core.model import ClassInfo, Dataset, ImageRecord, name_stem
 from bboxaug.core.report import Report
 
 
 class Reader(Protocol):
     def __call__(self, src: Path, *, report: Report, image_dir: Path | None = None, jobs: int = 1) -> Dataset: ...
+
+
+def stem_in_split(split: str, name: str) -> str:
+    """The annotation key of a layout with one annotation file per image stem in each split (YOLO labels,
+    Labelme JSON, DOTA `labelTxt`, mask PNGs): `a/b.jpg` and `a/b.png` of one split would share a file."""
+    return f"{split}/{name_stem(name)}"
 
 
 def names_only(classes: Sequence[ClassInfo]) -> list[int | None]:

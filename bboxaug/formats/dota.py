@@ -8,7 +8,6 @@ stores no image sizes: they come from the image headers. The contract is formats
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -23,8 +22,8 @@ from bboxaug.core.model import Boxes, Dataset, ImageRecord, name_stem, object_co
 from bboxaug.core.oriented import Quad, as_quad, envelope, upright_quad
 from bboxaug.core.report import Report
 from bboxaug.core.table import TableBuilder, as_table
-from bboxaug.formats.base import Format
-from bboxaug.formats.layout import DEFAULT_SPLIT, ImageIndex, classes_from_names, posix_relative
+from bboxaug.formats.base import Format, stem_in_split
+from bboxaug.formats.layout import DEFAULT_SPLIT, ImageIndex, classes_from_names, finite_number, posix_relative
 from bboxaug.io.files import atomic_write_text
 from bboxaug.io.headers import read_header
 from bboxaug.io.names import safe_relative_name
@@ -55,12 +54,10 @@ class Objects:
     difficult: list[bool]
 
 
-def _number(token: str) -> float | None:
-    try:
-        value = float(token)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
+def _object_tokens(tokens: list[str]) -> bool:
+    """Whether a line's tokens are an object: eight finite corners, a class name that is not a number, and
+    maybe the difficult flag."""
+    return len(tokens) in (9, 10) and finite_number(tokens[8]) is None and None not in map(finite_number, tokens[:8])
 
 
 def _header_line(line: str) -> tuple[str, str] | None:
@@ -80,7 +77,7 @@ def parse_labels(text: str, *, file: object = None) -> Objects:
             objects.header[header[0]] = header[1]
             continue
         tokens = line.split()
-        corners = [_number(token) for token in tokens[:8]]
+        corners = [finite_number(token) for token in tokens[:8]]
         if len(tokens) not in (9, 10) or None in corners:
             raise AnnotationError(
                 f"expected `x1 y1 x2 y2 x3 y3 x4 y4 class difficult`, found {line.strip()!r:.80}",
@@ -237,8 +234,7 @@ def _looks_like_dota(folder: Path) -> bool:
         if not lines:
             continue
         tokens = lines[0].split()
-        objects = len(tokens) in (9, 10) and None not in map(_number, tokens[:8]) and _number(tokens[8]) is None
-        return _header_line(lines[0]) is not None or objects
+        return _header_line(lines[0]) is not None or _object_tokens(tokens)
     return False
 
 
@@ -259,7 +255,7 @@ FORMAT = Format(
     write=write,
     detect=detect,
     image_path=image_path,
-    annotation_key=lambda split, name: f"{split}/{name_stem(name)}",
+    annotation_key=stem_in_split,
     tolerance=tolerance,
     keeps_oriented=True,
 )

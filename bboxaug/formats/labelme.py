@@ -25,11 +25,11 @@ from PIL import Image, UnidentifiedImageError
 
 from bboxaug.core import codes
 from bboxaug.core.errors import AnnotationError, FormatError
-from bboxaug.core.model import Boxes, Dataset, EmbeddedImage, ImageRecord, name_stem, object_column
+from bboxaug.core.model import Boxes, Dataset, EmbeddedImage, ImageRecord, object_column
 from bboxaug.core.oriented import Quad, as_quad, corners_of
 from bboxaug.core.report import Report
 from bboxaug.core.table import TableBuilder
-from bboxaug.formats.base import Format
+from bboxaug.formats.base import Format, stem_in_split
 from bboxaug.formats.layout import DEFAULT_SPLIT, ImageIndex, classes_from_names, compact_number, split_folders
 from bboxaug.io.files import atomic_write_text
 from bboxaug.io.headers import IMAGE_EXTENSIONS, header_of, read_header
@@ -509,10 +509,6 @@ def image_path(split: str, name: str) -> str:
     return f"{split}/{name}"
 
 
-def annotation_key(split: str, name: str) -> str:
-    return f"{split}/{name_stem(name)}"
-
-
 FORMAT = Format(
     name="labelme",
     description="Labelme JSON beside each image (rectangle, polygon, circle and mask shapes as boxes)",
@@ -520,7 +516,7 @@ FORMAT = Format(
     write=write,
     detect=detect,
     image_path=image_path,
-    annotation_key=annotation_key,
+    annotation_key=stem_in_split,
     tolerance=lambda image: TOLERANCE,
     keeps_crowd=False,
     keeps_oriented=True,

@@ -1,10 +1,11 @@
-"""Folder-layout helpers several formats share: split folders, finding an image by name, class lists by name.
+"""Helpers several formats share: split folders, finding an image by name, class lists by name, numbers in text.
 
 Nothing here knows a format; each adapter decides which of these its layout needs.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -96,3 +97,15 @@ def compact_number(value: float) -> int | float:
     """An integral float as int (so `12.0` is written `12`), any other float unchanged."""
     as_float = float(value)
     return int(as_float) if as_float.is_integer() else as_float
+
+
+def finite_number(text: str | None) -> float | None:
+    """The number `text` spells, or None when it is missing, not a number, infinite or NaN (the caller names the
+    field in its error)."""
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None

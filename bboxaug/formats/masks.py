@@ -29,7 +29,7 @@ from bboxaug.core.errors import AnnotationError, BboxaugError, FormatError, Usag
 from bboxaug.core.model import Boxes, ClassInfo, Dataset, ImageRecord, name_stem
 from bboxaug.core.report import Report
 from bboxaug.core.table import TableBuilder
-from bboxaug.formats.base import Format, Reader, ReadOptions
+from bboxaug.formats.base import Format, Reader, ReadOptions, stem_in_split
 from bboxaug.formats.layout import split_folders
 from bboxaug.formats.mask_pixels import Components, Connectivity, find_instances, paint
 from bboxaug.io.files import atomic_write_bytes, atomic_write_text
@@ -507,10 +507,6 @@ def image_path(split: str, name: str) -> str:
     return f"{split}/{IMAGES_DIR}/{name}"
 
 
-def annotation_key(split: str, name: str) -> str:
-    return f"{split}/{name_stem(name)}"
-
-
 FORMAT = Format(
     name="masks",
     description="Pixel masks beside images (MVTec AD; images/ + masks/, binary, indexed or colour): a box per "
@@ -519,7 +515,7 @@ FORMAT = Format(
     write=write,
     detect=detect,
     image_path=image_path,
-    annotation_key=annotation_key,
+    annotation_key=stem_in_split,
     tolerance=lambda image: TOLERANCE,
     read_with=configure,
 )

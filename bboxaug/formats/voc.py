@@ -30,7 +30,14 @@ from bboxaug.core.model import COLUMN_DEFAULTS, Boxes, Dataset, EmbeddedImage, I
 from bboxaug.core.report import Report
 from bboxaug.core.table import TableBuilder
 from bboxaug.formats.base import Format
-from bboxaug.formats.layout import DEFAULT_SPLIT, ImageIndex, classes_from_names, posix_relative, split_folders
+from bboxaug.formats.layout import (
+    DEFAULT_SPLIT,
+    ImageIndex,
+    classes_from_names,
+    finite_number,
+    posix_relative,
+    split_folders,
+)
 from bboxaug.io.files import write_file
 from bboxaug.io.headers import IMAGE_EXTENSIONS, is_image_file, read_header
 from bboxaug.io.names import safe_relative_name
@@ -152,16 +159,6 @@ def parse_flag(text: str | None, *, file: object, field: str) -> bool:
     return value
 
 
-def _finite(text: str | None) -> float | None:
-    if text is None:
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
-
-
 def voc_corners(bndbox: Element, *, file: object, field: str) -> list[float]:
     """Model corners `[xmin - 1, ymin - 1, xmax, ymax]` of a `<bndbox>` (integer or float text alike).
 
@@ -175,7 +172,7 @@ def voc_corners(bndbox: Element, *, file: object, field: str) -> list[float]:
             return [xmin - 1.0 if xmax > xmin else xmax, ymin - 1.0 if ymax > ymin else ymax, xmax, ymax]
     except (KeyError, TypeError, ValueError):
         pass
-    tag = next((tag for tag in _CORNERS if _finite(texts.get(tag)) is None), _CORNERS[0])
+    tag = next((tag for tag in _CORNERS if finite_number(texts.get(tag)) is None), _CORNERS[0])
     raise AnnotationError(
         f"expected a number, found {(texts.get(tag) or '').strip()!r}", file=file, field=f"{field}/{tag}"
     )
@@ -198,7 +195,7 @@ def _usual_corners(bndbox: Element) -> list[float] | None:
 
 
 def _positive_int(text: str | None) -> int | None:
-    value = _finite(text)
+    value = finite_number(text)
     return int(value) if value is not None and value.is_integer() and value > 0 else None
 
 

@@ -31,8 +31,8 @@ from bboxaug.core.errors import AnnotationError, FormatError, ImageError, UsageE
 from bboxaug.core.model import Boxes, ClassInfo, Dataset, ImageRecord, name_stem, object_column
 from bboxaug.core.report import Report
 from bboxaug.core.table import TableBuilder, as_table
-from bboxaug.formats.base import Format, Writer
-from bboxaug.formats.layout import split_folders
+from bboxaug.formats.base import Format, Writer, stem_in_split
+from bboxaug.formats.layout import finite_number, split_folders
 from bboxaug.formats.yolo_obb import label_texts as obb_label_texts
 from bboxaug.formats.yolo_obb import oriented_if_all_quads, quads_to_obbs
 from bboxaug.formats.yolo_segment import has_shape, polygon_lines
@@ -102,14 +102,6 @@ def _snap(value: float) -> float:
     return value
 
 
-def _number(token: str) -> float | None:
-    try:
-        value = float(token)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
-
-
 def _dota_line(file: object, line: str) -> AnnotationError:
     return AnnotationError(
         "a DOTA line `x1 y1 x2 y2 x3 y3 x4 y4 name difficulty` in a YOLO dataset: read DOTA with --from dota",
@@ -122,11 +114,11 @@ def _is_dota(tokens: Sequence[str]) -> bool:
     """A DOTA header (`imagesource:`, `gsd:`) or box line (`x1 y1 ... x4 y4 name [difficulty]`)."""
     if tokens[0].startswith(("imagesource:", "gsd:")):
         return True
-    return len(tokens) in (9, 10) and _number(tokens[8]) is None and None not in map(_number, tokens[:8])
+    return len(tokens) in (9, 10) and finite_number(tokens[8]) is None and None not in map(finite_number, tokens[:8])
 
 
 def _class_position(token: str, positions: Mapping[int, int], file: object, line: str) -> int:
-    index = _number(token)
+    index = finite_number(token)
     if index is None or not index.is_integer():
         raise AnnotationError(f"class index {token!r} is not an integer", file=file, field=line)
     if int(index) not in positions:
@@ -161,7 +153,7 @@ def parse_line(
     except ValueError:
         values = []
     if len(values) != len(tokens) - 1 or not all(map(math.isfinite, values)):
-        bad = next(token for token in tokens[1:] if _number(token) is None)
+        bad = next(token for token in tokens[1:] if finite_number(token) is None)
         raise AnnotationError(f"non-numeric value {bad!r}", file=file, field=line)
     coords = [_snap(value) for value in values]
     count = len(coords)
@@ -718,7 +710,7 @@ def _has_yolo_labels(folder: Path) -> bool:
             )
         except (OSError, UnicodeDecodeError):
             continue
-        if first is None or (len(first) >= 5 and all(_number(token) is not None for token in first[:5])):
+        if first is None or (len(first) >= 5 and all(finite_number(token) is not None for token in first[:5])):
             return True
     return False
 
@@ -869,7 +861,7 @@ FORMAT = Format(
     write=write,
     detect=detect,
     image_path=lambda split, name: f"images/{split}/{name}",
-    annotation_key=lambda split, name: f"{split}/{name_stem(name)}",
+    annotation_key=stem_in_split,
     tolerance=tolerance,
     keeps_crowd=False,
     class_ids=lambda classes: list(range(len(classes))),

@@ -21,11 +21,10 @@ from bboxaug.formats.base import ReadOptions
 from bboxaug.inspection.preview import choose_images
 from bboxaug.inspection.stats import BoxTable, compute_stats
 from bboxaug.inspection.thumbnails import Thumbnail, thumbnails
-from bboxaug.inspection.validate import Finding, check_dataset, reader_findings, sort_findings
+from bboxaug.inspection.validate import Finding, read_and_check
 from bboxaug.pipeline.classes import ClassOps
 from bboxaug.pipeline.filters import Filters
 from bboxaug.pipeline.prepare import fill_sizes
-from bboxaug.pipeline.source import load
 
 #: Images in the gallery unless told: enough to see every class, few enough for a page of a few megabytes.
 MAX_IMAGES = 300
@@ -109,18 +108,17 @@ def read_checked(
 ) -> tuple[Dataset, list[Finding]]:
     """Read the dataset at `src` once, without stopping at problems, and find every problem `validate` would;
     returns the dataset with the sizes its headers give and the findings."""
-    report = Report(on_error="skip")
-    dataset = load(
+    dataset, findings = read_and_check(
         src,
         fmt=fmt,
         image_dir=image_dir,
-        report=report,
+        read_options=read_options,
+        deep=deep,
+        jobs=jobs,
         class_ops=class_ops,
         filters=filters,
-        read_options=read_options,
+        progress=progress,
     )
-    checks = check_dataset(dataset, deep=deep, jobs=jobs, progress=progress)
-    findings = sort_findings(reader_findings(report, dataset) + checks)
     sized = fill_sizes(dataset, Report(on_error="skip"), unknown="keep", jobs=jobs, progress=progress)
     return sized, findings
 

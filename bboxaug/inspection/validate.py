@@ -347,6 +347,36 @@ def sort_findings(found: Sequence[Finding]) -> list[Finding]:
     return sorted(found, key=lambda f: order[f.code])
 
 
+def read_and_check(
+    src: Path | str,
+    *,
+    fmt: str | None = None,
+    image_dir: Path | str | None = None,
+    read_options: Mapping[str, Any] | None = None,
+    deep: bool = False,
+    near_duplicates: bool = False,
+    jobs: int = 1,
+    class_ops: ClassOps | None = None,
+    filters: Filters | None = None,
+    progress: bool = False,
+) -> tuple[Dataset, list[Finding]]:
+    """Read the dataset at `src` without stopping at problems (its classes changed by `class_ops`, filtered by
+    `filters`) and find every problem in it (with `near_duplicates`, images that look the same too); returns the
+    dataset as read and the findings, in the order of the codes."""
+    report = Report(on_error="skip")
+    dataset = load(
+        src,
+        fmt=fmt,
+        image_dir=image_dir,
+        report=report,
+        class_ops=class_ops,
+        filters=filters,
+        read_options=read_options,
+    )
+    checks = check_dataset(dataset, deep=deep, near_duplicates=near_duplicates, jobs=jobs, progress=progress)
+    return dataset, sort_findings(reader_findings(report, dataset) + checks)
+
+
 def validate(
     src: Path | str,
     *,
@@ -360,20 +390,20 @@ def validate(
     filters: Filters | None = None,
     progress: bool = False,
 ) -> list[Finding]:
-    """Read the dataset at `src` without stopping at problems (its classes changed by `class_ops`, filtered by
-    `filters`) and return every finding (with `near_duplicates`, images that look the same too)."""
-    report = Report(on_error="skip")
-    dataset = load(
+    """The findings of `read_and_check` for the dataset at `src`."""
+    _, findings = read_and_check(
         src,
         fmt=fmt,
         image_dir=image_dir,
-        report=report,
+        read_options=read_options,
+        deep=deep,
+        near_duplicates=near_duplicates,
+        jobs=jobs,
         class_ops=class_ops,
         filters=filters,
-        read_options=read_options,
+        progress=progress,
     )
-    checks = check_dataset(dataset, deep=deep, near_duplicates=near_duplicates, jobs=jobs, progress=progress)
-    return sort_findings(reader_findings(report, dataset) + checks)
+    return findings
 
 
 def summarize(findings: Sequence[Finding]) -> dict[str, Any]:
