@@ -10,8 +10,6 @@ worker makes it.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import hashlib
 import json
 import pickle
@@ -49,6 +47,7 @@ from bboxaug.io.names import format_of
 from bboxaug.io.pixels import encode_picture
 from bboxaug.preprocessing.pixels import read_preprocessed
 from bboxaug.preprocessing.steps import NO_PREPROCESSING, Preprocessing
+from bboxaug.runtime.memory import keep_freed_image_memory
 
 #: The folder in the staging folder that holds one progress file per finished job.
 PROGRESS = ".progress"
@@ -106,25 +105,6 @@ class JobResult:
 _LOCAL = threading.local()
 
 
-#: glibc mallopt parameters: M_TRIM_THRESHOLD (-1) and M_MMAP_THRESHOLD (-3).
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-
-
-def _keep_freed_image_memory() -> None:
-    """Let glibc reuse freed image buffers instead of unmapping and re-mapping them for every copy.
-
-    Each copy allocates several multi-megabyte arrays; with glibc's defaults every one is a fresh mmap whose pages
-    fault in again (measured: a third of a worker's CPU on 1280x720 images). Raising the mmap and trim thresholds
-    keeps that memory in the worker's heap. A no-op where the C library is not glibc."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return
-    mallopt(_M_MMAP_THRESHOLD, 64 << 20)
-    mallopt(_M_TRIM_THRESHOLD, 256 << 20)
-
-
 def _pipeline(policy_json: str) -> tuple[Any, BoxRules]:
     """The policy's pipeline, built once per worker thread (OpenCV kept to one thread so workers don't fight,
     freed image memory kept for reuse)."""
@@ -133,7 +113,7 @@ def _pipeline(policy_json: str) -> tuple[Any, BoxRules]:
         from bboxaug.augmentation.backends import get_backend
 
         cv2.setNumThreads(1)
-        _keep_freed_image_memory()
+        keep_freed_image_memory()  # a cluster's worker process; on threads, `run_jobs` has set it already
         policy = load_policy(json.loads(policy_json))
         pipelines[policy_json] = (get_backend(policy.backend).build(policy), policy.boxes)
     return pipelines[policy_json]

@@ -34,6 +34,7 @@ from bboxaug.pipeline.output import place_images
 from bboxaug.pipeline.prepare import OutputNames, names_free
 from bboxaug.pipeline.run import Context
 from bboxaug.preprocessing.steps import NO_PREPROCESSING, Preprocessing
+from bboxaug.runtime.memory import image_work_memory
 from bboxaug.runtime.parallel import iter_parallel
 
 AUGMENT_MANIFEST = "augment.json"
@@ -178,12 +179,13 @@ def run_jobs(
         writes_into=staging,
         total=len(todo),
     )
-    try:
-        for result in results:
-            if result.error is not None:
-                failed[result.key] = result.error
-    finally:
-        results.close()
+    with image_work_memory():
+        try:
+            for result in results:
+                if result.error is not None:
+                    failed[result.key] = result.error
+        finally:
+            results.close()
     for error in (failed.get(jobs.key(k)) for k in range(len(jobs))):
         if error is not None:
             with report.item():
