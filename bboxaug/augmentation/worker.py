@@ -2,8 +2,8 @@
 progress file.
 
 Kept apart from the coordinator (`bboxaug.pipeline.copies`) so that a worker imports only what pixel work needs
-(the policy, the backend, the box geometry and image codecs, not the format adapters and conversion rules): on one
-machine the workers are threads of the coordinator, on a Dask cluster they are processes of their own.
+(the policy, the backend, the box geometry and image codecs, not the format adapters and conversion rules): the
+workers are threads of the coordinator, or processes of their own for tiny images and on a Dask cluster.
 Every copy is a pure function of (image, policy, seed, image key, copy index), so the bytes do not depend on which
 worker makes it.
 """
@@ -113,7 +113,7 @@ def _pipeline(policy_json: str) -> tuple[Any, BoxRules]:
         from bboxaug.augmentation.backends import get_backend
 
         cv2.setNumThreads(1)
-        keep_freed_image_memory()  # a cluster's worker process; on threads, `run_jobs` has set it already
+        keep_freed_image_memory()  # for a worker process; on threads, `run_jobs` has set it already
         policy = load_policy(json.loads(policy_json))
         pipelines[policy_json] = (get_backend(policy.backend).build(policy), policy.boxes)
     return pipelines[policy_json]

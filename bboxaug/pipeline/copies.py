@@ -17,7 +17,7 @@ from array import array
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, overload
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -90,6 +90,29 @@ class PlannedJobs(Sequence[ImageJob]):
     def split(self, index: int) -> str:
         return self._images.split_of(int(self._rows[index]))
 
+    def mean_pixels(self) -> float | None:
+        """The mean area of the jobs' images whose size is known; None when none is."""
+        widths, heights = self._images.widths[self._rows], self._images.heights[self._rows]
+        known = (widths > 0) & (heights > 0)
+        return float((widths[known] * heights[known]).mean()) if known.any() else None
+
+
+#: Mean image area (pixels) from which copies are made on threads rather than worker processes (see `workers_for`).
+THREADS_FROM_PIXELS = 128 * 128
+
+
+def workers_for(jobs: PlannedJobs) -> Literal["threads", "processes"]:
+    """Threads where the pixel work dominates a copy, processes where the Python work does.
+
+    Decoding, warping, the pixel work and encoding run in OpenCV and NumPy with the GIL released, and a worker
+    process first spends about 0.7 s of CPU importing albumentations: on 1280x720 images threads made 137 copies/s
+    against 106-117 for processes (the augment benchmark, 2 cores), and from 128x72 up they were 1-11 % faster in
+    longer runs too (10 copies of 200 images). On tiny images a copy is mostly Python (sampling the policy, moving
+    the boxes, the progress record), which threads would take turns at: 20,000 64x64 PNGs took 55.6 s on threads,
+    41.6 s on processes."""
+    pixels = jobs.mean_pixels()
+    return "threads" if pixels is not None and pixels >= THREADS_FROM_PIXELS else "processes"
+
 
 def original_rows(dataset: Dataset, without_originals: Collection[str]) -> np.ndarray:
     """The rows of the images whose originals are written: those of every split but `without_originals`."""
@@ -155,10 +178,7 @@ def run_jobs(
     """Make every job's copies (skipping jobs an interrupted run finished) from the images `preprocess` makes,
     failing or skipping unreadable images as the report's policy says; returns the images that could not be
     read. What became of each copy stays in the jobs' progress files, so the coordinator holds nothing per copy.
-
-    Threads, not processes: decoding, warping, the pixel work and encoding run in OpenCV and NumPy with the GIL
-    released, and a worker process would first spend about 0.7 s of CPU importing albumentations (measured on the
-    README's augment benchmark: 140 copies/s on threads against 106-117 on processes, on 2 cores)."""
+    The workers are threads or processes as `workers_for` chooses."""
     todo = np.fromiter((k for k in range(len(jobs)) if not progress_file(staging, jobs.key(k)).is_file()), np.int64)
     worker = functools.partial(
         make_copies,
@@ -173,7 +193,7 @@ def run_jobs(
         worker,
         (jobs[int(k)] for k in todo),
         jobs=workers,
-        prefer="threads",
+        prefer=workers_for(jobs),
         description="augmenting",
         progress=progress,
         writes_into=staging,
