@@ -54,7 +54,7 @@ class Objects:
     difficult: list[bool]
 
 
-def _object_tokens(tokens: list[str]) -> bool:
+def is_object_line(tokens: Sequence[str]) -> bool:
     """Whether a line's tokens are an object: eight finite corners, a class name that is not a number, and
     maybe the difficult flag."""
     return len(tokens) in (9, 10) and finite_number(tokens[8]) is None and None not in map(finite_number, tokens[:8])
@@ -234,7 +234,7 @@ def _looks_like_dota(folder: Path) -> bool:
         if not lines:
             continue
         tokens = lines[0].split()
-        return _header_line(lines[0]) is not None or _object_tokens(tokens)
+        return _header_line(lines[0]) is not None or is_object_line(tokens)
     return False
 
 

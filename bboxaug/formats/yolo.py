@@ -32,6 +32,7 @@ from bboxaug.core.model import Boxes, ClassInfo, Dataset, ImageRecord, name_stem
 from bboxaug.core.report import Report
 from bboxaug.core.table import TableBuilder, as_table
 from bboxaug.formats.base import Format, Writer, stem_in_split
+from bboxaug.formats.dota import is_object_line
 from bboxaug.formats.layout import finite_number, split_folders
 from bboxaug.formats.yolo_obb import label_texts as obb_label_texts
 from bboxaug.formats.yolo_obb import oriented_if_all_quads, quads_to_obbs
@@ -114,7 +115,7 @@ def _is_dota(tokens: Sequence[str]) -> bool:
     """A DOTA header (`imagesource:`, `gsd:`) or box line (`x1 y1 ... x4 y4 name [difficulty]`)."""
     if tokens[0].startswith(("imagesource:", "gsd:")):
         return True
-    return len(tokens) in (9, 10) and finite_number(tokens[8]) is None and None not in map(finite_number, tokens[:8])
+    return is_object_line(tokens)
 
 
 def _class_position(token: str, positions: Mapping[int, int], file: object, line: str) -> int:
