@@ -42,6 +42,7 @@ from bboxaug.pipeline.prepare import class_moves, class_table, prepare
 from bboxaug.pipeline.preprocess import preprocessed
 from bboxaug.pipeline.source import Readable
 from bboxaug.preprocessing.steps import NO_PREPROCESSING, Preprocessing
+from bboxaug.runtime.memory import return_free_memory
 
 PlanT = TypeVar("PlanT")
 
@@ -154,6 +155,7 @@ def run(step: Step[PlanT], source: Readable, output: Output, *, dry_run: bool = 
         check_destination(output.path, output.overwrite)
     opened = source.open(jobs=output.jobs, progress=output.progress)
     source_format, dataset, report = opened.fmt, opened.dataset, opened.report
+    return_free_memory()  # each stage starts from what the dataset holds, not from the last stage's peak
     target_name = output.to or source_format
     if target_name is None:
         raise UsageError("name the format to write: a dataset in memory has none of its own")
@@ -170,8 +172,10 @@ def run(step: Step[PlanT], source: Readable, output: Output, *, dry_run: bool = 
     if source.class_ops is not None:
         check_class_ids(dataset, source.class_ops, target)
     dataset = preprocessed(dataset, output.preprocess, target, report)
+    return_free_memory()
     context = Context(source, source_format, target, report, output, source_notes=opened.notes)
     plan = step.plan(dataset, context)
+    return_free_memory()
     result = RunResult(source_format, target.name, plan, report)
     if dry_run:
         return result
@@ -197,10 +201,12 @@ def run(step: Step[PlanT], source: Readable, output: Output, *, dry_run: bool = 
     ) as staging:
         context.staging = staging
         result.written = step.run(plan, dataset, context)
+        return_free_memory()
         for written in result.written:
             folder = staging / written.folder
             folder.mkdir(parents=True, exist_ok=True)
             target.write(written.dataset, folder, report=report, jobs=output.jobs)
+            return_free_memory()
         result.classes = class_table(dataset, target)
         moved = {"class_map": class_moves(report.class_map, result.classes)} if report.class_map else {}
         manifest = step.manifest
@@ -217,4 +223,5 @@ def run(step: Step[PlanT], source: Readable, output: Output, *, dry_run: bool = 
                 }
                 result.manifests.append(document)
                 write_manifest(staging / written.folder / manifest, document, written.entries)
+                return_free_memory()
     return result

@@ -66,6 +66,17 @@ def image_work_memory() -> Iterator[None]:
         yield
     finally:
         release_freed_arrays()
-        libc = _libc()
-        if libc is not None:
-            libc.malloc_trim(0)
+        return_free_memory()
+
+
+def return_free_memory() -> bool:
+    """Give the free pages inside the heap back to the system (`malloc_trim`), not only its free top as glibc does
+    by itself. A stage over a whole dataset (reading, preparing, planning, collecting, writing) frees millions of
+    small blocks between ones it keeps; without this their pages stayed counted in the process, and each stage
+    started above the last one's peak (an augment coordinator on 200,000 images went from 117 MB to 234 MB).
+    Returns whether the C library could be asked."""
+    libc = _libc()
+    if libc is None:
+        return False
+    libc.malloc_trim(0)
+    return True
