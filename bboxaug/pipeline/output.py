@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -21,7 +20,7 @@ from bboxaug.core.report import Problem, Report
 from bboxaug.core.table import as_table
 from bboxaug.formats.base import Format
 from bboxaug.io.export import export_image
-from bboxaug.io.files import ImageMode, atomic_write_bytes, atomic_write_text, remove_partial_writes
+from bboxaug.io.files import ImageMode, atomic_write_bytes, atomic_write_text, remove_partial_writes, remove_tree
 from bboxaug.io.headers import header_of
 from bboxaug.io.names import format_of
 from bboxaug.io.pixels import encode_picture
@@ -144,7 +143,7 @@ def publish(temp: Path, dst: Path) -> None:
     old = Path(tempfile.mkdtemp(prefix=f".{dst.name}.old.", dir=dst.parent))
     os.replace(dst, old / dst.name)
     os.replace(temp, dst)
-    shutil.rmtree(old, ignore_errors=True)
+    remove_tree(old)
 
 
 def ensure_apart(src: Path, dst: Path) -> None:
@@ -196,7 +195,7 @@ class Staging:
             return
         if kind is not None:
             if not self.resumable or not holds_work(folder):
-                shutil.rmtree(folder, ignore_errors=True)
+                remove_tree(folder)
             elif isinstance(error, BboxaugError):
                 error.hint(
                     f"the work done so far is kept in {folder}: once the problem is fixed, the same command "
@@ -204,7 +203,7 @@ class Staging:
                 )
             return
         for name in self.scratch:
-            shutil.rmtree(folder / name, ignore_errors=True)
+            remove_tree(folder / name)
         if self.resumable:
             (folder / RUN_FILE).unlink()
         publish(folder, self.dst)
@@ -231,7 +230,7 @@ class Staging:
         if self.resume and dst.is_dir() and not staging.exists():
             raise UsageError("nothing to resume: the output is complete", file=dst)
         check_destination(dst, self.overwrite)
-        shutil.rmtree(staging, ignore_errors=True)
+        remove_tree(staging)
         staging.mkdir(parents=True)
         atomic_write_text(run_file, json.dumps(self.settings, indent=2, sort_keys=True))
         return staging

@@ -1,7 +1,9 @@
-"""bboxaug.io.names and bboxaug.io.files: safe relative names (the quick path for plain names) and bare file writes."""
+"""bboxaug.io.names and bboxaug.io.files: safe relative names (the quick path for plain names), bare file writes and
+removing large folders."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path, PurePosixPath
 
 import pytest
@@ -9,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bboxaug.core.errors import AnnotationError
-from bboxaug.io.files import write_file
+from bboxaug.io import files
+from bboxaug.io.files import remove_tree, write_file
 from bboxaug.io.names import safe_relative_name
 
 
@@ -42,3 +45,44 @@ def test_write_file_creates_and_replaces_the_whole_content(tmp_path: Path) -> No
     assert Path(path).read_bytes() == b"short"
     with pytest.raises(FileNotFoundError):
         write_file(str(tmp_path / "missing" / "a.txt"), b"")
+
+
+def test_remove_tree_removes_folders_larger_than_one_listing_and_follows_no_link(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Folders of more entries than one batch lists (a nested one too) are removed whole; a link is removed, not
+    what it points to."""
+    monkeypatch.setattr(files, "REMOVE_BATCH", 7)
+    root, kept = tmp_path / "scratch", tmp_path / "kept"
+    (root / "a" / "b").mkdir(parents=True)
+    kept.mkdir()
+    (kept / "precious.txt").write_text("x")
+    for k in range(30):
+        (root / f"{k}.pickle").write_bytes(b"p")
+        (root / "a" / "b" / f"{k}.txt").write_text("t")
+    (root / "link").symlink_to(kept, target_is_directory=True)
+    assert remove_tree(root)
+    assert not root.exists()
+    assert (kept / "precious.txt").read_text() == "x"
+    assert remove_tree(tmp_path / "absent")
+
+
+def test_remove_tree_leaves_what_it_cannot_remove_and_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file that cannot be removed stays, with its folders; the rest of the tree goes and the call returns False
+    (and ends, rather than listing the file again for ever)."""
+    monkeypatch.setattr(files, "REMOVE_BATCH", 2)
+    root = tmp_path / "scratch"
+    (root / "inner").mkdir(parents=True)
+    for name in ("a", "b", "c"):
+        (root / name).write_text("f")
+    (root / "inner" / "stuck").write_text("f")
+    unlink = os.unlink
+
+    def refusing(path: str | os.PathLike[str]) -> None:
+        if os.path.basename(path) == "stuck":
+            raise PermissionError(path)
+        unlink(path)
+
+    monkeypatch.setattr(files.os, "unlink", refusing)
+    assert not remove_tree(root)
+    assert sorted(p.name for p in root.rglob("*")) == ["inner", "stuck"]
