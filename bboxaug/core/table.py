@@ -39,12 +39,33 @@ def concat_boxes(tables: Sequence[Boxes]) -> Boxes:
     """The tables end to end; a column that only some tables have is filled with its default in the others."""
     if len(tables) == 1:
         return tables[0]
+    return _joined_boxes(_box_arrays(tables))
+
+
+def _box_arrays(tables: Sequence[Boxes]) -> dict[str, list[np.ndarray]]:
+    """Each box array of `tables` (`xyxy`, `labels`, then the columns), listed table by table, ready to join."""
     names = dict.fromkeys(name for table in tables for name in table.columns)
-    return Boxes(
-        np.concatenate([table.xyxy for table in tables]) if tables else np.zeros((0, 4)),
-        np.concatenate([table.labels for table in tables]) if tables else np.zeros(0, dtype=np.int64),
-        {name: np.concatenate([table.column(name) for table in tables]) for name in names},
-    )
+    arrays = {"xyxy": [table.xyxy for table in tables], "labels": [table.labels for table in tables]}
+    arrays.update({name: [table.column(name) for table in tables] for name in names})
+    return arrays
+
+
+def _joined_boxes(arrays: dict[str, list[np.ndarray]]) -> Boxes:
+    """One table of the listed arrays (`_box_arrays`), joined one name at a time and each list emptied once
+    joined, so that where nothing else holds the pieces, joining costs one joined array more than the pieces,
+    not twice them."""
+    joined = {name: _concatenated(pieces) for name, pieces in arrays.items()}
+    xyxy, labels = joined.pop("xyxy").astype(np.float64, copy=False), joined.pop("labels")
+    return Boxes.wrap(xyxy.reshape(-1, 4), labels.astype(np.int64, copy=False), joined)
+
+
+def _concatenated(pieces: list[np.ndarray]) -> np.ndarray:
+    """The pieces end to end; the list is emptied, so they can be freed before the next array is joined."""
+    if not pieces:
+        return np.zeros(0, dtype=np.int64)
+    joined = np.concatenate(pieces)
+    pieces.clear()
+    return joined
 
 
 def offsets_of(counts: np.ndarray) -> np.ndarray:
@@ -328,21 +349,29 @@ class TableBuilder:
         return join_tables(self._parts, tuple(self._split_codes))
 
 
-def join_tables(parts: Sequence[ImageTable], split_names: tuple[str, ...]) -> ImageTable:
-    """Tables whose split codes already index `split_names`, end to end."""
-    counts = [part.box_counts() for part in parts]
+def join_tables(parts: list[ImageTable], split_names: tuple[str, ...]) -> ImageTable:
+    """Tables whose split codes already index `split_names`, end to end. `parts` is emptied: its tables' arrays are
+    listed column by column and each list is dropped once joined, so a reader's batches are freed while the
+    dataset's table is built (at 200,000 images, the whole table twice over was the peak of reading)."""
+    counts = offsets_of(np.concatenate([part.box_counts() for part in parts]) if parts else np.zeros(0, np.int64))
+    sources = SourceColumn.concat([part.sources for part in parts], [len(part) for part in parts])
+    box_columns = _joined_bits(parts)
+    source_ids, attributes = _joined_optional(parts, "source_ids"), _joined_optional(parts, "attributes")
+    images = {name: [getattr(part, name) for part in parts] for name in ("names", "split_codes", "widths", "heights")}
+    boxes = _box_arrays([part.boxes for part in parts])
+    parts.clear()
     return ImageTable(
-        names=_joined(parts, "names", object),
-        split_codes=_joined(parts, "split_codes", np.int32),
+        names=_concatenated(images["names"]) if images["names"] else np.zeros(0, dtype=object),
+        split_codes=_concatenated(images["split_codes"]).astype(np.int32, copy=False),
         split_names=split_names,
-        widths=_joined(parts, "widths", np.int64),
-        heights=_joined(parts, "heights", np.int64),
-        boxes=concat_boxes([part.boxes for part in parts]) if parts else Boxes.empty(),
-        offsets=offsets_of(np.concatenate(counts) if parts else np.zeros(0, dtype=np.int64)),
-        sources=SourceColumn.concat([part.sources for part in parts], [len(part) for part in parts]),
-        source_ids=_joined_optional(parts, "source_ids"),
-        attributes=_joined_optional(parts, "attributes"),
-        box_columns=_joined_bits(parts),
+        widths=_concatenated(images["widths"]),
+        heights=_concatenated(images["heights"]),
+        boxes=_joined_boxes(boxes),
+        offsets=counts,
+        sources=sources,
+        source_ids=source_ids,
+        attributes=attributes,
+        box_columns=box_columns,
     )
 
 
@@ -371,12 +400,6 @@ def _joined_bits(parts: Sequence[ImageTable]) -> np.ndarray | None:
             for part in parts
         ]
     )
-
-
-def _joined(parts: Sequence[ImageTable], name: str, dtype: Any) -> np.ndarray:
-    if not parts:
-        return np.zeros(0, dtype=dtype)
-    return np.concatenate([getattr(part, name) for part in parts])
 
 
 def _joined_optional(parts: Sequence[ImageTable], name: str) -> np.ndarray | None:
