@@ -143,10 +143,11 @@ class OutputNames:
         return image if name == image.name else image.replace(name=name)
 
 
-def names_free(names: Iterable[tuple[str, str]], target: Format) -> bool:
-    """Whether `names` ((split, name) pairs, in claiming order) take no annotation slot or image path of the target
-    layout twice, as `OutputNames` takes them; checked on 64-bit hashes of the keys so no set of names is held (a
-    shared hash only sends the caller to claiming the names one by one)."""
+def names_free(names: Iterable[tuple[str, str]], target: Format, count: int = -1) -> bool:
+    """Whether `names` ((split, name) pairs, in claiming order; `count` of them when known) take no annotation slot
+    or image path of the target layout twice, as `OutputNames` takes them; checked on 64-bit hashes of the keys,
+    sorted in place, so neither a set of names nor a second array is held (a shared hash only sends the caller to
+    claiming the names one by one)."""
     keys = np.fromiter(
         (
             hash(key)
@@ -154,8 +155,10 @@ def names_free(names: Iterable[tuple[str, str]], target: Format) -> bool:
             for key in (target.annotation_key(split, name), target.image_path(split, name))
         ),
         np.int64,
+        count=2 * count if count >= 0 else -1,
     )
-    return len(np.unique(keys)) == len(keys)
+    keys.sort()
+    return not bool((keys[1:] == keys[:-1]).any())
 
 
 def rename_collisions(dataset: Dataset, target: Format, report: Report) -> Dataset:
@@ -166,7 +169,7 @@ def rename_collisions(dataset: Dataset, target: Format, report: Report) -> Datas
         return dataset.replace(images=tuple(names.claim(image) for image in dataset.images))
     table = dataset.images
     splits, image_names = table.image_splits(), table.names.tolist()
-    if names_free(zip(splits, image_names, strict=True), target):
+    if names_free(zip(splits, image_names, strict=True), target, len(table)):
         return dataset  # nothing to rename, and no name claimed one by one
     claimed = list(map(names.claim_name, splits, image_names))
     return dataset if not report.renamed else dataset.replace(images=table.with_columns(names=object_column(claimed)))
