@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import json
 import pickle
-from array import array
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,6 +88,10 @@ class PlannedJobs(Sequence[ImageJob]):
 
     def split(self, index: int) -> str:
         return self._images.split_of(int(self._rows[index]))
+
+    def copy_count(self) -> int:
+        """How many copies the jobs make in all."""
+        return int(self._counts.sum())
 
     def mean_pixels(self) -> float | None:
         """The mean area of the jobs' images whose size is known; None when none is."""
@@ -305,7 +308,10 @@ def collect(
 ) -> Dataset:
     """The written dataset, each original (of those `planned`, the images of `source_rows`, as placed) followed by
     its copies, counting and warning about dropped boxes and copies on the way."""
-    written_jobs, written_positions = array("q"), array("q")  # (job, position) of every written copy, in job order
+    # (job, position) of every written copy, in job order: filled in place, as an array grown copy by copy was
+    # moved about the heap as it grew and left its old places behind (tens of MB at 200,000 copies).
+    copies = np.empty((jobs.copy_count(), 2), dtype=np.int64)
+    written = 0
     names = originals.class_names
     for job_index in range(len(jobs)):
         key = jobs.key(job_index)
@@ -318,11 +324,11 @@ def collect(
                 report.warn(key, f"copy {copy.plan.index}", dropped_reason(copy, names), codes.COPIES_DROPPED)
                 report.count("copies_dropped")
             else:
-                written_jobs.append(job_index)
-                written_positions.append(position)
+                copies[written] = job_index, position
+                written += 1
                 report.count("copies_written")
+    copies = copies[:written]
     table = as_table(originals.images)
-    copies = np.column_stack([np.array(written_jobs, dtype=np.int64), np.array(written_positions, dtype=np.int64)])
     # Each original, then its image's copies: both placed by their image's row in the source table.
     place = np.concatenate([2 * source_rows[_planned_rows(table, planned)], 2 * jobs.rows[copies[:, 0]] + 1])
     order = np.concatenate([np.column_stack([np.full(len(table), ORIGINAL), np.arange(len(table))]), copies])
