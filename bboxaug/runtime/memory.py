@@ -73,7 +73,7 @@ def return_free_memory() -> bool:
     """Give the free pages inside the heap back to the system (`malloc_trim`), not only its free top as glibc does
     by itself. A stage over a whole dataset (reading, preparing, planning, collecting, writing) frees millions of
     small blocks between ones it keeps; without this their pages stayed counted in the process, and each stage
-    started above the last one's peak (an augment coordinator on 200,000 images went from 117 MB to 234 MB).
+    started above the last one's peak (reading 200,000 YOLO images left 149 MB counted with 117 MB in use).
     Returns whether the C library could be asked."""
     libc = _libc()
     if libc is None:
