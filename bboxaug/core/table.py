@@ -54,15 +54,17 @@ def _joined_boxes(arrays: dict[str, list[np.ndarray]]) -> Boxes:
     """One table of the listed arrays (`_box_arrays`), joined one name at a time and each list emptied once
     joined, so that where nothing else holds the pieces, joining costs one joined array more than the pieces,
     not twice them."""
-    joined = {name: _concatenated(pieces) for name, pieces in arrays.items()}
-    xyxy, labels = joined.pop("xyxy").astype(np.float64, copy=False), joined.pop("labels")
-    return Boxes.wrap(xyxy.reshape(-1, 4), labels.astype(np.int64, copy=False), joined)
+    xyxy = _concatenated(arrays["xyxy"], np.float64).reshape(-1, 4)
+    labels = _concatenated(arrays["labels"], np.int64)
+    columns = {name: _concatenated(pieces, object) for name, pieces in arrays.items() if name not in ("xyxy", "labels")}
+    return Boxes.wrap(xyxy, labels, columns)
 
 
-def _concatenated(pieces: list[np.ndarray]) -> np.ndarray:
-    """The pieces end to end; the list is emptied, so they can be freed before the next array is joined."""
+def _concatenated(pieces: list[np.ndarray], dtype: Any) -> np.ndarray:
+    """The pieces end to end (no pieces: an empty array of `dtype`); the list is emptied, so they can be freed
+    before the next array is joined."""
     if not pieces:
-        return np.zeros(0, dtype=np.int64)
+        return np.zeros(0, dtype=dtype)
     joined = np.concatenate(pieces)
     pieces.clear()
     return joined
@@ -353,7 +355,7 @@ def join_tables(parts: list[ImageTable], split_names: tuple[str, ...]) -> ImageT
     """Tables whose split codes already index `split_names`, end to end. `parts` is emptied: its tables' arrays are
     listed column by column and each list is dropped once joined, so a reader's batches are freed while the
     dataset's table is built (at 200,000 images, the whole table twice over was the peak of reading)."""
-    counts = offsets_of(np.concatenate([part.box_counts() for part in parts]) if parts else np.zeros(0, np.int64))
+    offsets = offsets_of(np.concatenate([part.box_counts() for part in parts]) if parts else np.zeros(0, np.int64))
     sources = SourceColumn.concat([part.sources for part in parts], [len(part) for part in parts])
     box_columns = _joined_bits(parts)
     source_ids, attributes = _joined_optional(parts, "source_ids"), _joined_optional(parts, "attributes")
@@ -361,13 +363,13 @@ def join_tables(parts: list[ImageTable], split_names: tuple[str, ...]) -> ImageT
     boxes = _box_arrays([part.boxes for part in parts])
     parts.clear()
     return ImageTable(
-        names=_concatenated(images["names"]) if images["names"] else np.zeros(0, dtype=object),
-        split_codes=_concatenated(images["split_codes"]).astype(np.int32, copy=False),
+        names=_concatenated(images["names"], object),
+        split_codes=_concatenated(images["split_codes"], np.int32),
         split_names=split_names,
-        widths=_concatenated(images["widths"]),
-        heights=_concatenated(images["heights"]),
+        widths=_concatenated(images["widths"], np.int64),
+        heights=_concatenated(images["heights"], np.int64),
         boxes=_joined_boxes(boxes),
-        offsets=counts,
+        offsets=offsets,
         sources=sources,
         source_ids=source_ids,
         attributes=attributes,
