@@ -15,6 +15,7 @@ import io
 import json
 import math
 import os
+import posixpath
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -283,7 +284,7 @@ def format_document(image: ImageRecord, class_names: Sequence[str]) -> dict[str,
         "version": VERSION,
         "flags": image.attributes.get("flags") or {},
         "shapes": shapes,
-        "imagePath": PurePosixPath(image.name).name,
+        "imagePath": posixpath.basename(image.name),
         "imageData": None,
         "imageHeight": image.height,
         "imageWidth": image.width,
@@ -301,11 +302,11 @@ def _load_json(path: Path) -> Any:
 
 
 def _relative(path: Path, folder: Path) -> str | None:
-    """`path` relative to `folder` with `/` separators, or None when it lies outside."""
-    try:
-        return path.relative_to(folder).as_posix()
-    except ValueError:
-        return None
+    """`path` relative to `folder` with `/` separators, or None when it lies outside. Made from the path's text, as
+    pathlib's parts are interned strings (see `bboxaug.io.names.name_parts`) and this is the name a record keeps."""
+    relative = os.path.relpath(path, folder)
+    outside = relative == os.pardir or relative.startswith(os.pardir + os.sep) or os.path.isabs(relative)
+    return None if outside else relative.replace(os.sep, "/")
 
 
 def locate_image(json_path: Path, image_path: Any, folder: Path, index: ImageIndex) -> tuple[Path | None, str]:

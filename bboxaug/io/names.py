@@ -53,17 +53,33 @@ WRITABLE_EXTENSIONS = {
 ENCODERS = {"JPEG": ".jpg", "PNG": ".png", "BMP": ".bmp", "TIFF": ".tiff", "WEBP": ".webp"}
 
 
+def name_parts(name: str) -> tuple[str, str, str]:
+    """A clean relative name's folder (with its `/`), stem and extension, by pathlib's rule (the last dot of the
+    file name, neither first nor last). Split as a string: pathlib interns a name given alone, which would keep
+    every name of a dataset in CPython's table of interned strings for as long as the dataset lives."""
+    folder, slash, file_name = name.rpartition("/")
+    dot = file_name.rfind(".")
+    if not 0 < dot < len(file_name) - 1:
+        dot = len(file_name)
+    return folder + slash, file_name[:dot], file_name[dot:]
+
+
+def suffixed_name(name: str, suffix: str) -> str:
+    """`name` with `suffix` added to its stem, subfolders and extension kept (`sub/a.png` -> `sub/a_1.png`)."""
+    folder, stem, extension = name_parts(name)
+    return f"{folder}{stem}{suffix}{extension}"
+
+
 def writable_name(name: str, suffix: str = "") -> str:
     """`name` with `suffix` added to its stem (subfolders kept), and `.png` for an extension OpenCV cannot write
     (GIF): the name of an image made from `name` (`a_aug1.jpg`, `a_512_0.jpg`, `a_paste2.png`)."""
-    path = PurePosixPath(name)
-    extension = path.suffix if path.suffix.lower() in WRITABLE_EXTENSIONS else ".png"
-    return str(path.with_name(f"{path.stem}{suffix}{extension}"))
+    folder, stem, extension = name_parts(name)
+    return f"{folder}{stem}{suffix}{extension if extension.lower() in WRITABLE_EXTENSIONS else '.png'}"
 
 
 def format_of(name: str) -> str:
     """The format an image named by `writable_name` is encoded in."""
-    return WRITABLE_EXTENSIONS[PurePosixPath(name).suffix.lower()]
+    return WRITABLE_EXTENSIONS[name_parts(name)[2].lower()]
 
 
 def extension_for(image_format: str) -> str:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,6 +35,7 @@ from bboxaug.core.model import Boxes, ClassInfo, Dataset, ImageRecord, image_key
 from bboxaug.core.report import OnError, Report
 from bboxaug.core.table import ImageTable, TableBuilder, as_table
 from bboxaug.formats import get_format
+from bboxaug.io.names import suffixed_name
 from bboxaug.pipeline.classes import ClassOps
 from bboxaug.pipeline.duplicates import describe_difference, same_boxes, same_images
 from bboxaug.pipeline.filters import Filters
@@ -97,12 +98,11 @@ def _merged_meta(metas: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 def _free_name(name: str, source_number: int, taken: set[str], split: str) -> str:
     """`name` with the number of its source added (`a_src2.jpg`), and a counter if that is taken too."""
-    original = PurePosixPath(name)
-    stem = f"{original.stem}_src{source_number}"
-    free, counter = str(original.with_name(stem + original.suffix)), 0
+    mark = f"_src{source_number}"
+    free, counter = suffixed_name(name, mark), 0
     while image_key(split, free) in taken:
         counter += 1
-        free = str(original.with_name(f"{stem}_{counter}{original.suffix}"))
+        free = suffixed_name(name, f"{mark}_{counter}")
     return free
 
 

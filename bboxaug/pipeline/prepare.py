@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from pathlib import PurePosixPath
 from typing import Any, Literal
 
 import numpy as np
@@ -25,6 +24,7 @@ from bboxaug.core.report import ClassMove, Problem, Report
 from bboxaug.core.table import UNKNOWN, ImageTable, as_table
 from bboxaug.formats.base import Format
 from bboxaug.io.headers import image_size
+from bboxaug.io.names import suffixed_name
 from bboxaug.pipeline.filters import Filters
 from bboxaug.runtime.parallel import run_parallel
 
@@ -124,11 +124,10 @@ class OutputNames:
         taken = self.taken
         annotation, path = self._keys(split, name)
         if annotation in taken or path in taken:
-            original, free = PurePosixPath(name), name
-            counter = 0
+            free, counter = name, 0
             while annotation in taken or path in taken:
                 counter += 1
-                free = str(original.with_name(f"{original.stem}_{counter}{original.suffix}"))
+                free = suffixed_name(name, f"_{counter}")
                 annotation, path = self._keys(split, free)
             self.report.renamed[image_key(split, name)] = image_key(split, free)
             self.report.count("renamed")

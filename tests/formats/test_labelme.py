@@ -11,6 +11,7 @@ import base64
 import io
 import json
 import shutil
+import sys
 import warnings
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
@@ -437,6 +438,14 @@ def test_reads_a_realistic_folder(realistic: Path) -> None:
     neg = images["neg.png"]
     assert len(neg.boxes) == 0 and (neg.width, neg.height) == (5, 4)
     assert not report.skipped and not report.warnings
+
+
+def test_read_names_are_not_interned_strings(realistic: Path) -> None:
+    """Names made with pathlib are its interned parts, which CPython's table of interned strings then holds for as
+    long as the dataset lives; the names a read keeps are new strings."""
+    names = [image.name for image in read(realistic, report=Report()).images]
+    assert len(names) == 4
+    assert all(sys.intern("".join(list(name))) is not name for name in names)
 
 
 def test_image_outside_the_split_folder_is_named_after_the_json(tmp_path: Path) -> None:
