@@ -329,10 +329,25 @@ def collect(
                 report.count("copies_written")
     copies = copies[:written]
     table = as_table(originals.images)
-    # Each original, then its image's copies: both placed by their image's row in the source table.
-    place = np.concatenate([2 * source_rows[_planned_rows(table, planned)], 2 * jobs.rows[copies[:, 0]] + 1])
-    order = np.concatenate([np.column_stack([np.full(len(table), ORIGINAL), np.arange(len(table))]), copies])
-    return originals.replace(images=WrittenImages(order[np.argsort(place, kind="stable")], table, jobs, staging))
+    order = _written_order(source_rows[_planned_rows(table, planned)], jobs.rows[copies[:, 0]], copies)
+    return originals.replace(images=WrittenImages(order, table, jobs, staging))
+
+
+def _written_order(original_rows: np.ndarray, copy_rows: np.ndarray, copies: np.ndarray) -> np.ndarray:
+    """The (source, position) of every written record: each original (ORIGINAL, its row among the originals)
+    followed by its image's `copies`. `original_rows` and `copy_rows` are the originals' and the copies' rows in
+    the source table, each in row order (as `original_rows` and `plan_jobs` take them), so a record's place is
+    its own position plus the number of the other kind before it: the two runs are merged without sorting, and
+    the order is the only array of the whole size made (at 200,000 copies: 9.6 MB made, against 19 MB to sort)."""
+    order = np.empty((len(original_rows) + len(copy_rows), 2), dtype=np.int64)
+    places = np.searchsorted(copy_rows, original_rows, side="left")
+    places += np.arange(len(original_rows))
+    order[places, 0] = ORIGINAL
+    order[places, 1] = np.arange(len(original_rows))
+    places = np.searchsorted(original_rows, copy_rows, side="right")
+    places += np.arange(len(copy_rows))
+    order[places] = copies
+    return order
 
 
 def _planned_rows(placed: ImageTable, planned: ImageTable) -> np.ndarray:
