@@ -825,7 +825,7 @@ def write(dataset: Dataset, dst: Path, *, report: Report, jobs: int = 1, task: s
     parallel = jobs if count >= MIN_IMAGES_FOR_WORKERS else 1
     counted: Counter[str] = Counter()
     for batch_counts in iter_parallel(
-        _write_label_files, runs, jobs=parallel, prefer="processes", writes_into=Path(dst)
+        _write_label_files, runs, jobs=parallel, prefer="processes", writes_into=Path(dst), items_are_batches=True
     ):
         counted.update(batch_counts)
     for name, value in sorted(counted.items()):

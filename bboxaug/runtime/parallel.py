@@ -51,8 +51,13 @@ def iter_parallel(
     progress: bool = False,
     total: int | None = None,
     writes_into: Path | None = None,
+    items_are_batches: bool = False,
 ) -> Generator[Result, None, None]:
     """`function(item)` for each item, on `jobs` workers (-1: every core), yielded in input order as they finish.
+
+    Small items are grouped into tasks as joblib measures their time; `items_are_batches` sends each item as a
+    task of its own, for items that are already batches of work: grouped, several batches and their results are
+    in flight at once (writing the labels of 200,000 images peaked 4 to 13 MB higher).
 
     Inside `use_scheduler` every item goes to the Dask cluster, whatever `jobs` is. There a task whose worker
     died runs again on another worker; `writes_into` names the folder the function writes files into, so the
@@ -64,7 +69,9 @@ def iter_parallel(
     runner = cluster_runner()
     on_cluster = runner is not None
     if runner is None and jobs != 1:
-        runner = Parallel(n_jobs=jobs, prefer=prefer, return_as="generator", batch_size="auto")
+        runner = Parallel(
+            n_jobs=jobs, prefer=prefer, return_as="generator", batch_size=1 if items_are_batches else "auto"
+        )
     with tqdm(total=total, desc=description, unit="img", disable=not progress, dynamic_ncols=True) as bar:
         if runner is None:
             results: Generator[Result, None, None] = (function(item) for item in items)

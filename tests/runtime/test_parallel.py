@@ -1,15 +1,16 @@
-"""The one runner all parallel work goes through: results in input order, and a worker that dies ends the run with
-a one-line error instead of a traceback."""
+"""The one runner all parallel work goes through: results in input order, batches of work not grouped further, and
+a worker that dies ends the run with a one-line error instead of a traceback."""
 
 from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Iterator
 
 import pytest
 
 from bboxaug.core.errors import WorkerLost
-from bboxaug.runtime.parallel import run_parallel
+from bboxaug.runtime.parallel import iter_parallel, run_parallel
 
 
 def doubled(item: int) -> int:
@@ -32,3 +33,23 @@ def test_a_worker_that_dies_ends_the_run_with_worker_lost() -> None:
     with pytest.raises(WorkerLost, match="augmenting stopped: a worker process died") as raised:
         run_parallel(dies_at_three, range(8), jobs=2, prefer="processes", description="augmenting")
     assert "\n" not in str(raised.value)
+
+
+def test_batches_of_work_are_sent_one_per_task_so_few_are_taken_ahead() -> None:
+    """Grouped by joblib's automatic batching, about 1,500 of these 2,000 quick items were taken from the input
+    before their results were read; one per task, under 60."""
+    taken = 0
+
+    def items() -> Iterator[int]:
+        nonlocal taken
+        for item in range(2000):
+            taken += 1
+            yield item
+
+    ahead = 0
+    results = iter_parallel(doubled, items(), jobs=2, prefer="processes", items_are_batches=True)
+    for read, result in enumerate(results, 1):
+        assert result == 2 * (read - 1)
+        ahead = max(ahead, taken - read)
+    assert read == 2000
+    assert ahead <= 200
