@@ -553,7 +553,7 @@ def read_split(
     except OSError as error:
         raise FormatError(f"cannot read file ({error.strerror})", file=file) from None
     if places:
-        batches = run_parallel(decode_annotation_range, places, jobs=jobs, prefer="processes")
+        batches = run_parallel(decode_annotation_range, places, jobs=jobs, prefer="processes", items_are_batches=True)
     if "images" not in streamed:
         raise FormatError(NOT_COCO, file=file, field="images")
     for key in ("annotations", "categories"):

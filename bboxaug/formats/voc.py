@@ -684,7 +684,11 @@ def _parsed_items(items: list[tuple[str, str, str | None]], jobs: int) -> Iterat
     paths = [path for _, _, path in items if path is not None]
     tasks = [paths[start : start + PARSE_BATCH] for start in range(0, len(paths), PARSE_BATCH)]
     batches = iter_parallel(
-        parse_files, tasks, jobs=jobs if len(paths) >= MIN_FILES_FOR_WORKERS else 1, prefer="processes"
+        parse_files,
+        tasks,
+        jobs=jobs if len(paths) >= MIN_FILES_FOR_WORKERS else 1,
+        prefer="processes",
+        items_are_batches=True,
     )
     files = ((batch, k) for batch in map(_Batch, batches) for k in range(len(batch.parsed.files)))
     try:
