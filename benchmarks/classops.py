@@ -23,7 +23,7 @@ import time
 
 import numpy as np
 
-from bboxaug.core.model import Boxes, ClassInfo, Dataset, object_column
+from bboxaug.core.model import Boxes, ClassInfo, Dataset, text_column
 from bboxaug.core.report import Report
 from bboxaug.core.table import ImageTable, offsets_of
 from bboxaug.pipeline.classes import ClassOps
@@ -41,7 +41,7 @@ def synthetic(images: int, seed: int = 0) -> Dataset:
     corner = rng.uniform(0, 600, (boxes, 2))
     xyxy = np.concatenate([corner, corner + rng.uniform(1, 80, (boxes, 2))], axis=1)
     table = ImageTable(
-        names=object_column(f"img_{k:07d}.jpg" for k in range(images)),
+        names=text_column(f"img_{k:07d}.jpg" for k in range(images)),
         split_codes=(rng.random(images) < 0.1).astype(np.int32),
         split_names=("train", "val"),
         widths=np.full(images, 700),

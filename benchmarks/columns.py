@@ -15,16 +15,26 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
+from numpy.dtypes import StringDType
 
 import bboxaug
 from bboxaug.core.table import ImageTable
 
 
 def array_bytes(column: np.ndarray) -> int:
-    """The array's own bytes, and for an object column those of the distinct strings it refers to."""
+    """The array's own bytes, with, for a text column, the buffer its longer strings are in (traced as a copy is
+    made), and for an object column the distinct strings it refers to."""
+    if isinstance(column.dtype, StringDType):
+        tracemalloc.start()
+        try:
+            column.copy()
+            return int(tracemalloc.get_traced_memory()[1])
+        finally:
+            tracemalloc.stop()
     if column.dtype != object:
         return int(column.nbytes)
     strings = {id(value): value for value in column.tolist() if isinstance(value, str)}
@@ -32,14 +42,16 @@ def array_bytes(column: np.ndarray) -> int:
 
 
 def column_bytes(table: ImageTable) -> dict[str, int]:
-    """Bytes per column of `table`; the sources' names are the names column's strings, so not counted again."""
+    """Bytes per column of `table`."""
     sizes = {
         name: array_bytes(getattr(table, name))
         for name in ("names", "split_codes", "widths", "heights", "offsets", "source_ids", "attributes", "box_columns")
         if getattr(table, name) is not None
     }
     if table.sources is not None:
-        sizes["sources"] = int(table.sources.codes.nbytes + table.sources.tails.nbytes)
+        others = table.sources.others
+        sizes["sources"] = int(table.sources.codes.nbytes) + array_bytes(table.sources.tails)
+        sizes["sources"] += 0 if others is None else array_bytes(others)
     boxes = table.boxes
     sizes["boxes: xyxy"] = int(boxes.xyxy.nbytes)
     sizes["boxes: labels"] = int(boxes.labels.nbytes)

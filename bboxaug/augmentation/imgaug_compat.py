@@ -1,7 +1,7 @@
-"""Import imgaug 0.4.0 (its last release, 2020) under NumPy 2 and NumPy 1.24-1.26, for the optional imgaug backend.
+"""Import imgaug 0.4.0 (its last release, 2020) under NumPy 2, for the optional imgaug backend.
 
-imgaug 0.4.0 uses three NumPy names that NumPy has since removed; nothing else in it stops it from working with
-bboxaug's own dependencies (checked with NumPy 1.26.4, 2.2.6, 2.4.6 and 2.5.5, OpenCV headless 4.11 and 5.0,
+imgaug 0.4.0 uses two NumPy names that NumPy has since removed; nothing else in it stops it from working with
+bboxaug's own dependencies (checked with NumPy 2.2.6, 2.4.6 and 2.5.5, OpenCV headless 4.11 and 5.0,
 scikit-image 0.24 to 0.26, Python 3.10, 3.11 and 3.13):
 
 * ``np.sctypes`` (removed in NumPy 2.0) is read once, when ``imgaug.imgaug`` is imported, to build its sets of
@@ -11,13 +11,9 @@ scikit-image 0.24 to 0.26, Python 3.10, 3.11 and 3.13):
 * ``np.complex`` (removed in NumPy 1.24, and not brought back by 2.0) is read at call time by
   ``imgaug.parameters.Power`` (any ``parameter ** exponent``) and ``imgaug.parameters.FrequencyNoise`` (used by
   Clouds, Fog and BlendAlphaFrequencyNoise). It is restored for good, with its old value, the builtin ``complex``.
-* ``np.bool`` (removed in NumPy 1.24, back in NumPy 2.0 as the name of ``np.bool_``) is read at call time by
-  ``SomeOf``/``OneOf`` and ``Polygon.extract_from_image``. It is missing only on NumPy 1.24-1.26, where it is
-  restored as ``np.bool_``, the value NumPy 2 gives it, so code written for NumPy 2 sees the same thing.
 
-Each name is restored only when NumPy lacks it, looked up without calling NumPy's module ``__getattr__`` (which on
-NumPy 1.24-1.26 warns before it fails). Nothing else is changed: no warning filters, no print or error options,
-no random state, no other module's attributes.
+Each name is restored only when NumPy lacks it, looked up without calling NumPy's module ``__getattr__``. Nothing
+else is changed: no warning filters, no print or error options, no random state, no other module's attributes.
 
 Some augmenters still fail with the names restored; :data:`BROKEN_AUGMENTERS` lists them with the reason, so the
 backend can refuse them with that reason instead of failing mid-run. Others work but emit their own warnings,
@@ -117,9 +113,8 @@ def import_imgaug() -> tuple[types.ModuleType, types.ModuleType]:
     Raises PolicyError, naming the install steps, when imgaug is not installed or cannot be imported (one of its
     dependencies missing, or a fork installed in its place). Calling it again is cheap and changes nothing more.
     """
-    for name, value in (("complex", complex), ("bool", np.bool_)):
-        if _lacks(name):
-            setattr(np, name, value)
+    if _lacks("complex"):
+        np.complex = complex  # type: ignore[attr-defined]  # noqa: NPY001 - gone since NumPy 1.24; imgaug reads it
     added_sctypes = _lacks("sctypes")
     if added_sctypes:
         np.sctypes = _legacy_sctypes()  # type: ignore[attr-defined]  # noqa: NPY201 - gone in NumPy 2; imgaug reads it

@@ -28,7 +28,7 @@ import numpy as np
 
 from bboxaug.core import codes
 from bboxaug.core.errors import AnnotationError, FormatError
-from bboxaug.core.model import Boxes, ClassInfo, Dataset, object_column
+from bboxaug.core.model import Boxes, ClassInfo, Dataset, object_column, text_column
 from bboxaug.core.oriented import Quad, as_quad
 from bboxaug.core.report import Report
 from bboxaug.core.table import UNKNOWN, ImageTable, join_tables, offsets_of, path_column, ranges
@@ -593,7 +593,7 @@ def read_split(
     else:
         boxes = annotations.boxes.take(box_rows).with_labels(labels[box_rows])
     extras = [images.extras[k] for k in rows.tolist()]
-    names = object_column(columns.names)[rows]
+    names = text_column(columns.names)[rows]
     table = ImageTable(
         names=names,
         split_codes=np.zeros(len(rows), dtype=np.int32),

@@ -24,7 +24,7 @@ from bboxaug.augmentation.spec import Policy
 from bboxaug.augmentation.worker import CopyPlan, CopyResult, ImageJob, JobResult, make_copies, progress_file
 from bboxaug.core import codes
 from bboxaug.core.errors import ImageError
-from bboxaug.core.model import Dataset, ImageRecord, StoredImages, image_key, object_column
+from bboxaug.core.model import Dataset, ImageRecord, StoredImages, image_key, text_column
 from bboxaug.core.report import Problem, Report
 from bboxaug.core.table import ImageTable, as_table
 from bboxaug.formats.base import Format
@@ -133,8 +133,7 @@ def plan_jobs(
     table = as_table(dataset.images)
     rows = np.flatnonzero(counts.copies)
     copies = counts.copies[rows]
-    splits, image_names = table.image_splits(), table.names.tolist()
-    wanted = _wanted_names(splits, image_names, originals, rows, copies)
+    wanted = _wanted_names(table, originals, rows, copies)
     kept = table if len(originals) == len(table) else table.subset(originals)
     count = len(originals) + int(copies.sum())
     if names_free(((split, name) for _, _, split, name in wanted()), target, count):  # usual: none claimed
@@ -148,21 +147,22 @@ def plan_jobs(
             claimed.append(free)
         elif free != name:
             renamed[job, k] = free
-    kept = kept.with_columns(names=object_column(claimed))
+    kept = kept.with_columns(names=text_column(claimed))
     return dataset.replace(images=kept), PlannedJobs(table, rows, copies, target.image_path, renamed, counts.required)
 
 
 def _wanted_names(
-    splits: list[str], names: list[str], originals: np.ndarray, rows: np.ndarray, copies: np.ndarray
+    table: ImageTable, originals: np.ndarray, rows: np.ndarray, copies: np.ndarray
 ) -> Callable[[], Iterator[tuple[int, int, str, str]]]:
     """The names the run writes, in the order they are claimed, as (job, copy index, split, name): the originals
-    of rows `originals` first (job -1), then each job's copies. A function, so the names can be made again rather
-    than held."""
+    of rows `originals` first (job -1), then the copies of each job (an image of `rows`, `copies` of it). A
+    function, so the names can be made again rather than held."""
 
     def wanted() -> Iterator[tuple[int, int, str, str]]:
-        yield from ((-1, 0, splits[row], names[row]) for row in _each(originals))
-        for job, (row, count) in enumerate(zip(_each(rows), _each(copies), strict=True)):
-            yield from ((job, k, splits[row], copy_name(names[row], k)) for k in range(1, count + 1))
+        yield from ((-1, 0, split, name) for split, name in table.split_name_pairs(originals))
+        jobs = zip(table.split_name_pairs(rows), _each(copies), strict=True)
+        for job, ((split, name), count) in enumerate(jobs):
+            yield from ((job, k, split, copy_name(name, k)) for k in range(1, count + 1))
 
     return wanted
 

@@ -31,7 +31,7 @@ import numpy as np
 
 from bboxaug.core import codes
 from bboxaug.core.errors import AnnotationError, UsageError
-from bboxaug.core.model import Boxes, ClassInfo, Dataset, ImageRecord, image_key, object_column
+from bboxaug.core.model import Boxes, ClassInfo, Dataset, ImageRecord, image_key, text_column
 from bboxaug.core.report import OnError, Report
 from bboxaug.core.table import ImageTable, TableBuilder, as_table
 from bboxaug.formats import get_format
@@ -235,7 +235,7 @@ class JoinedSource:
         report.count(codes.MERGE_RENAMED, len(renamed))
         if not renamed:
             return table, renamed
-        return table.with_columns(names=object_column(names)), renamed
+        return table.with_columns(names=text_column(names)), renamed
 
     @staticmethod
     def _source_record(

@@ -19,7 +19,7 @@ import numpy as np
 
 from bboxaug.core import codes
 from bboxaug.core.errors import ImageError
-from bboxaug.core.model import Boxes, Dataset, ImageRecord, image_key, object_column
+from bboxaug.core.model import Boxes, Dataset, ImageRecord, image_key, text_column
 from bboxaug.core.report import ClassMove, Problem, Report
 from bboxaug.core.table import UNKNOWN, ImageTable, as_table
 from bboxaug.formats.base import Format
@@ -167,11 +167,10 @@ def rename_collisions(dataset: Dataset, target: Format, report: Report) -> Datas
     if not isinstance(dataset.images, ImageTable):
         return dataset.replace(images=tuple(names.claim(image) for image in dataset.images))
     table = dataset.images
-    splits, image_names = table.image_splits(), table.names.tolist()
-    if names_free(zip(splits, image_names, strict=True), target, len(table)):
+    if names_free(table.split_name_pairs(), target, len(table)):
         return dataset  # nothing to rename, and no name claimed one by one
-    claimed = list(map(names.claim_name, splits, image_names))
-    return dataset if not report.renamed else dataset.replace(images=table.with_columns(names=object_column(claimed)))
+    claimed = [names.claim_name(split, name) for split, name in table.split_name_pairs()]
+    return dataset if not report.renamed else dataset.replace(images=table.with_columns(names=text_column(claimed)))
 
 
 def prepare(

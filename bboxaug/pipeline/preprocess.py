@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from bboxaug.core.errors import ImageError
-from bboxaug.core.model import Dataset, object_column
+from bboxaug.core.model import Dataset, text_column
 from bboxaug.core.report import Report
 from bboxaug.core.table import ImageTable, as_table
 from bboxaug.formats.base import Format
@@ -34,7 +34,7 @@ def preprocessed(dataset: Dataset, steps: Preprocessing, target: Format, report:
     if writable != names:
         table = as_table(
             rename_collisions(
-                dataset.replace(images=table.with_columns(names=object_column(writable))), target, report
+                dataset.replace(images=table.with_columns(names=text_column(writable))), target, report
             ).images
         )
     if steps.geometric:

@@ -83,10 +83,8 @@ def test_imports_and_returns_the_package_and_its_augmenters(imgaug_modules):
 def test_aliases_are_the_ones_imgaug_expects(imgaug_modules):
     assert np.complex is complex  # noqa: NPY001 - the alias the shim restores is what is tested
     assert np.dtype(np.complex) == np.complex128  # noqa: NPY001
-    assert np.dtype(np.bool) == np.dtype(bool)
-    if NUMPY_MAJOR_MINOR >= (2, 0):
-        assert np.bool is np.bool_  # NumPy 2's own name, left alone
-        assert "sctypes" not in vars(np)  # only restored while imgaug is being imported
+    assert np.bool is np.bool_  # NumPy 2's own name, left alone
+    assert "sctypes" not in vars(np)  # only restored while imgaug is being imported
 
 
 @pytest.mark.parametrize("degrees", [30.0, -45.0, 90.0])
@@ -157,7 +155,7 @@ def test_augmenters_that_need_the_restored_aliases_run(imgaug_modules):
     image = np.full((32, 32, 3), 100, dtype=np.uint8)
     # Power (np.complex): Add's value is drawn as 3 ** 2 = 9, so every pixel goes from 100 to 109
     assert np.all(augmenters.Add(parameters.Deterministic(3) ** 2)(image=image) == 109)
-    # FrequencyNoise (np.complex) behind Clouds; OneOf (np.bool on NumPy 1.24-1.26)
+    # FrequencyNoise (np.complex) behind Clouds; OneOf reads np.bool, NumPy 2's own name
     assert augmenters.Clouds()(image=image).shape == image.shape
     assert np.all(augmenters.OneOf([augmenters.Add(5)])(image=image) == 105)
 
@@ -184,7 +182,6 @@ def test_change_color_temperature_still_fails_on_a_batch(imgaug_modules):
         augmenters.ChangeColorTemperature()(images=images)
 
 
-@pytest.mark.skipif(NUMPY_MAJOR_MINOR < (2, 0), reason="NumPy 1.x promotes float32 * int32 to float32")
 def test_elastic_transformation_with_integer_alpha_still_fails_under_numpy_2(imgaug_modules):
     _, augmenters = imgaug_modules
     cv2 = pytest.importorskip("cv2")
@@ -258,11 +255,9 @@ def test_numpy_global_state_is_unchanged_beyond_the_restored_aliases(imgaug_modu
     )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout.strip().splitlines()[-1])
-    # sctypes is taken away again after the import; complex and bool stay if NumPy lacked them
-    expected = sorted(name for name in report["missing_before"] if name != "sctypes")
-    assert report["added"] == expected
-    if NUMPY_MAJOR_MINOR >= (2, 0):
-        assert expected == ["complex"]
+    # sctypes is taken away again after the import; complex stays
+    assert report["missing_before"] == ["sctypes", "complex"]
+    assert report["added"] == ["complex"]
     assert report["removed"] == []
     assert report["changed"] == []
     assert report["changed_by_import"] == []

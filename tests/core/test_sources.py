@@ -1,8 +1,9 @@
 from pathlib import Path
 
 import numpy as np
+from numpy.dtypes import StringDType
 
-from bboxaug.core.model import Boxes, EmbeddedImage, ImageRecord
+from bboxaug.core.model import Boxes, EmbeddedImage, ImageRecord, text_column
 from bboxaug.core.sources import WHOLE, SourceColumn
 from bboxaug.core.table import ImageTable, join_tables
 
@@ -15,7 +16,8 @@ def test_a_file_named_after_its_image_keeps_a_folder_code_and_the_name_itself() 
     )
     assert column.folders == ("/data/img",)
     assert column.codes.tolist() == [0, 0, WHOLE, WHOLE]
-    assert column.tails[0] is names[0] and column.tails[1] is names[1]  # shared with the names, not copied
+    assert isinstance(column.tails.dtype, StringDType)  # 16 bytes a short name, not a Python string each
+    assert column.tails.tolist() == ["a.jpg", "sub/b.jpg", "", ""]
     assert column.tolist() == ["/data/img/a.jpg", "/data/img/sub/b.jpg", "/elsewhere/x.jpg", embedded]
     assert column.present().tolist() == [True, True, True, True]
 
@@ -48,3 +50,17 @@ def test_tables_read_from_many_batches_give_back_every_file(tmp_path: Path) -> N
     assert [table.source_of(k) for k in range(10)] == [record.source for record in records]
     assert table.subset([9, 2]).source_files() == [records[9].source, records[2].source]
     assert table.has_sources().all()
+
+
+def test_files_all_in_folders_need_no_object_column() -> None:
+    column = SourceColumn.of(["/data/a.png", None, "/data/b.png"], ["a.png", "n.png", "b.png"])
+    assert column.others is None
+    assert column.tolist() == ["/data/a.png", None, "/data/b.png"]
+    assert column.present().tolist() == [True, False, True]
+
+
+def test_an_image_renamed_on_the_way_out_keeps_its_file(tmp_path: Path) -> None:
+    source = tmp_path / "img" / "a.png"
+    table = ImageTable.from_records([ImageRecord("a.png", "train", 4, 4, Boxes.empty(), source=source)])
+    renamed = table.with_columns(names=text_column(["a_1.png"]))
+    assert renamed[0].name == "a_1.png" and renamed.source_of(0) == source

@@ -6,9 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from numpy.dtypes import StringDType
 import pytest
 
-from bboxaug.core.model import Boxes, EmbeddedImage, ImageRecord
+from bboxaug.core.model import Boxes, EmbeddedImage, ImageRecord, object_column
 from bboxaug.core.table import UNKNOWN, ImageTable, TableBuilder, concat_boxes, ranges
 
 
@@ -63,6 +64,23 @@ def test_counts_owners_splits_and_keys_come_from_the_columns() -> None:
     assert table.split_positions()[1].tolist() == [0, 1, 0, 2]
     assert [table.key_of(k) for k in range(4)] == [record.key for record in records()]
     np.testing.assert_array_equal(table.sizes()[1], [np.nan, np.nan])
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 100])
+def test_split_and_name_pairs_follow_the_rows_given_across_chunks(chunk: int) -> None:
+    table = ImageTable.from_records(records())
+    expected = [(record.split, record.name) for record in records()]
+    assert list(table.split_name_pairs(chunk=chunk)) == expected
+    rows = np.array([3, 0, 2])
+    assert list(table.split_name_pairs(rows, chunk=chunk)) == [expected[3], expected[0], expected[2]]
+
+
+def test_names_are_a_text_column_and_any_other_is_refused() -> None:
+    table = ImageTable.from_records(records())
+    assert isinstance(table.names.dtype, StringDType)
+    assert table.names.tolist() == [record.name for record in records()]
+    with pytest.raises(TypeError, match="text column"):
+        table.with_columns(names=object_column([record.name for record in records()]))
 
 
 def test_subset_in_split_and_slices_keep_each_images_boxes() -> None:
