@@ -73,6 +73,20 @@ def _concatenated(pieces: list[np.ndarray], dtype: Any) -> np.ndarray:
     return joined
 
 
+def in_appearance_order(codes: np.ndarray) -> np.ndarray:
+    """The distinct values of `codes` in the order they first appear."""
+    present, first = np.unique(codes, return_index=True)
+    return present[np.argsort(first)]
+
+
+def positions_in_appearance_order(codes: np.ndarray, names: Sequence[str]) -> tuple[list[str], np.ndarray]:
+    """The `names` that `codes` index, in order of first appearance, and each code's position among them."""
+    present = in_appearance_order(codes)
+    remap = np.zeros(max(len(names), 1), dtype=np.int64)
+    remap[present] = np.arange(len(present))
+    return [names[code] for code in present.tolist()], remap[codes]
+
+
 def offsets_of(counts: np.ndarray) -> np.ndarray:
     """The offsets (`0, c0, c0 + c1, ...`, one more than `counts`) of runs of `counts` rows laid end to end."""
     return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
@@ -220,17 +234,13 @@ class ImageTable(StoredImages):
         return image_key(self.split_of(index), self.names[index])
 
     def splits(self) -> list[str]:
-        codes, first = np.unique(self.split_codes, return_index=True)
-        return [self.split_names[code] for code in codes[np.argsort(first)]]
+        return [self.split_names[code] for code in in_appearance_order(self.split_codes).tolist()]
 
     def box_counts(self) -> np.ndarray:
         return np.diff(self.offsets)
 
     def split_positions(self) -> tuple[list[str], np.ndarray]:
-        splits = self.splits()
-        remap = np.zeros(max(len(self.split_names), 1), dtype=np.int64)
-        remap[[self.split_names.index(name) for name in splits]] = np.arange(len(splits))
-        return splits, remap[self.split_codes]
+        return positions_in_appearance_order(self.split_codes, self.split_names)
 
     def box_owners(self) -> np.ndarray:
         """The image (row) each box belongs to."""

@@ -10,6 +10,7 @@ done, reading the copies back from the progress records; the output folder appea
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import pickle
@@ -26,14 +27,14 @@ from bboxaug.core import codes
 from bboxaug.core.errors import ImageError
 from bboxaug.core.model import Dataset, ImageRecord, StoredImages, image_key, text_column
 from bboxaug.core.report import Problem, Report
-from bboxaug.core.table import ImageTable, as_table
+from bboxaug.core.table import ImageTable, as_table, positions_in_appearance_order
 from bboxaug.formats.base import Format
 from bboxaug.io.names import copy_name
 from bboxaug.pipeline.output import place_images
 from bboxaug.pipeline.prepare import OutputNames, names_free
 from bboxaug.pipeline.run import Context
 from bboxaug.preprocessing.steps import NO_PREPROCESSING, Preprocessing
-from bboxaug.runtime.memory import image_work_memory
+from bboxaug.runtime.memory import image_work_memory, trimmed
 from bboxaug.runtime.parallel import iter_parallel
 
 AUGMENT_MANIFEST = "augment.json"
@@ -88,6 +89,10 @@ class PlannedJobs(Sequence[ImageJob]):
 
     def split(self, index: int) -> str:
         return self._images.split_of(int(self._rows[index]))
+
+    def split_codes(self) -> tuple[tuple[str, ...], np.ndarray]:
+        """The split names and each job's split, as a position among them."""
+        return self._images.split_names, self._images.split_codes[self._rows]
 
     def copy_count(self) -> int:
         """How many copies the jobs make in all."""
@@ -200,17 +205,19 @@ def run_jobs(
         preprocess=preprocess,
     )
     failed: dict[str, Problem] = {}
+    prefer = workers_for(jobs)
     results = iter_parallel(
         worker,
         (jobs[int(k)] for k in todo),
         jobs=workers,
-        prefer=workers_for(jobs),
+        prefer=prefer,
         description="augmenting",
         progress=progress,
         writes_into=staging,
         total=len(todo),
     )
-    with image_work_memory():
+    # image buffers are kept for reuse only where the images are made, on this process's threads
+    with image_work_memory() if prefer == "threads" else contextlib.nullcontext():
         try:
             for result in results:
                 if result.error is not None:
@@ -224,9 +231,9 @@ def run_jobs(
     return failed
 
 
-def load_result(staging: Path, job: ImageJob) -> JobResult:
-    """A finished job's result, from its progress file."""
-    result: JobResult = pickle.loads(progress_file(staging, job.key).read_bytes())
+def load_result(staging: Path, key: str) -> JobResult:
+    """The result of the finished job of image `key`, from its progress file."""
+    result: JobResult = pickle.loads(progress_file(staging, key).read_bytes())
     return result
 
 
@@ -240,6 +247,9 @@ def copy_record(job: ImageJob, copy: CopyResult, staging: Path) -> ImageRecord:
 #: Where a written record comes from, in `WrittenImages`'s order: (ORIGINAL, row of the originals' table),
 #: (job, position among its copies), or (EXTRA, position among the records appended after the copies).
 ORIGINAL, EXTRA = -1, -2
+
+#: The type of those pairs: 2**31 images are more than a coordinator holds, and 8 bytes an image fewer than int64.
+ORDER_TYPE = np.int32
 
 
 class WrittenImages(StoredImages):
@@ -276,15 +286,46 @@ class WrittenImages(StoredImages):
             return self._originals[position]
         if source == EXTRA:
             return self._extra[position]
-        if self._loaded is None or self._loaded[0] != source:
-            self._loaded = (source, load_result(self._staging, self._jobs[source]))
-        return copy_record(self._jobs[source], self._loaded[1].copies[position], self._staging)
+        return copy_record(self._jobs[source], self._copy(source, position), self._staging)
+
+    def _copy(self, job: int, position: int) -> CopyResult:
+        """Copy `position` of job `job`; the job's progress record is read once for all its copies."""
+        if self._loaded is None or self._loaded[0] != job:
+            self._loaded = (job, load_result(self._staging, self._jobs.key(job)))
+        return self._loaded[1].copies[position]
 
     def split_of(self, index: int) -> str:
         source, position = self._order[index].tolist()
         if source == ORIGINAL:
             return self._originals.split_of(position)
         return self._extra[position].split if source == EXTRA else self._jobs.split(source)
+
+    def split_positions(self) -> tuple[list[str], np.ndarray]:
+        """From the columns: an original's split is its row's in the originals' table, a copy's its job's."""
+        kinds, positions = self._order[:, 0], self._order[:, 1]
+        originals, extra = kinds == ORIGINAL, kinds == EXTRA
+        copies = ~(originals | extra)
+        known: dict[str, int] = {}
+        codes = np.empty(len(kinds), dtype=np.int64)
+        table = self._originals
+        codes[originals] = _codes_among(table.split_names, known)[table.split_codes[positions[originals]]]
+        job_splits, job_codes = self._jobs.split_codes()
+        codes[copies] = _codes_among(job_splits, known)[job_codes[kinds[copies]]]
+        codes[extra] = _codes_among([self._extra[k].split for k in positions[extra].tolist()], known)
+        return positions_in_appearance_order(codes, list(known))
+
+    def box_counts(self) -> np.ndarray:
+        """The originals' from their table; the copies' from their progress records, a job at a time."""
+        kinds, positions = self._order[:, 0], self._order[:, 1]
+        counts = np.zeros(len(kinds), dtype=np.int64)
+        originals = kinds == ORIGINAL
+        counts[originals] = self._originals.box_counts()[positions[originals]]
+        for row in trimmed(np.flatnonzero(kinds >= 0).tolist()):
+            boxes = self._copy(int(kinds[row]), int(positions[row])).boxes
+            counts[row] = 0 if boxes is None else len(boxes)
+        for row in np.flatnonzero(kinds == EXTRA).tolist():
+            counts[row] = len(self._extra[positions[row]].boxes)
+        return counts
 
     def subset(self, indices: Sequence[int]) -> WrittenImages:
         rows = np.asarray(indices, dtype=np.int64)
@@ -293,7 +334,7 @@ class WrittenImages(StoredImages):
     def extended(self, records: Sequence[ImageRecord]) -> WrittenImages:
         """These records followed by `records` (images made after the copies, such as paste images)."""
         added = [(EXTRA, len(self._extra) + k) for k in range(len(records))]
-        order = np.concatenate([self._order, np.array(added, dtype=np.int64).reshape(-1, 2)])
+        order = np.concatenate([self._order, np.array(added, dtype=self._order.dtype).reshape(-1, 2)])
         return WrittenImages(order, self._originals, self._jobs, self._staging, (*self._extra, *records))
 
 
@@ -310,14 +351,14 @@ def collect(
     its copies, counting and warning about dropped boxes and copies on the way."""
     # (job, position) of every written copy, in job order: filled in place, as an array grown copy by copy was
     # moved about the heap as it grew and left its old places behind (tens of MB at 200,000 copies).
-    copies = np.empty((jobs.copy_count(), 2), dtype=np.int64)
+    copies = np.empty((jobs.copy_count(), 2), dtype=ORDER_TYPE)
     written = 0
     names = originals.class_names
-    for job_index in range(len(jobs)):
+    for job_index in trimmed(range(len(jobs))):
         key = jobs.key(job_index)
         if key in failed:
             continue
-        for position, copy in enumerate(load_result(staging, jobs[job_index]).copies):
+        for position, copy in enumerate(load_result(staging, key).copies):
             for reason, count in copy.dropped.items():
                 report.count(f"boxes_dropped:{reason}", count)
             if copy.boxes is None:
@@ -339,7 +380,7 @@ def _written_order(original_rows: np.ndarray, copy_rows: np.ndarray, copies: np.
     the source table, each in row order (as `original_rows` and `plan_jobs` take them), so a record's place is
     its own position plus the number of the other kind before it: the two runs are merged without sorting, and
     the order is the only array of the whole size made (at 200,000 copies: 9.6 MB made, against 19 MB to sort)."""
-    order = np.empty((len(original_rows) + len(copy_rows), 2), dtype=np.int64)
+    order = np.empty((len(original_rows) + len(copy_rows), 2), dtype=ORDER_TYPE)
     places = np.searchsorted(copy_rows, original_rows, side="left")
     places += np.arange(len(original_rows))
     order[places, 0] = ORIGINAL
@@ -359,6 +400,11 @@ def _planned_rows(placed: ImageTable, planned: ImageTable) -> np.ndarray:
     return np.array([rows[placed.key_of(row)] for row in range(len(placed))], dtype=np.int64)
 
 
+def _codes_among(splits: Sequence[str], known: dict[str, int]) -> np.ndarray:
+    """Each of `splits` as its position in `known`, where a split not yet known is added."""
+    return np.array([known.setdefault(split, len(known)) for split in splits], dtype=np.int64)
+
+
 def dropped_reason(copy: CopyResult, class_names: Sequence[str]) -> str:
     """Why a copy was given up, the classes it lost named."""
     lost = ", ".join(class_names[label] for label in copy.lost)
@@ -370,11 +416,11 @@ def output_entries(
 ) -> Iterator[dict[str, Any]]:
     """The manifest's entry for every planned copy: its source, seed, attempts and dropped boxes (and, for a copy
     given up, why), read back from the progress files one job at a time."""
-    for k in range(len(jobs)):
+    for k in trimmed(range(len(jobs))):
         key = jobs.key(k)
         if key in failed:
             continue
-        for copy in load_result(staging, jobs[k]).copies:
+        for copy in load_result(staging, key).copies:
             entry = {
                 "image": image_key(jobs.split(k), copy.plan.name),
                 "source": key,

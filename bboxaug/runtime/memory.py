@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import ctypes
 import functools
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
+
+Item = TypeVar("Item")
 
 #: glibc's `mallopt` parameters: the free space at the heap's top kept before trimming, and the size above
 #: which a block gets its own mapping.
@@ -80,3 +84,21 @@ def return_free_memory() -> bool:
         return False
     libc.malloc_trim(0)
     return True
+
+
+#: How often a long walk gives the free heap back (`trimmed`): trimming a heap of a few hundred MB takes a few ms.
+TRIM_EVERY_SECONDS = 1.0
+
+
+def trimmed(items: Iterable[Item], seconds: float = TRIM_EVERY_SECONDS) -> Iterator[Item]:
+    """`items`, with the free heap given back to the system (`return_free_memory`) every `seconds` of the walk. A
+    walk over every image of a large dataset (its copies made, collected, written, counted) frees small objects
+    between ones that stay, and the pages they leave stayed counted until the walk's end: at 200,000 copies the
+    coordinator's heap grew 12 MB while making them, with 4 MB of Python objects alive."""
+    last = time.monotonic()
+    for item in items:
+        yield item
+        now = time.monotonic()
+        if now - last >= seconds:
+            return_free_memory()
+            last = now

@@ -20,6 +20,7 @@ from tqdm import tqdm
 from bboxaug.core.errors import WorkerLost
 from bboxaug.io.files import remove_partial_writes
 from bboxaug.runtime.cluster import cluster_runner, lost_worker_errors
+from bboxaug.runtime.memory import trimmed
 
 Item = TypeVar("Item")
 
@@ -63,7 +64,8 @@ def iter_parallel(
     died runs again on another worker; `writes_into` names the folder the function writes files into, so the
     temporary files the dead worker left there are removed once every task is done. Closing the iterator early
     (an error in the caller) stops the workers. A local worker that dies, or a task that takes down
-    several cluster workers in a row, ends the run with `WorkerLost`."""
+    several cluster workers in a row, ends the run with `WorkerLost`. The free heap goes back to the system every
+    second of the run (`runtime.memory.trimmed`)."""
     if total is None and isinstance(items, Sequence):
         total = len(items)
     runner = cluster_runner()
@@ -78,7 +80,7 @@ def iter_parallel(
         else:
             results = runner(delayed(function)(item) for item in items)
         try:
-            for result in results:
+            for result in trimmed(results):
                 bar.update()
                 yield result
         except (TerminatedWorkerError, *lost_worker_errors()) as error:

@@ -26,7 +26,7 @@ from bboxaug.cli.main import main
 from bboxaug.commands.augment import augment
 from bboxaug.commands.convert import save
 from bboxaug.core.errors import UsageError
-from bboxaug.core.model import Boxes, ClassInfo, Dataset, ImageRecord
+from bboxaug.core.model import Boxes, ClassInfo, Dataset, ImageRecord, StoredImages
 from bboxaug.io.names import copy_name
 from bboxaug.io.pixels import read_picture
 from bboxaug.pipeline import copies as engine
@@ -169,6 +169,35 @@ def test_copies_written_from_progress_files_land_beside_their_originals(source: 
             assert np.allclose(sorted(found), sorted(wanted), atol=1e-6), name
         assert result.counts["splits"][split]["images"] == len(document["images"])
         assert result.counts["splits"][split]["boxes"] == len(document["annotations"])
+
+
+@pytest.mark.parametrize("originals", [True, False])
+def test_the_written_copies_are_counted_from_columns_as_record_by_record(
+    source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, originals: bool
+) -> None:
+    """The written dataset's split of every record and box counts, read from its columns and the progress
+    records, are those of its records built one by one (the way any stored sequence counts them), compared
+    while the progress records are there."""
+    counted: list[tuple[Any, ...]] = []
+
+    def collect_and_count(*args: Any) -> Dataset:
+        written = collect(*args)
+        images = written.images
+        assert isinstance(images, engine.WrittenImages)
+        splits, positions = images.split_positions()
+        expected_splits, expected_positions = StoredImages.split_positions(images)
+        counted.append((images.box_counts().tolist(), StoredImages.box_counts(images).tolist()))
+        counted.append((splits, positions.tolist(), expected_splits, expected_positions.tolist()))
+        return written
+
+    collect = engine.collect
+    monkeypatch.setattr(engine, "collect", collect_and_count)
+    augment(source, tmp_path / "out", policy=POLICY, copies=2, splits="all", originals=originals, seed=3)
+    (boxes, expected_boxes), (splits, positions, expected_splits, expected_positions) = counted
+    assert boxes == expected_boxes and 0 in boxes  # the negative and its copies
+    assert len(boxes) == 6 * (3 if originals else 2)
+    assert splits == expected_splits == ["val", "train"]
+    assert positions == expected_positions
 
 
 def test_every_box_stays_inside_its_image_and_keeps_its_label(source: Path, tmp_path: Path) -> None:

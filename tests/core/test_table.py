@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from numpy.dtypes import StringDType
 import pytest
+from numpy.dtypes import StringDType
 
 from bboxaug.core.model import Boxes, EmbeddedImage, ImageRecord, object_column
 from bboxaug.core.table import UNKNOWN, ImageTable, TableBuilder, concat_boxes, ranges
