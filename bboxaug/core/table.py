@@ -74,15 +74,17 @@ def _concatenated(pieces: list[np.ndarray], dtype: Any) -> np.ndarray:
 
 
 def in_appearance_order(codes: np.ndarray) -> np.ndarray:
-    """The distinct values of `codes` in the order they first appear."""
-    present, first = np.unique(codes, return_index=True)
+    """The distinct values of `codes` (a few small non-negative integers, such as split codes) in the order they
+    first appear, found without sorting a copy of `codes` (3.2 MB for 400,000 rows)."""
+    present = np.flatnonzero(np.bincount(codes)) if len(codes) else np.zeros(0, dtype=np.int64)
+    first = [int(np.argmax(codes == code)) for code in present.tolist()]
     return present[np.argsort(first)]
 
 
 def positions_in_appearance_order(codes: np.ndarray, names: Sequence[str]) -> tuple[list[str], np.ndarray]:
     """The `names` that `codes` index, in order of first appearance, and each code's position among them."""
     present = in_appearance_order(codes)
-    remap = np.zeros(max(len(names), 1), dtype=np.int64)
+    remap = np.zeros(max(len(names), 1), dtype=np.int32)
     remap[present] = np.arange(len(present))
     return [names[code] for code in present.tolist()], remap[codes]
 
@@ -220,7 +222,7 @@ class ImageTable(StoredImages):
         """Each image's split name, in order."""
         return [self.split_names[code] for code in self.split_codes.tolist()]
 
-    def split_name_pairs(self, rows: np.ndarray | None = None, chunk: int = 65536) -> Iterator[tuple[str, str]]:
+    def split_name_pairs(self, rows: np.ndarray | None = None, chunk: int = 4096) -> Iterator[tuple[str, str]]:
         """(split, name) of the images of `rows` (every image when None), in order, made a chunk at a time: the
         names as a list would be a Python string each (12 MB at 200,000 images) on top of their column."""
         rows = np.arange(len(self)) if rows is None else rows

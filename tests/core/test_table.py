@@ -10,7 +10,15 @@ import pytest
 from numpy.dtypes import StringDType
 
 from bboxaug.core.model import Boxes, EmbeddedImage, ImageRecord, object_column
-from bboxaug.core.table import UNKNOWN, ImageTable, TableBuilder, concat_boxes, ranges
+from bboxaug.core.table import (
+    UNKNOWN,
+    ImageTable,
+    TableBuilder,
+    concat_boxes,
+    in_appearance_order,
+    positions_in_appearance_order,
+    ranges,
+)
 
 
 def records() -> list[ImageRecord]:
@@ -81,6 +89,12 @@ def test_names_are_a_text_column_and_any_other_is_refused() -> None:
     assert table.names.tolist() == [record.name for record in records()]
     with pytest.raises(TypeError, match="text column"):
         table.with_columns(names=object_column([record.name for record in records()]))
+
+
+def test_splits_are_placed_in_the_order_they_first_appear() -> None:
+    names, positions = positions_in_appearance_order(np.array([2, 0, 2, 3, 0], dtype=np.int32), "abcd")
+    assert names == ["c", "a", "d"] and positions.tolist() == [0, 1, 0, 2, 1]
+    assert in_appearance_order(np.zeros(0, dtype=np.int32)).tolist() == []
 
 
 def test_subset_in_split_and_slices_keep_each_images_boxes() -> None:
