@@ -8,7 +8,6 @@ what it is: `<stem>_aug<k>` for augmented copies, `<stem>_<x>_<y>` for tiles, `<
 from __future__ import annotations
 
 import re
-from pathlib import PurePosixPath
 
 from bboxaug.core.errors import AnnotationError
 
@@ -29,12 +28,13 @@ def safe_relative_name(name: str, *, file: object, field: str) -> str:
     cleaned = name.replace("\\", "/").strip()
     while cleaned.startswith("./"):
         cleaned = cleaned[2:]
-    path = PurePosixPath(cleaned)
-    if not path.parts or path.is_absolute() or ".." in path.parts or ":" in path.parts[0]:
+    # pathlib's parts, split as a string: pathlib interns a name of one part (see `name_parts`)
+    parts = [part for part in cleaned.split("/") if part not in ("", ".")]
+    if not parts or cleaned.startswith("/") or ".." in parts or ":" in parts[0]:
         raise AnnotationError(
             f"unsafe or empty image path {name!r}: expected a relative path inside the dataset", file=file, field=field
         )
-    return str(path)
+    return "/".join(parts)
 
 
 #: The format a written image keeps, by its file extension; an image in any other format is written as PNG.

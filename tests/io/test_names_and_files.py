@@ -103,6 +103,12 @@ def test_naming_does_not_intern_the_name_it_is_given(make: Callable[[str], str])
     assert sys.intern("".join(list(name))) is not name
 
 
+def test_cleaning_a_name_does_not_intern_what_it_gives_back() -> None:
+    cleaned_name = safe_relative_name("".join(["./shot_", str(id(cleaned)), ".png "]), file="a.json", field="name")
+    assert cleaned_name == f"shot_{id(cleaned)}.png"
+    assert sys.intern("".join(list(cleaned_name))) is not cleaned_name
+
+
 def test_write_file_creates_and_replaces_the_whole_content(tmp_path: Path) -> None:
     path = str(tmp_path / "a.txt")
     write_file(path, b"x" * 300_000)
