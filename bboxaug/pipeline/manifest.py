@@ -15,20 +15,15 @@ from bboxaug.io.files import atomic_text_file, atomic_write_text
 
 
 def dataset_counts(dataset: Dataset) -> dict[str, Any]:
-    """Images, boxes and negatives, overall and per split (in order of first appearance), from each record's
-    split and box count; split by split through boolean masks (0.4 MB each at 400,000 images), where counts
-    weighted by boxes made float copies of 3.2 MB."""
+    """Images, boxes and negatives, overall and per split (in order of first appearance), in one pass."""
     names, positions = dataset.split_positions()
     boxes = dataset.box_counts()
-    negative = boxes == 0
-    splits = {}
-    for k, name in enumerate(names):
-        in_split = positions == k
-        splits[name] = {
-            "images": int(np.count_nonzero(in_split)),
-            "boxes": int(np.sum(boxes, where=in_split)),
-            "negatives": int(np.count_nonzero(in_split & negative)),
-        }
+    figures = {
+        "images": np.bincount(positions, minlength=len(names)),
+        "boxes": np.bincount(positions, weights=boxes, minlength=len(names)).astype(np.int64),
+        "negatives": np.bincount(positions[boxes == 0], minlength=len(names)),
+    }
+    splits = {name: {key: int(values[k]) for key, values in figures.items()} for k, name in enumerate(names)}
     totals = {key: sum(counts[key] for counts in splits.values()) for key in ("images", "boxes", "negatives")}
     return {**totals, "splits": splits}
 
