@@ -592,20 +592,19 @@ def read_split(
         boxes = annotations.boxes.with_labels(labels)  # already grouped by image, in order: nothing to move
     else:
         boxes = annotations.boxes.take(box_rows).with_labels(labels[box_rows])
-    extras = [images.extras[k] for k in rows.tolist()]
-    names = text_column(columns.names)[rows]
+    kept = rows.tolist()
+    extras = [images.extras[k] for k in kept]
+    names = [columns.names[k] for k in kept]
     table = ImageTable(
-        names=names,
+        names=text_column(names),
         split_codes=np.zeros(len(rows), dtype=np.int32),
         split_names=(split,),
         widths=columns.widths[rows],
         heights=columns.heights[rows],
         boxes=boxes,
         offsets=offsets_of(counts[rows]),
-        sources=None
-        if columns.sources is None
-        else path_column([columns.sources[row] for row in rows.tolist()], names.tolist()),
-        source_ids=id_column([images.ids[k] for k in rows.tolist()]),
+        sources=None if columns.sources is None else path_column([columns.sources[row] for row in kept], names),
+        source_ids=id_column([images.ids[k] for k in kept]),
         attributes=object_column(extras) if any(extras) else None,
     )
     return table, {k: v for k, v in members.items() if k not in LISTS}
